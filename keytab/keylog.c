@@ -1,0 +1,299 @@
+/* keylog.c - parser for one line of the key-log file (format in keylog.h).
+ *
+ * Policy details the header leaves open:
+ *  - Fields are separated by runs of spaces or tabs; leading and trailing blanks are ignored.
+ *  - A field that starts with '#' starts a comment that runs to the end of the line, so
+ *    "NTLM 1a2b <key>  # alice" is accepted; a '#' inside a field is part of that field.
+ *  - Any other control byte (NUL, CR or LF before the end, DEL, ...) makes the line bad, as
+ *    does a line longer than KEYLOG_MAX_LINE bytes: key-log lines are short and ASCII.
+ *  - Hex must have an even number of digits; the key lengths are fixed per scheme (NTLM 16,
+ *    CLIENT_RANDOM 32 + 48) or bounded (KERBEROS and TLS-DSK keys 1..KEYLOG_MAX_KEY bytes).
+ *  - The KERBEROS enctype is a decimal number (optional '-') in int32 range and not 0.
+ *  - Opaques are 1..KEYLOG_MAX_OPAQUE printable ASCII bytes, stored upper-cased.
+ */
+#include "keytab/keylog.h"
+
+#include <string.h>
+
+#include <glib.h>
+
+#define KEYLOG_MAX_LINE   4096 /* bytes, without the line break */
+#define KEYLOG_MAX_OPAQUE 256
+#define KEYLOG_MAX_KEY    64
+#define KEYLOG_MAX_FIELDS 5    /* one more than any scheme uses, to detect extra fields */
+
+typedef struct {
+    const char *p;
+    size_t len;
+} kl_field;
+
+/* Overwrites key material before it is freed, so secrets do not linger in freed heap. */
+static void kl_wipe(void *p, size_t n)
+{
+    volatile uint8_t *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+/* Case-insensitive comparison of a field with a NUL-terminated keyword. */
+static int kl_field_is(const kl_field *f, const char *kw)
+{
+    size_t n = strlen(kw);
+    return f->len == n && g_ascii_strncasecmp(f->p, kw, n) == 0;
+}
+
+/* Decodes a whole field of hex digits into a fresh buffer; strict, so typos are reported. */
+static uint8_t *kl_hex(const kl_field *f, size_t *out_len, const char **why)
+{
+    if (f->len % 2 != 0) {
+        *why = "odd number of hex digits";
+        return NULL;
+    }
+    for (size_t i = 0; i < f->len; i++) {
+        if (!g_ascii_isxdigit(f->p[i])) {
+            *why = "non-hex character in a hex field";
+            return NULL;
+        }
+    }
+    size_t n = f->len / 2;
+    uint8_t *out = g_malloc(n ? n : 1);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint8_t)(g_ascii_xdigit_value(f->p[2 * i]) << 4 |
+                           g_ascii_xdigit_value(f->p[2 * i + 1]));
+    *out_len = n;
+    return out;
+}
+
+/* Decodes a key field and checks its length is within [min, max] bytes. */
+static uint8_t *kl_key(const kl_field *f, size_t min, size_t max, size_t *out_len,
+                       const char *why_len, const char **why)
+{
+    uint8_t *k = kl_hex(f, out_len, why);
+    if (!k)
+        return NULL;
+    if (*out_len < min || *out_len > max) {
+        kl_wipe(k, *out_len);
+        g_free(k);
+        *why = why_len;
+        return NULL;
+    }
+    return k;
+}
+
+/* Parses a decimal enctype in int32 range (RFC 3961 enctypes are signed 32-bit numbers). */
+static int kl_enctype(const kl_field *f, int32_t *out, const char **why)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (f->len > 0 && f->p[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    if (i == f->len) {
+        *why = "enctype is not a decimal number";
+        return -1;
+    }
+    int64_t v = 0;
+    for (; i < f->len; i++) {
+        if (!g_ascii_isdigit(f->p[i])) {
+            *why = "enctype is not a decimal number";
+            return -1;
+        }
+        v = v * 10 + (f->p[i] - '0');
+        if (v > (int64_t)INT32_MAX + 1) {
+            *why = "enctype out of range";
+            return -1;
+        }
+    }
+    if (neg)
+        v = -v;
+    if (v > INT32_MAX || v < INT32_MIN) {
+        *why = "enctype out of range";
+        return -1;
+    }
+    if (v == 0) {
+        *why = "enctype 0 is not a key type";
+        return -1;
+    }
+    *out = (int32_t)v;
+    return 0;
+}
+
+/* Copies an opaque, upper-cased, after checking it is printable ASCII of sane length. */
+static char *kl_opaque(const kl_field *f, const char **why)
+{
+    if (f->len > KEYLOG_MAX_OPAQUE) {
+        *why = "opaque longer than 256 characters";
+        return NULL;
+    }
+    char *s = g_ascii_strup(f->p, (gssize)f->len);
+    return s;
+}
+
+/* Splits the line into fields; returns the field count, or -1 with *why on a bad byte. */
+static int kl_split(const char *line, size_t len, kl_field *fields, const char **why)
+{
+    int n = 0;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)line[i];
+        if (c == ' ' || c == '\t') {
+            i++;
+            continue;
+        }
+        if (c == '#')
+            break; /* comment to end of line */
+        size_t start = i;
+        while (i < len && line[i] != ' ' && line[i] != '\t') {
+            unsigned char d = (unsigned char)line[i];
+            if (d == 0) {
+                *why = "NUL byte in line";
+                return -1;
+            }
+            if (d < 0x20 || d == 0x7f) {
+                *why = "control character in line";
+                return -1;
+            }
+            if (d >= 0x80) {
+                *why = "non-ASCII byte in line";
+                return -1;
+            }
+            i++;
+        }
+        if (n == KEYLOG_MAX_FIELDS) {
+            *why = "too many fields";
+            return -1;
+        }
+        fields[n].p = line + start;
+        fields[n].len = i - start;
+        n++;
+    }
+    return n;
+}
+
+/* Parses one key-log line into *out: the single parser for every key-log source. */
+keylog_line_status keylog_parse_line(const char *line, size_t len, keylog_entry *out,
+                                     const char **why)
+{
+    const char *dummy_why;
+    if (!why)
+        why = &dummy_why;
+    *why = NULL;
+    if (out)
+        memset(out, 0, sizeof(*out));
+    if (!line)
+        return KEYLOG_LINE_EMPTY;
+
+    /* Drop the line terminator: LF, CRLF, or a lone trailing CR. */
+    if (len > 0 && line[len - 1] == '\n')
+        len--;
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    if (len > KEYLOG_MAX_LINE) {
+        *why = "line longer than 4096 bytes";
+        return KEYLOG_LINE_BAD;
+    }
+
+    kl_field f[KEYLOG_MAX_FIELDS];
+    int n = kl_split(line, len, f, why);
+    if (n < 0)
+        return KEYLOG_LINE_BAD;
+    if (n == 0)
+        return KEYLOG_LINE_EMPTY;
+    if (!out) {
+        *why = "no output entry";
+        return KEYLOG_LINE_BAD;
+    }
+
+    keylog_entry e = { 0 };
+    int want;
+    if (kl_field_is(&f[0], "NTLM")) {
+        e.scheme = KEYLOG_NTLM;
+        want = 3;
+    } else if (kl_field_is(&f[0], "KERBEROS")) {
+        e.scheme = KEYLOG_KERBEROS;
+        want = 4;
+    } else if (kl_field_is(&f[0], "TLS-DSK")) {
+        e.scheme = KEYLOG_TLSDSK;
+        want = 4;
+    } else if (kl_field_is(&f[0], "CLIENT_RANDOM")) {
+        e.scheme = KEYLOG_CLIENT_RANDOM;
+        want = 3;
+    } else {
+        *why = "unknown keyword (expected NTLM, KERBEROS, TLS-DSK or CLIENT_RANDOM)";
+        return KEYLOG_LINE_BAD;
+    }
+    if (n < want) {
+        *why = "missing fields";
+        return KEYLOG_LINE_BAD;
+    }
+    if (n > want) {
+        *why = "too many fields";
+        return KEYLOG_LINE_BAD;
+    }
+
+    switch (e.scheme) {
+    case KEYLOG_NTLM:
+        if (!(e.id = kl_opaque(&f[1], why)))
+            goto bad;
+        if (!(e.key1 = kl_key(&f[2], 16, 16, &e.key1_len,
+                              "NTLM session key must be 16 bytes (32 hex digits)", why)))
+            goto bad;
+        break;
+    case KEYLOG_KERBEROS:
+        if (!(e.id = kl_opaque(&f[1], why)))
+            goto bad;
+        if (kl_enctype(&f[2], &e.enctype, why) != 0)
+            goto bad;
+        if (!(e.key1 = kl_key(&f[3], 1, KEYLOG_MAX_KEY, &e.key1_len,
+                              "Kerberos key must be 1 to 64 bytes", why)))
+            goto bad;
+        break;
+    case KEYLOG_TLSDSK:
+        if (!(e.id = kl_opaque(&f[1], why)))
+            goto bad;
+        if (!(e.key1 = kl_key(&f[2], 1, KEYLOG_MAX_KEY, &e.key1_len,
+                              "TLS-DSK client key must be 1 to 64 bytes", why)))
+            goto bad;
+        if (!(e.key2 = kl_key(&f[3], 1, KEYLOG_MAX_KEY, &e.key2_len,
+                              "TLS-DSK server key must be 1 to 64 bytes", why)))
+            goto bad;
+        break;
+    case KEYLOG_CLIENT_RANDOM: {
+        size_t rlen = 0;
+        uint8_t *r = kl_key(&f[1], 32, 32, &rlen,
+                            "client random must be 32 bytes (64 hex digits)", why);
+        if (!r)
+            goto bad;
+        g_free(r); /* only validated; the id keeps the text form */
+        e.id = g_ascii_strdown(f[1].p, (gssize)f[1].len);
+        if (!(e.key1 = kl_key(&f[2], 48, 48, &e.key1_len,
+                              "master secret must be 48 bytes (96 hex digits)", why)))
+            goto bad;
+        break;
+    }
+    }
+    *out = e;
+    return KEYLOG_LINE_OK;
+
+bad:
+    keylog_entry_clear(&e);
+    return KEYLOG_LINE_BAD;
+}
+
+/* Frees what keylog_parse_line allocated, wiping the keys first. */
+void keylog_entry_clear(keylog_entry *e)
+{
+    if (!e)
+        return;
+    g_free(e->id);
+    if (e->key1) {
+        kl_wipe(e->key1, e->key1_len);
+        g_free(e->key1);
+    }
+    if (e->key2) {
+        kl_wipe(e->key2, e->key2_len);
+        g_free(e->key2);
+    }
+    memset(e, 0, sizeof(*e));
+}

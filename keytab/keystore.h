@@ -1,0 +1,78 @@
+/* keystore.h - every secret the user gave us, in one place (W's two stores: preferences/UAT
+ * and the key-log file).
+ *
+ * The glue rebuilds a keystore when preferences or the NTLM user table change; the core only
+ * reads it. Lookups never print secrets; failures to read a source are kept as text
+ * (keystore_config_errors) so they are reported once, visibly.
+ *
+ * Sources:
+ *   - mssipae.keytab       one MIT keytab file: Kerberos service keys; its RC4-HMAC entries
+ *                          (enctype 23) also serve as NT hashes for NTLM (user = first
+ *                          component of the principal, domain = its realm).
+ *   - mssipae.nt_password  one password tried for every NTLM user.
+ *   - NTLM users table     rows (domain, user, password or NT hash).
+ *   - mssipae.keylog_file  lines "NTLM <opaque> <key>", "KERBEROS <opaque> <enctype> <key>",
+ *                          "TLS-DSK <opaque> <ckey> <skey>", "CLIENT_RANDOM <cr> <ms>".
+ */
+#ifndef MSSIPAE_KEYSTORE_H
+#define MSSIPAE_KEYSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <krb5/krb5.h>
+
+#include "keytab/keylog.h"
+
+typedef struct keystore keystore;
+
+/* One NTLM credential candidate. Owned by the keystore. */
+typedef struct {
+    char *domain;        /* may be "" (matches any domain) */
+    char *user;          /* may be "" (matches any user: the global password) */
+    char *password;      /* UTF-8, or NULL when only the hash is known */
+    uint8_t nt_hash[16]; /* NTOWFv1 = MD4(UTF-16LE(password)), always set */
+    char *origin;        /* human text: "preference mssipae.nt_password", "NTLM users row 2",
+                            "keytab entry alice@CONTOSO.TEST kvno 3" (never the secret) */
+} ks_nt_cred;
+
+keystore *keystore_new(void);
+void keystore_free(keystore *ks);
+
+/* Setters used by the glue; NULL or "" clears the source. Errors are recorded, not returned
+ * fatally: the return value is 0 on success, -1 when the source could not be used (the reason
+ * is then in keystore_config_errors). */
+int keystore_set_keytab(keystore *ks, const char *path);
+int keystore_set_nt_password(keystore *ks, const char *password);
+/* Adds one row of the NTLM users table: password or hash_hex (32 hex digits), at least one. */
+int keystore_add_ntlm_user(keystore *ks, const char *domain, const char *user,
+                           const char *password, const char *hash_hex);
+int keystore_set_keylog(keystore *ks, const char *path);
+
+/* Configuration problems seen so far (unreadable keytab, bad key-log lines, bad NT hash), one
+ * line each, for a single report. Borrowed; NULL-terminated array, never NULL. */
+const char *const *keystore_config_errors(const keystore *ks);
+
+/* Every NTLM credential that may belong to (domain, user), in this order: table rows for that
+ * user (domain compared case-insensitively; a row with an empty domain matches any domain),
+ * keytab RC4 entries whose principal's first component equals user (case-insensitively),
+ * then the global password. Returns the number of candidates; *out (borrowed pointers) is a
+ * g_malloc'd array the caller g_free()s. */
+size_t keystore_nt_candidates(const keystore *ks, const char *domain, const char *user,
+                              const ks_nt_cred ***out);
+
+/* Key-log entry for (scheme, opaque); the opaque is compared case-insensitively. The key log
+ * is read lazily and re-read when the file changes. NULL when none. */
+const keylog_entry *keystore_keylog_find(keystore *ks, keylog_scheme scheme, const char *opaque);
+
+/* MIT krb5 access for the Kerberos mechanism: the context (always valid after keystore_new
+ * unless krb5_init_context failed) and the keytab (an in-memory copy of the configured file,
+ * or NULL when no keytab is configured or it could not be read). */
+krb5_context keystore_krb5_context(const keystore *ks);
+krb5_keytab keystore_keytab(const keystore *ks);
+/* Path of the configured keytab, or NULL. */
+const char *keystore_keytab_path(const keystore *ks);
+
+/* NTOWFv1 of a UTF-8 password: MD4(UTF-16LE(password)). Returns 0, or -1 for invalid UTF-8. */
+int nt_hash_from_password(const char *password, uint8_t out[16]);
+
+#endif

@@ -1,0 +1,190 @@
+/* authp.c - MS-SIPAE auth-parameter parser ([MS-SIPAE] 2.2.1-2.2.4, RFC 3261 §25.1 LWS,
+ * token and quoted-string). */
+#include "sigbuf/authp.h"
+
+#include <string.h>
+
+static int is_lws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+static int is_token_char(char c)
+{
+    return g_ascii_isalnum(c) || strchr("-.!%*_+`'~", c) != NULL;
+}
+
+static void skip_lws(authp_cursor *c)
+{
+    while (c->off < c->n && is_lws(c->p[c->off]))
+        c->off++;
+}
+
+static int fail(authp_cursor *c, const char *why)
+{
+    c->why = why;
+    c->err_off = c->off;
+    c->off = c->n;
+    return AUTHP_ERR;
+}
+
+int authp_begin(authp_cursor *c, const char *v, size_t n, slice *scheme)
+{
+    c->p = v;
+    c->n = n;
+    c->off = 0;
+    c->why = NULL;
+    c->err_off = 0;
+    skip_lws(c);
+    size_t s = c->off;
+    while (c->off < n && is_token_char(v[c->off]))
+        c->off++;
+    if (c->off == s)
+        return fail(c, "no authentication scheme");
+    scheme->p = v + s;
+    scheme->n = c->off - s;
+    if (c->off < n && !is_lws(v[c->off]))
+        return fail(c, "invalid character after the scheme");
+    return AUTHP_OK;
+}
+
+int authp_next(authp_cursor *c, slice *name, slice *value)
+{
+    if (c->why)
+        return AUTHP_ERR;
+    skip_lws(c);
+    /* separators: commas between parameters (empty list elements tolerated) */
+    while (c->off < c->n && (c->p[c->off] == ',' || is_lws(c->p[c->off])))
+        c->off++;
+    if (c->off >= c->n)
+        return AUTHP_EOF;
+    size_t s = c->off;
+    while (c->off < c->n && is_token_char(c->p[c->off]))
+        c->off++;
+    if (c->off == s)
+        return fail(c, "invalid character where a parameter name was expected");
+    name->p = c->p + s;
+    name->n = c->off - s;
+    skip_lws(c);
+    if (c->off >= c->n || c->p[c->off] != '=')
+        return fail(c, "parameter without '='");
+    c->off++;
+    skip_lws(c);
+    s = c->off;
+    if (c->off < c->n && c->p[c->off] == '"') {
+        c->off++;
+        for (;;) {
+            if (c->off >= c->n)
+                return fail(c, "unterminated quoted string");
+            char ch = c->p[c->off];
+            if (ch == '\\') {
+                if (c->off + 1 >= c->n)
+                    return fail(c, "unterminated quoted string");
+                c->off += 2;
+                continue;
+            }
+            c->off++;
+            if (ch == '"')
+                break;
+        }
+    } else {
+        while (c->off < c->n && c->p[c->off] != ',' && !is_lws(c->p[c->off]) &&
+               c->p[c->off] != '"')
+            c->off++;
+    }
+    value->p = c->p + s;
+    value->n = c->off - s;
+    skip_lws(c);
+    if (c->off < c->n && c->p[c->off] != ',')
+        return fail(c, "garbage after a parameter value");
+    return AUTHP_OK;
+}
+
+char *authp_unquote(slice v, int *was_quoted)
+{
+    if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"') {
+        if (was_quoted)
+            *was_quoted = 1;
+        char *out = g_malloc(v.n);
+        size_t o = 0;
+        for (size_t i = 1; i + 1 < v.n; i++) {
+            if (v.p[i] == '\\' && i + 2 < v.n)
+                i++;
+            out[o++] = v.p[i];
+        }
+        out[o] = 0;
+        return out;
+    }
+    if (was_quoted)
+        *was_quoted = 0;
+    return g_strndup(v.p, v.n);
+}
+
+static void param_clear(gpointer p)
+{
+    authp_param *a = p;
+    g_free(a->name);
+    g_free(a->value);
+}
+
+static const char *const known[] = {
+    "realm", "targetname", "opaque", "version", "gssapi-data", "qop", "crand", "srand",
+    "cnum", "snum", "response", "rspauth", "sts-uri",
+};
+
+int authp_parse(const char *v, size_t n, authp_header *h)
+{
+    memset(h, 0, sizeof *h);
+    h->params = g_array_new(FALSE, TRUE, sizeof(authp_param));
+    g_array_set_clear_func(h->params, param_clear);
+    authp_cursor c;
+    slice scheme, name, value;
+    if (authp_begin(&c, v, n, &scheme) != AUTHP_OK) {
+        h->error = g_strdup(c.why);
+        return -1;
+    }
+    h->scheme = g_strndup(scheme.p, scheme.n);
+    int rc;
+    GString *dups = NULL;
+    while ((rc = authp_next(&c, &name, &value)) == AUTHP_OK) {
+        authp_param a;
+        a.name = g_strndup(name.p, name.n);
+        a.value = authp_unquote(value, &a.quoted);
+        for (size_t k = 0; k < G_N_ELEMENTS(known); k++) {
+            if (g_ascii_strcasecmp(a.name, known[k]) == 0 && authp_get(h, known[k])) {
+                if (!dups)
+                    dups = g_string_new(NULL);
+                else
+                    g_string_append(dups, ", ");
+                g_string_append(dups, known[k]);
+            }
+        }
+        g_array_append_val(h->params, a);
+    }
+    if (dups)
+        h->dups = g_string_free(dups, FALSE);
+    if (rc == AUTHP_ERR) {
+        h->error = g_strdup_printf("%s at offset %zu", c.why, c.err_off);
+        return -1;
+    }
+    return 0;
+}
+
+void authp_header_clear(authp_header *h)
+{
+    g_free(h->scheme);
+    g_free(h->error);
+    g_free(h->dups);
+    if (h->params)
+        g_array_free(h->params, TRUE);
+    memset(h, 0, sizeof *h);
+}
+
+const char *authp_get(const authp_header *h, const char *name)
+{
+    if (!h->params)
+        return NULL;
+    for (guint i = 0; i < h->params->len; i++) {
+        const authp_param *a = &g_array_index(h->params, authp_param, i);
+        if (g_ascii_strcasecmp(a->name, name) == 0)
+            return a->value;
+    }
+    return NULL;
+}

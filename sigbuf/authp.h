@@ -1,0 +1,64 @@
+/* authp.h - the MS-SIPAE auth-parameter parser (a pull cursor, like sfparse).
+ *
+ *   ms-auth = scheme LWS param *(COMMA param);  param = name EQUAL (token / quoted-string)
+ *
+ * The same shape serves WWW-Authenticate, Proxy-Authenticate, Authorization,
+ * Proxy-Authorization, Authentication-Info and Proxy-Authentication-Info. Parameters come in any
+ * order; names are case-insensitive; a value may be quoted (with quoted-pair escapes) or not;
+ * `name=""` is present-and-empty. Unknown parameters are kept.
+ *
+ * Duplicate policy: authp_parse keeps every parameter in order; authp_get returns the first
+ * instance, and authp_parse reports duplicates of a known parameter in *dups.
+ */
+#ifndef MSSIPAE_AUTHP_H
+#define MSSIPAE_AUTHP_H
+
+#include <glib.h>
+#include <stddef.h>
+
+#include "sigbuf/sip_msg.h"
+
+enum { AUTHP_OK = 0, AUTHP_EOF = 1, AUTHP_ERR = -1 };
+
+typedef struct {
+    const char *p;
+    size_t n;
+    size_t off;
+    const char *why; /* sticky error text (static) once AUTHP_ERR was returned */
+    size_t err_off;  /* where the error was found */
+} authp_cursor;
+
+/* Starts a cursor over a header value; reads the scheme token into *scheme.
+ * Returns AUTHP_OK, or AUTHP_ERR when there is no scheme token. */
+int authp_begin(authp_cursor *c, const char *v, size_t n, slice *scheme);
+
+/* Next parameter: name and raw value (quotes included when quoted). Returns AUTHP_OK,
+ * AUTHP_EOF at the end, or AUTHP_ERR (sticky; c->why tells why). */
+int authp_next(authp_cursor *c, slice *name, slice *value);
+
+/* The value without quotes and escapes; g_malloc'd. */
+char *authp_unquote(slice value, int *was_quoted);
+
+typedef struct {
+    char *name;   /* as on the wire */
+    char *value;  /* unquoted */
+    int quoted;
+} authp_param;
+
+typedef struct {
+    char *scheme;     /* as on the wire */
+    GArray *params;   /* authp_param, in order */
+    char *error;      /* g_malloc'd description when the value could not be parsed to the end;
+                         the parameters before the error are kept */
+    char *dups;       /* g_malloc'd, names of known parameters that occur more than once, or NULL */
+} authp_header;
+
+/* Parses a whole header value. Returns 0 when the value parsed completely, -1 otherwise
+ * (h->error set; h is still valid and must be cleared). */
+int authp_parse(const char *v, size_t n, authp_header *h);
+void authp_header_clear(authp_header *h);
+
+/* First value of parameter name (case-insensitive), or NULL when absent. */
+const char *authp_get(const authp_header *h, const char *name);
+
+#endif

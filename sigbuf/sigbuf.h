@@ -1,0 +1,40 @@
+/* sigbuf.h - the [MS-SIPAE] signature buffer: the bytes GSS_GetMIC is applied to.
+ *
+ *   v3/v4: <scheme><rand><num><realm><targetname><Call-ID><CSeq-num><CSeq-method><From-URI>
+ *          <From-tag><To-URI><To-tag><PAI-sip><PAI-tel><Expires>[<status>]
+ *   v2:    <scheme><rand><num><realm><targetname><Call-ID><CSeq-num><CSeq-method><From-URI>
+ *          <From-tag><To-tag><Expires>[<status>]
+ *
+ * Items 1-5 come from the signing header, the rest from the message ([MS-SIPAE] 3.2.5.2,
+ * [MS-SIP] 3.1.4.2; items 11-16 from real signatures, see reference §4). Values are copied
+ * byte for byte; absent values give "<>"; the status item exists only in responses.
+ */
+#ifndef MSSIPAE_SIGBUF_H
+#define MSSIPAE_SIGBUF_H
+
+#include <glib.h>
+
+#include "sigbuf/sip_msg.h"
+
+/* Items 1-5, taken from the signing header (unquoted values; NULL gives "<>"). */
+typedef struct {
+    const char *scheme;
+    const char *rand;       /* crand or srand */
+    const char *num;        /* cnum or snum, the decimal string as sent */
+    const char *realm;
+    const char *targetname;
+} sigbuf_auth;
+
+/* Builds the buffer for protocol version (absent, 1 and 2 give the 13-item layout; 3 and above
+ * the 16-item layout). Returns a GString the caller frees. */
+GString *sigbuf_build(const sip_msg *m, const sigbuf_auth *a, unsigned version);
+
+/* Pieces, exposed for tests. All return g_malloc'd strings or NULL when absent. */
+/* URI of a From/To value: inside <...> when present, else the text before the first ';'. */
+char *sigbuf_nameaddr_uri(const char *v);
+/* Value of the tag parameter of a From/To value, or NULL. */
+char *sigbuf_nameaddr_tag(const char *v);
+/* First sip: (want_tel = 0) or tel: (want_tel = 1) URI of a P-Asserted-Identity value. */
+char *sigbuf_pai_uri(const char *v, int want_tel);
+
+#endif

@@ -1,0 +1,205 @@
+/* sip_msg.c - start line and header access for one SIP message (RFC 3261 §7, §25). */
+#include "sigbuf/sip_msg.h"
+
+#include <string.h>
+
+/* Offset of the end of the line starting at off (the position of its LF or len), and the
+ * offset of the next line. */
+static size_t line_end(const char *buf, size_t len, size_t off, size_t *next)
+{
+    const char *lf = memchr(buf + off, '\n', len - off);
+    if (!lf) {
+        *next = len;
+        return len;
+    }
+    size_t e = (size_t)(lf - buf);
+    *next = e + 1;
+    if (e > off && buf[e - 1] == '\r')
+        e--;
+    return e;
+}
+
+static int is_token_char(char c)
+{
+    return g_ascii_isalnum(c) || strchr("-.!%*_+`'~", c) != NULL;
+}
+
+static int parse_start_line(sip_msg *m, size_t end, const char **why)
+{
+    const char *s = m->buf;
+    if (end >= 8 && memcmp(s, "SIP/2.0 ", 8) == 0) {
+        size_t i = 8;
+        while (i < end && s[i] == ' ')
+            i++;
+        if (i + 3 > end || !g_ascii_isdigit(s[i]) || !g_ascii_isdigit(s[i + 1]) ||
+            !g_ascii_isdigit(s[i + 2]) || (i + 3 < end && s[i + 3] != ' ')) {
+            *why = "status line without a three-digit status code";
+            return -1;
+        }
+        m->is_request = 0;
+        m->status.p = s + i;
+        m->status.n = 3;
+        m->status_code = (s[i] - '0') * 100 + (s[i + 1] - '0') * 10 + (s[i + 2] - '0');
+        return 0;
+    }
+    size_t i = 0;
+    while (i < end && is_token_char(s[i]))
+        i++;
+    if (i == 0 || i >= end || s[i] != ' ') {
+        *why = "not a SIP request or status line";
+        return -1;
+    }
+    /* Request-Line = Method SP Request-URI SP SIP-Version */
+    const char *ver = g_strstr_len(s + i, (gssize)(end - i), " SIP/2.0");
+    if (!ver) {
+        *why = "request line without SIP/2.0";
+        return -1;
+    }
+    m->is_request = 1;
+    m->method.p = s;
+    m->method.n = i;
+    return 0;
+}
+
+int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
+{
+    memset(m, 0, sizeof *m);
+    m->buf = buf;
+    m->len = len;
+    if (!buf || len == 0) {
+        *why = "empty message";
+        return -1;
+    }
+    size_t next;
+    size_t end = line_end(buf, len, 0, &next);
+    if (parse_start_line(m, end, why) < 0)
+        return -1;
+    m->hdrs = g_array_new(FALSE, TRUE, sizeof(sip_hdr));
+    m->hdr_end = len;
+    size_t off = next;
+    sip_hdr *cur = NULL;
+    while (off < len) {
+        size_t nl;
+        size_t e = line_end(buf, len, off, &nl);
+        if (e == off) { /* blank line: end of headers */
+            m->hdr_end = nl;
+            m->complete = 1;
+            break;
+        }
+        if ((buf[off] == ' ' || buf[off] == '\t') && cur) {
+            /* continuation of the previous header (folding) */
+            cur->line_len = nl - cur->line_off;
+            cur->value_len = e - cur->value_off;
+        } else {
+            const char *colon = memchr(buf + off, ':', e - off);
+            if (!colon) {
+                m->bad_lines++;
+                cur = NULL;
+            } else {
+                sip_hdr h = { 0 };
+                size_t ne = (size_t)(colon - buf);
+                while (ne > off && (buf[ne - 1] == ' ' || buf[ne - 1] == '\t'))
+                    ne--;
+                h.name.p = buf + off;
+                h.name.n = ne - off;
+                h.line_off = off;
+                h.line_len = nl - off;
+                h.value_off = (size_t)(colon - buf) + 1;
+                h.value_len = e - h.value_off;
+                g_array_append_val(m->hdrs, h);
+                cur = &g_array_index(m->hdrs, sip_hdr, m->hdrs->len - 1);
+            }
+        }
+        off = nl;
+    }
+    return 0;
+}
+
+void sip_msg_clear(sip_msg *m)
+{
+    if (m->hdrs)
+        g_array_free(m->hdrs, TRUE);
+    m->hdrs = NULL;
+}
+
+int sip_hdr_is(const sip_msg *m, const sip_hdr *h, const char *name, char compact)
+{
+    (void)m;
+    if (compact && h->name.n == 1 && g_ascii_tolower(h->name.p[0]) == compact)
+        return 1;
+    size_t n = strlen(name);
+    return h->name.n == n && g_ascii_strncasecmp(h->name.p, name, n) == 0;
+}
+
+const sip_hdr *sip_hdr_find(const sip_msg *m, const char *name, char compact)
+{
+    if (!m->hdrs)
+        return NULL;
+    for (guint i = 0; i < m->hdrs->len; i++) {
+        const sip_hdr *h = &g_array_index(m->hdrs, sip_hdr, i);
+        if (sip_hdr_is(m, h, name, compact))
+            return h;
+    }
+    return NULL;
+}
+
+char *sip_hdr_value(const sip_msg *m, const sip_hdr *h, size_t *len)
+{
+    const char *v = m->buf + h->value_off;
+    size_t n = h->value_len;
+    GString *s = g_string_sized_new(n + 1);
+    size_t i = 0;
+    while (i < n) {
+        char c = v[i];
+        if (c == '\r' || c == '\n') {
+            /* fold: trailing blanks of this line, the line end and leading blanks of the
+             * next line become one space (RFC 3261 §7.3.1) */
+            while (s->len && (s->str[s->len - 1] == ' ' || s->str[s->len - 1] == '\t'))
+                g_string_truncate(s, s->len - 1);
+            while (i < n && (v[i] == '\r' || v[i] == '\n' || v[i] == ' ' || v[i] == '\t'))
+                i++;
+            g_string_append_c(s, ' ');
+            continue;
+        }
+        g_string_append_c(s, c);
+        i++;
+    }
+    /* strip outer whitespace */
+    size_t a = 0, b = s->len;
+    while (a < b && (s->str[a] == ' ' || s->str[a] == '\t'))
+        a++;
+    while (b > a && (s->str[b - 1] == ' ' || s->str[b - 1] == '\t'))
+        b--;
+    char *out = g_malloc(b - a + 1);
+    memcpy(out, s->str + a, b - a);
+    out[b - a] = 0;
+    if (len)
+        *len = b - a;
+    g_string_free(s, TRUE);
+    return out;
+}
+
+size_t sip_pdu_length(const char *buf, size_t len)
+{
+    sip_msg m;
+    const char *why;
+    if (sip_msg_parse(buf, len, &m, &why) < 0)
+        return len;
+    size_t total = len;
+    if (m.complete) {
+        total = m.hdr_end;
+        const sip_hdr *cl = sip_hdr_find(&m, "Content-Length", 'l');
+        if (cl) {
+            char *v = sip_hdr_value(&m, cl, NULL);
+            char *endp = NULL;
+            guint64 body = g_ascii_strtoull(v, &endp, 10);
+            if (endp != v && *endp == 0 && body <= len - total)
+                total += (size_t)body;
+            else
+                total = len;
+            g_free(v);
+        }
+    }
+    sip_msg_clear(&m);
+    return total;
+}

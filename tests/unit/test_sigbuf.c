@@ -1,0 +1,260 @@
+/* test_sigbuf.c - the signature buffer against every buffer vector in tests/vectors, plus the
+ * header-access and name-addr rules of reference §4.
+ *
+ * Regression list: (none yet)
+ */
+#include "testutil.h"
+
+#include <string.h>
+
+#include "sigbuf/authp.h"
+#include "sigbuf/sigbuf.h"
+#include "sigbuf/sip_msg.h"
+
+/* The protocol version each vector folder's buffer was built with (tests/vectors/README.md). */
+static unsigned vector_version(const char *rel)
+{
+    if (g_str_has_prefix(rel, "seed-kerberos-example"))
+        return 3;
+    if (g_str_has_prefix(rel, "ntlm-ocs2007-v2-noess"))
+        return 2;
+    return 4;
+}
+
+/* Builds the buffer of the signing header (the one with response= or rspauth=). */
+static GString *build_for(const char *msg, size_t len, unsigned version)
+{
+    sip_msg m;
+    const char *why;
+    assert_int_equal(sip_msg_parse(msg, len, &m, &why), 0);
+    GString *out = NULL;
+    for (guint i = 0; i < m.hdrs->len && !out; i++) {
+        const sip_hdr *h = &g_array_index(m.hdrs, sip_hdr, i);
+        size_t vl;
+        char *v = sip_hdr_value(&m, h, &vl);
+        authp_header ah;
+        authp_parse(v, vl, &ah);
+        const char *sig = authp_get(&ah, "response");
+        int client = sig != NULL;
+        if (!sig)
+            sig = authp_get(&ah, "rspauth");
+        if (sig && ah.scheme && g_ascii_strcasecmp(ah.scheme, "Digest") != 0) {
+            sigbuf_auth a = {
+                .scheme = ah.scheme,
+                .rand = authp_get(&ah, client ? "crand" : "srand"),
+                .num = authp_get(&ah, client ? "cnum" : "snum"),
+                .realm = authp_get(&ah, "realm"),
+                .targetname = authp_get(&ah, "targetname"),
+            };
+            out = sigbuf_build(&m, &a, version);
+        }
+        authp_header_clear(&ah);
+        g_free(v);
+    }
+    sip_msg_clear(&m);
+    assert_non_null(out);
+    return out;
+}
+
+static void test_all_vectors(void **state)
+{
+    (void)state;
+    const char *dirs[] = { "seed-kerberos-example", "ntlm-oc2007r2-v4", "ntlm-ocs2007-v2-noess",
+                           "buffer-only-180", "buffer-only-tlsdsk-200", "sfb-real-headers" };
+    int checked = 0;
+    for (size_t d = 0; d < G_N_ELEMENTS(dirs); d++) {
+        char *path = g_build_filename(MSSIPAE_VECTORS_DIR, dirs[d], NULL);
+        GDir *dir = g_dir_open(path, 0, NULL);
+        assert_non_null(dir);
+        const char *f;
+        while ((f = g_dir_read_name(dir)) != NULL) {
+            if (!g_str_has_suffix(f, ".sigbuf"))
+                continue;
+            char *base = g_strndup(f, strlen(f) - 7);
+            char *sip_rel = g_strdup_printf("%s/%s.sip", dirs[d], base);
+            char *buf_rel = g_strdup_printf("%s/%s", dirs[d], f);
+            size_t ml, bl;
+            char *msg = tu_read_vector(sip_rel, &ml);
+            char *exp = tu_read_vector(buf_rel, &bl);
+            GString *got = build_for(msg, ml, vector_version(dirs[d]));
+            if (got->len != bl || memcmp(got->str, exp, bl) != 0) {
+                print_error("%s:\n got %s\nwant %.*s\n", sip_rel, got->str, (int)bl, exp);
+                fail();
+            }
+            checked++;
+            g_string_free(got, TRUE);
+            g_free(msg);
+            g_free(exp);
+            g_free(base);
+            g_free(sip_rel);
+            g_free(buf_rel);
+        }
+        g_dir_close(dir);
+        g_free(path);
+    }
+    assert_true(checked >= 13);
+}
+
+static void test_seed_exact(void **state)
+{
+    (void)state;
+    size_t ml;
+    char *msg = tu_read_vector("seed-kerberos-example/05-200-ok.sip", &ml);
+    GString *got = build_for(msg, ml, 3);
+    assert_string_equal(got->str,
+        "<Kerberos><211639C4><1><SIP Communications Service><sip/server.contoso.com>"
+        "<c7142b90f8c94668807a382f552a6770><2><REGISTER><sip:alice@contoso.com><604168c9c0>"
+        "<sip:alice@contoso.com><9588410E2DA11CEE9D0AE7733E07830F><><><7200><200>");
+    g_string_free(got, TRUE);
+    g_free(msg);
+}
+
+static char *build_str(const char *msg, unsigned version)
+{
+    GString *g = build_for(msg, strlen(msg), version);
+    return g_string_free(g, FALSE);
+}
+
+/* Compact forms, folding, upper-case names, first instance, PPI fallback, tags after params. */
+static void test_header_rules(void **state)
+{
+    (void)state;
+    const char *msg =
+        "MESSAGE sip:bob@x SIP/2.0\r\n"
+        "f: \"Lunch, <Lucas>\" <sip:alice@x;transport=tcp>;epid=1\r\n"
+        "  ;tag=abc\r\n"
+        "T: sip:bob@x;tag=t1\r\n"
+        "I: cid1\r\n"
+        "CSEQ:   7    MESSAGE\r\n"
+        "Call-ID: second-ignored\r\n"
+        "P-Preferred-Identity: \"a, b\" <SIP:alice@x>, <tel:+1555;ext=2>\r\n"
+        "Session-Expires: 1800\r\n"
+        "Authorization: NTLM qop=\"auth\", crand=\"1\", cnum=\"2\", response=\"00\", realm=\"R\", targetname=\"T\"\r\n"
+        "\r\n";
+    char *b = build_str(msg, 4);
+    assert_string_equal(b, "<NTLM><1><2><R><T><cid1><7><MESSAGE><sip:alice@x;transport=tcp><abc>"
+                           "<sip:bob@x><t1><SIP:alice@x><tel:+1555;ext=2><>");
+    g_free(b);
+    b = build_str(msg, 2);
+    assert_string_equal(b, "<NTLM><1><2><R><T><cid1><7><MESSAGE><sip:alice@x;transport=tcp><abc><t1><>");
+    g_free(b);
+}
+
+static void test_pai_rules(void **state)
+{
+    (void)state;
+    char *u;
+    u = sigbuf_pai_uri("tel:+420123456;ext=88463", 1);
+    assert_string_equal(u, "tel:+420123456;ext=88463");
+    g_free(u);
+    assert_null(sigbuf_pai_uri("tel:+420123456", 0));
+    u = sigbuf_pai_uri("\"x,y\"<sip:a@b>,<tel:+1>", 0);
+    assert_string_equal(u, "sip:a@b");
+    g_free(u);
+    u = sigbuf_pai_uri("\"x,y\"<sip:a@b>,<tel:+1>", 1);
+    assert_string_equal(u, "tel:+1");
+    g_free(u);
+    assert_null(sigbuf_pai_uri("<sips:a@b>", 0));
+    u = sigbuf_nameaddr_tag("<sip:a@b>;epid=1;TAG=x");
+    assert_string_equal(u, "x");
+    g_free(u);
+    assert_null(sigbuf_nameaddr_tag("<sip:a@b;tag=inside>"));
+    assert_null(sigbuf_nameaddr_uri("\"Bob\" <sip:a@b"));
+}
+
+static void test_authp(void **state)
+{
+    (void)state;
+    authp_header h;
+    const char *v = "NTLM  opaque=ABC,gssapi-data=\"\" , realm = \"a \\\"q\\\" b\",x-unknown=\"1\", version=4";
+    assert_int_equal(authp_parse(v, strlen(v), &h), 0);
+    assert_string_equal(h.scheme, "NTLM");
+    assert_string_equal(authp_get(&h, "OPAQUE"), "ABC");
+    assert_string_equal(authp_get(&h, "gssapi-data"), "");
+    assert_string_equal(authp_get(&h, "realm"), "a \"q\" b");
+    assert_string_equal(authp_get(&h, "x-unknown"), "1");
+    assert_string_equal(authp_get(&h, "version"), "4");
+    assert_null(h.dups);
+    authp_header_clear(&h);
+
+    v = "Kerberos realm=\"a\", realm=\"b\"";
+    assert_int_equal(authp_parse(v, strlen(v), &h), 0);
+    assert_string_equal(authp_get(&h, "realm"), "a");
+    assert_string_equal(h.dups, "realm");
+    authp_header_clear(&h);
+}
+
+/* Hostile inputs: no crash, a clear status. */
+static void test_hostile(void **state)
+{
+    (void)state;
+    const char *bad_auth[] = {
+        "", "   ", "NTLM realm=\"unterminated", "NTLM realm", "NTLM =x", "NTLM realm=\"a\"junk",
+        "NTLM realm=\"a\\", "\"NTLM\" realm=x", "NTLM\x01 realm=x",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_auth); i++) {
+        authp_header h;
+        assert_int_equal(authp_parse(bad_auth[i], strlen(bad_auth[i]), &h), -1);
+        assert_non_null(h.error);
+        authp_header_clear(&h);
+    }
+    /* a 1 MB parameter */
+    size_t big = 1 << 20;
+    char *v = g_malloc(big + 64);
+    strcpy(v, "NTLM gssapi-data=\"");
+    size_t o = strlen(v);
+    memset(v + o, 'A', big);
+    strcpy(v + o + big, "\", opaque=\"1\"");
+    authp_header h;
+    assert_int_equal(authp_parse(v, strlen(v), &h), 0);
+    assert_int_equal(strlen(authp_get(&h, "gssapi-data")), big);
+    authp_header_clear(&h);
+    g_free(v);
+    /* NUL bytes inside a value: parsed by length, never by strlen */
+    const char nul[] = "NTLM realm=\"a\0b\", opaque=\"x\"";
+    assert_int_equal(authp_parse(nul, sizeof nul - 1, &h), 0);
+    authp_header_clear(&h);
+
+    /* messages */
+    const char *bad_msgs[] = { "", "\r\n\r\n", "HELLO", "SIP/2.0 2x OK\r\n", "INVITE\r\n",
+                               "SIP/2.0 20", "INVITE sip:x HTTP/1.1\r\n" };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_msgs); i++) {
+        sip_msg m;
+        const char *why = NULL;
+        assert_int_equal(sip_msg_parse(bad_msgs[i], strlen(bad_msgs[i]), &m, &why), -1);
+        assert_non_null(why);
+    }
+    /* truncated header block, lines without colon, missing headers: still a buffer */
+    const char *trunc = "SIP/2.0 200 OK\r\nnocolon\r\nFrom: <sip:a@b\r\nCSeq:";
+    sip_msg m;
+    const char *why;
+    assert_int_equal(sip_msg_parse(trunc, strlen(trunc), &m, &why), 0);
+    assert_false(m.complete);
+    assert_int_equal(m.bad_lines, 1);
+    sigbuf_auth a = { 0 };
+    GString *b = sigbuf_build(&m, &a, 4);
+    assert_string_equal(b->str, "<><><><><><><><><><><><><><><><200>"); /* 15 items + status */
+    g_string_free(b, TRUE);
+    sip_msg_clear(&m);
+    assert_int_equal(sip_pdu_length(trunc, strlen(trunc)), strlen(trunc));
+}
+
+static void test_pdu_length(void **state)
+{
+    (void)state;
+    const char *two = "MESSAGE sip:a SIP/2.0\r\nl: 3\r\n\r\nabcSIP/2.0 200 OK\r\n\r\n";
+    assert_int_equal(sip_pdu_length(two, strlen(two)), strlen("MESSAGE sip:a SIP/2.0\r\nl: 3\r\n\r\nabc"));
+    const char *lying = "MESSAGE sip:a SIP/2.0\r\nContent-Length: 99999999999999999999\r\n\r\nabc";
+    assert_int_equal(sip_pdu_length(lying, strlen(lying)), strlen(lying));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_all_vectors), cmocka_unit_test(test_seed_exact),
+        cmocka_unit_test(test_header_rules), cmocka_unit_test(test_pai_rules),
+        cmocka_unit_test(test_authp), cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_pdu_length),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,19 @@
+/* testutil.h - helpers shared by the unit tests (cmocka). */
+#ifndef MSSIPAE_TESTUTIL_H
+#define MSSIPAE_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <glib.h>
+
+/* Reads tests/vectors/<rel> whole; fails the test when missing. g_free the result. */
+char *tu_read_vector(const char *rel, size_t *len);
+/* Decodes hex (whitespace ignored); fails the test on bad input. g_free the result. */
+uint8_t *tu_hex(const char *hex, size_t *len);
+/* Value of "name = value" in a values.txt file (comment after '#' stripped, trimmed). g_free it. */
+char *tu_value(const char *values_rel, const char *name);
+
+#endif

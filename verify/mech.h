@@ -1,0 +1,54 @@
+/* mech.h - the interface every authentication mechanism implements (one file per scheme,
+ * dispatched through a table: a new mechanism is one file plus one row in mech.c).
+ *
+ * Contract (K's two channels, S's split between deriving and checking):
+ *  - on_token() is fed the SA's handshake tokens (decoded gssapi-data) in capture order, on the
+ *    first pass only. It parses them defensively and keeps what verify() will need; it may derive
+ *    keys at once or lazily. Problems go to notes (NOTE_MALFORMED, NOTE_TOKEN), never abort.
+ *  - verify() is a pure check of one signature over one buffer: inputs are const, no counters or
+ *    cipher state advance between messages (NTLM SeqNum is 100 on the wire; Kerberos SND_SEQ is
+ *    read from the token). It may cache derived keys inside st. It returns
+ *      VALID / INVALID       only when a key was derived and the signature was recomputed;
+ *      NO_KEY                no key source matched (why names what was looked up), or a
+ *                            password/keytab did not fit the handshake (never INVALID then);
+ *      MALFORMED             the signature token cannot be parsed (wrong length, bad header);
+ *      UNSUPPORTED           a case the mechanism does not implement.
+ *    The verdict's why is g_malloc'd and owned by the caller.
+ *  - The SA may have seen no handshake at all (capture started mid-session): then on_token was
+ *    never called, and verify() may still succeed from a key-log entry for opaque.
+ */
+#ifndef MSSIPAE_MECH_H
+#define MSSIPAE_MECH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keytab/keystore.h"
+#include "verify/verdict.h"
+
+typedef struct mech_ops {
+    const char *scheme; /* as on the wire: "NTLM", "Kerberos", "TLS-DSK" */
+
+    /* Per-SA mechanism state. */
+    void *(*sa_new)(void);
+    void (*sa_free)(void *st);
+
+    /* One handshake token, decoded from gssapi-data (len > 0), sent in direction dir. */
+    void (*on_token)(void *st, mssipae_dir dir, const uint8_t *tok, size_t len, keystore *ks,
+                     note_list *notes);
+
+    /* Checks signature sig (decoded from response=/rspauth= hex) over buf, sent in direction
+     * dir, on the SA the server named opaque (NULL if not known yet). */
+    sig_verdict (*verify)(void *st, keystore *ks, const char *opaque, mssipae_dir dir,
+                          const uint8_t *buf, size_t buflen, const uint8_t *sig, size_t siglen,
+                          note_list *notes);
+} mech_ops;
+
+extern const mech_ops mech_ntlm_ops;     /* verify/mech_ntlm.c */
+extern const mech_ops mech_kerberos_ops; /* verify/mech_kerberos.c */
+extern const mech_ops mech_tlsdsk_ops;   /* verify/mech_tlsdsk.c */
+
+/* The mechanism for a scheme token (case-insensitive), or NULL (Digest, unknown schemes). */
+const mech_ops *mech_find(const char *scheme);
+
+#endif

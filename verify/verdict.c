@@ -1,0 +1,76 @@
+/* verdict.c - verdicts and notes. */
+#include "verify/verdict.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+
+static void note_clear(gpointer p)
+{
+    mssipae_note *n = p;
+    g_free(n->text);
+}
+
+note_list *note_list_new(void)
+{
+    GArray *a = g_array_new(FALSE, TRUE, sizeof(mssipae_note));
+    g_array_set_clear_func(a, note_clear);
+    return a;
+}
+
+void note_list_free(note_list *l)
+{
+    if (l)
+        g_array_free(l, TRUE);
+}
+
+void note_add(note_list *l, note_kind kind, note_sev sev, const char *fmt, ...)
+{
+    if (!l)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    mssipae_note n = { kind, sev, g_strdup_vprintf(fmt, ap) };
+    va_end(ap);
+    g_array_append_val(l, n);
+}
+
+sig_verdict verdict_make(sig_status st, const char *fmt, ...)
+{
+    sig_verdict v = { st, NULL };
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        v.why = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+    }
+    return v;
+}
+
+void verdict_clear(sig_verdict *v)
+{
+    g_free(v->why);
+    v->why = NULL;
+    v->status = SIG_NONE;
+}
+
+const char *sig_status_name(sig_status st)
+{
+    switch (st) {
+    case SIG_VALID: return "valid";
+    case SIG_INVALID: return "invalid";
+    case SIG_NO_KEY: return "no key";
+    case SIG_NO_SA: return "no SA";
+    case SIG_UNSUPPORTED: return "unsupported";
+    case SIG_MALFORMED: return "malformed";
+    default: return "unsigned";
+    }
+}
+
+int ct_memeq(const void *a, const void *b, size_t n)
+{
+    const uint8_t *x = a, *y = b;
+    uint8_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d |= x[i] ^ y[i];
+    return d == 0;
+}

@@ -1,0 +1,76 @@
+/* verdict.h - the outcome of one signature check, and the notes (expert infos) the core emits.
+ *
+ * A verdict is an enum with a reason, never a bool (K's two channels): VALID only when a
+ * recomputed signature matched, INVALID only when a key we trust says so; every other outcome
+ * says why no verdict could be reached.
+ */
+#ifndef MSSIPAE_VERDICT_H
+#define MSSIPAE_VERDICT_H
+
+#include <glib.h>
+
+/* Values are the interface contract of the field mssipae.sig.status. */
+typedef enum {
+    SIG_NONE        = 0, /* header carries no signature (not shown) */
+    SIG_VALID       = 1,
+    SIG_INVALID     = 2,
+    SIG_NO_KEY      = 3,
+    SIG_NO_SA       = 4,
+    SIG_UNSUPPORTED = 5,
+    SIG_MALFORMED   = 6,
+} sig_status;
+
+/* Who sent a token or a signature, named from the observer's side. */
+typedef enum {
+    DIR_C2S = 0, /* client -> server: Authorization / Proxy-Authorization, response= */
+    DIR_S2C = 1, /* server -> client: Authentication-Info / Proxy-Authentication-Info, rspauth= */
+} mssipae_dir;
+
+/* What a note is about; the glue maps each kind to one expert field. */
+typedef enum {
+    NOTE_MALFORMED = 0,  /* a header, parameter or token could not be parsed */
+    NOTE_NO_SA,          /* a signature whose SA is unknown */
+    NOTE_UNSIGNED,       /* a message that should have been signed on its SA is not */
+    NOTE_SEQ,            /* cnum/snum duplicate or jump (information only) */
+    NOTE_NO_KEY,         /* a key was looked up and not found, or a password did not match */
+    NOTE_INVALID,        /* a signature did not verify */
+    NOTE_TOKEN,          /* facts about a handshake token (user, principal, enctype, flags) */
+    NOTE_UNSUPPORTED,    /* a case the verifier does not handle */
+    NOTE_CONFIG,         /* a key source (keytab, key log, password table) is unusable */
+    NOTE_KINDS
+} note_kind;
+
+typedef enum { NOTE_SEV_CHAT = 0, NOTE_SEV_NOTE, NOTE_SEV_WARN, NOTE_SEV_ERROR } note_sev;
+
+typedef struct {
+    note_kind kind;
+    note_sev sev;
+    char *text; /* g_malloc'd, owned by the note list */
+} mssipae_note;
+
+/* A growable list of notes; GArray of mssipae_note. */
+typedef GArray note_list;
+
+note_list *note_list_new(void);
+void note_list_free(note_list *l);
+/* Appends a printf-formatted note. l may be NULL (the note is dropped). */
+void note_add(note_list *l, note_kind kind, note_sev sev, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+/* The result of one check. why is g_malloc'd text (never NULL for status other than VALID;
+ * may be NULL for VALID) naming what was tried or missing; the owner frees it. */
+typedef struct {
+    sig_status status;
+    char *why;
+} sig_verdict;
+
+/* Builds a verdict with a formatted reason. */
+sig_verdict verdict_make(sig_status st, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+void verdict_clear(sig_verdict *v);
+
+/* Short name of a status ("valid", "invalid", "no key", "no SA", "unsupported", "malformed"). */
+const char *sig_status_name(sig_status st);
+
+/* Constant-time comparison of n bytes; returns 1 when equal. */
+int ct_memeq(const void *a, const void *b, size_t n);
+
+#endif
