@@ -4,8 +4,9 @@
  *  - Fields are separated by runs of spaces or tabs; leading and trailing blanks are ignored.
  *  - A field that starts with '#' starts a comment that runs to the end of the line, so
  *    "NTLM 1a2b <key>  # alice" is accepted; a '#' inside a field is part of that field.
- *  - Any other control byte (NUL, CR or LF before the end, DEL, ...) makes the line bad, as
- *    does a line longer than KEYLOG_MAX_LINE bytes: key-log lines are short and ASCII.
+ *  - A NUL byte anywhere (even in a comment), a line longer than KEYLOG_MAX_LINE bytes, or a
+ *    control byte (CR or LF before the end, DEL, ...) or non-ASCII byte in a field makes the
+ *    line bad: key-log lines are short and ASCII.
  *  - Hex must have an even number of digits; the key lengths are fixed per scheme (NTLM 16,
  *    CLIENT_RANDOM 32 + 48) or bounded (KERBEROS and TLS-DSK keys 1..KEYLOG_MAX_KEY bytes).
  *  - The KERBEROS enctype is a decimal number (optional '-') in int32 range and not 0.
@@ -146,10 +147,6 @@ static int kl_split(const char *line, size_t len, kl_field *fields, const char *
         size_t start = i;
         while (i < len && line[i] != ' ' && line[i] != '\t') {
             unsigned char d = (unsigned char)line[i];
-            if (d == 0) {
-                *why = "NUL byte in line";
-                return -1;
-            }
             if (d < 0x20 || d == 0x7f) {
                 *why = "control character in line";
                 return -1;
@@ -191,6 +188,10 @@ keylog_line_status keylog_parse_line(const char *line, size_t len, keylog_entry 
         len--;
     if (len > KEYLOG_MAX_LINE) {
         *why = "line longer than 4096 bytes";
+        return KEYLOG_LINE_BAD;
+    }
+    if (memchr(line, 0, len)) { /* even inside a comment: the file is not text */
+        *why = "NUL byte in line";
         return KEYLOG_LINE_BAD;
     }
 

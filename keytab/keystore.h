@@ -43,13 +43,19 @@ void keystore_free(keystore *ks);
  * is then in keystore_config_errors). */
 int keystore_set_keytab(keystore *ks, const char *path);
 int keystore_set_nt_password(keystore *ks, const char *password);
-/* Adds one row of the NTLM users table: password or hash_hex (32 hex digits), at least one. */
+/* Adds one row of the NTLM users table: password or hash_hex (32 hex digits), at least one.
+ * Rows are numbered 1, 2, ... in call order (rejected rows count too), origin "NTLM users table
+ * row N". When both are given the NT hash wins: the password is kept only if it hashes to the
+ * same value, otherwise it is dropped and a config error says they disagree (return 0). An
+ * empty user or domain in a row matches any user or domain. */
 int keystore_add_ntlm_user(keystore *ks, const char *domain, const char *user,
                            const char *password, const char *hash_hex);
 int keystore_set_keylog(keystore *ks, const char *path);
 
 /* Configuration problems seen so far (unreadable keytab, bad key-log lines, bad NT hash), one
- * line each, for a single report. Borrowed; NULL-terminated array, never NULL. */
+ * line each, for a single report; new ones are appended (key-log lines found by a later
+ * keystore_keylog_find too). Borrowed; NULL-terminated array, never NULL, valid until the next
+ * setter call or keystore_free. */
 const char *const *keystore_config_errors(const keystore *ks);
 
 /* Every NTLM credential that may belong to (domain, user), in this order: table rows for that
@@ -61,7 +67,9 @@ size_t keystore_nt_candidates(const keystore *ks, const char *domain, const char
                               const ks_nt_cred ***out);
 
 /* Key-log entry for (scheme, opaque); the opaque is compared case-insensitively. The key log
- * is read lazily and re-read when the file changes. NULL when none. */
+ * is read lazily and re-read when the file changes (device, inode, size or mtime); a later line
+ * for the same key wins. NULL when none. The entry is borrowed and stays valid until
+ * keystore_set_keylog or keystore_free, even across re-reads. */
 const keylog_entry *keystore_keylog_find(keystore *ks, keylog_scheme scheme, const char *opaque);
 
 /* MIT krb5 access for the Kerberos mechanism: the context (always valid after keystore_new

@@ -1,0 +1,817 @@
+/* keystore.c - every secret the user gave us, in one place (contract in keystore.h).
+ *
+ * Lifetimes:
+ *  - The keytab file is copied once, by keystore_set_keytab, into a MEMORY keytab private to
+ *    this keystore ("MEMORY:mssipae-<keystore>-<generation>"), so later lookups never touch the
+ *    file. MIT krb5 (1.20) has no krb5_kt_destroy: krb5_kt_close() of a MEMORY keytab whose
+ *    reference count drops to zero removes it from the process-wide list and frees its entries,
+ *    so one close per resolve is "close and destroy". We still check that a freshly resolved
+ *    MEMORY keytab is empty, in case someone else still holds a reference to an old one.
+ *  - The key log is read lazily by keystore_keylog_find and read again, whole, when the file's
+ *    identity (device, inode, size, mtime) changes. Entries whose content did not change keep
+ *    their address; replaced or removed ones are parked until keystore_set_keylog or
+ *    keystore_free, so a pointer returned by keystore_keylog_find stays valid that long.
+ *  - keystore_config_errors returns a view that stays valid until the next setter call or
+ *    keystore_free (errors found later by keystore_keylog_find go into a new view; the old one is
+ *    parked, not freed).
+ */
+#define _POSIX_C_SOURCE 200809L /* struct stat st_mtim */
+
+#include "keytab/keystore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <nettle/md4.h>
+
+#define KS_KEYLOG_MAX_SIZE (64u * 1024 * 1024) /* a key log larger than this is a mistake */
+#define KS_MEMKT_TRIES 16
+
+typedef enum {
+    KS_SRC_CONTEXT = 0,
+    KS_SRC_KEYTAB,
+    KS_SRC_PASSWORD,
+    KS_SRC_USERS,
+    KS_SRC_KEYLOG,
+} ks_src;
+
+typedef struct {
+    ks_src src;
+    char *text;
+} ks_err;
+
+/* What identifies one version of the key-log file. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    time_t mtime_sec;
+    long mtime_nsec;
+} ks_file_id;
+
+struct keystore {
+    krb5_context kctx;
+
+    GPtrArray *errs;     /* ks_err *, owned, in the order seen */
+    char **err_view;     /* NULL-terminated borrowed texts of errs, handed out */
+    GPtrArray *retired;  /* old err_views (arrays only), freed at the next setter or free */
+
+    char *kt_path;       /* as configured */
+    krb5_keytab kt;      /* private MEMORY copy, or NULL */
+    unsigned kt_gen;     /* makes each MEMORY keytab name unique within this keystore */
+    GPtrArray *kt_creds; /* ks_nt_cred * from RC4-HMAC keytab entries, file order */
+
+    GPtrArray *user_creds; /* ks_nt_cred * from the NTLM users table, call order */
+    unsigned user_rows;    /* rows added so far, including rejected ones (1-based numbering) */
+    ks_nt_cred *global;    /* mssipae.nt_password, or NULL */
+
+    char *kl_path;
+    GHashTable *kl_table;    /* "scheme:id" -> keylog_entry * (owned) */
+    GPtrArray *kl_parked;    /* keylog_entry * replaced on a re-read, kept valid until reset */
+    GHashTable *kl_reported; /* key-log error texts already recorded */
+    gboolean kl_loaded;      /* kl_id describes the content in kl_table */
+    ks_file_id kl_id;
+};
+
+/* ---- small helpers ---- */
+
+/* Overwrites secrets before their memory is freed. */
+static void ks_wipe(void *p, size_t n)
+{
+    volatile uint8_t *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+/* Frees a password string after wiping it. */
+static void ks_free_secret_str(char *s)
+{
+    if (s) {
+        ks_wipe(s, strlen(s));
+        g_free(s);
+    }
+}
+
+static void ks_cred_free(gpointer p)
+{
+    ks_nt_cred *c = p;
+    if (!c)
+        return;
+    g_free(c->domain);
+    g_free(c->user);
+    ks_free_secret_str(c->password);
+    ks_wipe(c->nt_hash, sizeof(c->nt_hash));
+    g_free(c->origin);
+    g_free(c);
+}
+
+static void ks_entry_free(gpointer p)
+{
+    keylog_entry *e = p;
+    keylog_entry_clear(e);
+    g_free(e);
+}
+
+static void ks_err_free(gpointer p)
+{
+    ks_err *e = p;
+    g_free(e->text);
+    g_free(e);
+}
+
+/* Rebuilds the borrowed error view; the old view is parked when someone may still hold it. */
+static void ks_errs_rebuild(keystore *ks, gboolean park_old)
+{
+    char **v = g_new0(char *, ks->errs->len + 1);
+    for (guint i = 0; i < ks->errs->len; i++)
+        v[i] = ((ks_err *)ks->errs->pdata[i])->text;
+    if (ks->err_view) {
+        if (park_old)
+            g_ptr_array_add(ks->retired, ks->err_view);
+        else
+            g_free(ks->err_view);
+    }
+    ks->err_view = v;
+}
+
+/* Every setter starts here: views handed out before are now allowed to die. */
+static void ks_setter_begin(keystore *ks)
+{
+    g_ptr_array_set_size(ks->retired, 0);
+}
+
+/* Every setter ends here, publishing a fresh view of the errors. */
+static void ks_setter_end(keystore *ks)
+{
+    ks_errs_rebuild(ks, FALSE);
+}
+
+/* Records one configuration error (takes ownership of text). */
+static void ks_error(keystore *ks, ks_src src, char *text)
+{
+    ks_err *e = g_new0(ks_err, 1);
+    e->src = src;
+    e->text = text;
+    g_ptr_array_add(ks->errs, e);
+}
+
+/* Drops the errors of one source, when that source is reconfigured. */
+static void ks_errors_drop(keystore *ks, ks_src src)
+{
+    for (guint i = ks->errs->len; i-- > 0;) {
+        if (((ks_err *)ks->errs->pdata[i])->src == src)
+            g_ptr_array_remove_index(ks->errs, i);
+    }
+}
+
+/* Text of a krb5 error code, via the context when there is one. */
+static char *ks_krb5_msg(krb5_context ctx, krb5_error_code code)
+{
+    const char *m = krb5_get_error_message(ctx, code);
+    char *s = g_strdup(m ? m : "unknown Kerberos error");
+    krb5_free_error_message(ctx, m);
+    return s;
+}
+
+/* Case-insensitive comparison of user or domain names (UTF-8 aware, bytewise if invalid). */
+static gboolean ks_name_eq(const char *a, const char *b)
+{
+    if (g_ascii_strcasecmp(a, b) == 0)
+        return TRUE;
+    if (!g_utf8_validate(a, -1, NULL) || !g_utf8_validate(b, -1, NULL))
+        return FALSE;
+    char *fa = g_utf8_casefold(a, -1);
+    char *fb = g_utf8_casefold(b, -1);
+    gboolean eq = strcmp(fa, fb) == 0;
+    g_free(fa);
+    g_free(fb);
+    return eq;
+}
+
+/* ---- NT hash ---- */
+
+/* NTOWFv1 ([MS-NLMP] 3.3.1): MD4(UNICODE(Passwd)), UNICODE = UTF-16LE without terminator. */
+int nt_hash_from_password(const char *password, uint8_t out[16])
+{
+    if (!password || !g_utf8_validate(password, -1, NULL))
+        return -1;
+    glong n16 = 0;
+    gunichar2 *u16 = g_utf8_to_utf16(password, -1, NULL, &n16, NULL);
+    if (!u16)
+        return -1;
+    /* gunichar2 is host-endian; serialise explicitly as little-endian. */
+    size_t nbytes = (size_t)n16 * 2;
+    uint8_t *le = g_malloc(nbytes ? nbytes : 1);
+    for (glong i = 0; i < n16; i++) {
+        le[2 * i] = (uint8_t)(u16[i] & 0xff);
+        le[2 * i + 1] = (uint8_t)(u16[i] >> 8);
+    }
+    struct md4_ctx md4;
+    md4_init(&md4);
+    md4_update(&md4, nbytes, le);
+    md4_digest(&md4, MD4_DIGEST_SIZE, out);
+    ks_wipe(&md4, sizeof(md4));
+    ks_wipe(le, nbytes);
+    ks_wipe(u16, nbytes);
+    g_free(le);
+    g_free(u16);
+    return 0;
+}
+
+/* ---- lifetime ---- */
+
+/* Creates an empty keystore with its own krb5 context (needed by every keytab operation). */
+keystore *keystore_new(void)
+{
+    keystore *ks = g_new0(keystore, 1);
+    ks->errs = g_ptr_array_new_with_free_func(ks_err_free);
+    ks->retired = g_ptr_array_new_with_free_func(g_free);
+    ks->kt_creds = g_ptr_array_new_with_free_func(ks_cred_free);
+    ks->user_creds = g_ptr_array_new_with_free_func(ks_cred_free);
+    ks->kl_parked = g_ptr_array_new_with_free_func(ks_entry_free);
+    ks->kl_reported = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    krb5_error_code rc = krb5_init_context(&ks->kctx);
+    if (rc != 0) {
+        ks->kctx = NULL;
+        char *m = ks_krb5_msg(NULL, rc);
+        ks_error(ks, KS_SRC_CONTEXT, g_strdup_printf("Kerberos: cannot initialise MIT krb5: %s", m));
+        g_free(m);
+    }
+    ks_errs_rebuild(ks, FALSE);
+    return ks;
+}
+
+/* Forgets the keytab: closing our only reference destroys the MEMORY copy (see top). */
+static void ks_keytab_clear(keystore *ks)
+{
+    if (ks->kt) {
+        krb5_kt_close(ks->kctx, ks->kt);
+        ks->kt = NULL;
+    }
+    g_ptr_array_set_size(ks->kt_creds, 0);
+    g_free(ks->kt_path);
+    ks->kt_path = NULL;
+}
+
+/* Forgets the key log and everything read from it. */
+static void ks_keylog_clear(keystore *ks)
+{
+    if (ks->kl_table) {
+        g_hash_table_destroy(ks->kl_table);
+        ks->kl_table = NULL;
+    }
+    g_ptr_array_set_size(ks->kl_parked, 0);
+    g_hash_table_remove_all(ks->kl_reported);
+    ks->kl_loaded = FALSE;
+    g_free(ks->kl_path);
+    ks->kl_path = NULL;
+}
+
+void keystore_free(keystore *ks)
+{
+    if (!ks)
+        return;
+    ks_keytab_clear(ks);
+    ks_keylog_clear(ks);
+    g_ptr_array_free(ks->kt_creds, TRUE);
+    g_ptr_array_free(ks->user_creds, TRUE);
+    ks_cred_free(ks->global);
+    g_ptr_array_free(ks->kl_parked, TRUE);
+    g_hash_table_destroy(ks->kl_reported);
+    g_ptr_array_free(ks->errs, TRUE);
+    g_ptr_array_free(ks->retired, TRUE);
+    g_free(ks->err_view);
+    if (ks->kctx)
+        krb5_free_context(ks->kctx);
+    g_free(ks);
+}
+
+/* ---- keytab ---- */
+
+/* Checks the file can be opened for reading, so the error names the real reason. */
+static char *ks_check_readable(const char *fs_path)
+{
+    int fd = open(fs_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return g_strdup(g_strerror(errno));
+    struct stat st;
+    char *why = NULL;
+    if (fstat(fd, &st) != 0)
+        why = g_strdup(g_strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        why = g_strdup("not a regular file");
+    close(fd);
+    return why;
+}
+
+/* Resolves a fresh, empty MEMORY keytab private to this keystore. */
+static krb5_error_code ks_memkt_new(keystore *ks, krb5_keytab *out)
+{
+    krb5_error_code rc = KRB5_KT_NAME_TOOLONG;
+    for (int tries = 0; tries < KS_MEMKT_TRIES; tries++) {
+        char *name = g_strdup_printf("MEMORY:mssipae-%p-%u", (void *)ks, ks->kt_gen++);
+        krb5_keytab kt = NULL;
+        rc = krb5_kt_resolve(ks->kctx, name, &kt);
+        g_free(name);
+        if (rc != 0)
+            return rc;
+        if (krb5_kt_have_content(ks->kctx, kt) != 0) {
+            *out = kt; /* empty: ours alone */
+            return 0;
+        }
+        krb5_kt_close(ks->kctx, kt); /* still held by someone else: try the next name */
+        rc = KRB5_KT_NAME_TOOLONG;
+    }
+    return rc;
+}
+
+/* Turns an RC4-HMAC keytab entry into an NT-hash candidate (its key is the NT hash, RFC 4757). */
+static void ks_keytab_cred(keystore *ks, const krb5_keytab_entry *e)
+{
+    const krb5_principal p = e->principal;
+    if (!p || p->length < 1 || e->key.length != 16)
+        return;
+    char *name = NULL;
+    if (krb5_unparse_name(ks->kctx, p, &name) != 0)
+        return;
+    ks_nt_cred *c = g_new0(ks_nt_cred, 1);
+    c->user = g_strndup(p->data[0].data, p->data[0].length);
+    c->domain = g_strndup(p->realm.data, p->realm.length);
+    c->password = NULL;
+    memcpy(c->nt_hash, e->key.contents, 16);
+    c->origin = g_strdup_printf("keytab entry %s kvno %u", name, (unsigned)e->vno);
+    krb5_free_unparsed_name(ks->kctx, name);
+    g_ptr_array_add(ks->kt_creds, c);
+}
+
+/* Copies every entry of the keytab file into a private MEMORY keytab; the file is not kept open. */
+static char *ks_keytab_load(keystore *ks, const char *fs_path)
+{
+    char *why = ks_check_readable(fs_path);
+    if (why)
+        return why;
+
+    char *fname = g_strconcat("FILE:", fs_path, NULL);
+    krb5_keytab fkt = NULL, mkt = NULL;
+    krb5_kt_cursor cur;
+    gboolean cur_open = FALSE;
+    unsigned n = 0;
+    krb5_error_code rc = krb5_kt_resolve(ks->kctx, fname, &fkt);
+    g_free(fname);
+    if (rc != 0)
+        goto krb_fail;
+    rc = ks_memkt_new(ks, &mkt);
+    if (rc != 0)
+        goto krb_fail;
+    rc = krb5_kt_start_seq_get(ks->kctx, fkt, &cur);
+    if (rc != 0)
+        goto krb_fail;
+    cur_open = TRUE;
+    for (;;) {
+        krb5_keytab_entry e;
+        rc = krb5_kt_next_entry(ks->kctx, fkt, &e, &cur);
+        if (rc == KRB5_KT_END) {
+            rc = 0;
+            break;
+        }
+        if (rc != 0)
+            goto krb_fail;
+        rc = krb5_kt_add_entry(ks->kctx, mkt, &e);
+        if (rc == 0 && e.key.enctype == ENCTYPE_ARCFOUR_HMAC)
+            ks_keytab_cred(ks, &e);
+        krb5_free_keytab_entry_contents(ks->kctx, &e);
+        if (rc != 0)
+            goto krb_fail;
+        n++;
+    }
+    krb5_kt_end_seq_get(ks->kctx, fkt, &cur);
+    krb5_kt_close(ks->kctx, fkt);
+    if (n == 0) {
+        krb5_kt_close(ks->kctx, mkt);
+        return g_strdup("holds no keys");
+    }
+    ks->kt = mkt;
+    return NULL;
+
+krb_fail:
+    why = ks_krb5_msg(ks->kctx, rc);
+    if (cur_open)
+        krb5_kt_end_seq_get(ks->kctx, fkt, &cur);
+    if (fkt)
+        krb5_kt_close(ks->kctx, fkt);
+    if (mkt)
+        krb5_kt_close(ks->kctx, mkt);
+    g_ptr_array_set_size(ks->kt_creds, 0);
+    return why;
+}
+
+int keystore_set_keytab(keystore *ks, const char *path)
+{
+    if (!ks)
+        return -1;
+    ks_setter_begin(ks);
+    ks_keytab_clear(ks);
+    ks_errors_drop(ks, KS_SRC_KEYTAB);
+    int ret = 0;
+    if (path && *path) {
+        ks->kt_path = g_strdup(path);
+        const char *fs_path = g_str_has_prefix(path, "FILE:") ? path + 5 : path;
+        char *why = NULL;
+        if (!ks->kctx)
+            why = g_strdup("no Kerberos context");
+        else if (!*fs_path)
+            why = g_strdup("empty file name");
+        else
+            why = ks_keytab_load(ks, fs_path);
+        if (why) {
+            ks_error(ks, KS_SRC_KEYTAB, g_strdup_printf("keytab %s: %s", path, why));
+            g_free(why);
+            ret = -1;
+        }
+    }
+    ks_setter_end(ks);
+    return ret;
+}
+
+krb5_context keystore_krb5_context(const keystore *ks)
+{
+    return ks ? ks->kctx : NULL;
+}
+
+krb5_keytab keystore_keytab(const keystore *ks)
+{
+    return ks ? ks->kt : NULL;
+}
+
+const char *keystore_keytab_path(const keystore *ks)
+{
+    return ks ? ks->kt_path : NULL;
+}
+
+/* ---- NTLM passwords ---- */
+
+int keystore_set_nt_password(keystore *ks, const char *password)
+{
+    if (!ks)
+        return -1;
+    ks_setter_begin(ks);
+    ks_cred_free(ks->global);
+    ks->global = NULL;
+    ks_errors_drop(ks, KS_SRC_PASSWORD);
+    int ret = 0;
+    if (password && *password) {
+        ks_nt_cred *c = g_new0(ks_nt_cred, 1);
+        if (nt_hash_from_password(password, c->nt_hash) != 0) {
+            g_free(c);
+            ks_error(ks, KS_SRC_PASSWORD,
+                     g_strdup("preference mssipae.nt_password: not valid UTF-8"));
+            ret = -1;
+        } else {
+            c->domain = g_strdup("");
+            c->user = g_strdup("");
+            c->password = g_strdup(password);
+            c->origin = g_strdup("preference mssipae.nt_password");
+            ks->global = c;
+        }
+    }
+    ks_setter_end(ks);
+    return ret;
+}
+
+/* Parses exactly 32 hex digits (blanks around them ignored) into an NT hash. */
+static int ks_parse_nt_hash(const char *hex, uint8_t out[16])
+{
+    while (*hex == ' ' || *hex == '\t')
+        hex++;
+    size_t n = strlen(hex);
+    while (n > 0 && (hex[n - 1] == ' ' || hex[n - 1] == '\t'))
+        n--;
+    if (n != 32)
+        return -1;
+    for (size_t i = 0; i < 32; i++)
+        if (!g_ascii_isxdigit(hex[i]))
+            return -1;
+    for (size_t i = 0; i < 16; i++)
+        out[i] = (uint8_t)(g_ascii_xdigit_value(hex[2 * i]) << 4 |
+                           g_ascii_xdigit_value(hex[2 * i + 1]));
+    return 0;
+}
+
+/* One row of the NTLM users table; see keystore.h for the both-given rule. */
+static char *ks_user_row(keystore *ks, const char *domain, const char *user, const char *password,
+                         const char *hash_hex, const char *row, int *ok)
+{
+    *ok = 0;
+    if (!g_utf8_validate(domain, -1, NULL) || !g_utf8_validate(user, -1, NULL))
+        return g_strdup_printf("%s: domain or user is not valid UTF-8", row);
+    gboolean has_pw = password && *password;
+    gboolean has_hash = hash_hex && *hash_hex;
+    if (!has_pw && !has_hash)
+        return g_strdup_printf("%s (%s\\%s): neither a password nor an NT hash", row, domain, user);
+
+    ks_nt_cred *c = g_new0(ks_nt_cred, 1);
+    uint8_t from_pw[16];
+    char *warn = NULL;
+    if (has_hash && ks_parse_nt_hash(hash_hex, c->nt_hash) != 0) {
+        ks_cred_free(c);
+        return g_strdup_printf("%s (%s\\%s): NT hash must be 32 hex digits", row, domain, user);
+    }
+    if (has_pw && nt_hash_from_password(password, from_pw) != 0) {
+        ks_cred_free(c);
+        return g_strdup_printf("%s (%s\\%s): password is not valid UTF-8", row, domain, user);
+    }
+    if (has_pw && !has_hash) {
+        memcpy(c->nt_hash, from_pw, 16);
+        c->password = g_strdup(password);
+    } else if (has_pw && has_hash) {
+        if (memcmp(from_pw, c->nt_hash, 16) == 0)
+            c->password = g_strdup(password);
+        else
+            warn = g_strdup_printf("%s (%s\\%s): password and NT hash disagree; using the NT hash",
+                                   row, domain, user);
+    }
+    ks_wipe(from_pw, sizeof(from_pw));
+    c->domain = g_strdup(domain);
+    c->user = g_strdup(user);
+    c->origin = g_strdup(row);
+    g_ptr_array_add(ks->user_creds, c);
+    *ok = 1;
+    return warn;
+}
+
+int keystore_add_ntlm_user(keystore *ks, const char *domain, const char *user,
+                           const char *password, const char *hash_hex)
+{
+    if (!ks)
+        return -1;
+    ks_setter_begin(ks);
+    char *row = g_strdup_printf("NTLM users table row %u", ++ks->user_rows);
+    int ok = 0;
+    char *msg = ks_user_row(ks, domain ? domain : "", user ? user : "", password, hash_hex, row,
+                            &ok);
+    if (msg)
+        ks_error(ks, KS_SRC_USERS, msg);
+    g_free(row);
+    ks_setter_end(ks);
+    return ok ? 0 : -1;
+}
+
+/* Candidates in the documented order: table rows, keytab RC4 entries, global password. */
+size_t keystore_nt_candidates(const keystore *ks, const char *domain, const char *user,
+                              const ks_nt_cred ***out)
+{
+    if (!domain)
+        domain = "";
+    if (!user)
+        user = "";
+    GPtrArray *a = g_ptr_array_new();
+    if (ks) {
+        for (guint i = 0; i < ks->user_creds->len; i++) {
+            const ks_nt_cred *c = ks->user_creds->pdata[i];
+            if ((!*c->user || ks_name_eq(c->user, user)) &&
+                (!*c->domain || ks_name_eq(c->domain, domain)))
+                g_ptr_array_add(a, (gpointer)c);
+        }
+        for (guint i = 0; i < ks->kt_creds->len; i++) {
+            const ks_nt_cred *c = ks->kt_creds->pdata[i];
+            if (ks_name_eq(c->user, user))
+                g_ptr_array_add(a, (gpointer)c);
+        }
+        if (ks->global)
+            g_ptr_array_add(a, ks->global);
+    }
+    size_t n = a->len;
+    if (out)
+        *out = (const ks_nt_cred **)g_ptr_array_free(a, FALSE);
+    else
+        g_ptr_array_free(a, TRUE);
+    return n;
+}
+
+/* ---- key log ---- */
+
+/* Records a key-log problem once per text, so re-reads of the same content stay quiet. */
+static gboolean ks_keylog_error(keystore *ks, char *text)
+{
+    if (g_hash_table_contains(ks->kl_reported, text)) {
+        g_free(text);
+        return FALSE;
+    }
+    g_hash_table_add(ks->kl_reported, g_strdup(text));
+    ks_error(ks, KS_SRC_KEYLOG, text);
+    return TRUE;
+}
+
+/* Index key of an entry: scheme plus the normalised id (CLIENT_RANDOM lower, others upper). */
+static char *ks_keylog_key(keylog_scheme scheme, const char *id)
+{
+    char *norm = scheme == KEYLOG_CLIENT_RANDOM ? g_ascii_strdown(id, -1) : g_ascii_strup(id, -1);
+    char *k = g_strdup_printf("%d:%s", (int)scheme, norm);
+    g_free(norm);
+    return k;
+}
+
+static gboolean ks_entry_same(const keylog_entry *a, const keylog_entry *b)
+{
+    return a->scheme == b->scheme && strcmp(a->id, b->id) == 0 && a->enctype == b->enctype &&
+           a->key1_len == b->key1_len && a->key2_len == b->key2_len &&
+           (a->key1_len == 0 || memcmp(a->key1, b->key1, a->key1_len) == 0) &&
+           (a->key2_len == 0 || memcmp(a->key2, b->key2, a->key2_len) == 0);
+}
+
+/* Reads the whole file (binary-safe), or returns NULL with *why. */
+static char *ks_read_file(const char *path, size_t *len, char **why)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *why = g_strdup(g_strerror(errno));
+        return NULL;
+    }
+    GByteArray *b = g_byte_array_new();
+    uint8_t chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (b->len + n > KS_KEYLOG_MAX_SIZE) {
+            *why = g_strdup("larger than 64 MiB");
+            break;
+        }
+        g_byte_array_append(b, chunk, (guint)n);
+    }
+    if (!*why && ferror(f))
+        *why = g_strdup(g_strerror(errno));
+    fclose(f);
+    ks_wipe(chunk, sizeof(chunk));
+    if (*why) {
+        ks_wipe(b->data, b->len);
+        g_byte_array_free(b, TRUE);
+        return NULL;
+    }
+    *len = b->len;
+    g_byte_array_append(b, (const uint8_t *)"", 1); /* keeps data non-NULL */
+    return (char *)g_byte_array_free(b, FALSE);
+}
+
+/* Parses the file content into a new table, keeping unchanged entries at the same address. */
+static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
+{
+    GHashTable *old = ks->kl_table;
+    GHashTable *tab = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ks_entry_free);
+    GHashTable *reused = g_hash_table_new(g_direct_hash, g_direct_equal);
+    gboolean new_errors = FALSE;
+    unsigned lineno = 0;
+    size_t pos = 0;
+    while (pos < len) {
+        const char *line = data + pos;
+        const char *nl = memchr(line, '\n', len - pos);
+        size_t llen = nl ? (size_t)(nl - line) : len - pos;
+        pos += llen + (nl ? 1 : 0);
+        lineno++;
+
+        keylog_entry e;
+        const char *why = NULL;
+        keylog_line_status st = keylog_parse_line(line, llen, &e, &why);
+        if (st == KEYLOG_LINE_EMPTY)
+            continue;
+        if (st == KEYLOG_LINE_BAD) {
+            new_errors |= ks_keylog_error(ks, g_strdup_printf("key log %s line %u: %s", ks->kl_path,
+                                                              lineno, why ? why : "malformed"));
+            continue;
+        }
+        e.line = lineno;
+        char *key = ks_keylog_key(e.scheme, e.id);
+        keylog_entry *prev = g_hash_table_lookup(tab, key);
+        if (prev && ks_entry_same(prev, &e)) {
+            /* The same line again: keep the first copy, note where it was last seen. */
+            prev->line = lineno;
+            keylog_entry_clear(&e);
+            g_free(key);
+            continue;
+        }
+        keylog_entry *ent = NULL;
+        gpointer old_key = NULL, old_val = NULL;
+        if (old && g_hash_table_lookup_extended(old, key, &old_key, &old_val) &&
+            ks_entry_same(old_val, &e)) {
+            /* Unchanged: move the old entry over so pointers handed out stay valid. */
+            g_hash_table_steal(old, key);
+            g_free(old_key);
+            ent = old_val;
+            ent->line = lineno;
+            keylog_entry_clear(&e);
+            g_hash_table_add(reused, ent);
+        } else {
+            ent = g_new(keylog_entry, 1);
+            *ent = e;
+        }
+        /* A later line for the same key wins; an earlier one that was handed out is parked. */
+        if (prev && g_hash_table_contains(reused, prev)) {
+            gpointer stored_key = NULL;
+            g_hash_table_steal_extended(tab, key, &stored_key, NULL);
+            g_free(stored_key);
+            g_ptr_array_add(ks->kl_parked, prev);
+        }
+        g_hash_table_replace(tab, key, ent);
+    }
+    g_hash_table_destroy(reused);
+    if (old) {
+        /* Entries gone from the file may still be held by a caller: park them. */
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, old);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            g_ptr_array_add(ks->kl_parked, v);
+            g_hash_table_iter_steal(&it);
+            g_free(k);
+        }
+        g_hash_table_destroy(old);
+    }
+    ks->kl_table = tab;
+    return new_errors;
+}
+
+/* Loads the key log when it was never read or its identity changed; TRUE when errors were added. */
+static gboolean ks_keylog_refresh(keystore *ks)
+{
+    struct stat st;
+    if (stat(ks->kl_path, &st) != 0) {
+        ks->kl_loaded = FALSE; /* read again whenever it comes back; keep what we had */
+        return ks_keylog_error(ks, g_strdup_printf("key log %s: %s", ks->kl_path,
+                                                   g_strerror(errno)));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ks->kl_loaded = FALSE;
+        return ks_keylog_error(ks, g_strdup_printf("key log %s: not a regular file", ks->kl_path));
+    }
+    ks_file_id id = { st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec };
+    if (ks->kl_loaded && memcmp(&id, &ks->kl_id, sizeof(id)) == 0)
+        return FALSE;
+
+    char *why = NULL;
+    size_t len = 0;
+    char *data = ks_read_file(ks->kl_path, &len, &why);
+    if (!data) {
+        ks->kl_loaded = FALSE;
+        gboolean added = ks_keylog_error(ks, g_strdup_printf("key log %s: %s", ks->kl_path, why));
+        g_free(why);
+        return added;
+    }
+    gboolean added = ks_keylog_parse(ks, data, len);
+    ks_wipe(data, len);
+    g_free(data);
+    ks->kl_id = id;
+    ks->kl_loaded = TRUE;
+    return added;
+}
+
+int keystore_set_keylog(keystore *ks, const char *path)
+{
+    if (!ks)
+        return -1;
+    ks_setter_begin(ks);
+    ks_keylog_clear(ks);
+    ks_errors_drop(ks, KS_SRC_KEYLOG);
+    int ret = 0;
+    if (path && *path) {
+        ks->kl_path = g_strdup(path);
+        /* Only check it is there now (reported once); reading waits for the first lookup. */
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            ks_keylog_error(ks, g_strdup_printf("key log %s: %s", path, g_strerror(errno)));
+            ret = -1;
+        } else if (!S_ISREG(st.st_mode)) {
+            ks_keylog_error(ks, g_strdup_printf("key log %s: not a regular file", path));
+            ret = -1;
+        } else if (access(path, R_OK) != 0) {
+            ks_keylog_error(ks, g_strdup_printf("key log %s: %s", path, g_strerror(errno)));
+            ret = -1;
+        }
+    }
+    ks_setter_end(ks);
+    return ret;
+}
+
+const keylog_entry *keystore_keylog_find(keystore *ks, keylog_scheme scheme, const char *opaque)
+{
+    if (!ks || !ks->kl_path || !opaque)
+        return NULL;
+    if (ks_keylog_refresh(ks))
+        ks_errs_rebuild(ks, TRUE); /* a view handed out earlier stays valid */
+    if (!ks->kl_table)
+        return NULL;
+    char *key = ks_keylog_key(scheme, opaque);
+    const keylog_entry *e = g_hash_table_lookup(ks->kl_table, key);
+    g_free(key);
+    return e;
+}
+
+const char *const *keystore_config_errors(const keystore *ks)
+{
+    static const char *const none[] = { NULL };
+    if (!ks || !ks->err_view)
+        return none;
+    return (const char *const *)ks->err_view;
+}

@@ -1,0 +1,499 @@
+/* packet-mssip-auth.c - Wireshark glue of mssipae: a post-dissector that verifies the message
+ * signatures of [MS-SIPAE] (NTLM, Kerberos, TLS-DSK) in SIP traffic.
+ *
+ * Thin on purpose: registration, preferences and the NTLM users table, finding every SIP
+ * message of a frame, and showing results. All parsing, SA tracking and crypto live in the core
+ * (sigbuf/, keytab/, verify/), which never sees a tvb.
+ *
+ * Results are computed once, on the first pass, and stored with the frame
+ * (p_add_proto_data, one key per SIP message of the frame); every pass renders the stored
+ * result, so `tshark -2`, the GUI and a one-pass run show the same fields.
+ */
+#define WS_BUILD_DLL
+#include <wireshark.h>
+
+#include <epan/exceptions.h>
+#include <epan/expert.h>
+#include <epan/packet.h>
+#include <epan/prefs.h>
+#include <epan/proto_data.h>
+#include <epan/show_exception.h>
+#include <epan/uat.h>
+#include <epan/to_str.h>
+#include <epan/address.h>
+
+
+#include "keytab/keystore.h"
+#include "sigbuf/sip_msg.h"
+#include "verify/sa.h"
+
+#ifndef MSSIPAE_VERSION
+#define MSSIPAE_VERSION "0.1.0"
+#endif
+
+WS_DLL_PUBLIC_DEF const gchar plugin_version[] = MSSIPAE_VERSION;
+WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
+WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
+WS_DLL_PUBLIC void plugin_register(void);
+
+static int proto_mssipae = -1;
+static int proto_sip = -1;
+static dissector_handle_t mssipae_handle;
+static dissector_handle_t ntlmssp_handle;
+static dissector_handle_t gssapi_handle;
+
+static int hf_header = -1;
+static int hf_scheme = -1;
+static int hf_direction = -1;
+static int hf_realm = -1;
+static int hf_targetname = -1;
+static int hf_opaque = -1;
+static int hf_version = -1;
+static int hf_qop = -1;
+static int hf_crand = -1;
+static int hf_srand = -1;
+static int hf_cnum = -1;
+static int hf_snum = -1;
+static int hf_signature = -1;
+static int hf_gssapi_data = -1;
+static int hf_sigbuf = -1;
+static int hf_sa = -1;
+static int hf_sa_frame = -1;
+static int hf_sig_status = -1;
+static int hf_sig_valid = -1;
+static int hf_sig_verdict = -1;
+static int hf_sig_why = -1;
+
+static gint ett_mssipae = -1;
+static gint ett_gssapi = -1;
+
+/* one expert field per note kind (verify/verdict.h) */
+static expert_field ei_notes[NOTE_KINDS];
+
+static const value_string sig_status_vals[] = {
+    { SIG_VALID, "valid" },
+    { SIG_INVALID, "invalid" },
+    { SIG_NO_KEY, "no key" },
+    { SIG_NO_SA, "no SA" },
+    { SIG_UNSUPPORTED, "unsupported" },
+    { SIG_MALFORMED, "malformed" },
+    { 0, NULL }
+};
+
+/* ---- preferences and the NTLM users table ---- */
+
+static const char *pref_keytab = "";
+static const char *pref_nt_password = "";
+static const char *pref_keylog = "";
+static const char *pref_tlsdsk_rsa_key = "";
+
+typedef struct {
+    char *domain;
+    char *user;
+    char *password;
+    char *nt_hash;
+} ntlm_user_t;
+
+static ntlm_user_t *ntlm_users;
+static guint num_ntlm_users;
+
+UAT_CSTRING_CB_DEF(ntlm_users, domain, ntlm_user_t)
+UAT_CSTRING_CB_DEF(ntlm_users, user, ntlm_user_t)
+UAT_CSTRING_CB_DEF(ntlm_users, password, ntlm_user_t)
+UAT_CSTRING_CB_DEF(ntlm_users, nt_hash, ntlm_user_t)
+
+static void *ntlm_user_copy(void *dst, const void *src, size_t len _U_)
+{
+    const ntlm_user_t *s = src;
+    ntlm_user_t *d = dst;
+    d->domain = g_strdup(s->domain);
+    d->user = g_strdup(s->user);
+    d->password = g_strdup(s->password);
+    d->nt_hash = g_strdup(s->nt_hash);
+    return d;
+}
+
+static void ntlm_user_free(void *r)
+{
+    ntlm_user_t *u = r;
+    g_free(u->domain);
+    g_free(u->user);
+    g_free(u->password);
+    g_free(u->nt_hash);
+}
+
+static gboolean ntlm_user_update(void *r, char **err)
+{
+    ntlm_user_t *u = r;
+    if ((!u->password || !*u->password) && (!u->nt_hash || !*u->nt_hash)) {
+        *err = g_strdup("give a password or an NT hash");
+        return FALSE;
+    }
+    if (u->nt_hash && *u->nt_hash) {
+        if (strlen(u->nt_hash) != 32) {
+            *err = g_strdup("the NT hash must be 32 hex digits");
+            return FALSE;
+        }
+        for (const char *p = u->nt_hash; *p; p++)
+            if (!g_ascii_isxdigit(*p)) {
+                *err = g_strdup("the NT hash must be 32 hex digits");
+                return FALSE;
+            }
+    }
+    return TRUE;
+}
+
+/* ---- capture state: rebuilt per file and after every preference change ---- */
+
+static keystore *the_keystore;
+static sa_tracker *the_tracker;
+
+static void mssipae_init(void)
+{
+    the_keystore = keystore_new();
+    if (pref_keytab && *pref_keytab)
+        keystore_set_keytab(the_keystore, pref_keytab);
+    if (pref_nt_password && *pref_nt_password)
+        keystore_set_nt_password(the_keystore, pref_nt_password);
+    for (guint i = 0; i < num_ntlm_users; i++)
+        keystore_add_ntlm_user(the_keystore, ntlm_users[i].domain ? ntlm_users[i].domain : "",
+                               ntlm_users[i].user ? ntlm_users[i].user : "",
+                               ntlm_users[i].password, ntlm_users[i].nt_hash);
+    if (pref_keylog && *pref_keylog)
+        keystore_set_keylog(the_keystore, pref_keylog);
+    the_tracker = sa_tracker_new(the_keystore);
+}
+
+static void mssipae_cleanup(void)
+{
+    sa_tracker_free(the_tracker);
+    the_tracker = NULL;
+    keystore_free(the_keystore);
+    the_keystore = NULL;
+}
+
+/* ---- finding the SIP messages of a frame ---- */
+
+typedef struct {
+    tvbuff_t *tvb;
+    gint start;
+    gint len;
+} sip_pdu;
+
+/* Every SIP PDU of the frame, in order. A sip protocol item runs to the end of its tvb, not
+ * of its message; PDU i ends where PDU i+1 of the same tvb starts (or at the end of the tvb),
+ * trimmed to the header block plus Content-Length by the core. */
+static wmem_array_t *find_sip_pdus(proto_tree *tree, packet_info *pinfo)
+{
+    wmem_array_t *pdus = wmem_array_new(pinfo->pool, sizeof(sip_pdu));
+    GPtrArray *items = proto_get_finfo_ptr_array(tree, proto_sip);
+    gboolean owned = FALSE;
+    if (!items) {
+        items = proto_find_finfo(tree, proto_sip);
+        owned = TRUE;
+    }
+    if (!items)
+        return pdus;
+    for (guint i = 0; i < items->len; i++) {
+        field_info *fi = g_ptr_array_index(items, i);
+        if (!fi->ds_tvb)
+            continue;
+        gint start = fi->start;
+        gint end = (gint)tvb_captured_length(fi->ds_tvb);
+        for (guint j = i + 1; j < items->len; j++) {
+            field_info *fj = g_ptr_array_index(items, j);
+            if (fj->ds_tvb == fi->ds_tvb && fj->start > start) {
+                end = fj->start;
+                break;
+            }
+        }
+        if (start < 0 || end <= start)
+            continue;
+        sip_pdu p = { fi->ds_tvb, start, end - start };
+        wmem_array_append_one(pdus, p);
+    }
+    if (owned)
+        g_ptr_array_free(items, TRUE);
+    return pdus;
+}
+
+static char *endpoint_str(packet_info *pinfo, const address *a, guint32 port)
+{
+    return wmem_strdup_printf(pinfo->pool, "%s:%u", address_to_str(pinfo->pool, a), port);
+}
+
+/* ---- rendering a stored result ---- */
+
+static void add_notes(packet_info *pinfo, proto_item *pi, const note_list *notes)
+{
+    if (!notes)
+        return;
+    for (guint i = 0; i < notes->len; i++) {
+        const mssipae_note *n = &g_array_index(notes, mssipae_note, i);
+        if (n->kind < NOTE_KINDS)
+            expert_add_info_format(pinfo, pi, &ei_notes[n->kind], "%s", n->text);
+    }
+}
+
+static void show_gssapi(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const auth_result *a)
+{
+    proto_item *gi = proto_tree_add_bytes_with_length(tree, hf_gssapi_data, tvb, 0, 0, a->gss,
+                                                      (gint)a->gss_len);
+    proto_item_set_generated(gi);
+    dissector_handle_t h = NULL;
+    if (a->gss_len >= 8 && memcmp(a->gss, "NTLMSSP\0", 8) == 0)
+        h = ntlmssp_handle;
+    else if (a->gss_len >= 2 && (a->gss[0] == 0x60 || a->gss[0] == 0x6e || a->gss[0] == 0x6f))
+        h = gssapi_handle;
+    if (!h)
+        return;
+    tvbuff_t *child = tvb_new_child_real_data(tvb, a->gss, (guint)a->gss_len, (gint)a->gss_len);
+    add_new_data_source(pinfo, child, "Decoded gssapi-data");
+    proto_tree *sub = proto_item_add_subtree(gi, ett_gssapi);
+    TRY {
+        call_dissector(h, child, pinfo, sub);
+    }
+    CATCH_NONFATAL_ERRORS {
+        show_exception(child, pinfo, sub, EXCEPT_CODE, GET_MESSAGE);
+    }
+    ENDTRY;
+}
+
+static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const sip_pdu *pdu,
+                        const auth_result *a)
+{
+    gint off = pdu->start + (gint)a->line_off;
+    gint len = (gint)a->line_len;
+    if (off < 0 || len < 0 || !tvb_bytes_exist(pdu->tvb, off, len)) {
+        off = 0;
+        len = 0;
+    }
+    proto_item *ti = proto_tree_add_item(tree, proto_mssipae, pdu->tvb, off, len, ENC_NA);
+    proto_tree *st = proto_item_add_subtree(ti, ett_mssipae);
+    proto_item_append_text(ti, ", %s: %s", a->name, a->scheme ? a->scheme : "?");
+    if (a->sa_id)
+        proto_item_append_text(ti, ", SA %u", a->sa_id);
+    if (a->status != SIG_NONE)
+        proto_item_append_text(ti, ", signature %s", sig_status_name(a->status));
+
+#define GEN(x) proto_item_set_generated(x)
+    GEN(proto_tree_add_string(st, hf_header, pdu->tvb, off, len, a->name));
+    if (a->scheme)
+        GEN(proto_tree_add_string(st, hf_scheme, pdu->tvb, off, len, a->scheme));
+    GEN(proto_tree_add_string(st, hf_direction, pdu->tvb, off, len,
+                              a->dir == DIR_C2S ? "client-to-server" : "server-to-client"));
+    if (a->realm)
+        GEN(proto_tree_add_string(st, hf_realm, pdu->tvb, off, len, a->realm));
+    if (a->targetname)
+        GEN(proto_tree_add_string(st, hf_targetname, pdu->tvb, off, len, a->targetname));
+    if (a->opaque)
+        GEN(proto_tree_add_string(st, hf_opaque, pdu->tvb, off, len, a->opaque));
+    if (a->has_version) {
+        proto_item *vi = proto_tree_add_uint(st, hf_version, pdu->tvb, off, len, a->version);
+        GEN(vi);
+        if (a->version_from_sa)
+            proto_item_append_text(vi, " (from the SA's challenge)");
+    }
+    if (a->qop)
+        GEN(proto_tree_add_string(st, hf_qop, pdu->tvb, off, len, a->qop));
+    if (a->rand)
+        GEN(proto_tree_add_string(st, a->dir == DIR_C2S ? hf_crand : hf_srand, pdu->tvb, off, len,
+                                  a->rand));
+    if (a->has_num)
+        GEN(proto_tree_add_uint(st, a->dir == DIR_C2S ? hf_cnum : hf_snum, pdu->tvb, off, len,
+                                a->num));
+    if (a->sig && a->sig_len)
+        GEN(proto_tree_add_bytes_with_length(st, hf_signature, pdu->tvb, off, len, a->sig,
+                                             (gint)a->sig_len));
+    if (a->sa_id) {
+        GEN(proto_tree_add_uint(st, hf_sa, pdu->tvb, off, len, a->sa_id));
+        GEN(proto_tree_add_uint(st, hf_sa_frame, pdu->tvb, off, len, a->sa_frame));
+    }
+    if (a->sigbuf)
+        GEN(proto_tree_add_string(st, hf_sigbuf, pdu->tvb, off, len, a->sigbuf->str));
+    if (a->status != SIG_NONE) {
+        proto_item *si = proto_tree_add_uint(st, hf_sig_status, pdu->tvb, off, len, a->status);
+        GEN(si);
+        GEN(proto_tree_add_string(st, hf_sig_verdict, pdu->tvb, off, len,
+                                  sig_status_name(a->status)));
+        if (a->status == SIG_VALID || a->status == SIG_INVALID)
+            GEN(proto_tree_add_boolean(st, hf_sig_valid, pdu->tvb, off, len,
+                                       a->status == SIG_VALID));
+        if (a->why) {
+            GEN(proto_tree_add_string(st, hf_sig_why, pdu->tvb, off, len, a->why));
+            proto_item_append_text(si, " (%s)", a->why);
+        }
+    }
+    add_notes(pinfo, ti, a->notes);
+    if (a->gss && a->gss_len)
+        show_gssapi(tvb, pinfo, st, a);
+#undef GEN
+}
+
+static void render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const sip_pdu *pdu,
+                   const msg_result *r)
+{
+    for (guint i = 0; i < r->auths->len; i++)
+        render_auth(tvb, pinfo, tree, pdu, g_ptr_array_index(r->auths, i));
+    if (r->notes && r->notes->len) {
+        proto_item *ti = proto_tree_add_item(tree, proto_mssipae, pdu->tvb, pdu->start, 0, ENC_NA);
+        proto_item_append_text(ti, ", SIP message");
+        add_notes(pinfo, ti, r->notes);
+    }
+}
+
+/* ---- the post-dissector ---- */
+
+static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    if (!proto_is_frame_protocol(pinfo->layers, "sip") || !tree || !the_tracker)
+        return 0;
+    wmem_array_t *pdus = find_sip_pdus(tree, pinfo);
+    guint n = wmem_array_get_count(pdus);
+    for (guint i = 0; i < n; i++) {
+        sip_pdu *pdu = (sip_pdu *)wmem_array_index(pdus, i);
+        const msg_result *r;
+        if (!PINFO_FD_VISITED(pinfo)) {
+            guint8 *bytes = (guint8 *)tvb_memdup(pinfo->pool, pdu->tvb, pdu->start, pdu->len);
+            size_t len = sip_pdu_length((const char *)bytes, (size_t)pdu->len);
+            msg_meta meta = {
+                .frame = pinfo->num,
+                .src = endpoint_str(pinfo, &pinfo->src, pinfo->srcport),
+                .dst = endpoint_str(pinfo, &pinfo->dst, pinfo->destport),
+            };
+            r = sa_tracker_process(the_tracker, (const char *)bytes, len, &meta);
+            p_add_proto_data(wmem_file_scope(), pinfo, proto_mssipae, i, (void *)r);
+        } else {
+            r = (const msg_result *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mssipae, i);
+        }
+        if (r && (r->auths->len || (r->notes && r->notes->len)))
+            render(tvb, pinfo, tree, pdu, r);
+    }
+    return tvb_captured_length(tvb);
+}
+
+/* ---- registration ---- */
+
+static void proto_register_mssipae(void)
+{
+    static hf_register_info hf[] = {
+        { &hf_header, { "Header", "mssipae.header", FT_STRING, BASE_NONE, NULL, 0,
+                        "Name of the auth header as it appears", HFILL } },
+        { &hf_scheme, { "Scheme", "mssipae.scheme", FT_STRING, BASE_NONE, NULL, 0,
+                        "NTLM, Kerberos, TLS-DSK or Digest", HFILL } },
+        { &hf_direction, { "Direction", "mssipae.direction", FT_STRING, BASE_NONE, NULL, 0,
+                           "Sender of the header: client-to-server (Authorization) or "
+                           "server-to-client (challenges, Authentication-Info)", HFILL } },
+        { &hf_realm, { "Realm", "mssipae.realm", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
+        { &hf_targetname, { "Target name", "mssipae.targetname", FT_STRING, BASE_NONE, NULL, 0,
+                            NULL, HFILL } },
+        { &hf_opaque, { "Opaque (SA id)", "mssipae.opaque", FT_STRING, BASE_NONE, NULL, 0, NULL,
+                        HFILL } },
+        { &hf_version, { "Version", "mssipae.version", FT_UINT32, BASE_DEC, NULL, 0,
+                         "MS-SIPAE protocol version (the SA's when the header has none)", HFILL } },
+        { &hf_qop, { "QoP", "mssipae.qop", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
+        { &hf_crand, { "Client salt", "mssipae.crand", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
+        { &hf_srand, { "Server salt", "mssipae.srand", FT_STRING, BASE_NONE, NULL, 0, NULL, HFILL } },
+        { &hf_cnum, { "Client sequence number", "mssipae.cnum", FT_UINT32, BASE_DEC, NULL, 0,
+                      NULL, HFILL } },
+        { &hf_snum, { "Server sequence number", "mssipae.snum", FT_UINT32, BASE_DEC, NULL, 0,
+                      NULL, HFILL } },
+        { &hf_signature, { "Signature", "mssipae.signature", FT_BYTES, BASE_NONE, NULL, 0,
+                           "Decoded response / rspauth", HFILL } },
+        { &hf_gssapi_data, { "GSSAPI data", "mssipae.gssapi_data", FT_BYTES, BASE_NONE, NULL, 0,
+                             "Decoded gssapi-data", HFILL } },
+        { &hf_sigbuf, { "Signature buffer", "mssipae.sigbuf", FT_STRING, BASE_NONE, NULL, 0,
+                        "The rebuilt input of GSS_GetMIC, byte for byte", HFILL } },
+        { &hf_sa, { "Security association", "mssipae.sa", FT_UINT32, BASE_DEC, NULL, 0,
+                    "SA number within the capture, in order of creation", HFILL } },
+        { &hf_sa_frame, { "SA handshake frame", "mssipae.sa.frame", FT_FRAMENUM, BASE_NONE,
+                          FRAMENUM_TYPE(FT_FRAMENUM_NONE), 0,
+                          "Frame where this SA's handshake started", HFILL } },
+        { &hf_sig_status, { "Signature status", "mssipae.sig.status", FT_UINT8, BASE_DEC,
+                            VALS(sig_status_vals), 0, NULL, HFILL } },
+        { &hf_sig_valid, { "Signature valid", "mssipae.sig.valid", FT_BOOLEAN, BASE_NONE, NULL, 0,
+                           "Present only when the signature was recomputed", HFILL } },
+        { &hf_sig_verdict, { "Verdict", "mssipae.sig.verdict", FT_STRING, BASE_NONE, NULL, 0,
+                             "The signature status as text", HFILL } },
+        { &hf_sig_why, { "Reason", "mssipae.sig.why", FT_STRING, BASE_NONE, NULL, 0,
+                         "Why this verdict (what was tried or missing)", HFILL } },
+    };
+    static gint *ett[] = { &ett_mssipae, &ett_gssapi };
+    static ei_register_info ei[] = {
+        { &ei_notes[NOTE_MALFORMED], { "mssipae.malformed", PI_MALFORMED, PI_WARN,
+                                       "Malformed MS-SIPAE header, parameter or token", EXPFILL } },
+        { &ei_notes[NOTE_NO_SA], { "mssipae.no_sa", PI_SECURITY, PI_WARN,
+                                   "Signature without a known security association", EXPFILL } },
+        { &ei_notes[NOTE_UNSIGNED], { "mssipae.unsigned", PI_SECURITY, PI_WARN,
+                                      "Message not signed although its SA requires it", EXPFILL } },
+        { &ei_notes[NOTE_SEQ], { "mssipae.seq", PI_SEQUENCE, PI_NOTE,
+                                 "cnum/snum duplicate or jump", EXPFILL } },
+        { &ei_notes[NOTE_NO_KEY], { "mssipae.no_key", PI_DECRYPTION, PI_WARN,
+                                    "No usable key for this signature", EXPFILL } },
+        { &ei_notes[NOTE_INVALID], { "mssipae.sig.invalid", PI_SECURITY, PI_ERROR,
+                                     "Signature does not verify", EXPFILL } },
+        { &ei_notes[NOTE_TOKEN], { "mssipae.token", PI_SECURITY, PI_CHAT,
+                                   "Handshake token", EXPFILL } },
+        { &ei_notes[NOTE_UNSUPPORTED], { "mssipae.unsupported", PI_UNDECODED, PI_NOTE,
+                                         "Not supported by the verifier", EXPFILL } },
+        { &ei_notes[NOTE_CONFIG], { "mssipae.config", PI_DECRYPTION, PI_WARN,
+                                    "Key source unusable", EXPFILL } },
+    };
+    static uat_field_t ntlm_user_fields[] = {
+        UAT_FLD_CSTRING(ntlm_users, domain, "Domain", "NTLM domain (empty: any domain)"),
+        UAT_FLD_CSTRING(ntlm_users, user, "User", "NTLM user name (case-insensitive)"),
+        UAT_FLD_CSTRING(ntlm_users, password, "Password", "The user's password (or leave empty and give the NT hash)"),
+        UAT_FLD_CSTRING(ntlm_users, nt_hash, "NT hash", "MD4 of the UTF-16LE password, 32 hex digits"),
+        UAT_END_FIELDS
+    };
+
+    proto_mssipae = proto_register_protocol("MS-SIPAE Signature Verification", "MS-SIPAE",
+                                            "mssipae");
+    proto_register_field_array(proto_mssipae, hf, array_length(hf));
+    proto_register_subtree_array(ett, array_length(ett));
+    expert_register_field_array(expert_register_protocol(proto_mssipae), ei, array_length(ei));
+
+    module_t *m = prefs_register_protocol(proto_mssipae, NULL);
+    prefs_register_filename_preference(m, "keytab", "Keytab file",
+        "MIT keytab with the SIP service's Kerberos keys; its RC4-HMAC entries also serve as "
+        "NT hashes for NTLM", &pref_keytab, FALSE);
+    prefs_register_password_preference(m, "nt_password", "NTLM password",
+        "A password tried for every NTLM security association", &pref_nt_password);
+    prefs_register_filename_preference(m, "keylog_file", "Key log file",
+        "Explicit per-SA keys, one per line: NTLM <opaque> <key>, KERBEROS <opaque> <enctype> "
+        "<key>, TLS-DSK <opaque> <client key> <server key>, CLIENT_RANDOM <random> <master secret>",
+        &pref_keylog, FALSE);
+    prefs_register_filename_preference(m, "tls_dsk_rsa_key", "TLS-DSK server RSA key",
+        "PEM file with the server's RSA private key (TLS-DSK; not used yet)",
+        &pref_tlsdsk_rsa_key, FALSE);
+    uat_t *users = uat_new("NTLM users", sizeof(ntlm_user_t), "mssipae_ntlm_users", TRUE,
+                           &ntlm_users, &num_ntlm_users, UAT_AFFECTS_DISSECTION, NULL,
+                           ntlm_user_copy, ntlm_user_update, ntlm_user_free, NULL, NULL,
+                           ntlm_user_fields);
+    prefs_register_uat_preference(m, "ntlm_users", "NTLM users",
+        "Domain, user and password or NT hash of NTLM accounts; the user in the "
+        "AUTHENTICATE message selects the row", users);
+
+    mssipae_handle = register_dissector("mssipae", dissect_mssipae, proto_mssipae);
+    register_init_routine(mssipae_init);
+    register_cleanup_routine(mssipae_cleanup);
+}
+
+static void proto_reg_handoff_mssipae(void)
+{
+    proto_sip = proto_get_id_by_filter_name("sip");
+    ntlmssp_handle = find_dissector("ntlmssp");
+    gssapi_handle = find_dissector("gssapi");
+    register_postdissector(mssipae_handle);
+    GArray *wanted = g_array_new(FALSE, FALSE, (guint)sizeof(int));
+    g_array_append_val(wanted, proto_sip);
+    set_postdissector_wanted_hfids(mssipae_handle, wanted);
+}
+
+void plugin_register(void)
+{
+    static proto_plugin plug;
+    plug.register_protoinfo = proto_register_mssipae;
+    plug.register_handoff = proto_reg_handoff_mssipae;
+    proto_register_plugin(&plug);
+}

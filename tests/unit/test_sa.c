@@ -1,0 +1,300 @@
+/* test_sa.c - the SA tracker: handshake -> SA -> opaque binding -> lookup, versions, several
+ * SAs, renegotiation, sequence bookkeeping, and hostile messages through the whole core.
+ *
+ * Regression list: (none yet)
+ */
+#include "testutil.h"
+
+#include <string.h>
+
+#include "keytab/keystore.h"
+#include "verify/sa.h"
+
+typedef struct {
+    keystore *ks;
+    sa_tracker *t;
+    uint32_t frame;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = g_new0(fixture, 1);
+    f->ks = keystore_new();
+    f->t = sa_tracker_new(f->ks);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    sa_tracker_free(f->t);
+    keystore_free(f->ks);
+    g_free(f);
+    return 0;
+}
+
+static const msg_result *feed(fixture *f, const char *msg, size_t len, const char *src, const char *dst)
+{
+    msg_meta meta = { ++f->frame, src, dst };
+    return sa_tracker_process(f->t, msg, len, &meta);
+}
+
+static const msg_result *feed_vector(fixture *f, const char *rel, const char *src, const char *dst)
+{
+    size_t len;
+    char *msg = tu_read_vector(rel, &len);
+    const msg_result *r = feed(f, msg, len, src, dst);
+    g_free(msg);
+    return r;
+}
+
+static const auth_result *auth(const msg_result *r, guint i)
+{
+    assert_true(i < r->auths->len);
+    return g_ptr_array_index(r->auths, i);
+}
+
+static int has_note(const note_list *l, note_kind k)
+{
+    for (guint i = 0; l && i < l->len; i++)
+        if (g_array_index(l, mssipae_note, i).kind == k)
+            return 1;
+    return 0;
+}
+
+#define C "192.0.2.1:4849"
+#define S "192.0.2.10:5061"
+
+/* [MS-SIPAE] 4.2: the seed example. */
+static void test_seed_flow(void **state)
+{
+    fixture *f = *state;
+    const msg_result *r1 = feed_vector(f, "seed-kerberos-example/01-register.sip", C, S);
+    assert_int_equal(r1->auths->len, 0);
+    const msg_result *r2 = feed_vector(f, "seed-kerberos-example/02-401.sip", S, C);
+    assert_int_equal(r2->auths->len, 2);
+    assert_int_equal(auth(r2, 0)->status, SIG_NONE);
+    assert_int_equal(auth(r2, 0)->sa_id, 0);
+    const msg_result *r3 = feed_vector(f, "seed-kerberos-example/03-register-kerberos.sip", C, S);
+    const auth_result *a3 = auth(r3, 0);
+    assert_int_equal(a3->sa_id, 1);
+    assert_int_equal(a3->sa_frame, 3);
+    assert_int_equal(a3->status, SIG_NONE);
+    assert_true(a3->has_gss);
+    /* the placeholder AP-REQ gets a note, not a crash */
+    assert_true(has_note(a3->notes, NOTE_MALFORMED) || has_note(a3->notes, NOTE_TOKEN));
+    const msg_result *r5 = feed_vector(f, "seed-kerberos-example/05-200-ok.sip", S, C);
+    const auth_result *a5 = auth(r5, 0);
+    assert_int_equal(a5->sa_id, 1);
+    assert_int_equal(a5->status, SIG_MALFORMED);
+    assert_int_equal(a5->version, 3);
+    size_t bl;
+    char *exp = tu_read_vector("seed-kerberos-example/05-200-ok.sigbuf", &bl);
+    assert_int_equal(a5->sigbuf->len, bl);
+    assert_memory_equal(a5->sigbuf->str, exp, bl);
+    g_free(exp);
+    assert_int_equal(sa_tracker_count(f->t), 1);
+}
+
+/* A signed message whose handshake is not in the capture: no SA. */
+static void test_no_sa(void **state)
+{
+    fixture *f = *state;
+    const msg_result *r = feed_vector(f, "sfb-real-headers/03-invite.sip", S, C);
+    const auth_result *a = auth(r, 0);
+    assert_int_equal(a->status, SIG_NO_SA);
+    assert_int_equal(a->sa_id, 0);
+    assert_non_null(a->why);
+    assert_true(has_note(a->notes, NOTE_NO_SA));
+    size_t bl;
+    char *exp = tu_read_vector("sfb-real-headers/03-invite.sigbuf", &bl);
+    assert_int_equal(a->sigbuf->len, bl);
+    assert_memory_equal(a->sigbuf->str, exp, bl);
+    g_free(exp);
+}
+
+static char *ntlm_msg(const char *first_line, const char *callid, int cseq, const char *auth_hdr)
+{
+    return g_strdup_printf("%s\r\nFrom: <sip:alice@x>;tag=a1\r\nTo: <sip:alice@x>\r\n"
+                           "Call-ID: %s\r\nCSeq: %d REGISTER\r\n%s\r\nContent-Length: 0\r\n\r\n",
+                           first_line, callid, cseq, auth_hdr);
+}
+
+/* NTLM three-leg handshake for one client; returns the SA id of the signed request. */
+static uint32_t ntlm_handshake(fixture *f, const char *client, const char *callid, const char *opaque,
+                               unsigned version)
+{
+    char *chal = tu_read_vector("ntlm-oc2007r2-v4/challenge.b64", NULL);
+    g_strstrip(chal);
+    char *h, *m;
+    const msg_result *r;
+    h = g_strdup_printf("Authorization: NTLM qop=\"auth\", realm=\"SIP Communications Service\", "
+                        "targetname=\"srv.x\", gssapi-data=\"\", version=%u", version);
+    m = ntlm_msg("REGISTER sip:x SIP/2.0", callid, 1, h);
+    r = feed(f, m, strlen(m), client, S);
+    uint32_t sa = auth(r, 0)->sa_id;
+    assert_true(sa > 0);
+    g_free(h);
+    g_free(m);
+    h = g_strdup_printf("WWW-Authenticate: NTLM opaque=\"%s\", gssapi-data=\"%s\", "
+                        "targetname=\"srv.x\", realm=\"SIP Communications Service\", version=%u",
+                        opaque, chal, version);
+    m = ntlm_msg("SIP/2.0 401 Unauthorized", callid, 1, h);
+    r = feed(f, m, strlen(m), S, client);
+    assert_int_equal(auth(r, 0)->sa_id, sa);
+    g_free(h);
+    g_free(m);
+    g_free(chal);
+    return sa;
+}
+
+static const auth_result *signed_register(fixture *f, const char *client, const char *callid,
+                                          const char *opaque, int cnum)
+{
+    char *h = g_strdup_printf("Authorization: NTLM qop=\"auth\", realm=\"SIP Communications Service\", "
+                              "targetname=\"srv.x\", opaque=\"%s\", crand=\"1234abcd\", cnum=\"%d\", "
+                              "response=\"01000000000000000000000000000000\"", opaque, cnum);
+    char *m = ntlm_msg("REGISTER sip:x SIP/2.0", callid, 10 + cnum, h);
+    const msg_result *r = feed(f, m, strlen(m), client, S);
+    g_free(h);
+    g_free(m);
+    return auth(r, 0);
+}
+
+/* Several clients, renegotiation, version from the challenge, cnum bookkeeping. */
+static void test_several_sas(void **state)
+{
+    fixture *f = *state;
+    uint32_t sa1 = ntlm_handshake(f, "10.0.0.1:1000", "cid-1", "AAAA0001", 4);
+    uint32_t sa2 = ntlm_handshake(f, "10.0.0.2:2000", "cid-2", "AAAA0002", 3);
+    assert_int_equal(sa1, 1);
+    assert_int_equal(sa2, 2);
+    const auth_result *a = signed_register(f, "10.0.0.1:1000", "cid-1", "aaaa0001", 1);
+    assert_int_equal(a->sa_id, 1);
+    assert_int_equal(a->sa_frame, 1);
+    assert_int_equal(a->version, 4);
+    assert_int_equal(a->status, SIG_NO_KEY); /* no key given */
+    a = signed_register(f, "10.0.0.2:2000", "cid-2", "AAAA0002", 1);
+    assert_int_equal(a->sa_id, 2);
+    assert_int_equal(a->version, 3);
+    /* the v3 buffer has 16 items: To URI present */
+    assert_non_null(strstr(a->sigbuf->str, "<a1><sip:alice@x><>"));
+    /* duplicate cnum: a note, not a failure */
+    a = signed_register(f, "10.0.0.2:2000", "cid-2", "AAAA0002", 1);
+    assert_true(has_note(a->notes, NOTE_SEQ));
+    assert_int_equal(a->status, SIG_NO_KEY);
+    /* jump */
+    a = signed_register(f, "10.0.0.2:2000", "cid-2", "AAAA0002", 5);
+    assert_true(has_note(a->notes, NOTE_SEQ));
+    /* renegotiation on a new connection: new SA with a new opaque, old one still found */
+    uint32_t sa3 = ntlm_handshake(f, "10.0.0.1:1001", "cid-1", "BBBB0003", 4);
+    assert_int_equal(sa3, 3);
+    a = signed_register(f, "10.0.0.1:1001", "cid-1", "BBBB0003", 2);
+    assert_int_equal(a->sa_id, 3);
+    a = signed_register(f, "10.0.0.1:1000", "cid-1", "AAAA0001", 3);
+    assert_int_equal(a->sa_id, 1);
+    /* an SA outlives its TCP connection: new source port, same opaque */
+    a = signed_register(f, "10.0.0.1:1002", "cid-1", "BBBB0003", 3);
+    assert_int_equal(a->sa_id, 3);
+    assert_int_equal(sa_tracker_count(f->t), 3);
+}
+
+/* A message with a proxy and a registrar signature: one status per signed header. */
+static void test_two_signed_headers(void **state)
+{
+    fixture *f = *state;
+    ntlm_handshake(f, "10.0.0.1:1000", "cid-1", "AAAA0001", 4);
+    const char *m =
+        "SIP/2.0 200 OK\r\nFrom: <sip:alice@x>;tag=a1\r\nTo: <sip:alice@x>;tag=b\r\n"
+        "Call-ID: cid-1\r\nCSeq: 3 REGISTER\r\n"
+        "Proxy-Authentication-Info: NTLM rspauth=\"01000000000000000000000064000000\", srand=\"1\", snum=\"1\", opaque=\"AAAA0001\", qop=\"auth\", targetname=\"srv.x\", realm=\"SIP Communications Service\"\r\n"
+        "Authentication-Info: NTLM rspauth=\"01000000000000000000000064000000\", srand=\"2\", snum=\"1\", opaque=\"CCCC0009\", qop=\"auth\", targetname=\"reg.x\", realm=\"SIP Communications Service\"\r\n"
+        "Content-Length: 0\r\n\r\n";
+    const msg_result *r = feed(f, m, strlen(m), S, "10.0.0.1:1000");
+    assert_int_equal(r->auths->len, 2);
+    assert_int_equal(auth(r, 0)->sa_id, 1);
+    assert_int_equal(auth(r, 0)->status, SIG_NO_KEY);
+    assert_int_equal(auth(r, 1)->status, SIG_NO_SA);
+    assert_non_null(strstr(auth(r, 0)->sigbuf->str, "<NTLM><1><1><SIP Communications Service><srv.x>"));
+    assert_non_null(strstr(auth(r, 1)->sigbuf->str, "<NTLM><2><1><SIP Communications Service><reg.x>"));
+}
+
+/* Hostile input through the whole core: a clear status, never a crash. */
+static void test_hostile(void **state)
+{
+    fixture *f = *state;
+    struct { const char *hdr; sig_status want; } cases[] = {
+        { "Authorization: NTLM response=\"zz\", opaque=\"1\"", SIG_MALFORMED },
+        { "Authorization: NTLM response=\"123\", opaque=\"1\"", SIG_MALFORMED },
+        { "Authorization: NTLM response=\"\", opaque=\"1\"", SIG_MALFORMED },
+        { "Authorization: NTLM response=\"0011\", opaque=\"1", SIG_MALFORMED },
+        { "Authorization: Foo response=\"0011\"", SIG_UNSUPPORTED },
+        { "Authorization: Digest username=\"a\", response=\"0011\"", SIG_NONE },
+        { "Authorization: NTLM gssapi-data=\"!!!notbase64\", opaque=\"1\"", SIG_NONE },
+        { "Authorization: Kerberos gssapi-data=\"YWJj\", version=4", SIG_NONE },
+        { "Authentication-Info: TLS-DSK rspauth=\"00\", opaque=\"X\", srand=\"1\", snum=\"1\"", SIG_NO_SA },
+        { "Proxy-Authentication-Info: Kerberos rspauth=\"00\", realm=\"elsewhere\"", SIG_NO_SA },
+        { "WWW-Authenticate: NTLM rspauth=\"00\"", SIG_NONE },
+        { "authorization: ntlm opaque=\"1\", Response=\"0011\"", SIG_MALFORMED }, /* SA of case 6, 2-byte MAC */
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        char *m = ntlm_msg("REGISTER sip:x SIP/2.0", "h", 1, cases[i].hdr);
+        const msg_result *r = feed(f, m, strlen(m), C, S);
+        assert_int_equal(r->auths->len, 1);
+        const auth_result *a = auth(r, 0);
+        if (a->status != cases[i].want) {
+            print_error("case %zu (%s): status %d, want %d (%s)\n", i, cases[i].hdr, a->status,
+                        cases[i].want, a->why ? a->why : "");
+            fail();
+        }
+        if (a->status != SIG_NONE)
+            assert_non_null(a->why);
+        g_free(m);
+    }
+    /* an unparseable cnum is reported; the buffer still uses it as sent */
+    {
+        char *m = ntlm_msg("REGISTER sip:x SIP/2.0", "h", 1,
+            "Authorization: NTLM opaque=\"1\", crand=\"1\", cnum=\"99999999999999\", response=\"0011\"");
+        const msg_result *r0 = feed(f, m, strlen(m), C, S);
+        assert_true(has_note(auth(r0, 0)->notes, NOTE_MALFORMED));
+        assert_non_null(strstr(auth(r0, 0)->sigbuf->str, "<99999999999999>"));
+        g_free(m);
+    }
+    /* not SIP, truncated, NUL bytes, a 1 MB header */
+    const msg_result *r = feed(f, "garbage", 7, C, S);
+    assert_false(r->parsed);
+    assert_true(has_note(r->notes, NOTE_MALFORMED));
+    const char nul[] = "REGISTER sip:x SIP/2.0\r\nAuthorization: NTLM opaque=\"1\0\", response=\"00\"\r\n";
+    r = feed(f, nul, sizeof nul - 1, C, S);
+    assert_int_equal(r->auths->len, 1);
+    size_t big = 1 << 20;
+    GString *g = g_string_new("REGISTER sip:x SIP/2.0\r\nAuthorization: NTLM gssapi-data=\"");
+    for (size_t i = 0; i < big; i++)
+        g_string_append_c(g, 'A');
+    g_string_append(g, "\", response=\"0011\", opaque=\"Z\"\r\n\r\n");
+    r = feed(f, g->str, g->len, C, S);
+    assert_int_equal(r->auths->len, 1);
+    g_string_free(g, TRUE);
+    /* truncated at every length of a real signed message */
+    size_t len;
+    char *msg = tu_read_vector("ntlm-oc2007r2-v4/register.sip", &len);
+    for (size_t n = 0; n <= len; n += 7) {
+        char *copy = g_memdup2(msg, n);
+        feed(f, copy, n, C, S);
+        g_free(copy);
+    }
+    g_free(msg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_seed_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_sa, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_several_sas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_signed_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

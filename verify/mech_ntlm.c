@@ -1,0 +1,541 @@
+/* mech_ntlm.c - the NTLM mechanism of [MS-SIPAE] (datagram NTLM, [MS-NLMP]): keeps the
+ * CHALLENGE and AUTHENTICATE of an SA, finds the user's key, and checks signatures.
+ *
+ * Key sources, in order (design.md, ms-sipae.md 6):
+ *   1. a password / NT hash candidate from the keystore whose NTProofStr (NTLMv2) or NT
+ *      response (NTLMv1) matches the AUTHENTICATE: a wrong password is NO_KEY, never INVALID;
+ *   2. a key-log line "NTLM <opaque> <ExportedSessionKey>": with the AUTHENTICATE's flags when
+ *      it was seen, else every plausible flag variant (the one that matched is named).
+ * Keys are derived once per SA and cached in the SA state; verify() changes nothing that could
+ * change a later result (S's counter-example: no RC4 state or sequence number advances).
+ */
+#include "verify/mech.h"
+#include "verify/ntlm.h"
+
+#include <glib.h>
+#include <string.h>
+
+/* Flag sets tried with a key-log key when no AUTHENTICATE told the flags. */
+static const struct {
+    const char *name;
+    uint32_t flags;
+} ntlm_variants[] = {
+    { "ESS+KEY_EXCH+128", NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128 },
+    { "ESS without KEY_EXCH", NTLM_FL_ESS },
+    { "non-ESS", 0 },
+    { "ESS+KEY_EXCH+56", NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_56 },
+    { "ESS+KEY_EXCH+40", NTLM_FL_ESS | NTLM_FL_KEY_EXCH },
+};
+#define N_VARIANTS G_N_ELEMENTS(ntlm_variants)
+
+/* Per-SA state. Set on the first pass by on_token; the caches are filled by verify. */
+typedef struct {
+    int have_chal;
+    ntlm_challenge chal;
+    int have_auth;
+    ntlm_authenticate auth;
+    char *auth_err;          /* why the last AUTHENTICATE could not be parsed, or NULL */
+    char *chal_err;          /* same for the last CHALLENGE */
+
+    /* Password route, derived once from (CHALLENGE, AUTHENTICATE, keystore). */
+    int pw_done;
+    int pw_ok;               /* pw_keys usable */
+    int pw_mismatch;         /* candidates existed and none matched: note on every message */
+    char *pw_why;            /* ok: "NTLMv2+ESS+KEY_EXCH+128, key from ..."; else the reason */
+    ntlm_keys pw_keys;
+
+    /* Key-log route cache: keys for kl_esk under kl_n flag sets. */
+    int kl_valid;
+    uint8_t kl_esk[16];
+    uint32_t kl_flags0;      /* first flag set, to notice a change from variants to known flags */
+    size_t kl_n;
+    ntlm_keys kl_keys[N_VARIANTS];
+} ntlm_sa;
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void *ntlm_sa_new(void)
+{
+    return g_new0(ntlm_sa, 1);
+}
+
+/* Forgets every derived key (a new handshake token changes the inputs). */
+static void ntlm_sa_reset_keys(ntlm_sa *st)
+{
+    g_free(st->pw_why);
+    st->pw_why = NULL;
+    st->pw_done = st->pw_ok = st->pw_mismatch = 0;
+    memset(&st->pw_keys, 0, sizeof st->pw_keys);
+    st->kl_valid = 0;
+    memset(st->kl_keys, 0, sizeof st->kl_keys);
+}
+
+static void ntlm_sa_free(void *p)
+{
+    ntlm_sa *st = p;
+    if (!st)
+        return;
+    ntlm_sa_reset_keys(st);
+    ntlm_challenge_clear(&st->chal);
+    ntlm_authenticate_clear(&st->auth);
+    g_free(st->auth_err);
+    g_free(st->chal_err);
+    memset(st, 0, sizeof *st);
+    g_free(st);
+}
+
+/* "NTLMv2+ESS+KEY_EXCH+128" style name of a mode, for why texts. version may be NULL. */
+static char *mode_label(const char *version, uint32_t flags)
+{
+    GString *s = g_string_new(version ? version : "");
+    if (flags & NTLM_FL_ESS) {
+        g_string_append(s, s->len ? "+ESS" : "ESS");
+        if (flags & NTLM_FL_KEY_EXCH)
+            g_string_append_printf(s, "+KEY_EXCH+%s", (flags & NTLM_FL_128) ? "128"
+                                                      : (flags & NTLM_FL_56) ? "56" : "40");
+    } else {
+        g_string_append(s, s->len ? " without ESS" : "non-ESS");
+        if (flags & NTLM_FL_KEY_EXCH)
+            g_string_append(s, "+KEY_EXCH");
+    }
+    return g_string_free(s, FALSE);
+}
+
+static const char *auth_version(const ntlm_authenticate *a)
+{
+    return a->nt_len > 24 ? "NTLMv2" : a->nt_len == 24 ? "NTLMv1" : "NTLM (no NT response)";
+}
+
+/* Finds the user's key from the password candidates; result cached in st (done once). */
+static void pw_derive(ntlm_sa *st, keystore *ks)
+{
+    if (st->pw_done)
+        return;
+    st->pw_done = 1;
+    const ntlm_authenticate *a = &st->auth;
+    const uint8_t *sc = st->chal.server_challenge;
+    char *who = g_strdup_printf("%s\\%s", a->domain, a->user);
+    int v2 = a->nt_len > 24;
+    int ess = (a->flags & NTLM_FL_ESS) != 0;
+
+    if (a->nt_len == 0) {
+        st->pw_why = g_strdup_printf("the AUTHENTICATE for %s carries no NT response "
+                                     "(anonymous or LM-only): no key can be derived", who);
+        goto out;
+    }
+    if (a->nt_len != 24 && a->nt_len < 16 + 28) {
+        st->pw_why = g_strdup_printf("the NtChallengeResponse for %s has %zu bytes: neither "
+                                     "NTLMv1 (24) nor NTLMv2 (at least 44)", who, a->nt_len);
+        goto out;
+    }
+    if (!v2 && ess && a->lm_len < 8) {
+        st->pw_why = g_strdup_printf("NTLMv1+ESS AUTHENTICATE for %s lacks the client challenge "
+                                     "(LmChallengeResponse of %zu bytes)", who, a->lm_len);
+        goto out;
+    }
+
+    const ks_nt_cred **cands = NULL;
+    size_t n = ks ? keystore_nt_candidates(ks, a->domain, a->user, &cands) : 0;
+    if (n == 0) {
+        st->pw_why = g_strdup_printf("no password or NT hash for %s", who);
+        g_free(cands);
+        goto out;
+    }
+
+    const ks_nt_cred *hit = NULL;
+    uint8_t ntowfv2[16], proof[16], sbk[16], kx[16], esk[16];
+    for (size_t i = 0; i < n && !hit; i++) {
+        if (v2) {
+            /* NTProofStr = HMAC_MD5(NTOWFv2, ServerChallenge || NtChallengeResponse[16..])
+             * must equal NtChallengeResponse[0..15]  ([MS-NLMP] 3.3.2) */
+            if (ntlm_ntowfv2_u16(cands[i]->nt_hash, a->user16, a->user16_len, a->domain16,
+                                 a->domain16_len, ntowfv2) != 0)
+                continue;
+            ntlm_ntproofstr(ntowfv2, sc, a->nt_resp + 16, a->nt_len - 16, proof);
+            if (ct_memeq(proof, a->nt_resp, 16))
+                hit = cands[i];
+        } else {
+            /* NtChallengeResponse = DESL(NTOWFv1, ServerChallenge) or, with ESS,
+             * DESL(NTOWFv1, MD5(ServerChallenge || LmChallengeResponse[0..7])[0..7]) (3.3.1) */
+            uint8_t resp[24];
+            ntlm_v1_response(cands[i]->nt_hash, sc, a->lm_resp, ess, resp);
+            if (ct_memeq(resp, a->nt_resp, 24))
+                hit = cands[i];
+        }
+    }
+    if (!hit) {
+        st->pw_mismatch = 1;
+        st->pw_why = g_strdup_printf("password/NT hash for %s does not match (%zu tried)", who, n);
+        g_free(cands);
+        goto out;
+    }
+
+    const char *err = NULL;
+    if (v2) {
+        /* SessionBaseKey = HMAC_MD5(NTOWFv2, NTProofStr); KeyExchangeKey = SessionBaseKey */
+        ntlm_v2_session_base_key(ntowfv2, proof, sbk);
+        memcpy(kx, sbk, 16);
+    } else {
+        /* SessionBaseKey = MD4(NTOWFv1); KeyExchangeKey per [MS-NLMP] 3.4.5.1 */
+        ntlm_v1_session_base_key(hit->nt_hash, sbk);
+        uint8_t lmowf[16];
+        int have_lm = 0;
+        if (!ess && (a->flags & (NTLM_FL_LM_KEY | NTLM_FL_NON_NT_SESSION_KEY))) {
+            if (!hit->password) {
+                st->pw_why = g_strdup_printf(
+                    "NTLMv1 %s needs the LM hash, but only the NT hash of %s is known (%s)",
+                    (a->flags & NTLM_FL_LM_KEY) ? "LM_KEY" : "REQUEST_NON_NT_SESSION_KEY", who,
+                    hit->origin);
+                g_free(cands);
+                goto out;
+            }
+            if (ntlm_lmowfv1(hit->password, lmowf) != 0) {
+                st->pw_why = g_strdup_printf(
+                    "NTLMv1 %s needs the LM hash of the password of %s (%s), which is unknown "
+                    "for non-ASCII passwords (OEM code page)",
+                    (a->flags & NTLM_FL_LM_KEY) ? "LM_KEY" : "REQUEST_NON_NT_SESSION_KEY", who,
+                    hit->origin);
+                g_free(cands);
+                goto out;
+            }
+            have_lm = 1;
+        }
+        int rc = ntlm_v1_kxkey(a->flags, sbk, sc, a->lm_resp, a->lm_len, have_lm ? lmowf : NULL,
+                               kx, &err);
+        memset(lmowf, 0, sizeof lmowf);
+        if (rc != 0) {
+            st->pw_why = g_strdup_printf("NTLMv1 key exchange for %s: %s", who, err);
+            g_free(cands);
+            goto out;
+        }
+    }
+    /* ExportedSessionKey = KEY_EXCH ? RC4(KeyExchangeKey, EncryptedRandomSessionKey) : KXKEY */
+    if (ntlm_exported_session_key(a->flags, kx, a->enc_key, a->enc_len, esk) != 0) {
+        st->pw_why = g_strdup_printf("KEY_EXCH is set but the EncryptedRandomSessionKey of %s "
+                                     "has %zu bytes (16 expected)", who, a->enc_len);
+        g_free(cands);
+        goto out;
+    }
+    ntlm_derive_keys(esk, a->flags, &st->pw_keys);
+    char *label = mode_label(auth_version(a), a->flags);
+    st->pw_why = g_strdup_printf("%s, key from %s", label, hit->origin);
+    g_free(label);
+    st->pw_ok = 1;
+    g_free(cands);
+    memset(ntowfv2, 0, sizeof ntowfv2);
+    memset(sbk, 0, sizeof sbk);
+    memset(kx, 0, sizeof kx);
+    memset(esk, 0, sizeof esk);
+out:
+    g_free(who);
+}
+
+/* Notes that a CHALLENGE arrived, with what it says about the server (no secrets). */
+static void note_challenge(const ntlm_challenge *c, note_list *notes)
+{
+    char *fl = ntlm_flags_describe(c->flags);
+    GString *s = g_string_new("NTLM CHALLENGE");
+    if (c->nb_computer || c->dns_computer)
+        g_string_append_printf(s, " from %s", c->dns_computer ? c->dns_computer : c->nb_computer);
+    if (c->nb_domain || c->target_name)
+        g_string_append_printf(s, " (domain %s)", c->nb_domain ? c->nb_domain : c->target_name);
+    g_string_append_printf(s, ", flags %08x (%s)", c->flags, fl);
+    note_add(notes, NOTE_TOKEN, NOTE_SEV_CHAT, "%s", s->str);
+    g_string_free(s, TRUE);
+    g_free(fl);
+    if (c->av_problem)
+        note_add(notes, NOTE_MALFORMED, NOTE_SEV_WARN, "NTLM CHALLENGE: %s", c->av_problem);
+}
+
+/* Notes what an AUTHENTICATE says: who, from where, which NTLM, which flags (no secrets). */
+static void note_authenticate(const ntlm_authenticate *a, note_list *notes)
+{
+    char *fl = ntlm_flags_describe(a->flags);
+    GString *s = g_string_new(NULL);
+    g_string_append_printf(s, "NTLM AUTHENTICATE %s\\%s", a->domain, a->user);
+    if (*a->workstation)
+        g_string_append_printf(s, ", workstation %s", a->workstation);
+    g_string_append_printf(s, ", %s", auth_version(a));
+    g_string_append_printf(s, ", %s", (a->flags & NTLM_FL_ESS) ? "ESS" : "no ESS");
+    if (a->flags & NTLM_FL_KEY_EXCH)
+        g_string_append(s, ", KEY_EXCH");
+    if (a->flags & NTLM_FL_128)
+        g_string_append(s, ", 128-bit");
+    else if (a->flags & NTLM_FL_56)
+        g_string_append(s, ", 56-bit");
+    g_string_append_printf(s, "; flags %08x (%s)", a->flags, fl);
+    if (a->mic_flag)
+        g_string_append(s, "; MIC present (not checked)");
+    if (a->oem_non_ascii)
+        g_string_append(s, "; OEM strings with non-ASCII bytes read as Latin-1");
+    note_add(notes, NOTE_TOKEN, NOTE_SEV_CHAT, "%s", s->str);
+    g_string_free(s, TRUE);
+    g_free(fl);
+    if (a->av_problem)
+        note_add(notes, NOTE_MALFORMED, NOTE_SEV_WARN, "NTLM AUTHENTICATE: %s", a->av_problem);
+}
+
+/* Takes one handshake token: CHALLENGE (server) or AUTHENTICATE (client). */
+static void ntlm_on_token(void *vst, mssipae_dir dir, const uint8_t *tok, size_t len,
+                          keystore *ks, note_list *notes)
+{
+    ntlm_sa *st = vst;
+    char *err = NULL;
+    uint32_t type = ntlm_message_type(tok, len);
+    if (type == 2) {
+        if (dir != DIR_S2C)
+            note_add(notes, NOTE_MALFORMED, NOTE_SEV_WARN,
+                     "NTLM CHALLENGE message sent by the client");
+        ntlm_challenge c;
+        ntlm_sa_reset_keys(st);
+        if (ntlm_parse_challenge(tok, len, &c, &err) != 0) {
+            note_add(notes, NOTE_MALFORMED, NOTE_SEV_ERROR, "NTLM CHALLENGE: %s", err);
+            ntlm_challenge_clear(&st->chal);
+            st->have_chal = 0;
+            g_free(st->chal_err);
+            st->chal_err = err;
+            return;
+        }
+        ntlm_challenge_clear(&st->chal);
+        st->chal = c;
+        st->have_chal = 1;
+        g_free(st->chal_err);
+        st->chal_err = NULL;
+        note_challenge(&st->chal, notes);
+    } else if (type == 3) {
+        if (dir != DIR_C2S)
+            note_add(notes, NOTE_MALFORMED, NOTE_SEV_WARN,
+                     "NTLM AUTHENTICATE message sent by the server");
+        ntlm_authenticate a;
+        ntlm_sa_reset_keys(st);
+        if (ntlm_parse_authenticate(tok, len, &a, &err) != 0) {
+            note_add(notes, NOTE_MALFORMED, NOTE_SEV_ERROR, "NTLM AUTHENTICATE: %s", err);
+            ntlm_authenticate_clear(&st->auth);
+            st->have_auth = 0;
+            g_free(st->auth_err);
+            st->auth_err = err;
+            return;
+        }
+        if (st->have_auth)
+            note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE,
+                     "a second NTLM AUTHENTICATE on this SA replaces the first");
+        ntlm_authenticate_clear(&st->auth);
+        st->auth = a;
+        st->have_auth = 1;
+        g_free(st->auth_err);
+        st->auth_err = NULL;
+        note_authenticate(&st->auth, notes);
+        if (st->have_chal && ks) {
+            pw_derive(st, ks);
+            if (st->pw_ok)
+                note_add(notes, NOTE_TOKEN, NOTE_SEV_CHAT, "NTLM password check passed: %s",
+                         st->pw_why);
+        } else if (!st->have_chal) {
+            note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE,
+                     "NTLM AUTHENTICATE without a CHALLENGE on this SA: the password cannot "
+                     "be checked");
+        }
+    } else if (type == 1) {
+        note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE,
+                 "NTLM NEGOTIATE message seen (not used by datagram NTLM in SIP); ignored");
+    } else if (type == 0) {
+        note_add(notes, NOTE_MALFORMED, NOTE_SEV_ERROR,
+                 "NTLM handshake token of %zu bytes is not an NTLMSSP message", len);
+    } else {
+        note_add(notes, NOTE_MALFORMED, NOTE_SEV_ERROR, "NTLMSSP message of unknown type %u",
+                 type);
+    }
+}
+
+/* Cheap explanations of a failed check, as notes only (the verdict stays INVALID):
+ * SeqNum 0 or the SeqNum in the token, the other direction's keys (reflection), and the
+ * [MS-NLMP] weakened non-ESS keys. label prefixes each note (may be ""). */
+static void diagnose(const ntlm_keys *k, const char *label, mssipae_dir dir, const uint8_t *buf,
+                     size_t buflen, const uint8_t *sig, note_list *notes)
+{
+    int ess = (k->flags & NTLM_FL_ESS) != 0;
+    uint8_t mine[16];
+    ntlm_mac(k, dir, 0, buf, buflen, mine);
+    if (ntlm_mac_equal(mine, sig, ess))
+        note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
+                 "%sthe signature would match with SeqNum 0 instead of 100", label);
+    if (ess) {
+        uint32_t wire = rd32(sig + 12);
+        if (wire != NTLM_SEQ_SIP && wire != 0) {
+            ntlm_mac(k, dir, wire, buf, buflen, mine);
+            note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
+                     "%sthe signature carries SeqNum %u ([MS-SIPAE] uses 100)%s",
+                     label, wire, ntlm_mac_equal(mine, sig, 1) ? " and matches with it" : "");
+        }
+        ntlm_mac(k, !dir, NTLM_SEQ_SIP, buf, buflen, mine);
+        if (ntlm_mac_equal(mine, sig, 1))
+            note_add(notes, NOTE_INVALID, NOTE_SEV_ERROR,
+                     "%sthe signature matches the %s keys: a reflected message (signed by the %s, "
+                     "presented as the %s's)", label,
+                     dir == DIR_C2S ? "server-to-client" : "client-to-server",
+                     dir == DIR_C2S ? "server" : "client", dir == DIR_C2S ? "client" : "server");
+    } else {
+        static const struct { const char *name; uint8_t tail[3]; size_t keep; } weak[] = {
+            { "56-bit", { 0xa0 }, 7 },
+            { "40-bit", { 0xe5, 0x38, 0xb0 }, 5 },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(weak); i++) {
+            /* [MS-NLMP] 3.4.5.3: ESK[0..6] || A0 (56-bit) or ESK[0..4] || E538B0 (40-bit) */
+            uint8_t wk[8];
+            memcpy(wk, k->esk, weak[i].keep);
+            memcpy(wk + weak[i].keep, weak[i].tail, 8 - weak[i].keep);
+            ntlm_mac_noess(wk, 8, NTLM_SEQ_SIP, buf, buflen, mine);
+            memset(wk, 0, sizeof wk);
+            if (ntlm_mac_equal(mine, sig, 0))
+                note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
+                         "%sthe signature would match with the [MS-NLMP] %s weakened seal key", label,
+                         weak[i].name);
+        }
+    }
+    memset(mine, 0, sizeof mine);
+}
+
+/* Checks sig with known keys; VALID or INVALID (with diagnostics). source names the key. */
+static sig_verdict check_keys(const ntlm_keys *k, const char *source, mssipae_dir dir,
+                              const uint8_t *buf, size_t buflen, const uint8_t *sig,
+                              note_list *notes)
+{
+    uint8_t mine[16];
+    ntlm_mac(k, dir, NTLM_SEQ_SIP, buf, buflen, mine);
+    int ok = ntlm_mac_equal(mine, sig, (k->flags & NTLM_FL_ESS) != 0);
+    memset(mine, 0, sizeof mine);
+    if (ok)
+        return verdict_make(SIG_VALID, "%s", source);
+    diagnose(k, "", dir, buf, buflen, sig, notes);
+    note_add(notes, NOTE_INVALID, NOTE_SEV_ERROR, "NTLM signature does not match (%s)", source);
+    return verdict_make(SIG_INVALID, "signature does not match (%s)", source);
+}
+
+/* Keys for a key-log ExportedSessionKey under each flag set in flags[0..n-1], cached. */
+static const ntlm_keys *kl_keys(ntlm_sa *st, const uint8_t esk[16], const uint32_t *flags,
+                                size_t n)
+{
+    if (!st->kl_valid || st->kl_n != n || st->kl_flags0 != flags[0] ||
+        memcmp(st->kl_esk, esk, 16) != 0) {
+        for (size_t i = 0; i < n; i++)
+            ntlm_derive_keys(esk, flags[i], &st->kl_keys[i]);
+        memcpy(st->kl_esk, esk, 16);
+        st->kl_flags0 = flags[0];
+        st->kl_n = n;
+        st->kl_valid = 1;
+    }
+    return st->kl_keys;
+}
+
+/* The key-log route: known flags when an AUTHENTICATE was seen, else every variant. */
+static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char *opaque,
+                                 mssipae_dir dir, const uint8_t *buf, size_t buflen,
+                                 const uint8_t *sig, note_list *notes)
+{
+    if (e->key1_len != 16) {
+        note_add(notes, NOTE_CONFIG, NOTE_SEV_WARN,
+                 "key-log entry NTLM %s (line %u) has a %zu-byte key; NTLM needs 16", opaque,
+                 e->line, e->key1_len);
+        return verdict_make(SIG_NO_KEY, "key-log entry NTLM %s (line %u) has a %zu-byte key, "
+                            "16 expected", opaque, e->line, e->key1_len);
+    }
+    if (st->have_auth) {
+        uint32_t fl = st->auth.flags;
+        const ntlm_keys *k = kl_keys(st, e->key1, &fl, 1);
+        char *label = mode_label(auth_version(&st->auth), fl);
+        char *src = g_strdup_printf("%s, key from key-log entry NTLM %s (line %u)", label, opaque,
+                                    e->line);
+        sig_verdict v = check_keys(k, src, dir, buf, buflen, sig, notes);
+        g_free(src);
+        g_free(label);
+        return v;
+    }
+    uint32_t fl[N_VARIANTS];
+    for (size_t i = 0; i < N_VARIANTS; i++)
+        fl[i] = ntlm_variants[i].flags;
+    const ntlm_keys *k = kl_keys(st, e->key1, fl, N_VARIANTS);
+    uint8_t mine[16];
+    for (size_t i = 0; i < N_VARIANTS; i++) {
+        ntlm_mac(&k[i], dir, NTLM_SEQ_SIP, buf, buflen, mine);
+        if (ntlm_mac_equal(mine, sig, (fl[i] & NTLM_FL_ESS) != 0)) {
+            memset(mine, 0, sizeof mine);
+            return verdict_make(SIG_VALID, "key from key-log entry NTLM %s (line %u); no "
+                                "handshake seen, variant %s matched", opaque, e->line,
+                                ntlm_variants[i].name);
+        }
+    }
+    memset(mine, 0, sizeof mine);
+    for (size_t i = 0; i < N_VARIANTS; i++) {
+        char *label = g_strdup_printf("variant %s: ", ntlm_variants[i].name);
+        diagnose(&k[i], label, dir, buf, buflen, sig, notes);
+        g_free(label);
+    }
+    note_add(notes, NOTE_INVALID, NOTE_SEV_ERROR,
+             "NTLM signature matches no flag variant with key-log entry NTLM %s (line %u)",
+             opaque, e->line);
+    return verdict_make(SIG_INVALID, "signature matches none of the flag variants with key-log "
+                        "entry NTLM %s (line %u); no handshake seen", opaque, e->line);
+}
+
+static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssipae_dir dir,
+                               const uint8_t *buf, size_t buflen, const uint8_t *sig,
+                               size_t siglen, note_list *notes)
+{
+    ntlm_sa *st = vst;
+    if (!sig || siglen != 16)
+        return verdict_make(SIG_MALFORMED, "NTLM signature has %zu bytes, 16 expected", siglen);
+    if (rd32(sig) != 1)
+        return verdict_make(SIG_MALFORMED, "NTLM signature version %02x%02x%02x%02x, "
+                            "01000000 expected", sig[0], sig[1], sig[2], sig[3]);
+    if (!buf)
+        buflen = 0;
+
+    /* 1. password / NT hash, checked against the handshake */
+    if (st->have_auth && st->have_chal) {
+        pw_derive(st, ks);
+        if (st->pw_ok)
+            return check_keys(&st->pw_keys, st->pw_why, dir, buf, buflen, sig, notes);
+        if (st->pw_mismatch)
+            note_add(notes, NOTE_NO_KEY, NOTE_SEV_WARN, "%s", st->pw_why);
+    }
+
+    /* 2. key log */
+    const keylog_entry *e = (ks && opaque) ? keystore_keylog_find(ks, KEYLOG_NTLM, opaque) : NULL;
+    if (e)
+        return verify_keylog(st, e, opaque, dir, buf, buflen, sig, notes);
+
+    /* 3. nothing: say what was looked up */
+    GString *why = g_string_new(NULL);
+    if (st->have_auth && st->have_chal)
+        g_string_append(why, st->pw_why);
+    else if (st->have_auth)
+        g_string_append_printf(why, "no NTLM CHALLENGE seen for %s\\%s (password cannot be "
+                               "checked)", st->auth.domain, st->auth.user);
+    else if (st->auth_err)
+        g_string_append_printf(why, "the NTLM AUTHENTICATE could not be parsed (%s)",
+                               st->auth_err);
+    else if (st->have_chal)
+        g_string_append(why, "no NTLM AUTHENTICATE seen");
+    else
+        g_string_append(why, "no NTLM handshake seen");
+    if (opaque)
+        g_string_append_printf(why, " and no key-log entry NTLM %s", opaque);
+    else
+        g_string_append(why, " and no opaque to look up a key-log entry");
+    if (!st->pw_mismatch)
+        note_add(notes, NOTE_NO_KEY, NOTE_SEV_WARN, "%s", why->str);
+    sig_verdict v = verdict_make(SIG_NO_KEY, "%s", why->str);
+    g_string_free(why, TRUE);
+    return v;
+}
+
+const mech_ops mech_ntlm_ops = {
+    .scheme = "NTLM",
+    .sa_new = ntlm_sa_new,
+    .sa_free = ntlm_sa_free,
+    .on_token = ntlm_on_token,
+    .verify = ntlm_verify,
+};

@@ -1,0 +1,398 @@
+/* ntlm_crypto.c - NTLM hashes, responses, key derivation and the datagram MAC ([MS-NLMP] 3.3,
+ * 3.4.4, 3.4.5; [MS-SIPAE] for SeqNum 100 and the full-length non-ESS key).
+ *
+ * Every primitive comes from nettle (MD4, MD5, HMAC-MD5, ARCFOUR, DES) or zlib (CRC32); this
+ * file only composes them. RC4 state is always fresh per call (datagram mode), so each function
+ * is pure.
+ */
+#include "verify/ntlm.h"
+#include "verify/verdict.h"
+
+#include <glib.h>
+#include <string.h>
+
+#include <nettle/arcfour.h>
+#include <nettle/des.h>
+#include <nettle/hmac.h>
+#include <nettle/md4.h>
+#include <nettle/md5.h>
+#include <zlib.h>
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* RC4 of n bytes with a fresh key schedule (datagram NTLM re-keys for every message). */
+static void rc4(const uint8_t *key, size_t keylen, const uint8_t *in, size_t n, uint8_t *out)
+{
+    struct arcfour_ctx c;
+    arcfour_set_key(&c, keylen, key);
+    arcfour_crypt(&c, n, out, in);
+    memset(&c, 0, sizeof c);
+}
+
+/* HMAC_MD5(key, a || b) with one or two message parts. */
+static void hmac_md5_2(const uint8_t *key, size_t keylen, const uint8_t *a, size_t alen,
+                       const uint8_t *b, size_t blen, uint8_t out[16])
+{
+    struct hmac_md5_ctx c;
+    hmac_md5_set_key(&c, keylen, key);
+    hmac_md5_update(&c, alen, a);
+    if (blen)
+        hmac_md5_update(&c, blen, b);
+    hmac_md5_digest(&c, 16, out);
+    memset(&c, 0, sizeof c);
+}
+
+/* DES of one block with a 56-bit key given as 7 bytes, spread over the 8 key bytes with the
+ * parity bit (ignored by nettle) in bit 0 ([MS-NLMP] 6, "DES(K, D)"). Weak keys still encrypt. */
+static void des7(const uint8_t k[7], const uint8_t in[8], uint8_t out[8])
+{
+    uint8_t k8[8];
+    k8[0] = k[0];
+    k8[1] = (uint8_t)(k[0] << 7 | k[1] >> 1);
+    k8[2] = (uint8_t)(k[1] << 6 | k[2] >> 2);
+    k8[3] = (uint8_t)(k[2] << 5 | k[3] >> 3);
+    k8[4] = (uint8_t)(k[3] << 4 | k[4] >> 4);
+    k8[5] = (uint8_t)(k[4] << 3 | k[5] >> 5);
+    k8[6] = (uint8_t)(k[5] << 2 | k[6] >> 6);
+    k8[7] = (uint8_t)(k[6] << 1);
+    for (int i = 0; i < 8; i++)
+        k8[i] &= 0xfe;
+    struct des_ctx c;
+    (void)des_set_key(&c, k8); /* returns 0 for weak keys; the schedule is computed anyway */
+    des_encrypt(&c, 8, out, in);
+    memset(&c, 0, sizeof c);
+    memset(k8, 0, sizeof k8);
+}
+
+/* UTF-8 to UTF-16LE bytes; -1 for invalid UTF-8. */
+static int utf8_to_u16le(const char *s, uint8_t **out, size_t *outlen)
+{
+    glong n = 0;
+    gunichar2 *u = g_utf8_to_utf16(s, -1, NULL, &n, NULL);
+    if (!u)
+        return -1;
+    uint8_t *o = g_malloc(2 * (size_t)n + 1);
+    for (glong i = 0; i < n; i++) {
+        o[2 * i] = (uint8_t)u[i];
+        o[2 * i + 1] = (uint8_t)(u[i] >> 8);
+    }
+    g_free(u);
+    *out = o;
+    *outlen = 2 * (size_t)n;
+    return 0;
+}
+
+int ntlm_ntowfv1(const char *password, uint8_t out[16])
+{
+    /* NTOWFv1 = MD4(UNICODE(Passwd))  ([MS-NLMP] 3.3.1) */
+    uint8_t *u;
+    size_t n;
+    if (!password || utf8_to_u16le(password, &u, &n) != 0)
+        return -1;
+    struct md4_ctx c;
+    md4_init(&c);
+    md4_update(&c, n, u);
+    md4_digest(&c, 16, out);
+    memset(u, 0, n);
+    g_free(u);
+    return 0;
+}
+
+int ntlm_lmowfv1(const char *password, uint8_t out[16])
+{
+    /* LMOWFv1 = DES(UpperCase(Passwd)[0..6], "KGS!@#$%") || DES(UpperCase(Passwd)[7..13], ...)
+     * ([MS-NLMP] 3.3.1), the password in the OEM character set, zero-padded to 14 bytes. */
+    static const uint8_t magic[8] = { 'K', 'G', 'S', '!', '@', '#', '$', '%' };
+    if (!password)
+        return -1;
+    uint8_t p14[14] = { 0 };
+    for (size_t i = 0; password[i]; i++) {
+        if ((unsigned char)password[i] >= 0x80)
+            return -1; /* OEM code page unknown: cannot tell which bytes Windows hashed */
+        if (i < 14)
+            p14[i] = (uint8_t)g_ascii_toupper(password[i]);
+    }
+    des7(p14, magic, out);
+    des7(p14 + 7, magic, out + 8);
+    memset(p14, 0, sizeof p14);
+    return 0;
+}
+
+int ntlm_ntowfv2_u16(const uint8_t nt_hash[16], const uint8_t *user16, size_t user16_len,
+                     const uint8_t *domain16, size_t domain16_len, uint8_t out[16])
+{
+    /* NTOWFv2 = HMAC_MD5(NTOWFv1, UNICODE(Uppercase(User) || UserDom))  ([MS-NLMP] 3.3.2) */
+    if (user16_len % 2 || domain16_len % 2)
+        return -1;
+    uint8_t *up = g_malloc(user16_len + 1);
+    for (size_t i = 0; i < user16_len; i += 2) {
+        gunichar c = (gunichar)(user16[i] | user16[i + 1] << 8);
+        if (c < 0xd800 || c > 0xdfff) {
+            gunichar u = g_unichar_toupper(c);
+            if (u <= 0xffff && (u < 0xd800 || u > 0xdfff))
+                c = u;
+        }
+        up[i] = (uint8_t)c;
+        up[i + 1] = (uint8_t)(c >> 8);
+    }
+    static const uint8_t empty[1] = { 0 };
+    hmac_md5_2(nt_hash, 16, user16_len ? up : empty, user16_len, domain16, domain16_len, out);
+    g_free(up);
+    return 0;
+}
+
+int ntlm_ntowfv2(const uint8_t nt_hash[16], const char *user, const char *domain, uint8_t out[16])
+{
+    uint8_t *u = NULL, *d = NULL;
+    size_t ul = 0, dl = 0;
+    int rc = -1;
+    if (user && domain && utf8_to_u16le(user, &u, &ul) == 0 && utf8_to_u16le(domain, &d, &dl) == 0)
+        rc = ntlm_ntowfv2_u16(nt_hash, u, ul, d, dl, out);
+    g_free(u);
+    g_free(d);
+    return rc;
+}
+
+void ntlm_ntproofstr(const uint8_t ntowfv2[16], const uint8_t server_challenge[8],
+                     const uint8_t *temp, size_t temp_len, uint8_t out[16])
+{
+    /* NTProofStr = HMAC_MD5(ResponseKeyNT, ConcatenationOf(CHALLENGE_MESSAGE.ServerChallenge, temp))
+     * ([MS-NLMP] 3.3.2) */
+    hmac_md5_2(ntowfv2, 16, server_challenge, 8, temp, temp_len, out);
+}
+
+void ntlm_v2_session_base_key(const uint8_t ntowfv2[16], const uint8_t ntproofstr[16],
+                              uint8_t out[16])
+{
+    /* SessionBaseKey = HMAC_MD5(ResponseKeyNT, NTProofStr)  ([MS-NLMP] 3.3.2) */
+    hmac_md5_2(ntowfv2, 16, ntproofstr, 16, NULL, 0, out);
+}
+
+void ntlm_lmv2_response(const uint8_t ntowfv2[16], const uint8_t server_challenge[8],
+                        const uint8_t client_challenge[8], uint8_t out[24])
+{
+    /* LmChallengeResponse = HMAC_MD5(ResponseKeyLM, ServerChallenge || ClientChallenge)
+     *                       || ClientChallenge  ([MS-NLMP] 3.3.2) */
+    hmac_md5_2(ntowfv2, 16, server_challenge, 8, client_challenge, 8, out);
+    memcpy(out + 16, client_challenge, 8);
+}
+
+void ntlm_desl(const uint8_t key[16], const uint8_t data[8], uint8_t out[24])
+{
+    /* DESL(K, D) = DES(K[0..6], D) || DES(K[7..13], D) || DES(K[14..15] || Z(5), D)  ([MS-NLMP] 6) */
+    uint8_t k3[7] = { key[14], key[15], 0, 0, 0, 0, 0 };
+    des7(key, data, out);
+    des7(key + 7, data, out + 8);
+    des7(k3, data, out + 16);
+    memset(k3, 0, sizeof k3);
+}
+
+void ntlm_v1_response(const uint8_t owf[16], const uint8_t server_challenge[8],
+                      const uint8_t *client_challenge, int ess, uint8_t out[24])
+{
+    /* NTLMv1 ([MS-NLMP] 3.3.1): with ESS
+     *   NtChallengeResponse = DESL(ResponseKeyNT, MD5(ServerChallenge || ClientChallenge)[0..7])
+     * else NtChallengeResponse = DESL(ResponseKeyNT, ServerChallenge). */
+    if (ess) {
+        uint8_t h[16];
+        struct md5_ctx c;
+        md5_init(&c);
+        md5_update(&c, 8, server_challenge);
+        md5_update(&c, 8, client_challenge);
+        md5_digest(&c, 16, h);
+        ntlm_desl(owf, h, out);
+    } else {
+        ntlm_desl(owf, server_challenge, out);
+    }
+}
+
+void ntlm_v1_session_base_key(const uint8_t nt_hash[16], uint8_t out[16])
+{
+    /* SessionBaseKey = MD4(NTOWFv1)  ([MS-NLMP] 3.3.1) */
+    struct md4_ctx c;
+    md4_init(&c);
+    md4_update(&c, 16, nt_hash);
+    md4_digest(&c, 16, out);
+}
+
+int ntlm_v1_kxkey(uint32_t flags, const uint8_t session_base_key[16],
+                  const uint8_t server_challenge[8], const uint8_t *lm_resp, size_t lm_len,
+                  const uint8_t *lmowf, uint8_t out[16], const char **err)
+{
+    /* KXKEY ([MS-NLMP] 3.4.5.1); ESS takes precedence over LM_KEY. */
+    if (flags & NTLM_FL_ESS) {
+        if (!lm_resp || lm_len < 8) {
+            *err = "ESS needs the client challenge in LmChallengeResponse[0..7]";
+            return -1;
+        }
+        hmac_md5_2(session_base_key, 16, server_challenge, 8, lm_resp, 8, out);
+        return 0;
+    }
+    if (flags & NTLM_FL_LM_KEY) {
+        if (!lm_resp || lm_len < 8) {
+            *err = "LM_KEY needs an LmChallengeResponse of at least 8 bytes";
+            return -1;
+        }
+        if (!lmowf) {
+            *err = "LM_KEY needs the LM hash, which only a password gives";
+            return -1;
+        }
+        /* DES(LMOWF[0..6], LmChallengeResponse[0..7]) ||
+         * DES(LMOWF[7] || 0xBDBDBDBDBDBD, LmChallengeResponse[0..7]) */
+        uint8_t k2[7] = { lmowf[7], 0xbd, 0xbd, 0xbd, 0xbd, 0xbd, 0xbd };
+        des7(lmowf, lm_resp, out);
+        des7(k2, lm_resp, out + 8);
+        memset(k2, 0, sizeof k2);
+        return 0;
+    }
+    if (flags & NTLM_FL_NON_NT_SESSION_KEY) {
+        if (!lmowf) {
+            *err = "REQUEST_NON_NT_SESSION_KEY needs the LM hash, which only a password gives";
+            return -1;
+        }
+        /* LMOWF[0..7] || Z(8) */
+        memcpy(out, lmowf, 8);
+        memset(out + 8, 0, 8);
+        return 0;
+    }
+    memcpy(out, session_base_key, 16);
+    return 0;
+}
+
+int ntlm_exported_session_key(uint32_t flags, const uint8_t kxkey[16], const uint8_t *enc_key,
+                              size_t enc_len, uint8_t out[16])
+{
+    /* KEY_EXCH: ExportedSessionKey = RC4K(KeyExchangeKey, EncryptedRandomSessionKey);
+     * else ExportedSessionKey = KeyExchangeKey  ([MS-NLMP] 3.2.5.1.2 / 3.1.5.1.2) */
+    if (flags & NTLM_FL_KEY_EXCH) {
+        if (!enc_key || enc_len != 16)
+            return -1;
+        rc4(kxkey, 16, enc_key, 16, out);
+    } else {
+        memcpy(out, kxkey, 16);
+    }
+    return 0;
+}
+
+/* The magic constants of [MS-NLMP] 3.4.5.2/3.4.5.3, trailing NUL included in the hash. */
+static const char *magic(int server_to_client, int sealing)
+{
+    static const char *const m[2][2] = {
+        { "session key to client-to-server signing key magic constant",
+          "session key to client-to-server sealing key magic constant" },
+        { "session key to server-to-client signing key magic constant",
+          "session key to server-to-client sealing key magic constant" },
+    };
+    return m[server_to_client ? 1 : 0][sealing ? 1 : 0];
+}
+
+/* MD5(key || magic || NUL). */
+static void md5_magic(const uint8_t *key, size_t keylen, const char *m, uint8_t out[16])
+{
+    struct md5_ctx c;
+    md5_init(&c);
+    md5_update(&c, keylen, key);
+    md5_update(&c, strlen(m) + 1, (const uint8_t *)m);
+    md5_digest(&c, 16, out);
+    memset(&c, 0, sizeof c);
+}
+
+void ntlm_sign_key(const uint8_t esk[16], int server_to_client, uint8_t out[16])
+{
+    /* SIGNKEY = MD5(ConcatenationOf(ExportedSessionKey, magic))  ([MS-NLMP] 3.4.5.2) */
+    md5_magic(esk, 16, magic(server_to_client, 0), out);
+}
+
+void ntlm_seal_key_ess(const uint8_t esk[16], uint32_t flags, int server_to_client,
+                       uint8_t out[16])
+{
+    /* SEALKEY with ESS = MD5(ConcatenationOf(ExportedSessionKey[0..n-1], magic)), n = 16 for
+     * NEGOTIATE_128, 7 for NEGOTIATE_56, else 5  ([MS-NLMP] 3.4.5.3) */
+    size_t n = (flags & NTLM_FL_128) ? 16 : (flags & NTLM_FL_56) ? 7 : 5;
+    md5_magic(esk, n, magic(server_to_client, 1), out);
+}
+
+void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
+{
+    memset(k, 0, sizeof *k);
+    k->flags = flags;
+    memcpy(k->esk, esk, 16);
+    if (flags & NTLM_FL_ESS) {
+        for (int d = 0; d < 2; d++) {
+            ntlm_sign_key(esk, d, k->sign[d]);
+            ntlm_seal_key_ess(esk, flags, d, k->seal[d]);
+        }
+    } else {
+        /* Without ESS one key serves both directions; [MS-SIPAE] traffic uses the full 16-byte
+         * ExportedSessionKey (the [MS-NLMP] datagram weakening does not match real OCS). */
+        memcpy(k->seal[0], esk, 16);
+        memcpy(k->seal[1], esk, 16);
+    }
+}
+
+void ntlm_mac_ess(const uint8_t sign_key[16], const uint8_t *seal_key, uint32_t seq,
+                  const uint8_t *buf, size_t buflen, uint8_t out[16])
+{
+    /* [MS-NLMP] 3.4.4.2 with datagram re-keying:
+     *   ck = HMAC_MD5(SigningKey, SeqNum || Message)[0..7]
+     *   KEY_EXCH: ck = RC4(MD5(SealingKey || SeqNum), ck)
+     *   sig = 01000000 || ck || SeqNum */
+    uint8_t s[4], h[16];
+    wr32(s, seq);
+    hmac_md5_2(sign_key, 16, s, 4, buf, buflen, h);
+    if (seal_key) {
+        uint8_t rk[16];
+        struct md5_ctx c;
+        md5_init(&c);
+        md5_update(&c, 16, seal_key);
+        md5_update(&c, 4, s);
+        md5_digest(&c, 16, rk);
+        rc4(rk, 16, h, 8, out + 4);
+        memset(rk, 0, sizeof rk);
+    } else {
+        memcpy(out + 4, h, 8);
+    }
+    wr32(out, 1);
+    memcpy(out + 12, s, 4);
+    memset(h, 0, sizeof h);
+}
+
+void ntlm_mac_noess(const uint8_t *seal_key, size_t seal_len, uint32_t seq,
+                    const uint8_t *buf, size_t buflen, uint8_t out[16])
+{
+    /* [MS-NLMP] 3.4.4.1, RC4 fresh per message (datagram):
+     *   RandomPad(0) || CRC32(Message) || SeqNum  encrypted together, version 1 in front;
+     *   the pad field of the result is left zero (ignored when comparing). */
+    uint8_t plain[12], enc[12];
+    wr32(plain, 0);
+    wr32(plain + 4, (uint32_t)crc32_z(0L, buflen ? buf : (const uint8_t *)"", buflen));
+    wr32(plain + 8, seq);
+    rc4(seal_key, seal_len, plain, 12, enc);
+    wr32(out, 1);
+    memset(out + 4, 0, 4);
+    memcpy(out + 8, enc + 4, 8);
+}
+
+int ntlm_mac_equal(const uint8_t mine[16], const uint8_t got[16], int ess)
+{
+    if (ess)
+        return ct_memeq(mine, got, 16);
+    return ct_memeq(mine, got, 4) & ct_memeq(mine + 8, got + 8, 8);
+}
+
+void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, size_t buflen,
+              uint8_t out[16])
+{
+    int d = dir ? 1 : 0;
+    if (k->flags & NTLM_FL_ESS)
+        ntlm_mac_ess(k->sign[d], (k->flags & NTLM_FL_KEY_EXCH) ? k->seal[d] : NULL, seq, buf,
+                     buflen, out);
+    else
+        ntlm_mac_noess(k->seal[d], 16, seq, buf, buflen, out);
+}
