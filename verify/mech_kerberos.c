@@ -513,8 +513,10 @@ static void try_aprep(krb_sa *sa, krb5_context ctx, note_list *notes)
     krb_inner in;
     memset(&in, 0, sizeof in);
     /* EncAPRepPart: key usage 12, ticket session key (RFC 4120 5.5.2, 7.5.1) */
-    if (decrypt_inner(ctx, &sa->session, 12, &sa->aprep_enc, 1, &in, &why) < 0) {
-        note_add(notes, NOTE_MALFORMED, NOTE_SEV_WARN, "Kerberos AP-REP: %s", why);
+    int r = decrypt_inner(ctx, &sa->session, 12, &sa->aprep_enc, 1, &in, &why);
+    if (r < 0) {
+        note_add(notes, r == -2 ? NOTE_UNSUPPORTED : NOTE_MALFORMED, NOTE_SEV_WARN,
+                 "Kerberos AP-REP: %s", why);
         g_free(why);
         inner_clear(&in);
         return;
@@ -594,10 +596,10 @@ static void on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, not
     etype_desc(sa->tkt_enctype, eb, sizeof eb);
     if (!kt) {
         sa->nokey_why = path
-            ? g_strdup_printf("keytab %s could not be read; the ticket for %s needs kvno %u "
-                              "enctype %s", path, sa->service, sa->tkt_kvno, eb)
-            : g_strdup_printf("no keytab configured (preference mssipae.keytab); the ticket for "
-                              "%s needs kvno %u enctype %s", sa->service, sa->tkt_kvno, eb);
+            ? g_strdup_printf("keytab %s could not be read or holds no keys: no key for %s "
+                              "kvno %u enctype %s", path, sa->service, sa->tkt_kvno, eb)
+            : g_strdup_printf("no keytab configured (preference mssipae.keytab): no key for %s "
+                              "kvno %u enctype %s", sa->service, sa->tkt_kvno, eb);
     } else if (!krb5_c_valid_enctype(sa->tkt_enctype)) {
         sa->nokey_why = g_strdup_printf("ticket for %s uses enctype %s, which libkrb5 does not "
                                         "support", sa->service, eb);
@@ -611,6 +613,15 @@ static void on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, not
             note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE,
                      "Kerberos AP-REQ: ticket decrypted; ignoring a ticket policy check: %s", e);
             g_free(e);
+        }
+        char *kname = NULL;
+        if (ticket->enc_part2 && krb5_unparse_name(ctx, ticket->server, &kname) == 0) {
+            /* the cleartext sname is not integrity-protected; the keytab entry that decrypted
+             * the ticket says whose it really is */
+            if (strcmp(kname, sa->service) != 0)
+                note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE, "Kerberos AP-REQ: the ticket names "
+                         "%s but was decrypted with the keytab key of %s", sa->service, kname);
+            krb5_free_unparsed_name(ctx, kname);
         }
         if (!ticket->enc_part2)
             sa->nokey_why = describe_keytab_miss(ctx, kt, path ? path : "(in memory)",
@@ -644,8 +655,10 @@ static void on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, not
     if (sa->session.val) {
         char *why = NULL;
         /* Authenticator: key usage 11, ticket session key (RFC 4120 7.5.1) */
-        if (decrypt_inner(ctx, &sa->session, 11, &sa->auth_enc, 0, &sa->auth, &why) < 0) {
-            note_add(notes, NOTE_MALFORMED, NOTE_SEV_WARN, "Kerberos AP-REQ: %s", why);
+        int r = decrypt_inner(ctx, &sa->session, 11, &sa->auth_enc, 0, &sa->auth, &why);
+        if (r < 0) {
+            note_add(notes, r == -2 ? NOTE_UNSUPPORTED : NOTE_MALFORMED, NOTE_SEV_WARN,
+                     "Kerberos AP-REQ: %s", why);
             g_free(why);
         } else {
             sa->auth_ok = 1;
@@ -901,9 +914,7 @@ static char *nokey_text(const krb_sa *sa, const char *opaque, int *unsupported)
     }
     if (sa->kl_why) {
         g_string_append_printf(s, "; %s", sa->kl_why);
-        *unsupported = *unsupported && sa->kl_unsupported;
-        if (!sa->nokey_why && sa->kl_unsupported)
-            *unsupported = 1;
+        *unsupported |= sa->kl_unsupported;
     } else if (!sa->kl_set) {
         if (opaque)
             g_string_append_printf(s, "; no KERBEROS key-log entry for opaque %s", opaque);
@@ -1139,7 +1150,10 @@ static sig_verdict verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
         if (res[i] != CHK_MATCH)
             continue;
         char seqs[40];
-        g_snprintf(seqs, sizeof seqs, seq_hi ? "0x%08x%08x" : "0x%.0x%08x", seq_hi, seq_lo);
+        if (seq_hi)
+            g_snprintf(seqs, sizeof seqs, "0x%08x%08x", seq_hi, seq_lo);
+        else
+            g_snprintf(seqs, sizeof seqs, "0x%08x", seq_lo);
         if (acceptor != (dir == DIR_S2C)) {
             v = verdict_make(SIG_INVALID, "RFC 4121 MIC made by the %s (flag SentByAcceptor %s) "
                              "is carried in %s: a reflected signature", who(acceptor),

@@ -25,6 +25,8 @@ static const struct {
     { "non-ESS", 0 },
     { "ESS+KEY_EXCH+56", NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_56 },
     { "ESS+KEY_EXCH+40", NTLM_FL_ESS | NTLM_FL_KEY_EXCH },
+    { "non-ESS LM_KEY 56-bit", NTLM_FL_LM_KEY | NTLM_FL_56 },
+    { "non-ESS LM_KEY 40-bit", NTLM_FL_LM_KEY },
 };
 #define N_VARIANTS G_N_ELEMENTS(ntlm_variants)
 
@@ -100,6 +102,9 @@ static char *mode_label(const char *version, uint32_t flags)
         g_string_append(s, s->len ? " without ESS" : "non-ESS");
         if (flags & NTLM_FL_KEY_EXCH)
             g_string_append(s, "+KEY_EXCH");
+        if (flags & NTLM_FL_LM_KEY)
+            g_string_append_printf(s, "+LM_KEY (%s-bit seal key)",
+                                   (flags & NTLM_FL_56) ? "56" : "40");
     }
     return g_string_free(s, FALSE);
 }
@@ -351,10 +356,11 @@ static void ntlm_on_token(void *vst, mssipae_dir dir, const uint8_t *tok, size_t
 }
 
 /* Cheap explanations of a failed check, as notes only (the verdict stays INVALID):
- * SeqNum 0 or the SeqNum in the token, the other direction's keys (reflection), and the
- * [MS-NLMP] weakened non-ESS keys. label prefixes each note (may be ""). */
-static void diagnose(const ntlm_keys *k, const char *label, mssipae_dir dir, const uint8_t *buf,
-                     size_t buflen, const uint8_t *sig, note_list *notes)
+ * SeqNum 0 or the SeqNum in the token, the other direction's keys (reflection), and the other
+ * non-ESS seal-key lengths. label prefixes each note (may be ""); quiet keeps only findings
+ * that match (used when guessing flag variants, where the rest is noise). */
+static void diagnose(const ntlm_keys *k, const char *label, int quiet, mssipae_dir dir,
+                     const uint8_t *buf, size_t buflen, const uint8_t *sig, note_list *notes)
 {
     int ess = (k->flags & NTLM_FL_ESS) != 0;
     uint8_t mine[16];
@@ -366,9 +372,11 @@ static void diagnose(const ntlm_keys *k, const char *label, mssipae_dir dir, con
         uint32_t wire = rd32(sig + 12);
         if (wire != NTLM_SEQ_SIP && wire != 0) {
             ntlm_mac(k, dir, wire, buf, buflen, mine);
-            note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
-                     "%sthe signature carries SeqNum %u ([MS-SIPAE] uses 100)%s",
-                     label, wire, ntlm_mac_equal(mine, sig, 1) ? " and matches with it" : "");
+            int m = ntlm_mac_equal(mine, sig, 1);
+            if (m || !quiet)
+                note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
+                         "%sthe signature carries SeqNum %u ([MS-SIPAE] uses 100)%s", label,
+                         wire, m ? " and matches with it" : "");
         }
         ntlm_mac(k, !dir, NTLM_SEQ_SIP, buf, buflen, mine);
         if (ntlm_mac_equal(mine, sig, 1))
@@ -378,21 +386,22 @@ static void diagnose(const ntlm_keys *k, const char *label, mssipae_dir dir, con
                      dir == DIR_C2S ? "server-to-client" : "client-to-server",
                      dir == DIR_C2S ? "server" : "client", dir == DIR_C2S ? "client" : "server");
     } else {
-        static const struct { const char *name; uint8_t tail[3]; size_t keep; } weak[] = {
-            { "56-bit", { 0xa0 }, 7 },
-            { "40-bit", { 0xe5, 0x38, 0xb0 }, 5 },
+        /* The seal-key choices of [MS-NLMP] 3.4.5.3 other than the one used. */
+        static const struct { const char *name; uint32_t flags; } alt[] = {
+            { "full 16-byte", 0 },
+            { "[MS-NLMP] 56-bit weakened", NTLM_FL_LM_KEY | NTLM_FL_56 },
+            { "[MS-NLMP] 40-bit weakened", NTLM_FL_LM_KEY },
         };
-        for (size_t i = 0; i < G_N_ELEMENTS(weak); i++) {
-            /* [MS-NLMP] 3.4.5.3: ESK[0..6] || A0 (56-bit) or ESK[0..4] || E538B0 (40-bit) */
-            uint8_t wk[8];
-            memcpy(wk, k->esk, weak[i].keep);
-            memcpy(wk + weak[i].keep, weak[i].tail, 8 - weak[i].keep);
-            ntlm_mac_noess(wk, 8, NTLM_SEQ_SIP, buf, buflen, mine);
-            memset(wk, 0, sizeof wk);
+        for (size_t i = 0; i < G_N_ELEMENTS(alt); i++) {
+            uint8_t ak[16];
+            size_t al = ntlm_seal_key_noess(k->esk, alt[i].flags, ak);
+            if (al == k->seal_len && memcmp(ak, k->seal[0], al) == 0)
+                continue;
+            ntlm_mac_noess(ak, al, NTLM_SEQ_SIP, buf, buflen, mine);
+            memset(ak, 0, sizeof ak);
             if (ntlm_mac_equal(mine, sig, 0))
                 note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
-                         "%sthe signature would match with the [MS-NLMP] %s weakened seal key", label,
-                         weak[i].name);
+                         "%sthe signature would match with the %s seal key", label, alt[i].name);
         }
     }
     memset(mine, 0, sizeof mine);
@@ -409,8 +418,7 @@ static sig_verdict check_keys(const ntlm_keys *k, const char *source, mssipae_di
     memset(mine, 0, sizeof mine);
     if (ok)
         return verdict_make(SIG_VALID, "%s", source);
-    diagnose(k, "", dir, buf, buflen, sig, notes);
-    note_add(notes, NOTE_INVALID, NOTE_SEV_ERROR, "NTLM signature does not match (%s)", source);
+    diagnose(k, "", 0, dir, buf, buflen, sig, notes);
     return verdict_make(SIG_INVALID, "signature does not match (%s)", source);
 }
 
@@ -470,12 +478,9 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
     memset(mine, 0, sizeof mine);
     for (size_t i = 0; i < N_VARIANTS; i++) {
         char *label = g_strdup_printf("variant %s: ", ntlm_variants[i].name);
-        diagnose(&k[i], label, dir, buf, buflen, sig, notes);
+        diagnose(&k[i], label, 1, dir, buf, buflen, sig, notes);
         g_free(label);
     }
-    note_add(notes, NOTE_INVALID, NOTE_SEV_ERROR,
-             "NTLM signature matches no flag variant with key-log entry NTLM %s (line %u)",
-             opaque, e->line);
     return verdict_make(SIG_INVALID, "signature matches none of the flag variants with key-log "
                         "entry NTLM %s (line %u); no handshake seen", opaque, e->line);
 }

@@ -173,7 +173,8 @@ typedef struct {
     uint8_t esk[16];         /* ExportedSessionKey */
     uint8_t sign[2][16];     /* ESS: MD5(ESK || magic(dir, signing)); unused without ESS */
     uint8_t seal[2][16];     /* ESS: MD5(ESK[0..15|6|4] || magic(dir, sealing));
-                                no ESS: the full 16-byte ESK for both directions ([MS-SIPAE]) */
+                                no ESS: one key for both directions, see ntlm_seal_key_noess */
+    size_t seal_len;         /* bytes of seal[] used as RC4 key: 16 with ESS; 16 or 8 without */
 } ntlm_keys;
 
 /* SIGNKEY = MD5(ESK || "session key to <dir> signing key magic constant\0") */
@@ -182,6 +183,11 @@ void ntlm_sign_key(const uint8_t esk[16], int server_to_client, uint8_t out[16])
  * n = 16 with NEGOTIATE_128, 7 with NEGOTIATE_56, else 5. */
 void ntlm_seal_key_ess(const uint8_t esk[16], uint32_t flags, int server_to_client,
                        uint8_t out[16]);
+/* SEALKEY without ESS ([MS-NLMP] 3.4.5.3): with LM_KEY the weakened ESK[0..6] || A0
+ * (NEGOTIATE_56) or ESK[0..4] || E538B0, 8 bytes; otherwise the full 16-byte ESK. The
+ * [MS-NLMP] weakening for DATAGRAM alone is NOT applied: real OCS 2007 signatures use the full
+ * key ([MS-SIPAE] reference 6), and so does gss-ntlmssp. Returns the key length (8 or 16). */
+size_t ntlm_seal_key_noess(const uint8_t esk[16], uint32_t flags, uint8_t out[16]);
 /* Fills *k for ExportedSessionKey esk under flags. */
 void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k);
 

@@ -318,6 +318,29 @@ void ntlm_seal_key_ess(const uint8_t esk[16], uint32_t flags, int server_to_clie
     md5_magic(esk, n, magic(server_to_client, 1), out);
 }
 
+size_t ntlm_seal_key_noess(const uint8_t esk[16], uint32_t flags, uint8_t out[16])
+{
+    /* [MS-NLMP] 3.4.5.3 without ESS:
+     *   LM_KEY: 56-bit ConcatenationOf(ESK[0..6], 0xA0) or 40-bit ConcatenationOf(ESK[0..4],
+     *           0xE5, 0x38, 0xB0);
+     *   else:   ESK (the DATAGRAM + revision W2K3 weakening does not match real OCS traffic). */
+    if (flags & NTLM_FL_LM_KEY) {
+        if (flags & NTLM_FL_56) {
+            memcpy(out, esk, 7);
+            out[7] = 0xa0;
+        } else {
+            memcpy(out, esk, 5);
+            out[5] = 0xe5;
+            out[6] = 0x38;
+            out[7] = 0xb0;
+        }
+        memset(out + 8, 0, 8);
+        return 8;
+    }
+    memcpy(out, esk, 16);
+    return 16;
+}
+
 void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
 {
     memset(k, 0, sizeof *k);
@@ -328,11 +351,11 @@ void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
             ntlm_sign_key(esk, d, k->sign[d]);
             ntlm_seal_key_ess(esk, flags, d, k->seal[d]);
         }
+        k->seal_len = 16;
     } else {
-        /* Without ESS one key serves both directions; [MS-SIPAE] traffic uses the full 16-byte
-         * ExportedSessionKey (the [MS-NLMP] datagram weakening does not match real OCS). */
-        memcpy(k->seal[0], esk, 16);
-        memcpy(k->seal[1], esk, 16);
+        /* Without ESS one key serves both directions. */
+        k->seal_len = ntlm_seal_key_noess(esk, flags, k->seal[0]);
+        memcpy(k->seal[1], k->seal[0], 16);
     }
 }
 
@@ -394,5 +417,5 @@ void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, siz
         ntlm_mac_ess(k->sign[d], (k->flags & NTLM_FL_KEY_EXCH) ? k->seal[d] : NULL, seq, buf,
                      buflen, out);
     else
-        ntlm_mac_noess(k->seal[d], 16, seq, buf, buflen, out);
+        ntlm_mac_noess(k->seal[d], k->seal_len, seq, buf, buflen, out);
 }

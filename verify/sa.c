@@ -328,7 +328,11 @@ static auth_result *auth_result_from_header(const sip_msg *m, const sip_hdr *h, 
                                      sig, strlen(sig) > 40 ? "..." : "", why);
         }
     }
-    if (ah.error && a->has_sig && a->status == SIG_NONE) {
+    /* an MS-SIPAE credentials or *-Info header that cannot be parsed to the end cannot be
+     * verified, signed or not: say so instead of staying silent */
+    if (ah.error && kind != AH_CHALLENGE && a->status == SIG_NONE &&
+        (a->has_sig || (ah.scheme && mech_find(ah.scheme)))) {
+        a->has_sig = 1;
         a->status = SIG_MALFORMED;
         a->why = g_strdup_printf("auth header could not be parsed: %s", ah.error);
     }

@@ -13,7 +13,7 @@ Binaries are looked up in $MSSIPAE_BUILD_DIR (or passed explicitly).
             p.verify('acceptor', buf, sig)   # True / False
             etype, key = p.session_key('acceptor')
 
-    with NtlmPeer(tmp, 'CONTOSO', 'alice', 'Passw0rd!', lm_compat=3) as n:
+    with NtlmPeer('CONTOSO', 'alice', 'Passw0rd!', lm_compat=3) as n:
         chal = n.challenge()                 # CHALLENGE from the acceptor (datagram, no NEGOTIATE)
         auth = n.authenticate(chal)          # AUTHENTICATE from the initiator
         n.accept(auth)
@@ -23,12 +23,11 @@ Binaries are looked up in $MSSIPAE_BUILD_DIR (or passed explicitly).
 """
 
 import os
+import select
 import struct
 import subprocess
 import tempfile
-
-GSS_S_CONTINUE_NEEDED = 1
-
+import time
 
 class PeerError(RuntimeError):
     """An 'err' answer from a peer: .major, .minor, .text."""
@@ -80,11 +79,12 @@ class _Peer:
         self.stderr = tempfile.TemporaryFile()
         try:
             self.proc = subprocess.Popen(argv, env=_child_env(env), stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=self.stderr, text=True, bufsize=1)
+                                         stdout=subprocess.PIPE, stderr=self.stderr, bufsize=0)
         except BaseException:
             self.stderr.close()
             raise
         self.pid = self.proc.pid
+        self._rbuf = b''
 
     def _stderr_tail(self):
         try:
@@ -93,15 +93,33 @@ class _Peer:
         except Exception:
             return ''
 
+    def _readline(self):
+        """One answer line, or '' on EOF; raises TimeoutError (after killing the peer) if it hangs."""
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + self.timeout
+        while b'\n' not in self._rbuf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                self.close()
+                raise TimeoutError(f'peer did not answer within {self.timeout} s')
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return ''
+            self._rbuf += chunk
+        line, _, self._rbuf = self._rbuf.partition(b'\n')
+        return line.decode('utf-8', 'replace') + '\n'
+
     def call(self, *words):
         """Send one command, return the answer's fields after 'ok'; raise PeerError on 'err'."""
         if self.proc is None:
             raise RuntimeError('peer closed')
-        line = ' '.join(words) + '\n'
+        line = (' '.join(words) + '\n').encode()
         try:
-            self.proc.stdin.write(line)
-            self.proc.stdin.flush()
-            ans = self.proc.stdout.readline()
+            view = memoryview(line)
+            while view:
+                n = self.proc.stdin.write(view)
+                view = view[n:]
+            ans = self._readline()
         except (BrokenPipeError, OSError):
             ans = ''
         if not ans:
@@ -126,8 +144,7 @@ class _Peer:
         try:
             if proc.poll() is None:
                 try:
-                    proc.stdin.write('quit\n')
-                    proc.stdin.flush()
+                    proc.stdin.write(b'quit\n')
                 except (BrokenPipeError, OSError, ValueError):
                     pass
             try:
@@ -148,6 +165,7 @@ class _Peer:
                 proc.stdout.close()
             except OSError:
                 pass
+            self.stderr_text = self._stderr_tail()
             self.stderr.close()
         self.returncode = proc.returncode
 
@@ -196,7 +214,7 @@ class KrbPeer(_Peer):
     def __init__(self, kdc=None, enctypes=None, mutual=False, target='sip@server.contoso.test',
                  keytab=None, flags=('integ', 'identify'), env=None, bdir=None):
         if env is None:
-            env = kdc.env
+            env = kdc.env if kdc is not None else os.environ
         if keytab is None and kdc is not None:
             keytab = kdc.keytab
         self.target = target
@@ -286,15 +304,20 @@ def ntlm_flag_names(flags):
 class NtlmPeer(_Peer):
     """gss-ntlmssp in datagram mode: acceptor via the dlopen()ed mech module, initiator via mechglue.
 
-    tmpdir receives the NTLM user file (DOMAIN:user:password). lm_compat sets LM_COMPAT_LEVEL for
-    both sides (3 = NTLMv2, 1 = NTLMv1 with ESS, 0 = NTLMv1 with LM_KEY)."""
+    The NTLM user file (DOMAIN:user:password, read by the acceptor) goes to tmpdir, or to a private
+    temporary directory removed by close(). lm_compat sets LM_COMPAT_LEVEL for both sides
+    (3 = NTLMv2, 1 = NTLMv1 with ESS, 0 = NTLMv1 with LM_KEY and no ESS). acceptor_password, if
+    given, is what the acceptor believes (negative material: the accept step then fails)."""
 
-    def __init__(self, tmpdir, domain='CONTOSO', user='alice', password='Passw0rd!', lm_compat=3,
+    def __init__(self, domain='CONTOSO', user='alice', password='Passw0rd!', lm_compat=3, tmpdir=None,
                  computer='SIPCLIENT', server_domain=None, env=None, bdir=None, seq_num=100,
                  acceptor_password=None):
+        self._own_tmp = None
+        if tmpdir is None:
+            self._own_tmp = tempfile.TemporaryDirectory(prefix='ntlm_peer-')
+            tmpdir = self._own_tmp.name
         os.makedirs(tmpdir, exist_ok=True)
         self.user_file = os.path.join(tmpdir, NTLM_USER_FILE_NAME)
-        # the acceptor's view of the password (differs from the initiator's for negative material)
         with open(self.user_file, 'w') as f:
             f.write(f'{domain}:{user}:{acceptor_password if acceptor_password is not None else password}\n')
         env = dict(env if env is not None else os.environ)
@@ -305,13 +328,22 @@ class NtlmPeer(_Peer):
             'LM_COMPAT_LEVEL': str(lm_compat),
         })
         env.pop('GSSNTLMSSP_DEBUG', None)
-        super().__init__([tool('ntlm_peer', bdir)], env)
         try:
+            super().__init__([tool('ntlm_peer', bdir)], env)
             self.call('cred', f'{domain}\\{user}', password.encode().hex())
             self.call('seqnum', str(seq_num) if seq_num is not None else 'none')
         except BaseException:
             self.close()
             raise
+
+    def close(self):
+        """Stop the peer, then remove the private temporary directory (if any)."""
+        try:
+            super().close()
+        finally:
+            own, self._own_tmp = getattr(self, '_own_tmp', None), None
+            if own is not None:
+                own.cleanup()
 
     def challenge(self):
         """Acceptor's CHALLENGE (first accept step with an empty input token = datagram mode)."""

@@ -10,8 +10,10 @@ Usage::
 
 Everything lives below ``tmpdir`` (krb5.conf, kdc.conf, database, keytabs, ccache, kdc.log).
 The KDC runs in the foreground (``krb5kdc -n``) as our child, so it is stopped by its own PID
-and reaped (``wait``) on exit, on exceptions, at interpreter exit (atexit), on SIGTERM/SIGINT
-(when no other handler is installed) and, via PR_SET_PDEATHSIG, even if this process is killed.
+and reaped (``wait``) on exit, on exceptions, at interpreter exit (atexit), on SIGTERM/SIGHUP
+(when no other handler is installed; SIGINT raises KeyboardInterrupt anyway) and, via
+PR_SET_PDEATHSIG, even if this process is killed with SIGKILL (the kernel then sends the KDC
+SIGTERM; note PDEATHSIG follows the *thread* that started it).
 Recipe: /work/shared/reference/test-material.md section 1.
 """
 
@@ -55,7 +57,7 @@ def missing_binaries():
 
 # ---- process-wide safety net: every running KDC is registered here until it is reaped ----
 _live = {}
-_live_lock = threading.Lock()
+_live_lock = threading.RLock()  # re-entrant: the signal handler may interrupt a holder
 _hooks_installed = False
 
 
@@ -259,6 +261,21 @@ class Kdc:
         self.port = self.requested_port or free_port()
         self._write_configs()
         self._create_database()
+        attempts = 1 if self.requested_port else 3
+        for attempt in range(attempts):
+            try:
+                self._spawn()
+                return self
+            except KdcError:
+                # a free port may have been taken in between: retry on another one
+                if attempt + 1 == attempts:
+                    raise
+                self.port = free_port()
+                self._write_configs()
+        return self
+
+    def _spawn(self):
+        """Start krb5kdc in the foreground as our child and wait until it serves."""
         try:
             os.unlink(self.pidfile)
         except FileNotFoundError:
@@ -279,7 +296,6 @@ class Kdc:
         except BaseException:
             self.stop()
             raise
-        return self
 
     def _wait_ready(self):
         """Wait until krb5kdc has written its PID file (after binding) and answers on TCP."""
@@ -358,7 +374,7 @@ class Kdc:
             env['KRB5CCNAME'] = ccache if ':' in ccache else 'FILE:' + ccache
         if enctypes:
             names = ' '.join(ENCTYPE_NUMBERS.get(e, e) if isinstance(e, int) else e for e in enctypes)
-            overlay = os.path.join(self.dir, 'krb5-kinit-%d.conf' % abs(hash(names)))
+            overlay = os.path.join(self.dir, 'krb5-kinit-enctypes.conf')
             with open(overlay, 'w') as f:
                 f.write(f'[libdefaults]\n    default_tkt_enctypes = {names}\n')
             env['KRB5_CONFIG'] = overlay + ':' + self.krb5_conf

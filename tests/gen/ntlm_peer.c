@@ -197,7 +197,7 @@ static int parse_hex(const char *s, gss_buffer_desc *out)
     if (s == NULL)
         return -1;
     if (strcmp(s, "-") == 0)
-        return 0;
+        return 0; /* note: gss-ntlmssp refuses to sign or verify an empty message */
     size_t n = strlen(s);
     if (n % 2)
         return -1;

@@ -258,7 +258,7 @@ class Tshark:
             if self.plugin:
                 for line in out.splitlines():
                     cols = line.split("\t")
-                    if cols and cols[0] == os.path.basename(self.plugin) and \
+                    if cols and cols[0].strip() == os.path.basename(self.plugin) and \
                             any(c.startswith(self.plugin_dir) for c in cols):
                         self._listed = True
         return self._listed

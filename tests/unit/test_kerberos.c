@@ -1,0 +1,931 @@
+/* test_kerberos.c - the Kerberos mechanism (verify/mech_kerberos.c, verify/krb_der.c).
+ *
+ * Known answers come from tests/vectors/kerberos-mit-lab (MIT krb5 1.20.1 against a throw-away
+ * KDC; keys listed in values.txt, MICs re-checked by check_vectors.py): every handshake is fed
+ * through on_token with the lab keytab, the decrypted keys are compared with values.txt, and the
+ * MIC tokens must verify in their own direction only.
+ *
+ * Regression list:
+ *  - a token of one direction accepted in the other (reflection) must be INVALID;
+ *  - the [MS-SIPAE] 4.2 seed's placeholder gssapi-data (12 34 AB CD EF) must not crash and must
+ *    leave a note;
+ *  - RFC 4757 does not checksum SND_SEQ: flipping its counter bytes may still verify, but the
+ *    reported SND_SEQ must then differ (it is never silently accepted as the original).
+ */
+#include "testutil.h"
+
+#include <glib/gstdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keytab/keystore.h"
+#include "verify/krb.h"
+#include "verify/krb_der.h"
+#include "verify/mech.h"
+
+#define LAB "kerberos-mit-lab"
+#define VALUES LAB "/values.txt"
+#define KEYTAB MSSIPAE_VECTORS_DIR "/" LAB "/sip.keytab"
+
+static const mech_ops *K = &mech_kerberos_ops;
+
+/* ------------------------------------------------------------------ helpers */
+
+static uint8_t *vec_hex(const char *rel, size_t *len)
+{
+    char *text = tu_read_vector(rel, NULL);
+    uint8_t *b = tu_hex(text, len);
+    g_free(text);
+    return b;
+}
+
+static uint8_t *case_hex(const char *cs, const char *file, size_t *len)
+{
+    char *rel = g_strdup_printf(LAB "/%s/%s", cs, file);
+    uint8_t *b = vec_hex(rel, len);
+    g_free(rel);
+    return b;
+}
+
+static char *case_buf(const char *cs, size_t *len)
+{
+    char *rel = g_strdup_printf(LAB "/%s/buffer.sigbuf", cs);
+    char *b = tu_read_vector(rel, len);
+    g_free(rel);
+    return b;
+}
+
+static char *case_value(const char *cs, const char *name)
+{
+    char *full = g_strdup_printf("%s.%s", cs, name);
+    char *v = tu_value(VALUES, full);
+    g_free(full);
+    return v;
+}
+
+static int has_note(const note_list *l, note_kind kind, const char *needle)
+{
+    for (guint i = 0; i < l->len; i++) {
+        const mssipae_note *n = &g_array_index(l, mssipae_note, i);
+        if (n->kind == kind && (!needle || strstr(n->text, needle)))
+            return 1;
+    }
+    return 0;
+}
+
+static void dump_notes(const note_list *l)
+{
+    for (guint i = 0; i < l->len; i++)
+        print_message("  note %d: %s\n", g_array_index(l, mssipae_note, i).kind,
+                      g_array_index(l, mssipae_note, i).text);
+}
+
+/* Runs verify and returns the status, printing the reason (never a key) when asked. */
+static sig_status check(void *st, keystore *ks, const char *opaque, mssipae_dir dir,
+                        const void *buf, size_t buflen, const uint8_t *sig, size_t siglen,
+                        note_list *notes, char **why_out)
+{
+    sig_verdict v = K->verify(st, ks, opaque, dir, buf, buflen, sig, siglen, notes);
+    sig_status s = v.status;
+    assert_true(s == SIG_VALID || v.why != NULL);
+    if (why_out)
+        *why_out = g_strdup(v.why ? v.why : "");
+    verdict_clear(&v);
+    return s;
+}
+
+static void expect(void *st, keystore *ks, const char *opaque, mssipae_dir dir, const void *buf,
+                   size_t buflen, const uint8_t *sig, size_t siglen, sig_status want)
+{
+    note_list *notes = note_list_new();
+    char *why = NULL;
+    sig_status s = check(st, ks, opaque, dir, buf, buflen, sig, siglen, notes, &why);
+    if (s != want) {
+        print_error("got %s (%s), want %s\n", sig_status_name(s), why, sig_status_name(want));
+        dump_notes(notes);
+    }
+    assert_int_equal(s, want);
+    g_free(why);
+    note_list_free(notes);
+}
+
+/* Compares a key the handshake gave with the hex value in values.txt. */
+static void expect_key(void *st, krb_key_role role, const char *cs, const char *name,
+                       const char *etype_name)
+{
+    int32_t et = 0;
+    const uint8_t *k = NULL;
+    size_t kl = 0;
+    assert_int_equal(krb_sa_key(st, role, &et, &k, &kl), 1);
+    char *hex = case_value(cs, name);
+    size_t wl;
+    uint8_t *want = tu_hex(hex, &wl);
+    assert_int_equal(kl, wl);
+    assert_memory_equal(k, want, wl);
+    if (etype_name) {
+        char *e = case_value(cs, etype_name);
+        assert_int_equal(et, atoi(e));
+        g_free(e);
+    }
+    g_free(want);
+    g_free(hex);
+}
+
+static void expect_fact(void *st, krb_fact f, const char *cs, const char *name, int base)
+{
+    uint32_t got = 0;
+    assert_int_equal(krb_sa_fact(st, f, &got), 1);
+    char *v = case_value(cs, name);
+    assert_int_equal(got, (uint32_t)strtoul(v, NULL, base));
+    g_free(v);
+}
+
+/* A temporary directory for key logs and keytabs made by the tests. */
+static char *tmpdir(void)
+{
+    GError *err = NULL;
+    char *d = g_dir_make_tmp("test_kerberos-XXXXXX", &err);
+    assert_non_null(d);
+    return d;
+}
+
+static void rm_tree(char *dir, const char *const *files)
+{
+    for (const char *const *f = files; *f; f++) {
+        char *p = g_build_filename(dir, *f, NULL);
+        g_unlink(p);
+        g_free(p);
+    }
+    g_rmdir(dir);
+    g_free(dir);
+}
+
+static char *write_file(const char *dir, const char *name, const char *text)
+{
+    char *p = g_build_filename(dir, name, NULL);
+    assert_true(g_file_set_contents(p, text, -1, NULL));
+    return p;
+}
+
+/* Feeds a case's handshake (ap-req, and ap-rep for the mutual case) into a fresh SA. */
+static void *feed(const char *cs, keystore *ks, note_list *notes)
+{
+    void *st = K->sa_new();
+    size_t n;
+    uint8_t *req = case_hex(cs, "ap-req.hex", &n);
+    K->on_token(st, DIR_C2S, req, n, ks, notes);
+    g_free(req);
+    if (strcmp(cs, "aes256-mutual") == 0) {
+        uint8_t *rep = case_hex(cs, "ap-rep.hex", &n);
+        K->on_token(st, DIR_S2C, rep, n, ks, notes);
+        g_free(rep);
+    }
+    return st;
+}
+
+static const char *const CASES[] = {"aes256-oneleg", "aes256-mutual", "rc4-session-oneleg",
+                                    "rc4-ticket-and-session"};
+
+/* ------------------------------------------------------------------ 1. lab cases with keytab */
+
+/* Which token bytes may be flipped and still verify: RFC 4757's SND_SEQ counter (bytes 21..24
+ * of the framed token) is encrypted but not checksummed. */
+static int rc4_seq_byte(const uint8_t *tok, size_t len, size_t i)
+{
+    return len == 37 && tok[0] == 0x60 && i >= 21 && i <= 24;
+}
+
+static void flip_token(void *st, keystore *ks, mssipae_dir dir, const char *buf, size_t buflen,
+                       const uint8_t *tok, size_t toklen, const char *orig_seq)
+{
+    static const uint8_t masks[] = {0x01, 0x04, 0x80, 0xff};
+    uint8_t *t = g_memdup2(tok, toklen);
+    for (size_t i = 0; i < toklen; i++) {
+        for (size_t m = 0; m < G_N_ELEMENTS(masks); m++) {
+            t[i] ^= masks[m];
+            char *why = NULL;
+            sig_status s = check(st, ks, NULL, dir, buf, buflen, t, toklen, NULL, &why);
+            if (s == SIG_VALID) {
+                /* only the RFC 4757 sequence counter, and then with a different SND_SEQ shown */
+                if (!rc4_seq_byte(tok, toklen, i) || strstr(why, orig_seq)) {
+                    print_error("byte %zu ^ %02x verified: %s\n", i, masks[m], why);
+                    fail();
+                }
+            } else if (!(s == SIG_INVALID || s == SIG_MALFORMED ||
+                         (s == SIG_NO_KEY && i == 2 && tok[0] == 0x04))) {
+                /* NO_KEY only when the RFC 4121 flag AcceptorSubkey appears without an AP-REP */
+                print_error("byte %zu ^ %02x: %s (%s)\n", i, masks[m], sig_status_name(s), why);
+                fail();
+            }
+            g_free(why);
+            t[i] ^= masks[m];
+        }
+    }
+    g_free(t);
+}
+
+static void run_lab_case(const char *cs)
+{
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keytab(ks, KEYTAB), 0);
+    note_list *notes = note_list_new();
+    void *st = feed(cs, ks, notes);
+    int mutual = strcmp(cs, "aes256-mutual") == 0;
+    assert_false(has_note(notes, NOTE_MALFORMED, NULL));
+    assert_false(has_note(notes, NOTE_NO_KEY, NULL));
+    assert_true(has_note(notes, NOTE_TOKEN, "Kerberos AP-REQ for sip/"));
+
+    /* keys and facts against values.txt */
+    expect_key(st, KRB_KEY_SESSION, cs, "ticket_session_key", "session_key_etype");
+    expect_key(st, KRB_KEY_AUTH_SUBKEY, cs, "authenticator_subkey", "authenticator_subkey_etype");
+    if (mutual) {
+        expect_key(st, KRB_KEY_ACCEPTOR_SUBKEY, cs, "acceptor_subkey", NULL);
+        expect_fact(st, KRB_FACT_APREP_SEQ, cs, "ap_rep_seq_number", 16);
+    } else {
+        int32_t et;
+        const uint8_t *k;
+        size_t kl;
+        assert_int_equal(krb_sa_key(st, KRB_KEY_ACCEPTOR_SUBKEY, &et, &k, &kl), 0);
+    }
+    expect_fact(st, KRB_FACT_TICKET_ENCTYPE, cs, "ticket_etype", 10);
+    expect_fact(st, KRB_FACT_AUTH_SEQ, cs, "authenticator_seq_number", 16);
+    expect_fact(st, KRB_FACT_GSS_FLAGS, cs, "authenticator_gss_flags", 16);
+    uint32_t kvno;
+    assert_int_equal(krb_sa_fact(st, KRB_FACT_TICKET_KVNO, &kvno), 1);
+    assert_int_equal(kvno, 1);
+
+    size_t buflen, al, il;
+    char *buf = case_buf(cs, &buflen);
+    uint8_t *acc = case_hex(cs, "mic-acceptor.hex", &al);
+    uint8_t *ini = case_hex(cs, "mic-initiator.hex", &il);
+
+    expect(st, ks, NULL, DIR_S2C, buf, buflen, acc, al, SIG_VALID);
+    expect(st, ks, NULL, DIR_C2S, buf, buflen, ini, il, SIG_VALID);
+    /* verify is pure: again, same answer */
+    expect(st, ks, "ANY", DIR_S2C, buf, buflen, acc, al, SIG_VALID);
+    /* reflected: each token in the other direction */
+    expect(st, ks, NULL, DIR_C2S, buf, buflen, acc, al, SIG_INVALID);
+    expect(st, ks, NULL, DIR_S2C, buf, buflen, ini, il, SIG_INVALID);
+    /* tokens over another buffer */
+    expect(st, ks, NULL, DIR_S2C, buf, buflen - 1, acc, al, SIG_INVALID);
+    expect(st, ks, NULL, DIR_S2C, "", 0, acc, al, SIG_INVALID);
+
+    /* the VALID reason names the key the reference names, and the RFC 4757 SND_SEQ */
+    char *why = NULL;
+    assert_int_equal(check(st, ks, NULL, DIR_S2C, buf, buflen, acc, al, NULL, &why), SIG_VALID);
+    char *desc = case_value(cs, "mic_acceptor");
+    if (strstr(desc, "key acceptor_subkey"))
+        assert_non_null(strstr(why, "acceptor subkey"));
+    else
+        assert_non_null(strstr(why, "authenticator subkey"));
+    char *seqhex = NULL;
+    if (g_str_has_prefix(desc, "RFC 4757")) {
+        char *s = strstr(desc, "decrypts to ");
+        assert_non_null(s);
+        seqhex = g_strdup_printf("SND_SEQ 0x%.8s", s + strlen("decrypts to "));
+        assert_non_null(strstr(why, seqhex));
+    } else {
+        seqhex = g_strdup("SND_SEQ (not applicable)");
+    }
+    g_free(desc);
+    g_free(why);
+
+    /* every byte of the buffer flipped */
+    for (size_t i = 0; i < buflen; i++) {
+        buf[i] ^= 0x01;
+        expect(st, ks, NULL, DIR_S2C, buf, buflen, acc, al, SIG_INVALID);
+        expect(st, ks, NULL, DIR_C2S, buf, buflen, ini, il, SIG_INVALID);
+        buf[i] ^= 0x01;
+    }
+    /* every byte of each token flipped, every prefix of each token */
+    flip_token(st, ks, DIR_S2C, buf, buflen, acc, al, seqhex);
+    flip_token(st, ks, DIR_C2S, buf, buflen, ini, il, seqhex);
+    for (size_t n = 0; n < al; n++) {
+        sig_status s = check(st, ks, NULL, DIR_S2C, buf, buflen, acc, n, NULL, NULL);
+        assert_true(s == SIG_MALFORMED || s == SIG_INVALID);
+    }
+    /* an RFC 4757 token without its GSS framing is accepted too */
+    if (al == 37)
+        expect(st, ks, NULL, DIR_S2C, buf, buflen, acc + 13, 24, SIG_VALID);
+
+    g_free(seqhex);
+    g_free(buf);
+    g_free(acc);
+    g_free(ini);
+    K->sa_free(st);
+    note_list_free(notes);
+    keystore_free(ks);
+}
+
+static void test_lab_aes256_oneleg(void **state) { (void)state; run_lab_case("aes256-oneleg"); }
+static void test_lab_aes256_mutual(void **state) { (void)state; run_lab_case("aes256-mutual"); }
+static void test_lab_rc4_session(void **state) { (void)state; run_lab_case("rc4-session-oneleg"); }
+static void test_lab_rc4_ticket(void **state) { (void)state; run_lab_case("rc4-ticket-and-session"); }
+
+/* The AP-REP may be captured before the AP-REQ is processed (reordering): still decrypted. */
+static void test_aprep_before_apreq(void **state)
+{
+    (void)state;
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keytab(ks, KEYTAB), 0);
+    note_list *notes = note_list_new();
+    void *st = K->sa_new();
+    size_t n, buflen, al;
+    uint8_t *rep = case_hex("aes256-mutual", "ap-rep.hex", &n);
+    K->on_token(st, DIR_S2C, rep, n, ks, notes);
+    g_free(rep);
+    uint8_t *req = case_hex("aes256-mutual", "ap-req.hex", &n);
+    K->on_token(st, DIR_C2S, req, n, ks, notes);
+    g_free(req);
+    expect_key(st, KRB_KEY_ACCEPTOR_SUBKEY, "aes256-mutual", "acceptor_subkey", NULL);
+    char *buf = case_buf("aes256-mutual", &buflen);
+    uint8_t *acc = case_hex("aes256-mutual", "mic-acceptor.hex", &al);
+    expect(st, ks, NULL, DIR_S2C, buf, buflen, acc, al, SIG_VALID);
+    g_free(buf);
+    g_free(acc);
+    K->sa_free(st);
+    note_list_free(notes);
+    keystore_free(ks);
+}
+
+/* A token sent the wrong way is noted (and still used). */
+static void test_wrong_direction_token(void **state)
+{
+    (void)state;
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keytab(ks, KEYTAB), 0);
+    note_list *notes = note_list_new();
+    void *st = K->sa_new();
+    size_t n;
+    uint8_t *req = case_hex("aes256-oneleg", "ap-req.hex", &n);
+    K->on_token(st, DIR_S2C, req, n, ks, notes);
+    assert_true(has_note(notes, NOTE_TOKEN, "AP-REQ sent by the server"));
+    g_free(req);
+    K->sa_free(st);
+    note_list_free(notes);
+    keystore_free(ks);
+}
+
+/* ------------------------------------------------------------------ 2. key-log route */
+
+static void keylog_case(const char *cs, const char *keyname, const char *etype_name,
+                        int with_handshake, sig_status want)
+{
+    char *dir = tmpdir();
+    char *key = case_value(cs, keyname);
+    char *et = case_value(cs, etype_name);
+    char *line = g_strdup_printf("# test\nKERBEROS 1A2B3C4D %s %s\n", et, key);
+    char *kl = write_file(dir, "keys.log", line);
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, kl), 0);
+    note_list *notes = note_list_new();
+    void *st = with_handshake ? feed(cs, ks, notes) : K->sa_new();
+    size_t buflen, al, il;
+    char *buf = case_buf(cs, &buflen);
+    uint8_t *acc = case_hex(cs, "mic-acceptor.hex", &al);
+    uint8_t *ini = case_hex(cs, "mic-initiator.hex", &il);
+    expect(st, ks, "1a2b3c4d", DIR_S2C, buf, buflen, acc, al, want);
+    expect(st, ks, "1A2B3C4D", DIR_C2S, buf, buflen, ini, il, want);
+    if (want == SIG_VALID) {
+        expect(st, ks, "1A2B3C4D", DIR_C2S, buf, buflen, acc, al, SIG_INVALID);
+        buf[0] ^= 1;
+        expect(st, ks, "1A2B3C4D", DIR_S2C, buf, buflen, acc, al, SIG_INVALID);
+        buf[0] ^= 1;
+        /* another opaque: no key */
+        expect(st, ks, "99999999", DIR_S2C, buf, buflen, acc, al, SIG_NO_KEY);
+    }
+    g_free(buf);
+    g_free(acc);
+    g_free(ini);
+    K->sa_free(st);
+    note_list_free(notes);
+    keystore_free(ks);
+    g_free(kl);
+    g_free(line);
+    g_free(et);
+    g_free(key);
+    static const char *const files[] = {"keys.log", NULL};
+    rm_tree(dir, files);
+}
+
+static void test_keylog_subkey_no_handshake(void **state)
+{
+    (void)state;
+    keylog_case("aes256-oneleg", "authenticator_subkey", "authenticator_subkey_etype", 0,
+                SIG_VALID);
+    keylog_case("rc4-session-oneleg", "authenticator_subkey", "authenticator_subkey_etype", 0,
+                SIG_VALID);
+    keylog_case("rc4-ticket-and-session", "authenticator_subkey", "authenticator_subkey_etype", 0,
+                SIG_VALID);
+    /* the acceptor subkey has no etype line: its MICs carry 12-byte HMAC-SHA1-96 checksums and
+     * the key has 32 bytes, so it is enctype 18 like the session key */
+    keylog_case("aes256-mutual", "acceptor_subkey", "session_key_etype", 0, SIG_VALID);
+}
+
+/* The session key from the key log reaches the subkeys through the kept AP-REQ / AP-REP. */
+static void test_keylog_session_key_with_handshake(void **state)
+{
+    (void)state;
+    keylog_case("aes256-oneleg", "ticket_session_key", "session_key_etype", 1, SIG_VALID);
+    keylog_case("aes256-mutual", "ticket_session_key", "session_key_etype", 1, SIG_VALID);
+    keylog_case("rc4-session-oneleg", "ticket_session_key", "session_key_etype", 1, SIG_VALID);
+    /* without the handshake the session key is not the MIC key: a wrong explicit key */
+    keylog_case("aes256-oneleg", "ticket_session_key", "session_key_etype", 0, SIG_INVALID);
+}
+
+static void keylog_line_status(const char *line, sig_status want, const char *needle)
+{
+    char *dir = tmpdir();
+    char *kl = write_file(dir, "keys.log", line);
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, kl), 0);
+    void *st = K->sa_new();
+    size_t buflen, al;
+    char *buf = case_buf("aes256-oneleg", &buflen);
+    uint8_t *acc = case_hex("aes256-oneleg", "mic-acceptor.hex", &al);
+    char *why = NULL;
+    note_list *notes = note_list_new();
+    sig_status s = check(st, ks, "ABCD", DIR_S2C, buf, buflen, acc, al, notes, &why);
+    if (s != want || (needle && !strstr(why, needle)))
+        print_error("got %s: %s\n", sig_status_name(s), why);
+    assert_int_equal(s, want);
+    if (needle)
+        assert_non_null(strstr(why, needle));
+    g_free(why);
+    note_list_free(notes);
+    g_free(buf);
+    g_free(acc);
+    K->sa_free(st);
+    keystore_free(ks);
+    g_free(kl);
+    static const char *const files[] = {"keys.log", NULL};
+    rm_tree(dir, files);
+}
+
+static void test_keylog_bad_keys(void **state)
+{
+    (void)state;
+    /* a wrong explicit key is INVALID (nothing tells it apart from tampering) */
+    keylog_line_status("KERBEROS ABCD 18 "
+                       "0000000000000000000000000000000000000000000000000000000000000000\n",
+                       SIG_INVALID, "key-log line 1");
+    /* a key of the wrong length for its enctype */
+    keylog_line_status("KERBEROS ABCD 18 00112233445566778899aabbccddeeff\n", SIG_NO_KEY,
+                       "needs a 32-byte key");
+    /* an enctype libkrb5 does not know */
+    keylog_line_status("KERBEROS ABCD 99 00112233445566778899aabbccddeeff\n", SIG_UNSUPPORTED,
+                       "not supported");
+    /* no line for this opaque */
+    keylog_line_status("KERBEROS OTHER 18 00\n", SIG_NO_KEY, "no KERBEROS key-log entry for "
+                       "opaque ABCD");
+}
+
+/* ------------------------------------------------------------------ 3. no key */
+
+static void expect_no_key(keystore *ks, const char *must)
+{
+    note_list *notes = note_list_new();
+    void *st = feed("aes256-oneleg", ks, notes);
+    if (!has_note(notes, NOTE_NO_KEY, must))
+        dump_notes(notes);
+    assert_true(has_note(notes, NOTE_NO_KEY, must));
+    assert_true(has_note(notes, NOTE_NO_KEY, "sip/server.contoso.test@CONTOSO.TEST kvno 1 "
+                                             "enctype 18 (aes256-cts-hmac-sha1-96)"));
+    int32_t et;
+    const uint8_t *k;
+    size_t kl;
+    assert_int_equal(krb_sa_key(st, KRB_KEY_SESSION, &et, &k, &kl), 0);
+    size_t buflen, al;
+    char *buf = case_buf("aes256-oneleg", &buflen);
+    uint8_t *acc = case_hex("aes256-oneleg", "mic-acceptor.hex", &al);
+    note_list *vn = note_list_new();
+    char *why = NULL;
+    assert_int_equal(check(st, ks, "ABCD", DIR_S2C, buf, buflen, acc, al, vn, &why), SIG_NO_KEY);
+    assert_non_null(strstr(why, must));
+    assert_non_null(strstr(why, "sip/server.contoso.test@CONTOSO.TEST kvno 1 enctype 18 "
+                                "(aes256-cts-hmac-sha1-96)"));
+    assert_true(has_note(vn, NOTE_NO_KEY, "sip/server.contoso.test@CONTOSO.TEST"));
+    g_free(why);
+    note_list_free(vn);
+    g_free(buf);
+    g_free(acc);
+    K->sa_free(st);
+    note_list_free(notes);
+}
+
+static void test_no_keytab(void **state)
+{
+    (void)state;
+    keystore *ks = keystore_new();
+    expect_no_key(ks, "no keytab configured");
+    keystore_free(ks);
+    ks = keystore_new();
+    assert_int_equal(keystore_set_keytab(ks, "/nonexistent/mssipae-test.keytab"), -1);
+    expect_no_key(ks, "keytab /nonexistent/mssipae-test.keytab could not be read");
+    keystore_free(ks);
+    /* no handshake and no key at all */
+    void *st = K->sa_new();
+    ks = keystore_new();
+    size_t buflen, al;
+    char *buf = case_buf("aes256-oneleg", &buflen);
+    uint8_t *acc = case_hex("aes256-oneleg", "mic-acceptor.hex", &al);
+    char *why = NULL;
+    assert_int_equal(check(st, ks, NULL, DIR_S2C, buf, buflen, acc, al, NULL, &why), SIG_NO_KEY);
+    assert_non_null(strstr(why, "no Kerberos AP-REQ seen"));
+    g_free(why);
+    g_free(buf);
+    g_free(acc);
+    K->sa_free(st);
+    keystore_free(ks);
+}
+
+/* Writes a keytab with one entry (principal, kvno, enctype, key of the right length). */
+static void make_keytab(const char *path, const char *princ, krb5_kvno kvno, krb5_enctype et,
+                        uint8_t fill)
+{
+    krb5_context ctx;
+    assert_int_equal(krb5_init_context(&ctx), 0);
+    char *name = g_strconcat("FILE:", path, NULL);
+    krb5_keytab kt;
+    assert_int_equal(krb5_kt_resolve(ctx, name, &kt), 0);
+    krb5_keytab_entry e;
+    memset(&e, 0, sizeof e);
+    assert_int_equal(krb5_parse_name(ctx, princ, &e.principal), 0);
+    e.vno = kvno;
+    size_t kl = 0;
+    assert_int_equal(krb5_c_keylengths(ctx, et, NULL, &kl), 0);
+    uint8_t key[64];
+    memset(key, fill, sizeof key);
+    e.key.magic = KV5M_KEYBLOCK;
+    e.key.enctype = et;
+    e.key.length = (unsigned int)kl;
+    e.key.contents = key;
+    assert_int_equal(krb5_kt_add_entry(ctx, kt, &e), 0);
+    krb5_free_principal(ctx, e.principal);
+    krb5_kt_close(ctx, kt);
+    g_free(name);
+    krb5_free_context(ctx);
+}
+
+static void test_other_keytab(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    char *other = g_build_filename(dir, "other.keytab", NULL);
+    char *wrong = g_build_filename(dir, "wrong.keytab", NULL);
+    char *empty = write_file(dir, "empty.keytab", "");
+    make_keytab(other, "HTTP/other.contoso.test@CONTOSO.TEST", 3, ENCTYPE_AES128_CTS_HMAC_SHA1_96,
+                0x11);
+    make_keytab(wrong, "sip/server.contoso.test@CONTOSO.TEST", 1,
+                ENCTYPE_AES256_CTS_HMAC_SHA1_96, 0x22);
+
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keytab(ks, other), 0);
+    char *must = g_strdup_printf("no key in keytab %s for", other);
+    expect_no_key(ks, must);
+    g_free(must);
+    keystore_free(ks);
+
+    ks = keystore_new();
+    assert_int_equal(keystore_set_keytab(ks, wrong), 0);
+    expect_no_key(ks, "does not decrypt the ticket");
+    keystore_free(ks);
+
+    ks = keystore_new();
+    keystore_set_keytab(ks, empty); /* an empty file is no keytab */
+    expect_no_key(ks, "could not be read or holds no keys");
+    keystore_free(ks);
+
+    g_free(other);
+    g_free(wrong);
+    g_free(empty);
+    static const char *const files[] = {"other.keytab", "wrong.keytab", "empty.keytab", NULL};
+    rm_tree(dir, files);
+}
+
+/* ------------------------------------------------------------------ 4. hostile tokens */
+
+/* Feeds one token to a fresh SA, then checks a valid MIC on it: no crash, no VALID. */
+static sig_status hostile_any(keystore *ks, const uint8_t *tok, size_t len, note_list *notes,
+                              int allow_valid)
+{
+    static char *buf;
+    static uint8_t *acc;
+    static size_t buflen, al;
+    if (!tok) { /* cleanup call */
+        g_free(buf);
+        g_free(acc);
+        buf = NULL;
+        acc = NULL;
+        return SIG_NONE;
+    }
+    if (!buf) {
+        buf = case_buf("aes256-oneleg", &buflen);
+        acc = case_hex("aes256-oneleg", "mic-acceptor.hex", &al);
+    }
+    void *st = K->sa_new();
+    K->on_token(st, DIR_C2S, tok, len, ks, notes);
+    sig_status s = check(st, ks, NULL, DIR_S2C, buf, buflen, acc, al, NULL, NULL);
+    K->sa_free(st);
+    if (!allow_valid)
+        assert_int_not_equal(s, SIG_VALID);
+    return s;
+}
+
+static sig_status hostile(keystore *ks, const uint8_t *tok, size_t len, note_list *notes)
+{
+    return hostile_any(ks, tok, len, notes, 0);
+}
+
+static void test_hostile_truncated(void **state)
+{
+    (void)state;
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keytab(ks, KEYTAB), 0);
+    size_t n;
+    uint8_t *req = case_hex("aes256-oneleg", "ap-req.hex", &n);
+    /* the GSS-framed token at every length */
+    for (size_t l = 1; l < n; l++) {
+        note_list *notes = note_list_new();
+        sig_status s = hostile(ks, req, l, notes);
+        assert_int_equal(s, SIG_NO_KEY);
+        assert_true(has_note(notes, NOTE_MALFORMED, NULL));
+        note_list_free(notes);
+    }
+    /* the bare AP-REQ (6e ...) at every length, so the DER walk itself meets the end */
+    size_t off = 17; /* 60 82 xx xx 06 09 <9> 01 00 */
+    assert_int_equal(req[off], 0x6e);
+    for (size_t l = 1; l < n - off; l++) {
+        note_list *notes = note_list_new();
+        assert_int_equal(hostile(ks, req + off, l, notes), SIG_NO_KEY);
+        assert_true(has_note(notes, NOTE_MALFORMED, NULL));
+        note_list_free(notes);
+    }
+    /* every byte changed: no crash, no leak. (VALID may remain: the cleartext parts of an
+     * AP-REQ - sname, realm, kvno, ap-options - are not integrity-protected, and the keys
+     * are still right.) */
+    for (size_t i = 0; i < n; i++) {
+        req[i] ^= 0xff;
+        note_list *notes = note_list_new();
+        hostile_any(ks, req, n, notes, 1);
+        note_list_free(notes);
+        req[i] ^= 0xff;
+    }
+    g_free(req);
+    hostile(NULL, NULL, 0, NULL);
+    keystore_free(ks);
+}
+
+static void replace_hex(uint8_t *buf, size_t len, const char *from_hex, const char *to_hex)
+{
+    size_t fl, tl;
+    uint8_t *from = tu_hex(from_hex, &fl), *to = tu_hex(to_hex, &tl);
+    assert_int_equal(fl, tl);
+    int done = 0;
+    for (size_t i = 0; i + fl <= len && !done; i++)
+        if (memcmp(buf + i, from, fl) == 0) {
+            memcpy(buf + i, to, tl);
+            done = 1;
+        }
+    assert_true(done);
+    g_free(from);
+    g_free(to);
+}
+
+static void test_hostile_crafted(void **state)
+{
+    (void)state;
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keytab(ks, KEYTAB), 0);
+    note_list *notes;
+    size_t n;
+
+    /* the [MS-SIPAE] 4.2 seed's placeholder gssapi-data */
+    static const uint8_t seed[] = {0x12, 0x34, 0xab, 0xcd, 0xef};
+    notes = note_list_new();
+    assert_int_equal(hostile(ks, seed, sizeof seed, notes), SIG_NO_KEY);
+    assert_true(has_note(notes, NOTE_MALFORMED, "1234abcdef"));
+    note_list_free(notes);
+
+    /* wrong OID (1.2.840.113554.1.2.3), SPNEGO OID */
+    uint8_t *req = case_hex("aes256-oneleg", "ap-req.hex", &n);
+    req[14] = 0x03;
+    notes = note_list_new();
+    assert_int_equal(hostile(ks, req, n, notes), SIG_NO_KEY);
+    assert_true(has_note(notes, NOTE_MALFORMED, "not Kerberos"));
+    note_list_free(notes);
+    g_free(req);
+    static const uint8_t spnego[] = {0x60, 0x0a, 0x06, 0x06, 0x2b, 0x06, 0x01, 0x05,
+                                     0x05, 0x02, 0xa0, 0x00};
+    notes = note_list_new();
+    hostile(ks, spnego, sizeof spnego, notes);
+    assert_true(has_note(notes, NOTE_UNSUPPORTED, "SPNEGO"));
+    note_list_free(notes);
+
+    /* the Microsoft OID is accepted */
+    req = case_hex("aes256-oneleg", "ap-req.hex", &n);
+    req[9] = 0x82;
+    notes = note_list_new();
+    void *st = K->sa_new();
+    K->on_token(st, DIR_C2S, req, n, ks, notes);
+    expect_key(st, KRB_KEY_AUTH_SUBKEY, "aes256-oneleg", "authenticator_subkey", NULL);
+    K->sa_free(st);
+    note_list_free(notes);
+    g_free(req);
+
+    /* outer length past the end, indefinite, 5 length octets */
+    static const uint8_t past[] = {0x60, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x06, 0x09};
+    static const uint8_t indef[] = {0x60, 0x80, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12,
+                                    0x01, 0x02, 0x02, 0x01, 0x00, 0x6e, 0x80, 0x00, 0x00};
+    static const uint8_t len5[] = {0x60, 0x85, 0x00, 0x00, 0x00, 0x00, 0x10, 0x06};
+    static const uint8_t inner_indef[] = {0x6e, 0x80, 0x30, 0x80, 0x00, 0x00, 0x00, 0x00};
+    static const uint8_t inner_past[] = {0x6e, 0x06, 0x30, 0x84, 0x10, 0x00, 0x00, 0x00};
+    /* pvno as a 9-octet INTEGER; msg-type as a 0-octet INTEGER */
+    static const uint8_t huge_int[] = {0x6e, 0x0f, 0x30, 0x0d, 0xa0, 0x0b, 0x02, 0x09, 0x01,
+                                       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05};
+    static const uint8_t zero_int[] = {0x6e, 0x0b, 0x30, 0x09, 0xa0, 0x03, 0x02, 0x01, 0x05,
+                                       0xa1, 0x02, 0x02, 0x00};
+    /* high tag number form, duplicate field, nested explicit tag with two TLVs */
+    static const uint8_t hightag[] = {0x6e, 0x04, 0x3f, 0x81, 0x01, 0x00};
+    static const uint8_t dup[] = {0x6e, 0x0c, 0x30, 0x0a, 0xa0, 0x03, 0x02, 0x01, 0x05,
+                                  0xa0, 0x03, 0x02, 0x01, 0x05};
+    static const uint8_t two[] = {0x6e, 0x0a, 0x30, 0x08, 0xa0, 0x06, 0x02, 0x01, 0x05,
+                                  0x02, 0x01, 0x05};
+    const struct { const uint8_t *p; size_t n; } bad[] = {
+        {past, sizeof past},       {indef, sizeof indef},         {len5, sizeof len5},
+        {inner_indef, sizeof inner_indef}, {inner_past, sizeof inner_past},
+        {huge_int, sizeof huge_int}, {zero_int, sizeof zero_int}, {hightag, sizeof hightag},
+        {dup, sizeof dup},         {two, sizeof two},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        notes = note_list_new();
+        assert_int_equal(hostile(ks, bad[i].p, bad[i].n, notes), SIG_NO_KEY);
+        assert_true(has_note(notes, NOTE_MALFORMED, NULL));
+        note_list_free(notes);
+    }
+
+    /* unknown ticket enctype (18 -> 99): no key can decrypt it; said so */
+    req = case_hex("aes256-oneleg", "ap-req.hex", &n);
+    replace_hex(req, n, "30820179a003020112a103020101", "30820179a003020163a103020101");
+    notes = note_list_new();
+    sig_status s = hostile(ks, req, n, notes);
+    assert_true(s == SIG_UNSUPPORTED || s == SIG_NO_KEY);
+    assert_true(has_note(notes, NOTE_UNSUPPORTED, "enctype 99"));
+    note_list_free(notes);
+    g_free(req);
+
+    /* unknown authenticator enctype: the ticket decrypts, the Authenticator does not; the
+     * session key is then only a tentative key (NO_KEY, not INVALID) */
+    req = case_hex("aes256-oneleg", "ap-req.hex", &n);
+    replace_hex(req, n, "3081cca003020112a281c4", "3081cca003020163a281c4");
+    notes = note_list_new();
+    assert_int_equal(hostile(ks, req, n, notes), SIG_NO_KEY);
+    assert_true(has_note(notes, NOTE_MALFORMED, "Authenticator does not decrypt"));
+    note_list_free(notes);
+    g_free(req);
+
+    /* garbage: random tokens behind each plausible first byte */
+    GRand *r = g_rand_new_with_seed(4121);
+    static const uint8_t firsts[] = {0x60, 0x6e, 0x6f, 0x7e, 0x30, 0x00};
+    for (int i = 0; i < 3000; i++) {
+        size_t len = (size_t)g_rand_int_range(r, 1, 300);
+        uint8_t *g = g_malloc(len);
+        for (size_t j = 0; j < len; j++)
+            g[j] = (uint8_t)g_rand_int_range(r, 0, 256);
+        g[0] = firsts[i % G_N_ELEMENTS(firsts)];
+        if (len > 2 && i % 2)
+            g[1] = (uint8_t)(len - 2 < 0x80 ? len - 2 : 0x81);
+        notes = note_list_new();
+        hostile(ks, g, len, notes);
+        note_list_free(notes);
+        g_free(g);
+    }
+    /* garbage signatures on a good SA */
+    notes = note_list_new();
+    st = feed("aes256-oneleg", ks, notes);
+    note_list_free(notes);
+    for (int i = 0; i < 3000; i++) {
+        size_t len = (size_t)g_rand_int_range(r, 1, 64);
+        uint8_t *g = g_malloc(len);
+        for (size_t j = 0; j < len; j++)
+            g[j] = (uint8_t)g_rand_int_range(r, 0, 256);
+        static const uint8_t heads[][2] = {{0x04, 0x04}, {0x60, 0x23}, {0x05, 0x04}, {0x01, 0x01}};
+        if (len >= 2 && i % 5 != 4)
+            memcpy(g, heads[i % 4], 2);
+        sig_status gs = check(st, ks, "X", i % 2 ? DIR_C2S : DIR_S2C, "abc", 3, g, len, NULL,
+                              NULL);
+        assert_int_not_equal(gs, SIG_VALID);
+        g_free(g);
+    }
+    K->sa_free(st);
+    g_rand_free(r);
+
+    /* a KRB-ERROR (made by libkrb5) is shown with its error text */
+    krb5_context ctx;
+    assert_int_equal(krb5_init_context(&ctx), 0);
+    krb5_error e;
+    memset(&e, 0, sizeof e);
+    e.magic = KV5M_ERROR;
+    e.error = (krb5_ui_4)(KRB5KRB_AP_ERR_SKEW - KRB5KDC_ERR_NONE);
+    e.stime = 1;
+    assert_int_equal(krb5_parse_name(ctx, "sip/server.contoso.test@CONTOSO.TEST", &e.server), 0);
+    krb5_data out;
+    assert_int_equal(krb5_mk_error(ctx, &e, &out), 0);
+    uint8_t *gtok = g_malloc(out.length + 32);
+    size_t body = 11 + 2 + out.length;
+    assert_true(body < 0x10000);
+    size_t p = 0;
+    gtok[p++] = 0x60;
+    gtok[p++] = 0x82;
+    gtok[p++] = (uint8_t)(body >> 8);
+    gtok[p++] = (uint8_t)body;
+    static const uint8_t oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02,
+                                  0x02, 0x03, 0x00};
+    memcpy(gtok + p, oid, sizeof oid);
+    p += sizeof oid;
+    memcpy(gtok + p, out.data, out.length);
+    p += out.length;
+    notes = note_list_new();
+    st = K->sa_new();
+    K->on_token(st, DIR_S2C, gtok, p, ks, notes);
+    if (!has_note(notes, NOTE_TOKEN, "KRB-ERROR 37"))
+        dump_notes(notes);
+    assert_true(has_note(notes, NOTE_TOKEN, "KRB-ERROR 37"));
+    K->sa_free(st);
+    note_list_free(notes);
+    g_free(gtok);
+    krb5_free_data_contents(ctx, &out);
+    krb5_free_principal(ctx, e.server);
+    krb5_free_context(ctx);
+
+    hostile(NULL, NULL, 0, NULL);
+    keystore_free(ks);
+}
+
+/* ------------------------------------------------------------------ DER reader */
+
+static void test_der_reader(void **state)
+{
+    (void)state;
+    krb_der_tlv t;
+    size_t len, hdr;
+    static const uint8_t l1[] = {0x81, 0x7f};         /* not minimal */
+    static const uint8_t l2[] = {0x82, 0x00, 0x80};   /* leading zero */
+    static const uint8_t l3[] = {0x82, 0x01, 0x00};
+    assert_int_equal(krb_der_length(l1, sizeof l1, &len, &hdr), -1);
+    assert_int_equal(krb_der_length(l2, sizeof l2, &len, &hdr), -1);
+    assert_int_equal(krb_der_length(l3, sizeof l3, &len, &hdr), 1);
+    assert_int_equal(len, 256);
+    assert_int_equal(hdr, 3);
+
+    /* seq-number encodings: 4-octet negative (Windows) and 5-octet positive */
+    static const uint8_t neg[] = {0x02, 0x04, 0xff, 0xff, 0xff, 0xfe};
+    static const uint8_t pos5[] = {0x02, 0x05, 0x00, 0xff, 0xff, 0xff, 0xfe};
+    static const uint8_t big5[] = {0x02, 0x05, 0x01, 0xff, 0xff, 0xff, 0xfe};
+    uint32_t u;
+    int32_t i32;
+    krb_der d;
+    krb_der_init(&d, neg, sizeof neg);
+    assert_int_equal(krb_der_next(&d, &t), 1);
+    assert_int_equal(krb_der_uint32(&t, &u), 1);
+    assert_int_equal(u, 0xfffffffeu);
+    assert_int_equal(krb_der_int32(&t, &i32), 1);
+    assert_int_equal(i32, -2);
+    assert_int_equal(krb_der_next(&d, &t), 0);
+    krb_der_init(&d, pos5, sizeof pos5);
+    assert_int_equal(krb_der_next(&d, &t), 1);
+    assert_int_equal(krb_der_uint32(&t, &u), 1);
+    assert_int_equal(u, 0xfffffffeu);
+    assert_int_equal(krb_der_int32(&t, &i32), -1);
+    krb_der_init(&d, big5, sizeof big5);
+    assert_int_equal(krb_der_next(&d, &t), 1);
+    assert_int_equal(krb_der_uint32(&t, &u), -1);
+
+    /* the error is sticky */
+    static const uint8_t bad[] = {0x30, 0x05, 0x00};
+    krb_der_init(&d, bad, sizeof bad);
+    assert_int_equal(krb_der_next(&d, &t), -1);
+    assert_int_equal(krb_der_next(&d, &t), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lab_aes256_oneleg),
+        cmocka_unit_test(test_lab_aes256_mutual),
+        cmocka_unit_test(test_lab_rc4_session),
+        cmocka_unit_test(test_lab_rc4_ticket),
+        cmocka_unit_test(test_aprep_before_apreq),
+        cmocka_unit_test(test_wrong_direction_token),
+        cmocka_unit_test(test_keylog_subkey_no_handshake),
+        cmocka_unit_test(test_keylog_session_key_with_handshake),
+        cmocka_unit_test(test_keylog_bad_keys),
+        cmocka_unit_test(test_no_keytab),
+        cmocka_unit_test(test_other_keytab),
+        cmocka_unit_test(test_hostile_truncated),
+        cmocka_unit_test(test_hostile_crafted),
+        cmocka_unit_test(test_der_reader),
+    };
+    (void)CASES;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
