@@ -112,12 +112,14 @@ static krb5_keyblock keyv_block(const krb_keyv *k)
     return kb;
 }
 
+/* Frees a kept EncryptedData (ciphertext only: nothing secret). */
 static void encpart_clear(krb_encpart *e)
 {
     g_free(e->cipher);
     memset(e, 0, sizeof *e);
 }
 
+/* Forgets what an Authenticator / EncAPRepPart gave, wiping its subkey. */
 static void inner_clear(krb_inner *in)
 {
     keyv_clear(&in->subkey);
@@ -163,11 +165,13 @@ static void apreq_clear(krb_sa *sa)
     kl_clear(sa);
 }
 
+/* A fresh SA knows nothing: every field zero means "not seen". */
 static void *krb_sa_new(void)
 {
     return g_new0(krb_sa, 1);
 }
 
+/* Frees the SA, wiping every key it holds. */
 static void krb_sa_free(void *st)
 {
     krb_sa *sa = st;
@@ -873,6 +877,7 @@ typedef struct {
     size_t n;
 } krb_cands;
 
+/* Adds a candidate key with a printf-formatted label for messages. */
 static void cand_add(krb_cands *cs, const krb_keyv *k, int authoritative, const char *fmt, ...)
     G_GNUC_PRINTF(4, 5);
 
@@ -1047,11 +1052,13 @@ static chk_res check_rc4(krb5_context ctx, const krb_keyv *k, const uint8_t *dat
     return CHK_MATCH;
 }
 
+/* Names a token's sender from the observer's side, for messages. */
 static const char *who(int acceptor)
 {
-    return acceptor ? "acceptor (server)" : "initiator (client)";
+    return acceptor ? "server (acceptor)" : "client (initiator)";
 }
 
+/* Names the header kind a direction implies, for reflection messages. */
 static const char *hdr_of(mssipae_dir dir)
 {
     return dir == DIR_S2C ? "a server header (rspauth=)" : "a client header (response=)";
@@ -1155,13 +1162,13 @@ static sig_verdict verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
         else
             g_snprintf(seqs, sizeof seqs, "0x%08x", seq_lo);
         if (acceptor != (dir == DIR_S2C)) {
-            v = verdict_make(SIG_INVALID, "RFC 4121 MIC made by the %s (flag SentByAcceptor %s) "
+            v = verdict_make(SIG_INVALID, "RFC 4121 MIC made by the %s, flag SentByAcceptor %s, "
                              "is carried in %s: a reflected signature", who(acceptor),
                              acceptor ? "set" : "clear", hdr_of(dir));
             note_add(notes, NOTE_INVALID, NOTE_SEV_WARN, "Kerberos: %s", v.why);
         } else {
-            v = verdict_make(SIG_VALID, "RFC 4121 MIC verified with %s, key usage %d (%s), "
-                             "SND_SEQ %s", cs.c[i].label, (int)usage, who(acceptor), seqs);
+            v = verdict_make(SIG_VALID, "RFC 4121 MIC verified with %s, key usage %d (sent by "
+                             "the %s), SND_SEQ %s", cs.c[i].label, (int)usage, who(acceptor), seqs);
         }
     }
     explicit_bzero(data, dlen);
@@ -1226,15 +1233,15 @@ static sig_verdict verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
             break;
         }
         if (acceptor != (dir == DIR_S2C)) {
-            v = verdict_make(SIG_INVALID, "RFC 4757 MIC made by the %s (SND_SEQ direction %s) is "
+            v = verdict_make(SIG_INVALID, "RFC 4757 MIC made by the %s, SND_SEQ direction %s, is "
                              "carried in %s: a reflected signature", who(acceptor),
                              acceptor ? "ffffffff" : "00000000", hdr_of(dir));
             note_add(notes, NOTE_INVALID, NOTE_SEV_WARN, "Kerberos: %s", v.why);
         } else {
             /* SND_SEQ is encrypted, not checksummed (RFC 4757 7.2): show it so that a changed
              * sequence number is visible */
-            v = verdict_make(SIG_VALID, "RFC 4757 MIC verified with %s, key usage 15 (%s), "
-                             "SND_SEQ 0x%08x", cs.c[i].label, who(acceptor), seq);
+            v = verdict_make(SIG_VALID, "RFC 4757 MIC verified with %s, key usage 15 (sent by the "
+                             "%s), SND_SEQ 0x%08x", cs.c[i].label, who(acceptor), seq);
         }
     }
     explicit_bzero(data, dlen);
@@ -1303,6 +1310,7 @@ static sig_verdict krb_verify(void *st, keystore *ks, const char *opaque, mssipa
 
 /* ------------------------------------------------------------------ test accessors */
 
+/* Test accessor (krb.h): a handshake key, borrowed. */
 int krb_sa_key(const void *st, krb_key_role role, int32_t *enctype, const uint8_t **key,
                size_t *len)
 {
@@ -1318,6 +1326,7 @@ int krb_sa_key(const void *st, krb_key_role role, int32_t *enctype, const uint8_
     return 1;
 }
 
+/* Test accessor (krb.h): a handshake fact. */
 int krb_sa_fact(const void *st, krb_fact fact, uint32_t *out)
 {
     const krb_sa *sa = st;

@@ -54,11 +54,13 @@ typedef struct {
     ntlm_keys kl_keys[N_VARIANTS];
 } ntlm_sa;
 
+/* Little-endian 32-bit read. */
 static uint32_t rd32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* A fresh SA: nothing seen, nothing derived. */
 static void *ntlm_sa_new(void)
 {
     return g_new0(ntlm_sa, 1);
@@ -75,6 +77,7 @@ static void ntlm_sa_reset_keys(ntlm_sa *st)
     memset(st->kl_keys, 0, sizeof st->kl_keys);
 }
 
+/* Frees the SA, wiping derived keys first. */
 static void ntlm_sa_free(void *p)
 {
     ntlm_sa *st = p;
@@ -105,10 +108,13 @@ static char *mode_label(const char *version, uint32_t flags)
         if (flags & NTLM_FL_LM_KEY)
             g_string_append_printf(s, "+LM_KEY (%s-bit seal key)",
                                    (flags & NTLM_FL_56) ? "56" : "40");
+        else if (flags & NTLM_FL_NON_NT_SESSION_KEY)
+            g_string_append(s, "+NON_NT_SESSION_KEY");
     }
     return g_string_free(s, FALSE);
 }
 
+/* Which NTLM the AUTHENTICATE used, told by the NtChallengeResponse length ([MS-NLMP] 3.3). */
 static const char *auth_version(const ntlm_authenticate *a)
 {
     return a->nt_len > 24 ? "NTLMv2" : a->nt_len == 24 ? "NTLMv1" : "NTLM (no NT response)";
@@ -485,6 +491,8 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
                         "entry NTLM %s (line %u); no handshake seen", opaque, e->line);
 }
 
+/* Checks one signature: the password route first, then the key log, else NO_KEY naming
+ * everything that was looked up (mech.h contract). */
 static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssipae_dir dir,
                                const uint8_t *buf, size_t buflen, const uint8_t *sig,
                                size_t siglen, note_list *notes)

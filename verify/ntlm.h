@@ -139,7 +139,8 @@ void ntlm_v2_session_base_key(const uint8_t ntowfv2[16], const uint8_t ntproofst
 /* LMv2 response = HMAC_MD5(NTOWFv2, ServerChallenge || ClientChallenge) || ClientChallenge. */
 void ntlm_lmv2_response(const uint8_t ntowfv2[16], const uint8_t server_challenge[8],
                         const uint8_t client_challenge[8], uint8_t out[24]);
-/* DESL(K, D) = DES(K[0..6], D) || DES(K[7..13], D) || DES(K[14..15] || Z(5), D)  (6.) */
+/* DESL(K, D) = DES(K[0..6], D) || DES(K[7..13], D) || DES(K[14..15] || Z(5), D)
+ * ([MS-NLMP] 6). */
 void ntlm_desl(const uint8_t key[16], const uint8_t data[8], uint8_t out[24]);
 /* NTLMv1 NtChallengeResponse: DESL(NTOWFv1, ServerChallenge) or, with ESS,
  * DESL(NTOWFv1, MD5(ServerChallenge || ClientChallenge)[0..7]) where ClientChallenge =

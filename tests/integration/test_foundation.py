@@ -256,6 +256,26 @@ class TestTransports(FoundationCase):
         self.assertIn("Security association: 1", out)
 
 
+    def test_gssapi_data_shown_by_wireshark_dissectors(self):
+        """Decoded gssapi-data goes to Wireshark's ntlmssp and gssapi (Kerberos) dissectors."""
+        flow = Flow("udp")
+        link = flow.link(C1, S)
+        dlg = Dialog("alice", C1, "call-gss", "g1")
+        self.ntlm_flow(flow, link, dlg, 1, "12345678", 4)
+        fr_krb = link.c2s(dlg.req("REGISTER", [("Authorization", auth_header("Kerberos", [
+            ("realm", REALM), ("targetname", KRB_TARGET), ("gssapi-data", AP_REQ_B64)]))]))
+        fr_bad = link.c2s(dlg.req("REGISTER", [("Authorization", auth_header("Kerberos", [
+            ("realm", REALM), ("targetname", "sip/x"), ("gssapi-data", "YIIBAAYJKoZIhvcSAQICAQBuggE=")]))]))
+        pcap = flow.save(self.path("gss.pcap"))
+        rows = self.t.assert_same_both_passes(pcap, ["frame.number", "ntlmssp.auth.username",
+                                                     "ntlmssp.ntlmserverchallenge", "kerberos.msg_type"])
+        by = {int(r[0]): r for r in rows}
+        self.assertIn("dd1baaf4e7e218d1", [r[2] for r in rows])
+        self.assertIn("User", [r[1] for r in rows])
+        self.assertEqual(by[fr_krb][3], "14")  # AP-REQ
+        self.assertIn(fr_bad, by)  # a truncated token is shown as malformed, tshark keeps going
+
+
 class TestSecurityAssociations(FoundationCase):
     def test_registrar_and_proxy_two_clients_renegotiation(self):
         """Proxy SA (Kerberos, 407/Proxy-*) and registrar SA (NTLM, 401/WWW-/Authorization) at once,
