@@ -40,6 +40,7 @@ struct sa_tracker {
     GHashTable *by_opaque;     /* "SCHEME|realm|target|OPAQUE" -> GPtrArray of sa_entry* (newest last) */
     GHashTable *offers;        /* "SCHEME|realm|target|client-ep" -> version from a 1st-leg challenge */
     GPtrArray *results;        /* msg_result*, owned */
+    guint config_reported;     /* keystore configuration errors already reported */
 };
 
 /* ---- helpers ---- */
@@ -659,6 +660,18 @@ const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
         process_auth(t, r, a, &m, meta, call_id);
     }
     check_unsigned(t, r, &m, meta);
+    /* configuration problems (unreadable keytab, bad key-log lines) are reported once, on the
+     * first message with an MS-SIPAE header after they appear */
+    if (r->auths->len) {
+        const char *const *errs = keystore_config_errors(t->ks);
+        guint n = 0;
+        while (errs[n])
+            n++;
+        for (guint i = t->config_reported; i < n; i++)
+            note_add(r->notes, NOTE_CONFIG, NOTE_SEV_WARN, "%s", errs[i]);
+        if (n > t->config_reported)
+            t->config_reported = n;
+    }
     g_free(call_id);
     sip_msg_clear(&m);
     return r;

@@ -429,6 +429,30 @@ class TestSecurityAssociations(FoundationCase):
         self.assertGreaterEqual(len(rows), 3)
 
 
+class TestConfiguration(FoundationCase):
+    def test_unreadable_key_sources_are_reported_once(self):
+        flow = Flow("udp")
+        link = flow.link(C1, S)
+        dlg = Dialog("alice", C1, "call-cfg", "c1")
+        self.ntlm_flow(flow, link, dlg, 1, "C0FFEE01", 4)
+        pcap = flow.save(self.path("cfg.pcap"))
+        bad_keylog = self.path("bad.keys")
+        with open(bad_keylog, "w") as f:
+            f.write("# comment\nNTLM C0FFEE01 not-hex\n")
+        prefs = {"mssipae.keytab": "/nonexistent/sip.keytab", "mssipae.keylog_file": bad_keylog}
+        rows = self.t.assert_same_both_passes(pcap, ["frame.number", "_ws.expert.message"],
+                                              display_filter="mssipae.config", prefs=prefs)
+        text = " ".join(r[1] for r in rows)
+        self.assertIn("/nonexistent/sip.keytab", text)
+        self.assertIn("line 2", text)
+        # each problem once: the keytab on the first MS-SIPAE message, the key log when first read
+        self.assertEqual(text.count("/nonexistent/sip.keytab"), 1, rows)
+        self.assertEqual(text.count("line 2"), 1, rows)
+        # and the verdicts stay "no key", never "invalid"
+        rows = self.t.fields(pcap, ["mssipae.sig.status"], prefs=prefs, split=True)
+        self.assertEqual({s for r in rows for s in r[0]}, {NO_KEY})
+
+
 class TestVectorsThroughTshark(FoundationCase):
     """Every buffer vector, wrapped into a capture, is rebuilt byte for byte by the plugin."""
 
