@@ -13,6 +13,7 @@
  *  - Opaques are 1..KEYLOG_MAX_OPAQUE printable ASCII bytes, stored upper-cased.
  */
 #include "keytab/keylog.h"
+#include "sigbuf/codec.h"
 
 #include <string.h>
 
@@ -46,22 +47,9 @@ static int kl_field_is(const kl_field *f, const char *kw)
 /* Decodes a whole field of hex digits into a fresh buffer; strict, so typos are reported. */
 static uint8_t *kl_hex(const kl_field *f, size_t *out_len, const char **why)
 {
-    if (f->len % 2 != 0) {
-        *why = "odd number of hex digits";
+    uint8_t *out;
+    if (codec_hex_decode(f->p, f->len, &out, out_len, why) < 0)
         return NULL;
-    }
-    for (size_t i = 0; i < f->len; i++) {
-        if (!g_ascii_isxdigit(f->p[i])) {
-            *why = "non-hex character in a hex field";
-            return NULL;
-        }
-    }
-    size_t n = f->len / 2;
-    uint8_t *out = g_malloc(n ? n : 1);
-    for (size_t i = 0; i < n; i++)
-        out[i] = (uint8_t)(g_ascii_xdigit_value(f->p[2 * i]) << 4 |
-                           g_ascii_xdigit_value(f->p[2 * i + 1]));
-    *out_len = n;
     return out;
 }
 

@@ -510,8 +510,8 @@ static sa_entry *find_for_signature(sa_tracker *t, const mech_ops *mech, auth_re
     return s;
 }
 
-static void process_auth(sa_tracker *t, msg_result *r, auth_result *a, const sip_msg *m,
-                         const msg_meta *meta, const char *call_id)
+static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const msg_meta *meta,
+                         const char *call_id)
 {
     const mech_ops *mech = mech_find(a->scheme);
     if (!mech) {
@@ -601,7 +601,6 @@ static void process_auth(sa_tracker *t, msg_result *r, auth_result *a, const sip
         if (status_notes[i].st == a->status && !has_note_kind(a->notes, before, status_notes[i].kind))
             note_add(a->notes, status_notes[i].kind, status_notes[i].sev, "signature %s: %s",
                      sig_status_name(a->status), a->why ? a->why : "");
-    (void)r;
 }
 
 /* An unsigned message between the endpoints of an SA that signs: every message after the
@@ -657,7 +656,7 @@ const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
             continue;
         auth_result *a = auth_result_from_header(&m, h, kind);
         g_ptr_array_add(r->auths, a);
-        process_auth(t, r, a, &m, meta, call_id);
+        process_auth(t, a, &m, meta, call_id);
     }
     check_unsigned(t, r, &m, meta);
     /* configuration problems (unreadable keytab, bad key-log lines) are reported once, on the
