@@ -457,8 +457,12 @@ static void proto_register_mssipae(void)
     prefs_register_filename_preference(m, "keytab", "Keytab file",
         "MIT keytab with the SIP service's Kerberos keys; its RC4-HMAC entries also serve as "
         "NT hashes for NTLM", &pref_keytab, FALSE);
-    prefs_register_password_preference(m, "nt_password", "NTLM password",
-        "A password tried for every NTLM security association", &pref_nt_password);
+    /* a string, not a password preference: Wireshark 4.0 sets password preferences to "" when
+     * they come from `-o` (prefs.c set_pref), so tshark could never be given the password;
+     * Wireshark's own ntlmssp.nt_password is a string preference too */
+    prefs_register_string_preference(m, "nt_password", "NTLM password",
+        "A password tried for every NTLM security association (stored in clear text in the "
+        "preferences file, like ntlmssp.nt_password)", &pref_nt_password);
     prefs_register_filename_preference(m, "keylog_file", "Key log file",
         "Explicit per-SA keys, one per line: NTLM <opaque> <key>, KERBEROS <opaque> <enctype> "
         "<key>, TLS-DSK <opaque> <client key> <server key>, CLIENT_RANDOM <random> <master secret>",

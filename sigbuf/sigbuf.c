@@ -93,7 +93,7 @@ char *sigbuf_nameaddr_tag(const char *v)
 
 /* P-Asserted-Identity = PAssertedID-value *(COMMA PAssertedID-value) (RFC 3325 §9.1); elements
  * are split on commas outside quotes and <>. Each element is a name-addr or a bare URI; a bare
- * tel: element is taken whole (with its parameters). */
+ * URI is taken whole (with its parameters). */
 char *sigbuf_pai_uri(const char *v, int want_tel)
 {
     const char *prefix = want_tel ? "tel:" : "sip:";
@@ -103,14 +103,12 @@ char *sigbuf_pai_uri(const char *v, int want_tel)
         const char *end = comma ? comma : p + strlen(p);
         char *elem = strip_dup(p, end);
         char *uri = NULL;
-        if (find_outside(elem, '<', 0)) {
+        /* RFC 3325 §9.1: PAssertedID-value = name-addr / addr-spec, with no header parameters,
+         * so a bare URI keeps its ';' parameters (tel:+1;ext=2) */
+        if (find_outside(elem, '<', 0))
             uri = sigbuf_nameaddr_uri(elem);
-        } else if (want_tel) {
+        else
             uri = g_strdup(elem);
-        } else {
-            const char *semi = strchr(elem, ';');
-            uri = strip_dup(elem, semi ? semi : elem + strlen(elem));
-        }
         g_free(elem);
         if (uri && g_ascii_strncasecmp(uri, prefix, 4) == 0)
             return uri;

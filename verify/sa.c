@@ -184,9 +184,12 @@ static int sa_on_endpoints(const sa_entry *s, const msg_meta *meta)
            (strcmp(s->client_ep, meta->dst) == 0 && strcmp(s->server_ep, meta->src) == 0);
 }
 
-/* The SA of (scheme, realm, targetname, opaque): the newest one on the same endpoints, else the
- * newest. */
-static sa_entry *sa_find(sa_tracker *t, const mech_ops *mech, const auth_result *a,
+/* The SA of (scheme, realm, targetname, opaque): the newest one on the same endpoints; else the
+ * newest SA of this scheme and opaque on the same endpoints whose realm or targetname differ (a
+ * server finds the SA by opaque and endpoint, [MS-SIPAE] 3.3.5.2, and both values are items of
+ * the signature buffer, so a changed one shows as an invalid signature instead of hiding the SA);
+ * else the newest one anywhere. */
+static sa_entry *sa_find(sa_tracker *t, const mech_ops *mech, auth_result *a,
                          const msg_meta *meta)
 {
     if (!a->opaque)
@@ -194,13 +197,26 @@ static sa_entry *sa_find(sa_tracker *t, const mech_ops *mech, const auth_result 
     char *k = lookup_key(mech->scheme, a->realm, a->targetname, a->opaque);
     GPtrArray *list = g_hash_table_lookup(t->by_opaque, k);
     g_free(k);
-    if (!list || list->len == 0)
-        return NULL;
-    for (guint i = list->len; i-- > 0;) {
+    for (guint i = list ? list->len : 0; i-- > 0;) {
         sa_entry *s = g_ptr_array_index(list, i);
         if (sa_on_endpoints(s, meta))
             return s;
     }
+    for (guint i = t->sas->len; i-- > 0;) {
+        sa_entry *s = g_ptr_array_index(t->sas, i);
+        if (s->mech == mech && s->opaque && g_ascii_strcasecmp(s->opaque, a->opaque) == 0 &&
+            sa_on_endpoints(s, meta)) {
+            note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN,
+                     "%s: realm \"%s\" / targetname \"%s\" differ from those of %s SA %u "
+                     "(\"%s\" / \"%s\"), found by its opaque %s on the same endpoints",
+                     a->name, a->realm ? a->realm : "", a->targetname ? a->targetname : "",
+                     mech->scheme, s->id, s->realm ? s->realm : "",
+                     s->targetname ? s->targetname : "", s->opaque);
+            return s;
+        }
+    }
+    if (!list || list->len == 0)
+        return NULL;
     return g_ptr_array_index(list, list->len - 1);
 }
 
@@ -492,6 +508,23 @@ static sa_entry *find_for_signature(sa_tracker *t, const mech_ops *mech, auth_re
         g_free(txn);
         if (s && a->opaque)
             sa_bind_opaque(t, s, a->opaque);
+    }
+    if (!s && a->opaque) {
+        /* realm and targetname are covered by the signature: when only they differ from the
+         * SA's, the opaque still names the SA (the server's rule, reference 5.2) and the check
+         * then tells that the header was changed, instead of "no SA" */
+        for (guint i = t->sas->len; i-- > 0 && !s;) {
+            sa_entry *c = g_ptr_array_index(t->sas, i);
+            if (c->mech == mech && c->opaque && g_ascii_strcasecmp(c->opaque, a->opaque) == 0)
+                s = c;
+        }
+        if (s)
+            note_add(a->notes, NOTE_TOKEN, NOTE_SEV_WARN,
+                     "realm \"%s\" / targetname \"%s\" differ from those of %s SA %u "
+                     "(\"%s\" / \"%s\"), which has opaque %s",
+                     a->realm ? a->realm : "", a->targetname ? a->targetname : "",
+                     mech->scheme, s->id, s->realm ? s->realm : "",
+                     s->targetname ? s->targetname : "", s->opaque);
     }
     if (!s && a->opaque) {
         keylog_scheme ks = mech == &mech_ntlm_ops ? KEYLOG_NTLM

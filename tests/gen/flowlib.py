@@ -96,10 +96,11 @@ class Link:
 
 
 def _last_data_frame(frames, conn, direction):
-    # pcapgen/tlsgen return the frames they wrote; with ack=True the last one is the peer's ACK
+    # pcapgen/tlsgen return the numbers of the data segments only (not the peer's ACK): the
+    # message is complete, and shown by Wireshark, in the last one
     if isinstance(frames, int):
         return frames
-    return frames[-2] if len(frames) >= 2 else frames[-1]
+    return frames[-1]
 
 
 class Flow:

@@ -9,8 +9,8 @@ API
 ---
 ``Capture(start=1700000000.0, step=0.001)``
     ``udp(src, sport, dst, dport, payload) -> frame number``
-    ``tcp(src, sport, dst, dport, seq, ack, flags, payload=b"") -> frame number`` (raw segment; flags
-    is a string of ``S A P F R`` letters, e.g. ``"PA"``)
+    ``tcp(src, sport, dst, dport, seq, ack, flags, payload=b"") -> frame number`` (raw segment;
+    flags is a string of ``S A P F R`` letters, e.g. ``"PA"``)
     ``advance(seconds)`` -- add a gap before the next frame
     ``add_secrets(text)`` -- TLS key log text embedded as a pcapng Decryption Secrets Block
     (only written by ``save()`` to a ``.pcapng`` file; Wireshark then needs no tls.keylog_file)

@@ -11,12 +11,12 @@ given; ``str`` values are UTF-8 encoded)::
     request(method, uri, headers, body=b"", content_length=True)
     response(code, reason, headers, body=b"", content_length=True)
 
-``headers`` is a list of ``(name, value)`` pairs.  A value may contain ``"\\r\\n "`` to make a folded
-continuation line (written verbatim).  Content-Length: if no ``Content-Length`` / ``l`` header is in
-the list and ``content_length`` is true, ``Content-Length: <len(body)>`` is appended as the last
-header; a header whose value is ``AUTO`` gets ``len(body)``; an explicit value is kept as is (so a
-wrong length can be tested).  ``insert_header(msg, name, value, position=None)`` adds a header line
-to existing message bytes (default: just before Content-Length, else last).
+``headers`` is a list of ``(name, value)`` pairs.  A value may contain ``"\\r\\n "`` to make a
+folded continuation line (written verbatim).  Content-Length: if no ``Content-Length`` / ``l``
+header is in the list and ``content_length`` is true, ``Content-Length: <len(body)>`` is appended
+as the last header; a header whose value is ``AUTO`` gets ``len(body)``; an explicit value is kept
+as is (so a wrong length can be tested).  ``insert_header(msg, name, value, position=None)`` adds a
+header line to existing message bytes (default: just before Content-Length, else last).
 
 Parsing::
 
@@ -32,7 +32,8 @@ Auth headers::
 
     auth_header("NTLM", [("qop", "auth"), ("realm", "SIP Communications Service"),
                          ("version", "4"), ("crand", "13317733", True), ("cnum", "1")])
-      -> 'NTLM qop="auth", realm="SIP Communications Service", version=4, crand="13317733", cnum="1"'
+      -> 'NTLM qop="auth", realm="SIP Communications Service", version=4, crand="13317733",
+          cnum="1"'   (one line)
     # entries are (name, value) or (name, value, quoted); 2-tuples are quoted except "version".
     parse_auth(value) -> (scheme, [(name, value, quoted)])     # quotes removed, \\-escapes undone
 

@@ -1,12 +1,16 @@
 """harness -- run tshark with OUR built plugin, as root or not (Python 3 standard library only).
 
 Wireshark ignores WIRESHARK_PLUGIN_DIR and the personal plugin folder when it runs as root
-(wireshark-4.0.md section 2).  So each ``Tshark`` owns a world-readable temporary folder under /tmp::
+(wireshark-4.0.md section 2).  So each ``Tshark`` owns a world-readable temporary folder under
+/tmp::
 
     <tmp>/plugins/4.0/epan/mssipae.so   copy of $MSSIPAE_BUILD_DIR/mssipae.so (if built)
     <tmp>/config/                       WIRESHARK_CONFIG_DIR (preferences, UAT files)
     <tmp>/home/                         HOME
     <tmp>/files/                        copies of captures, key logs, keytabs ("staged" files)
+    <tmp>/extcap/                       WIRESHARK_EXTCAP_DIR, empty: tshark -G plugins would
+                                        otherwise run every extcap (they hang with libasan
+                                        in LD_PRELOAD)
 
 and runs ``setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=... WIRESHARK_PLUGIN_DIR=...
 WIRESHARK_CONFIG_DIR=... tshark ...`` when euid == 0, or tshark directly with the same variables
@@ -148,10 +152,11 @@ class Tshark:
         self.config_dir = os.path.join(self.tmpdir, "config")
         self.home = os.path.join(self.tmpdir, "home")
         self.files = os.path.join(self.tmpdir, "files")
+        self.extcap_dir = os.path.join(self.tmpdir, "extcap")
         epan = os.path.join(self.plugin_dir, WS_MAJOR_MINOR, "epan")
-        for d in (epan, self.config_dir, self.home, self.files):
+        for d in (epan, self.config_dir, self.home, self.files, self.extcap_dir):
             os.makedirs(d, exist_ok=True)
-        for d in (self.plugin_dir, os.path.dirname(epan), epan, self.files):
+        for d in (self.plugin_dir, os.path.dirname(epan), epan, self.files, self.extcap_dir):
             os.chmod(d, 0o755)
         for d in (self.config_dir, self.home):
             os.chmod(d, 0o755)
@@ -216,7 +221,8 @@ class Tshark:
     # ---- running ----
     def _env(self):
         env = {"HOME": self.home, "WIRESHARK_PLUGIN_DIR": self.plugin_dir,
-               "WIRESHARK_CONFIG_DIR": self.config_dir, "LC_ALL": "C.UTF-8"}
+               "WIRESHARK_CONFIG_DIR": self.config_dir, "WIRESHARK_EXTCAP_DIR": self.extcap_dir,
+               "LC_ALL": "C.UTF-8"}
         if self.asan:
             env["LD_PRELOAD"] = self.asan
             env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "detect_leaks=0")
@@ -234,12 +240,17 @@ class Tshark:
         full.update(env)
         return [self.tshark] + list(args), full
 
-    def run(self, args, stage_files=True, check=True, timeout=300):
+    def run(self, args, stage_files=True, check=True, timeout=120):
         """Run tshark with args; return stdout (str).  Raises TsharkError on failure."""
         args = [self._maybe_stage(a) if stage_files else a for a in args]
         argv, env = self._argv(args)
         self.last_args = argv
-        p = subprocess.run(argv, env=env, capture_output=True, timeout=timeout, cwd=self.files)
+        try:
+            p = subprocess.run(argv, env=env, capture_output=True, timeout=timeout,
+                               cwd=self.files)
+        except subprocess.TimeoutExpired as e:
+            raise TsharkError("tshark timed out after %ss\ncommand: %s" % (timeout, " ".join(argv))
+                              ) from e
         out = p.stdout.decode("utf-8", "replace")
         err = p.stderr.decode("utf-8", "replace")
         self.last_stderr = err

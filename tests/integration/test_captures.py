@@ -218,7 +218,7 @@ class StockDissection(unittest.TestCase):
                                     "_ws.expert"],
                              prefs={"ip.check_checksum": True, "udp.check_checksum": True})
         self.assertEqual(rows, [[str(n1), "OPTIONS", "", "1", "1", "", ""],
-                                [str(n2), "OPTIONS", "200", "", "1", "2001:db8::20", ""]])
+                                [str(n2), "OPTIONS", "200", "", "1", "2001:db8::10", ""]])
 
     def _tcp_capture(self):
         cap = Capture()
@@ -283,7 +283,7 @@ class StockDissection(unittest.TestCase):
             [str(f1[0]), "0x0303", "REGISTER", "1", ""],
             [str(f2[0]), "0x0303", "REGISTER,REGISTER", "1,2", "401,200"],
             [str(f3[1]), "0x0303", "REGISTER", "3", ""],
-            [str(f4[1]), "", "REGISTER", "3", "200"],
+            [str(f4[1]), "0x0303", "REGISTER", "3", "200"],
         ]
         self.assertEqual(len(f3), 2)
         self.assertEqual(len(f4), 2)

@@ -155,6 +155,9 @@ static void test_pai_rules(void **state)
     assert_string_equal(u, "tel:+1");
     g_free(u);
     assert_null(sigbuf_pai_uri("<sips:a@b>", 0));
+    u = sigbuf_pai_uri("sip:a@b;user=phone", 0);
+    assert_string_equal(u, "sip:a@b;user=phone");
+    g_free(u);
     u = sigbuf_nameaddr_tag("<sip:a@b>;epid=1;TAG=x");
     assert_string_equal(u, "x");
     g_free(u);
