@@ -21,20 +21,21 @@ tshark -G plugins 2>/dev/null | grep -q mssipae.so || { echo "tshark does not li
 
 # One line per signed header: frame, direction, header, scheme, SA, verdict, reason.
 show() {
-  local cap=$1; shift
+  local cap=$1 keys=$2; shift 2
   echo
-  echo "== $cap $*"
+  echo "== $cap ($keys)"
   printf 'frame\tdirection\theader\tscheme\tSA\tverdict\treason\n'
   tshark -r "$cap" "$@" -Y mssipae.sig.status -T fields -E occurrence=a -E aggregator='|' \
     -e frame.number -e mssipae.direction -e mssipae.header -e mssipae.scheme -e mssipae.sa \
     -e mssipae.sig.verdict -e mssipae.sig.why 2>/dev/null
 }
 
-show demo/seed-kerberos-example.pcap
+# the [MS-SIPAE] 4.2 example: its signature is a placeholder, so the verdict is "malformed"
+show demo/seed-kerberos-example.pcap "no keys"
 for f in demo/*.conf; do
   [ -e "$f" ] || continue
   # each demo/<name>.conf holds the tshark options (keys) for demo/<name>.pcap
   name=${f%.conf}
   mapfile -t opts < <(grep -v '^#' "$f" | sed '/^$/d' | sed "s|@DEMO@|$PWD/demo|g")
-  show "$name.pcap" "${opts[@]}"
+  show "$name.pcap" "keys from $f" "${opts[@]}"
 done

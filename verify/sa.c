@@ -510,23 +510,6 @@ static sa_entry *find_for_signature(sa_tracker *t, const mech_ops *mech, auth_re
             sa_bind_opaque(t, s, a->opaque);
     }
     if (!s && a->opaque) {
-        /* realm and targetname are covered by the signature: when only they differ from the
-         * SA's, the opaque still names the SA (the server's rule, reference 5.2) and the check
-         * then tells that the header was changed, instead of "no SA" */
-        for (guint i = t->sas->len; i-- > 0 && !s;) {
-            sa_entry *c = g_ptr_array_index(t->sas, i);
-            if (c->mech == mech && c->opaque && g_ascii_strcasecmp(c->opaque, a->opaque) == 0)
-                s = c;
-        }
-        if (s)
-            note_add(a->notes, NOTE_TOKEN, NOTE_SEV_WARN,
-                     "realm \"%s\" / targetname \"%s\" differ from those of %s SA %u "
-                     "(\"%s\" / \"%s\"), which has opaque %s",
-                     a->realm ? a->realm : "", a->targetname ? a->targetname : "",
-                     mech->scheme, s->id, s->realm ? s->realm : "",
-                     s->targetname ? s->targetname : "", s->opaque);
-    }
-    if (!s && a->opaque) {
         keylog_scheme ks = mech == &mech_ntlm_ops ? KEYLOG_NTLM
                          : mech == &mech_kerberos_ops ? KEYLOG_KERBEROS : KEYLOG_TLSDSK;
         if (keystore_keylog_find(t->ks, ks, a->opaque)) {

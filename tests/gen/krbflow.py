@@ -71,8 +71,8 @@ def answer(req, code, reason, auths=(), extra=(), to_tag=None, body=b"", first=(
 class UA:
     """One SfB client endpoint (user, address, tags) on a flowlib Link to the front end."""
 
-    def __init__(self, user, addr, link, rng=None, transport="TCP"):
-        self.user, self.addr, self.link = user, addr, link
+    def __init__(self, user, addr, link, rng=None, transport="TCP", server=SERVER):
+        self.user, self.addr, self.link, self.server = user, addr, link, server
         self.rng = rng or random.Random(user)
         self.transport = transport
         self.aor = "sip:%s@%s" % (user, DOMAIN)
@@ -130,7 +130,7 @@ class UA:
         peer = "sip:%s@%s" % (peer_user, DOMAIN)
         hdrs = list(first) + [
             ("Via", "SIP/2.0/%s %s:%d;branch=z9hG4bK%s;ms-internal-info=\"%s\"" % (
-                self.transport, SERVER[0], SERVER[1], self.hex(8), self.hex(16))),
+                self.transport, self.server[0], self.server[1], self.hex(8), self.hex(16))),
             ("Via", "SIP/2.0/TLS 10.0.2.7:50711;branch=z9hG4bK%s;ms-received-port=50711;"
                     "ms-received-cid=%s" % (self.hex(8), self.hex(6).upper())),
             ("Max-Forwards", "69"),

@@ -30,14 +30,15 @@ Tampering (one byte of one covered item, or of an uncovered part)::
         independent buffer (changed for covered cases, identical otherwise); in the v2 layout
         the To URI is not covered.
 
-``write(msgs, flow, client, server) -> [frame per message]`` sends them over one flowlib Link.
+``write(msgs, flow, client, server, gaps=None) -> [frame per message]`` sends them over one
+flowlib Link (gaps: {message index: seconds of silence before it}).
 """
 
 import os
 import random
 
 import sipmsg
-from sipmsg import request, response, auth_header, SIG
+from sipmsg import request, response, auth_header
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VECTORS = os.path.join(os.path.dirname(HERE), "vectors")
@@ -78,10 +79,16 @@ class Msg:
         return Msg(self.direction, data, self.label)
 
 
-def write(msgs, flow, client, server):
-    """Send every message over a new link of flow; returns the frame number of each."""
+def write(msgs, flow, client, server, gaps=None):
+    """Send every message over a new link of flow; returns the frame number of each. gaps maps
+    a message index to seconds of silence before it (for captures that read like real ones)."""
     link = flow.link(client, server)
-    return [link.c2s(m.data) if m.direction == C2S else link.s2c(m.data) for m in msgs]
+    frames = []
+    for i, m in enumerate(msgs):
+        if gaps and i in gaps:
+            flow.cap.advance(gaps[i])
+        frames.append(link.c2s(m.data) if m.direction == C2S else link.s2c(m.data))
+    return frames
 
 
 # ---------------------------------------------------------------- the Microsoft vectors
@@ -183,8 +190,9 @@ class LyncNtlmExchange:
         instance = "<urn:uuid:%s-%s-%s-%s-%s>" % (self._hex(8).upper(), self._hex(4).upper(),
                                                   self._hex(4).upper(), self._hex(4).upper(),
                                                   self._hex(12).upper())
+        ms_opaque = self._hex(10)
         contact = "<sip:%s:%d;transport=%s;ms-opaque=%s>;methods=%s;proxy=replace;+sip.instance=\"%s\"" % (
-            self.client[0], self.client[1], self.transport.lower(), self._hex(10), METHODS, instance)
+            self.client[0], self.client[1], self.transport.lower(), ms_opaque, METHODS, instance)
         frm = "<%s>;tag=%s;epid=%s" % (aor, tag, epid)
         out = []
         cseq = [0]
@@ -246,7 +254,7 @@ class LyncNtlmExchange:
             ("Contact", "<sip:%s:%d;transport=%s;ms-opaque=%s;ms-received-cid=%s>;expires=7200;"
                         "+sip.instance=\"%s\";gruu=\"%s\"" % (
                             self.client[0], self.client[1], self.transport.lower(),
-                            self._hex(10), self.cid, instance, gruu)),
+                            ms_opaque, self.cid, instance, gruu)),
             ("Expires", "7200"), ("presence-state", 'register-action="added"'),
             ("Allow-Events", "vnd-microsoft-provisioning,vnd-microsoft-roaming-contacts,"
                              "vnd-microsoft-roaming-ACL,presence,presence.wpending,"
@@ -289,7 +297,7 @@ class LyncNtlmExchange:
         note = (b'<roamingData xmlns="http://schemas.microsoft.com/2006/09/sip/roaming-self">'
                 b'<categories><category name="note" instance="0"/></categories></roamingData>')
         m = request("BENOTIFY", "sip:%s:%d;transport=%s;ms-opaque=%s;ms-received-cid=%s" % (
-            self.client[0], self.client[1], self.transport.lower(), self._hex(10), self.cid), [
+            self.client[0], self.client[1], self.transport.lower(), ms_opaque, self.cid), [
             ("Via", self._srv_via(self._hex(10))), ("Max-Forwards", "70"),
             ("From", "<%s>;tag=%s" % (aor, sub_srv_tag)), ("To", sub_from),
             ("Call-ID", sub_cid), ("CSeq", "2 BENOTIFY"),
@@ -305,7 +313,7 @@ class LyncNtlmExchange:
         bob_epid = self._hex(10)
         bob_from = '"%s" <%s>;tag=%s;epid=%s' % (self.caller_name, bob, bob_tag, bob_epid)
         my_uri = "sip:%s:%d;transport=%s;ms-opaque=%s;ms-received-cid=%s" % (
-            self.client[0], self.client[1], self.transport.lower(), self._hex(10), self.cid)
+            self.client[0], self.client[1], self.transport.lower(), ms_opaque, self.cid)
         sdp = ("v=0\r\no=- 0 0 IN IP4 10.0.0.55\r\ns=session\r\nc=IN IP4 10.0.0.55\r\nt=0 0\r\n"
                "m=message 5060 sip null\r\na=accept-types:text/plain text/html "
                "multipart/alternative image/gif text/rtf application/x-ms-ink\r\n").encode()

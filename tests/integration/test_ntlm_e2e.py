@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "gen"))
 sys.path.insert(0, HERE)
 
 import ntlmsip  # noqa: E402
-from ntlmsip import C2S, Msg  # noqa: E402
+from ntlmsip import C2S  # noqa: E402
 from flowlib import Flow  # noqa: E402
 from harness import Tshark  # noqa: E402
 
@@ -73,9 +73,10 @@ def make_keytab(path, principal, password, kvno=1):
 
 
 def copies_capture(path, msgs, cases_for, first_octet=10):
-    """The exchange untouched on CLIENT, then one copy per (message index, case) on its own client
-    endpoint, the message replaced by the case's bytes. Returns (path, expected) where expected
-    maps frame -> list of statuses for its signed headers and labels maps frame -> text."""
+    """The exchange untouched on CLIENT, then one copy per (signed message, case of
+    cases_for(message)) on its own client endpoint, that message replaced by the case's bytes.
+    Returns (path, expected, labels): expected maps frame -> statuses of its signed headers
+    (invalid only for the tampered message of a covered case), labels maps frame -> text."""
     flow = Flow("udp")
     expected, labels = {}, {}
 

@@ -1,0 +1,104 @@
+"""The Kerberos demo capture (demo/kerberos-mit.pcap with demo/sip.keytab, made from real MIT
+material by tests/gen/make_demo_kerberos.py): with the options of demo/kerberos-mit.conf (read
+the way demo.sh reads them) every signed header is "valid"; without them every signed header is
+"no key"; one-pass and -2 output are identical.
+
+Which headers are signed is found independently of the plugin: Wireshark's own SIP dissector
+gives the Authorization / Proxy-Authorization / Authentication-Info values, and a value with a
+response= or rspauth= parameter is a signature; its first bytes tell the token format
+(04 04: RFC 4121, 60 23: RFC 4757).
+
+Run: cd tests/integration && MSSIPAE_BUILD_DIR=... MSSIPAE_SOURCE_DIR=... python3 -m unittest -v test_demo_kerberos
+"""
+
+import os
+import re
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("MSSIPAE_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, HERE)
+
+from harness import Tshark  # noqa: E402
+
+DEMO = os.path.join(SRC, "demo")
+NAME = "kerberos-mit"
+VALID, NO_KEY = "1", "3"
+SIG_FIELDS = ["sip.Authorization", "sip.Proxy-Authorization", "sip.Authentication-Info"]
+SIG_VALUE = re.compile(r'(?:^|[\s,])(?:response|rspauth)\s*=\s*"?([0-9A-Fa-f]*)', re.I)
+
+
+def demo_options(name):
+    """The tshark arguments of demo/<name>.conf, as demo.sh builds them: lines that do not start
+    with #, empty lines dropped, @DEMO@ replaced by the demo folder."""
+    with open(os.path.join(DEMO, name + ".conf"), encoding="utf-8") as f:
+        lines = [l.rstrip("\r\n") for l in f]
+    return [l.replace("@DEMO@", DEMO) for l in lines if not l.startswith("#") and l != ""]
+
+
+class KerberosDemo(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.t = Tshark()
+        cls.t.require_plugin()
+        cls.pcap = os.path.join(DEMO, NAME + ".pcap")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.t.cleanup()
+
+    def staged_options(self):
+        """The .conf options with file paths copied where tshark (run as nobody when we are
+        root) can read them; a `-o name:path` to a missing file fails the test."""
+        out = []
+        for arg in demo_options(NAME):
+            m = re.match(r"([\w.]+):(/.*)$", arg)
+            if m and "keytab" in m.group(1):
+                self.assertTrue(os.path.isfile(m.group(2)), "%s missing" % m.group(2))
+                arg = "%s:%s" % (m.group(1), self.t.stage(m.group(2)))
+            out.append(arg)
+        return out
+
+    def signed_headers(self):
+        """{frame: [signature hex of each signed auth header]}, from the stock SIP dissector."""
+        rows = self.t.fields(self.pcap, ["frame.number"] + SIG_FIELDS, display_filter="sip",
+                             split=True)
+        out = {}
+        for r in rows:
+            sigs = [m.group(1) for cell in r[1:] for v in cell for m in [SIG_VALUE.search(v)] if m]
+            if sigs:
+                out[int(r[0][0])] = sigs
+        return out
+
+    def test_files(self):
+        for f in (NAME + ".pcap", NAME + ".conf", "sip.keytab"):
+            self.assertTrue(os.path.isfile(os.path.join(DEMO, f)),
+                            "demo/%s missing: run tests/gen/make_demo_kerberos.py" % f)
+        self.assertEqual(demo_options(NAME), ["-o", "mssipae.keytab:%s/sip.keytab" % DEMO])
+
+    def test_every_signature_valid_with_keytab_no_key_without(self):
+        signed = self.signed_headers()
+        sigs = [s.lower() for v in signed.values() for s in v]
+        # two clients: AES (RFC 4121 tokens) and RC4 (RFC 4757 tokens), signed both ways
+        self.assertGreaterEqual(len(sigs), 12)
+        self.assertTrue(any(s.startswith("0404") for s in sigs))
+        self.assertTrue(any(s.startswith("6023") for s in sigs))
+        fields = ["frame.number", "mssipae.sig.status", "mssipae.sig.why", "mssipae.direction",
+                  "mssipae.scheme"]
+        for extra, status in ((self.staged_options(), VALID), ((), NO_KEY)):
+            rows = self.t.assert_same_both_passes(self.pcap, fields, extra_args=extra, split=True,
+                                                  display_filter="mssipae.sig.status")
+            got = {int(r[0][0]): r for r in rows}
+            self.assertEqual(sorted(got), sorted(signed), "frames with a signature status")
+            for fr, s in signed.items():
+                self.assertEqual(got[fr][1], [status] * len(s),
+                                 "frame %d (%s)" % (fr, got[fr][2]))
+                self.assertEqual(got[fr][4], ["Kerberos"] * len(s))
+            dirs = [d for r in got.values() for d in r[3]]
+            self.assertGreaterEqual(dirs.count("client-to-server"), 6)
+            self.assertGreaterEqual(dirs.count("server-to-client"), 6)
+
+
+if __name__ == "__main__":
+    unittest.main()
