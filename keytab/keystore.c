@@ -794,6 +794,12 @@ int keystore_set_keylog(keystore *ks, const char *path)
     return ret;
 }
 
+/* qsort-style comparison of two string pointers, for stable listings. */
+static gint ks_strptr_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 const keylog_entry *keystore_keylog_find(keystore *ks, keylog_scheme scheme, const char *opaque)
 {
     if (!ks || !ks->kl_path || !opaque)
@@ -806,6 +812,30 @@ const keylog_entry *keystore_keylog_find(keystore *ks, keylog_scheme scheme, con
     const keylog_entry *e = g_hash_table_lookup(ks->kl_table, key);
     g_free(key);
     return e;
+}
+
+size_t keystore_keylog_ids(keystore *ks, keylog_scheme scheme, const char ***out)
+{
+    *out = NULL;
+    if (!ks || !ks->kl_path)
+        return 0;
+    if (ks_keylog_refresh(ks))
+        ks_errs_rebuild(ks, TRUE);
+    if (!ks->kl_table)
+        return 0;
+    GPtrArray *ids = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, ks->kl_table);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const keylog_entry *e = v;
+        if (e->scheme == scheme)
+            g_ptr_array_add(ids, e->id);
+    }
+    g_ptr_array_sort(ids, (GCompareFunc)ks_strptr_cmp);
+    size_t n = ids->len;
+    *out = (const char **)g_ptr_array_free(ids, FALSE);
+    return n;
 }
 
 const char *const *keystore_config_errors(const keystore *ks)

@@ -72,6 +72,12 @@ size_t keystore_nt_candidates(const keystore *ks, const char *domain, const char
  * keystore_set_keylog or keystore_free, even across re-reads. */
 const keylog_entry *keystore_keylog_find(keystore *ks, keylog_scheme scheme, const char *opaque);
 
+/* The ids (opaques) of every key-log entry of scheme, sorted, for signatures made before the
+ * server named their SA's opaque (a Kerberos v4 AP-REQ request is signed before the 200 OK says
+ * the opaque). Returns the count; *out is a g_malloc'd array of borrowed strings (valid like the
+ * entries of keystore_keylog_find), which the caller g_free()s. */
+size_t keystore_keylog_ids(keystore *ks, keylog_scheme scheme, const char ***out);
+
 /* MIT krb5 access for the Kerberos mechanism: the context (always valid after keystore_new
  * unless krb5_init_context failed) and the keytab (an in-memory copy of the configured file,
  * or NULL when no keytab is configured or it could not be read). */

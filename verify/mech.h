@@ -28,6 +28,7 @@
 
 typedef struct mech_ops {
     const char *scheme; /* as on the wire: "NTLM", "Kerberos", "TLS-DSK" */
+    keylog_scheme keylog; /* the keyword of this mechanism's key-log lines */
 
     /* Per-SA mechanism state. */
     void *(*sa_new)(void);

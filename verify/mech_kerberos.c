@@ -1352,6 +1352,7 @@ int krb_sa_fact(const void *st, krb_fact fact, uint32_t *out)
 
 const mech_ops mech_kerberos_ops = {
     .scheme = "Kerberos",
+    .keylog = KEYLOG_KERBEROS,
     .sa_new = krb_sa_new,
     .sa_free = krb_sa_free,
     .on_token = krb_on_token,

@@ -547,6 +547,7 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
 
 const mech_ops mech_ntlm_ops = {
     .scheme = "NTLM",
+    .keylog = KEYLOG_NTLM,
     .sa_new = ntlm_sa_new,
     .sa_free = ntlm_sa_free,
     .on_token = ntlm_on_token,

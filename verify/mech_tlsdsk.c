@@ -23,6 +23,7 @@ static sig_verdict tlsdsk_verify(void *st, keystore *ks, const char *opaque, mss
 
 const mech_ops mech_tlsdsk_ops = {
     .scheme = "TLS-DSK",
+    .keylog = KEYLOG_TLSDSK,
     .sa_new = tlsdsk_sa_new,
     .sa_free = tlsdsk_sa_free,
     .on_token = tlsdsk_on_token,

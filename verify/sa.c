@@ -510,9 +510,7 @@ static sa_entry *find_for_signature(sa_tracker *t, const mech_ops *mech, auth_re
             sa_bind_opaque(t, s, a->opaque);
     }
     if (!s && a->opaque) {
-        keylog_scheme ks = mech == &mech_ntlm_ops ? KEYLOG_NTLM
-                         : mech == &mech_kerberos_ops ? KEYLOG_KERBEROS : KEYLOG_TLSDSK;
-        if (keystore_keylog_find(t->ks, ks, a->opaque)) {
+        if (keystore_keylog_find(t->ks, mech->keylog, a->opaque)) {
             /* handshake not in the capture, but the user gave this SA's key */
             s = sa_create(t, mech, a, meta, NULL);
             s->implicit = 1;
@@ -524,6 +522,40 @@ static sa_entry *find_for_signature(sa_tracker *t, const mech_ops *mech, auth_re
         }
     }
     return s;
+}
+
+/* A signature made before the server named its SA's opaque (Kerberos v4 signs the AP-REQ
+ * request; the opaque comes with the 200 OK) cannot be matched to a key-log line by opaque yet.
+ * Try each key-log entry of the scheme: a match is cryptographic proof that the entry is this
+ * SA's key; a mismatch proves nothing, so the verdict then stays NO_KEY. */
+static void try_keylog_ids(sa_tracker *t, const mech_ops *mech, sa_entry *s, const auth_result *a,
+                           sig_verdict *v)
+{
+    const char **ids;
+    size_t n = keystore_keylog_ids(t->ks, mech->keylog, &ids);
+    for (size_t i = 0; i < n; i++) {
+        note_list *scratch = note_list_new();
+        sig_verdict c = mech->verify(s->mstate, t->ks, ids[i], a->dir,
+                                     (const uint8_t *)a->sigbuf->str, a->sigbuf->len, a->sig,
+                                     a->sig_len, scratch);
+        note_list_free(scratch);
+        if (c.status == SIG_VALID) {
+            verdict_clear(v);
+            v->status = SIG_VALID;
+            v->why = g_strdup_printf("%s (key-log entry for opaque %s; the server had not named "
+                                     "this SA's opaque yet)", c.why ? c.why : "valid", ids[i]);
+            verdict_clear(&c);
+            break;
+        }
+        verdict_clear(&c);
+    }
+    if (n && v->status != SIG_VALID) {
+        char *why = g_strdup_printf("%s; none of the %zu %s key-log entries verifies it", v->why ? v->why : "no key",
+                                    n, mech->scheme);
+        g_free(v->why);
+        v->why = why;
+    }
+    g_free(ids);
 }
 
 static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const msg_meta *meta,
@@ -604,6 +636,8 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     sig_verdict v = mech->verify(s->mstate, t->ks, s->opaque ? s->opaque : a->opaque, a->dir,
                                  (const uint8_t *)a->sigbuf->str, a->sigbuf->len, a->sig,
                                  a->sig_len, a->notes);
+    if (v.status == SIG_NO_KEY && !s->opaque && !a->opaque)
+        try_keylog_ids(t, mech, s, a, &v);
     a->status = v.status;
     g_free(a->why);
     a->why = v.why;

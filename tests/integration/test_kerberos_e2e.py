@@ -396,25 +396,32 @@ class KerberosEndToEnd(unittest.TestCase):
     def test_keylog_route(self):
         """Only `KERBEROS <opaque> <enctype> <key>` lines (the GSS context key: the initiator
         subkey for one leg, the acceptor subkey after an AES AP-REP). Expected: every signature
-        valid, except the signature on the AP-REQ request itself (version 4): it comes before the
-        200 OK that names the opaque, so in a one-pass dissection no key-log line can be
-        associated with it yet ("no key", saying that no opaque is known)."""
+        valid -- including the signature on the AP-REQ request itself (version 4), which comes
+        before the 200 OK that names the opaque: the plugin then tries every KERBEROS key-log
+        entry, and says which opaque's entry matched."""
         path = os.path.join(self.tmpdir.name, "kerberos.keys")
         with open(path, "w") as f:
             f.write("# session keys of the e2e capture\n")
             for s in self.main["sessions"]:
                 f.write("KERBEROS %s %d %s\n" % (s.opaque, s.et, s.key.hex()))
-        exp = self.expected(self.main, lambda r, s: NO_KEY if r.before_opaque else VALID)
-        self.assertTrue(any(NO_KEY in e["status"] for e in exp.values()))
+        exp = self.expected(self.main, lambda r, s: VALID)
         prefs = {"mssipae.keylog_file": path}
         self.run_check(self.main, exp, prefs=prefs)
         rows = self.t.assert_same_both_passes(self.main["path"], ["frame.number", "mssipae.sig.why"],
-                                              prefs=prefs, split=True,
-                                              display_filter="mssipae.sig.status == 3")
-        before = {r.frame for r in self.main["recs"] if r.before_opaque}
-        self.assertEqual({int(r[0][0]) for r in rows}, before)
-        for r in rows:
-            self.assertIn("no opaque", r[1][0])
+                                              prefs=prefs, split=True)
+        why = {int(r[0][0]): r[1] for r in rows if r[1]}
+        before = {r.frame: r for r in self.main["recs"] if r.before_opaque}
+        self.assertTrue(before)
+        for frame in before:
+            self.assertIn("had not named this SA's opaque", why[frame][0], frame)
+        # a key log holding only OTHER SAs' keys: the early signature is "no key", never "invalid"
+        with open(path, "w") as f:
+            f.write("KERBEROS DEADBEEF 18 %s\n" % ("00" * 32))
+        rows = self.t.fields(self.main["path"], ["frame.number", "mssipae.sig.status"], prefs=prefs,
+                             split=True)
+        got = {int(r[0][0]): r[1] for r in rows}
+        for frame in before:
+            self.assertEqual(got[frame], [NO_KEY], frame)
 
     def test_tampered_covered_invalid_uncovered_valid(self):
         """Copies of signed messages with one byte changed, after the original flows: "invalid"

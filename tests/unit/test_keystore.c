@@ -549,6 +549,16 @@ static void test_keylog_lookup(void **state)
     /* the bad line is reported once, however often we look */
     assert_int_equal(n_errors(ks), 1);
 
+    /* listing the ids of one scheme (sorted; the later "DUP" line replaced "dup") */
+    const char **ids;
+    assert_int_equal(keystore_keylog_ids(ks, KEYLOG_NTLM, &ids), 2);
+    assert_string_equal(ids[0], "ABCD");
+    assert_string_equal(ids[1], "DUP");
+    g_free(ids);
+    assert_int_equal(keystore_keylog_ids(ks, KEYLOG_KERBEROS, &ids), 1);
+    assert_string_equal(ids[0], "7E57");
+    g_free(ids);
+
     /* no key log configured */
     assert_int_equal(keystore_set_keylog(ks, NULL), 0);
     assert_int_equal(n_errors(ks), 0);
