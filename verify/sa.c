@@ -37,7 +37,7 @@ typedef struct {
 struct sa_tracker {
     keystore *ks;
     GPtrArray *sas;            /* sa_entry*, in creation order (id = index + 1) */
-    GHashTable *by_opaque;     /* "SCHEME|realm|target|OPAQUE" -> GPtrArray of sa_entry* (newest last) */
+    GHashTable *by_opaque;     /* "SCHEME|OPAQUE" -> GPtrArray of sa_entry* (newest last) */
     GHashTable *offers;        /* "SCHEME|realm|target|client-ep" -> version from a 1st-leg challenge */
     GPtrArray *results;        /* msg_result*, owned */
     guint config_reported;     /* keystore configuration errors already reported */
@@ -45,15 +45,20 @@ struct sa_tracker {
 
 /* ---- helpers ---- */
 
-static char *lookup_key(const char *scheme, const char *realm, const char *target, const char *id)
+/* Key of the version a 1st-leg challenge offered to one client: the mechanism (a pointer, so
+ * case cannot matter), realm and targetname as sent, and the client's endpoint. */
+static char *offer_key(const mech_ops *mech, const char *realm, const char *target,
+                       const char *client_ep)
 {
-    char *k = g_strdup_printf("%s|%s|%s|%s", scheme, realm ? realm : "", target ? target : "",
-                              id ? id : "");
-    /* scheme and opaque compare case-insensitively; realm and targetname as sent */
-    for (char *p = k; *p && *p != '|'; p++)
-        *p = g_ascii_toupper(*p);
-    char *last = strrchr(k, '|');
-    for (char *p = last; p && *p; p++)
+    return g_strdup_printf("%p|%s|%s|%s", (const void *)mech, realm ? realm : "",
+                           target ? target : "", client_ep ? client_ep : "");
+}
+
+/* Index key of an SA's opaque: "SCHEME|OPAQUE" (both compare case-insensitively). */
+static char *opaque_key(const mech_ops *mech, const char *opaque)
+{
+    char *k = g_strdup_printf("%s|%s", mech->scheme, opaque);
+    for (char *p = k; *p; p++)
         *p = g_ascii_toupper(*p);
     return k;
 }
@@ -164,7 +169,7 @@ static void sa_bind_opaque(sa_tracker *t, sa_entry *s, const char *opaque)
 {
     g_free(s->opaque);
     s->opaque = g_strdup(opaque);
-    char *k = lookup_key(s->mech->scheme, s->realm, s->targetname, opaque);
+    char *k = opaque_key(s->mech, opaque);
     GPtrArray *list = g_hash_table_lookup(t->by_opaque, k);
     if (!list) {
         list = g_ptr_array_new();
@@ -184,40 +189,41 @@ static int sa_on_endpoints(const sa_entry *s, const msg_meta *meta)
            (strcmp(s->client_ep, meta->dst) == 0 && strcmp(s->server_ep, meta->src) == 0);
 }
 
-/* The SA of (scheme, realm, targetname, opaque): the newest one on the same endpoints; else the
- * newest SA of this scheme and opaque on the same endpoints whose realm or targetname differ (a
- * server finds the SA by opaque and endpoint, [MS-SIPAE] 3.3.5.2, and both values are items of
- * the signature buffer, so a changed one shows as an invalid signature instead of hiding the SA);
- * else the newest one anywhere. */
+/* The SA a header's opaque names, newest first: the one with the same realm and targetname on
+ * the same endpoints; else one with that opaque on the same endpoints whose realm or targetname
+ * differ (a tampered realm/targetname must still reach its SA, so the signature can be found
+ * invalid; noted); else the newest with the same realm and targetname anywhere (an SA outlives
+ * its TCP connection). */
 static sa_entry *sa_find(sa_tracker *t, const mech_ops *mech, auth_result *a,
                          const msg_meta *meta)
 {
     if (!a->opaque)
         return NULL;
-    char *k = lookup_key(mech->scheme, a->realm, a->targetname, a->opaque);
+    char *k = opaque_key(mech, a->opaque);
     GPtrArray *list = g_hash_table_lookup(t->by_opaque, k);
     g_free(k);
+    sa_entry *same_ep = NULL, *same_names = NULL;
     for (guint i = list ? list->len : 0; i-- > 0;) {
         sa_entry *s = g_ptr_array_index(list, i);
-        if (sa_on_endpoints(s, meta))
+        int names = streq0(s->realm, a->realm) && streq0(s->targetname, a->targetname);
+        int ep = sa_on_endpoints(s, meta);
+        if (names && ep)
             return s;
+        if (ep && !same_ep)
+            same_ep = s;
+        if (names && !same_names)
+            same_names = s;
     }
-    for (guint i = t->sas->len; i-- > 0;) {
-        sa_entry *s = g_ptr_array_index(t->sas, i);
-        if (s->mech == mech && s->opaque && g_ascii_strcasecmp(s->opaque, a->opaque) == 0 &&
-            sa_on_endpoints(s, meta)) {
-            note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN,
-                     "%s: realm \"%s\" / targetname \"%s\" differ from those of %s SA %u "
-                     "(\"%s\" / \"%s\"), found by its opaque %s on the same endpoints",
-                     a->name, a->realm ? a->realm : "", a->targetname ? a->targetname : "",
-                     mech->scheme, s->id, s->realm ? s->realm : "",
-                     s->targetname ? s->targetname : "", s->opaque);
-            return s;
-        }
+    if (same_ep) {
+        note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN,
+                 "%s: realm \"%s\" / targetname \"%s\" differ from those of %s SA %u "
+                 "(\"%s\" / \"%s\"), found by its opaque %s on the same endpoints",
+                 a->name, a->realm ? a->realm : "", a->targetname ? a->targetname : "",
+                 mech->scheme, same_ep->id, same_ep->realm ? same_ep->realm : "",
+                 same_ep->targetname ? same_ep->targetname : "", same_ep->opaque);
+        return same_ep;
     }
-    if (!list || list->len == 0)
-        return NULL;
-    return g_ptr_array_index(list, list->len - 1);
+    return same_names;
 }
 
 /* A handshake in progress without an opaque yet, for this scheme/realm/target, started by the
@@ -429,7 +435,7 @@ static sa_entry *handle_handshake(sa_tracker *t, const mech_ops *mech, auth_resu
         if (!a->opaque && !a->has_gss) {
             /* 1st-leg challenge: remember the offered version for this client */
             if (a->has_version && meta->dst) {
-                char *k = lookup_key(mech->scheme, a->realm, a->targetname, meta->dst);
+                char *k = offer_key(mech, a->realm, a->targetname, meta->dst);
                 g_hash_table_replace(t->offers, k, GUINT_TO_POINTER(a->version + 1));
             }
             return NULL;
@@ -462,7 +468,7 @@ static sa_entry *handle_handshake(sa_tracker *t, const mech_ops *mech, auth_resu
                 sa_bind_opaque(t, s, a->opaque);
             else
                 s->txn = txn_id(m);
-            char *k = lookup_key(mech->scheme, a->realm, a->targetname, meta->src);
+            char *k = offer_key(mech, a->realm, a->targetname, meta->src);
             gpointer off = g_hash_table_lookup(t->offers, k);
             g_free(k);
             if (off) {
