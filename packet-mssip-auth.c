@@ -24,7 +24,6 @@
 
 
 #include "keytab/keystore.h"
-#include "sigbuf/sip_msg.h"
 #include "verify/sa.h"
 
 #ifndef MSSIPAE_VERSION
@@ -181,8 +180,7 @@ typedef struct {
 } sip_pdu;
 
 /* Every SIP PDU of the frame, in order. A sip protocol item runs to the end of its tvb, not
- * of its message; PDU i ends where PDU i+1 of the same tvb starts (or at the end of the tvb),
- * trimmed to the header block plus Content-Length by the core. */
+ * of its message; PDU i ends where PDU i+1 of the same tvb starts (or at the end of the tvb). */
 static wmem_array_t *find_sip_pdus(proto_tree *tree, packet_info *pinfo)
 {
     wmem_array_t *pdus = wmem_array_new(pinfo->pool, sizeof(sip_pdu));
@@ -354,14 +352,15 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         sip_pdu *pdu = (sip_pdu *)wmem_array_index(pdus, i);
         const msg_result *r;
         if (!PINFO_FD_VISITED(pinfo)) {
+            /* the span may run past the message into its body or the end of the tvb: the
+             * core reads the start line and headers only, up to the blank line */
             guint8 *bytes = (guint8 *)tvb_memdup(pinfo->pool, pdu->tvb, pdu->start, pdu->len);
-            size_t len = sip_pdu_length((const char *)bytes, (size_t)pdu->len);
             msg_meta meta = {
                 .frame = pinfo->num,
                 .src = endpoint_str(pinfo, &pinfo->src, pinfo->srcport),
                 .dst = endpoint_str(pinfo, &pinfo->dst, pinfo->destport),
             };
-            r = sa_tracker_process(the_tracker, (const char *)bytes, len, &meta);
+            r = sa_tracker_process(the_tracker, (const char *)bytes, (size_t)pdu->len, &meta);
             p_add_proto_data(wmem_file_scope(), pinfo, proto_mssipae, i, (void *)r);
         } else {
             r = (const msg_result *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mssipae, i);

@@ -178,28 +178,3 @@ char *sip_hdr_value(const sip_msg *m, const sip_hdr *h, size_t *len)
     g_string_free(s, TRUE);
     return out;
 }
-
-size_t sip_pdu_length(const char *buf, size_t len)
-{
-    sip_msg m;
-    const char *why;
-    if (sip_msg_parse(buf, len, &m, &why) < 0)
-        return len;
-    size_t total = len;
-    if (m.complete) {
-        total = m.hdr_end;
-        const sip_hdr *cl = sip_hdr_find(&m, "Content-Length", 'l');
-        if (cl) {
-            char *v = sip_hdr_value(&m, cl, NULL);
-            char *endp = NULL;
-            guint64 body = g_ascii_strtoull(v, &endp, 10);
-            if (endp != v && *endp == 0 && body <= len - total)
-                total += (size_t)body;
-            else
-                total = len;
-            g_free(v);
-        }
-    }
-    sip_msg_clear(&m);
-    return total;
-}

@@ -52,8 +52,4 @@ int sip_hdr_is(const sip_msg *m, const sip_hdr *h, const char *name, char compac
  * *len (may be NULL) receives its length (the value may contain NUL bytes). */
 char *sip_hdr_value(const sip_msg *m, const sip_hdr *h, size_t *len);
 
-/* Length of the SIP PDU that starts at buf: header block plus Content-Length (compact l) body,
- * clamped to len. When the header block is incomplete, len. */
-size_t sip_pdu_length(const char *buf, size_t len);
-
 #endif

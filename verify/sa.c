@@ -38,7 +38,9 @@ struct sa_tracker {
     keystore *ks;
     GPtrArray *sas;            /* sa_entry*, in creation order (id = index + 1) */
     GHashTable *by_opaque;     /* "SCHEME|OPAQUE" -> GPtrArray of sa_entry* (newest last) */
-    GHashTable *offers;        /* "SCHEME|realm|target|client-ep" -> version from a 1st-leg challenge */
+    GHashTable *offers;        /* offer_key() -> version + 1 from a 1st-leg challenge */
+    GPtrArray *pending;        /* sa_entry* whose opaque is not known yet, oldest first */
+    GHashTable *signing;       /* endpoints_key() -> the SA that last signed between them */
     GPtrArray *results;        /* msg_result*, owned */
     guint config_reported;     /* keystore configuration errors already reported */
 };
@@ -123,6 +125,8 @@ sa_tracker *sa_tracker_new(keystore *ks)
     t->by_opaque = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify)g_ptr_array_unref);
     t->offers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    t->pending = g_ptr_array_new();
+    t->signing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     t->results = g_ptr_array_new_with_free_func(msg_result_free);
     return t;
 }
@@ -133,6 +137,8 @@ void sa_tracker_free(sa_tracker *t)
         return;
     g_hash_table_destroy(t->by_opaque);
     g_hash_table_destroy(t->offers);
+    g_ptr_array_free(t->pending, TRUE);
+    g_hash_table_destroy(t->signing);
     g_ptr_array_free(t->sas, TRUE);
     g_ptr_array_free(t->results, TRUE);
     g_free(t);
@@ -162,11 +168,14 @@ static sa_entry *sa_create(sa_tracker *t, const mech_ops *mech, const auth_resul
     for (int d = 0; d < 2; d++)
         s->nums[d] = g_hash_table_new(g_direct_hash, g_direct_equal);
     g_ptr_array_add(t->sas, s);
+    g_ptr_array_add(t->pending, s);
     return s;
 }
 
 static void sa_bind_opaque(sa_tracker *t, sa_entry *s, const char *opaque)
 {
+    if (!s->opaque)
+        g_ptr_array_remove(t->pending, s);
     g_free(s->opaque);
     s->opaque = g_strdup(opaque);
     char *k = opaque_key(s->mech, opaque);
@@ -178,6 +187,17 @@ static void sa_bind_opaque(sa_tracker *t, sa_entry *s, const char *opaque)
         g_free(k);
     }
     g_ptr_array_add(list, s);
+}
+
+/* Key of a pair of endpoints, either way round. */
+static char *endpoints_key(const char *a, const char *b)
+{
+    if (strcmp(a, b) > 0) {
+        const char *x = a;
+        a = b;
+        b = x;
+    }
+    return g_strdup_printf("%s|%s", a, b);
 }
 
 /* Same pair of endpoints, either way round. */
@@ -231,9 +251,9 @@ static sa_entry *sa_find(sa_tracker *t, const mech_ops *mech, auth_result *a,
 static sa_entry *sa_find_pending(sa_tracker *t, const mech_ops *mech, const auth_result *a,
                                  const msg_meta *meta, const char *call_id, const char *txn)
 {
-    for (guint i = t->sas->len; i-- > 0;) {
-        sa_entry *s = g_ptr_array_index(t->sas, i);
-        if (s->opaque || s->mech != mech || !streq0(s->realm, a->realm) ||
+    for (guint i = t->pending->len; i-- > 0;) {
+        sa_entry *s = g_ptr_array_index(t->pending, i);
+        if (s->mech != mech || !streq0(s->realm, a->realm) ||
             !streq0(s->targetname, a->targetname))
             continue;
         if (txn) {
@@ -608,6 +628,8 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
         a->sa_id = s->id;
         a->sa_frame = s->frame;
         s->signed_seen = 1;
+        if (s->client_ep && s->server_ep)
+            g_hash_table_replace(t->signing, endpoints_key(s->client_ep, s->server_ep), s);
         if (s->has_version) {
             a->version_from_sa = !a->has_version || a->version != s->version;
             a->version = s->version;
@@ -670,18 +692,19 @@ static void check_unsigned(sa_tracker *t, msg_result *r, const sip_msg *m, const
     }
     if (!m->is_request && (m->status_code < 200 || m->status_code == 401 || m->status_code == 407))
         return;
-    for (guint i = t->sas->len; i-- > 0;) {
-        const sa_entry *s = g_ptr_array_index(t->sas, i);
-        if (s->signed_seen && sa_on_endpoints(s, meta)) {
-            char *what = m->is_request ? g_strndup(m->method.p, m->method.n)
-                                       : g_strdup_printf("%d response", m->status_code);
-            note_add(r->notes, NOTE_UNSIGNED, NOTE_SEV_WARN,
-                     "unsigned %s between the endpoints of %s SA %u (opaque %s), which signs "
-                     "every message", what, s->mech->scheme, s->id, s->opaque ? s->opaque : "?");
-            g_free(what);
-            return;
-        }
-    }
+    if (!meta->src || !meta->dst)
+        return;
+    char *k = endpoints_key(meta->src, meta->dst);
+    const sa_entry *s = g_hash_table_lookup(t->signing, k);
+    g_free(k);
+    if (!s)
+        return;
+    char *what = m->is_request ? g_strndup(m->method.p, m->method.n)
+                               : g_strdup_printf("%d response", m->status_code);
+    note_add(r->notes, NOTE_UNSIGNED, NOTE_SEV_WARN,
+             "unsigned %s between the endpoints of %s SA %u (opaque %s), which signs every "
+             "message", what, s->mech->scheme, s->id, s->opaque ? s->opaque : "?");
+    g_free(what);
 }
 
 const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
