@@ -55,6 +55,18 @@ def missing_binaries():
     return [b for b in REQUIRED_BINARIES if not os.access(b, os.X_OK)]
 
 
+def pid_alive(pid):
+    """True if a process with this PID exists (a reaped child does not); lets tests check
+    that a KDC was stopped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 # ---- process-wide safety net: every running KDC is registered here until it is reaped ----
 _live = {}
 _live_lock = threading.RLock()  # re-entrant: the signal handler may interrupt a holder

@@ -30,6 +30,8 @@
 #include <gssapi/gssapi_krb5.h>
 #include <krb5.h>
 
+#include "peer_io.h"
+
 static krb5_context kctx;
 static const char *keytab_name;
 static gss_ctx_id_t ictx = GSS_C_NO_CONTEXT, actx = GSS_C_NO_CONTEXT;
@@ -37,89 +39,16 @@ static gss_cred_id_t icred = GSS_C_NO_CREDENTIAL, acred = GSS_C_NO_CREDENTIAL;
 static gss_name_t itarget = GSS_C_NO_NAME;
 static OM_uint32 ireq_flags;
 
-/* Append the display text of one status code kind so errors are readable on one line. */
-static void status_text(OM_uint32 code, int type, char *buf, size_t len)
-{
-    OM_uint32 min, ctx = 0;
-    gss_buffer_desc msg;
-    size_t used = strlen(buf);
-    do {
-        if (gss_display_status(&min, code, type, (gss_OID)gss_mech_krb5, &ctx, &msg) != GSS_S_COMPLETE)
-            break;
-        int n = snprintf(buf + used, len - used, "%s%.*s", (used && buf[used - 1] != ' ') ? "; " : "", (int)msg.length,
-                         (const char *)msg.value);
-        gss_release_buffer(&min, &msg);
-        if (n < 0 || (size_t)n >= len - used)
-            break;
-        used += (size_t)n;
-    } while (ctx != 0);
-}
-
 /* Print an "err" (or other prefix) line with major/minor codes and their texts, newline-free. */
 static void print_status(const char *prefix, OM_uint32 maj, OM_uint32 min, const char *what)
 {
     char text[1024];
     snprintf(text, sizeof(text), "%s: ", what);
     if (GSS_ERROR(maj) || maj == 0)
-        status_text(maj, GSS_C_GSS_CODE, text, sizeof(text));
+        status_text(gss_display_status, (gss_OID)gss_mech_krb5, maj, GSS_C_GSS_CODE, text, sizeof(text));
     if (min)
-        status_text(min, GSS_C_MECH_CODE, text, sizeof(text));
-    for (char *p = text; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    printf("%s %08x %u %s\n", prefix, (unsigned)maj, (unsigned)min, text);
-}
-
-/* Print bytes as lower-case hex, "-" when empty, so that every field is non-empty. */
-static void put_hex(const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    if (len == 0) {
-        fputs("-", stdout);
-        return;
-    }
-    for (size_t i = 0; i < len; i++)
-        printf("%02x", p[i]);
-}
-
-/* Value of one hex digit, or -1. */
-static int nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decode a hex field ("-" = empty) into a malloc'd buffer; returns 0 on success. */
-static int parse_hex(const char *s, gss_buffer_desc *out)
-{
-    out->value = NULL;
-    out->length = 0;
-    if (s == NULL)
-        return -1;
-    if (strcmp(s, "-") == 0)
-        return 0;
-    size_t n = strlen(s);
-    if (n % 2)
-        return -1;
-    unsigned char *b = malloc(n / 2 + 1);
-    if (!b)
-        return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(b);
-            return -1;
-        }
-        b[i] = (unsigned char)(hi << 4 | lo);
-    }
-    out->value = b;
-    out->length = n / 2;
-    return 0;
+        status_text(gss_display_status, (gss_OID)gss_mech_krb5, min, GSS_C_MECH_CODE, text, sizeof(text));
+    print_status_line(prefix, maj, min, text);
 }
 
 /* Map the textual flag list of the protocol onto GSS request flags. */
@@ -268,10 +197,8 @@ static void cmd_init_step(char *hex)
         printf("err 0 0 no initiator context\n");
         return;
     }
-    if (parse_hex(hex, &in)) {
-        printf("err 0 0 bad hex\n");
+    if (parse_hex_arg(hex, &in))
         return;
-    }
     init_step(&in);
     free(in.value);
 }
@@ -310,10 +237,8 @@ static void cmd_accept(char *hex)
 {
     OM_uint32 maj, min, ret_flags = 0;
     gss_buffer_desc in, out = GSS_C_EMPTY_BUFFER;
-    if (parse_hex(hex, &in)) {
-        printf("err 0 0 bad hex\n");
+    if (parse_hex_arg(hex, &in))
         return;
-    }
     if (ensure_acred()) {
         free(in.value);
         return;
@@ -361,18 +286,13 @@ static void cmd_mic(char *side, char *hex)
     gss_ctx_id_t c = side_ctx(side);
     if (c == GSS_C_NO_CONTEXT)
         return;
-    if (parse_hex(hex, &in)) {
-        printf("err 0 0 bad hex\n");
+    if (parse_hex_arg(hex, &in))
         return;
-    }
     maj = gss_get_mic(&min, c, GSS_C_QOP_DEFAULT, &in, &out);
     if (GSS_ERROR(maj))
         print_status("err", maj, min, "gss_get_mic");
-    else {
-        printf("ok ");
-        put_hex(out.value, out.length);
-        printf("\n");
-    }
+    else
+        put_ok_hex(out.value, out.length);
     gss_release_buffer(&min, &out);
     free(in.value);
 }
@@ -386,13 +306,10 @@ static void cmd_verify(char *side, char *hex, char *mic_hex)
     gss_ctx_id_t c = side_ctx(side);
     if (c == GSS_C_NO_CONTEXT)
         return;
-    if (parse_hex(hex, &in)) {
-        printf("err 0 0 bad hex\n");
+    if (parse_hex_arg(hex, &in))
         return;
-    }
-    if (parse_hex(mic_hex, &mic)) {
+    if (parse_hex_arg(mic_hex, &mic)) {
         free(in.value);
-        printf("err 0 0 bad hex\n");
         return;
     }
     maj = gss_verify_mic(&min, c, &in, &mic, &qop);
@@ -454,11 +371,7 @@ static void put_name(gss_name_t n)
         fputs("-", stdout);
         return;
     }
-    for (size_t i = 0; i < b.length; i++) {
-        char ch = ((char *)b.value)[i];
-        if (ch != '\0') /* gss-ntlmssp counts the terminating NUL in the length */
-            putchar(ch == ' ' || ch == '\n' ? '_' : ch);
-    }
+    put_name_text(&b);
     gss_release_buffer(&min, &b);
 }
 
@@ -503,14 +416,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "krb5_init_context failed\n");
         return 1;
     }
-    while (getline(&line, &cap, stdin) > 0) {
-        char *save = NULL;
-        char *cmd = strtok_r(line, " \t\r\n", &save);
-        char *a1 = strtok_r(NULL, " \t\r\n", &save);
-        char *a2 = strtok_r(NULL, " \t\r\n", &save);
-        char *a3 = strtok_r(NULL, " \t\r\n", &save);
-        if (!cmd)
-            continue;
+    char *cmd, *a1, *a2, *a3;
+    while ((cmd = next_command(&line, &cap, &a1, &a2, &a3)) != NULL) {
         if (strcmp(cmd, "init") == 0)
             cmd_init(a1, a2, a3);
         else if (strcmp(cmd, "init_step") == 0)

@@ -25,7 +25,6 @@ not); run this once and commit the result. Every signed message is checked with 
 before the capture is written.
 """
 
-import argparse
 import os
 import random
 import shutil
@@ -36,20 +35,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import krbflow  # noqa: E402
+from demolib import parse_args, write_conf  # noqa: E402
 from flowlib import Flow  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(HERE))
 SERVER = ("10.0.0.10", 5060)
 ALICE = ("10.0.0.21", 50123)
 BOB = ("10.0.0.34", 51877)
 BOB_PW = "Sailboat#Harb9"
-
-
-def write_conf(path, comment, lines):
-    """The .conf of a demo capture: a comment, then one tshark argument per line."""
-    with open(path, "w") as f:
-        f.write("".join("# %s\n" % c for c in comment))
-        f.write("".join(l + "\n" for l in lines))
 
 
 def session(kdc, flow, rng, user, addr, enctype, sa, ccache, peers):
@@ -131,13 +123,7 @@ def check(s, rec):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=os.path.join(REPO, "demo"), help="output folder")
-    ap.add_argument("--build-dir", help="build folder with krb_peer (else $MSSIPAE_BUILD_DIR)")
-    args = ap.parse_args()
-    if args.build_dir:
-        os.environ["MSSIPAE_BUILD_DIR"] = os.path.abspath(args.build_dir)
-    os.makedirs(args.out, exist_ok=True)
+    args = parse_args(__doc__, "krb_peer")
     pcap, signed = make(args.out)
     print("%s: %d signed headers in frames %s" % (pcap, len(signed),
                                                    ", ".join(str(r.frame) for r in signed)))

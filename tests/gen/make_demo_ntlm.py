@@ -22,7 +22,6 @@ replaces @DEMO@ by the demo folder). The gss-ntlmssp capture differs on every ru
 challenge and client nonce); run this once and commit the result.
 """
 
-import argparse
 import os
 import sys
 
@@ -30,9 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import ntlmsip  # noqa: E402
+from demolib import parse_args, write_conf  # noqa: E402
 from flowlib import Flow  # noqa: E402
-
-REPO = os.path.dirname(os.path.dirname(HERE))
 
 OC_CLIENT = ("192.168.172.6", 12723)      # from the Via of register.sip
 OC_SERVER = ("192.168.172.2", 5060)
@@ -41,13 +39,6 @@ GSS_DOMAIN, GSS_USER, GSS_PASSWORD = "CONTOSO", "alice", "Lync-Demo-2013"
 GSS_CLIENT = ("10.0.0.21", 50123)
 GSS_SERVER = ("10.0.0.10", 5060)
 GSS_POOL = "pool01.contoso.test"
-
-
-def write_conf(path, comment, lines):
-    """The .conf of a demo capture: a comment, then one tshark argument per line."""
-    with open(path, "w") as f:
-        f.write("".join("# %s\n" % c for c in comment))
-        f.write("".join(l + "\n" for l in lines))
 
 
 def make_oc2007r2(out):
@@ -90,13 +81,7 @@ def make_gss(out):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=os.path.join(REPO, "demo"), help="output folder")
-    ap.add_argument("--build-dir", help="build folder with ntlm_peer (else $MSSIPAE_BUILD_DIR)")
-    args = ap.parse_args()
-    if args.build_dir:
-        os.environ["MSSIPAE_BUILD_DIR"] = os.path.abspath(args.build_dir)
-    os.makedirs(args.out, exist_ok=True)
+    args = parse_args(__doc__, "ntlm_peer")
     pcap, frames = make_oc2007r2(args.out)
     print("%s: %d frames" % (pcap, len(frames)))
     pcap, frames, msgs = make_gss(args.out)

@@ -37,6 +37,8 @@
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 
+#include "peer_io.h"
+
 #define DEFAULT_MODULE "/usr/lib/x86_64-linux-gnu/gssntlmssp/gssntlmssp.so"
 #define NTLM_DATAGRAM_FLAG 0x10000u /* GSS_C_DATAGRAM_FLAG of <gssapi/gssapi_ntlmssp.h> */
 
@@ -62,7 +64,6 @@ typedef OM_uint32 (*inq_ctx_fn)(OM_uint32 *, gss_ctx_id_t, gss_name_t *, gss_nam
                                 OM_uint32 *, int *, int *);
 typedef OM_uint32 (*disp_name_fn)(OM_uint32 *, gss_name_t, gss_buffer_t, gss_OID *);
 typedef OM_uint32 (*rel_name_fn)(OM_uint32 *, gss_name_t *);
-typedef OM_uint32 (*disp_status_fn)(OM_uint32 *, OM_uint32, int, gss_OID, OM_uint32 *, gss_buffer_t);
 
 static struct {
     void *handle;
@@ -123,99 +124,21 @@ static int load_module(void)
     return 0;
 }
 
-/* Append the texts of one status code (module or mechglue) so errors fit on one line. */
-static void status_text(int acceptor, OM_uint32 code, int type, char *buf, size_t len)
-{
-    OM_uint32 min, ctx = 0, maj;
-    gss_buffer_desc msg;
-    size_t used = strlen(buf);
-    do {
-        msg.length = 0;
-        msg.value = NULL;
-        if (acceptor)
-            maj = mech.display_status(&min, code, type, &ntlm_oid, &ctx, &msg);
-        else
-            maj = gss_display_status(&min, code, type, &ntlm_oid, &ctx, &msg);
-        if (maj != GSS_S_COMPLETE)
-            break;
-        int n = snprintf(buf + used, len - used, "%s%.*s", (used && buf[used - 1] != ' ') ? "; " : "", (int)msg.length,
-                         msg.value ? (const char *)msg.value : "");
-        gss_release_buffer(&min, &msg);
-        if (n < 0 || (size_t)n >= len - used)
-            break;
-        used += (size_t)n;
-    } while (ctx != 0);
-}
-
-/* Print an error/fail line: prefix, major (hex), minor, readable text without newlines. */
+/* Print an error/fail line: prefix, major (hex), minor, readable text without newlines; the
+ * minor code's text comes from the module when the acceptor failed. */
 static void print_status(const char *prefix, int acceptor, OM_uint32 maj, OM_uint32 min, const char *what)
 {
     char text[1024];
     snprintf(text, sizeof(text), "%s: ", what);
     if (GSS_ERROR(maj))
-        status_text(0, maj, GSS_C_GSS_CODE, text, sizeof(text));
+        status_text(gss_display_status, &ntlm_oid, maj, GSS_C_GSS_CODE, text, sizeof(text));
     if (min) {
         size_t used = strlen(text);
         snprintf(text + used, sizeof(text) - used, "; minor: ");
-        status_text(acceptor, min, GSS_C_MECH_CODE, text, sizeof(text));
+        status_text(acceptor ? mech.display_status : gss_display_status, &ntlm_oid, min, GSS_C_MECH_CODE,
+                    text, sizeof(text));
     }
-    for (char *p = text; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    printf("%s %08x %u %s\n", prefix, (unsigned)maj, (unsigned)min, text);
-}
-
-/* Print bytes as lower-case hex, "-" when empty. */
-static void put_hex(const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    if (len == 0) {
-        fputs("-", stdout);
-        return;
-    }
-    for (size_t i = 0; i < len; i++)
-        printf("%02x", p[i]);
-}
-
-/* Value of one hex digit, or -1. */
-static int nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decode a hex field ("-" = empty) into a malloc'd, NUL-terminated buffer; 0 on success. */
-static int parse_hex(const char *s, gss_buffer_desc *out)
-{
-    out->value = NULL;
-    out->length = 0;
-    if (s == NULL)
-        return -1;
-    if (strcmp(s, "-") == 0)
-        return 0; /* note: gss-ntlmssp refuses to sign or verify an empty message */
-    size_t n = strlen(s);
-    if (n % 2)
-        return -1;
-    unsigned char *b = malloc(n / 2 + 1);
-    if (!b)
-        return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(b);
-            return -1;
-        }
-        b[i] = (unsigned char)(hi << 4 | lo);
-    }
-    b[n / 2] = 0;
-    out->value = b;
-    out->length = n / 2;
-    return 0;
+    print_status_line(prefix, maj, min, text);
 }
 
 /* Free a parse_hex buffer, wiping it first (it may hold a password). */
@@ -320,9 +243,7 @@ static void cmd_challenge(void)
         printf("err 0 0 acceptor did not enter datagram mode (flags %08x)\n", (unsigned)ret_flags);
         drop_actx();
     } else {
-        printf("ok ");
-        put_hex(out.value, out.length);
-        printf("\n");
+        put_ok_hex(out.value, out.length);
     }
     gss_release_buffer(&min, &out);
 }
@@ -349,9 +270,7 @@ static void cmd_authenticate(char *hex)
         print_status("err", 0, maj, min, "gss_init_sec_context(challenge)");
         drop_ictx();
     } else {
-        printf("ok ");
-        put_hex(out.value, out.length);
-        printf("\n");
+        put_ok_hex(out.value, out.length);
     }
     gss_release_buffer(&min, &out);
     free_hex(&in);
@@ -397,21 +316,26 @@ static int side_of(const char *side)
     return s;
 }
 
-/* Force the SeqNum (SIP: always 100) on one side before signing or verifying. */
-static int force_seqnum(int s)
+/* Set a 32-bit gss-ntlmssp context option on one side (module or mechglue context). */
+static int set_u32_option(int s, gss_OID oid, uint32_t v, const char *what)
 {
     OM_uint32 maj, min;
-    uint32_t v = seq_value;
     gss_buffer_desc b = {sizeof(v), &v};
-    if (!force_seq)
-        return 0;
-    maj = s ? mech.set_sec_context_option(&min, &actx, &seqnum_oid, &b)
-            : gss_set_sec_context_option(&min, &ictx, &seqnum_oid, &b);
+    maj = s ? mech.set_sec_context_option(&min, &actx, oid, &b)
+            : gss_set_sec_context_option(&min, &ictx, oid, &b);
     if (GSS_ERROR(maj)) {
-        print_status("err", s, maj, min, "gss_set_sec_context_option(SET_SEQ_NUM)");
+        print_status("err", s, maj, min, what);
         return -1;
     }
     return 0;
+}
+
+/* Force the SeqNum (SIP: always 100) on one side before signing or verifying. */
+static int force_seqnum(int s)
+{
+    if (!force_seq)
+        return 0;
+    return set_u32_option(s, &seqnum_oid, seq_value, "gss_set_sec_context_option(SET_SEQ_NUM)");
 }
 
 /* Restart the RC4 state of one handle before each message: gss-ntlmssp re-keys per message in
@@ -419,21 +343,13 @@ static int force_seqnum(int s)
  * whereas SIP (MS-SIPAE) re-keys every signature. With ESS the reset is harmless. */
 static int reset_rc4(int s, int receive)
 {
-    OM_uint32 maj, min;
-    uint32_t v = receive ? 1 : 0;
-    gss_buffer_desc b = {sizeof(v), &v};
     if (!rekey)
         return 0;
-    maj = s ? mech.set_sec_context_option(&min, &actx, &reset_crypto_oid, &b)
-            : gss_set_sec_context_option(&min, &ictx, &reset_crypto_oid, &b);
-    if (GSS_ERROR(maj)) {
-        print_status("err", s, maj, min, "gss_set_sec_context_option(RESET_CRYPTO)");
-        return -1;
-    }
-    return 0;
+    return set_u32_option(s, &reset_crypto_oid, receive ? 1 : 0, "gss_set_sec_context_option(RESET_CRYPTO)");
 }
 
-/* "mic": NTLM signature over arbitrary bytes with SeqNum forced. */
+/* "mic": NTLM signature over arbitrary bytes with SeqNum forced (gss-ntlmssp refuses to sign or
+ * verify an empty message "-"). */
 static void cmd_mic(char *side, char *hex)
 {
     OM_uint32 maj, min;
@@ -441,20 +357,15 @@ static void cmd_mic(char *side, char *hex)
     int s = side_of(side);
     if (s < 0)
         return;
-    if (parse_hex(hex, &in)) {
-        printf("err 0 0 bad hex\n");
+    if (parse_hex_arg(hex, &in))
         return;
-    }
     if (force_seqnum(s) == 0 && reset_rc4(s, 0) == 0) {
         maj = s ? mech.get_mic(&min, actx, GSS_C_QOP_DEFAULT, &in, &out)
                 : gss_get_mic(&min, ictx, GSS_C_QOP_DEFAULT, &in, &out);
         if (GSS_ERROR(maj))
             print_status("err", s, maj, min, "gss_get_mic");
-        else {
-            printf("ok ");
-            put_hex(out.value, out.length);
-            printf("\n");
-        }
+        else
+            put_ok_hex(out.value, out.length);
     }
     gss_release_buffer(&min, &out);
     free_hex(&in);
@@ -469,13 +380,10 @@ static void cmd_verify(char *side, char *hex, char *mic_hex)
     int s = side_of(side);
     if (s < 0)
         return;
-    if (parse_hex(hex, &in)) {
-        printf("err 0 0 bad hex\n");
+    if (parse_hex_arg(hex, &in))
         return;
-    }
-    if (parse_hex(mic_hex, &mic)) {
+    if (parse_hex_arg(mic_hex, &mic)) {
         free_hex(&in);
-        printf("err 0 0 bad hex\n");
         return;
     }
     if (force_seqnum(s) == 0 && reset_rc4(s, 1) == 0) {
@@ -501,11 +409,8 @@ static void cmd_sessionkey(char *side)
             : gss_inquire_sec_context_by_oid(&min, ictx, GSS_C_INQ_SSPI_SESSION_KEY, &set);
     if (GSS_ERROR(maj) || set == GSS_C_NO_BUFFER_SET || set->count < 1)
         print_status("err", s, maj, min, "gss_inquire_sec_context_by_oid(SSPI_SESSION_KEY)");
-    else {
-        printf("ok ");
-        put_hex(set->elements[0].value, set->elements[0].length);
-        printf("\n");
-    }
+    else
+        put_ok_hex(set->elements[0].value, set->elements[0].length);
     if (set != GSS_C_NO_BUFFER_SET)
         gss_release_buffer_set(&min, &set);
 }
@@ -522,11 +427,7 @@ static void put_name(int s, gss_name_t n)
     maj = s ? mech.display_name(&min, n, &b, NULL) : gss_display_name(&min, n, &b, NULL);
     if (maj != GSS_S_COMPLETE || b.length == 0)
         fputs("-", stdout);
-    for (size_t i = 0; i < b.length; i++) {
-        char ch = ((char *)b.value)[i];
-        if (ch != '\0') /* gss-ntlmssp counts the terminating NUL in the length */
-            putchar(ch == ' ' || ch == '\n' ? '_' : ch);
-    }
+    put_name_text(&b);
     gss_release_buffer(&min, &b);
 }
 
@@ -569,14 +470,8 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (load_module())
         return 1;
-    while (getline(&line, &cap, stdin) > 0) {
-        char *save = NULL;
-        char *cmd = strtok_r(line, " \t\r\n", &save);
-        char *a1 = strtok_r(NULL, " \t\r\n", &save);
-        char *a2 = strtok_r(NULL, " \t\r\n", &save);
-        char *a3 = strtok_r(NULL, " \t\r\n", &save);
-        if (!cmd)
-            continue;
+    char *cmd, *a1, *a2, *a3;
+    while ((cmd = next_command(&line, &cap, &a1, &a2, &a3)) != NULL) {
         if (strcmp(cmd, "cred") == 0)
             cmd_cred(a1, a2);
         else if (strcmp(cmd, "target") == 0) {

@@ -16,37 +16,19 @@ import re
 import sys
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.environ.get("MSSIPAE_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Tshark  # noqa: E402
+from demo_common import DEMO, VALID, NO_KEY, demo_options, signed_headers  # noqa: E402
+import itbase  # noqa: E402
 
-DEMO = os.path.join(SRC, "demo")
 NAME = "kerberos-mit"
-VALID, NO_KEY = "1", "3"
-SIG_FIELDS = ["sip.Authorization", "sip.Proxy-Authorization", "sip.Authentication-Info"]
-SIG_VALUE = re.compile(r'(?:^|[\s,])(?:response|rspauth)\s*=\s*"?([0-9A-Fa-f]*)', re.I)
 
 
-def demo_options(name):
-    """The tshark arguments of demo/<name>.conf, as demo.sh builds them: lines that do not start
-    with #, empty lines dropped, @DEMO@ replaced by the demo folder."""
-    with open(os.path.join(DEMO, name + ".conf"), encoding="utf-8") as f:
-        lines = [l.rstrip("\r\n") for l in f]
-    return [l.replace("@DEMO@", DEMO) for l in lines if not l.startswith("#") and l != ""]
-
-
-class KerberosDemo(unittest.TestCase):
+class KerberosDemo(itbase.PluginTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.t = Tshark()
-        cls.t.require_plugin()
+        super().setUpClass()
         cls.pcap = os.path.join(DEMO, NAME + ".pcap")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.t.cleanup()
 
     def staged_options(self):
         """The .conf options with file paths copied where tshark (run as nobody when we are
@@ -60,17 +42,6 @@ class KerberosDemo(unittest.TestCase):
             out.append(arg)
         return out
 
-    def signed_headers(self):
-        """{frame: [signature hex of each signed auth header]}, from the stock SIP dissector."""
-        rows = self.t.fields(self.pcap, ["frame.number"] + SIG_FIELDS, display_filter="sip",
-                             split=True)
-        out = {}
-        for r in rows:
-            sigs = [m.group(1) for cell in r[1:] for v in cell for m in [SIG_VALUE.search(v)] if m]
-            if sigs:
-                out[int(r[0][0])] = sigs
-        return out
-
     def test_files(self):
         for f in (NAME + ".pcap", NAME + ".conf", "sip.keytab"):
             self.assertTrue(os.path.isfile(os.path.join(DEMO, f)),
@@ -78,7 +49,7 @@ class KerberosDemo(unittest.TestCase):
         self.assertEqual(demo_options(NAME), ["-o", "mssipae.keytab:%s/sip.keytab" % DEMO])
 
     def test_every_signature_valid_with_keytab_no_key_without(self):
-        signed = self.signed_headers()
+        signed = signed_headers(self.t, self.pcap)
         sigs = [s.lower() for v in signed.values() for s in v]
         # two clients: AES (RFC 4121 tokens) and RC4 (RFC 4757 tokens), signed both ways
         self.assertGreaterEqual(len(sigs), 12)

@@ -11,57 +11,23 @@ Run: cd tests/integration && MSSIPAE_BUILD_DIR=... MSSIPAE_SOURCE_DIR=... python
 """
 
 import os
-import re
 import sys
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.environ.get("MSSIPAE_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Tshark  # noqa: E402
-
-DEMO = os.path.join(SRC, "demo")
-VALID, NO_KEY = "1", "3"
-SIG_FIELDS = ["sip.Authorization", "sip.Proxy-Authorization", "sip.Authentication-Info"]
-SIGNED = re.compile(r'(^|[\s,])(response|rspauth)\s*=', re.I)
+from demo_common import DEMO, VALID, NO_KEY, demo_options, signed_headers  # noqa: E402
+import itbase  # noqa: E402
 
 
-def demo_options(name):
-    """The tshark arguments of demo/<name>.conf, as demo.sh builds them: lines that do not start
-    with #, empty lines dropped, @DEMO@ replaced by the demo folder."""
-    with open(os.path.join(DEMO, name + ".conf"), encoding="utf-8") as f:
-        lines = [l.rstrip("\r\n") for l in f]
-    return [l.replace("@DEMO@", DEMO) for l in lines if not l.startswith("#") and l != ""]
-
-
-class NtlmDemo(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.t = Tshark()
-        cls.t.require_plugin()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.t.cleanup()
-
-    def signed_headers(self, pcap):
-        """{frame: number of signed auth headers}, from the stock SIP dissector only."""
-        rows = self.t.fields(pcap, ["frame.number"] + SIG_FIELDS, display_filter="sip",
-                             split=True)
-        out = {}
-        for r in rows:
-            n = sum(1 for cell in r[1:] for v in cell if SIGNED.search(v))
-            if n:
-                out[int(r[0][0])] = n
-        return out
-
+class NtlmDemo(itbase.PluginTestCase):
     def check(self, name, min_signed, frames=None):
         pcap = os.path.join(DEMO, name + ".pcap")
         self.assertTrue(os.path.isfile(pcap), "%s missing: run tests/gen/make_demo_ntlm.py" % pcap)
         opts = demo_options(name)
         self.assertTrue(opts, "%s.conf gives no options" % name)
-        signed = self.signed_headers(pcap)
+        # {frame: number of signed auth headers}
+        signed = {fr: len(sigs) for fr, sigs in signed_headers(self.t, pcap).items()}
         self.assertGreaterEqual(sum(signed.values()), min_signed)
         if frames is not None:
             self.assertEqual(sorted(signed), frames)

@@ -9,7 +9,6 @@ one-pass and with -2 and the outputs must be identical.
 
 import os
 import sys
-import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -20,7 +19,7 @@ sys.path.insert(0, HERE)
 import sipmsg  # noqa: E402
 from sipmsg import request, response, auth_header, SIG  # noqa: E402
 from flowlib import Flow, FIELDS, dummy_ntlm, dummy_krb, dummy_tlsdsk  # noqa: E402
-from harness import Tshark  # noqa: E402
+import itbase  # noqa: E402
 
 VEC = os.path.join(SRC, "tests", "vectors")
 REALM = "SIP Communications Service"
@@ -119,20 +118,8 @@ def ntlm_challenge(opaque, version, target=NTLM_TARGET):
     return auth_header("NTLM", p)
 
 
-class FoundationCase(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="mssipae-found-")
-        cls.t = Tshark()
-        cls.t.require_plugin()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.t.cleanup()
-        cls.tmp.cleanup()
-
-    def path(self, name):
-        return os.path.join(self.tmp.name, name)
+class FoundationCase(itbase.PluginTestCase):
+    TMP_PREFIX = "mssipae-found-"
 
     def check(self, flow, pcap, prefs=None, frames=None):
         """Runs tshark one-pass and -2, asserts identical output and the flow's expectations."""
@@ -436,9 +423,7 @@ class TestConfiguration(FoundationCase):
         dlg = Dialog("alice", C1, "call-cfg", "c1")
         self.ntlm_flow(flow, link, dlg, 1, "C0FFEE01", 4)
         pcap = flow.save(self.path("cfg.pcap"))
-        bad_keylog = self.path("bad.keys")
-        with open(bad_keylog, "w") as f:
-            f.write("# comment\nNTLM C0FFEE01 not-hex\n")
+        bad_keylog = self.keylog("bad.keys", ["NTLM C0FFEE01 not-hex"])
         prefs = {"mssipae.keytab": "/nonexistent/sip.keytab", "mssipae.keylog_file": bad_keylog}
         rows = self.t.assert_same_both_passes(pcap, ["frame.number", "_ws.expert.message"],
                                               display_filter="mssipae.config", prefs=prefs)

@@ -4,16 +4,13 @@ in datagram mode as MS-SIPAE uses it.
 
 The peers check each other (initiator MICs verified by the acceptor and the reverse). The NTLM
 signatures are additionally re-computed here from the password with the formulas of
-ms-sipae.md section 6 (hashlib MD5/HMAC, nettle MD4/RC4 through ctypes): gss-ntlmssp is an
-independent implementation, so agreement checks both the formulas and the generator.
+ms-sipae.md section 6 (hashlib MD5/HMAC, nettle MD4/RC4 through ctypes; the shared primitives and
+the ESS signature of tests/gen/ntlmref.py): gss-ntlmssp is an independent implementation, so
+agreement checks both the formulas and the generator.
 
 Run: cd tests/integration && MSSIPAE_BUILD_DIR=... MSSIPAE_SOURCE_DIR=... python3 -m unittest -v test_gsspeers
 """
 
-import ctypes
-import ctypes.util
-import hashlib
-import hmac
 import os
 import struct
 import subprocess
@@ -26,7 +23,9 @@ SOURCE_DIR = os.environ.get('MSSIPAE_SOURCE_DIR') or os.path.abspath(
     os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, os.path.join(SOURCE_DIR, 'tests', 'gen'))
 
-from kdc import Kdc, missing_binaries  # noqa: E402
+from kdc import Kdc, missing_binaries, pid_alive  # noqa: E402
+import ntlmref  # noqa: E402
+from ntlmref import rc4, md4, hmac_md5  # noqa: E402
 from gss import (KrbPeer, NtlmPeer, PeerError, ntlm_auth_fields, ntlm_flag_names,  # noqa: E402
                  ntlm_flags)
 
@@ -48,17 +47,6 @@ AES_CKSUM_LEN = {17: 12, 18: 12, 19: 16, 20: 24}
 KEY_LEN = {17: 16, 18: 32, 19: 16, 20: 32, 23: 16}
 
 
-def pid_alive(pid):
-    """True if a process with this PID exists (a reaped child does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def tempdir(testcase_cls, prefix):
     """A temporary directory removed by a class cleanup."""
     td = tempfile.TemporaryDirectory(prefix=prefix)
@@ -67,41 +55,6 @@ def tempdir(testcase_cls, prefix):
 
 
 # ---- NTLM reference arithmetic (ms-sipae.md section 6), crypto from libraries only ----
-
-_nettle_name = ctypes.util.find_library('nettle') or 'libnettle.so.8'
-try:
-    _nettle = ctypes.CDLL(_nettle_name)
-except OSError:
-    _nettle = None
-
-
-def rc4(key, data):
-    """RC4 from nettle (any key length, as needed for the weakened NTLM keys)."""
-    ctx = ctypes.create_string_buffer(512)  # struct arcfour_ctx is 258 bytes
-    _nettle.nettle_arcfour_set_key(ctx, ctypes.c_size_t(len(key)), key)
-    out = ctypes.create_string_buffer(len(data))
-    _nettle.nettle_arcfour_crypt(ctx, ctypes.c_size_t(len(data)), out, data)
-    return out.raw
-
-
-def md4(data):
-    """MD4 from nettle (OpenSSL 3's default provider has none)."""
-    ctx = ctypes.create_string_buffer(512)
-    _nettle.nettle_md4_init(ctx)
-    _nettle.nettle_md4_update(ctx, ctypes.c_size_t(len(data)), data)
-    out = ctypes.create_string_buffer(16)
-    _nettle.nettle_md4_digest(ctx, ctypes.c_size_t(16), out)
-    return out.raw
-
-
-def hmac_md5(key, data):
-    return hmac.new(key, data, 'md5').digest()
-
-
-def magic(direction, kind):
-    """[MS-NLMP] 3.4.5.2/3 magic constant including the trailing NUL."""
-    return f'session key to {direction} {kind} key magic constant\0'.encode()
-
 
 def exported_session_key(password, challenge, auth):
     """ExportedSessionKey from the password, NTLMv2 or NTLMv1+ESS (KEY_EXCH), or None if the
@@ -119,16 +72,6 @@ def exported_session_key(password, challenge, auth):
         assert f['flags'] & 0x00080000, 'only the ESS variant of NTLMv1 is modelled here'
         kxkey = hmac_md5(md4(ntowf1), server_challenge + f['lm_response'][:8])
     return rc4(kxkey, f['encrypted_random_session_key'])
-
-
-def sig_ess(esk, data, direction, seq=100):
-    """Datagram NTLM signature with ESS + KEY_EXCH + 128, RC4 re-keyed per message."""
-    s = struct.pack('<I', seq)
-    sign_key = hashlib.md5(esk + magic(direction, 'signing')).digest()
-    seal_key = hashlib.md5(esk + magic(direction, 'sealing')).digest()
-    ck = hmac_md5(sign_key, s + data)[:8]
-    ck = rc4(hashlib.md5(seal_key + s).digest(), ck)
-    return b'\x01\x00\x00\x00' + ck + s
 
 
 def sig_no_ess(seal_key, data, seq=100):
@@ -341,7 +284,7 @@ class KerberosPeerTest(unittest.TestCase):
 
 
 @unittest.skipIf(NTLM_MISSING, NTLM_SKIP)
-@unittest.skipIf(_nettle is None, 'needs libnettle8 (Debian package nettle-dev)')
+@unittest.skipIf(not ntlmref.available, 'needs libnettle8 (Debian package nettle-dev)')
 class NtlmDatagramTest(unittest.TestCase):
     """gss-ntlmssp in connectionless mode: CHALLENGE first, AUTHENTICATE, SeqNum-100 signatures."""
 
@@ -393,8 +336,9 @@ class NtlmDatagramTest(unittest.TestCase):
         sig = n.mic('initiator', SIP_BUF)
         self.assertEqual(sig[:4], b'\x01\x00\x00\x00')
         self.assertEqual(sig[12:], b'\x64\x00\x00\x00')
-        self.check_both_ways(n, lambda d: sig_ess(esk, d, 'client-to-server'),
-                             lambda d: sig_ess(esk, d, 'server-to-client'))
+        # datagram NTLM signature with ESS + KEY_EXCH + 128, RC4 re-keyed per message
+        self.check_both_ways(n, lambda d: ntlmref.ess_mac(esk, 'c2s', d),
+                             lambda d: ntlmref.ess_mac(esk, 's2c', d))
         # reflection: a client signature is not valid as the server's
         self.assertFalse(n.verify('initiator', SIP_BUF, n.mic('initiator', SIP_BUF)))
 

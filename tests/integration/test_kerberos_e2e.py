@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,8 +41,8 @@ import sipmsg  # noqa: E402
 import krbflow  # noqa: E402
 from krbflow import UA, KrbSession, ticket_facts, merge_keytabs  # noqa: E402
 from flowlib import Flow  # noqa: E402
-from harness import Tshark  # noqa: E402
-from kdc import Kdc, missing_binaries, ENCTYPE_NUMBERS  # noqa: E402
+import itbase  # noqa: E402
+from kdc import Kdc, missing_binaries, pid_alive, ENCTYPE_NUMBERS  # noqa: E402
 
 VALID, INVALID, NO_KEY, NO_SA = "1", "2", "3", "4"
 FIELDS = ["frame.number", "mssipae.header", "mssipae.sa", "mssipae.sig.status", "mssipae.sigbuf"]
@@ -60,17 +59,6 @@ MAIN_SPECS = [
 TAMPER_SPECS = [(18, None, "main"), (23, None, "main"), (20, "200", "main")]
 
 KRB_MISSING = missing_binaries()
-
-
-def pid_alive(pid):
-    """True if a process with this PID exists (a reaped child does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ---- one-byte changes ----
@@ -191,16 +179,13 @@ TAMPER_APREQ_CASES = [
 
 @unittest.skipIf(KRB_MISSING, "needs Debian packages krb5-kdc krb5-admin-server krb5-user "
                               "(missing: %s)" % ", ".join(KRB_MISSING))
-class KerberosEndToEnd(unittest.TestCase):
+class KerberosEndToEnd(itbase.PluginTestCase):
+    TMP_PREFIX = "mssipae-krbe2e-"
 
     @classmethod
     def setUpClass(cls):
-        cls.tmpdir = tempfile.TemporaryDirectory(prefix="mssipae-krbe2e-")
-        cls.addClassCleanup(cls.tmpdir.cleanup)
-        cls.t = Tshark()
-        cls.addClassCleanup(cls.t.cleanup)
-        cls.t.require_plugin()
-        tmp = cls.tmpdir.name
+        super().setUpClass()
+        tmp = cls.tmp.name
         kdc = Kdc(os.path.join(tmp, "kdc"), second_realm=True)
         cls.kdc = kdc
         cls.addClassCleanup(kdc.stop)  # registered first: runs even if start() or a peer fails
@@ -358,7 +343,7 @@ class KerberosEndToEnd(unittest.TestCase):
         self.assertFalse(pid_alive(self.kdc_pid), "KDC pid %d still exists" % self.kdc_pid)
         pid = None
         with self.assertRaises(AssertionError):
-            with Kdc(os.path.join(self.tmpdir.name, "kdc-fail")) as k:
+            with Kdc(self.path("kdc-fail")) as k:
                 pid = k.pid
                 self.assertTrue(pid_alive(pid))
                 raise AssertionError("a failing test")
@@ -399,11 +384,8 @@ class KerberosEndToEnd(unittest.TestCase):
         valid -- including the signature on the AP-REQ request itself (version 4), which comes
         before the 200 OK that names the opaque: the plugin then tries every KERBEROS key-log
         entry, and says which opaque's entry matched."""
-        path = os.path.join(self.tmpdir.name, "kerberos.keys")
-        with open(path, "w") as f:
-            f.write("# session keys of the e2e capture\n")
-            for s in self.main["sessions"]:
-                f.write("KERBEROS %s %d %s\n" % (s.opaque, s.et, s.key.hex()))
+        path = self.keylog("kerberos.keys", ["KERBEROS %s %d %s" % (s.opaque, s.et, s.key.hex())
+                                             for s in self.main["sessions"]])
         exp = self.expected(self.main, lambda r, s: VALID)
         prefs = {"mssipae.keylog_file": path}
         self.run_check(self.main, exp, prefs=prefs)

@@ -29,7 +29,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,7 +39,7 @@ sys.path.insert(0, HERE)
 import ntlmsip  # noqa: E402
 from ntlmsip import C2S  # noqa: E402
 from flowlib import Flow  # noqa: E402
-from harness import Tshark  # noqa: E402
+import itbase  # noqa: E402
 
 VALID, INVALID, NO_KEY, NO_SA = "1", "2", "3", "4"
 SERVER = ("10.0.0.10", 5060)
@@ -107,26 +106,8 @@ def copies_capture(path, msgs, cases_for, first_octet=10):
     return path, expected, labels
 
 
-class NtlmE2E(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="mssipae-ntlme2e-")
-        cls.t = Tshark()
-        cls.t.require_plugin()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.t.cleanup()
-        cls.tmp.cleanup()
-
-    def path(self, name):
-        return os.path.join(self.tmp.name, name)
-
-    def keylog(self, name, lines):
-        p = self.path(name)
-        with open(p, "w") as f:
-            f.write("# mssipae key log (test)\n" + "".join(l + "\n" for l in lines))
-        return p
+class NtlmE2E(itbase.PluginTestCase):
+    TMP_PREFIX = "mssipae-ntlme2e-"
 
     def rows(self, pcap, fields=FIELDS, **kw):
         """{frame: [cells...]} of frames that have a signature status; one-pass == -2."""

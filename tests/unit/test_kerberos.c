@@ -63,23 +63,6 @@ static char *case_value(const char *cs, const char *name)
     return v;
 }
 
-static int has_note(const note_list *l, note_kind kind, const char *needle)
-{
-    for (guint i = 0; i < l->len; i++) {
-        const mssipae_note *n = &g_array_index(l, mssipae_note, i);
-        if (n->kind == kind && (!needle || strstr(n->text, needle)))
-            return 1;
-    }
-    return 0;
-}
-
-static void dump_notes(const note_list *l)
-{
-    for (guint i = 0; i < l->len; i++)
-        print_message("  note %d: %s\n", g_array_index(l, mssipae_note, i).kind,
-                      g_array_index(l, mssipae_note, i).text);
-}
-
 /* Runs verify and returns the status, printing the reason (never a key) when asked. */
 static sig_status check(void *st, keystore *ks, const char *opaque, mssipae_dir dir,
                         const void *buf, size_t buflen, const uint8_t *sig, size_t siglen,
@@ -102,7 +85,7 @@ static void expect(void *st, keystore *ks, const char *opaque, mssipae_dir dir, 
     sig_status s = check(st, ks, opaque, dir, buf, buflen, sig, siglen, notes, &why);
     if (s != want) {
         print_error("got %s (%s), want %s\n", sig_status_name(s), why, sig_status_name(want));
-        dump_notes(notes);
+        tu_dump_notes(notes);
     }
     assert_int_equal(s, want);
     g_free(why);
@@ -239,9 +222,9 @@ static void run_lab_case(const char *cs)
     note_list *notes = note_list_new();
     void *st = feed(cs, ks, notes);
     int mutual = strcmp(cs, "aes256-mutual") == 0;
-    assert_false(has_note(notes, NOTE_MALFORMED, NULL));
-    assert_false(has_note(notes, NOTE_NO_KEY, NULL));
-    assert_true(has_note(notes, NOTE_TOKEN, "Kerberos AP-REQ for sip/"));
+    assert_false(tu_has_note(notes, NOTE_MALFORMED, NULL));
+    assert_false(tu_has_note(notes, NOTE_NO_KEY, NULL));
+    assert_true(tu_has_note(notes, NOTE_TOKEN, "Kerberos AP-REQ for sip/"));
 
     /* keys and facts against values.txt */
     expect_key(st, KRB_KEY_SESSION, cs, "ticket_session_key", "session_key_etype");
@@ -367,7 +350,7 @@ static void test_wrong_direction_token(void **state)
     size_t n;
     uint8_t *req = case_hex("aes256-oneleg", "ap-req.hex", &n);
     K->on_token(st, DIR_S2C, req, n, ks, notes);
-    assert_true(has_note(notes, NOTE_TOKEN, "AP-REQ sent by the server"));
+    assert_true(tu_has_note(notes, NOTE_TOKEN, "AP-REQ sent by the server"));
     g_free(req);
     K->sa_free(st);
     note_list_free(notes);
@@ -494,10 +477,10 @@ static void expect_no_key(keystore *ks, const char *must)
 {
     note_list *notes = note_list_new();
     void *st = feed("aes256-oneleg", ks, notes);
-    if (!has_note(notes, NOTE_NO_KEY, must))
-        dump_notes(notes);
-    assert_true(has_note(notes, NOTE_NO_KEY, must));
-    assert_true(has_note(notes, NOTE_NO_KEY, "sip/server.contoso.test@CONTOSO.TEST kvno 1 "
+    if (!tu_has_note(notes, NOTE_NO_KEY, must))
+        tu_dump_notes(notes);
+    assert_true(tu_has_note(notes, NOTE_NO_KEY, must));
+    assert_true(tu_has_note(notes, NOTE_NO_KEY, "sip/server.contoso.test@CONTOSO.TEST kvno 1 "
                                              "enctype 18 (aes256-cts-hmac-sha1-96)"));
     int32_t et;
     const uint8_t *k;
@@ -512,7 +495,7 @@ static void expect_no_key(keystore *ks, const char *must)
     assert_non_null(strstr(why, must));
     assert_non_null(strstr(why, "sip/server.contoso.test@CONTOSO.TEST kvno 1 enctype 18 "
                                 "(aes256-cts-hmac-sha1-96)"));
-    assert_true(has_note(vn, NOTE_NO_KEY, "sip/server.contoso.test@CONTOSO.TEST"));
+    assert_true(tu_has_note(vn, NOTE_NO_KEY, "sip/server.contoso.test@CONTOSO.TEST"));
     g_free(why);
     note_list_free(vn);
     g_free(buf);
@@ -657,7 +640,7 @@ static void test_hostile_truncated(void **state)
         note_list *notes = note_list_new();
         sig_status s = hostile(ks, req, l, notes);
         assert_int_equal(s, SIG_NO_KEY);
-        assert_true(has_note(notes, NOTE_MALFORMED, NULL));
+        assert_true(tu_has_note(notes, NOTE_MALFORMED, NULL));
         note_list_free(notes);
     }
     /* the bare AP-REQ (6e ...) at every length, so the DER walk itself meets the end */
@@ -666,7 +649,7 @@ static void test_hostile_truncated(void **state)
     for (size_t l = 1; l < n - off; l++) {
         note_list *notes = note_list_new();
         assert_int_equal(hostile(ks, req + off, l, notes), SIG_NO_KEY);
-        assert_true(has_note(notes, NOTE_MALFORMED, NULL));
+        assert_true(tu_has_note(notes, NOTE_MALFORMED, NULL));
         note_list_free(notes);
     }
     /* every byte changed: no crash, no leak. (VALID may remain: the cleartext parts of an
@@ -712,7 +695,7 @@ static void test_hostile_crafted(void **state)
     static const uint8_t seed[] = {0x12, 0x34, 0xab, 0xcd, 0xef};
     notes = note_list_new();
     assert_int_equal(hostile(ks, seed, sizeof seed, notes), SIG_NO_KEY);
-    assert_true(has_note(notes, NOTE_MALFORMED, "1234abcdef"));
+    assert_true(tu_has_note(notes, NOTE_MALFORMED, "1234abcdef"));
     note_list_free(notes);
 
     /* wrong OID (1.2.840.113554.1.2.3), SPNEGO OID */
@@ -720,14 +703,14 @@ static void test_hostile_crafted(void **state)
     req[14] = 0x03;
     notes = note_list_new();
     assert_int_equal(hostile(ks, req, n, notes), SIG_NO_KEY);
-    assert_true(has_note(notes, NOTE_MALFORMED, "not Kerberos"));
+    assert_true(tu_has_note(notes, NOTE_MALFORMED, "not Kerberos"));
     note_list_free(notes);
     g_free(req);
     static const uint8_t spnego[] = {0x60, 0x0a, 0x06, 0x06, 0x2b, 0x06, 0x01, 0x05,
                                      0x05, 0x02, 0xa0, 0x00};
     notes = note_list_new();
     hostile(ks, spnego, sizeof spnego, notes);
-    assert_true(has_note(notes, NOTE_UNSUPPORTED, "SPNEGO"));
+    assert_true(tu_has_note(notes, NOTE_UNSUPPORTED, "SPNEGO"));
     note_list_free(notes);
 
     /* the Microsoft OID is accepted */
@@ -768,7 +751,7 @@ static void test_hostile_crafted(void **state)
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         notes = note_list_new();
         assert_int_equal(hostile(ks, bad[i].p, bad[i].n, notes), SIG_NO_KEY);
-        assert_true(has_note(notes, NOTE_MALFORMED, NULL));
+        assert_true(tu_has_note(notes, NOTE_MALFORMED, NULL));
         note_list_free(notes);
     }
 
@@ -778,7 +761,7 @@ static void test_hostile_crafted(void **state)
     notes = note_list_new();
     sig_status s = hostile(ks, req, n, notes);
     assert_true(s == SIG_UNSUPPORTED || s == SIG_NO_KEY);
-    assert_true(has_note(notes, NOTE_UNSUPPORTED, "enctype 99"));
+    assert_true(tu_has_note(notes, NOTE_UNSUPPORTED, "enctype 99"));
     note_list_free(notes);
     g_free(req);
 
@@ -788,7 +771,7 @@ static void test_hostile_crafted(void **state)
     replace_hex(req, n, "3081cca003020112a281c4", "3081cca003020163a281c4");
     notes = note_list_new();
     assert_int_equal(hostile(ks, req, n, notes), SIG_NO_KEY);
-    assert_true(has_note(notes, NOTE_MALFORMED, "Authenticator does not decrypt"));
+    assert_true(tu_has_note(notes, NOTE_MALFORMED, "Authenticator does not decrypt"));
     note_list_free(notes);
     g_free(req);
 
@@ -863,9 +846,9 @@ static void test_hostile_crafted(void **state)
     notes = note_list_new();
     st = K->sa_new();
     K->on_token(st, DIR_S2C, gtok, p, ks, notes);
-    if (!has_note(notes, NOTE_TOKEN, "KRB-ERROR 37"))
-        dump_notes(notes);
-    assert_true(has_note(notes, NOTE_TOKEN, "KRB-ERROR 37"));
+    if (!tu_has_note(notes, NOTE_TOKEN, "KRB-ERROR 37"))
+        tu_dump_notes(notes);
+    assert_true(tu_has_note(notes, NOTE_TOKEN, "KRB-ERROR 37"));
     K->sa_free(st);
     note_list_free(notes);
     g_free(gtok);

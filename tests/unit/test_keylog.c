@@ -24,22 +24,13 @@ static keylog_entry parse_ok(const char *line)
     return e;
 }
 
-static void assert_bytes(const uint8_t *got, size_t got_len, const char *hex)
-{
-    size_t n = 0;
-    uint8_t *want = tu_hex(hex, &n);
-    assert_int_equal(got_len, n);
-    assert_memory_equal(got, want, n);
-    g_free(want);
-}
-
 static void test_ntlm(void **state)
 {
     keylog_entry e = parse_ok("NTLM 1a2b3c4d " K16);
     assert_int_equal(e.scheme, KEYLOG_NTLM);
     assert_string_equal(e.id, "1A2B3C4D");
     assert_int_equal(e.enctype, 0);
-    assert_bytes(e.key1, e.key1_len, K16);
+    tu_assert_hex(e.key1, e.key1_len, K16);
     assert_null(e.key2);
     assert_int_equal(e.key2_len, 0);
     keylog_entry_clear(&e);
@@ -53,7 +44,7 @@ static void test_kerberos(void **state)
     assert_int_equal(e.scheme, KEYLOG_KERBEROS);
     assert_string_equal(e.id, "7E57");
     assert_int_equal(e.enctype, 18);
-    assert_bytes(e.key1, e.key1_len, K16 K16);
+    tu_assert_hex(e.key1, e.key1_len, K16 K16);
     assert_null(e.key2);
     keylog_entry_clear(&e);
 
@@ -84,8 +75,8 @@ static void test_tlsdsk(void **state)
     keylog_entry e = parse_ok("TLS-DSK abcd " K16 " 0102");
     assert_int_equal(e.scheme, KEYLOG_TLSDSK);
     assert_string_equal(e.id, "ABCD");
-    assert_bytes(e.key1, e.key1_len, K16);
-    assert_bytes(e.key2, e.key2_len, "0102");
+    tu_assert_hex(e.key1, e.key1_len, K16);
+    tu_assert_hex(e.key2, e.key2_len, "0102");
     keylog_entry_clear(&e);
 }
 
@@ -95,7 +86,7 @@ static void test_client_random(void **state)
     keylog_entry e = parse_ok(upper);
     assert_int_equal(e.scheme, KEYLOG_CLIENT_RANDOM);
     assert_string_equal(e.id, R32); /* lower-case hex, whatever the input case */
-    assert_bytes(e.key1, e.key1_len, MS48);
+    tu_assert_hex(e.key1, e.key1_len, MS48);
     assert_null(e.key2);
     keylog_entry_clear(&e);
     g_free(upper);
@@ -131,7 +122,7 @@ static void test_lexical(void **state)
         keylog_entry x = parse_ok(same[i]);
         assert_int_equal(x.scheme, KEYLOG_NTLM);
         assert_string_equal(x.id, "ABCD");
-        assert_bytes(x.key1, x.key1_len, K16);
+        tu_assert_hex(x.key1, x.key1_len, K16);
         keylog_entry_clear(&x);
     }
 
@@ -139,7 +130,7 @@ static void test_lexical(void **state)
     const char buf[] = "TLS-DSK q 01 02garbage";
     keylog_entry x;
     assert_int_equal(keylog_parse_line(buf, strlen("TLS-DSK q 01 02"), &x, NULL), KEYLOG_LINE_OK);
-    assert_bytes(x.key2, x.key2_len, "02");
+    tu_assert_hex(x.key2, x.key2_len, "02");
     keylog_entry_clear(&x);
 
     /* clearing twice, or a zeroed entry, is harmless */

@@ -45,15 +45,6 @@ static void assert_hash_is_value(const uint8_t got[16], const char *values, cons
     g_free(hex);
 }
 
-static void assert_bytes_hex(const uint8_t *got, size_t got_len, const char *hex)
-{
-    size_t n = 0;
-    uint8_t *want = tu_hex(hex, &n);
-    assert_int_equal(got_len, n);
-    assert_memory_equal(got, want, n);
-    g_free(want);
-}
-
 static size_t n_errors(const keystore *ks)
 {
     size_t n = 0;
@@ -101,7 +92,7 @@ static void assert_kt_key(const keystore *ks, const char *princ, krb5_kvno kvno,
     assert_int_equal(ent.vno, kvno);
     assert_int_equal(ent.key.enctype, et);
     char *hex = tu_value(LAB, values_name);
-    assert_bytes_hex(ent.key.contents, ent.key.length, hex);
+    tu_assert_hex(ent.key.contents, ent.key.length, hex);
     g_free(hex);
     krb5_free_keytab_entry_contents(ctx, &ent);
     krb5_free_principal(ctx, p);
@@ -160,7 +151,7 @@ static void test_nt_hash_known(void **state)
 {
     uint8_t h[16];
     assert_int_equal(nt_hash_from_password("password", h), 0);
-    assert_bytes_hex(h, 16, "8846f7eaee8fb117ad06bdd830b7586c");
+    tu_assert_hex(h, 16, "8846f7eaee8fb117ad06bdd830b7586c");
 
     char *pw = tu_value("ms-nlmp-kat/values.txt", "password");
     assert_string_equal(pw, "Password");
@@ -189,7 +180,7 @@ static void test_nt_hash_bad(void **state)
     assert_int_equal(nt_hash_from_password(NULL, h), -1);
     /* the empty password has a hash too: MD4("") */
     assert_int_equal(nt_hash_from_password("", h), 0);
-    assert_bytes_hex(h, 16, "31d6cfe0d16ae931b73c59d7e0c089c0");
+    tu_assert_hex(h, 16, "31d6cfe0d16ae931b73c59d7e0c089c0");
 }
 
 /* ---- keytab ---- */
@@ -516,7 +507,7 @@ static void test_keylog_lookup(void **state)
     const keylog_entry *e = keystore_keylog_find(ks, KEYLOG_NTLM, "abCD");
     assert_non_null(e);
     assert_int_equal(e->scheme, KEYLOG_NTLM);
-    assert_bytes_hex(e->key1, e->key1_len, K16A);
+    tu_assert_hex(e->key1, e->key1_len, K16A);
     assert_int_equal(e->line, 2);
     assert_int_equal(n_errors(ks), 1);
     char *want = g_strdup_printf("key log %s line 3: ", kl);
@@ -526,20 +517,20 @@ static void test_keylog_lookup(void **state)
     e = keystore_keylog_find(ks, KEYLOG_KERBEROS, "7E57");
     assert_non_null(e);
     assert_int_equal(e->enctype, 18);
-    assert_bytes_hex(e->key1, e->key1_len, K16A K16B);
+    tu_assert_hex(e->key1, e->key1_len, K16A K16B);
     e = keystore_keylog_find(ks, KEYLOG_TLSDSK, "TLS1");
     assert_non_null(e);
-    assert_bytes_hex(e->key1, e->key1_len, K16A);
-    assert_bytes_hex(e->key2, e->key2_len, K16B);
+    tu_assert_hex(e->key1, e->key1_len, K16A);
+    tu_assert_hex(e->key2, e->key2_len, K16B);
     char *cr_upper = g_ascii_strup(R32, -1);
     e = keystore_keylog_find(ks, KEYLOG_CLIENT_RANDOM, cr_upper);
     g_free(cr_upper);
     assert_non_null(e);
     assert_string_equal(e->id, R32);
-    assert_bytes_hex(e->key1, e->key1_len, MS48);
+    tu_assert_hex(e->key1, e->key1_len, MS48);
     e = keystore_keylog_find(ks, KEYLOG_NTLM, "dup");
     assert_non_null(e);
-    assert_bytes_hex(e->key1, e->key1_len, K16B);
+    tu_assert_hex(e->key1, e->key1_len, K16B);
     assert_int_equal(e->line, 9);
 
     /* misses: unknown opaque, wrong scheme, NULL opaque */
@@ -589,10 +580,10 @@ static void test_keylog_reread(void **state)
     write_in_place(kl, "NTLM aaaa " K16B "\nNTLM bbbb " K16A "\nbad line\nNTLM cccc 00\n");
     const keylog_entry *a2 = keystore_keylog_find(ks, KEYLOG_NTLM, "AAAA");
     assert_non_null(a2);
-    assert_bytes_hex(a2->key1, a2->key1_len, K16B);
+    tu_assert_hex(a2->key1, a2->key1_len, K16B);
     /* unchanged entry keeps its address; the replaced one is still readable */
     assert_ptr_equal(keystore_keylog_find(ks, KEYLOG_NTLM, "bbbb"), b1);
-    assert_bytes_hex(a1->key1, a1->key1_len, K16A);
+    tu_assert_hex(a1->key1, a1->key1_len, K16A);
     /* line 3 not reported twice, line 4 is new; the view taken earlier is still valid */
     assert_int_equal(n_errors(ks), 2);
     assert_int_equal(n_errors_with(ks, "line 3", NULL), 1);
@@ -606,8 +597,8 @@ static void test_keylog_reread(void **state)
     bump_mtime(kl, 10);
     const keylog_entry *b2 = keystore_keylog_find(ks, KEYLOG_NTLM, "bbbb");
     assert_non_null(b2);
-    assert_bytes_hex(b2->key1, b2->key1_len, K16B);
-    assert_bytes_hex(b1->key1, b1->key1_len, K16A); /* old pointer still valid */
+    tu_assert_hex(b2->key1, b2->key1_len, K16B);
+    tu_assert_hex(b1->key1, b1->key1_len, K16A); /* old pointer still valid */
     assert_int_equal(n_errors(ks), 2);
 
     /* an entry removed from the file is gone */

@@ -63,24 +63,6 @@ static uint8_t *vec_token(const char *rel, size_t *n)
     return b;
 }
 
-static int has_note(note_list *l, note_kind kind, const char *sub)
-{
-    for (guint i = 0; i < l->len; i++) {
-        mssipae_note *n = &g_array_index(l, mssipae_note, i);
-        if (n->kind == kind && (!sub || strstr(n->text, sub)))
-            return 1;
-    }
-    return 0;
-}
-
-static void dump_notes(note_list *l)
-{
-    for (guint i = 0; i < l->len; i++) {
-        mssipae_note *n = &g_array_index(l, mssipae_note, i);
-        print_message("  note kind %d: %s\n", n->kind, n->text);
-    }
-}
-
 /* Writes a key-log file with one line and returns its path (unlink + g_free it). */
 static char *write_keylog(const char *line)
 {
@@ -374,18 +356,36 @@ static void test_r2_derive(void **state)
     g_free(at);
 }
 
+/* A fresh SA fed a CHALLENGE (server to client), then an AUTHENTICATE (client to server). */
+static void *ntlm_sa(const uint8_t *ct, size_t cl, const uint8_t *at, size_t al, keystore *ks,
+                     note_list *notes)
+{
+    void *st = mech_ntlm_ops.sa_new();
+    mech_ntlm_ops.on_token(st, DIR_S2C, ct, cl, ks, notes);
+    mech_ntlm_ops.on_token(st, DIR_C2S, at, al, ks, notes);
+    return st;
+}
+
 /* An SA fed with the real CHALLENGE and AUTHENTICATE. */
 static void *r2_sa(keystore *ks, note_list *notes)
 {
     size_t cl, al;
     uint8_t *ct = vec_token("ntlm-oc2007r2-v4/challenge.hex", &cl);
     uint8_t *at = vec_token("ntlm-oc2007r2-v4/authenticate.hex", &al);
-    void *st = mech_ntlm_ops.sa_new();
-    mech_ntlm_ops.on_token(st, DIR_S2C, ct, cl, ks, notes);
-    mech_ntlm_ops.on_token(st, DIR_C2S, at, al, ks, notes);
+    void *st = ntlm_sa(ct, cl, at, al, ks, notes);
     g_free(ct);
     g_free(at);
     return st;
+}
+
+/* A keystore whose global password (mssipae.nt_password) is the R2 vector's. */
+static keystore *r2_password_keystore(void)
+{
+    char *pw = tu_value(R2, "password");
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_nt_password(ks, pw), 0);
+    g_free(pw);
+    return ks;
 }
 
 /* Verifies one side of the R2 vector through the mechanism; returns the status. */
@@ -417,10 +417,10 @@ static void test_r2_password(void **state)
     note_list *notes = note_list_new();
     void *st = r2_sa(ks, notes);
     char *who = g_strdup_printf("%s\\%s", dom, user);
-    assert_true(has_note(notes, NOTE_TOKEN, who));
-    assert_true(has_note(notes, NOTE_TOKEN, "NTLMv2"));
-    assert_true(has_note(notes, NOTE_TOKEN, "NTLM users table row 1"));
-    assert_false(has_note(notes, NOTE_MALFORMED, NULL));
+    assert_true(tu_has_note(notes, NOTE_TOKEN, who));
+    assert_true(tu_has_note(notes, NOTE_TOKEN, "NTLMv2"));
+    assert_true(tu_has_note(notes, NOTE_TOKEN, "NTLM users table row 1"));
+    assert_false(tu_has_note(notes, NOTE_MALFORMED, NULL));
     char *why = NULL;
     assert_int_equal(r2_check(st, ks, "2BDBAC9D", DIR_C2S, 0, NULL, notes, &why), SIG_VALID);
     assert_non_null(strstr(why, "NTLMv2+ESS"));
@@ -480,9 +480,9 @@ static void test_r2_wrong_password(void **state)
                                   &why), SIG_NO_KEY);
         assert_non_null(strstr(why, who));
         assert_non_null(strstr(why, "does not match (2 tried)"));
-        assert_true(has_note(n2, NOTE_NO_KEY, who));
-        assert_true(has_note(n2, NOTE_NO_KEY, "(2 tried)"));
-        assert_false(has_note(n2, NOTE_INVALID, NULL));
+        assert_true(tu_has_note(n2, NOTE_NO_KEY, who));
+        assert_true(tu_has_note(n2, NOTE_NO_KEY, "(2 tried)"));
+        assert_false(tu_has_note(n2, NOTE_INVALID, NULL));
         g_free(why);
         note_list_free(n2);
     }
@@ -534,7 +534,7 @@ static void test_r2_keylog(void **state)
     /* reflected without handshake: INVALID, with the reflection named */
     note_list *n2 = note_list_new();
     assert_int_equal(r2_check(st, ks, "2BDBAC9D", DIR_S2C, 0, NULL, n2, NULL), SIG_INVALID);
-    assert_true(has_note(n2, NOTE_INVALID, "reflected"));
+    assert_true(tu_has_note(n2, NOTE_INVALID, "reflected"));
     note_list_free(n2);
     /* no entry for another opaque */
     assert_int_equal(r2_check(st, ks, "DEADBEEF", DIR_S2C, 1, NULL, notes, &why), SIG_NO_KEY);
@@ -552,9 +552,7 @@ static void test_r2_keylog(void **state)
 /* Flipping any byte of buffer or signature never gives VALID; reflection is INVALID. */
 static void test_r2_tamper(void **state)
 {
-    char *pw = tu_value(R2, "password");
-    keystore *ks = keystore_new();
-    assert_int_equal(keystore_set_nt_password(ks, pw), 0);
+    keystore *ks = r2_password_keystore();
     note_list *notes = note_list_new();
     void *st = r2_sa(ks, notes);
     for (int side = 0; side < 2; side++) {
@@ -596,18 +594,17 @@ static void test_r2_tamper(void **state)
     /* reflection: the client's signature presented as the server's, and the reverse */
     note_list *n2 = note_list_new();
     assert_int_equal(r2_check(st, ks, "2BDBAC9D", DIR_S2C, 0, NULL, n2, NULL), SIG_INVALID);
-    assert_true(has_note(n2, NOTE_INVALID, "reflected"));
+    assert_true(tu_has_note(n2, NOTE_INVALID, "reflected"));
     note_list_free(n2);
     n2 = note_list_new();
     assert_int_equal(r2_check(st, ks, "2BDBAC9D", DIR_C2S, 1, NULL, n2, NULL), SIG_INVALID);
-    assert_true(has_note(n2, NOTE_INVALID, "reflected"));
+    assert_true(tu_has_note(n2, NOTE_INVALID, "reflected"));
     note_list_free(n2);
     /* still valid afterwards: nothing advanced */
     assert_int_equal(r2_check(st, ks, "2BDBAC9D", DIR_C2S, 0, NULL, notes, NULL), SIG_VALID);
     mech_ntlm_ops.sa_free(st);
     keystore_free(ks);
     note_list_free(notes);
-    g_free(pw);
 }
 
 /* ---------------------------------------------------------------- 3. OCS 2007, no ESS */
@@ -674,7 +671,7 @@ static void test_noess(void **state)
         v = mech_ntlm_ops.verify(st, ks, "4452DFB0", DIR_S2C, (const uint8_t *)buf, bl, s2, 16,
                                  n2);
         assert_int_equal(v.status, SIG_INVALID);
-        assert_false(has_note(n2, NOTE_NO_KEY, NULL));
+        assert_false(tu_has_note(n2, NOTE_NO_KEY, NULL));
         verdict_clear(&v);
         note_list_free(n2);
     }
@@ -726,9 +723,7 @@ static void test_keylog_wrong_key(void **state)
 /* SeqNum-0 diagnostic: a signature made with SeqNum 0 is INVALID, and the note says why. */
 static void test_diag_seq0(void **state)
 {
-    char *pw = tu_value(R2, "password");
-    keystore *ks = keystore_new();
-    keystore_set_nt_password(ks, pw);
+    keystore *ks = r2_password_keystore();
     note_list *notes = note_list_new();
     void *st = r2_sa(ks, notes);
     uint8_t *esk = val_hex(R2, "exported_session_key", 16);
@@ -743,13 +738,13 @@ static void test_diag_seq0(void **state)
     sig_verdict v = mech_ntlm_ops.verify(st, ks, "2BDBAC9D", DIR_C2S, (const uint8_t *)buf, bl,
                                          sig, 16, n2);
     assert_int_equal(v.status, SIG_INVALID);
-    assert_true(has_note(n2, NOTE_INVALID, "SeqNum 0"));
+    assert_true(tu_has_note(n2, NOTE_INVALID, "SeqNum 0"));
     verdict_clear(&v);
     note_list_free(n2);
     mech_ntlm_ops.sa_free(st);
     keystore_free(ks);
     note_list_free(notes);
-    g_free(buf); g_free(esk); g_free(fl); g_free(pw);
+    g_free(buf); g_free(esk); g_free(fl);
 }
 
 /* ---------------------------------------------------------------- 3b. gss-ntlmssp datagram */
@@ -826,13 +821,11 @@ static void test_gssntlmssp(void **state)
         keystore *ks = keystore_new();
         assert_int_equal(keystore_add_ntlm_user(ks, dom, user, pw, NULL), 0);
         note_list *notes = note_list_new();
-        void *st = mech_ntlm_ops.sa_new();
-        mech_ntlm_ops.on_token(st, DIR_S2C, ct, cl, ks, notes);
-        mech_ntlm_ops.on_token(st, DIR_C2S, at, al, ks, notes);
+        void *st = ntlm_sa(ct, cl, at, al, ks, notes);
         sig_verdict v = mech_ntlm_ops.verify(st, ks, "GSSN", DIR_C2S, (const uint8_t *)buf, bl,
                                              mic, 16, notes);
         if (v.status != SIG_VALID)
-            dump_notes(notes);
+            tu_dump_notes(notes);
         assert_int_equal(v.status, SIG_VALID);
         assert_non_null(strstr(v.why, cases[i].mode));
         verdict_clear(&v);
@@ -845,9 +838,7 @@ static void test_gssntlmssp(void **state)
         char *path = write_keylog(line);
         ks = keystore_new();
         assert_int_equal(keystore_set_keylog(ks, path), 0);
-        st = mech_ntlm_ops.sa_new();
-        mech_ntlm_ops.on_token(st, DIR_S2C, ct, cl, ks, notes);
-        mech_ntlm_ops.on_token(st, DIR_C2S, at, al, ks, notes);
+        st = ntlm_sa(ct, cl, at, al, ks, notes);
         v = mech_ntlm_ops.verify(st, ks, "GSSN", DIR_C2S, (const uint8_t *)buf, bl, mic, 16, notes);
         assert_int_equal(v.status, SIG_VALID);
         verdict_clear(&v);
@@ -869,9 +860,7 @@ static void test_gssntlmssp(void **state)
             char *h = tu_value("ntlm-oc2007r2-v4/values.txt", "ntowfv1"); /* NT hash of Pa$$word */
             ks = keystore_new();
             assert_int_equal(keystore_add_ntlm_user(ks, dom, user, NULL, h), 0);
-            st = mech_ntlm_ops.sa_new();
-            mech_ntlm_ops.on_token(st, DIR_S2C, ct, cl, ks, notes);
-            mech_ntlm_ops.on_token(st, DIR_C2S, at, al, ks, notes);
+            st = ntlm_sa(ct, cl, at, al, ks, notes);
             v = mech_ntlm_ops.verify(st, ks, "GSSN", DIR_C2S, (const uint8_t *)buf, bl, mic, 16,
                                      notes);
             assert_int_equal(v.status, SIG_NO_KEY);
@@ -908,19 +897,17 @@ static void hostile_auth(const uint8_t *ct, size_t cl, const uint8_t *tok, size_
                          keystore *ks, int expect_malformed_note)
 {
     note_list *notes = note_list_new();
-    void *st = mech_ntlm_ops.sa_new();
-    mech_ntlm_ops.on_token(st, DIR_S2C, ct, cl, ks, notes);
-    mech_ntlm_ops.on_token(st, DIR_C2S, tok, len, ks, notes);
-    if (expect_malformed_note && !has_note(notes, NOTE_MALFORMED, NULL)) {
+    void *st = ntlm_sa(ct, cl, tok, len, ks, notes);
+    if (expect_malformed_note && !tu_has_note(notes, NOTE_MALFORMED, NULL)) {
         print_error("no malformed note for a %zu-byte token\n", len);
-        dump_notes(notes);
+        tu_dump_notes(notes);
         fail();
     }
     char *why = NULL;
     sig_status s = r2_check(st, ks, "2BDBAC9D", DIR_C2S, 0, NULL, notes, &why);
     if (s != SIG_NO_KEY && s != SIG_MALFORMED) {
         print_error("hostile %zu-byte AUTHENTICATE gave status %d (%s)\n", len, s, why);
-        dump_notes(notes);
+        tu_dump_notes(notes);
         fail();
     }
     g_free(why);
@@ -930,9 +917,7 @@ static void hostile_auth(const uint8_t *ct, size_t cl, const uint8_t *tok, size_
 
 static void test_hostile(void **state)
 {
-    char *pw = tu_value(R2, "password");
-    keystore *ks = keystore_new();
-    keystore_set_nt_password(ks, pw);
+    keystore *ks = r2_password_keystore();
     size_t cl, al;
     uint8_t *ct = vec_token("ntlm-oc2007r2-v4/challenge.hex", &cl);
     uint8_t *at = vec_token("ntlm-oc2007r2-v4/authenticate.hex", &al);
@@ -999,10 +984,8 @@ static void test_hostile(void **state)
         size_t nt_off = (size_t)t[24] | (size_t)t[25] << 8;
         wr16(t + nt_off + 16 + 28 + 2, 0xffff);
         note_list *notes = note_list_new();
-        void *st = mech_ntlm_ops.sa_new();
-        mech_ntlm_ops.on_token(st, DIR_S2C, ct, cl, ks, notes);
-        mech_ntlm_ops.on_token(st, DIR_C2S, t, al, ks, notes);
-        assert_true(has_note(notes, NOTE_MALFORMED, "AV pair"));
+        void *st = ntlm_sa(ct, cl, t, al, ks, notes);
+        assert_true(tu_has_note(notes, NOTE_MALFORMED, "AV pair"));
         assert_int_equal(r2_check(st, ks, "2BDBAC9D", DIR_C2S, 0, NULL, notes, NULL), SIG_NO_KEY);
         mech_ntlm_ops.sa_free(st);
         note_list_free(notes);
@@ -1013,9 +996,7 @@ static void test_hostile(void **state)
     for (size_t n = 0; n < cl; n++) {
         uint8_t *t = g_memdup2(ct, n ? n : 1);
         note_list *notes = note_list_new();
-        void *st = mech_ntlm_ops.sa_new();
-        mech_ntlm_ops.on_token(st, DIR_S2C, t, n, ks, notes);
-        mech_ntlm_ops.on_token(st, DIR_C2S, at, al, ks, notes);
+        void *st = ntlm_sa(t, n, at, al, ks, notes);
         sig_status s = r2_check(st, ks, "2BDBAC9D", DIR_C2S, 0, NULL, notes, NULL);
         /* 32..47 bytes still hold the whole fixed part (no TargetInfo): that CHALLENGE is
          * usable and the password check passes; everything shorter or cut inside TargetInfo
@@ -1024,7 +1005,7 @@ static void test_hostile(void **state)
             assert_int_equal(s, SIG_VALID);
         else {
             assert_int_equal(s, SIG_NO_KEY);
-            assert_true(has_note(notes, NOTE_MALFORMED, n < 12 ? "NTLMSSP" : "CHALLENGE"));
+            assert_true(tu_has_note(notes, NOTE_MALFORMED, n < 12 ? "NTLMSSP" : "CHALLENGE"));
         }
         mech_ntlm_ops.sa_free(st);
         note_list_free(notes);
@@ -1044,7 +1025,7 @@ static void test_hostile(void **state)
             note_list *notes = note_list_new();
             void *st = mech_ntlm_ops.sa_new();
             mech_ntlm_ops.on_token(st, DIR_S2C, t, cl, ks, notes);
-            assert_true(has_note(notes, NOTE_MALFORMED, "TargetInfo"));
+            assert_true(tu_has_note(notes, NOTE_MALFORMED, "TargetInfo"));
             mech_ntlm_ops.on_token(st, DIR_C2S, at, al, ks, notes);
             /* the ServerChallenge is still known and the password proves itself */
             assert_int_equal(r2_check(st, ks, "2BDBAC9D", DIR_C2S, 0, NULL, notes, NULL),
@@ -1058,7 +1039,7 @@ static void test_hostile(void **state)
         note_list *notes = note_list_new();
         void *st = mech_ntlm_ops.sa_new();
         mech_ntlm_ops.on_token(st, DIR_S2C, t, cl, ks, notes);
-        assert_true(has_note(notes, NOTE_MALFORMED, "TargetInfo"));
+        assert_true(tu_has_note(notes, NOTE_MALFORMED, "TargetInfo"));
         mech_ntlm_ops.sa_free(st);
         note_list_free(notes);
         g_free(t);
@@ -1089,7 +1070,6 @@ static void test_hostile(void **state)
     keystore_free(ks);
     g_free(ct);
     g_free(at);
-    g_free(pw);
 }
 
 /* Every byte of both real handshake tokens set to a few values: no crash, no leak, and a
@@ -1097,9 +1077,7 @@ static void test_hostile(void **state)
  * the handshake is not integrity-protected without a MIC). */
 static void test_mutations(void **state)
 {
-    char *pw = tu_value(R2, "password");
-    keystore *ks = keystore_new();
-    keystore_set_nt_password(ks, pw);
+    keystore *ks = r2_password_keystore();
     size_t cl, al;
     uint8_t *ct = vec_token("ntlm-oc2007r2-v4/challenge.hex", &cl);
     uint8_t *at = vec_token("ntlm-oc2007r2-v4/authenticate.hex", &al);
@@ -1112,9 +1090,8 @@ static void test_mutations(void **state)
                 uint8_t *t = g_memdup2(tok, len);
                 t[i] = j < sizeof vals ? vals[j] : (uint8_t)(t[i] + 1);
                 note_list *notes = note_list_new();
-                void *st = mech_ntlm_ops.sa_new();
-                mech_ntlm_ops.on_token(st, DIR_S2C, which ? ct : t, which ? cl : len, ks, notes);
-                mech_ntlm_ops.on_token(st, DIR_C2S, which ? t : at, which ? len : al, ks, notes);
+                void *st = ntlm_sa(which ? ct : t, which ? cl : len, which ? t : at,
+                                   which ? len : al, ks, notes);
                 for (int side = 0; side < 2; side++) {
                     sig_status s = r2_check(st, ks, "2BDBAC9D", side ? DIR_S2C : DIR_C2S, side,
                                             NULL, notes, NULL);
@@ -1129,7 +1106,6 @@ static void test_mutations(void **state)
     keystore_free(ks);
     g_free(ct);
     g_free(at);
-    g_free(pw);
 }
 
 /* A keystore-less SA and signature-level errors. */

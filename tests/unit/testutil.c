@@ -70,3 +70,30 @@ char *tu_value(const char *values_rel, const char *name)
     assert_non_null(res);
     return res;
 }
+
+void tu_assert_hex(const uint8_t *got, size_t got_len, const char *hex)
+{
+    size_t n = 0;
+    uint8_t *want = tu_hex(hex, &n);
+    assert_int_equal(got_len, n);
+    assert_memory_equal(got, want, n);
+    g_free(want);
+}
+
+int tu_has_note(const note_list *l, note_kind kind, const char *needle)
+{
+    for (guint i = 0; l && i < l->len; i++) {
+        const mssipae_note *n = &g_array_index(l, mssipae_note, i);
+        if (n->kind == kind && (!needle || strstr(n->text, needle)))
+            return 1;
+    }
+    return 0;
+}
+
+void tu_dump_notes(const note_list *l)
+{
+    for (guint i = 0; l && i < l->len; i++) {
+        const mssipae_note *n = &g_array_index(l, mssipae_note, i);
+        print_message("  note kind %d: %s\n", n->kind, n->text);
+    }
+}
