@@ -62,6 +62,7 @@ static int hf_sig_status = -1;
 static int hf_sig_valid = -1;
 static int hf_sig_verdict = -1;
 static int hf_sig_why = -1;
+static int hf_param = -1;
 
 static gint ett_mssipae = -1;
 static gint ett_gssapi = -1;
@@ -300,6 +301,9 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
     if (a->has_num)
         GEN(proto_tree_add_uint(st, a->dir == DIR_C2S ? hf_cnum : hf_snum, pdu->tvb, off, len,
                                 a->num));
+    for (guint i = 0; a->other_params && i < a->other_params->len; i++)
+        GEN(proto_tree_add_string(st, hf_param, pdu->tvb, off, len,
+                                  (const char *)g_ptr_array_index(a->other_params, i)));
     if (a->sig && a->sig_len)
         GEN(proto_tree_add_bytes_with_length(st, hf_signature, pdu->tvb, off, len, a->sig,
                                              (gint)a->sig_len));
@@ -416,6 +420,9 @@ static void proto_register_mssipae(void)
                              "The signature status as text", HFILL } },
         { &hf_sig_why, { "Reason", "mssipae.sig.why", FT_STRING, BASE_NONE, NULL, 0,
                          "Why this verdict (what was tried or missing)", HFILL } },
+        { &hf_param, { "Other parameter", "mssipae.param", FT_STRING, BASE_NONE, NULL, 0,
+                       "A parameter MS-SIPAE does not define, as name=value (kept, not used)",
+                       HFILL } },
     };
     static gint *ett[] = { &ett_mssipae, &ett_gssapi };
     static ei_register_info ei[] = {

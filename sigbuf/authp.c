@@ -129,6 +129,14 @@ static const char *const known[] = {
     "cnum", "snum", "response", "rspauth", "sts-uri",
 };
 
+int authp_is_known(const char *name)
+{
+    for (size_t k = 0; k < G_N_ELEMENTS(known); k++)
+        if (g_ascii_strcasecmp(name, known[k]) == 0)
+            return 1;
+    return 0;
+}
+
 int authp_parse(const char *v, size_t n, authp_header *h)
 {
     memset(h, 0, sizeof *h);

@@ -58,6 +58,10 @@ typedef struct {
 int authp_parse(const char *v, size_t n, authp_header *h);
 void authp_header_clear(authp_header *h);
 
+/* 1 when name is one of the parameters [MS-SIPAE] defines (realm, targetname, opaque, version,
+ * gssapi-data, qop, crand, srand, cnum, snum, response, rspauth, sts-uri), case-insensitively. */
+int authp_is_known(const char *name);
+
 /* First value of parameter name (case-insensitive), or NULL when absent. */
 const char *authp_get(const authp_header *h, const char *name);
 

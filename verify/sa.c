@@ -104,6 +104,8 @@ static void auth_result_free(gpointer p)
     if (a->sigbuf)
         g_string_free(a->sigbuf, TRUE);
     g_free(a->why);
+    if (a->other_params)
+        g_ptr_array_free(a->other_params, TRUE);
     note_list_free(a->notes);
     g_free(a);
 }
@@ -338,6 +340,14 @@ static auth_result *auth_result_from_header(const sip_msg *m, const sip_hdr *h, 
                 note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "%s: %s=\"%.40s\" is not a decimal number",
                          a->name, client ? "cnum" : "snum", a->num_str);
         }
+    }
+    for (guint i = 0; ah.params && i < ah.params->len; i++) {
+        const authp_param *p = &g_array_index(ah.params, authp_param, i);
+        if (authp_is_known(p->name))
+            continue;
+        if (!a->other_params)
+            a->other_params = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(a->other_params, g_strdup_printf("%s=%s", p->name, p->value));
     }
     const char *ver = authp_get(&ah, "version");
     if (ver) {

@@ -61,6 +61,7 @@ typedef struct {
     uint32_t sa_frame;       /* frame where the SA's handshake started */
     sig_status status;       /* SIG_NONE when the header carries no signature */
     char *why;               /* reason for status (NULL for VALID without detail) */
+    GPtrArray *other_params; /* "name=value" (unquoted) of parameters MS-SIPAE does not define, in order */
     note_list *notes;        /* expert infos about this header */
 } auth_result;
 

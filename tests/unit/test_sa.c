@@ -245,6 +245,18 @@ static void test_hostile(void **state)
             assert_non_null(a->why);
         g_free(m);
     }
+    /* parameters MS-SIPAE does not define are kept, in order, unquoted */
+    {
+        char *m = ntlm_msg("REGISTER sip:x SIP/2.0", "h", 1,
+            "Authorization: NTLM x-first=\"a b\", opaque=\"1\", X-Second=2, response=\"0011\"");
+        const msg_result *r0 = feed(f, m, strlen(m), C, S);
+        const auth_result *a0 = auth(r0, 0);
+        assert_non_null(a0->other_params);
+        assert_int_equal(a0->other_params->len, 2);
+        assert_string_equal(g_ptr_array_index(a0->other_params, 0), "x-first=a b");
+        assert_string_equal(g_ptr_array_index(a0->other_params, 1), "X-Second=2");
+        g_free(m);
+    }
     /* an unparseable cnum is reported; the buffer still uses it as sent */
     {
         char *m = ntlm_msg("REGISTER sip:x SIP/2.0", "h", 1,
