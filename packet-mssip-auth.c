@@ -312,7 +312,7 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
         GEN(proto_tree_add_uint(st, hf_sa_frame, pdu->tvb, off, len, a->sa_frame));
     }
     if (a->sigbuf)
-        GEN(proto_tree_add_string(st, hf_sigbuf, pdu->tvb, off, len, a->sigbuf->str));
+        GEN(proto_tree_add_string(st, hf_sigbuf, pdu->tvb, off, len, a->sigbuf));
     if (a->status != SIG_NONE) {
         proto_item *si = proto_tree_add_uint(st, hf_sig_status, pdu->tvb, off, len, a->status);
         GEN(si);

@@ -43,6 +43,7 @@ struct sa_tracker {
     GHashTable *signing;       /* endpoints_key() -> the SA that last signed between them */
     GPtrArray *results;        /* msg_result*, owned */
     guint config_reported;     /* keystore configuration errors already reported */
+    msg_result *empty;         /* shared result of messages without MS-SIPAE headers */
 };
 
 /* ---- helpers ---- */
@@ -101,8 +102,7 @@ static void auth_result_free(gpointer p)
     g_free(a->num_str);
     g_free(a->sig);
     g_free(a->gss);
-    if (a->sigbuf)
-        g_string_free(a->sigbuf, TRUE);
+    g_free(a->sigbuf);
     g_free(a->why);
     if (a->other_params)
         g_ptr_array_free(a->other_params, TRUE);
@@ -143,6 +143,8 @@ void sa_tracker_free(sa_tracker *t)
     g_hash_table_destroy(t->signing);
     g_ptr_array_free(t->sas, TRUE);
     g_ptr_array_free(t->results, TRUE);
+    if (t->empty)
+        msg_result_free(t->empty);
     g_free(t);
 }
 
@@ -572,7 +574,7 @@ static void try_keylog_ids(sa_tracker *t, const mech_ops *mech, sa_entry *s, con
     for (size_t i = 0; i < n; i++) {
         note_list *scratch = note_list_new();
         sig_verdict c = mech->verify(s->mstate, t->ks, ids[i], a->dir,
-                                     (const uint8_t *)a->sigbuf->str, a->sigbuf->len, a->sig,
+                                     (const uint8_t *)a->sigbuf, a->sigbuf_len, a->sig,
                                      a->sig_len, scratch);
         note_list_free(scratch);
         if (c.status == SIG_VALID) {
@@ -653,7 +655,11 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
         a->version_from_sa = 1;
     }
     sigbuf_auth sa = { a->scheme, a->rand, a->num_str, a->realm, a->targetname };
-    a->sigbuf = sigbuf_build(m, &sa, version);
+    /* kept for the whole capture: store it at its exact size */
+    GString *b = sigbuf_build(m, &sa, version);
+    a->sigbuf_len = b->len;
+    a->sigbuf = g_memdup2(b->str, b->len + 1);
+    g_string_free(b, TRUE);
 
     if (a->status == SIG_MALFORMED) {
         note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "signature not checked: %s", a->why);
@@ -672,7 +678,7 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     }
     guint before = a->notes->len;
     sig_verdict v = mech->verify(s->mstate, t->ks, s->opaque ? s->opaque : a->opaque, a->dir,
-                                 (const uint8_t *)a->sigbuf->str, a->sigbuf->len, a->sig,
+                                 (const uint8_t *)a->sigbuf, a->sigbuf_len, a->sig,
                                  a->sig_len, a->notes);
     if (v.status == SIG_NO_KEY && !s->opaque && !a->opaque)
         try_keylog_ids(t, mech, s, a, &v);
@@ -715,6 +721,32 @@ static void check_unsigned(sa_tracker *t, msg_result *r, const sip_msg *m, const
              "unsigned %s between the endpoints of %s SA %u (opaque %s), which signs every "
              "message", what, s->mech->scheme, s->id, s->opaque ? s->opaque : "?");
     g_free(what);
+}
+
+/* Results live as long as the capture: drop empty note lists, and share one empty result for
+ * the (many) SIP messages without MS-SIPAE headers or notes. */
+static const msg_result *keep_result(sa_tracker *t, msg_result *r)
+{
+    for (guint i = 0; i < r->auths->len; i++) {
+        auth_result *a = g_ptr_array_index(r->auths, i);
+        if (a->notes && a->notes->len == 0) {
+            note_list_free(a->notes);
+            a->notes = NULL;
+        }
+    }
+    if (r->notes && r->notes->len == 0) {
+        note_list_free(r->notes);
+        r->notes = NULL;
+    }
+    if (r->auths->len || r->notes)
+        return r;
+    g_ptr_array_remove_index(t->results, t->results->len - 1); /* frees r */
+    if (!t->empty) {
+        t->empty = g_new0(msg_result, 1);
+        t->empty->parsed = 1;
+        t->empty->auths = g_ptr_array_new();
+    }
+    return t->empty;
 }
 
 const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
@@ -762,5 +794,5 @@ const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
     }
     g_free(call_id);
     sip_msg_clear(&m);
-    return r;
+    return keep_result(t, r);
 }

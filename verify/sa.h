@@ -56,13 +56,14 @@ typedef struct {
     int has_gss;             /* gssapi-data present (possibly empty) */
     uint8_t *gss;            /* decoded gssapi-data (NULL when not base64 or empty) */
     size_t gss_len;
-    GString *sigbuf;         /* rebuilt signature buffer (signed headers only) */
+    char *sigbuf;            /* rebuilt signature buffer (signed headers only), NUL-terminated */
+    size_t sigbuf_len;       /* its length in bytes */
     uint32_t sa_id;          /* 0 when no SA */
     uint32_t sa_frame;       /* frame where the SA's handshake started */
     sig_status status;       /* SIG_NONE when the header carries no signature */
     char *why;               /* reason for status (NULL for VALID without detail) */
     GPtrArray *other_params; /* "name=value" (unquoted) of parameters MS-SIPAE does not define, in order */
-    note_list *notes;        /* expert infos about this header */
+    note_list *notes;        /* expert infos about this header (NULL when none) */
 } auth_result;
 
 typedef struct {
@@ -70,14 +71,16 @@ typedef struct {
     int is_request;
     int status_code;
     GPtrArray *auths;        /* auth_result*, in message order */
-    note_list *notes;        /* message-level notes (e.g. an unsigned message on a signing SA) */
+    note_list *notes;        /* message-level notes (e.g. an unsigned message on a signing SA);
+                                NULL when none */
 } msg_result;
 
 /* ks is borrowed and must outlive the tracker. */
 sa_tracker *sa_tracker_new(keystore *ks);
 void sa_tracker_free(sa_tracker *t);
 
-/* Processes one SIP message (capture order, first pass only). Never NULL. */
+/* Processes one SIP message (capture order, first pass only). Never NULL; messages without
+ * MS-SIPAE headers or notes all share one empty result (parsed = 1, no auths). */
 const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
                                      const msg_meta *meta);
 
