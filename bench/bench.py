@@ -17,6 +17,7 @@ machine; compare ratios, not seconds, between machines.
 """
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -90,6 +91,9 @@ def main():
         with Tshark(build_dir=tmp) as base, Tshark() as plug:  # tmp holds no plugin
             plug.require_plugin()
             tb, _ = best(lambda: base.fields(cap, ["sip.Call-ID"]), args.runs)
+            # peak RSS of any tshark so far (RUSAGE_CHILDREN keeps the maximum): the baseline's,
+            # then the plugin runs' (which are larger)
+            rss_base = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             results = {}
             for label, kl, want in (("valid", keylog, "1"), ("invalid", bad_keylog, "2")):
                 t, rows = best(lambda: plug.fields(cap, ["sip.Call-ID", "mssipae.sig.status"],
@@ -99,11 +103,14 @@ def main():
                     sys.exit("%s: unexpected plugin output: %d statuses, %s"
                              % (label, len(statuses), sorted(set(statuses))))
                 results[label] = t
+            rss_plug = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         print("messages: %d signed (%d SAs x %d), every signature recomputed" % (n, args.sas, args.msgs))
         print("baseline (SIP only):   %.3f s" % tb)
         for label, t in results.items():
             print("mssipae, all %-8s %.3f s  (+%.1f us per signed message)  ratio: %.2f"
                   % (label + ":", t, (t - tb) / n * 1e6, t / tb))
+        print("peak RSS: baseline %.1f MB, with mssipae %.1f MB (+%.2f KB per signed message)"
+              % (rss_base / 1024, rss_plug / 1024, (rss_plug - rss_base) / n))
 
 
 if __name__ == "__main__":
