@@ -48,6 +48,17 @@ static void hmac_md5_2(const uint8_t *key, size_t keylen, const uint8_t *a, size
     memset(&c, 0, sizeof c);
 }
 
+/* MD5(a || b), the context wiped afterwards. */
+static void md5_2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t out[16])
+{
+    struct md5_ctx c;
+    md5_init(&c);
+    md5_update(&c, alen, a);
+    md5_update(&c, blen, b);
+    md5_digest(&c, 16, out);
+    memset(&c, 0, sizeof c);
+}
+
 /* DES of one block with a 56-bit key given as 7 bytes, spread over the 8 key bytes with the
  * parity bit (ignored by nettle) in bit 0 ([MS-NLMP] 6, "DES(K, D)"). Weak keys still encrypt. */
 static void des7(const uint8_t k[7], const uint8_t in[8], uint8_t out[8])
@@ -201,11 +212,7 @@ void ntlm_v1_response(const uint8_t owf[16], const uint8_t server_challenge[8],
      * else NtChallengeResponse = DESL(ResponseKeyNT, ServerChallenge). */
     if (ess) {
         uint8_t h[16];
-        struct md5_ctx c;
-        md5_init(&c);
-        md5_update(&c, 8, server_challenge);
-        md5_update(&c, 8, client_challenge);
-        md5_digest(&c, 16, h);
+        md5_2(server_challenge, 8, client_challenge, 8, h);
         ntlm_desl(owf, h, out);
     } else {
         ntlm_desl(owf, server_challenge, out);
@@ -295,12 +302,7 @@ static const char *magic(int server_to_client, int sealing)
 /* MD5(key || magic || NUL). */
 static void md5_magic(const uint8_t *key, size_t keylen, const char *m, uint8_t out[16])
 {
-    struct md5_ctx c;
-    md5_init(&c);
-    md5_update(&c, keylen, key);
-    md5_update(&c, strlen(m) + 1, (const uint8_t *)m);
-    md5_digest(&c, 16, out);
-    memset(&c, 0, sizeof c);
+    md5_2(key, keylen, (const uint8_t *)m, strlen(m) + 1, out);
 }
 
 void ntlm_sign_key(const uint8_t esk[16], int server_to_client, uint8_t out[16])
@@ -371,11 +373,7 @@ void ntlm_mac_ess(const uint8_t sign_key[16], const uint8_t *seal_key, uint32_t 
     hmac_md5_2(sign_key, 16, s, 4, buf, buflen, h);
     if (seal_key) {
         uint8_t rk[16];
-        struct md5_ctx c;
-        md5_init(&c);
-        md5_update(&c, 16, seal_key);
-        md5_update(&c, 4, s);
-        md5_digest(&c, 16, rk);
+        md5_2(seal_key, 16, s, 4, rk);
         rc4(rk, 16, h, 8, out + 4);
         memset(rk, 0, sizeof rk);
     } else {
