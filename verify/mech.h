@@ -30,8 +30,15 @@ typedef struct mech_ops {
     const char *scheme; /* as on the wire: "NTLM", "Kerberos", "TLS-DSK" */
     keylog_scheme keylog; /* the keyword of this mechanism's key-log lines */
 
-    /* Per-SA mechanism state. */
-    void *(*sa_new)(void);
+    /* Per-capture mechanism state shared by all SAs of this mechanism (e.g. the TLS session
+     * cache that lets a resumed handshake find the master secret of an earlier one). Optional:
+     * NULL for mechanisms whose SAs are independent; then sa_new() gets cap == NULL. */
+    void *(*cap_new)(void);
+    void (*cap_free)(void *cap);
+
+    /* Per-SA mechanism state; cap is this mechanism's per-capture state (may be NULL; it
+     * outlives every SA, so the SA may keep the pointer). */
+    void *(*sa_new)(void *cap);
     void (*sa_free)(void *st);
 
     /* One handshake token, decoded from gssapi-data (len > 0), sent in direction dir. */
@@ -51,5 +58,10 @@ extern const mech_ops mech_tlsdsk_ops;   /* verify/mech_tlsdsk.c */
 
 /* The mechanism for a scheme token (case-insensitive), or NULL (Digest, unknown schemes). */
 const mech_ops *mech_find(const char *scheme);
+
+/* The table itself: mech_at(i) for i < MECH_COUNT, and the index of a row. */
+#define MECH_COUNT 3
+const mech_ops *mech_at(size_t i);
+size_t mech_index(const mech_ops *mech);
 
 #endif

@@ -166,7 +166,7 @@ static void apreq_clear(krb_sa *sa)
 }
 
 /* A fresh SA knows nothing: every field zero means "not seen". */
-static void *krb_sa_new(void)
+static void *krb_sa_new(void *cap)
 {
     return g_new0(krb_sa, 1);
 }

@@ -61,7 +61,7 @@ static uint32_t rd32(const uint8_t *p)
 }
 
 /* A fresh SA: nothing seen, nothing derived. */
-static void *ntlm_sa_new(void)
+static void *ntlm_sa_new(void *cap)
 {
     return g_new0(ntlm_sa, 1);
 }

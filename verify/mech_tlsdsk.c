@@ -5,7 +5,7 @@
  */
 #include "verify/mech.h"
 
-static void *tlsdsk_sa_new(void) { return g_malloc0(1); }
+static void *tlsdsk_sa_new(void *cap) { return g_malloc0(1); }
 static void tlsdsk_sa_free(void *st) { g_free(st); }
 
 static void tlsdsk_on_token(void *st, mssipae_dir dir, const uint8_t *tok, size_t len,

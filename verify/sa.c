@@ -44,6 +44,7 @@ struct sa_tracker {
     GPtrArray *results;        /* msg_result*, owned */
     guint config_reported;     /* keystore configuration errors already reported */
     msg_result *empty;         /* shared result of messages without MS-SIPAE headers */
+    void *caps[MECH_COUNT];    /* per-capture state of each mechanism (mech_ops.cap_new) */
 };
 
 /* ---- helpers ---- */
@@ -130,6 +131,9 @@ sa_tracker *sa_tracker_new(keystore *ks)
     t->pending = g_ptr_array_new();
     t->signing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     t->results = g_ptr_array_new_with_free_func(msg_result_free);
+    for (size_t i = 0; i < MECH_COUNT; i++)
+        if (mech_at(i)->cap_new)
+            t->caps[i] = mech_at(i)->cap_new();
     return t;
 }
 
@@ -143,6 +147,9 @@ void sa_tracker_free(sa_tracker *t)
     g_hash_table_destroy(t->signing);
     g_ptr_array_free(t->sas, TRUE);
     g_ptr_array_free(t->results, TRUE);
+    for (size_t i = 0; i < MECH_COUNT; i++)
+        if (t->caps[i])
+            mech_at(i)->cap_free(t->caps[i]);
     if (t->empty)
         msg_result_free(t->empty);
     g_free(t);
@@ -160,7 +167,7 @@ static sa_entry *sa_create(sa_tracker *t, const mech_ops *mech, const auth_resul
     s->id = t->sas->len + 1;
     s->frame = meta->frame;
     s->mech = mech;
-    s->mstate = mech->sa_new();
+    s->mstate = mech->sa_new(t->caps[mech_index(mech)]);
     s->realm = g_strdup(a->realm);
     s->targetname = g_strdup(a->targetname);
     s->call_id = g_strdup(call_id);

@@ -153,7 +153,7 @@ static char *write_file(const char *dir, const char *name, const char *text)
 /* Feeds a case's handshake (ap-req, and ap-rep for the mutual case) into a fresh SA. */
 static void *feed(const char *cs, keystore *ks, note_list *notes)
 {
-    void *st = K->sa_new();
+    void *st = K->sa_new(NULL);
     size_t n;
     uint8_t *req = case_hex(cs, "ap-req.hex", &n);
     K->on_token(st, DIR_C2S, req, n, ks, notes);
@@ -320,7 +320,7 @@ static void test_aprep_before_apreq(void **state)
     keystore *ks = keystore_new();
     assert_int_equal(keystore_set_keytab(ks, KEYTAB), 0);
     note_list *notes = note_list_new();
-    void *st = K->sa_new();
+    void *st = K->sa_new(NULL);
     size_t n, buflen, al;
     uint8_t *rep = case_hex("aes256-mutual", "ap-rep.hex", &n);
     K->on_token(st, DIR_S2C, rep, n, ks, notes);
@@ -346,7 +346,7 @@ static void test_wrong_direction_token(void **state)
     keystore *ks = keystore_new();
     assert_int_equal(keystore_set_keytab(ks, KEYTAB), 0);
     note_list *notes = note_list_new();
-    void *st = K->sa_new();
+    void *st = K->sa_new(NULL);
     size_t n;
     uint8_t *req = case_hex("aes256-oneleg", "ap-req.hex", &n);
     K->on_token(st, DIR_S2C, req, n, ks, notes);
@@ -370,7 +370,7 @@ static void keylog_case(const char *cs, const char *keyname, const char *etype_n
     keystore *ks = keystore_new();
     assert_int_equal(keystore_set_keylog(ks, kl), 0);
     note_list *notes = note_list_new();
-    void *st = with_handshake ? feed(cs, ks, notes) : K->sa_new();
+    void *st = with_handshake ? feed(cs, ks, notes) : K->sa_new(NULL);
     size_t buflen, al, il;
     char *buf = case_buf(cs, &buflen);
     uint8_t *acc = case_hex(cs, "mic-acceptor.hex", &al);
@@ -430,7 +430,7 @@ static void keylog_check_line(const char *line, sig_status want, const char *nee
     char *kl = write_file(dir, "keys.log", line);
     keystore *ks = keystore_new();
     assert_int_equal(keystore_set_keylog(ks, kl), 0);
-    void *st = K->sa_new();
+    void *st = K->sa_new(NULL);
     size_t buflen, al;
     char *buf = case_buf("aes256-oneleg", &buflen);
     uint8_t *acc = case_hex("aes256-oneleg", "mic-acceptor.hex", &al);
@@ -515,7 +515,7 @@ static void test_no_keytab(void **state)
     expect_no_key(ks, "keytab /nonexistent/mssipae-test.keytab could not be read");
     keystore_free(ks);
     /* no handshake and no key at all */
-    void *st = K->sa_new();
+    void *st = K->sa_new(NULL);
     ks = keystore_new();
     size_t buflen, al;
     char *buf = case_buf("aes256-oneleg", &buflen);
@@ -614,7 +614,7 @@ static sig_status hostile_any(keystore *ks, const uint8_t *tok, size_t len, note
         buf = case_buf("aes256-oneleg", &buflen);
         acc = case_hex("aes256-oneleg", "mic-acceptor.hex", &al);
     }
-    void *st = K->sa_new();
+    void *st = K->sa_new(NULL);
     K->on_token(st, DIR_C2S, tok, len, ks, notes);
     sig_status s = check(st, ks, NULL, DIR_S2C, buf, buflen, acc, al, NULL, NULL);
     K->sa_free(st);
@@ -717,7 +717,7 @@ static void test_hostile_crafted(void **state)
     req = case_hex("aes256-oneleg", "ap-req.hex", &n);
     req[9] = 0x82;
     notes = note_list_new();
-    void *st = K->sa_new();
+    void *st = K->sa_new(NULL);
     K->on_token(st, DIR_C2S, req, n, ks, notes);
     expect_key(st, KRB_KEY_AUTH_SUBKEY, "aes256-oneleg", "authenticator_subkey", NULL);
     K->sa_free(st);
@@ -844,7 +844,7 @@ static void test_hostile_crafted(void **state)
     memcpy(gtok + p, out.data, out.length);
     p += out.length;
     notes = note_list_new();
-    st = K->sa_new();
+    st = K->sa_new(NULL);
     K->on_token(st, DIR_S2C, gtok, p, ks, notes);
     if (!tu_has_note(notes, NOTE_TOKEN, "KRB-ERROR 37"))
         tu_dump_notes(notes);

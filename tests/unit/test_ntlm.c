@@ -360,7 +360,7 @@ static void test_r2_derive(void **state)
 static void *ntlm_sa(const uint8_t *ct, size_t cl, const uint8_t *at, size_t al, keystore *ks,
                      note_list *notes)
 {
-    void *st = mech_ntlm_ops.sa_new();
+    void *st = mech_ntlm_ops.sa_new(NULL);
     mech_ntlm_ops.on_token(st, DIR_S2C, ct, cl, ks, notes);
     mech_ntlm_ops.on_token(st, DIR_C2S, at, al, ks, notes);
     return st;
@@ -526,7 +526,7 @@ static void test_r2_keylog(void **state)
     mech_ntlm_ops.sa_free(st);
 
     /* without any handshake: flag variants */
-    st = mech_ntlm_ops.sa_new();
+    st = mech_ntlm_ops.sa_new(NULL);
     assert_int_equal(r2_check(st, ks, "2BDBAC9D", DIR_C2S, 0, NULL, notes, &why), SIG_VALID);
     assert_non_null(strstr(why, "ESS+KEY_EXCH+128"));
     g_free(why);
@@ -649,7 +649,7 @@ static void test_noess(void **state)
     char *path = write_keylog(line);
     keystore *ks = keystore_new();
     assert_int_equal(keystore_set_keylog(ks, path), 0);
-    void *st = mech_ntlm_ops.sa_new();
+    void *st = mech_ntlm_ops.sa_new(NULL);
     note_list *notes = note_list_new();
     sig_verdict v = mech_ntlm_ops.verify(st, ks, "4452DFB0", DIR_S2C, (const uint8_t *)buf, bl,
                                          sig, 16, notes);
@@ -704,7 +704,7 @@ static void test_keylog_wrong_key(void **state)
     size_t bl;
     char *buf = tu_read_vector("ntlm-ocs2007-v2-noess/200-ok.sigbuf", &bl);
     uint8_t *sig = val_hex(NOESS, "server_signature", 16);
-    void *st = mech_ntlm_ops.sa_new();
+    void *st = mech_ntlm_ops.sa_new(NULL);
     sig_verdict v = mech_ntlm_ops.verify(st, ks, "4452DFB0", DIR_S2C, (const uint8_t *)buf, bl,
                                          sig, 16, NULL);
     assert_int_equal(v.status, SIG_INVALID);
@@ -843,7 +843,7 @@ static void test_gssntlmssp(void **state)
         assert_int_equal(v.status, SIG_VALID);
         verdict_clear(&v);
         mech_ntlm_ops.sa_free(st);
-        st = mech_ntlm_ops.sa_new();
+        st = mech_ntlm_ops.sa_new(NULL);
         v = mech_ntlm_ops.verify(st, ks, "GSSN", DIR_C2S, (const uint8_t *)buf, bl, mic, 16, notes);
         assert_int_equal(v.status, SIG_VALID);
         verdict_clear(&v);
@@ -1023,7 +1023,7 @@ static void test_hostile(void **state)
             else
                 wr16(t + 40, 4 + 10); /* cut after the first pair: no MsvAvEOL */
             note_list *notes = note_list_new();
-            void *st = mech_ntlm_ops.sa_new();
+            void *st = mech_ntlm_ops.sa_new(NULL);
             mech_ntlm_ops.on_token(st, DIR_S2C, t, cl, ks, notes);
             assert_true(tu_has_note(notes, NOTE_MALFORMED, "TargetInfo"));
             mech_ntlm_ops.on_token(st, DIR_C2S, at, al, ks, notes);
@@ -1037,7 +1037,7 @@ static void test_hostile(void **state)
         uint8_t *t = g_memdup2(ct, cl);
         wr32(t + 44, 0xfffffff0u);
         note_list *notes = note_list_new();
-        void *st = mech_ntlm_ops.sa_new();
+        void *st = mech_ntlm_ops.sa_new(NULL);
         mech_ntlm_ops.on_token(st, DIR_S2C, t, cl, ks, notes);
         assert_true(tu_has_note(notes, NOTE_MALFORMED, "TargetInfo"));
         mech_ntlm_ops.sa_free(st);
@@ -1111,7 +1111,7 @@ static void test_mutations(void **state)
 /* A keystore-less SA and signature-level errors. */
 static void test_no_sa_inputs(void **state)
 {
-    void *st = mech_ntlm_ops.sa_new();
+    void *st = mech_ntlm_ops.sa_new(NULL);
     static const uint8_t sig[16] = { 1, 0, 0, 0 };
     static const uint8_t badv[16] = { 2, 0, 0, 0 };
     sig_verdict v = mech_ntlm_ops.verify(st, NULL, NULL, DIR_C2S, NULL, 0, sig, 16, NULL);
