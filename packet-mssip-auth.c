@@ -444,6 +444,9 @@ static void proto_register_mssipae(void)
                                          "Not supported by the verifier", EXPFILL } },
         { &ei_notes[NOTE_CONFIG], { "mssipae.config", PI_DECRYPTION, PI_WARN,
                                     "Key source unusable", EXPFILL } },
+        { &ei_notes[NOTE_BIND], { "mssipae.bind", PI_SEQUENCE, PI_NOTE,
+                                  "How the header was bound to its security association",
+                                  EXPFILL } },
     };
     static uat_field_t ntlm_user_fields[] = {
         UAT_FLD_CSTRING(ntlm_users, domain, "Domain", "NTLM domain (empty: any domain)"),

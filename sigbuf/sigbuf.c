@@ -67,15 +67,22 @@ char *sigbuf_nameaddr_tag(const char *v)
         if (!params)
             return NULL;
     }
+    return sigbuf_param(params, "tag");
+}
+
+/* generic-param = token [ EQUAL gen-value ] (RFC 3261 25.1), each after a ';'. */
+char *sigbuf_param(const char *params, const char *name)
+{
+    size_t nl = strlen(name);
     const char *p = params;
     while ((p = strchr(p, ';')) != NULL) {
         p++;
         while (*p == ' ' || *p == '\t')
             p++;
         const char *e = p;
-        while (*e && *e != ';' && *e != '=' && *e != ' ' && *e != '\t')
+        while (*e && *e != ';' && *e != ',' && *e != '=' && *e != ' ' && *e != '\t')
             e++;
-        if (e - p == 3 && g_ascii_strncasecmp(p, "tag", 3) == 0) {
+        if ((size_t)(e - p) == nl && g_ascii_strncasecmp(p, name, nl) == 0) {
             while (*e == ' ' || *e == '\t')
                 e++;
             if (*e != '=')

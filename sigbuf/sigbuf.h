@@ -34,6 +34,9 @@ GString *sigbuf_build(const sip_msg *m, const sigbuf_auth *a, unsigned version);
 char *sigbuf_nameaddr_uri(const char *v);
 /* Value of the tag parameter of a From/To value, or NULL. */
 char *sigbuf_nameaddr_tag(const char *v);
+/* Value of parameter name (case-insensitive) in a ";a=b;c" parameter list starting at params
+ * (a value ends at ';' or ','); "" for a parameter without value; NULL if absent. */
+char *sigbuf_param(const char *params, const char *name);
 /* First sip: (want_tel = 0) or tel: (want_tel = 1) URI of a P-Asserted-Identity value. */
 char *sigbuf_pai_uri(const char *v, int want_tel);
 

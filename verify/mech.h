@@ -41,6 +41,11 @@ typedef struct mech_ops {
     void *(*sa_new)(void *cap);
     void (*sa_free)(void *st);
 
+    /* 1 when tok (decoded gssapi-data of a client's credentials) is the client's last handshake
+     * token, which version 4 already signs (ms-sipae.md 3: NTLM AUTHENTICATE, Kerberos AP-REQ).
+     * NULL when no client token is signed (TLS-DSK signs from the next request on). */
+    int (*is_final_client_token)(const uint8_t *tok, size_t len);
+
     /* One handshake token, decoded from gssapi-data (len > 0), sent in direction dir. */
     void (*on_token)(void *st, mssipae_dir dir, const uint8_t *tok, size_t len, keystore *ks,
                      note_list *notes);

@@ -545,11 +545,19 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
     return v;
 }
 
+/* The client's last NTLM token is its AUTHENTICATE_MESSAGE, which version 4 already signs
+ * (ms-sipae.md 3, 5.1). */
+static int ntlm_is_final_client_token(const uint8_t *tok, size_t len)
+{
+    return ntlm_message_type(tok, len) == 3;
+}
+
 const mech_ops mech_ntlm_ops = {
     .scheme = "NTLM",
     .keylog = KEYLOG_NTLM,
     .sa_new = ntlm_sa_new,
     .sa_free = ntlm_sa_free,
+    .is_final_client_token = ntlm_is_final_client_token,
     .on_token = ntlm_on_token,
     .verify = ntlm_verify,
 };

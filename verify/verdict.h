@@ -37,6 +37,7 @@ typedef enum {
     NOTE_TOKEN,          /* facts about a handshake token (user, principal, enctype, flags) */
     NOTE_UNSUPPORTED,    /* a case the verifier does not handle */
     NOTE_CONFIG,         /* a key source (keytab, key log, password table) is unusable */
+    NOTE_BIND,           /* how an auth header was bound to its SA, when not the plain way */
     NOTE_KINDS
 } note_kind;
 

@@ -1,0 +1,141 @@
+/* ahdr.c - decoding one MS-SIPAE auth header into an auth_result (ms-sipae.md 2, 3, 9): the
+ * parameters, the decoded signature and gssapi-data, and notes on whatever cannot be parsed.
+ * Nothing here knows about SAs. */
+#include "verify/ahdr.h"
+
+#include <string.h>
+
+#include "sigbuf/authp.h"
+#include "sigbuf/codec.h"
+#include "verify/mech.h"
+
+/* Which of the six MS-SIPAE auth headers h is (ms-sipae.md 2); 0 when none. */
+static int auth_header_kind(const sip_msg *m, const sip_hdr *h, ah_kind *kind, int *proxy)
+{
+    static const struct { const char *name; ah_kind kind; int proxy; } names[] = {
+        { "WWW-Authenticate", AH_CHALLENGE, 0 },
+        { "Proxy-Authenticate", AH_CHALLENGE, 1 },
+        { "Authorization", AH_CREDENTIALS, 0 },
+        { "Proxy-Authorization", AH_CREDENTIALS, 1 },
+        { "Authentication-Info", AH_INFO, 0 },
+        { "Proxy-Authentication-Info", AH_INFO, 1 },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+        if (sip_hdr_is(m, h, names[i].name, 0)) {
+            *kind = names[i].kind;
+            *proxy = names[i].proxy;
+            return 1;
+        }
+    return 0;
+}
+
+/* Parses a decimal parameter (cnum, snum, version) into *out; tolerates nothing else. */
+int ahdr_parse_u32(const char *s, uint32_t *out)
+{
+    if (!s || !*s || strlen(s) > 10)
+        return -1;
+    guint64 v = 0;
+    for (const char *p = s; *p; p++) {
+        if (!g_ascii_isdigit(*p))
+            return -1;
+        v = v * 10 + (guint64)(*p - '0');
+    }
+    if (v > G_MAXUINT32)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+auth_result *ahdr_decode(const sip_msg *m, const sip_hdr *h)
+{
+    ah_kind kind;
+    int proxy;
+    if (!auth_header_kind(m, h, &kind, &proxy))
+        return NULL;
+    auth_result *a = g_new0(auth_result, 1);
+    a->notes = note_list_new();
+    a->name = g_strndup(h->name.p, h->name.n);
+    a->kind = kind;
+    a->proxy = proxy;
+    a->dir = kind == AH_CREDENTIALS ? DIR_C2S : DIR_S2C;
+    a->line_off = h->line_off;
+    a->line_len = h->line_len;
+
+    size_t vl;
+    char *v = sip_hdr_value(m, h, &vl);
+    authp_header ah;
+    if (authp_parse(v, vl, &ah) < 0)
+        note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "%s: %s", a->name, ah.error);
+    if (ah.dups)
+        note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN,
+                 "%s: parameter(s) given more than once, the first is used: %s", a->name, ah.dups);
+    a->scheme = g_strdup(ah.scheme);
+    a->realm = g_strdup(authp_get(&ah, "realm"));
+    a->targetname = g_strdup(authp_get(&ah, "targetname"));
+    a->opaque = g_strdup(authp_get(&ah, "opaque"));
+    a->qop = g_strdup(authp_get(&ah, "qop"));
+    int client = kind == AH_CREDENTIALS;
+    if (kind != AH_CHALLENGE) {
+        a->rand = g_strdup(authp_get(&ah, client ? "crand" : "srand"));
+        a->num_str = g_strdup(authp_get(&ah, client ? "cnum" : "snum"));
+        if (a->num_str) {
+            if (ahdr_parse_u32(a->num_str, &a->num) == 0)
+                a->has_num = 1;
+            else
+                note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "%s: %s=\"%.40s\" is not a decimal number",
+                         a->name, client ? "cnum" : "snum", a->num_str);
+        }
+    }
+    for (guint i = 0; ah.params && i < ah.params->len; i++) {
+        const authp_param *p = &g_array_index(ah.params, authp_param, i);
+        if (authp_is_known(p->name))
+            continue;
+        if (!a->other_params)
+            a->other_params = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(a->other_params, g_strdup_printf("%s=%s", p->name, p->value));
+    }
+    const char *ver = authp_get(&ah, "version");
+    if (ver) {
+        uint32_t vv;
+        if (ahdr_parse_u32(ver, &vv) == 0) {
+            a->has_version = 1;
+            a->version = vv;
+        } else {
+            note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "%s: version=\"%.40s\" is not a number",
+                     a->name, ver);
+        }
+    }
+    const char *gss = authp_get(&ah, "gssapi-data");
+    if (gss) {
+        a->has_gss = 1;
+        const char *why;
+        if (*gss && codec_b64_decode(gss, strlen(gss), &a->gss, &a->gss_len, &why) < 0)
+            note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "%s: gssapi-data: %s", a->name, why);
+    }
+    /* signature parameters only from *-Info and *-Authorization headers (reference §3) */
+    const char *sig = kind == AH_CHALLENGE ? NULL : authp_get(&ah, client ? "response" : "rspauth");
+    if (sig) {
+        a->has_sig = 1;
+        const char *why = NULL;
+        if (!*sig) {
+            a->status = SIG_MALFORMED;
+            a->why = g_strdup_printf("%s is empty", client ? "response" : "rspauth");
+        } else if (codec_hex_decode(sig, strlen(sig), &a->sig, &a->sig_len, &why) < 0) {
+            a->status = SIG_MALFORMED;
+            a->why = g_strdup_printf("%s=\"%.40s%s\" is not hex: %s", client ? "response" : "rspauth",
+                                     sig, strlen(sig) > 40 ? "..." : "", why);
+        }
+    }
+    /* an MS-SIPAE credentials or *-Info header that cannot be parsed to the end cannot be
+     * verified, signed or not: say so instead of staying silent */
+    if (ah.error && kind != AH_CHALLENGE && a->status == SIG_NONE &&
+        (a->has_sig || (ah.scheme && mech_find(ah.scheme)))) {
+        a->has_sig = 1;
+        a->status = SIG_MALFORMED;
+        a->why = g_strdup_printf("auth header could not be parsed: %s", ah.error);
+    }
+    authp_header_clear(&ah);
+    g_free(v);
+    return a;
+}
+

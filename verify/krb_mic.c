@@ -1,0 +1,280 @@
+/* krb_mic.c - Kerberos: MIC checks of RFC 4121 and RFC 4757 tokens against the candidate keys. */
+#define _DEFAULT_SOURCE /* explicit_bzero */
+#include "verify/krb_int.h"
+
+#include <string.h>
+
+#include <nettle/arcfour.h>
+#include <nettle/hmac.h>
+
+typedef enum { CHK_MATCH, CHK_NOMATCH, CHK_SKIP_TYPE, CHK_SKIP_LEN, CHK_ERROR } chk_res;
+
+/* RFC 4121 4.2.6.1: checksum = mandatory checksum of the key's enctype with usage
+ * 23 (KG-USAGE-ACCEPTOR-SIGN) or 25 (KG-USAGE-INITIATOR-SIGN) over buffer || token[0..15]. */
+static chk_res check_cfx(krb5_context ctx, const krb_keyv *k, krb5_keyusage usage,
+                         const uint8_t *data, size_t dlen, const uint8_t *ck, size_t cklen,
+                         size_t *want_len)
+{
+    krb5_keyblock kb = krb_keyv_block(k);
+    krb5_checksum mand;
+    krb5_data empty = {KV5M_DATA, 0, (char *)""};
+    memset(&mand, 0, sizeof mand);
+    /* cksumtype 0: libkrb5 picks the enctype's mandatory checksum (RFC 3961 "required") */
+    if (krb5_c_make_checksum(ctx, 0, &kb, usage, &empty, &mand) != 0)
+        return CHK_SKIP_TYPE;
+    krb5_cksumtype type = mand.checksum_type;
+    *want_len = mand.length;
+    krb5_free_checksum_contents(ctx, &mand);
+    if (*want_len != cklen)
+        return CHK_SKIP_LEN;
+    krb5_checksum c;
+    memset(&c, 0, sizeof c);
+    c.magic = KV5M_CHECKSUM;
+    c.checksum_type = type;
+    c.length = (unsigned int)cklen;
+    c.contents = (krb5_octet *)ck;
+    krb5_data d = {KV5M_DATA, (unsigned int)dlen, (char *)data};
+    krb5_boolean valid = FALSE;
+    if (krb5_c_verify_checksum(ctx, &kb, usage, &d, &c, &valid) != 0)
+        return CHK_ERROR;
+    return valid ? CHK_MATCH : CHK_NOMATCH;
+}
+
+/* RFC 4757 7.2: SGN_CKSUM = first 8 bytes of the HMAC-MD5 checksum (cksumtype -138, key usage
+ * 15) over header8 || buffer; on a match, SND_SEQ is decrypted with
+ * Kseq = HMAC_MD5(HMAC_MD5(K, LE32(0)), SGN_CKSUM) to give seq (big endian) || direction. */
+static chk_res check_rc4(krb5_context ctx, const krb_keyv *k, const uint8_t *data, size_t dlen,
+                         const uint8_t snd[8], const uint8_t ck[8], uint8_t plain_seq[8])
+{
+    if (k->enctype != ENCTYPE_ARCFOUR_HMAC || k->len != 16)
+        return CHK_SKIP_TYPE;
+    krb5_keyblock kb = krb_keyv_block(k);
+    krb5_checksum c;
+    krb5_data d = {KV5M_DATA, (unsigned int)dlen, (char *)data};
+    memset(&c, 0, sizeof c);
+    if (krb5_c_make_checksum(ctx, CKSUMTYPE_HMAC_MD5_ARCFOUR, &kb, 15, &d, &c) != 0)
+        return CHK_ERROR;
+    int eq = c.length >= 8 && ct_memeq(c.contents, ck, 8);
+    krb5_free_checksum_contents(ctx, &c);
+    if (!eq)
+        return CHK_NOMATCH;
+    static const uint8_t zero4[4] = {0, 0, 0, 0};
+    uint8_t t[MD5_DIGEST_SIZE], kseq[MD5_DIGEST_SIZE];
+    struct hmac_md5_ctx h;
+    hmac_md5_set_key(&h, k->len, k->val);
+    hmac_md5_update(&h, sizeof zero4, zero4);
+    hmac_md5_digest(&h, sizeof t, t);
+    hmac_md5_set_key(&h, sizeof t, t);
+    hmac_md5_update(&h, 8, ck);
+    hmac_md5_digest(&h, sizeof kseq, kseq);
+    struct arcfour_ctx rc4;
+    arcfour_set_key(&rc4, sizeof kseq, kseq);
+    arcfour_crypt(&rc4, 8, plain_seq, snd);
+    explicit_bzero(t, sizeof t);
+    explicit_bzero(kseq, sizeof kseq);
+    explicit_bzero(&h, sizeof h);
+    explicit_bzero(&rc4, sizeof rc4);
+    return CHK_MATCH;
+}
+
+/* Names a token's sender from the observer's side, for messages. */
+static const char *who(int acceptor)
+{
+    return acceptor ? "server (acceptor)" : "client (initiator)";
+}
+
+/* Names the header kind a direction implies, for reflection messages. */
+static const char *hdr_of(mssipae_dir dir)
+{
+    return dir == DIR_S2C ? "a server header (rspauth=)" : "a client header (response=)";
+}
+
+/* Turns the tally of tried keys into a verdict when none matched. */
+static sig_verdict no_match(const krb_sa *sa, const char *opaque, const char *fmt_name,
+                            const krb_cands *cs, const chk_res *res, size_t want_len,
+                            size_t cklen, GString *miss, note_list *notes)
+{
+    int tried = 0, auth = 0, badlen = 0, badtype = 0;
+    GString *t = g_string_new(NULL);
+    for (size_t i = 0; i < cs->n; i++) {
+        if (res[i] == CHK_NOMATCH) {
+            tried++;
+            auth |= cs->c[i].authoritative;
+            g_string_append_printf(t, "%s%s", t->len ? ", " : "", cs->c[i].label);
+        } else if (res[i] == CHK_SKIP_LEN) {
+            badlen++;
+        } else if (res[i] == CHK_SKIP_TYPE || res[i] == CHK_ERROR) {
+            badtype++;
+        }
+    }
+    sig_verdict v;
+    if (tried && auth) {
+        v = verdict_make(SIG_INVALID, "%s does not verify with %s", fmt_name, t->str);
+        note_add(notes, NOTE_INVALID, NOTE_SEV_WARN, "Kerberos: %s", v.why);
+    } else if (tried) {
+        v = verdict_make(SIG_NO_KEY, "%s does not verify with %s, which may not be the key the "
+                         "sender used", fmt_name, t->str);
+        note_add(notes, NOTE_NO_KEY, NOTE_SEV_WARN, "Kerberos: %s", v.why);
+    } else if (badlen) {
+        v = verdict_make(SIG_MALFORMED, "%s checksum field is %zu bytes; the key's mandatory "
+                         "checksum is %zu bytes", fmt_name, cklen, want_len);
+    } else if (badtype) {
+        v = verdict_make(SIG_NO_KEY, "%s needs an %s key; this SA's keys are of other enctypes",
+                         fmt_name, strcmp(fmt_name, "RFC 4757 MIC") == 0
+                                           ? "RC4-HMAC (enctype 23)" : "AES or RC4");
+        note_add(notes, NOTE_NO_KEY, NOTE_SEV_WARN, "Kerberos: %s", v.why);
+    } else {
+        int unsup = 0;
+        char *nk = krb_nokey_text(sa, opaque, &unsup);
+        v = verdict_make(unsup ? SIG_UNSUPPORTED : SIG_NO_KEY, "%s%s%s", miss->str,
+                         miss->len ? "; " : "", nk);
+        note_add(notes, unsup ? NOTE_UNSUPPORTED : NOTE_NO_KEY, NOTE_SEV_WARN, "Kerberos: %s",
+                 v.why);
+        g_free(nk);
+    }
+    g_string_free(t, TRUE);
+    return v;
+}
+
+/* RFC 4121 4.2.6.1 MIC token: 04 04 | Flags | FF x5 | SND_SEQ (8) | SGN_CKSUM. */
+sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
+                              mssipae_dir dir, const uint8_t *buf, size_t buflen,
+                              const uint8_t *sig, size_t siglen, note_list *notes)
+{
+    if (siglen < 16)
+        return verdict_make(SIG_MALFORMED, "RFC 4121 MIC token of %zu bytes (header alone is 16)",
+                            siglen);
+    uint8_t flags = sig[2];
+    if (flags & 0x02)
+        return verdict_make(SIG_MALFORMED, "RFC 4121 MIC token with flag Sealed (0x02), which "
+                            "only Wrap tokens carry");
+    for (int i = 3; i < 8; i++)
+        if (sig[i] != 0xff)
+            return verdict_make(SIG_MALFORMED, "RFC 4121 MIC token filler byte %d is %02x, not "
+                                "ff", i, sig[i]);
+    int acceptor = flags & 0x01, acc_subkey = (flags & 0x04) != 0;
+    uint32_t seq_hi = (uint32_t)sig[8] << 24 | (uint32_t)sig[9] << 16 | (uint32_t)sig[10] << 8 |
+                      sig[11];
+    uint32_t seq_lo = (uint32_t)sig[12] << 24 | (uint32_t)sig[13] << 16 |
+                      (uint32_t)sig[14] << 8 | sig[15];
+    krb5_keyusage usage = acceptor ? 23 : 25;
+
+    krb_cands cs;
+    memset(&cs, 0, sizeof cs);
+    GString *miss = g_string_new(NULL);
+    krb_cands_cfx(sa, acc_subkey, &cs, miss);
+    if (!acc_subkey && sa->aprep.subkey.val)
+        note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE, "Kerberos: the AP-REP set an acceptor subkey "
+                 "but this RFC 4121 token lacks flag AcceptorSubkey (0x04): checked with the "
+                 "initiator's key");
+
+    /* data = buffer || first 16 bytes of the token (RFC 4121 4.2.4) */
+    size_t dlen = buflen + 16;
+    uint8_t *data = g_malloc(dlen);
+    if (buflen)
+        memcpy(data, buf, buflen);
+    memcpy(data + buflen, sig, 16);
+    chk_res res[G_N_ELEMENTS(cs.c)];
+    size_t want_len = 0;
+    sig_verdict v = {SIG_NONE, NULL};
+    for (size_t i = 0; i < cs.n && v.status == SIG_NONE; i++) {
+        res[i] = check_cfx(ctx, cs.c[i].k, usage, data, dlen, sig + 16, siglen - 16, &want_len);
+        if (res[i] != CHK_MATCH)
+            continue;
+        char seqs[40];
+        if (seq_hi)
+            g_snprintf(seqs, sizeof seqs, "0x%08x%08x", seq_hi, seq_lo);
+        else
+            g_snprintf(seqs, sizeof seqs, "0x%08x", seq_lo);
+        if (acceptor != (dir == DIR_S2C)) {
+            v = verdict_make(SIG_INVALID, "RFC 4121 MIC made by the %s, flag SentByAcceptor %s, "
+                             "is carried in %s: a reflected signature", who(acceptor),
+                             acceptor ? "set" : "clear", hdr_of(dir));
+            note_add(notes, NOTE_INVALID, NOTE_SEV_WARN, "Kerberos: %s", v.why);
+        } else {
+            v = verdict_make(SIG_VALID, "RFC 4121 MIC verified with %s, key usage %d (sent by "
+                             "the %s), SND_SEQ %s", cs.c[i].label, (int)usage, who(acceptor), seqs);
+        }
+    }
+    explicit_bzero(data, dlen);
+    g_free(data);
+    if (v.status == SIG_NONE) {
+        if (cs.n == 0 && acceptor != (dir == DIR_S2C))
+            note_add(notes, NOTE_TOKEN, NOTE_SEV_WARN, "Kerberos: RFC 4121 MIC with flag "
+                     "SentByAcceptor %s is carried in %s", acceptor ? "set" : "clear",
+                     hdr_of(dir));
+        v = no_match(sa, opaque, "RFC 4121 MIC", &cs, res, want_len, siglen - 16, miss, notes);
+    }
+    g_string_free(miss, TRUE);
+    return v;
+}
+
+/* RFC 4757 7.2 MIC token (GSS-framed, 37 bytes): TOK_ID 01 01 | SGN_ALG 11 00 | SEAL_ALG ff ff |
+ * Filler ff ff | SND_SEQ (8, encrypted) | SGN_CKSUM (8). hdr points at TOK_ID, 24 bytes. */
+sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
+                              mssipae_dir dir, const uint8_t *buf, size_t buflen,
+                              const uint8_t *hdr, note_list *notes)
+{
+    if (hdr[2] == 0x11 && hdr[3] == 0x00) {
+        /* RFC 4757 HMAC-MD5: handled below */
+    } else if (hdr[3] == 0x00 && hdr[2] <= 0x02) {
+        return verdict_make(SIG_UNSUPPORTED, "RFC 1964 DES-based MIC (SGN_ALG %02x %02x) is not "
+                            "supported", hdr[2], hdr[3]);
+    } else {
+        return verdict_make(SIG_MALFORMED, "Kerberos MIC with unknown SGN_ALG %02x %02x",
+                            hdr[2], hdr[3]);
+    }
+    if (hdr[4] != 0xff || hdr[5] != 0xff || hdr[6] != 0xff || hdr[7] != 0xff)
+        return verdict_make(SIG_MALFORMED, "RFC 4757 MIC: SEAL_ALG / Filler are %02x%02x %02x%02x, "
+                            "not ffff ffff", hdr[4], hdr[5], hdr[6], hdr[7]);
+    krb_cands cs;
+    memset(&cs, 0, sizeof cs);
+    krb_cands_rc4(sa, &cs);
+
+    /* checksum input = header8 (TOK_ID .. Filler) || buffer (RFC 4757 7.2) */
+    size_t dlen = buflen + 8;
+    uint8_t *data = g_malloc(dlen);
+    memcpy(data, hdr, 8);
+    if (buflen)
+        memcpy(data + 8, buf, buflen);
+    chk_res res[G_N_ELEMENTS(cs.c)];
+    sig_verdict v = {SIG_NONE, NULL};
+    for (size_t i = 0; i < cs.n && v.status == SIG_NONE; i++) {
+        uint8_t ps[8];
+        res[i] = check_rc4(ctx, cs.c[i].k, data, dlen, hdr + 8, hdr + 16, ps);
+        if (res[i] != CHK_MATCH)
+            continue;
+        uint32_t seq = (uint32_t)ps[0] << 24 | (uint32_t)ps[1] << 16 | (uint32_t)ps[2] << 8 | ps[3];
+        int acceptor;
+        if (ps[4] == 0 && ps[5] == 0 && ps[6] == 0 && ps[7] == 0)
+            acceptor = 0;
+        else if (ps[4] == 0xff && ps[5] == 0xff && ps[6] == 0xff && ps[7] == 0xff)
+            acceptor = 1;
+        else {
+            v = verdict_make(SIG_INVALID, "RFC 4757 MIC: checksum matches with %s but SND_SEQ "
+                             "decrypts to direction %02x%02x%02x%02x (neither 00000000 nor "
+                             "ffffffff)", cs.c[i].label, ps[4], ps[5], ps[6], ps[7]);
+            note_add(notes, NOTE_INVALID, NOTE_SEV_WARN, "Kerberos: %s", v.why);
+            break;
+        }
+        if (acceptor != (dir == DIR_S2C)) {
+            v = verdict_make(SIG_INVALID, "RFC 4757 MIC made by the %s, SND_SEQ direction %s, is "
+                             "carried in %s: a reflected signature", who(acceptor),
+                             acceptor ? "ffffffff" : "00000000", hdr_of(dir));
+            note_add(notes, NOTE_INVALID, NOTE_SEV_WARN, "Kerberos: %s", v.why);
+        } else {
+            /* SND_SEQ is encrypted, not checksummed (RFC 4757 7.2): show it so that a changed
+             * sequence number is visible */
+            v = verdict_make(SIG_VALID, "RFC 4757 MIC verified with %s, key usage 15 (sent by the "
+                             "%s), SND_SEQ 0x%08x", cs.c[i].label, who(acceptor), seq);
+        }
+    }
+    explicit_bzero(data, dlen);
+    g_free(data);
+    if (v.status == SIG_NONE) {
+        GString *miss = g_string_new(NULL);
+        v = no_match(sa, opaque, "RFC 4757 MIC", &cs, res, 0, 8, miss, notes);
+        g_string_free(miss, TRUE);
+    }
+    return v;
+}

@@ -1,0 +1,39 @@
+/* sa_bind.h - which SA an MS-SIPAE auth header belongs to: the binding policy (tracker-internal;
+ * the rule itself is written at the top of sa_bind.c). */
+#ifndef MSSIPAE_SA_BIND_H
+#define MSSIPAE_SA_BIND_H
+
+#include "keytab/keystore.h"
+#include "sigbuf/sip_msg.h"
+#include "verify/results.h"
+#include "verify/sa.h"
+#include "verify/sa_table.h"
+
+/* The routing facts of one SIP message, computed once per message. */
+typedef struct {
+    const msg_meta *meta;  /* frame, src, dst */
+    int is_request;
+    sip_txn txn;           /* its transaction (for a response: the request it answers) */
+} msg_facts;
+
+void msg_facts_init(msg_facts *f, const sip_msg *m, const msg_meta *meta);
+void msg_facts_clear(msg_facts *f);
+
+/* A header that takes part in a handshake (a challenge naming an opaque or carrying a token,
+ * credentials or *-Info carrying gssapi-data): finds, creates or binds its SA, feeds the token to
+ * the mechanism, and returns the SA (NULL for a first-leg challenge, which only offers a
+ * version). */
+sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, auth_result *a,
+                            const msg_facts *f);
+
+/* A signed header that carried no handshake data: the SA its opaque names, binding or repairing
+ * the binding where the policy allows, or an SA made from a key-log entry for the opaque when the
+ * handshake is not in the capture; NULL when none. */
+sa_entry *sa_bind_signed(sa_table *tab, keystore *ks, const mech_ops *mech, auth_result *a,
+                         const msg_facts *f);
+
+/* The opaque to look keys up by for a header on s: the header's own when it names s, else the
+ * SA's primary one (may be NULL). */
+const char *sa_bind_opaque_for(const sa_entry *s, const auth_result *a);
+
+#endif

@@ -1,0 +1,35 @@
+/* sa_seq.h - cnum / snum bookkeeping of one SA direction ([MS-SIPAE] 3.2.5.2, 3.3.5.3;
+ * ms-sipae.md 5.3).
+ *
+ * Counters start at 1 and count the signed messages of a direction; clients and servers do not
+ * check their order (parallel transactions, re-signed requests after a 401), so anomalies are
+ * information (NOTE_SEQ), never failures. Checking and recording are separate steps: the tracker
+ * records a number only for a message whose signature verified (or, without keys, for every
+ * message, following the protocol flow), so a forged message cannot change what later messages
+ * are told.
+ */
+#ifndef MSSIPAE_SA_SEQ_H
+#define MSSIPAE_SA_SEQ_H
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "verify/verdict.h"
+
+typedef struct {
+    GHashTable *first; /* number -> frame where it was first recorded (GUINT_TO_POINTER) */
+    uint32_t last;     /* highest number recorded, 0 for none */
+} sa_seq;
+
+void sa_seq_init(sa_seq *q);
+void sa_seq_clear(sa_seq *q);
+
+/* Adds the notes num deserves given what was recorded so far (repeated, jumps, goes back);
+ * label is "cnum" or "snum"; changes nothing. */
+void sa_seq_check(const sa_seq *q, uint32_t num, const char *label, uint32_t sa_id,
+                  note_list *notes);
+
+/* Records num, seen in frame. */
+void sa_seq_commit(sa_seq *q, uint32_t num, uint32_t frame);
+
+#endif

@@ -1,0 +1,328 @@
+/* sa_table.c - the SAs of a capture and their indexes (see sa_table.h). */
+#include "verify/sa_table.h"
+
+#include <string.h>
+
+/* What the table knows about one pair of transport endpoints. */
+typedef struct {
+    GPtrArray *open;     /* sa_entry* still SA_PENDING or SA_BOUND, oldest first */
+    sa_entry *signing;   /* the SA that last signed between the two endpoints */
+} sa_pair;
+
+struct sa_table {
+    GPtrArray *sas;      /* sa_entry*, owned, in creation order (id = index + 1) */
+    GHashTable *named;   /* "SCHEME|OPAQUE" (upper case) -> GPtrArray of sa_entry*, oldest first */
+    GHashTable *pairs;   /* pair_key() -> sa_pair* */
+    GHashTable *offers;  /* offer_key() -> version + 1 */
+    void *caps[MECH_COUNT]; /* per-capture state of each mechanism (mech_ops.cap_new) */
+};
+
+static int streq0(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Key of a pair of endpoints, either way round; unknown endpoints count as "". */
+static char *pair_key(const char *a, const char *b)
+{
+    a = a ? a : "";
+    b = b ? b : "";
+    if (strcmp(a, b) > 0) {
+        const char *x = a;
+        a = b;
+        b = x;
+    }
+    return g_strdup_printf("%s|%s", a, b);
+}
+
+/* Index key of an opaque: "SCHEME|OPAQUE" (both compare case-insensitively). */
+static char *name_key(const mech_ops *mech, const char *opaque)
+{
+    char *k = g_strdup_printf("%s|%s", mech->scheme, opaque);
+    for (char *p = k; *p; p++)
+        *p = g_ascii_toupper(*p);
+    return k;
+}
+
+/* Key of the version a first-leg challenge offered to one client: the mechanism (a pointer, so
+ * case cannot matter), realm and targetname as sent, and the client's endpoint. */
+static char *offer_key(const mech_ops *mech, const char *realm, const char *target,
+                       const char *client_ep)
+{
+    return g_strdup_printf("%p|%s|%s|%s", (const void *)mech, realm ? realm : "",
+                           target ? target : "", client_ep ? client_ep : "");
+}
+
+void sip_txn_clear(sip_txn *t)
+{
+    g_free(t->branch);
+    g_free(t->method);
+    g_free(t->call_id);
+    g_free(t->from_tag);
+    memset(t, 0, sizeof *t);
+}
+
+void sip_txn_copy(sip_txn *dst, const sip_txn *src)
+{
+    sip_txn_clear(dst);
+    dst->branch = g_strdup(src->branch);
+    dst->cseq = src->cseq;
+    dst->has_cseq = src->has_cseq;
+    dst->method = g_strdup(src->method);
+    dst->call_id = g_strdup(src->call_id);
+    dst->from_tag = g_strdup(src->from_tag);
+}
+
+static void sa_free(gpointer p)
+{
+    sa_entry *s = p;
+    if (s->mech && s->mstate)
+        s->mech->sa_free(s->mstate);
+    g_free(s->realm);
+    g_free(s->targetname);
+    g_free(s->opaque);
+    if (s->aliases)
+        g_ptr_array_free(s->aliases, TRUE);
+    sip_txn_clear(&s->txn);
+    sip_txn_clear(&s->bind_txn);
+    g_free(s->client_ep);
+    g_free(s->server_ep);
+    for (int d = 0; d < 2; d++)
+        sa_seq_clear(&s->seq[d]);
+    g_free(s);
+}
+
+static void pair_free(gpointer p)
+{
+    sa_pair *pr = p;
+    g_ptr_array_free(pr->open, TRUE);
+    g_free(pr);
+}
+
+sa_table *sa_table_new(void)
+{
+    sa_table *tab = g_new0(sa_table, 1);
+    tab->sas = g_ptr_array_new_with_free_func(sa_free);
+    tab->named = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify)g_ptr_array_unref);
+    tab->pairs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pair_free);
+    tab->offers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (size_t i = 0; i < MECH_COUNT; i++)
+        if (mech_at(i)->cap_new)
+            tab->caps[i] = mech_at(i)->cap_new();
+    return tab;
+}
+
+void sa_table_free(sa_table *tab)
+{
+    if (!tab)
+        return;
+    g_hash_table_destroy(tab->named);
+    g_hash_table_destroy(tab->pairs);
+    g_hash_table_destroy(tab->offers);
+    g_ptr_array_free(tab->sas, TRUE); /* before the caps: SAs may point into them */
+    for (size_t i = 0; i < MECH_COUNT; i++)
+        if (tab->caps[i])
+            mech_at(i)->cap_free(tab->caps[i]);
+    g_free(tab);
+}
+
+uint32_t sa_table_count(const sa_table *tab)
+{
+    return tab->sas->len;
+}
+
+/* The record of a pair, created on first use. */
+static sa_pair *pair_get(sa_table *tab, const char *a, const char *b, int create)
+{
+    char *k = pair_key(a, b);
+    sa_pair *pr = g_hash_table_lookup(tab->pairs, k);
+    if (!pr && create) {
+        pr = g_new0(sa_pair, 1);
+        pr->open = g_ptr_array_new();
+        g_hash_table_insert(tab->pairs, k, pr);
+    } else {
+        g_free(k);
+    }
+    return pr;
+}
+
+sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, const char *realm,
+                          const char *targetname, int proxy, const char *client_ep,
+                          const char *server_ep)
+{
+    sa_entry *s = g_new0(sa_entry, 1);
+    s->id = tab->sas->len + 1;
+    s->frame = frame;
+    s->mech = mech;
+    s->mstate = mech->sa_new(tab->caps[mech_index(mech)]);
+    s->realm = g_strdup(realm);
+    s->targetname = g_strdup(targetname);
+    s->proxy = proxy;
+    s->client_ep = g_strdup(client_ep);
+    s->server_ep = g_strdup(server_ep);
+    s->state = SA_PENDING;
+    for (int d = 0; d < 2; d++)
+        sa_seq_init(&s->seq[d]);
+    g_ptr_array_add(tab->sas, s);
+    g_ptr_array_add(pair_get(tab, client_ep, server_ep, 1)->open, s);
+    return s;
+}
+
+int sa_has_name(const sa_entry *s, const char *opaque)
+{
+    if (!opaque)
+        return 0;
+    if (s->opaque && g_ascii_strcasecmp(s->opaque, opaque) == 0)
+        return 1;
+    for (guint i = 0; s->aliases && i < s->aliases->len; i++)
+        if (g_ascii_strcasecmp(g_ptr_array_index(s->aliases, i), opaque) == 0)
+            return 1;
+    return 0;
+}
+
+int sa_table_name(sa_table *tab, sa_entry *s, const char *opaque)
+{
+    if (!opaque || sa_has_name(s, opaque))
+        return 0;
+    int alias = s->opaque != NULL;
+    if (alias) {
+        if (!s->aliases)
+            s->aliases = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(s->aliases, g_strdup(opaque));
+    } else {
+        s->opaque = g_strdup(opaque);
+        if (s->state == SA_PENDING)
+            s->state = SA_BOUND;
+    }
+    char *k = name_key(s->mech, opaque);
+    GPtrArray *list = g_hash_table_lookup(tab->named, k);
+    if (!list) {
+        list = g_ptr_array_new();
+        g_hash_table_insert(tab->named, k, list);
+    } else {
+        g_free(k);
+    }
+    g_ptr_array_add(list, s);
+    return alias;
+}
+
+void sa_table_confirm(sa_table *tab, sa_entry *s)
+{
+    if (s->state == SA_CONFIRMED)
+        return;
+    s->state = SA_CONFIRMED;
+    sa_pair *pr = pair_get(tab, s->client_ep, s->server_ep, 0);
+    if (pr)
+        g_ptr_array_remove(pr->open, s);
+}
+
+int sa_on_pair(const sa_entry *s, const char *src, const char *dst)
+{
+    if (!src || !dst || !s->client_ep || !s->server_ep)
+        return 1;
+    return (strcmp(s->client_ep, src) == 0 && strcmp(s->server_ep, dst) == 0) ||
+           (strcmp(s->client_ep, dst) == 0 && strcmp(s->server_ep, src) == 0);
+}
+
+int sa_from_server(const sa_entry *s, const char *src, const char *dst)
+{
+    if (!src || !dst || !s->client_ep || !s->server_ep)
+        return 1;
+    return strcmp(s->server_ep, src) == 0 && strcmp(s->client_ep, dst) == 0;
+}
+
+sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque,
+                         const char *realm, const char *targetname, const char *src,
+                         const char *dst, int elsewhere, sa_named *how)
+{
+    *how = SA_NAMED_NONE;
+    if (!opaque)
+        return NULL;
+    char *k = name_key(mech, opaque);
+    GPtrArray *list = g_hash_table_lookup(tab->named, k);
+    g_free(k);
+    sa_entry *here = NULL, *away = NULL, *away_confirmed = NULL;
+    for (guint i = list ? list->len : 0; i-- > 0;) {
+        sa_entry *s = g_ptr_array_index(list, i);
+        int names = streq0(s->realm, realm) && streq0(s->targetname, targetname);
+        if (sa_on_pair(s, src, dst)) {
+            if (names) {
+                *how = SA_NAMED_HERE;
+                return s;
+            }
+            if (!here)
+                here = s;
+        } else if (names) {
+            if (!away)
+                away = s;
+            if (!away_confirmed && s->state == SA_CONFIRMED)
+                away_confirmed = s;
+        }
+    }
+    if (here) {
+        *how = SA_NAMED_HERE_NAMES_DIFFER;
+        return here;
+    }
+    if (elsewhere && (away_confirmed || away)) {
+        *how = SA_NAMED_ELSEWHERE;
+        return away_confirmed ? away_confirmed : away;
+    }
+    return NULL;
+}
+
+int sa_table_known(sa_table *tab, const mech_ops *mech, const char *opaque)
+{
+    char *k = name_key(mech, opaque);
+    int known = g_hash_table_contains(tab->named, k);
+    g_free(k);
+    return known;
+}
+
+sa_entry **sa_table_open(sa_table *tab, const mech_ops *mech, const char *a, const char *b,
+                         size_t *n)
+{
+    *n = 0;
+    sa_pair *pr = pair_get(tab, a, b, 0);
+    if (!pr || !pr->open->len)
+        return NULL;
+    sa_entry **out = g_new(sa_entry *, pr->open->len);
+    for (guint i = 0; i < pr->open->len; i++) {
+        sa_entry *s = g_ptr_array_index(pr->open, i);
+        if (s->mech == mech)
+            out[(*n)++] = s;
+    }
+    return out;
+}
+
+const sa_entry *sa_table_signing(sa_table *tab, const char *a, const char *b)
+{
+    sa_pair *pr = pair_get(tab, a, b, 0);
+    return pr ? pr->signing : NULL;
+}
+
+void sa_table_set_signing(sa_table *tab, sa_entry *s)
+{
+    if (!s->client_ep || !s->server_ep)
+        return;
+    pair_get(tab, s->client_ep, s->server_ep, 1)->signing = s;
+}
+
+void sa_table_offer(sa_table *tab, const mech_ops *mech, const char *realm,
+                    const char *targetname, const char *client_ep, unsigned version)
+{
+    g_hash_table_replace(tab->offers, offer_key(mech, realm, targetname, client_ep),
+                         GUINT_TO_POINTER(version + 1));
+}
+
+int sa_table_offered(sa_table *tab, const mech_ops *mech, const char *realm,
+                     const char *targetname, const char *client_ep, unsigned *version)
+{
+    char *k = offer_key(mech, realm, targetname, client_ep);
+    gpointer v = g_hash_table_lookup(tab->offers, k);
+    g_free(k);
+    if (!v)
+        return 0;
+    *version = GPOINTER_TO_UINT(v) - 1;
+    return 1;
+}

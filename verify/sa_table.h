@@ -1,0 +1,127 @@
+/* sa_table.h - the capture's security associations and their indexes (tracker-internal).
+ *
+ * The table owns every SA (kept until the capture is closed: in-flight messages may still use an
+ * old SA after a renegotiation), each mechanism's per-capture state, and four indexes:
+ *   - by name:     (scheme, opaque) -> SAs that opaque names, oldest first; an SA has one primary
+ *                  opaque and may have aliases (sa_bind.c decides when);
+ *   - by endpoints: the pair of transport endpoints -> the SAs of that pair that are still open
+ *                  (handshake under way, or opaque named but not yet used by the client), and the
+ *                  SA that last signed between them;
+ *   - offers:      the version a first-leg challenge offered to a client.
+ * It holds no policy: which SA a message belongs to is decided in sa_bind.c.
+ */
+#ifndef MSSIPAE_SA_TABLE_H
+#define MSSIPAE_SA_TABLE_H
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "verify/mech.h"
+#include "verify/sa_seq.h"
+
+/* How far the server's naming of the SA has got (sa_bind.c). */
+typedef enum {
+    SA_PENDING = 0, /* handshake started; the server has not named an opaque yet */
+    SA_BOUND,       /* a server response named an opaque; the client has not used it yet */
+    SA_CONFIRMED,   /* the client used an opaque of the SA (or the SA came from a key log) */
+} sa_state;
+
+/* The RFC 3261 transaction of a request (17.1.3: top Via branch + CSeq number and method; for
+ * requests without a branch, RFC 2543's Call-ID + CSeq + From tag), plus the dialog facts that
+ * bind notes mention. All strings g_malloc'd or NULL. */
+typedef struct {
+    char *branch;
+    uint32_t cseq;
+    int has_cseq;
+    char *method;   /* the CSeq method */
+    char *call_id;
+    char *from_tag;
+} sip_txn;
+
+typedef struct sa_entry {
+    uint32_t id;               /* 1, 2, ... in creation order */
+    uint32_t frame;            /* where the handshake started */
+    const mech_ops *mech;
+    void *mstate;              /* owned by the mechanism */
+    char *realm, *targetname;  /* of the header that started the SA */
+    int proxy;                 /* family: 1 Proxy-*, 0 WWW-/Authorization/Authentication-Info */
+    char *opaque;              /* primary opaque, NULL while SA_PENDING */
+    GPtrArray *aliases;        /* further opaques naming this SA (char*), NULL when none */
+    sa_state state;
+    sip_txn txn;               /* request that carried the latest client token (binding key) */
+    sip_txn bind_txn;          /* request answered by the response that named the opaque */
+    int has_version;
+    unsigned version;
+    char *client_ep, *server_ep;
+    int handshake_seen;        /* a token was fed to the mechanism */
+    int signed_seen;           /* a signed message of this SA verified (or, without keys, was seen) */
+    int implicit;              /* created from a key-log entry; handshake not in the capture */
+    sa_seq seq[2];             /* cnum (DIR_C2S) / snum (DIR_S2C) bookkeeping */
+} sa_entry;
+
+typedef struct sa_table sa_table;
+
+sa_table *sa_table_new(void);
+void sa_table_free(sa_table *tab);
+uint32_t sa_table_count(const sa_table *tab);
+
+/* A new SA in state SA_PENDING, open on its endpoint pair. client_ep / server_ep may be NULL. */
+sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, const char *realm,
+                          const char *targetname, int proxy, const char *client_ep,
+                          const char *server_ep);
+
+/* Gives s the name opaque: its primary opaque if it has none (SA_PENDING -> SA_BOUND), else an
+ * alias. A name s already has is ignored. Returns 1 when the name was added as an alias. */
+int sa_table_name(sa_table *tab, sa_entry *s, const char *opaque);
+
+/* 1 when opaque (case-insensitive) is the primary opaque or an alias of s. */
+int sa_has_name(const sa_entry *s, const char *opaque);
+
+/* The client has used one of s's opaques: s is no longer open on its endpoint pair. */
+void sa_table_confirm(sa_table *tab, sa_entry *s);
+
+/* Where an SA named opaque was found relative to a message's endpoints. */
+typedef enum {
+    SA_NAMED_NONE = 0,
+    SA_NAMED_HERE,           /* same endpoint pair, same realm and targetname */
+    SA_NAMED_HERE_NAMES_DIFFER, /* same endpoint pair, realm or targetname differ */
+    SA_NAMED_ELSEWHERE,      /* another endpoint pair (an SA outlives its connection) */
+} sa_named;
+
+/* The SA of mech that opaque names for a message between src and dst, newest first: same pair
+ * with the same realm/targetname, else same pair (a tampered realm/targetname must still reach
+ * its SA), else, when elsewhere is 1, the newest with the same realm and targetname on another
+ * pair, preferring SAs the client has confirmed. *how says which. */
+sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque,
+                         const char *realm, const char *targetname, const char *src,
+                         const char *dst, int elsewhere, sa_named *how);
+
+/* 1 when opaque names any SA of mech. */
+int sa_table_known(sa_table *tab, const mech_ops *mech, const char *opaque);
+
+/* The SAs of mech still open (SA_PENDING or SA_BOUND) on the pair {a, b}, oldest first; a
+ * g_malloc'd array the caller g_free()s, *n its length. */
+sa_entry **sa_table_open(sa_table *tab, const mech_ops *mech, const char *a, const char *b,
+                         size_t *n);
+
+/* The SA that last signed between a and b (either way round), or NULL; and its setter. */
+const sa_entry *sa_table_signing(sa_table *tab, const char *a, const char *b);
+void sa_table_set_signing(sa_table *tab, sa_entry *s);
+
+/* The version a first-leg challenge offered to client_ep for (mech, realm, targetname): 1 with
+ * *version, or 0. */
+void sa_table_offer(sa_table *tab, const mech_ops *mech, const char *realm,
+                    const char *targetname, const char *client_ep, unsigned version);
+int sa_table_offered(sa_table *tab, const mech_ops *mech, const char *realm,
+                     const char *targetname, const char *client_ep, unsigned *version);
+
+/* 1 when s's endpoints are {src, dst} either way round; when either side is unknown (no
+ * endpoints given), 1 as well: endpoints are hints, never required. */
+int sa_on_pair(const sa_entry *s, const char *src, const char *dst);
+/* 1 when a message from src to dst travels server -> client on s (unknown endpoints: 1). */
+int sa_from_server(const sa_entry *s, const char *src, const char *dst);
+
+void sip_txn_clear(sip_txn *t);
+void sip_txn_copy(sip_txn *dst, const sip_txn *src);
+
+#endif
