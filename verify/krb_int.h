@@ -68,6 +68,8 @@ typedef struct {
     krb_inner kl_aprep;  /* EncAPRepPart decrypted with the key-log key */
     char *kl_why;
     int kl_unsupported;
+    int kl_auth_ok;      /* the key-log key decrypted the Authenticator: it is the session key */
+    int kl_proven;       /* the key-log key verified a signature of this SA: it is the signing key */
 } krb_sa;
 
 /* ---- mech_kerberos.c: key and SA state ---- */

@@ -32,17 +32,30 @@ void krb_kl_refresh(krb_sa *sa, krb5_context ctx, const keylog_entry *e)
         return;
     }
     krb_keyv_set(&sa->kl_key, e->enctype, e->key1, e->key1_len);
-    if (sa->auth_enc.cipher && sa->auth_enc.etype == e->enctype &&
-        krb_decrypt_inner(ctx, &sa->kl_key, 11, &sa->auth_enc, 0, &sa->kl_auth, &why) < 0) {
-        krb_inner_clear(&sa->kl_auth); /* not the session key: fine, it may be a subkey */
-        g_free(why);
-        why = NULL;
+    if (sa->auth_enc.cipher && sa->auth_enc.etype == e->enctype) {
+        if (krb_decrypt_inner(ctx, &sa->kl_key, 11, &sa->auth_enc, 0, &sa->kl_auth, &why) < 0) {
+            krb_inner_clear(&sa->kl_auth); /* not the session key: fine, it may be a subkey */
+            g_free(why);
+            why = NULL;
+        } else {
+            sa->kl_auth_ok = 1;
+        }
     }
     if (sa->aprep_enc.cipher && sa->aprep_enc.etype == e->enctype &&
         krb_decrypt_inner(ctx, &sa->kl_key, 12, &sa->aprep_enc, 1, &sa->kl_aprep, &why) < 0) {
         krb_inner_clear(&sa->kl_aprep);
         g_free(why);
     }
+}
+
+/* Whether a mismatch with the key-log key itself proves a signature wrong. The key-log format
+ * allows the ticket session key or a subkey, and nothing but the capture tells which: the key is
+ * trusted once it verified a signature of this SA, or when it decrypted the AP-REQ's
+ * Authenticator (it is the session key) and that carried no subkey (so the session key signs).
+ * Keys it decrypts out of the AP-REQ / AP-REP are always trusted. */
+static int kl_key_trusted(const krb_sa *sa)
+{
+    return sa->kl_proven || (sa->kl_auth_ok && !sa->kl_auth.subkey.val);
 }
 
 /* Adds a candidate key with a printf-formatted label for messages. */
@@ -130,7 +143,7 @@ void krb_cands_cfx(const krb_sa *sa, int acceptor_subkey, krb_cands *cs, GString
                      krb_etype_name(sa->kl_auth.subkey.enctype, eb, sizeof eb), sa->kl_line);
     }
     if (sa->kl_key.val)
-        cand_add(cs, &sa->kl_key, 1, "the key (%s) of KERBEROS key-log line %u",
+        cand_add(cs, &sa->kl_key, kl_key_trusted(sa), "the key (%s) of KERBEROS key-log line %u",
                  krb_etype_name(sa->kl_key.enctype, eb, sizeof eb), sa->kl_line);
 }
 
@@ -146,5 +159,6 @@ void krb_cands_rc4(const krb_sa *sa, krb_cands *cs)
              "the authenticator subkey decrypted with key-log line %u", sa->kl_line);
     cand_add(cs, &sa->kl_aprep.subkey, 1,
              "the acceptor subkey decrypted with key-log line %u", sa->kl_line);
-    cand_add(cs, &sa->kl_key, 1, "the key of KERBEROS key-log line %u", sa->kl_line);
+    cand_add(cs, &sa->kl_key, kl_key_trusted(sa), "the key of KERBEROS key-log line %u",
+             sa->kl_line);
 }

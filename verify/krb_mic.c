@@ -94,12 +94,13 @@ static sig_verdict no_match(const krb_sa *sa, const char *opaque, const char *fm
                             const krb_cands *cs, const chk_res *res, size_t want_len,
                             size_t cklen, GString *miss, note_list *notes)
 {
-    int tried = 0, auth = 0, badlen = 0, badtype = 0;
+    int tried = 0, auth = 0, badlen = 0, badtype = 0, kl_untrusted = 0;
     GString *t = g_string_new(NULL);
     for (size_t i = 0; i < cs->n; i++) {
         if (res[i] == CHK_NOMATCH) {
             tried++;
             auth |= cs->c[i].authoritative;
+            kl_untrusted |= cs->c[i].k == &sa->kl_key && !cs->c[i].authoritative;
             g_string_append_printf(t, "%s%s", t->len ? ", " : "", cs->c[i].label);
         } else if (res[i] == CHK_SKIP_LEN) {
             badlen++;
@@ -111,6 +112,14 @@ static sig_verdict no_match(const krb_sa *sa, const char *opaque, const char *fm
     if (tried && auth) {
         v = verdict_make(SIG_INVALID, "%s does not verify with %s", fmt_name, t->str);
         note_add(notes, NOTE_INVALID, NOTE_SEV_WARN, "Kerberos: %s", v.why);
+    } else if (tried && kl_untrusted) {
+        v = verdict_make(SIG_NO_KEY, "%s does not verify with %s; that key is not known to be "
+                         "this SA's signing key: a KERBEROS key-log line may hold the ticket "
+                         "session key while the sender signed with a subkey (or the reverse), and "
+                         "%s -- give the subkey, or the service keytab", fmt_name, t->str,
+                         sa->apreq_seen ? "the AP-REQ in this capture does not tell which"
+                                        : "no AP-REQ / AP-REP in this capture tells which");
+        note_add(notes, NOTE_NO_KEY, NOTE_SEV_WARN, "Kerberos: %s", v.why);
     } else if (tried) {
         v = verdict_make(SIG_NO_KEY, "%s does not verify with %s, which may not be the key the "
                          "sender used", fmt_name, t->str);
@@ -181,6 +190,8 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
         res[i] = check_cfx(ctx, cs.c[i].k, usage, data, dlen, sig + 16, siglen - 16, &want_len);
         if (res[i] != CHK_MATCH)
             continue;
+        if (cs.c[i].k == &sa->kl_key)
+            sa->kl_proven = 1; /* a checksum match proves the key (a cache, like a derived key) */
         char seqs[40];
         if (seq_hi)
             g_snprintf(seqs, sizeof seqs, "0x%08x%08x", seq_hi, seq_lo);
@@ -244,6 +255,8 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
         res[i] = check_rc4(ctx, cs.c[i].k, data, dlen, hdr + 8, hdr + 16, ps);
         if (res[i] != CHK_MATCH)
             continue;
+        if (cs.c[i].k == &sa->kl_key)
+            sa->kl_proven = 1;
         uint32_t seq = (uint32_t)ps[0] << 24 | (uint32_t)ps[1] << 16 | (uint32_t)ps[2] << 8 | ps[3];
         int acceptor;
         if (ps[4] == 0 && ps[5] == 0 && ps[6] == 0 && ps[7] == 0)

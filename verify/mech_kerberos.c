@@ -85,6 +85,8 @@ void krb_kl_clear(krb_sa *sa)
     g_free(sa->kl_why);
     sa->kl_why = NULL;
     sa->kl_unsupported = 0;
+    sa->kl_auth_ok = 0;
+    sa->kl_proven = 0;
 }
 
 /* Forgets everything an AP-REQ established (a second AP-REQ on one SA starts over). */

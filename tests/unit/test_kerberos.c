@@ -420,8 +420,51 @@ static void test_keylog_session_key_with_handshake(void **state)
     keylog_case("aes256-oneleg", "ticket_session_key", "session_key_etype", 1, SIG_VALID);
     keylog_case("aes256-mutual", "ticket_session_key", "session_key_etype", 1, SIG_VALID);
     keylog_case("rc4-session-oneleg", "ticket_session_key", "session_key_etype", 1, SIG_VALID);
-    /* without the handshake the session key is not the MIC key: a wrong explicit key */
-    keylog_case("aes256-oneleg", "ticket_session_key", "session_key_etype", 0, SIG_INVALID);
+    /* without the handshake the session key is not the MIC key, and nothing in the capture
+     * says whether the line holds the session key or a subkey: "no key", never "invalid" */
+    keylog_case("aes256-oneleg", "ticket_session_key", "session_key_etype", 0, SIG_NO_KEY);
+}
+
+/* A key-log key becomes the SA's proven key only by verifying one of its signatures: a damaged
+ * signature before that is "no key", after it "invalid". */
+static void test_keylog_key_proven_by_a_match(void **state)
+{
+    (void)state;
+    const char *cs = "aes256-oneleg";
+    char *dir = tmpdir();
+    char *key = case_value(cs, "authenticator_subkey");
+    char *et = case_value(cs, "authenticator_subkey_etype");
+    char *line = g_strdup_printf("KERBEROS 1A2B3C4D %s %s\n", et, key);
+    char *kl = write_file(dir, "keys.log", line);
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, kl), 0);
+    void *st = K->sa_new(NULL);
+    size_t buflen, al;
+    char *buf = case_buf(cs, &buflen);
+    uint8_t *acc = case_hex(cs, "mic-acceptor.hex", &al);
+    note_list *notes = note_list_new();
+    char *why = NULL;
+    buf[0] ^= 1;
+    assert_int_equal(check(st, ks, "1A2B3C4D", DIR_S2C, buf, buflen, acc, al, notes, &why),
+                     SIG_NO_KEY);
+    assert_non_null(strstr(why, "not known to be this SA's signing key"));
+    assert_non_null(strstr(why, "no AP-REQ"));
+    g_free(why);
+    buf[0] ^= 1;
+    expect(st, ks, "1A2B3C4D", DIR_S2C, buf, buflen, acc, al, SIG_VALID);
+    buf[0] ^= 1;
+    expect(st, ks, "1A2B3C4D", DIR_S2C, buf, buflen, acc, al, SIG_INVALID);
+    note_list_free(notes);
+    g_free(buf);
+    g_free(acc);
+    K->sa_free(st);
+    keystore_free(ks);
+    g_free(kl);
+    g_free(line);
+    g_free(et);
+    g_free(key);
+    static const char *const files[] = {"keys.log", NULL};
+    rm_tree(dir, files);
 }
 
 static void keylog_check_line(const char *line, sig_status want, const char *needle)
@@ -456,10 +499,11 @@ static void keylog_check_line(const char *line, sig_status want, const char *nee
 static void test_keylog_bad_keys(void **state)
 {
     (void)state;
-    /* a wrong explicit key is INVALID (nothing tells it apart from tampering) */
+    /* a wrong explicit key with no handshake: it may be a session key or a subkey, so it is
+     * "no key" (a wrong key proven by nothing cannot prove a signature wrong) */
     keylog_check_line("KERBEROS ABCD 18 "
                        "0000000000000000000000000000000000000000000000000000000000000000\n",
-                       SIG_INVALID, "key-log line 1");
+                       SIG_NO_KEY, "key-log line 1; that key is not known to be this SA's");
     /* a key of the wrong length for its enctype */
     keylog_check_line("KERBEROS ABCD 18 00112233445566778899aabbccddeeff\n", SIG_NO_KEY,
                        "needs a 32-byte key");
@@ -918,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_keylog_subkey_no_handshake),
         cmocka_unit_test(test_keylog_session_key_with_handshake),
         cmocka_unit_test(test_keylog_bad_keys),
+        cmocka_unit_test(test_keylog_key_proven_by_a_match),
         cmocka_unit_test(test_no_keytab),
         cmocka_unit_test(test_other_keytab),
         cmocka_unit_test(test_hostile_truncated),
