@@ -41,6 +41,7 @@ import sipmsg  # noqa: E402
 import krbflow  # noqa: E402
 from krbflow import UA, KrbSession, ticket_facts, merge_keytabs  # noqa: E402
 from flowlib import Flow  # noqa: E402
+from sipedit import tamper  # noqa: E402
 import itbase  # noqa: E402
 from kdc import Kdc, missing_binaries, pid_alive, ENCTYPE_NUMBERS  # noqa: E402
 
@@ -59,58 +60,6 @@ MAIN_SPECS = [
 TAMPER_SPECS = [(18, None, "main"), (23, None, "main"), (20, "200", "main")]
 
 KRB_MISSING = missing_binaries()
-
-
-# ---- one-byte changes ----
-
-def bump(s):
-    """s with its last letter or digit replaced by the next one (one byte changed)."""
-    for i in range(len(s) - 1, -1, -1):
-        c = s[i]
-        if c.isdigit():
-            n = "0" if c == "9" else chr(ord(c) + 1)
-        elif c.isalpha() and c.isascii():
-            n = {"z": "a", "Z": "A", "f": "0", "F": "0"}.get(c, chr(ord(c) + 1))
-        else:
-            continue
-        return s[:i] + n + s[i + 1:]
-    raise ValueError("nothing to change in %r" % s)
-
-
-def tamper(msg, where, sub=None):
-    """Change one byte of msg: where = a header name (first instance; sub = a substring of its
-    value, or a regex with one group, the part to change; default the whole value), "start"
-    (the start line; sub = the part) or "body"."""
-    head, body = msg.split(b"\r\n\r\n", 1)
-    lines = head.decode().split("\r\n")
-    if where == "body":
-        new_body = bump(body.decode()).encode()
-        assert len(new_body) == len(body)
-        return head + b"\r\n\r\n" + new_body
-    if where == "start":
-        idx, prefix, value = 0, "", lines[0]
-    else:
-        for idx, ln in enumerate(lines[1:], 1):
-            name, _, value = ln.partition(":")
-            if name.strip().lower() == where.lower():
-                prefix = name + ":"
-                break
-        else:
-            raise ValueError("no header %s" % where)
-    if sub is None:
-        part = value.strip()
-        pos = value.index(part)
-    elif sub.startswith("re:"):
-        m = re.search(sub[3:], value)
-        assert m, (sub, value)
-        part, pos = m.group(1), m.start(1)
-    else:
-        part, pos = sub, value.index(sub)
-    value = value[:pos] + bump(part) + value[pos + len(part):]
-    lines[idx] = prefix + value
-    out = "\r\n".join(lines).encode() + b"\r\n\r\n" + body
-    assert len(out) == len(msg) and sum(a != b for a, b in zip(out, msg)) == 1
-    return out
 
 
 # (role of the message, where, what, covered by the signature?)

@@ -213,6 +213,140 @@ static void test_two_signed_headers(void **state)
     assert_non_null(strstr(auth(r, 1)->sigbuf, "<NTLM><2><1><SIP Communications Service><reg.x>"));
 }
 
+/* A Kerberos-style message: Via branch, From tag, Call-ID, CSeq as given, one auth header. */
+static char *krb_msg(const char *first_line, const char *branch, const char *callid, int cseq,
+                     const char *method, const char *auth_hdr)
+{
+    return g_strdup_printf("%s\r\nVia: SIP/2.0/TCP 10.0.0.1:1000;branch=%s\r\n"
+                           "From: <sip:alice@x>;tag=a1\r\nTo: <sip:alice@x>\r\n"
+                           "Call-ID: %s\r\nCSeq: %d %s\r\n%s\r\nContent-Length: 0\r\n\r\n",
+                           first_line, branch, callid, cseq, method, auth_hdr);
+}
+
+#define KRB_INFO(opaque) \
+    "Authentication-Info: Kerberos rspauth=\"0404050000000000\", srand=\"1\", snum=\"1\", " \
+    "opaque=\"" opaque "\", qop=\"auth\", targetname=\"sip/srv.x\", realm=\"R\""
+
+/* Only a response travelling server -> client on the SA's endpoints names a pending SA's
+ * opaque: a forged response from another host, a response travelling client -> server and a
+ * request carrying Authentication-Info bind nothing, and the real answer still binds. */
+static void test_binding_routing(void **state)
+{
+    fixture *f = *state;
+    const char *cl = "10.0.0.1:1000";
+    char *m = krb_msg("REGISTER sip:x SIP/2.0", "z9hG4bKreg1", "cid-k", 2, "REGISTER",
+                      "Authorization: Kerberos qop=\"auth\", realm=\"R\", targetname=\"sip/srv.x\", "
+                      "gssapi-data=\"YWJj\", version=4");
+    const msg_result *r = feed(f, m, strlen(m), cl, S);
+    uint32_t sa = auth(r, 0)->sa_id;
+    assert_int_equal(sa, 1);
+    g_free(m);
+    /* the same transaction, answered from another host */
+    m = krb_msg("SIP/2.0 200 OK", "z9hG4bKreg1", "cid-k", 2, "REGISTER", KRB_INFO("F0F0F0F0"));
+    r = feed(f, m, strlen(m), "192.0.2.66:5061", cl);
+    assert_int_equal(auth(r, 0)->sa_id, 0);
+    assert_int_equal(auth(r, 0)->status, SIG_NO_SA);
+    g_free(m);
+    /* a response travelling client -> server */
+    m = krb_msg("SIP/2.0 200 OK", "z9hG4bKreg1", "cid-k", 2, "REGISTER", KRB_INFO("F1F1F1F1"));
+    r = feed(f, m, strlen(m), cl, S);
+    assert_int_equal(auth(r, 0)->sa_id, 0);
+    g_free(m);
+    /* a request from the server carrying Authentication-Info */
+    m = krb_msg("MESSAGE sip:alice@x SIP/2.0", "z9hG4bKreg1", "cid-k", 2, "REGISTER",
+                KRB_INFO("F2F2F2F2"));
+    r = feed(f, m, strlen(m), S, cl);
+    assert_int_equal(auth(r, 0)->sa_id, 0);
+    g_free(m);
+    /* the real answer binds the pending SA */
+    m = krb_msg("SIP/2.0 200 OK", "z9hG4bKreg1", "cid-k", 2, "REGISTER", KRB_INFO("AAAA0001"));
+    r = feed(f, m, strlen(m), S, cl);
+    assert_int_equal(auth(r, 0)->sa_id, sa);
+    assert_false(tu_has_note(auth(r, 0)->notes, NOTE_BIND, NULL)); /* bound the plain way */
+    g_free(m);
+    /* the client uses the real opaque (the SA is confirmed); none of the forged opaques names
+     * the SA afterwards */
+    m = krb_msg("SUBSCRIBE sip:alice@x SIP/2.0", "z9hG4bKsub1", "cid-s", 1, "SUBSCRIBE",
+                "Authorization: Kerberos qop=\"auth\", realm=\"R\", targetname=\"sip/srv.x\", "
+                "opaque=\"AAAA0001\", crand=\"1\", cnum=\"2\", response=\"0404040000000000\"");
+    r = feed(f, m, strlen(m), cl, S);
+    assert_int_equal(auth(r, 0)->sa_id, sa);
+    g_free(m);
+    m = krb_msg("SUBSCRIBE sip:alice@x SIP/2.0", "z9hG4bKsub2", "cid-s", 2, "SUBSCRIBE",
+                "Authorization: Kerberos qop=\"auth\", realm=\"R\", targetname=\"sip/srv.x\", "
+                "opaque=\"F0F0F0F0\", crand=\"1\", cnum=\"3\", response=\"0404040000000000\"");
+    r = feed(f, m, strlen(m), cl, S);
+    assert_int_equal(auth(r, 0)->sa_id, 0);
+    assert_int_equal(auth(r, 0)->status, SIG_NO_SA);
+    g_free(m);
+    assert_int_equal(sa_tracker_count(f->t), 1);
+}
+
+/* A damaged binding response still binds by its transaction (Via branch + CSeq), or as the only
+ * pending handshake; a damaged opaque is repaired by the client's echo. */
+static void test_binding_damaged(void **state)
+{
+    fixture *f = *state;
+    struct { const char *branch; const char *callid; int cseq; const char *opaque;
+             const char *echo; const char *note; } cases[] = {
+        { "z9hG4bKb1", "cid-X", 2, "AAAA0001", "AAAA0001", "Call-ID" },      /* Call-ID changed */
+        { "z9hG4bKzz", "cid-k", 2, "AAAA0002", "AAAA0002", "only pending" }, /* branch changed */
+        { "z9hG4bKb1", "cid-k", 3, "AAAA0003", "AAAA0003", "only pending" }, /* CSeq changed */
+        { "z9hG4bKb1", "cid-k", 2, "BAAA0004", "AAAA0004", "no server response named" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        char cl[32];
+        g_snprintf(cl, sizeof cl, "10.0.1.%zu:1000", i + 1);
+        char *m = krb_msg("REGISTER sip:x SIP/2.0", "z9hG4bKb1", "cid-k", 2, "REGISTER",
+                          "Authorization: Kerberos qop=\"auth\", realm=\"R\", "
+                          "targetname=\"sip/srv.x\", gssapi-data=\"YWJj\", version=4");
+        uint32_t sa = auth(feed(f, m, strlen(m), cl, S), 0)->sa_id;
+        g_free(m);
+        char *info = g_strdup_printf("Authentication-Info: Kerberos rspauth=\"0404050000000000\", "
+                                     "srand=\"1\", snum=\"1\", opaque=\"%s\", qop=\"auth\", "
+                                     "targetname=\"sip/srv.x\", realm=\"R\"", cases[i].opaque);
+        m = krb_msg("SIP/2.0 200 OK", cases[i].branch, cases[i].callid, cases[i].cseq,
+                    "REGISTER", info);
+        const msg_result *r = feed(f, m, strlen(m), S, cl);
+        assert_int_equal(auth(r, 0)->sa_id, sa);
+        assert_int_equal(auth(r, 0)->version, 4); /* the SA's version, never the v2 fallback */
+        const auth_result *a = auth(r, 0);
+        if (strcmp(cases[i].note, "no server response named") != 0 &&
+            !tu_has_note(a->notes, NOTE_BIND, cases[i].note)) {
+            tu_dump_notes(a->notes);
+            fail_msg("case %zu: no bind note naming %s", i, cases[i].note);
+        }
+        g_free(m);
+        g_free(info);
+        char *h = g_strdup_printf("Authorization: Kerberos qop=\"auth\", realm=\"R\", "
+                                  "targetname=\"sip/srv.x\", opaque=\"%s\", crand=\"1\", "
+                                  "cnum=\"2\", response=\"0404040000000000\"", cases[i].echo);
+        m = krb_msg("SUBSCRIBE sip:alice@x SIP/2.0", "z9hG4bKs", "cid-s", 1, "SUBSCRIBE", h);
+        r = feed(f, m, strlen(m), cl, S);
+        assert_int_equal(auth(r, 0)->sa_id, sa);
+        if (strcmp(cases[i].note, "no server response named") == 0)
+            assert_true(tu_has_note(auth(r, 0)->notes, NOTE_BIND, "no server response named"));
+        g_free(m);
+        g_free(h);
+    }
+    assert_int_equal(sa_tracker_count(f->t), G_N_ELEMENTS(cases));
+}
+
+/* Without keys nothing can tell a forged message from a genuine one: cnum bookkeeping follows
+ * the protocol flow (with keys, only verified messages count: test_sa_robustness.py). */
+static void test_seq_without_keys_follows_flow(void **state)
+{
+    fixture *f = *state;
+    ntlm_handshake(f, "10.0.0.1:1000", "cid-1", "AAAA0001", 4);
+    const auth_result *a = signed_register(f, "10.0.0.1:1000", "cid-1", "AAAA0001", 1);
+    assert_int_equal(a->status, SIG_NO_KEY);
+    /* without keys the flow alone counts: cnum 9 is recorded, 2 then "goes back" */
+    a = signed_register(f, "10.0.0.1:1000", "cid-1", "AAAA0001", 9);
+    assert_true(tu_has_note(a->notes, NOTE_SEQ, "jumps from 1 to 9"));
+    a = signed_register(f, "10.0.0.1:1000", "cid-1", "AAAA0001", 2);
+    assert_true(tu_has_note(a->notes, NOTE_SEQ, "goes back"));
+}
+
 /* Hostile input through the whole core: a clear status, never a crash. */
 static void test_hostile(void **state)
 {
@@ -300,6 +434,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_several_sas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_signed_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_binding_routing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_binding_damaged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seq_without_keys_follows_flow, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
