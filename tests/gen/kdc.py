@@ -22,6 +22,7 @@ import ctypes
 import os
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -49,6 +50,56 @@ ENCTYPE_NUMBERS = {17: 'aes128-cts-hmac-sha1-96', 18: 'aes256-cts-hmac-sha1-96',
 REQUIRED_BINARIES = [os.path.join(SBIN, 'krb5kdc'), os.path.join(SBIN, 'kdb5_util'),
                      os.path.join(SBIN, 'kadmin.local'), os.path.join(BIN, 'kinit')]
 
+
+
+def ccache_keys(path):
+    """[(client, server, enctype, key bytes)] of the credentials in an MIT FILE ccache (format
+    version 0x0504, big endian; "ccache file format" in MIT krb5's documentation). A ccache holds
+    each ticket's session key in the clear: the ticket session key the GSS context keys derive
+    from, read from what MIT itself wrote. Configuration entries (X-CACHECONF:) are skipped."""
+    with open(path, "rb") as f:
+        b = f.read()
+    pos = [0]
+
+    def take(n):
+        v = b[pos[0]:pos[0] + n]
+        if len(v) != n:
+            raise ValueError("truncated ccache %s" % path)
+        pos[0] += n
+        return v
+
+    def u16():
+        return struct.unpack(">H", take(2))[0]
+
+    def u32():
+        return struct.unpack(">I", take(4))[0]
+
+    def data():
+        return take(u32())
+
+    def principal():
+        _name_type, n = u32(), u32()
+        realm = data().decode()
+        return "/".join(data().decode() for _ in range(n)) + "@" + realm
+
+    if u16() != 0x0504:
+        raise ValueError("%s: not a version 4 FILE ccache" % path)
+    take(u16())            # header tags
+    principal()            # default principal
+    out = []
+    while pos[0] < len(b):
+        client, server = principal(), principal()
+        enctype = u16()
+        key = data()
+        take(4 * 4 + 1 + 4)  # times, is_skey, ticket flags
+        for _ in range(u32()):  # addresses
+            u16(), data()
+        for _ in range(u32()):  # authdata
+            u16(), data()
+        data(), data()       # ticket, second ticket
+        if not server.endswith("@X-CACHECONF:"):
+            out.append((client, server, enctype, key))
+    return out
 
 def missing_binaries():
     """Return the KDC tools that are not installed (Debian: krb5-kdc krb5-admin-server krb5-user)."""

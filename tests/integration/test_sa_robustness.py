@@ -36,9 +36,9 @@ from krbflow import UA, KrbSession  # noqa: E402
 from flowlib import Flow  # noqa: E402
 from sipedit import tamper, patch_capture  # noqa: E402
 import itbase  # noqa: E402
-from kdc import Kdc  # noqa: E402
+from kdc import Kdc, ccache_keys  # noqa: E402
 
-VALID, INVALID = "1", "2"
+VALID, INVALID, NO_KEY = "1", "2", "3"
 FIELDS = ["frame.number", "mssipae.sa", "mssipae.sig.status"]
 
 # (what, header, part to change, covered by the signature?) -- of the binding message
@@ -80,6 +80,9 @@ class SaRobustness(itbase.PluginTestCase):
         cls.keytab = kdc.keytab
         cls.krb = cls.make_kerberos(os.path.join(tmp, "krb.pcap"), kdc)
         cls.forged = cls.make_forged(os.path.join(tmp, "krb-forged.pcap"), kdc)
+        # the ticket session keys, as MIT stored them in the client's ccache
+        cls.session_keys = {et: key for _c, server, et, key in ccache_keys(kdc.ccache)
+                            if server.startswith("sip/server.contoso.test@")}
         kdc.stop()
         cls.ntlm = cls.make_ntlm(os.path.join(tmp, "ntlm.pcap"))
 
@@ -230,6 +233,31 @@ class SaRobustness(itbase.PluginTestCase):
                     notes = self.experts(pcap, prefs, "mssipae.bind")
                     self.assertTrue(any(self.ntlm["opaque"] in m and "no server response named"
                                         in m for msgs in notes.values() for m in msgs), notes)
+
+    def test_kerberos_keylog_session_key(self):
+        """A key log holding only each SA's ticket session key (read from MIT's ccache, not from
+        the plugin): with the AP-REQ in the capture it reaches the subkeys and every signature is
+        valid; with the AP-REQ frames removed nothing tells whether the line holds the session
+        key or a subkey, so every signature is "no key" with that reason -- never "invalid"."""
+        lines = ["KERBEROS %s %d %s" % (s.opaque, et, self.session_keys[et].hex())
+                 for s, (et, _m) in zip(self.krb["sessions"], KRB_SPECS)]
+        prefs = {"mssipae.keylog_file": self.keylog("session-keys.log", lines)}
+        self.assertEqual(self.rows(self.krb["path"], prefs), self.krb_expected())
+        apreq = sorted({r.frame for r in self.krb["recs"] if r.role == "register-apreq"})
+        self.assertEqual(len(apreq), len(KRB_SPECS))
+        cut = self.path("krb-no-apreq.pcap")
+        subprocess.run(["editcap", self.krb["path"], cut] + [str(f) for f in apreq], check=True,
+                       stdout=subprocess.DEVNULL)
+        rows = self.t.assert_same_both_passes(cut, ["frame.number", "mssipae.sig.status",
+                                                    "mssipae.sig.why"], prefs=prefs, split=True)
+        got = {int(r[0][0]): (r[1], r[2]) for r in rows if r[1]}
+        want = sum(1 for r in self.krb["recs"] if r.signed and r.frame not in apreq)
+        self.assertEqual(sum(len(st) for st, _w in got.values()), want)
+        for frame, (sts, whys) in got.items():
+            self.assertEqual(sts, [NO_KEY] * len(sts), frame)
+            for w in whys:
+                self.assertIn("not known to be this SA's signing key", w)
+                self.assertIn("no AP-REQ", w)
 
     def test_forged_message_changes_nothing_after_it(self):
         """Two forged copies of a signed SUBSCRIBE (cnum jumped by 47; cnum of the next genuine
