@@ -89,6 +89,18 @@ static const char *hdr_of(mssipae_dir dir)
     return dir == DIR_S2C ? "a server header (rspauth=)" : "a client header (response=)";
 }
 
+/* A MIC that verifies but was made by the other side than the header it sits in says: a
+ * signature reflected from the other direction, never valid. */
+static sig_verdict reflected(const char *fmt_name, int acceptor, const char *marker,
+                             mssipae_dir dir, note_list *notes)
+{
+    sig_verdict v = verdict_make(SIG_INVALID, "%s made by the %s, %s, is carried in %s: a "
+                                 "reflected signature", fmt_name, who(acceptor), marker,
+                                 hdr_of(dir));
+    note_add(notes, NOTE_INVALID, NOTE_SEV_WARN, "Kerberos: %s", v.why);
+    return v;
+}
+
 /* Turns the tally of tried keys into a verdict when none matched. */
 static sig_verdict no_match(const krb_sa *sa, const char *opaque, const char *fmt_name,
                             const krb_cands *cs, const chk_res *res, size_t want_len,
@@ -198,10 +210,9 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
         else
             g_snprintf(seqs, sizeof seqs, "0x%08x", seq_lo);
         if (acceptor != (dir == DIR_S2C)) {
-            v = verdict_make(SIG_INVALID, "RFC 4121 MIC made by the %s, flag SentByAcceptor %s, "
-                             "is carried in %s: a reflected signature", who(acceptor),
-                             acceptor ? "set" : "clear", hdr_of(dir));
-            note_add(notes, NOTE_INVALID, NOTE_SEV_WARN, "Kerberos: %s", v.why);
+            v = reflected("RFC 4121 MIC", acceptor, acceptor ? "flag SentByAcceptor set"
+                                                            : "flag SentByAcceptor clear",
+                          dir, notes);
         } else {
             v = verdict_make(SIG_VALID, "RFC 4121 MIC verified with %s, key usage %d (sent by "
                              "the %s), SND_SEQ %s", cs.c[i].label, (int)usage, who(acceptor), seqs);
@@ -271,10 +282,9 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
             break;
         }
         if (acceptor != (dir == DIR_S2C)) {
-            v = verdict_make(SIG_INVALID, "RFC 4757 MIC made by the %s, SND_SEQ direction %s, is "
-                             "carried in %s: a reflected signature", who(acceptor),
-                             acceptor ? "ffffffff" : "00000000", hdr_of(dir));
-            note_add(notes, NOTE_INVALID, NOTE_SEV_WARN, "Kerberos: %s", v.why);
+            v = reflected("RFC 4757 MIC", acceptor, acceptor ? "SND_SEQ direction ffffffff"
+                                                            : "SND_SEQ direction 00000000",
+                          dir, notes);
         } else {
             /* SND_SEQ is encrypted, not checksummed (RFC 4757 7.2): show it so that a changed
              * sequence number is visible */

@@ -359,16 +359,40 @@ static void test_wrong_direction_token(void **state)
 
 /* ------------------------------------------------------------------ 2. key-log route */
 
+/* A key log with one line "KERBEROS 1A2B3C4D <etype> <key>" taken from a vector case. */
+typedef struct {
+    char *dir, *key, *et, *line, *kl;
+    keystore *ks;
+} kl_env;
+
+static void kl_env_init(kl_env *e, const char *cs, const char *keyname, const char *etype_name)
+{
+    e->dir = tmpdir();
+    e->key = case_value(cs, keyname);
+    e->et = case_value(cs, etype_name);
+    e->line = g_strdup_printf("# test\nKERBEROS 1A2B3C4D %s %s\n", e->et, e->key);
+    e->kl = write_file(e->dir, "keys.log", e->line);
+    e->ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(e->ks, e->kl), 0);
+}
+
+static void kl_env_clear(kl_env *e)
+{
+    keystore_free(e->ks);
+    g_free(e->kl);
+    g_free(e->line);
+    g_free(e->et);
+    g_free(e->key);
+    static const char *const files[] = {"keys.log", NULL};
+    rm_tree(e->dir, files);
+}
+
 static void keylog_case(const char *cs, const char *keyname, const char *etype_name,
                         int with_handshake, sig_status want)
 {
-    char *dir = tmpdir();
-    char *key = case_value(cs, keyname);
-    char *et = case_value(cs, etype_name);
-    char *line = g_strdup_printf("# test\nKERBEROS 1A2B3C4D %s %s\n", et, key);
-    char *kl = write_file(dir, "keys.log", line);
-    keystore *ks = keystore_new();
-    assert_int_equal(keystore_set_keylog(ks, kl), 0);
+    kl_env e;
+    kl_env_init(&e, cs, keyname, etype_name);
+    keystore *ks = e.ks;
     note_list *notes = note_list_new();
     void *st = with_handshake ? feed(cs, ks, notes) : K->sa_new(NULL);
     size_t buflen, al, il;
@@ -390,13 +414,7 @@ static void keylog_case(const char *cs, const char *keyname, const char *etype_n
     g_free(ini);
     K->sa_free(st);
     note_list_free(notes);
-    keystore_free(ks);
-    g_free(kl);
-    g_free(line);
-    g_free(et);
-    g_free(key);
-    static const char *const files[] = {"keys.log", NULL};
-    rm_tree(dir, files);
+    kl_env_clear(&e);
 }
 
 static void test_keylog_subkey_no_handshake(void **state)
@@ -431,13 +449,8 @@ static void test_keylog_key_proven_by_a_match(void **state)
 {
     (void)state;
     const char *cs = "aes256-oneleg";
-    char *dir = tmpdir();
-    char *key = case_value(cs, "authenticator_subkey");
-    char *et = case_value(cs, "authenticator_subkey_etype");
-    char *line = g_strdup_printf("KERBEROS 1A2B3C4D %s %s\n", et, key);
-    char *kl = write_file(dir, "keys.log", line);
-    keystore *ks = keystore_new();
-    assert_int_equal(keystore_set_keylog(ks, kl), 0);
+    kl_env e;
+    kl_env_init(&e, cs, "authenticator_subkey", "authenticator_subkey_etype");
     void *st = K->sa_new(NULL);
     size_t buflen, al;
     char *buf = case_buf(cs, &buflen);
@@ -445,26 +458,20 @@ static void test_keylog_key_proven_by_a_match(void **state)
     note_list *notes = note_list_new();
     char *why = NULL;
     buf[0] ^= 1;
-    assert_int_equal(check(st, ks, "1A2B3C4D", DIR_S2C, buf, buflen, acc, al, notes, &why),
+    assert_int_equal(check(st, e.ks, "1A2B3C4D", DIR_S2C, buf, buflen, acc, al, notes, &why),
                      SIG_NO_KEY);
     assert_non_null(strstr(why, "not known to be this SA's signing key"));
     assert_non_null(strstr(why, "no AP-REQ"));
     g_free(why);
     buf[0] ^= 1;
-    expect(st, ks, "1A2B3C4D", DIR_S2C, buf, buflen, acc, al, SIG_VALID);
+    expect(st, e.ks, "1A2B3C4D", DIR_S2C, buf, buflen, acc, al, SIG_VALID);
     buf[0] ^= 1;
-    expect(st, ks, "1A2B3C4D", DIR_S2C, buf, buflen, acc, al, SIG_INVALID);
+    expect(st, e.ks, "1A2B3C4D", DIR_S2C, buf, buflen, acc, al, SIG_INVALID);
     note_list_free(notes);
     g_free(buf);
     g_free(acc);
     K->sa_free(st);
-    keystore_free(ks);
-    g_free(kl);
-    g_free(line);
-    g_free(et);
-    g_free(key);
-    static const char *const files[] = {"keys.log", NULL};
-    rm_tree(dir, files);
+    kl_env_clear(&e);
 }
 
 static void keylog_check_line(const char *line, sig_status want, const char *needle)
