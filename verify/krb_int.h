@@ -70,6 +70,8 @@ typedef struct {
     int kl_unsupported;
     int kl_auth_ok;      /* the key-log key decrypted the Authenticator: it is the session key */
     int kl_proven;       /* the key-log key verified a signature of this SA: it is the signing key */
+
+    krb_keyv verified;   /* a copy of the key that last verified a signature (for key export) */
 } krb_sa;
 
 /* ---- mech_kerberos.c: key and SA state ---- */

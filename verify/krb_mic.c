@@ -89,6 +89,16 @@ static const char *hdr_of(mssipae_dir dir)
     return dir == DIR_S2C ? "a server header (rspauth=)" : "a client header (response=)";
 }
 
+/* Keeps a copy of the key that verified a signature: the SA's key, for the key export. */
+static void remember_verified(krb_sa *sa, const krb_keyv *k)
+{
+    if (k == &sa->verified || (sa->verified.val && sa->verified.enctype == k->enctype &&
+                               sa->verified.len == k->len &&
+                               memcmp(sa->verified.val, k->val, k->len) == 0))
+        return;
+    krb_keyv_set(&sa->verified, k->enctype, k->val, k->len);
+}
+
 /* A MIC that verifies but was made by the other side than the header it sits in says: a
  * signature reflected from the other direction, never valid. */
 static sig_verdict reflected(const char *fmt_name, int acceptor, const char *marker,
@@ -216,6 +226,7 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
         } else {
             v = verdict_make(SIG_VALID, "RFC 4121 MIC verified with %s, key usage %d (sent by "
                              "the %s), SND_SEQ %s", cs.c[i].label, (int)usage, who(acceptor), seqs);
+            remember_verified(sa, cs.c[i].k);
         }
     }
     explicit_bzero(data, dlen);
@@ -290,6 +301,7 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
              * sequence number is visible */
             v = verdict_make(SIG_VALID, "RFC 4757 MIC verified with %s, key usage 15 (sent by the "
                              "%s), SND_SEQ 0x%08x", cs.c[i].label, who(acceptor), seq);
+            remember_verified(sa, cs.c[i].k);
         }
     }
     explicit_bzero(data, dlen);

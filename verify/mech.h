@@ -50,6 +50,15 @@ typedef struct mech_ops {
     void (*on_token)(void *st, mssipae_dir dir, const uint8_t *tok, size_t len, keystore *ks,
                      note_list *notes);
 
+    /* For statistics: who the client is when the handshake says (NTLM DOMAIN\user, Kerberos
+     * client principal, TLS-DSK client certificate subject); g_malloc'd, or NULL. Optional. */
+    char *(*client_name)(const void *st);
+
+    /* The SA's keys as key-log lines (design.md format), one per opaque of opaques[0..n),
+     * appended to out: only keys the handshake gave or a signature proved -- never a password,
+     * NT hash or long-term key. Returns the number of lines (0: no key known). Optional. */
+    size_t (*export_keys)(const void *st, const char *const *opaques, size_t n, GString *out);
+
     /* Checks signature sig (decoded from response=/rspauth= hex) over buf, sent in direction
      * dir, on the SA the server named opaque (NULL if not known yet). */
     sig_verdict (*verify)(void *st, keystore *ks, const char *opaque, mssipae_dir dir,

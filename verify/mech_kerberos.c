@@ -18,6 +18,7 @@
 #include "verify/mech.h"
 #include "verify/krb.h"
 #include "verify/krb_int.h"
+#include "sigbuf/codec.h"
 
 #include <string.h>
 
@@ -92,6 +93,7 @@ void krb_kl_clear(krb_sa *sa)
 /* Forgets everything an AP-REQ established (a second AP-REQ on one SA starts over). */
 void krb_apreq_clear(krb_sa *sa)
 {
+    krb_keyv_clear(&sa->verified);
     sa->apreq_seen = 0;
     g_free(sa->service);
     g_free(sa->client);
@@ -123,6 +125,7 @@ static void krb_sa_free(void *st)
     if (!sa)
         return;
     krb_apreq_clear(sa);
+    krb_keyv_clear(&sa->verified);
     krb_encpart_clear(&sa->aprep_enc);
     g_free(sa->bad_token_why);
     g_free(sa);
@@ -307,12 +310,40 @@ static int krb_is_final_client_token(const uint8_t *tok, size_t len)
     return tokid[0] == 0x01 && tokid[1] == 0x00;
 }
 
+/* The client principal from the decrypted ticket, for statistics. */
+static char *krb_client_name(const void *st)
+{
+    const krb_sa *sa = st;
+    return g_strdup(sa->client);
+}
+
+/* "KERBEROS <opaque> <enctype> <key>": the key that verified a signature, else the key the
+ * handshake says signs (RFC 4121 4.2.2: acceptor subkey, initiator subkey, session key). */
+static size_t krb_export_keys(const void *st, const char *const *opaques, size_t n, GString *out)
+{
+    const krb_sa *sa = st;
+    const krb_keyv *k = sa->verified.val ? &sa->verified
+                        : sa->aprep.subkey.val ? &sa->aprep.subkey
+                        : sa->auth.subkey.val ? &sa->auth.subkey
+                        : sa->auth_ok && sa->session.val ? &sa->session : NULL;
+    if (!k)
+        return 0;
+    char *hex = codec_hex_encode(k->val, k->len);
+    for (size_t i = 0; i < n; i++)
+        g_string_append_printf(out, "KERBEROS %s %d %s\n", opaques[i], (int)k->enctype, hex);
+    secure_wipe(hex, strlen(hex));
+    g_free(hex);
+    return n;
+}
+
 const mech_ops mech_kerberos_ops = {
     .scheme = "Kerberos",
     .keylog = KEYLOG_KERBEROS,
     .sa_new = krb_sa_new,
     .sa_free = krb_sa_free,
     .is_final_client_token = krb_is_final_client_token,
+    .client_name = krb_client_name,
+    .export_keys = krb_export_keys,
     .on_token = krb_on_token,
     .verify = krb_verify,
 };

@@ -10,6 +10,7 @@
  * change a later result (S's counter-example: no RC4 state or sequence number advances).
  */
 #include "verify/mech.h"
+#include "sigbuf/codec.h"
 #include "verify/ntlm.h"
 
 #include <glib.h>
@@ -545,6 +546,32 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
     return v;
 }
 
+/* DOMAIN\user of the AUTHENTICATE_MESSAGE, for statistics. */
+static char *ntlm_client_name(const void *p)
+{
+    const ntlm_sa *st = p;
+    if (!st->have_auth)
+        return NULL;
+    return *st->auth.domain ? g_strdup_printf("%s\\%s", st->auth.domain, st->auth.user)
+                            : g_strdup(st->auth.user);
+}
+
+/* "NTLM <opaque> <ExportedSessionKey>" for each opaque: the key the password route derived
+ * (its NTProofStr check passed), else the key-log key that produced keys. */
+static size_t ntlm_export_keys(const void *p, const char *const *opaques, size_t n, GString *out)
+{
+    const ntlm_sa *st = p;
+    const uint8_t *esk = st->pw_ok ? st->pw_keys.esk : st->kl_valid ? st->kl_esk : NULL;
+    if (!esk)
+        return 0;
+    char *hex = codec_hex_encode(esk, 16);
+    for (size_t i = 0; i < n; i++)
+        g_string_append_printf(out, "NTLM %s %s\n", opaques[i], hex);
+    secure_wipe(hex, strlen(hex));
+    g_free(hex);
+    return n;
+}
+
 /* The client's last NTLM token is its AUTHENTICATE_MESSAGE, which version 4 already signs
  * (ms-sipae.md 3, 5.1). */
 static int ntlm_is_final_client_token(const uint8_t *tok, size_t len)
@@ -558,6 +585,8 @@ const mech_ops mech_ntlm_ops = {
     .sa_new = ntlm_sa_new,
     .sa_free = ntlm_sa_free,
     .is_final_client_token = ntlm_is_final_client_token,
+    .client_name = ntlm_client_name,
+    .export_keys = ntlm_export_keys,
     .on_token = ntlm_on_token,
     .verify = ntlm_verify,
 };

@@ -50,6 +50,65 @@ uint32_t sa_tracker_count(const sa_tracker *t)
     return sa_table_count(t->tab);
 }
 
+int sa_tracker_info(const sa_tracker *t, uint32_t id, sa_info *out)
+{
+    memset(out, 0, sizeof *out);
+    const sa_entry *s = sa_table_get(t->tab, id);
+    if (!s)
+        return 0;
+    out->id = s->id;
+    out->first_frame = s->frame;
+    out->last_frame = s->last_frame;
+    out->scheme = s->mech->scheme;
+    out->has_version = s->has_version;
+    out->version = s->version;
+    out->realm = s->realm;
+    out->targetname = s->targetname;
+    out->opaque = s->opaque;
+    out->n_aliases = s->aliases ? s->aliases->len : 0;
+    out->client_name = s->mech->client_name ? s->mech->client_name(s->mstate) : NULL;
+    out->client_ep = s->client_ep;
+    out->server_ep = s->server_ep;
+    out->implicit = s->implicit;
+    return 1;
+}
+
+void sa_info_clear(sa_info *i)
+{
+    g_free(i->client_name);
+    memset(i, 0, sizeof *i);
+}
+
+char *sa_tracker_export_keys(const sa_tracker *t, size_t *lines)
+{
+    GString *out = g_string_new("# mssipae: derived per-SA keys (design.md key-log format)\n");
+    size_t total = 0;
+    for (uint32_t id = 1; id <= sa_table_count(t->tab); id++) {
+        const sa_entry *s = sa_table_get(t->tab, id);
+        if (!s->opaque || !s->mech->export_keys)
+            continue;
+        GPtrArray *names = g_ptr_array_new();
+        g_ptr_array_add(names, s->opaque);
+        for (guint i = 0; s->aliases && i < s->aliases->len; i++)
+            g_ptr_array_add(names, g_ptr_array_index(s->aliases, i));
+        GString *one = g_string_new(NULL);
+        size_t n = s->mech->export_keys(s->mstate, (const char *const *)names->pdata, names->len,
+                                        one);
+        if (n) {
+            g_string_append_printf(out, "# SA %u (%s, handshake frame %u)\n", s->id,
+                                   s->mech->scheme, s->frame);
+            g_string_append_len(out, one->str, one->len);
+            total += n;
+        }
+        secure_wipe(one->str, one->len);
+        g_string_free(one, TRUE);
+        g_ptr_array_free(names, TRUE);
+    }
+    if (lines)
+        *lines = total;
+    return g_string_free(out, FALSE);
+}
+
 static int has_note_kind(const note_list *l, guint from, note_kind k)
 {
     for (guint i = from; i < l->len; i++)
@@ -167,6 +226,7 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     if (hs) {
         a->sa_id = hs->id;
         a->sa_frame = hs->frame;
+        hs->last_frame = f->meta->frame;
         a->has_version = a->has_version || hs->has_version;
         if (!a->has_version)
             a->version = hs->version;
@@ -186,6 +246,7 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     if (s) {
         a->sa_id = s->id;
         a->sa_frame = s->frame;
+        s->last_frame = f->meta->frame;
         if (a->has_num)
             sa_seq_check(&s->seq[a->dir], a->num, a->dir == DIR_C2S ? "cnum" : "snum", s->id,
                          a->notes);

@@ -39,7 +39,34 @@ void sa_tracker_free(sa_tracker *t);
 const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
                                      const msg_meta *meta);
 
-/* Number of SAs created so far. */
+/* Number of SAs created so far (ids 1 .. count). */
 uint32_t sa_tracker_count(const sa_tracker *t);
+
+/* What the tracker knows about one SA, for statistics. Strings are borrowed from the tracker
+ * (valid until the next sa_tracker_process or sa_tracker_free) except client_name. */
+typedef struct {
+    uint32_t id;
+    uint32_t first_frame;    /* where the handshake (or the SA) started */
+    uint32_t last_frame;     /* the last frame with a header of this SA */
+    const char *scheme;
+    int has_version;
+    unsigned version;
+    const char *realm, *targetname;
+    const char *opaque;      /* primary opaque, NULL when the server never named one */
+    size_t n_aliases;        /* further opaques naming the SA */
+    char *client_name;       /* user / client principal when known (g_malloc'd), else NULL */
+    const char *client_ep, *server_ep; /* NULL when unknown */
+    int implicit;            /* made from a key-log entry: handshake not in the capture */
+} sa_info;
+
+/* Fills *out for SA id (1 .. count): 1, or 0 for an unknown id. Clear with sa_info_clear. */
+int sa_tracker_info(const sa_tracker *t, uint32_t id, sa_info *out);
+void sa_info_clear(sa_info *i);
+
+/* The derived per-SA keys of every SA as a key-log file (design.md format, one line per SA
+ * and opaque, "#" comments naming the SA): reopening the capture with only this file gives the
+ * same verdicts. g_malloc'd; *lines (may be NULL) receives the number of key lines. Contains
+ * session keys only: never a password, NT hash or long-term key. */
+char *sa_tracker_export_keys(const sa_tracker *t, size_t *lines);
 
 #endif

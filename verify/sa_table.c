@@ -127,6 +127,11 @@ void sa_table_free(sa_table *tab)
     g_free(tab);
 }
 
+sa_entry *sa_table_get(const sa_table *tab, uint32_t id)
+{
+    return id >= 1 && id <= tab->sas->len ? g_ptr_array_index(tab->sas, id - 1) : NULL;
+}
+
 uint32_t sa_table_count(const sa_table *tab)
 {
     return tab->sas->len;
@@ -154,6 +159,7 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
     sa_entry *s = g_new0(sa_entry, 1);
     s->id = tab->sas->len + 1;
     s->frame = frame;
+    s->last_frame = frame;
     s->mech = mech;
     s->mstate = mech->sa_new(tab->caps[mech_index(mech)]);
     s->realm = g_strdup(realm);

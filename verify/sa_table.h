@@ -41,6 +41,7 @@ typedef struct {
 typedef struct sa_entry {
     uint32_t id;               /* 1, 2, ... in creation order */
     uint32_t frame;            /* where the handshake started */
+    uint32_t last_frame;       /* the last frame with a header of this SA */
     const mech_ops *mech;
     void *mstate;              /* owned by the mechanism */
     char *realm, *targetname;  /* of the header that started the SA */
@@ -62,6 +63,8 @@ typedef struct sa_entry {
 typedef struct sa_table sa_table;
 
 sa_table *sa_table_new(void);
+/* SA id (1 .. count), or NULL. */
+sa_entry *sa_table_get(const sa_table *tab, uint32_t id);
 void sa_table_free(sa_table *tab);
 uint32_t sa_table_count(const sa_table *tab);
 

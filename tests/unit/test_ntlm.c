@@ -430,6 +430,31 @@ static void test_r2_password(void **state)
     /* verify changes nothing: the same checks again give the same results */
     assert_int_equal(r2_check(st, ks, "2BDBAC9D", DIR_S2C, 1, NULL, notes, NULL), SIG_VALID);
     assert_int_equal(r2_check(st, ks, NULL, DIR_C2S, 0, NULL, notes, NULL), SIG_VALID);
+    /* statistics name the user; the key export gives the vector's ExportedSessionKey and
+     * nothing else (no password, no NT hash) */
+    char *name = mech_ntlm_ops.client_name(st);
+    assert_string_equal(name, who);
+    g_free(name);
+    {
+        GString *out = g_string_new(NULL);
+        const char *const ops[] = {"2BDBAC9D", "ALIAS001"};
+        assert_int_equal(mech_ntlm_ops.export_keys(st, ops, 2, out), 2);
+        char *esk = tu_value(R2, "exported_session_key");
+        char *want = g_strdup_printf("NTLM 2BDBAC9D %s\nNTLM ALIAS001 %s\n", esk, esk);
+        char *got = g_ascii_strdown(out->str, -1), *wl = g_ascii_strdown(want, -1);
+        assert_string_equal(got, wl);
+        char *nth = tu_value(R2, "ntowfv1");
+        char *nthl = g_ascii_strdown(nth, -1);
+        assert_null(strstr(got, nthl));
+        assert_null(strstr(out->str, pw));
+        g_free(nth);
+        g_free(nthl);
+        g_free(got);
+        g_free(wl);
+        g_free(want);
+        g_free(esk);
+        g_string_free(out, TRUE);
+    }
     mech_ntlm_ops.sa_free(st);
     keystore_free(ks);
 
