@@ -125,46 +125,78 @@ char *sigbuf_pai_uri(const char *v, int want_tel)
     return NULL;
 }
 
-static void item(GString *b, const char *v)
+/* The buffer being built, and (optionally) where each item came from. */
+typedef struct {
+    const sip_msg *m;
+    GString *b;
+    GArray *items; /* sigbuf_item, or NULL */
+} emitter;
+
+/* Appends "<v>" (v may be NULL: "<>"); records the item, locating v's bytes in the message
+ * region [roff, roff + rlen) when they occur there verbatim (first occurrence). */
+static void emit(emitter *e, const char *name, const char *v, size_t n, size_t roff, size_t rlen)
 {
-    g_string_append_c(b, '<');
+    g_string_append_c(e->b, '<');
+    size_t off = e->b->len;
     if (v)
-        g_string_append(b, v);
-    g_string_append_c(b, '>');
+        g_string_append_len(e->b, v, (gssize)n);
+    g_string_append_c(e->b, '>');
+    if (!e->items)
+        return;
+    sigbuf_item it = { name, off, v ? n : 0, v != NULL, 0, 0 };
+    if (v && n && roff <= e->m->len && rlen <= e->m->len - roff) {
+        const char *hit = NULL;
+        for (size_t i = roff; i + n <= roff + rlen; i++)
+            if (memcmp(e->m->buf + i, v, n) == 0) {
+                hit = e->m->buf + i;
+                break;
+            }
+        if (hit) {
+            it.in_msg = 1;
+            it.msg_off = (size_t)(hit - e->m->buf);
+        }
+    }
+    g_array_append_val(e->items, it);
 }
 
-static void item_len(GString *b, const char *v, size_t n)
+/* emit() for a NUL-terminated value found in header h's raw value (h may be NULL). */
+static void emit_hdr(emitter *e, const char *name, const char *v, const sip_hdr *h)
 {
-    g_string_append_c(b, '<');
-    g_string_append_len(b, v, (gssize)n);
-    g_string_append_c(b, '>');
+    emit(e, name, v, v ? strlen(v) : 0, h ? h->value_off : 0, h ? h->value_len : 0);
 }
 
-static char *hdr_value(const sip_msg *m, const char *name, char compact)
+static char *hdr_value(const sip_msg *m, const sip_hdr *h)
 {
-    const sip_hdr *h = sip_hdr_find(m, name, compact);
     return h ? sip_hdr_value(m, h, NULL) : NULL;
 }
 
 GString *sigbuf_build(const sip_msg *m, const sigbuf_auth *a, unsigned version)
 {
-    GString *b = g_string_sized_new(256);
+    return sigbuf_build_items(m, a, version, NULL);
+}
+
+GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned version,
+                            GArray *items)
+{
+    emitter e = { m, g_string_sized_new(256), items };
     int v3 = version >= 3;
 
     /* 1-5: from the signing header ([MS-SIPAE] 3.2.5.2 items 1-5) */
-    item(b, a->scheme);
-    item(b, a->rand);
-    item(b, a->num);
-    item(b, a->realm);
-    item(b, a->targetname);
+    static const char *const names[] = { "Scheme", "Salt", "Sequence number", "Realm",
+                                         "Target name" };
+    const char *vals[] = { a->scheme, a->rand, a->num, a->realm, a->targetname };
+    for (size_t i = 0; i < G_N_ELEMENTS(vals); i++)
+        emit(&e, names[i], vals[i], vals[i] ? strlen(vals[i]) : 0, a->hdr_off, a->hdr_len);
 
     /* 6: Call-ID (compact i) */
-    char *callid = hdr_value(m, "Call-ID", 'i');
-    item(b, callid);
+    const sip_hdr *h = sip_hdr_find(m, "Call-ID", 'i');
+    char *callid = hdr_value(m, h);
+    emit_hdr(&e, "Call-ID", callid, h);
     g_free(callid);
 
     /* 7, 8: CSeq number and method (the method of CSeq, also in responses) */
-    char *cseq = hdr_value(m, "CSeq", 0);
+    h = sip_hdr_find(m, "CSeq", 0);
+    char *cseq = hdr_value(m, h);
     if (cseq) {
         char *p = cseq;
         char *ne = p;
@@ -176,57 +208,62 @@ GString *sigbuf_build(const sip_msg *m, const sigbuf_auth *a, unsigned version)
         const char *me = ms;
         while (*me && *me != ' ' && *me != '\t')
             me++;
-        item_len(b, p, (size_t)(ne - p));
-        item_len(b, ms, (size_t)(me - ms));
+        emit(&e, "CSeq number", p, (size_t)(ne - p), h->value_off, h->value_len);
+        emit(&e, "CSeq method", ms, (size_t)(me - ms), h->value_off, h->value_len);
     } else {
-        item(b, NULL);
-        item(b, NULL);
+        emit_hdr(&e, "CSeq number", NULL, NULL);
+        emit_hdr(&e, "CSeq method", NULL, NULL);
     }
     g_free(cseq);
 
     /* 9, 10: From URI and tag */
-    char *from = hdr_value(m, "From", 'f');
+    h = sip_hdr_find(m, "From", 'f');
+    char *from = hdr_value(m, h);
     char *from_uri = from ? sigbuf_nameaddr_uri(from) : NULL;
     char *from_tag = from ? sigbuf_nameaddr_tag(from) : NULL;
-    item(b, from_uri);
-    item(b, from_tag);
+    emit_hdr(&e, "From URI", from_uri, h);
+    emit_hdr(&e, "From tag", from_tag, h);
     g_free(from);
     g_free(from_uri);
     g_free(from_tag);
 
     /* 11 (v3+), 12: To URI and tag */
-    char *to = hdr_value(m, "To", 't');
+    h = sip_hdr_find(m, "To", 't');
+    char *to = hdr_value(m, h);
     if (v3) {
         char *to_uri = to ? sigbuf_nameaddr_uri(to) : NULL;
-        item(b, to_uri);
+        emit_hdr(&e, "To URI", to_uri, h);
         g_free(to_uri);
     }
     char *to_tag = to ? sigbuf_nameaddr_tag(to) : NULL;
-    item(b, to_tag);
+    emit_hdr(&e, "To tag", to_tag, h);
     g_free(to);
     g_free(to_tag);
 
     /* 13, 14 (v3+): P-Asserted-Identity sip and tel URIs; P-Preferred-Identity without PAI */
     if (v3) {
-        char *pai = hdr_value(m, "P-Asserted-Identity", 0);
-        if (!pai)
-            pai = hdr_value(m, "P-Preferred-Identity", 0);
+        h = sip_hdr_find(m, "P-Asserted-Identity", 0);
+        if (!h)
+            h = sip_hdr_find(m, "P-Preferred-Identity", 0);
+        char *pai = hdr_value(m, h);
         char *sip = pai ? sigbuf_pai_uri(pai, 0) : NULL;
         char *tel = pai ? sigbuf_pai_uri(pai, 1) : NULL;
-        item(b, sip);
-        item(b, tel);
+        emit_hdr(&e, "PAI sip URI", sip, h);
+        emit_hdr(&e, "PAI tel URI", tel, h);
         g_free(sip);
         g_free(tel);
         g_free(pai);
     }
 
     /* 15: Expires header (never Session-Expires or a Contact parameter) */
-    char *expires = hdr_value(m, "Expires", 0);
-    item(b, expires);
+    h = sip_hdr_find(m, "Expires", 0);
+    char *expires = hdr_value(m, h);
+    emit_hdr(&e, "Expires", expires, h);
     g_free(expires);
 
     /* 16: status code, responses only */
     if (!m->is_request)
-        item_len(b, m->status.p, m->status.n);
-    return b;
+        emit(&e, "Status code", m->status.p, m->status.n, (size_t)(m->status.p - m->buf),
+             m->status.n);
+    return e.b;
 }

@@ -23,11 +23,30 @@ typedef struct {
     const char *num;        /* cnum or snum, the decimal string as sent */
     const char *realm;
     const char *targetname;
+    size_t hdr_off, hdr_len;  /* the signing header's line(s) in the message, where items 1-5
+                                 are located for sigbuf_build_items (0, 0: unknown) */
 } sigbuf_auth;
+
+/* One item of a built buffer, for showing what the signature covers. */
+typedef struct {
+    const char *name;  /* "Scheme", "Salt", "Sequence number", "Realm", "Target name", "Call-ID",
+                          "CSeq number", "CSeq method", "From URI", "From tag", "To URI", "To tag",
+                          "PAI sip URI", "PAI tel URI", "Expires", "Status code" (static) */
+    size_t off, len;   /* the value inside the buffer (between its '<' and '>') */
+    int present;       /* 0 for "<>" made from an absent value */
+    int in_msg;        /* 1 when the value's bytes occur verbatim where it was taken from */
+    size_t msg_off;    /* then: their offset in the message (len bytes) */
+} sigbuf_item;
 
 /* Builds the buffer for protocol version (absent, 1 and 2 give the 13-item layout; 3 and above
  * the 16-item layout). Returns a GString the caller frees. */
 GString *sigbuf_build(const sip_msg *m, const sigbuf_auth *a, unsigned version);
+
+/* The same buffer, and one sigbuf_item per item appended to items (a GArray of sigbuf_item):
+ * where each value sits in the buffer and, when found verbatim in the header it came from (not
+ * for a folded header), in the message. */
+GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned version,
+                            GArray *items);
 
 /* Pieces, exposed for tests. All return g_malloc'd strings or NULL when absent. */
 /* URI of a From/To value: inside <...> when present, else the text before the first ';'. */

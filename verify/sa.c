@@ -252,7 +252,8 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
                          a->notes);
     }
     unsigned version = buffer_version(t, mech, a, s, f->meta);
-    sigbuf_auth sa = { a->scheme, a->rand, a->num_str, a->realm, a->targetname };
+    sigbuf_auth sa = { a->scheme, a->rand, a->num_str, a->realm, a->targetname, a->line_off,
+                       a->line_len };
     /* kept for the whole capture: store it at its exact size */
     GString *b = sigbuf_build(m, &sa, version);
     a->sigbuf_len = b->len;

@@ -21,6 +21,37 @@ static unsigned vector_version(const char *rel)
     return 4;
 }
 
+/* sigbuf_build_items gives the same buffer, one item per <...> in order (13 or 16 items, one
+ * less for requests), each value found at its buffer offset and, for these unfolded real
+ * messages, at its message offset. */
+static void check_items(const sip_msg *m, const sigbuf_auth *a, unsigned version,
+                        const GString *want)
+{
+    GArray *items = g_array_new(FALSE, TRUE, sizeof(sigbuf_item));
+    GString *b = sigbuf_build_items(m, a, version, items);
+    assert_int_equal(b->len, want->len);
+    assert_memory_equal(b->str, want->str, b->len);
+    guint n = (version >= 3 ? 16 : 13) - (m->is_request ? 1 : 0);
+    assert_int_equal(items->len, n);
+    size_t pos = 0;
+    for (guint i = 0; i < items->len; i++) {
+        const sigbuf_item *it = &g_array_index(items, sigbuf_item, i);
+        assert_int_equal(b->str[it->off - 1], '<');
+        assert_int_equal(b->str[it->off + it->len], '>');
+        assert_int_equal(it->off, pos + 1);
+        pos = it->off + it->len + 1;
+        if (it->present && it->len) {
+            if (!it->in_msg)
+                fail_msg("item %s (%.*s) not located in the message", it->name, (int)it->len,
+                         b->str + it->off);
+            assert_memory_equal(m->buf + it->msg_off, b->str + it->off, it->len);
+        }
+    }
+    assert_int_equal(pos, b->len);
+    g_string_free(b, TRUE);
+    g_array_free(items, TRUE);
+}
+
 /* Builds the buffer of the signing header (the one with response= or rspauth=). */
 static GString *build_for(const char *msg, size_t len, unsigned version)
 {
@@ -45,8 +76,11 @@ static GString *build_for(const char *msg, size_t len, unsigned version)
                 .num = authp_get(&ah, client ? "cnum" : "snum"),
                 .realm = authp_get(&ah, "realm"),
                 .targetname = authp_get(&ah, "targetname"),
+                .hdr_off = h->line_off,
+                .hdr_len = h->line_len,
             };
             out = sigbuf_build(&m, &a, version);
+            check_items(&m, &a, version, out);
         }
         authp_header_clear(&ah);
         g_free(v);
