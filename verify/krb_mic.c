@@ -298,9 +298,12 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
                           dir, notes);
         } else {
             /* SND_SEQ is encrypted, not checksummed (RFC 4757 7.2): show it so that a changed
-             * sequence number is visible */
+             * sequence number is visible, and hand it to the tracker, which watches it */
             v = verdict_make(SIG_VALID, "RFC 4757 MIC verified with %s, key usage 15 (sent by the "
-                             "%s), SND_SEQ 0x%08x", cs.c[i].label, who(acceptor), seq);
+                             "%s), SND_SEQ 0x%08x (not covered by the checksum)", cs.c[i].label,
+                             who(acceptor), seq);
+            v.has_unprotected_seq = 1;
+            v.unprotected_seq = seq;
             remember_verified(sa, cs.c[i].k);
         }
     }

@@ -117,16 +117,29 @@ static int has_note_kind(const note_list *l, guint from, note_kind k)
     return 0;
 }
 
+/* At most this many key-log entries are tried for one signature made before its opaque was
+ * named: the trial is linear in the capture, whatever the size of the key log. */
+#define KEYLOG_TRIAL_MAX 64
+
 /* A signature made before the server named its SA's opaque (Kerberos v4 signs the AP-REQ
  * request; the opaque comes with the 200 OK) cannot be matched to a key-log line by opaque yet.
- * Try each key-log entry of the scheme: a match is cryptographic proof that the entry is this
+ * Try the key-log entries of the scheme whose opaque names no SA yet (the others belong to SAs
+ * of their own), at most KEYLOG_TRIAL_MAX: a match is cryptographic proof that the entry is this
  * SA's key; a mismatch proves nothing, so the verdict then stays NO_KEY. */
 static void try_keylog_ids(sa_tracker *t, const mech_ops *mech, sa_entry *s, const auth_result *a,
                            sig_verdict *v)
 {
     const char **ids;
     size_t n = keystore_keylog_ids(t->ks, mech->keylog, &ids);
+    size_t tried = 0, skipped = 0;
     for (size_t i = 0; i < n; i++) {
+        if (sa_table_known(t->tab, mech, ids[i]))
+            continue;
+        if (tried == KEYLOG_TRIAL_MAX) {
+            skipped++;
+            continue;
+        }
+        tried++;
         note_list *scratch = note_list_new();
         sig_verdict c = mech->verify(s->mstate, t->ks, ids[i], a->dir,
                                      (const uint8_t *)a->sigbuf, a->sigbuf_len, a->sig,
@@ -138,13 +151,22 @@ static void try_keylog_ids(sa_tracker *t, const mech_ops *mech, sa_entry *s, con
             v->why = g_strdup_printf("%s (key-log entry for opaque %s; the server had not named "
                                      "this SA's opaque yet)", c.why ? c.why : "valid", ids[i]);
             verdict_clear(&c);
+            skipped = 0;
             break;
         }
         verdict_clear(&c);
     }
-    if (n && v->status != SIG_VALID) {
-        char *why = g_strdup_printf("%s; none of the %zu %s key-log entries verifies it", v->why ? v->why : "no key",
-                                    n, mech->scheme);
+    if (tried && v->status != SIG_VALID) {
+        char *why = g_strdup_printf("%s; none of the %zu %s key-log entries not yet bound to an SA "
+                                    "verifies it", v->why ? v->why : "no key", tried,
+                                    mech->scheme);
+        g_free(v->why);
+        v->why = why;
+    }
+    if (skipped) {
+        char *why = g_strdup_printf("%s (%zu more entries not tried: at most %d are tried for a "
+                                    "signature made before its opaque was named)",
+                                    v->why ? v->why : "no key", skipped, KEYLOG_TRIAL_MAX);
         g_free(v->why);
         v->why = why;
     }
@@ -281,6 +303,13 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
                                  a->sigbuf_len, a->sig, a->sig_len, a->notes);
     if (v.status == SIG_NO_KEY && !opaque)
         try_keylog_ids(t, mech, s, a, &v);
+    if (v.status == SIG_VALID && v.has_unprotected_seq) {
+        /* watched like cnum/snum: a repeat or a jump of a number no signature protects */
+        uint32_t seq = (uint32_t)v.unprotected_seq;
+        sa_seq_check(&s->mech_seq[a->dir], seq, "RFC 4757 SND_SEQ (not covered by the signature)",
+                     s->id, a->notes);
+        sa_seq_commit(&s->mech_seq[a->dir], seq, f->meta->frame);
+    }
     a->status = v.status;
     g_free(a->why);
     a->why = v.why;

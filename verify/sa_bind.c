@@ -285,6 +285,21 @@ static sa_entry *by_opaque(sa_table *tab, const mech_ops *mech, auth_result *a,
     return s;
 }
 
+/* A new SA (rule 1) for header a, its client and server as given; notes when it pushed the
+ * oldest open SA of the pair out of the binding scans. */
+static sa_entry *new_sa(sa_table *tab, const mech_ops *mech, auth_result *a, const msg_facts *f,
+                        const char *client, const char *server)
+{
+    sa_entry *old;
+    sa_entry *s = sa_table_create(tab, mech, f->meta->frame, a->realm, a->targetname, a->proxy,
+                                  client, server, &old);
+    if (old)
+        note_add(a->notes, NOTE_BIND, NOTE_SEV_WARN, "%s: more than %d handshakes are open between "
+                 "these endpoints: %s SA %u (handshake frame %u) no longer waits for its opaque",
+                 a->name, SA_OPEN_MAX, old->mech->scheme, old->id, old->frame);
+    return s;
+}
+
 /* The client of s used one of its opaques: s is confirmed (rule 1). */
 static void confirm_if_client(sa_table *tab, sa_entry *s, const auth_result *a,
                               const msg_facts *f)
@@ -327,8 +342,7 @@ sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, a
         if (!s)
             s = bind_from_response(tab, mech, a, f);
         if (!s) {
-            s = sa_table_create(tab, mech, f->meta->frame, a->realm, a->targetname, a->proxy, dst,
-                                src);
+            s = new_sa(tab, mech, a, f, dst, src);
             if (a->opaque) {
                 sa_table_name(tab, s, a->opaque);
                 sip_txn_copy(&s->bind_txn, &f->txn);
@@ -344,8 +358,7 @@ sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, a
         if (a->opaque)
             s = by_opaque(tab, mech, a, f);
         if (!s) {
-            s = sa_table_create(tab, mech, f->meta->frame, a->realm, a->targetname, a->proxy, src,
-                                dst);
+            s = new_sa(tab, mech, a, f, src, dst);
             if (a->opaque)
                 sa_table_name(tab, s, a->opaque);
             unsigned off;
@@ -381,9 +394,8 @@ sa_entry *sa_bind_signed(sa_table *tab, keystore *ks, const mech_ops *mech, auth
     if (!s && keystore_keylog_find(ks, mech->keylog, a->opaque)) {
         /* handshake not in the capture, but the user gave this SA's key */
         int client = a->kind == AH_CREDENTIALS;
-        s = sa_table_create(tab, mech, f->meta->frame, a->realm, a->targetname, a->proxy,
-                            client ? f->meta->src : f->meta->dst,
-                            client ? f->meta->dst : f->meta->src);
+        s = new_sa(tab, mech, a, f, client ? f->meta->src : f->meta->dst,
+                   client ? f->meta->dst : f->meta->src);
         s->implicit = 1;
         sa_table_name(tab, s, a->opaque);
         sa_table_confirm(tab, s);

@@ -87,8 +87,10 @@ static void sa_free(gpointer p)
     sip_txn_clear(&s->bind_txn);
     g_free(s->client_ep);
     g_free(s->server_ep);
-    for (int d = 0; d < 2; d++)
+    for (int d = 0; d < 2; d++) {
         sa_seq_clear(&s->seq[d]);
+        sa_seq_clear(&s->mech_seq[d]);
+    }
     g_free(s);
 }
 
@@ -154,8 +156,10 @@ static sa_pair *pair_get(sa_table *tab, const char *a, const char *b, int create
 
 sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, const char *realm,
                           const char *targetname, int proxy, const char *client_ep,
-                          const char *server_ep)
+                          const char *server_ep, sa_entry **evicted)
 {
+    if (evicted)
+        *evicted = NULL;
     sa_entry *s = g_new0(sa_entry, 1);
     s->id = tab->sas->len + 1;
     s->frame = frame;
@@ -168,10 +172,18 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
     s->client_ep = g_strdup(client_ep);
     s->server_ep = g_strdup(server_ep);
     s->state = SA_PENDING;
-    for (int d = 0; d < 2; d++)
+    for (int d = 0; d < 2; d++) {
         sa_seq_init(&s->seq[d]);
+        sa_seq_init(&s->mech_seq[d]);
+    }
     g_ptr_array_add(tab->sas, s);
-    g_ptr_array_add(pair_get(tab, client_ep, server_ep, 1)->open, s);
+    GPtrArray *open = pair_get(tab, client_ep, server_ep, 1)->open;
+    if (open->len >= SA_OPEN_MAX) {
+        if (evicted)
+            *evicted = g_ptr_array_index(open, 0);
+        g_ptr_array_remove_index(open, 0);
+    }
+    g_ptr_array_add(open, s);
     return s;
 }
 

@@ -58,6 +58,8 @@ typedef struct sa_entry {
     int signed_seen;           /* a signed message of this SA verified (or, without keys, was seen) */
     int implicit;              /* created from a key-log entry; handshake not in the capture */
     sa_seq seq[2];             /* cnum (DIR_C2S) / snum (DIR_S2C) bookkeeping */
+    sa_seq mech_seq[2];        /* a mechanism sequence number the signature does not protect
+                                  (RFC 4757 SND_SEQ), per direction, from verified messages */
 } sa_entry;
 
 typedef struct sa_table sa_table;
@@ -68,10 +70,16 @@ sa_entry *sa_table_get(const sa_table *tab, uint32_t id);
 void sa_table_free(sa_table *tab);
 uint32_t sa_table_count(const sa_table *tab);
 
-/* A new SA in state SA_PENDING, open on its endpoint pair. client_ep / server_ep may be NULL. */
+/* At most this many SAs are open (waiting for the server's opaque or the client's first use of
+ * it) on one pair of endpoints: a capture cannot make the binding scans grow without bound. */
+#define SA_OPEN_MAX 64
+
+/* A new SA in state SA_PENDING, open on its endpoint pair. client_ep / server_ep may be NULL.
+ * When the pair already had SA_OPEN_MAX open SAs, the oldest is no longer open (it stays in the
+ * table, found by its opaque if it has one) and *evicted (may be NULL) points to it. */
 sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, const char *realm,
                           const char *targetname, int proxy, const char *client_ep,
-                          const char *server_ep);
+                          const char *server_ep, sa_entry **evicted);
 
 /* Gives s the name opaque: its primary opaque if it has none (SA_PENDING -> SA_BOUND), else an
  * alias. A name s already has is ignored. Returns 1 when the name was added as an alias. */

@@ -8,6 +8,7 @@
 #define MSSIPAE_VERDICT_H
 
 #include <glib.h>
+#include <stdint.h>
 
 /* Values are the interface contract of the field mssipae.sig.status. */
 typedef enum {
@@ -62,6 +63,11 @@ void note_add(note_list *l, note_kind kind, note_sev sev, const char *fmt, ...) 
 typedef struct {
     sig_status status;
     char *why;
+    /* A mechanism sequence number the checksum does NOT protect (RFC 4757 SND_SEQ is encrypted,
+     * not checksummed): given with a VALID verdict so the tracker can note it and watch it per
+     * SA direction. */
+    int has_unprotected_seq;
+    uint64_t unprotected_seq;
 } sig_verdict;
 
 /* Builds a verdict with a formatted reason. */

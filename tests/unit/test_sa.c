@@ -9,6 +9,10 @@
 
 #include "keytab/keystore.h"
 #include "verify/sa.h"
+#include "verify/sa_table.h"
+
+#include <glib/gstdio.h>
+#include <unistd.h>
 
 typedef struct {
     keystore *ks;
@@ -347,6 +351,62 @@ static void test_seq_without_keys_follows_flow(void **state)
     assert_true(tu_has_note(a->notes, NOTE_SEQ, "goes back"));
 }
 
+/* At most SA_OPEN_MAX handshakes wait on one endpoint pair: the oldest is let go with a note,
+ * and the newest still binds. */
+static void test_open_sas_bounded(void **state)
+{
+    fixture *f = *state;
+    const char *cl = "10.0.9.1:1000";
+    const msg_result *r = NULL;
+    for (int i = 1; i <= SA_OPEN_MAX + 6; i++) {
+        char branch[32];
+        g_snprintf(branch, sizeof branch, "z9hG4bKflood%d", i);
+        char *m = krb_msg("REGISTER sip:x SIP/2.0", branch, "cid-flood", i, "REGISTER",
+                          "Authorization: Kerberos qop=\"auth\", realm=\"R\", "
+                          "targetname=\"sip/srv.x\", gssapi-data=\"YWJj\", version=4");
+        r = feed(f, m, strlen(m), cl, S);
+        assert_int_equal(auth(r, 0)->sa_id, (uint32_t)i);
+        assert_int_equal(tu_has_note(auth(r, 0)->notes, NOTE_BIND, "no longer waits"),
+                         i > SA_OPEN_MAX);
+        g_free(m);
+    }
+    char branch[32];
+    g_snprintf(branch, sizeof branch, "z9hG4bKflood%d", SA_OPEN_MAX + 6);
+    char *m = krb_msg("SIP/2.0 200 OK", branch, "cid-flood", SA_OPEN_MAX + 6, "REGISTER",
+                      KRB_INFO("ABAB0001"));
+    r = feed(f, m, strlen(m), S, cl);
+    assert_int_equal(auth(r, 0)->sa_id, SA_OPEN_MAX + 6);
+    g_free(m);
+}
+
+/* A signature made before its opaque was named is tried against at most KEYLOG_TRIAL_MAX
+ * key-log entries; the reason says how many were left out. */
+static void test_keylog_trial_bounded(void **state)
+{
+    fixture *f = *state;
+    GString *kl = g_string_new(NULL);
+    for (int i = 0; i < 100; i++)
+        g_string_append_printf(kl, "KERBEROS %08X 18 %064d\n", 0x10000 + i, 0);
+    char *path = NULL;
+    int fd = g_file_open_tmp("mssipae-trial-XXXXXX", &path, NULL);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_true(g_file_set_contents(path, kl->str, (gssize)kl->len, NULL));
+    assert_int_equal(keystore_set_keylog(f->ks, path), 0);
+    char *m = krb_msg("REGISTER sip:x SIP/2.0", "z9hG4bKt1", "cid-t", 1, "REGISTER",
+                      "Authorization: Kerberos qop=\"auth\", realm=\"R\", targetname=\"sip/srv.x\", "
+                      "gssapi-data=\"YWJj\", version=4, crand=\"1\", cnum=\"1\", response=\""
+                      "040400ffffffffff0000000000000000000000000000000000000000\"");
+    const msg_result *r = feed(f, m, strlen(m), "10.0.9.2:1000", S);
+    const auth_result *a = auth(r, 0);
+    assert_int_equal(a->status, SIG_NO_KEY);
+    assert_non_null(strstr(a->why, "36 more entries not tried"));
+    g_free(m);
+    g_unlink(path);
+    g_free(path);
+    g_string_free(kl, TRUE);
+}
+
 /* Hostile input through the whole core: a clear status, never a crash. */
 static void test_hostile(void **state)
 {
@@ -437,6 +497,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_binding_routing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_binding_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_without_keys_follows_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_sas_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keylog_trial_bounded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
