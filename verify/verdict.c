@@ -1,6 +1,8 @@
 /* verdict.c - verdicts and notes. */
+#define _DEFAULT_SOURCE /* explicit_bzero */
 #include "verify/verdict.h"
 
+#include <string.h>
 #include <stdarg.h>
 #include <stdint.h>
 
@@ -29,7 +31,18 @@ void note_add(note_list *l, note_kind kind, note_sev sev, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    mssipae_note n = { kind, sev, g_strdup_vprintf(fmt, ap) };
+    mssipae_note n = { kind, sev, g_strdup_vprintf(fmt, ap), FACT_NONE };
+    va_end(ap);
+    g_array_append_val(l, n);
+}
+
+void note_fact_add(note_list *l, note_fact f, const char *fmt, ...)
+{
+    if (!l)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    mssipae_note n = { NOTE_FACT, NOTE_SEV_CHAT, g_strdup_vprintf(fmt, ap), f };
     va_end(ap);
     g_array_append_val(l, n);
 }
@@ -73,4 +86,10 @@ int ct_memeq(const void *a, const void *b, size_t n)
     for (size_t i = 0; i < n; i++)
         d |= x[i] ^ y[i];
     return d == 0;
+}
+
+void secure_wipe(void *p, size_t n)
+{
+    if (p && n)
+        explicit_bzero(p, n);
 }
