@@ -35,7 +35,7 @@ then ``traffic()``: a signed SUBSCRIBE and its signed 200 OK, a MESSAGE relayed 
     "split-ch"      the ClientHello record cut in the middle over two REGISTERs (the 401 between
                     them names the opaque, without gssapi-data)
     "split-server"  the server's first flight cut inside its Certificate over two 401s (the
-                    REGISTER between them carries the opaque, no gssapi-data)
+                    REGISTER between them carries the opaque and an empty gssapi-data="")
     "coalesced"     the handshake made with tlsdsk_peer's "c" flag: one record holds several
                     handshake messages in each flight
     "finish-200"    no fourth leg: the server's CCS + Finished ride in the gssapi-data of the
@@ -351,17 +351,18 @@ class TlsUA(krbflow.UA):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.tamper = {}
-        self.tampered = {}      # frame -> role
+        self.tampered = {}      # frame -> (role, message as built, message as sent)
 
     def _send(self, direction, msg, role, sa, before_opaque=False):
         fn = self.tamper.get(role)
+        orig = msg
         if fn is not None:
             msg = fn(msg)
         n = len(self.records)
         frame = super()._send(direction, msg, role, -1 if isinstance(sa, dict) else sa,
                               before_opaque)
         if fn is not None:
-            self.tampered[frame] = role
+            self.tampered[frame] = (role, orig, msg)
         if isinstance(sa, dict):
             for i in range(n, len(self.records)):
                 r = self.records[i]
@@ -514,7 +515,8 @@ class Registration:
             k = _cut(s1)
             self._resp(req, "%d-sflight" % code, code, reason, [s.challenge_header(s1[:k])], d,
                        cur=s)
-            req = self._req("register-more", [s.handshake_header()], d, cur=s)
+            # the client acknowledges the fragment with an empty token (as EAP-TLS peers do)
+            req = self._req("register-more", [s.handshake_header(b"")], d, cur=s)
             self._resp(req, "%d-sflight2" % code, code, reason, [s.challenge_header(s1[k:])], d,
                        cur=s)
         else:
