@@ -370,8 +370,9 @@ static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth,
             return 0;
         }
     }
-    *why = g_strdup_printf("no CLIENT_RANDOM line for client random %s; %s", cr,
-                           s->rsa_why ? s->rsa_why : "no RSA key");
+    *why = g_strdup_printf("no CLIENT_RANDOM line for client random %s; %s%s%s", cr,
+                           s->rsa_why ? s->rsa_why : "no RSA key",
+                           hs->broken_why ? "; " : "", hs->broken_why ? hs->broken_why : "");
     return -1;
 }
 
@@ -485,8 +486,10 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
         return verify_explicit(st, e, opaque, dir, buf, buflen, sig, siglen, h, notes);
 
     if (!hs->have_ch && !hs->have_sh)
-        return verdict_make(SIG_NO_KEY, "no TLS-DSK key-log line for opaque %s, and the SA's "
-                            "handshake is not in the capture", opaque ? opaque : "(none)");
+        return verdict_make(SIG_NO_KEY, "no TLS-DSK key-log line for opaque %s, and %s",
+                            opaque ? opaque : "(none)",
+                            hs->broken_why ? hs->broken_why
+                                           : "the SA's handshake is not in the capture");
     if (hs->have_sh && (hs->version < TLS_V10 || hs->version > TLS_V12))
         return verdict_make(SIG_UNSUPPORTED, "TLS-DSK over %s (0x%04x) is not supported",
                             tls_version_name(hs->version) ? tls_version_name(hs->version)
