@@ -278,9 +278,9 @@ static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, char **why)
     } else if (!key) {
         size_t n = keystore_tls_rsa_count(ks);
         *why = g_strdup_printf("no RSA key for the server certificate \"%s\" (SHA-1 thumbprint %s; "
-                               "%zu RSA key%s configured%s); client random %s",
+                               "%zu RSA key%s configured%s)",
                                ci.subject, ci.thumbprint, n, n == 1 ? "" : "s",
-                               n ? ", none with this public key" : "", cr);
+                               n ? ", none with this public key" : "");
     } else if (!hs->cke) {
         *why = g_strdup("no ClientKeyExchange of this SA in the capture");
     } else {
