@@ -246,6 +246,21 @@ static int session_new(gnutls_session_t *s, unsigned flags, const char *prio, st
     return 0;
 }
 
+/* One gnutls_handshake() call of one side unless it is done; -1 (answer printed) on a fatal error. */
+static int hs_step(gnutls_session_t s, int *done, const char *who)
+{
+    if (*done)
+        return 0;
+    int rc = gnutls_handshake(s);
+    if (rc == 0)
+        *done = 1;
+    else if (rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED) {
+        printf("err 0 %d %s: %s\n", rc, who, gnutls_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 /* hs <priority> <resume> <flags> */
 static void cmd_hs(const char *prio, const char *resume, const char *flags)
 {
@@ -296,25 +311,11 @@ static void cmd_hs(const char *prio, const char *resume, const char *flags)
     }
     int cdone = 0, sdone = 0;
     for (int round = 0; round < 20 && !(cdone && sdone); round++) {
-        if (!cdone) {
-            rc = gnutls_handshake(h->client);
-            if (rc == 0)
-                cdone = 1;
-            else if (rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED) {
-                printf("err 0 %d client: %s\n", rc, gnutls_strerror(rc));
-                return;
-            }
-        }
+        if (hs_step(h->client, &cdone, "client") < 0)
+            return;
         cut_flight(h, &cs, &ss, 1);
-        if (!sdone) {
-            rc = gnutls_handshake(h->server);
-            if (rc == 0)
-                sdone = 1;
-            else if (rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED) {
-                printf("err 0 %d server: %s\n", rc, gnutls_strerror(rc));
-                return;
-            }
-        }
+        if (hs_step(h->server, &sdone, "server") < 0)
+            return;
         cut_flight(h, &ss, &cs, 0);
     }
     if (!(cdone && sdone) || cs.in_off != cs.in.len || ss.in_off != ss.in.len) {

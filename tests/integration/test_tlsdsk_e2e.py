@@ -312,8 +312,14 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
         self.assertGreaterEqual(n_signed, 17 * 6)
 
     # ---- key sources (acceptance 2, 3, 6) ----
-    def _all_valid(self, prefs, cap=None):
-        self.check(cap or self.main, lambda r, s: VALID, prefs=prefs)
+    def _all_valid(self, prefs):
+        """Every signature valid in the main capture and in the SIP-over-TLS one (there with the
+        outer key log as well); prefs: a dict, or a function of the capture giving one."""
+        for cap in (self.main, self.outer):
+            p = dict((prefs(cap) if callable(prefs) else prefs) or {})
+            if cap is self.outer:
+                p.setdefault("tls.keylog_file", self.outer_keys)
+            self.check(cap, lambda r, s: VALID, prefs=p)
 
     def test_pem_pkcs1_all_valid(self):
         self._all_valid({"mssipae.tls_dsk_rsa_key": self.pki.server.key})
@@ -340,15 +346,13 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
     def test_client_random_keylog_all_valid(self):
         """Only GnuTLS's CLIENT_RANDOM lines (none for resumed sessions: their master secret
         must come from the earlier handshake)."""
-        lines = self.keylog_lines(self.main)
-        self.assertEqual(len(lines), len(self.main["sessions"]) - 2)
-        path = self.keylog("client-random.keys", lines)
-        self._all_valid({"mssipae.keylog_file": path})
+        self.assertEqual(len(self.keylog_lines(self.main)), len(self.main["sessions"]) - 2)
+        self._all_valid(lambda cap: {"mssipae.keylog_file": self.keylog(
+            "client-random-%d.keys" % id(cap), self.keylog_lines(cap))})
 
     def test_explicit_keys_all_valid(self):
-        path = self.keylog("explicit.keys", [s.hs.explicit_line(s.opaque)
-                                             for s in self.main["sessions"]])
-        self._all_valid({"mssipae.keylog_file": path})
+        self._all_valid(lambda cap: {"mssipae.keylog_file": self.keylog(
+            "explicit-%d.keys" % id(cap), [s.hs.explicit_line(s.opaque) for s in cap["sessions"]])})
 
     def test_tls12_variant_named(self):
         """TLS 1.2 signatures are valid through a candidate variant; the reason names its hash."""
@@ -420,6 +424,10 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
             self.assertRegex(w, re.compile(r"key.?log", re.I), r.frame)
 
     def test_ecdhe_keylog_valid(self):
+        """CLIENT_RANDOM lines or explicit keys verify the ECDHE SA (HMAC-SHA384 variant)."""
+        s = self.ecdhe["sessions"][0]
+        explicit = self.keylog("ecdhe-explicit.keys", [s.hs.explicit_line(s.opaque)])
+        self.check(self.ecdhe, lambda r, s: VALID, prefs={"mssipae.keylog_file": explicit})
         path = self.keylog("ecdhe.keys", self.keylog_lines(self.ecdhe))
         self.check(self.ecdhe, lambda r, s: VALID, prefs={"mssipae.keylog_file": path})
         why = self.why(self.ecdhe, {"mssipae.keylog_file": path})
