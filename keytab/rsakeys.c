@@ -217,7 +217,7 @@ const uint8_t *rsakey_id(const rsakey *k)
 }
 
 int rsakey_decrypt_pms(const rsakey *k, const uint8_t *ct, size_t ctlen, uint16_t client_version,
-                       uint8_t pms[48], const char **why)
+                       uint16_t negotiated_version, uint8_t pms[48], const char **why)
 {
     gnutls_datum_t c = { (unsigned char *)ct, (unsigned)ctlen }, p = { NULL, 0 };
     if (ctlen == 0 || ctlen > 2048) {
@@ -231,7 +231,8 @@ int rsakey_decrypt_pms(const rsakey *k, const uint8_t *ct, size_t ctlen, uint16_
     int rc = -1;
     if (p.size != 48) {
         *why = "the decrypted pre-master secret is not 48 bytes";
-    } else if (((uint16_t)((p.data[0] << 8) | p.data[1])) != client_version) {
+    } else if (((uint16_t)((p.data[0] << 8) | p.data[1])) != client_version &&
+               ((uint16_t)((p.data[0] << 8) | p.data[1])) != negotiated_version) {
         *why = "the decrypted pre-master secret does not start with the ClientHello version";
     } else {
         memcpy(pms, p.data, 48);

@@ -30,9 +30,10 @@ const uint8_t *rsakey_id(const rsakey *k);
 
 /* Decrypts an RSA PKCS#1 v1.5 EncryptedPreMasterSecret (RFC 5246 7.4.7.1). Returns 0 and the
  * 48 bytes in pms when the padding is good, the plaintext is 48 bytes and starts with the
- * client_version bytes; -1 otherwise (*why static text). No secret is printed. */
+ * ClientHello's client_version bytes, or with the negotiated version (the old client bug RFC
+ * 5246 7.4.7.1 mentions); -1 otherwise (*why static text). No secret is printed. */
 int rsakey_decrypt_pms(const rsakey *k, const uint8_t *ct, size_t ctlen, uint16_t client_version,
-                       uint8_t pms[48], const char **why);
+                       uint16_t negotiated_version, uint8_t pms[48], const char **why);
 
 /* What a certificate says, for matching and for the tree. */
 typedef struct {

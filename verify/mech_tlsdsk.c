@@ -291,7 +291,8 @@ static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, char **why)
         uint8_t pms[48];
         if (clen < 2 || (size_t)((c[0] << 8) | c[1]) != clen - 2) {
             *why = g_strdup("the ClientKeyExchange is not an RSA EncryptedPreMasterSecret");
-        } else if (rsakey_decrypt_pms(key, c + 2, clen - 2, hs->ch_version, pms, &dwhy) < 0) {
+        } else if (rsakey_decrypt_pms(key, c + 2, clen - 2, hs->ch_version, hs->version, pms,
+                                     &dwhy) < 0) {
             *why = g_strdup_printf("%s: %s", origin, dwhy);
         } else {
             tls_prf_kind k = tls_prf_for(hs->version, suite->prf12);
