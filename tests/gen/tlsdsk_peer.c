@@ -527,6 +527,8 @@ int main(int argc, char **argv)
         rc = gnutls_certificate_set_x509_key_file(srv_cred, argv[1], argv[2], GNUTLS_X509_FMT_PEM);
     if (rc == 0)
         rc = gnutls_certificate_set_x509_key_file(cli_cred, argv[3], argv[4], GNUTLS_X509_FMT_PEM);
+    if (rc == 0) /* for DHE-RSA suites */
+        rc = gnutls_certificate_set_known_dh_params(srv_cred, GNUTLS_SEC_PARAM_MEDIUM);
     if (rc == 0)
         rc = gnutls_session_ticket_key_generate(&ticket_key);
     if (rc < 0) {

@@ -87,6 +87,7 @@ SUITES = {
     "tls12-aes128-sha": ("TLS1.2", "AES-128-CBC", "SHA1", "RSA", 0x002F, 0x0303),
     "tls12-aes128-sha256": ("TLS1.2", "AES-128-CBC", "SHA256", "RSA", 0x003C, 0x0303),
     "tls12-ecdhe-aes256-gcm-sha384": ("TLS1.2", "AES-256-GCM", "AEAD", "ECDHE-RSA", 0xC030, 0x0303),
+    "tls12-dhe-aes128-sha256": ("TLS1.2", "AES-128-CBC", "SHA256", "DHE-RSA", 0x0067, 0x0303),
 }
 
 

@@ -7,8 +7,8 @@ with a password; another server's key; the client certificate) and runs in-memor
 handshakes (tests/gen/tlsdsk_peer.c: client with a client certificate, server requiring it, RSA
 key exchange): TLS 1.0 RC4-128-MD5 and AES-128-CBC-SHA, TLS 1.1 AES-128-CBC-SHA, TLS 1.2
 AES-128-CBC-SHA and AES-128-CBC-SHA256, each with and without extended master secret; a session
-resumed by session id and one resumed by session ticket; and an ECDHE-RSA-AES-256-GCM-SHA384
-handshake (its own capture: only its key log can help). The flights go into Lync-like SIP flows
+resumed by session id and one resumed by session ticket; and ECDHE-RSA-AES-256-GCM-SHA384 and
+DHE-RSA-AES-128-CBC-SHA256 handshakes (their own capture: only a key log can help). The flights go into Lync-like SIP flows
 (registrar 401 / WWW-Authenticate / Authorization and proxy 407 / Proxy-* legs, signed REGISTER /
 200 OK, then signed traffic both ways), plus the variants of acceptance 3: a ClientHello split
 over two REGISTERs, a server flight split over two 401s, records holding several handshake
@@ -145,8 +145,9 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
                 cls.hs[name + "/proxy"] = cls.peer.handshake(T.priority(proxy), name=name + "/p")
         cls.hs["ecdhe"] = cls.peer.handshake(T.priority("tls12-ecdhe-aes256-gcm-sha384"),
                                              name="ecdhe")
+        cls.hs["dhe"] = cls.peer.handshake(T.priority("tls12-dhe-aes128-sha256"), name="dhe")
         cls.main = cls.make(os.path.join(tmp, "tlsdsk-main.pcap"), [m[0] for m in MAIN])
-        cls.ecdhe = cls.make(os.path.join(tmp, "tlsdsk-ecdhe.pcap"), ["ecdhe"])
+        cls.ecdhe = cls.make(os.path.join(tmp, "tlsdsk-ecdhe.pcap"), ["ecdhe", "dhe"])
         cls.outer_keys = os.path.join(tmp, "outer-tls.keys")
         cls.outer = cls.make(os.path.join(tmp, "tlsdsk-over-tls.pcap"),
                              ["tls10-sha-ems", "resumed-sid", "split-server"], transport="tls")
@@ -266,7 +267,8 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
         independent walk of the bytes; key blocks equal OpenSSL's TLS1-PRF."""
         want_suite = {k: v[4:] for k, v in T.SUITES.items()}
         for name, suite, ems, variant, src, tickets, coalesce, proxy in MAIN + [
-                ("ecdhe", "tls12-ecdhe-aes256-gcm-sha384", True, "standard", None, 0, 0, None)]:
+                ("ecdhe", "tls12-ecdhe-aes256-gcm-sha384", True, "standard", None, 0, 0, None),
+                ("dhe", "tls12-dhe-aes128-sha256", True, "standard", None, 0, 0, None)]:
             hs = self.hs[name]
             f = hs.facts
             self.assertEqual((f.suite, f.version), want_suite[suite], name)
@@ -412,7 +414,7 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
                            + self.keylog_lines(self.outer))
         self.check(self.outer, lambda r, s: VALID, prefs={"tls.keylog_file": both})
 
-    def test_ecdhe_rsa_key_cannot_help(self):
+    def test_ecdhe_and_dhe_rsa_key_cannot_help(self):
         prefs = {"mssipae.tls_dsk_rsa_key": self.pki.server.key}
         self.check(self.ecdhe, lambda r, s: NO_KEY, prefs=prefs, sigbuf=False)
         why = self.why(self.ecdhe, prefs)
@@ -424,15 +426,18 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
             self.assertRegex(w, re.compile(r"key.?log", re.I), r.frame)
 
     def test_ecdhe_keylog_valid(self):
-        """CLIENT_RANDOM lines or explicit keys verify the ECDHE SA (HMAC-SHA384 variant)."""
-        s = self.ecdhe["sessions"][0]
-        explicit = self.keylog("ecdhe-explicit.keys", [s.hs.explicit_line(s.opaque)])
+        """CLIENT_RANDOM lines or explicit keys verify the ECDHE SA (HMAC-SHA384 variant) and
+        the DHE SA (HMAC-SHA256)."""
+        explicit = self.keylog("ecdhe-explicit.keys", [s.hs.explicit_line(s.opaque)
+                                                       for s in self.ecdhe["sessions"]])
         self.check(self.ecdhe, lambda r, s: VALID, prefs={"mssipae.keylog_file": explicit})
         path = self.keylog("ecdhe.keys", self.keylog_lines(self.ecdhe))
         self.check(self.ecdhe, lambda r, s: VALID, prefs={"mssipae.keylog_file": path})
         why = self.why(self.ecdhe, {"mssipae.keylog_file": path})
+        mac = {s.sa: s.hs.mac for s in self.ecdhe["sessions"]}
+        self.assertEqual(sorted(mac.values()), ["SHA256", "SHA384"])
         for r in self.signed(self.ecdhe):
-            self.assertTrue(any(re.search(HASH_RE["SHA384"], w, re.I) for w in why[r.frame]),
+            self.assertTrue(any(re.search(HASH_RE[mac[r.sa]], w, re.I) for w in why[r.frame]),
                             why[r.frame])
 
     # ---- hostile handshake data (acceptance 5, at the tshark level) ----
