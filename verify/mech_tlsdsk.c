@@ -61,7 +61,7 @@ typedef struct tlsdsk_sess {
     int have_ms;
     uint8_t ms[TLS_MS_LEN];   /* valid when have_ms; wiped on free */
     char *ms_src;             /* which source gave it (no secret) */
-    int rsa_tried;            /* the RSA path ran (once per handshake) */
+    int rsa_tried;            /* the RSA path ran to a final outcome (once per handshake) */
     char *rsa_why;            /* why the RSA path gave no master secret */
     int busy;                 /* on the current resumption chain (loop guard) */
     int sid_registered, ticket_registered;
@@ -365,11 +365,15 @@ static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth,
         return 0;
     }
     if (!s->rsa_tried) {
-        s->rsa_tried = 1;
+        g_free(s->rsa_why);
+        s->rsa_why = NULL;
         if (sess_master_rsa(s, ks, &s->rsa_why) == 0) {
             s->have_ms = 1;
             return 0;
         }
+        /* the outcome is final once the client's key exchange is over (no later token can
+         * change it); before that, a signature seen mid-handshake must not freeze a failure */
+        s->rsa_tried = hs->cke != NULL || hs->ccs[DIR_C2S];
     }
     *why = g_strdup_printf("no CLIENT_RANDOM line for client random %s; %s%s%s", cr,
                            s->rsa_why ? s->rsa_why : "no RSA key",

@@ -1140,6 +1140,38 @@ static void test_corrupted_real_flights(void **state)
     free_run(&r);
 }
 
+/* A signature checked mid-handshake (before the ClientKeyExchange) has no key; that outcome is
+ * not frozen: once the handshake is complete the same SA verifies. */
+static void test_verify_mid_handshake(void **state)
+{
+    hs_run r;
+    assert_int_equal(run_handshake(&r, RSA_PRIO("TLS1.0", "AES-128-CBC", "SHA1"), NULL, 1), 0);
+    keystore *ks = make_ks(KS_PKCS1);
+    void *cap = mech_tlsdsk_ops.cap_new();
+    void *st = mech_tlsdsk_ops.sa_new(cap);
+    size_t blen;
+    uint8_t *buf = sample_buf(&blen);
+    uint8_t sig[20];
+    sign_ref(&r, GNUTLS_MAC_SHA1, DIR_C2S, buf, blen, sig);
+    assert_true(r.flights->len >= 3);
+    for (guint k = 0; k < r.flights->len; k++) {
+        const flight *f = g_ptr_array_index(r.flights, k);
+        if (k == 2) {
+            char *why = NULL;
+            assert_int_equal(check(st, ks, DIR_C2S, buf, blen, sig, 20, NULL, &why), SIG_NO_KEY);
+            assert_non_null(strstr(why, "ClientKeyExchange"));
+            g_free(why);
+        }
+        mech_tlsdsk_ops.on_token(st, f->dir, f->bytes->data, f->bytes->len, ks, NULL);
+    }
+    assert_int_equal(check(st, ks, DIR_C2S, buf, blen, sig, 20, NULL, NULL), SIG_VALID);
+    g_free(buf);
+    mech_tlsdsk_ops.sa_free(st);
+    mech_tlsdsk_ops.cap_free(cap);
+    keystore_free(ks);
+    free_run(&r);
+}
+
 int main(void)
 {
     gnutls_global_init();
@@ -1155,6 +1187,7 @@ int main(void)
         cmocka_unit_test(test_key_file_errors),
         cmocka_unit_test(test_master_secret_matches_gnutls),
         cmocka_unit_test(test_coalesced_records),
+        cmocka_unit_test(test_verify_mid_handshake),
         cmocka_unit_test(test_corrupted_real_flights),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
