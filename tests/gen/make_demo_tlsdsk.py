@@ -147,7 +147,8 @@ def make(out):
                     "# session: its master secret comes from alice's first handshake)\n")
             f.write("".join(s.hs.keylog_line() + "\n" for s in sessions if s.hs.keylog_line()))
         with open(os.path.join(out, "tlsdsk-gnutls-explicit.keys"), "w") as f:
-            f.write("# TLS-DSK <opaque> <client key> <server key> of each SA of tlsdsk-gnutls.pcap\n")
+            f.write("# TLS-DSK <opaque> <client key> <server key> of each SA of "
+                    "tlsdsk-gnutls.pcap\n")
             f.write("".join(s.hs.explicit_line(s.opaque) + "\n" for s in sessions))
         write_conf(os.path.join(out, "tlsdsk-gnutls.conf"),
                    ["tshark options for tlsdsk-gnutls.pcap, one argument per line (@DEMO@ is the",

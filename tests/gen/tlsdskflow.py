@@ -60,7 +60,6 @@ an open question (ms-sipae.md 11.2): the plugin must find it among its candidate
 import base64
 import hashlib
 import os
-import random
 import subprocess
 from collections import namedtuple
 
@@ -242,7 +241,8 @@ def openssl_key_block(master_secret, client_random, server_random, prf_hash):
     TLS 1.0/1.1, SHA256 / SHA384 for TLS 1.2."""
     seed = EAP_LABEL + client_random + server_random
     out = _openssl("kdf", "-keylen", "128", "-kdfopt", "digest:" + prf_hash,
-                   "-kdfopt", "hexsecret:" + master_secret.hex(), "-kdfopt", "hexseed:" + seed.hex(),
+                   "-kdfopt", "hexsecret:" + master_secret.hex(),
+                   "-kdfopt", "hexseed:" + seed.hex(),
                    "TLS1-PRF")
     return bytes.fromhex(out.decode().strip().replace(":", ""))
 

@@ -75,8 +75,9 @@ class TlsDskDemo(itbase.PluginTestCase):
         self.assertGreaterEqual(dirs.count("client-to-server"), 9)
         self.assertGreaterEqual(dirs.count("server-to-client"), 9)
         self.verdicts(pcap, signed, (), NO_KEY)
+        pfx = self.demo("tlsdsk-server.pfx")
         for extra in (["-o", "mssipae.tls_dsk_rsa_key:" + self.demo("tlsdsk-server.p8.pem")],
-                      ["-o", 'uat:mssipae_tls_dsk_keys:"%s","demo"' % self.demo("tlsdsk-server.pfx")],
+                      ["-o", 'uat:mssipae_tls_dsk_keys:"%s","demo"' % pfx],
                       ["-o", "mssipae.keylog_file:" + self.demo("tlsdsk-gnutls.keys")],
                       ["-o", "mssipae.keylog_file:" + self.demo("tlsdsk-gnutls-explicit.keys")]):
             self.verdicts(pcap, signed, extra, VALID)

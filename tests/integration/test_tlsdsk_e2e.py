@@ -8,11 +8,11 @@ handshakes (tests/gen/tlsdsk_peer.c: client with a client certificate, server re
 key exchange): TLS 1.0 RC4-128-MD5 and AES-128-CBC-SHA, TLS 1.1 AES-128-CBC-SHA, TLS 1.2
 AES-128-CBC-SHA and AES-128-CBC-SHA256, each with and without extended master secret; a session
 resumed by session id and one resumed by session ticket; and ECDHE-RSA-AES-256-GCM-SHA384 and
-DHE-RSA-AES-128-CBC-SHA256 handshakes (their own capture: only a key log can help). The flights go into Lync-like SIP flows
-(registrar 401 / WWW-Authenticate / Authorization and proxy 407 / Proxy-* legs, signed REGISTER /
-200 OK, then signed traffic both ways), plus the variants of acceptance 3: a ClientHello split
-over two REGISTERs, a server flight split over two 401s, records holding several handshake
-messages, and the server's Finished in the signed 200 OK.
+DHE-RSA-AES-128-CBC-SHA256 handshakes (their own capture: only a key log can help). The flights
+go into Lync-like SIP flows (registrar 401 / WWW-Authenticate / Authorization and proxy 407 /
+Proxy-* legs, signed REGISTER / 200 OK, then signed traffic both ways), plus the variants of
+acceptance 3: a ClientHello split over two REGISTERs, a server flight split over two 401s,
+records holding several handshake messages, and the server's Finished in the signed 200 OK.
 
 Expectations come from the material, never from the plugin: signatures are HMACs computed by
 GnuTLS with the key block of gnutls_prf_raw() (cross-checked here with `openssl kdf TLS1-PRF`),
@@ -39,7 +39,7 @@ sys.path.insert(0, HERE)
 
 import sipmsg  # noqa: E402
 import tlsdskflow as T  # noqa: E402
-from flowlib import Flow, dummy_tlsdsk  # noqa: E402
+from flowlib import Flow  # noqa: E402
 import itbase  # noqa: E402
 import test_kerberos_e2e as krb_e2e  # noqa: E402  (its expected() / run_check() / tamper())
 
@@ -107,16 +107,18 @@ class Capture(dict):
 
 
 class FakeHandshake:
-    """Hostile handshake data: whatever flights, signatures of the right length but random."""
+    """Hostile handshake data: whatever flights, signatures of the right length but random
+    (from a seeded generator: the capture is the same on every run but for the TLS material)."""
 
     resumed = False
 
-    def __init__(self, flights, mac="SHA1"):
+    def __init__(self, flights, rng, mac="SHA1"):
         self.flights = flights
         self.mac = mac
+        self.rng = rng
 
     def client_signer(self, buf):
-        return os.urandom(HMAC_LEN[self.mac])
+        return self.rng.randbytes(HMAC_LEN[self.mac])
 
     server_signer = client_signer
 
@@ -212,9 +214,10 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
         sh_at = 5 + 4 + 2 + 32 + 1 + 32          # the ServerHello's cipher suite
         unknown_suite = s1[:sh_at] + b"\x13\x01" + s1[sh_at + 2:]   # a TLS 1.3 suite in TLS 1.0
         bad_len = s1[:3] + b"\xff\xff" + s1[5:]
+        junk = random.Random(5).randbytes
         cases = {
-            "garbage": [("c2s", os.urandom(90)), ("s2c", b"not TLS at all " * 30),
-                        ("c2s", os.urandom(300)), ("s2c", os.urandom(6))],
+            "garbage": [("c2s", junk(90)), ("s2c", b"not TLS at all " * 30),
+                        ("c2s", junk(300)), ("s2c", junk(6))],
             "truncated-ch": [("c2s", ch[:40]), ("s2c", s1), ("c2s", c1), ("s2c", s2)],
             "truncated-sflight": [("c2s", ch), ("s2c", s1[:len(s1) - 300]), ("c2s", c1),
                                   ("s2c", s2)],
@@ -230,7 +233,7 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
             addr = ("10.0.3.%d" % i, 50200 + i)
             ua = T.TlsUA("evil%d" % i, addr, flow.link(addr, SERVER), rng=random.Random(i),
                          server=SERVER)
-            ss = T.flow_sessions(ua, [(FakeHandshake(flights), "standard", False)], i, rng)
+            ss = T.flow_sessions(ua, [(FakeHandshake(flights, rng), "standard", False)], i, rng)
             reg = T.Registration(ua, ss)
             reg.register()
             reg.traffic()
@@ -377,7 +380,8 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
             s = {x.sa: x for x in self.main["sessions"]}[r.sa]
             if not s.hs.resumed:
                 self.assertTrue(any(thumb in norm(w) for w in why.get(r.frame, [])),
-                                "frame %d: %r does not name %s" % (r.frame, why.get(r.frame), thumb))
+                                "frame %d: %r does not name %s"
+                                % (r.frame, why.get(r.frame), thumb))
 
     def test_wrong_key_no_key(self):
         self.check(self.main, lambda r, s: NO_KEY, sigbuf=False,
