@@ -7,12 +7,12 @@ with a password; another server's key; the client certificate) and runs in-memor
 handshakes (tests/gen/tlsdsk_peer.c: client with a client certificate, server requiring it, RSA
 key exchange): TLS 1.0 RC4-128-MD5 and AES-128-CBC-SHA, TLS 1.1 AES-128-CBC-SHA, TLS 1.2
 AES-128-CBC-SHA and AES-128-CBC-SHA256, each with and without extended master secret; a session
-resumed by session id and one resumed by session ticket; and ECDHE-RSA-AES-256-GCM-SHA384 and
-DHE-RSA-AES-128-CBC-SHA256 handshakes (their own capture: only a key log can help). The flights
-go into Lync-like SIP flows (registrar 401 / WWW-Authenticate / Authorization and proxy 407 /
-Proxy-* legs, signed REGISTER / 200 OK, then signed traffic both ways), plus the variants of
-acceptance 3: a ClientHello split over two REGISTERs, a server flight split over two 401s,
-records holding several handshake messages, and the server's Finished in the signed 200 OK.
+resumed by session id and one resumed by session ticket; and ECDHE-RSA-AES-256-GCM-SHA384 (with
+and without EMS) and DHE-RSA-AES-128-CBC-SHA256 handshakes (their own capture: only a key log can
+help). The flights go into Lync-like SIP flows (registrar 401 / WWW-Authenticate / Authorization
+and proxy 407 / Proxy-* legs, signed REGISTER / 200 OK, then signed traffic both ways), plus the
+variants of acceptance 3: a ClientHello split over two REGISTERs, a server flight split over two
+401s, records holding several handshake messages, and the server's Finished in the signed 200 OK.
 
 Expectations come from the material, never from the plugin: signatures are HMACs computed by
 GnuTLS with the key block of gnutls_prf_raw() (cross-checked here with `openssl kdf TLS1-PRF`),
@@ -147,9 +147,11 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
                 cls.hs[name + "/proxy"] = cls.peer.handshake(T.priority(proxy), name=name + "/p")
         cls.hs["ecdhe"] = cls.peer.handshake(T.priority("tls12-ecdhe-aes256-gcm-sha384"),
                                              name="ecdhe")
+        cls.hs["ecdhe-noems"] = cls.peer.handshake(
+            T.priority("tls12-ecdhe-aes256-gcm-sha384", ems=False), name="ecdhe-noems")
         cls.hs["dhe"] = cls.peer.handshake(T.priority("tls12-dhe-aes128-sha256"), name="dhe")
         cls.main = cls.make(os.path.join(tmp, "tlsdsk-main.pcap"), [m[0] for m in MAIN])
-        cls.ecdhe = cls.make(os.path.join(tmp, "tlsdsk-ecdhe.pcap"), ["ecdhe", "dhe"])
+        cls.ecdhe = cls.make(os.path.join(tmp, "tlsdsk-ecdhe.pcap"), ["ecdhe", "ecdhe-noems", "dhe"])
         cls.outer_keys = os.path.join(tmp, "outer-tls.keys")
         cls.outer = cls.make(os.path.join(tmp, "tlsdsk-over-tls.pcap"),
                              ["tls10-sha-ems", "resumed-sid", "split-server"], transport="tls")
@@ -271,6 +273,8 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
         want_suite = {k: v[4:] for k, v in T.SUITES.items()}
         for name, suite, ems, variant, src, tickets, coalesce, proxy in MAIN + [
                 ("ecdhe", "tls12-ecdhe-aes256-gcm-sha384", True, "standard", None, 0, 0, None),
+                ("ecdhe-noems", "tls12-ecdhe-aes256-gcm-sha384", False, "standard", None, 0, 0,
+                 None),
                 ("dhe", "tls12-dhe-aes128-sha256", True, "standard", None, 0, 0, None)]:
             hs = self.hs[name]
             f = hs.facts
@@ -439,7 +443,7 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
         self.check(self.ecdhe, lambda r, s: VALID, prefs={"mssipae.keylog_file": path})
         why = self.why(self.ecdhe, {"mssipae.keylog_file": path})
         mac = {s.sa: s.hs.mac for s in self.ecdhe["sessions"]}
-        self.assertEqual(sorted(mac.values()), ["SHA256", "SHA384"])
+        self.assertEqual(sorted(mac.values()), ["SHA256", "SHA384", "SHA384"])
         for r in self.signed(self.ecdhe):
             self.assertTrue(any(re.search(HASH_RE[mac[r.sa]], w, re.I) for w in why[r.frame]),
                             why[r.frame])
