@@ -83,31 +83,44 @@ static const char *gnutls_why(int rc)
     }
 }
 
-/* Imports a PKCS#12 file (DER or PEM) into an x509 private key. */
-static int import_pkcs12(const gnutls_datum_t *d, gnutls_x509_crt_fmt_t fmt, const char *password,
-                         gnutls_x509_privkey_t *key)
+/* Parses data as a PKCS#12 structure (no password needed for that); NULL when it is not one. */
+static gnutls_pkcs12_t pkcs12_parse(const gnutls_datum_t *d, gnutls_x509_crt_fmt_t fmt)
 {
     gnutls_pkcs12_t p12;
-    int rc = gnutls_pkcs12_init(&p12);
-    if (rc < 0)
-        return rc;
-    rc = gnutls_pkcs12_import(p12, d, fmt, 0);
-    if (rc >= 0) {
-        /* the MAC check tells a wrong password apart from a damaged file */
-        rc = gnutls_pkcs12_verify_mac(p12, password);
-        if (rc == GNUTLS_E_MAC_VERIFY_FAILED && (!password || !*password))
-            rc = gnutls_pkcs12_verify_mac(p12, NULL);
+    if (gnutls_pkcs12_init(&p12) < 0)
+        return NULL;
+    if (gnutls_pkcs12_import(p12, d, fmt, 0) < 0) {
+        gnutls_pkcs12_deinit(p12);
+        return NULL;
     }
-    if (rc >= 0) {
-        gnutls_x509_crt_t *chain = NULL;
-        unsigned chain_len = 0;
-        rc = gnutls_pkcs12_simple_parse(p12, password ? password : "", key, &chain, &chain_len,
-                                        NULL, NULL, NULL, 0);
-        for (unsigned i = 0; i < chain_len; i++)
-            gnutls_x509_crt_deinit(chain[i]);
-        gnutls_free(chain);
+    return p12;
+}
+
+/* The private key of a PKCS#12 file. The MAC check tells a wrong password from a damaged file;
+ * "no password" is tried as the empty string and as no password at all, since exporters
+ * differ (Windows and OpenSSL write an empty-password MAC, others none). */
+static int pkcs12_key(gnutls_pkcs12_t p12, const char *password, gnutls_x509_privkey_t *key)
+{
+    const char *tries[2] = { password, NULL };
+    int ntries = 1;
+    if (!password || !*password) {
+        tries[0] = "";
+        tries[1] = NULL;
+        ntries = 2;
     }
-    gnutls_pkcs12_deinit(p12);
+    int rc = GNUTLS_E_MAC_VERIFY_FAILED;
+    for (int i = 0; i < ntries && rc < 0; i++) {
+        rc = gnutls_pkcs12_verify_mac(p12, tries[i]);
+        if (rc >= 0) {
+            gnutls_x509_crt_t *chain = NULL;
+            unsigned chain_len = 0;
+            rc = gnutls_pkcs12_simple_parse(p12, tries[i], key, &chain, &chain_len, NULL, NULL,
+                                            NULL, 0);
+            for (unsigned j = 0; j < chain_len; j++)
+                gnutls_x509_crt_deinit(chain[j]);
+            gnutls_free(chain);
+        }
+    }
     return rc;
 }
 
@@ -133,43 +146,35 @@ rsakey *rsakey_load(const char *path, const char *password, char **why)
     gnutls_x509_privkey_t xk = NULL;
     rsakey *k = NULL;
     const char *fail = NULL;
+    int rc;
 
-    int is_p12 = pem ? g_strstr_len((const char *)data, (gssize)len, "-----BEGIN PKCS12") != NULL
-                     : 0;
-    int rc = gnutls_x509_privkey_init(&xk);
-    if (rc < 0) {
-        fail = gnutls_strerror(rc);
-        goto out;
-    }
-    if (!is_p12) {
-        /* PKCS#1 or PKCS#8 (plain or encrypted); the password only for encrypted PKCS#8 */
-        rc = gnutls_x509_privkey_import2(xk, &d, fmt, pw, pw ? 0 : GNUTLS_PKCS_PLAIN);
-        if (rc == GNUTLS_E_DECRYPTION_FAILED || rc == GNUTLS_E_MAC_VERIFY_FAILED) {
-            fail = gnutls_why(rc);
+    gnutls_pkcs12_t p12 = pem && !g_strstr_len((const char *)data, (gssize)len, "-----BEGIN PKCS12")
+                              ? NULL : pkcs12_parse(&d, fmt);
+    if (p12) {
+        /* PKCS#12 (.pfx), as exported from the Windows certificate store */
+        rc = pkcs12_key(p12, pw, &xk);
+        gnutls_pkcs12_deinit(p12);
+        if (rc < 0) {
+            xk = NULL;
+            fail = rc == GNUTLS_E_MAC_VERIFY_FAILED || rc == GNUTLS_E_DECRYPTION_FAILED
+                ? "PKCS#12: wrong or missing password" : gnutls_strerror(rc);
             goto out;
         }
-        if (rc < 0 && !pw && g_strstr_len((const char *)data, (gssize)len, "ENCRYPTED")) {
-            fail = "the key is encrypted: give its password";
+    } else {
+        /* PKCS#1 or PKCS#8 (plain or encrypted, PEM or DER); legacy encrypted PEM too */
+        rc = gnutls_x509_privkey_init(&xk);
+        if (rc >= 0)
+            rc = gnutls_x509_privkey_import2(xk, &d, fmt, pw, pw ? 0 : GNUTLS_PKCS_PLAIN);
+        if (rc < 0) {
+            if (rc == GNUTLS_E_DECRYPTION_FAILED || rc == GNUTLS_E_MAC_VERIFY_FAILED)
+                fail = gnutls_why(rc);
+            else if (!pw && g_strstr_len((const char *)data, (gssize)len, "ENCRYPTED"))
+                fail = "the key is encrypted: give its password";
+            else
+                fail = pem ? "no private key in this PEM file (PKCS#1 or PKCS#8 expected)"
+                           : "neither a DER private key nor a PKCS#12 file";
             goto out;
         }
-    }
-    if (is_p12 || (rc < 0 && !pem)) {
-        /* PKCS#12: a fresh key object (the failed import may have left state behind) */
-        gnutls_x509_privkey_deinit(xk);
-        xk = NULL;
-        int prc = import_pkcs12(&d, fmt, pw, &xk);
-        if (prc >= 0) {
-            rc = 0;
-        } else if (is_p12 || prc == GNUTLS_E_MAC_VERIFY_FAILED || prc == GNUTLS_E_DECRYPTION_FAILED) {
-            fail = prc == GNUTLS_E_MAC_VERIFY_FAILED || prc == GNUTLS_E_DECRYPTION_FAILED
-                ? "PKCS#12: wrong or missing password" : gnutls_strerror(prc);
-            goto out;
-        }
-    }
-    if (rc < 0) {
-        fail = pem ? "no private key in this PEM file (PKCS#1 or PKCS#8 expected)"
-                   : "neither a DER private key nor a PKCS#12 file";
-        goto out;
     }
     if (gnutls_x509_privkey_get_pk_algorithm(xk) != GNUTLS_PK_RSA) {
         fail = "not an RSA key (TLS-DSK needs the server's RSA key)";

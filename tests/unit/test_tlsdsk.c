@@ -890,6 +890,13 @@ static void test_key_file_errors(void **state)
     assert_int_equal(keystore_add_tls_rsa_key(ks, srv_p12, PW, "row 11"), 0);
     assert_int_equal(keystore_add_tls_rsa_key(ks, srv_pkcs8_enc, PW, "row 12"), 0);
     assert_int_equal(keystore_tls_rsa_count(ks), 2);
+    /* a .pfx exported with an empty password, given no password */
+    char *nopw = export_p12(&srv, "srv-nopw.pfx", "");
+    assert_int_equal(keystore_add_tls_rsa_key(ks, nopw, NULL, "row 13"), 0);
+    assert_int_equal(keystore_add_tls_rsa_key(ks, nopw, "", "row 14"), 0);
+    assert_int_equal(keystore_tls_rsa_count(ks), 4);
+    g_unlink(nopw);
+    g_free(nopw);
     for (const char *const *e = keystore_config_errors(ks); *e; e++)
         assert_null(strstr(*e, "Zq9-notit"));
     keystore_free(ks);
