@@ -236,6 +236,8 @@ static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t
         cache_put(cap->by_ticket, hs->ticket->data, hs->ticket->len, st->sess);
         st->sess->ticket_registered = 1;
     }
+    if (st->sess->have_ms)
+        tls_hs_trim(hs); /* only once both sides sent ChangeCipherSpec */
 }
 
 /* ---- master secret ---- */
@@ -282,7 +284,8 @@ static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, char **why)
                                ci.subject, ci.thumbprint, n, n == 1 ? "" : "s",
                                n ? ", none with this public key" : "");
     } else if (!hs->cke) {
-        *why = g_strdup("no ClientKeyExchange of this SA in the capture");
+        *why = g_strdup(hs->kx_seen ? "the ClientKeyExchange is no longer held"
+                                    : "no ClientKeyExchange of this SA in the capture");
     } else {
         /* RSA ClientKeyExchange: opaque EncryptedPreMasterSecret<0..2^16-1> (RFC 5246 7.4.7.1) */
         const uint8_t *c = hs->cke->data;
@@ -373,7 +376,7 @@ static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth,
         }
         /* the outcome is final once the client's key exchange is over (no later token can
          * change it); before that, a signature seen mid-handshake must not freeze a failure */
-        s->rsa_tried = hs->cke != NULL || hs->ccs[DIR_C2S];
+        s->rsa_tried = hs->kx_seen || hs->ccs[DIR_C2S];
     }
     *why = g_strdup_printf("no CLIENT_RANDOM line for client random %s; %s%s%s", cr,
                            s->rsa_why ? s->rsa_why : "no RSA key",
@@ -508,6 +511,7 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
         return v;
     }
     note_fact_add(notes, FACT_TLS_SECRET_SRC, "%s", s->ms_src);
+    tls_hs_trim(s->hs); /* the handshake bytes are not needed any more (once it is over) */
     if (!hs->have_sh)
         return verdict_make(SIG_NO_KEY, "no ServerHello of this SA in the capture: the server "
                             "random is unknown");

@@ -180,6 +180,7 @@ static int parse_extensions(tls_hs *hs, tls_cur *c, int server)
                 hs->ch_ems = 1;
         } else if (type == TLS_EXT_SESSION_TICKET && !server) {
             hs->ch_ticket_ext = 1;
+            hs->ch_ticket_seen = body.n > 0;
             if (body.n && hs_keep(hs, &hs->ch_ticket, body.p, body.n) < 0)
                 return -2;
         } else if (type == TLS_EXT_SUPPORTED_VERSIONS && server) {
@@ -267,7 +268,7 @@ static void handle_message(tls_hs *hs, mssipae_dir d, const uint8_t *msg, size_t
     uint8_t type = msg[0];
     tls_cur body = { msg + TLS_HS_HDR, len - TLS_HS_HDR, 0 };
     int rc = 0;
-    int in_transcript = type != TLS_HT_HELLO_REQUEST && !hs->cke;
+    int in_transcript = type != TLS_HT_HELLO_REQUEST && !hs->kx_seen;
     hs->messages++;
     if (in_transcript && hs_append(hs, hs->transcript, msg, len) < 0) {
         hs_break(hs, d, notes, "handshake larger than the %u-byte limit", TLS_HS_MAX_HELD);
@@ -317,8 +318,9 @@ static void handle_message(tls_hs *hs, mssipae_dir d, const uint8_t *msg, size_t
         hs->server_done = 1;
         break;
     case TLS_HT_CLIENT_KEY_EXCHANGE:
-        if (d != DIR_C2S || hs->cke)
+        if (d != DIR_C2S || hs->kx_seen)
             goto unexpected;
+        hs->kx_seen = 1;
         rc = hs_keep(hs, &hs->cke, body.p, body.n) < 0 ? -2 : 0;
         break;
     case TLS_HT_NEW_SESSION_TICKET:
@@ -446,5 +448,35 @@ int tls_hs_resumed(const tls_hs *hs)
         return 0;
     if (hs->sid_len && hs->sid_len == hs->ch_sid_len && memcmp(hs->sid, hs->ch_sid, hs->sid_len) == 0)
         return 1;
-    return hs->ch_ticket && !hs->server_cert && !hs->server_done && !hs->cke && hs->ccs[DIR_S2C];
+    return hs->ch_ticket_seen && !hs->server_cert && !hs->server_done && !hs->kx_seen &&
+           hs->ccs[DIR_S2C];
+}
+
+/* Frees one held buffer (wiped) and takes it off the count. */
+static void hs_drop(tls_hs *hs, GByteArray **slot)
+{
+    if (*slot) {
+        hs->held -= (*slot)->len;
+        free_bytes(*slot);
+        *slot = NULL;
+    }
+}
+
+void tls_hs_trim(tls_hs *hs)
+{
+    if (!hs || !hs->ccs[DIR_C2S] || !hs->ccs[DIR_S2C])
+        return;
+    hs_drop(hs, &hs->transcript);
+    hs->transcript = g_byte_array_new();
+    hs->kx_seen = 1; /* nothing more enters the transcript */
+    hs_drop(hs, &hs->cke);
+    hs_drop(hs, &hs->ch_ticket);
+    hs_drop(hs, &hs->ticket);
+    for (int d = 0; d < 2; d++) {
+        hs->held -= hs->rec[d]->len + hs->msg[d]->len;
+        secure_wipe(hs->rec[d]->data, hs->rec[d]->len);
+        secure_wipe(hs->msg[d]->data, hs->msg[d]->len);
+        g_byte_array_set_size(hs->rec[d], 0);
+        g_byte_array_set_size(hs->msg[d], 0);
+    }
 }

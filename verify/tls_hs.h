@@ -65,6 +65,8 @@ typedef struct tls_hs {
     int server_done;            /* ServerHelloDone seen: a full handshake */
     GByteArray *server_cert;    /* DER of the server's leaf certificate */
     GByteArray *client_cert;    /* DER of the client's leaf certificate */
+    int kx_seen;                /* ClientKeyExchange seen (stays set after tls_hs_trim) */
+    int ch_ticket_seen;         /* the ClientHello presented a ticket (idem) */
     GByteArray *cke;            /* ClientKeyExchange body (RSA: 2-byte length + EncryptedPMS) */
     GByteArray *ticket;         /* NewSessionTicket issued by the server */
     GByteArray *transcript;     /* handshake messages, both directions, up to and including
@@ -87,6 +89,11 @@ void tls_hs_free(tls_hs *hs);
 /* Feeds one token (the decoded gssapi-data) sent in direction dir. Problems become notes
  * (NOTE_MALFORMED for framing errors, NOTE_TOKEN for facts such as a TLS alert). */
 void tls_hs_feed(tls_hs *hs, mssipae_dir dir, const uint8_t *tok, size_t len, note_list *notes);
+
+/* Drops what only the master-secret derivation needs (transcript, ClientKeyExchange, tickets,
+ * pending bytes; wiped) once the master secret is known and both sides sent ChangeCipherSpec,
+ * so a long capture keeps little per SA. The parsed facts and certificates stay. */
+void tls_hs_trim(tls_hs *hs);
 
 /* 1 when this handshake resumes an earlier session: the ServerHello echoes the ClientHello's
  * non-empty session id, or the client presented a ticket and the server went on without a

@@ -5,8 +5,10 @@ imports or runs the plugin. Three independent parts:
 
 * ``Pki(folder)``: throw-away RSA-2048 keys and self-signed certificates made with the openssl
   command line -- the front end ``server`` (CN=server.contoso.test) as PEM PKCS#1, PEM PKCS#8,
-  PKCS#12 with a password (OpenSSL 3 defaults: PBES2/AES-256-CBC, HMAC-SHA256 MAC) and PKCS#12 the
-  way older Windows exports are made (PBE-SHA1-3DES, SHA-1 MAC); ``other`` (another server's key:
+  PKCS#12 with a password (OpenSSL 3 defaults: PBES2/AES-256-CBC, HMAC-SHA256 MAC), PKCS#12 the
+  way the Windows certificate store has long exported them (``openssl pkcs12 -legacy``: key
+  PBE-SHA1-3DES, certificates PBE-SHA1-RC2-40, SHA-1 MAC) and PKCS#12 with an empty password;
+  ``other`` (another server's key:
   the "wrong key" case); the ``client`` certificate TLS-DSK requires. ``Identity.thumbprint`` is
   the SHA-1 of the certificate DER, upper-case hex (what Windows shows).
 * ``TlsDskPeer(pki)``: drives tests/gen/tlsdsk_peer (GnuTLS client with a client certificate and
@@ -113,18 +115,20 @@ class Identity:
         self.key_pkcs8 = base + ".p8.pem"       # PEM PKCS#8 ("BEGIN PRIVATE KEY")
         self.cert = base + ".crt"               # PEM certificate
         self.pfx = base + ".pfx"                # PKCS#12, OpenSSL 3 defaults
-        self.pfx_3des = base + "-3des.pfx"      # PKCS#12, PBE-SHA1-3DES + SHA-1 MAC
+        self.pfx_legacy = base + "-legacy.pfx"  # PKCS#12, 3DES key, RC2-40 certs, SHA-1 MAC
+        self.pfx_nopass = base + "-nopass.pfx"  # PKCS#12, OpenSSL 3 defaults, empty password
         _openssl("genrsa", "-traditional", "-out", self.key, "2048")
         _openssl("pkcs8", "-topk8", "-nocrypt", "-in", self.key, "-out", self.key_pkcs8)
         _openssl("req", "-new", "-x509", "-key", self.key, "-out", self.cert, "-days", "3650",
                  "-sha256", "-subj", subject)
         _openssl("pkcs12", "-export", "-inkey", self.key, "-in", self.cert, "-out", self.pfx,
                  "-name", name, "-passout", "pass:" + password)
-        _openssl("pkcs12", "-export", "-inkey", self.key, "-in", self.cert, "-out", self.pfx_3des,
-                 "-name", name, "-passout", "pass:" + password, "-keypbe", "PBE-SHA1-3DES",
-                 "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1")
+        _openssl("pkcs12", "-export", "-legacy", "-inkey", self.key, "-in", self.cert,
+                 "-out", self.pfx_legacy, "-name", name, "-passout", "pass:" + password)
+        _openssl("pkcs12", "-export", "-inkey", self.key, "-in", self.cert,
+                 "-out", self.pfx_nopass, "-name", name, "-passout", "pass:")
         self.der = _openssl("x509", "-in", self.cert, "-outform", "DER")
-        for p in (self.key, self.key_pkcs8, self.pfx, self.pfx_3des):
+        for p in (self.key, self.key_pkcs8, self.pfx, self.pfx_legacy, self.pfx_nopass):
             os.chmod(p, 0o644)   # tshark runs as nobody in the tests; these keys are throw-away
 
     @property

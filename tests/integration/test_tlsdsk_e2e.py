@@ -309,8 +309,9 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
         # what the plugin reads (via GnuTLS) is the same key in every form
         kid = self.peer.key_id(self.pki.server.key)
         self.assertEqual(self.peer.key_id(self.pki.server.key_pkcs8), kid)
-        for pfx in (self.pki.server.pfx, self.pki.server.pfx_3des):
-            self.assertEqual(self.peer.pkcs12_key_ids(pfx, "secret"), (kid, kid))
+        for pfx, pw in ((self.pki.server.pfx, "secret"), (self.pki.server.pfx_legacy, "secret"),
+                        (self.pki.server.pfx_nopass, "")):
+            self.assertEqual(self.peer.pkcs12_key_ids(pfx, pw), (kid, kid))
         self.assertNotEqual(self.peer.key_id(self.pki.other.key), kid)
         # the variants are what they claim
         by_name = {s.name: s for s in self.main["sessions"]}
@@ -339,8 +340,11 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
     def test_pkcs12_uat_all_valid(self):
         self._all_valid(self.uat(self.pki.server.pfx, "secret"))
 
-    def test_pkcs12_3des_uat_all_valid(self):
-        self._all_valid(self.uat(self.pki.server.pfx_3des, "secret"))
+    def test_pkcs12_windows_legacy_uat_all_valid(self):
+        self._all_valid(self.uat(self.pki.server.pfx_legacy, "secret"))
+
+    def test_pkcs12_empty_password_uat_all_valid(self):
+        self._all_valid(self.uat(self.pki.server.pfx_nopass, ""))
 
     def test_uat_two_front_ends_key_chosen_by_certificate(self):
         """Two rows, the other server's key first: the key is chosen by the certificate."""
