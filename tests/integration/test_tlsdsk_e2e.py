@@ -421,9 +421,9 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
     def test_one_tls_keylog_for_outer_and_inner(self):
         """Only Wireshark's tls.keylog_file, holding the outer session's lines and GnuTLS's
         CLIENT_RANDOM lines of the inner handshakes: one key log serves both."""
-        both = self.keylog("outer-and-inner.keys",
-                           open(self.outer_keys).read().splitlines()
-                           + self.keylog_lines(self.outer))
+        with open(self.outer_keys) as f:
+            outer = f.read().splitlines()
+        both = self.keylog("outer-and-inner.keys", outer + self.keylog_lines(self.outer))
         self.check(self.outer, lambda r, s: VALID, prefs={"tls.keylog_file": both})
 
     def test_ecdhe_and_dhe_rsa_key_cannot_help(self):
