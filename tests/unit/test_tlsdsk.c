@@ -12,9 +12,14 @@
  * PEM PKCS#1, encrypted PKCS#8, PKCS#12; another server's key (no key, never invalid); no key
  * (reason names thumbprint and client random); explicit TLS-DSK keys; resumption by ticket and
  * by session id; tampering (invalid in the known case; unsupported, then invalid once a variant
- * is proven, in the TLS 1.2 case); the facts the tree shows.
+ * is proven, in the TLS 1.2 case); the facts the tree shows; several handshake messages per
+ * record (flights re-framed from the real ones); seeded corruption of real flights.
  *
- * Regressions: none yet.
+ * Regressions:
+ *   - a signature checked before the ClientKeyExchange froze "no key" for the whole SA
+ *     (test_verify_mid_handshake);
+ *   - a .pfx exported with an empty password did not load without a password
+ *     (test_key_file_errors, rows 13-14).
  */
 #define _POSIX_C_SOURCE 200809L
 
