@@ -64,6 +64,8 @@ typedef struct tlsdsk_sess {
     int rsa_tried;            /* the RSA path ran to a final outcome (once per handshake) */
     char *rsa_why;            /* why the RSA path gave no master secret */
     int busy;                 /* on the current resumption chain (loop guard) */
+    struct tlsdsk_sess *parent; /* resumed: the earlier handshake of this session (ref), found
+                                   by ticket or session id as soon as the resumption shows */
     int sid_registered, ticket_registered;
 } tlsdsk_sess;
 
@@ -110,16 +112,20 @@ static tlsdsk_sess *sess_ref(tlsdsk_sess *s)
     return s;
 }
 
+/* Drops a reference; the last one frees the session and then its parent reference, iteratively
+ * (a capture may chain many resumptions). */
 static void sess_unref(gpointer p)
 {
     tlsdsk_sess *s = p;
-    if (!s || --s->refs > 0)
-        return;
-    tls_hs_free(s->hs);
-    secure_wipe(s->ms, sizeof(s->ms));
-    g_free(s->ms_src);
-    g_free(s->rsa_why);
-    g_free(s);
+    while (s && --s->refs == 0) {
+        tlsdsk_sess *parent = s->parent;
+        tls_hs_free(s->hs);
+        secure_wipe(s->ms, sizeof(s->ms));
+        g_free(s->ms_src);
+        g_free(s->rsa_why);
+        g_free(s);
+        s = parent;
+    }
 }
 
 static void *tlsdsk_cap_new(void)
@@ -191,10 +197,33 @@ static void cert_facts(tls_cert_info *ci, int *read, const GByteArray *der)
     }
 }
 
-/* Facts about the negotiated handshake, for the tree of a header. */
+/* The earlier handshake a resumed one continues, from the session cache (ticket first). */
+static tlsdsk_sess *sess_find_parent(const tlsdsk_cap *cap, const tlsdsk_sess *s)
+{
+    const tls_hs *hs = s->hs;
+    tlsdsk_sess *p = NULL;
+    if (!cap || !tls_hs_resumed(hs))
+        return NULL;
+    if (hs->ch_ticket)
+        p = cache_get(cap->by_ticket, hs->ch_ticket->data, hs->ch_ticket->len);
+    if (!p && hs->sid_len)
+        p = cache_get(cap->by_sid, hs->sid, hs->sid_len);
+    /* hostile data could name a session that (indirectly) resumes this one: no cycles */
+    for (const tlsdsk_sess *a = p; a; a = a->parent)
+        if (a == s)
+            return NULL;
+    return p;
+}
+
+/* Facts about the negotiated handshake, for the tree of a header. A resumed handshake has no
+ * Certificate: it shows the certificates of the handshake it resumes. */
 static void add_hs_facts(tlsdsk_sa *st, note_list *notes, int version, int cert_s, int cert_c)
 {
     const tls_hs *hs = st->sess->hs;
+    const tlsdsk_sess *origin = st->sess;
+    for (int i = 0; origin->parent && !origin->hs->server_cert && i < TLSDSK_RESUME_DEPTH; i++)
+        origin = origin->parent;
+    const tls_hs *certs = origin->hs;
     if (version && hs->have_sh) {
         const char *vn = tls_version_name(hs->version);
         const tls_suite *s = tls_suite_find(hs->suite);
@@ -203,13 +232,13 @@ static void add_hs_facts(tlsdsk_sa *st, note_list *notes, int version, int cert_
                       hs->suite);
         note_fact_add(notes, FACT_TLS_EMS, "%s", hs->ems ? "yes" : "no");
     }
-    if (cert_s && hs->server_cert) {
-        cert_facts(&st->scert, &st->scert_read, hs->server_cert);
+    if (cert_s && certs->server_cert) {
+        cert_facts(&st->scert, &st->scert_read, certs->server_cert);
         note_fact_add(notes, FACT_TLS_SERVER_CERT, "%s", st->scert.subject);
         note_fact_add(notes, FACT_TLS_SERVER_THUMB, "%s", st->scert.thumbprint);
     }
-    if (cert_c && hs->client_cert) {
-        cert_facts(&st->ccert, &st->ccert_read, hs->client_cert);
+    if (cert_c && certs->client_cert) {
+        cert_facts(&st->ccert, &st->ccert_read, certs->client_cert);
         note_fact_add(notes, FACT_TLS_CLIENT_CERT, "%s", st->ccert.subject);
     }
 }
@@ -220,12 +249,20 @@ static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t
     tlsdsk_sa *st = p;
     tls_hs *hs = st->sess->hs;
     int had_sh = hs->have_sh, had_sc = hs->server_cert != NULL, had_cc = hs->client_cert != NULL;
+    int had_parent = st->sess->parent != NULL;
     tls_hs_feed(hs, dir, tok, len, notes);
-    add_hs_facts(st, notes, !had_sh && hs->have_sh, !had_sc && hs->server_cert,
-                 !had_cc && hs->client_cert);
 
-    /* the session cache: a full handshake's new session id, and any ticket issued */
+    /* the session cache: a resumed handshake finds the one it continues; a full handshake's
+     * new session id, and any ticket issued, are remembered for later ones */
     tlsdsk_cap *cap = st->cap;
+    if (cap && !st->sess->parent) {
+        tlsdsk_sess *p = sess_find_parent(cap, st->sess);
+        if (p)
+            st->sess->parent = sess_ref(p);
+    }
+    int resumed_now = !had_parent && st->sess->parent;
+    add_hs_facts(st, notes, !had_sh && hs->have_sh, (!had_sc && hs->server_cert) || resumed_now,
+                 (!had_cc && hs->client_cert) || resumed_now);
     if (!cap)
         return;
     if (hs->have_sh && hs->sid_len && !st->sess->sid_registered && !tls_hs_resumed(hs)) {
@@ -341,12 +378,8 @@ static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth,
         return 0;
     }
     if (tls_hs_resumed(hs)) {
-        tlsdsk_sess *parent = NULL;
-        if (cap && hs->ch_ticket)
-            parent = cache_get(cap->by_ticket, hs->ch_ticket->data, hs->ch_ticket->len);
-        if (!parent && cap && hs->sid_len)
-            parent = cache_get(cap->by_sid, hs->sid, hs->sid_len);
-        if (!parent || parent == s || parent->busy || depth >= TLSDSK_RESUME_DEPTH) {
+        tlsdsk_sess *parent = s->parent ? s->parent : sess_find_parent(cap, s);
+        if (!parent || parent->busy || depth >= TLSDSK_RESUME_DEPTH) {
             *why = g_strdup_printf("resumed session whose full handshake is not in the capture: "
                                    "no CLIENT_RANDOM line for client random %s", cr);
             return -1;

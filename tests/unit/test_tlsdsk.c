@@ -850,6 +850,9 @@ static void test_resumption(void **state)
             assert_int_equal(s, SIG_VALID);
             g_free(why);
             assert_non_null(strstr(fact(notes, FACT_TLS_SECRET_SRC), "resumed"));
+            /* no Certificate in an abbreviated handshake: the resumed session's is shown */
+            assert_string_equal(fact(notes, FACT_TLS_SERVER_THUMB), srv.thumb);
+            assert_non_null(strstr(fact(notes, FACT_TLS_CLIENT_CERT), "alice@contoso.test"));
             assert_non_null(strstr(fact(notes, FACT_TLS_SECRET_SRC), "RSA key"));
             note_list_free(notes);
             mech_tlsdsk_ops.sa_free(st1);
