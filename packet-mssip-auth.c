@@ -16,6 +16,7 @@
 #include <epan/expert.h>
 #include <epan/packet.h>
 #include <epan/prefs.h>
+#include <epan/prefs-int.h> /* prefs_get_string_value: reading tls.keylog_file */
 #include <epan/proto_data.h>
 #include <epan/show_exception.h>
 #include <epan/uat.h>
@@ -63,6 +64,14 @@ static int hf_sig_valid = -1;
 static int hf_sig_verdict = -1;
 static int hf_sig_why = -1;
 static int hf_param = -1;
+/* TLS-DSK inner handshake facts (NOTE_FACT notes of the stored result) */
+static int hf_tls_version = -1;
+static int hf_tls_suite = -1;
+static int hf_tls_ems = -1;
+static int hf_tls_server_cert = -1;
+static int hf_tls_server_thumb = -1;
+static int hf_tls_client_cert = -1;
+static int hf_tls_secret_src = -1;
 
 static gint ett_mssipae = -1;
 static gint ett_gssapi = -1;
@@ -86,6 +95,56 @@ static const char *pref_keytab = "";
 static const char *pref_nt_password = "";
 static const char *pref_keylog = "";
 static const char *pref_tlsdsk_rsa_key = "";
+
+/* the TLS-DSK server keys table: key file, password */
+typedef struct {
+    char *key_file;
+    char *password;
+} tlsdsk_key_t;
+
+static tlsdsk_key_t *tlsdsk_keys;
+static guint num_tlsdsk_keys;
+
+UAT_FILENAME_CB_DEF(tlsdsk_keys, key_file, tlsdsk_key_t)
+UAT_CSTRING_CB_DEF(tlsdsk_keys, password, tlsdsk_key_t)
+
+static void *tlsdsk_key_copy(void *dst, const void *src, size_t len _U_)
+{
+    const tlsdsk_key_t *s = src;
+    tlsdsk_key_t *d = dst;
+    d->key_file = g_strdup(s->key_file);
+    d->password = g_strdup(s->password);
+    return d;
+}
+
+static void tlsdsk_key_free(void *r)
+{
+    tlsdsk_key_t *k = r;
+    g_free(k->key_file);
+    if (k->password)
+        memset(k->password, 0, strlen(k->password));
+    g_free(k->password);
+}
+
+static gboolean tlsdsk_key_update(void *r, char **err)
+{
+    tlsdsk_key_t *k = r;
+    if (!k->key_file || !*k->key_file) {
+        *err = g_strdup("give the key file (PEM, or PKCS#12 .pfx with its password)");
+        return FALSE;
+    }
+    return TRUE; /* the file itself is read when the capture is (re)dissected; problems are
+                    reported then as mssipae.config expert infos */
+}
+
+/* The value of Wireshark's own tls.keylog_file preference ("" when unset or not found), so
+ * one key log serves the outer SIP-over-TLS and the inner TLS-DSK handshakes. */
+static char *tls_keylog_pref(void)
+{
+    module_t *m = prefs_find_module("tls");
+    pref_t *p = m ? prefs_find_preference(m, "keylog_file") : NULL;
+    return p ? prefs_get_string_value(p, pref_current) : NULL;
+}
 
 typedef struct {
     char *domain;
@@ -161,6 +220,18 @@ static void mssipae_init(void)
                                ntlm_users[i].password, ntlm_users[i].nt_hash);
     if (pref_keylog && *pref_keylog)
         keystore_set_keylog(the_keystore, pref_keylog);
+    const char *tls_keylog = tls_keylog_pref();
+    if (tls_keylog && *tls_keylog)
+        keystore_set_tls_keylog(the_keystore, tls_keylog);
+    if (pref_tlsdsk_rsa_key && *pref_tlsdsk_rsa_key)
+        keystore_add_tls_rsa_key(the_keystore, pref_tlsdsk_rsa_key, NULL,
+                                 "preference mssipae.tls_dsk_rsa_key");
+    for (guint i = 0; i < num_tlsdsk_keys; i++) {
+        char *origin = g_strdup_printf("TLS-DSK keys table row %u", i + 1);
+        keystore_add_tls_rsa_key(the_keystore, tlsdsk_keys[i].key_file, tlsdsk_keys[i].password,
+                                 origin);
+        g_free(origin);
+    }
     the_tracker = sa_tracker_new(the_keystore);
 }
 
@@ -229,8 +300,48 @@ static void add_notes(packet_info *pinfo, proto_item *pi, const note_list *notes
         return;
     for (guint i = 0; i < notes->len; i++) {
         const mssipae_note *n = &g_array_index(notes, mssipae_note, i);
-        if (n->kind < NOTE_KINDS)
+        if (n->kind < NOTE_KINDS && n->kind != NOTE_FACT)
             expert_add_info_format(pinfo, pi, &ei_notes[n->kind], "%s", n->text);
+    }
+}
+
+/* NOTE_FACT notes as fields (the TLS-DSK inner handshake), in the order the core gave them. */
+static void add_facts(proto_tree *st, tvbuff_t *tvb, gint off, gint len, const note_list *notes)
+{
+    if (!notes)
+        return;
+    for (guint i = 0; i < notes->len; i++) {
+        const mssipae_note *n = &g_array_index(notes, mssipae_note, i);
+        if (n->kind != NOTE_FACT)
+            continue;
+        proto_item *it = NULL;
+        switch (n->fact) {
+        case FACT_TLS_VERSION:
+            it = proto_tree_add_string(st, hf_tls_version, tvb, off, len, n->text);
+            break;
+        case FACT_TLS_SUITE:
+            it = proto_tree_add_string(st, hf_tls_suite, tvb, off, len, n->text);
+            break;
+        case FACT_TLS_EMS:
+            it = proto_tree_add_boolean(st, hf_tls_ems, tvb, off, len, strcmp(n->text, "yes") == 0);
+            break;
+        case FACT_TLS_SERVER_CERT:
+            it = proto_tree_add_string(st, hf_tls_server_cert, tvb, off, len, n->text);
+            break;
+        case FACT_TLS_SERVER_THUMB:
+            it = proto_tree_add_string(st, hf_tls_server_thumb, tvb, off, len, n->text);
+            break;
+        case FACT_TLS_CLIENT_CERT:
+            it = proto_tree_add_string(st, hf_tls_client_cert, tvb, off, len, n->text);
+            break;
+        case FACT_TLS_SECRET_SRC:
+            it = proto_tree_add_string(st, hf_tls_secret_src, tvb, off, len, n->text);
+            break;
+        default:
+            break;
+        }
+        if (it)
+            proto_item_set_generated(it);
     }
 }
 
@@ -326,6 +437,7 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
             proto_item_append_text(si, " (%s)", a->why);
         }
     }
+    add_facts(st, pdu->tvb, off, len, a->notes);
     add_notes(pinfo, ti, a->notes);
     if (a->gss && a->gss_len)
         show_gssapi(tvb, pinfo, st, a);
@@ -423,6 +535,25 @@ static void proto_register_mssipae(void)
         { &hf_param, { "Other parameter", "mssipae.param", FT_STRING, BASE_NONE, NULL, 0,
                        "A parameter MS-SIPAE does not define, as name=value (kept, not used)",
                        HFILL } },
+        { &hf_tls_version, { "TLS-DSK TLS version", "mssipae.tls.version", FT_STRING, BASE_NONE,
+                             NULL, 0, "Version negotiated by the inner TLS handshake", HFILL } },
+        { &hf_tls_suite, { "TLS-DSK cipher suite", "mssipae.tls.cipher_suite", FT_STRING,
+                           BASE_NONE, NULL, 0, "Cipher suite of the inner TLS handshake (name and id)",
+                           HFILL } },
+        { &hf_tls_ems, { "TLS-DSK extended master secret", "mssipae.tls.ems", FT_BOOLEAN, BASE_NONE,
+                         NULL, 0, "RFC 7627 extended master secret negotiated", HFILL } },
+        { &hf_tls_server_cert, { "TLS-DSK server certificate", "mssipae.tls.server_cert", FT_STRING,
+                                 BASE_NONE, NULL, 0, "Subject of the server certificate", HFILL } },
+        { &hf_tls_server_thumb, { "TLS-DSK server certificate thumbprint",
+                                  "mssipae.tls.server_thumbprint", FT_STRING, BASE_NONE, NULL, 0,
+                                  "SHA-1 thumbprint of the server certificate (as Windows shows it)",
+                                  HFILL } },
+        { &hf_tls_client_cert, { "TLS-DSK client certificate", "mssipae.tls.client_cert", FT_STRING,
+                                 BASE_NONE, NULL, 0, "Subject of the client certificate", HFILL } },
+        { &hf_tls_secret_src, { "TLS-DSK key source", "mssipae.tls.secret_source", FT_STRING,
+                                BASE_NONE, NULL, 0,
+                                "Where the master secret or the keys came from (never the secret)",
+                                HFILL } },
     };
     static gint *ett[] = { &ett_mssipae, &ett_gssapi };
     static ei_register_info ei[] = {
@@ -477,8 +608,10 @@ static void proto_register_mssipae(void)
         "<key>, TLS-DSK <opaque> <client key> <server key>, CLIENT_RANDOM <random> <master secret>",
         &pref_keylog, FALSE);
     prefs_register_filename_preference(m, "tls_dsk_rsa_key", "TLS-DSK server RSA key",
-        "PEM file with the server's RSA private key (TLS-DSK; not used yet)",
-        &pref_tlsdsk_rsa_key, FALSE);
+        "PEM file (PKCS#1 or unencrypted PKCS#8) with the server's RSA private key; it is used "
+        "for the TLS-DSK handshakes whose server certificate has its public key. For several "
+        "servers or PKCS#12 files use the TLS-DSK server keys table. CLIENT_RANDOM lines of "
+        "tls.keylog_file are used too", &pref_tlsdsk_rsa_key, FALSE);
     uat_t *users = uat_new("NTLM users", sizeof(ntlm_user_t), "mssipae_ntlm_users", TRUE,
                            &ntlm_users, &num_ntlm_users, UAT_AFFECTS_DISSECTION, NULL,
                            ntlm_user_copy, ntlm_user_update, ntlm_user_free, NULL, NULL,
@@ -486,6 +619,21 @@ static void proto_register_mssipae(void)
     prefs_register_uat_preference(m, "ntlm_users", "NTLM users",
         "Domain, user and password or NT hash of NTLM accounts; the user in the "
         "AUTHENTICATE message selects the row", users);
+    static uat_field_t tlsdsk_key_fields[] = {
+        UAT_FLD_FILENAME_OTHER(tlsdsk_keys, key_file, "Key file", uat_fld_chk_str,
+                               "PEM (PKCS#1, PKCS#8, encrypted PKCS#8) or PKCS#12 (.pfx) file with "
+                               "a TLS-DSK server's RSA private key"),
+        UAT_FLD_CSTRING(tlsdsk_keys, password, "Password",
+                        "Password of the PKCS#12 file or encrypted PKCS#8 key (empty for none)"),
+        UAT_END_FIELDS
+    };
+    uat_t *keys = uat_new("TLS-DSK server keys", sizeof(tlsdsk_key_t), "mssipae_tls_dsk_keys",
+                          TRUE, &tlsdsk_keys, &num_tlsdsk_keys, UAT_AFFECTS_DISSECTION, NULL,
+                          tlsdsk_key_copy, tlsdsk_key_update, tlsdsk_key_free, NULL, NULL,
+                          tlsdsk_key_fields);
+    prefs_register_uat_preference(m, "tls_dsk_keys", "TLS-DSK server keys",
+        "RSA private keys of TLS-DSK servers (front ends of a pool): key file and password; "
+        "the key whose public key matches the handshake's server certificate is used", keys);
 
     mssipae_handle = register_dissector("mssipae", dissect_mssipae, proto_mssipae);
     register_init_routine(mssipae_init);

@@ -38,7 +38,21 @@ typedef enum {
     KS_SRC_PASSWORD,
     KS_SRC_USERS,
     KS_SRC_KEYLOG,
+    KS_SRC_RSA,
+    KS_SRC_TLSKEYLOG,
 } ks_src;
+
+/* One TLS-DSK RSA key and where it came from. */
+typedef struct {
+    rsakey *key;
+    char *origin;
+} ks_rsa;
+
+/* A master secret from the TLS key log. */
+typedef struct {
+    uint8_t ms[48];
+    unsigned line;
+} ks_tls_ms;
 
 typedef struct {
     ks_src src;
@@ -76,6 +90,14 @@ struct keystore {
     GHashTable *kl_reported; /* key-log error texts already recorded */
     gboolean kl_loaded;      /* kl_id describes the content in kl_table */
     ks_file_id kl_id;
+
+    GPtrArray *rsa_keys;     /* ks_rsa *, in the order added */
+
+    char *tk_path;           /* Wireshark's tls.keylog_file, or NULL */
+    GHashTable *tk_table;    /* client random (lower hex) -> ks_tls_ms * (owned, wiped) */
+    GHashTable *tk_reported; /* error texts already recorded */
+    gboolean tk_loaded;
+    ks_file_id tk_id;
 };
 
 /* ---- small helpers ---- */
@@ -108,6 +130,20 @@ static void ks_cred_free(gpointer p)
     ks_wipe(c->nt_hash, sizeof(c->nt_hash));
     g_free(c->origin);
     g_free(c);
+}
+
+static void ks_rsa_free(gpointer p)
+{
+    ks_rsa *r = p;
+    rsakey_free(r->key);
+    g_free(r->origin);
+    g_free(r);
+}
+
+static void ks_tls_ms_free(gpointer p)
+{
+    ks_wipe(p, sizeof(ks_tls_ms));
+    g_free(p);
 }
 
 static void ks_entry_free(gpointer p)
@@ -235,6 +271,8 @@ keystore *keystore_new(void)
     ks->user_creds = g_ptr_array_new_with_free_func(ks_cred_free);
     ks->kl_parked = g_ptr_array_new_with_free_func(ks_entry_free);
     ks->kl_reported = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    ks->rsa_keys = g_ptr_array_new_with_free_func(ks_rsa_free);
+    ks->tk_reported = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     krb5_error_code rc = krb5_init_context(&ks->kctx);
     if (rc != 0) {
         ks->kctx = NULL;
@@ -272,10 +310,15 @@ static void ks_keylog_clear(keystore *ks)
     ks->kl_path = NULL;
 }
 
+static void ks_tls_keylog_clear(keystore *ks);
+
 void keystore_free(keystore *ks)
 {
     if (!ks)
         return;
+    ks_tls_keylog_clear(ks);
+    g_hash_table_destroy(ks->tk_reported);
+    g_ptr_array_free(ks->rsa_keys, TRUE);
     ks_keytab_clear(ks);
     ks_keylog_clear(ks);
     g_ptr_array_free(ks->kt_creds, TRUE);
@@ -844,4 +887,190 @@ const char *const *keystore_config_errors(const keystore *ks)
     if (!ks || !ks->err_view)
         return none;
     return (const char *const *)ks->err_view;
+}
+
+/* ---- TLS-DSK RSA keys ---- */
+
+int keystore_add_tls_rsa_key(keystore *ks, const char *path, const char *password,
+                             const char *origin)
+{
+    if (!ks)
+        return -1;
+    ks_setter_begin(ks);
+    char *why = NULL;
+    rsakey *k = rsakey_load(path, password, &why);
+    int ret = 0;
+    if (!k) {
+        ks_error(ks, KS_SRC_RSA, g_strdup_printf("%s: %s", origin ? origin : "TLS-DSK key", why));
+        g_free(why);
+        ret = -1;
+    } else {
+        ks_rsa *r = g_new0(ks_rsa, 1);
+        r->key = k;
+        r->origin = g_strdup_printf("%s (%s)", origin ? origin : "TLS-DSK key", path);
+        g_ptr_array_add(ks->rsa_keys, r);
+    }
+    ks_setter_end(ks);
+    return ret;
+}
+
+size_t keystore_tls_rsa_count(const keystore *ks)
+{
+    return ks ? ks->rsa_keys->len : 0;
+}
+
+const rsakey *keystore_tls_rsa_find(const keystore *ks, const uint8_t key_id[RSAKEY_ID_LEN],
+                                    const char **origin)
+{
+    if (origin)
+        *origin = NULL;
+    if (!ks)
+        return NULL;
+    for (guint i = 0; i < ks->rsa_keys->len; i++) {
+        const ks_rsa *r = ks->rsa_keys->pdata[i];
+        if (memcmp(rsakey_id(r->key), key_id, RSAKEY_ID_LEN) == 0) {
+            if (origin)
+                *origin = r->origin;
+            return r->key;
+        }
+    }
+    return NULL;
+}
+
+/* ---- Wireshark's TLS key log (CLIENT_RANDOM lines only) ---- */
+
+/* Records a TLS key-log problem once per text. */
+static gboolean ks_tls_keylog_error(keystore *ks, char *text)
+{
+    if (g_hash_table_contains(ks->tk_reported, text)) {
+        g_free(text);
+        return FALSE;
+    }
+    g_hash_table_add(ks->tk_reported, g_strdup(text));
+    ks_error(ks, KS_SRC_TLSKEYLOG, text);
+    return TRUE;
+}
+
+static void ks_tls_keylog_clear(keystore *ks)
+{
+    if (ks->tk_table) {
+        g_hash_table_destroy(ks->tk_table);
+        ks->tk_table = NULL;
+    }
+    g_hash_table_remove_all(ks->tk_reported);
+    ks->tk_loaded = FALSE;
+    g_free(ks->tk_path);
+    ks->tk_path = NULL;
+}
+
+int keystore_set_tls_keylog(keystore *ks, const char *path)
+{
+    if (!ks)
+        return -1;
+    ks_setter_begin(ks);
+    ks_tls_keylog_clear(ks);
+    ks_errors_drop(ks, KS_SRC_TLSKEYLOG);
+    if (path && *path)
+        ks->tk_path = g_strdup(path); /* read at the first lookup; problems reported then */
+    ks_setter_end(ks);
+    return 0;
+}
+
+/* Parses the CLIENT_RANDOM lines of an NSS key log into a fresh table. */
+static gboolean ks_tls_keylog_parse(keystore *ks, const char *data, size_t len)
+{
+    GHashTable *tab = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ks_tls_ms_free);
+    gboolean added = FALSE;
+    unsigned lineno = 0;
+    size_t pos = 0;
+    static const char kw[] = "CLIENT_RANDOM";
+    while (pos < len) {
+        const char *line = data + pos;
+        const char *nl = memchr(line, '\n', len - pos);
+        size_t llen = nl ? (size_t)(nl - line) : len - pos;
+        pos += llen + (nl ? 1 : 0);
+        lineno++;
+        /* other NSS labels (TLS 1.3 traffic secrets, RSA, ...) are not for us */
+        if (llen < sizeof(kw) || g_ascii_strncasecmp(line, kw, sizeof(kw) - 1) != 0 ||
+            (line[sizeof(kw) - 1] != ' ' && line[sizeof(kw) - 1] != '\t'))
+            continue;
+        keylog_entry e;
+        const char *why = NULL;
+        if (keylog_parse_line(line, llen, &e, &why) != KEYLOG_LINE_OK) {
+            added |= ks_tls_keylog_error(ks, g_strdup_printf("TLS key log %s line %u: %s",
+                                                             ks->tk_path, lineno,
+                                                             why ? why : "malformed"));
+            continue;
+        }
+        ks_tls_ms *m = g_new0(ks_tls_ms, 1);
+        memcpy(m->ms, e.key1, MIN(e.key1_len, sizeof(m->ms)));
+        m->line = lineno;
+        g_hash_table_replace(tab, g_ascii_strdown(e.id, -1), m); /* a later line wins */
+        keylog_entry_clear(&e);
+    }
+    if (ks->tk_table)
+        g_hash_table_destroy(ks->tk_table);
+    ks->tk_table = tab;
+    return added;
+}
+
+/* Loads the TLS key log when never read or changed; TRUE when errors were added. */
+static gboolean ks_tls_keylog_refresh(keystore *ks)
+{
+    struct stat st;
+    if (stat(ks->tk_path, &st) != 0) {
+        ks->tk_loaded = FALSE;
+        return ks_tls_keylog_error(ks, g_strdup_printf("TLS key log %s: %s", ks->tk_path,
+                                                       g_strerror(errno)));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ks->tk_loaded = FALSE;
+        return ks_tls_keylog_error(ks, g_strdup_printf("TLS key log %s: not a regular file",
+                                                       ks->tk_path));
+    }
+    ks_file_id id = { st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec };
+    if (ks->tk_loaded && memcmp(&id, &ks->tk_id, sizeof(id)) == 0)
+        return FALSE;
+    char *why = NULL;
+    size_t len = 0;
+    char *data = ks_read_file(ks->tk_path, &len, &why);
+    if (!data) {
+        ks->tk_loaded = FALSE;
+        gboolean added = ks_tls_keylog_error(ks, g_strdup_printf("TLS key log %s: %s",
+                                                                 ks->tk_path, why));
+        g_free(why);
+        return added;
+    }
+    gboolean added = ks_tls_keylog_parse(ks, data, len);
+    ks_wipe(data, len);
+    g_free(data);
+    ks->tk_id = id;
+    ks->tk_loaded = TRUE;
+    return added;
+}
+
+int keystore_client_random(keystore *ks, const uint8_t cr[32], uint8_t ms[48], char **origin)
+{
+    *origin = NULL;
+    if (!ks)
+        return 0;
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        g_snprintf(hex + 2 * i, 3, "%02x", cr[i]);
+    const keylog_entry *e = keystore_keylog_find(ks, KEYLOG_CLIENT_RANDOM, hex);
+    if (e && e->key1_len == 48) {
+        memcpy(ms, e->key1, 48);
+        *origin = g_strdup_printf("key log %s line %u (CLIENT_RANDOM)", ks->kl_path, e->line);
+        return 1;
+    }
+    if (!ks->tk_path)
+        return 0;
+    if (ks_tls_keylog_refresh(ks))
+        ks_errs_rebuild(ks, TRUE);
+    const ks_tls_ms *m = ks->tk_table ? g_hash_table_lookup(ks->tk_table, hex) : NULL;
+    if (!m)
+        return 0;
+    memcpy(ms, m->ms, 48);
+    *origin = g_strdup_printf("TLS key log %s line %u (CLIENT_RANDOM)", ks->tk_path, m->line);
+    return 1;
 }

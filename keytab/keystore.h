@@ -13,6 +13,12 @@
  *   - NTLM users table     rows (domain, user, password or NT hash).
  *   - mssipae.keylog_file  lines "NTLM <opaque> <key>", "KERBEROS <opaque> <enctype> <key>",
  *                          "TLS-DSK <opaque> <ckey> <skey>", "CLIENT_RANDOM <cr> <ms>".
+ *   - TLS key log          Wireshark's own tls.keylog_file (NSS format): only its CLIENT_RANDOM
+ *                          lines are read (TLS 1.3 secrets and other labels are skipped
+ *                          silently), lazily and again when the file changes.
+ *   - TLS-DSK RSA keys     mssipae.tls_dsk_rsa_key (one PEM file) and the rows of the table
+ *                          mssipae_tls_dsk_keys (key file, password): PEM PKCS#1/PKCS#8,
+ *                          DER, PKCS#12; loaded when added, chosen by certificate key id.
  */
 #ifndef MSSIPAE_KEYSTORE_H
 #define MSSIPAE_KEYSTORE_H
@@ -22,6 +28,7 @@
 #include <krb5/krb5.h>
 
 #include "keytab/keylog.h"
+#include "keytab/rsakeys.h"
 
 typedef struct keystore keystore;
 
@@ -51,6 +58,27 @@ int keystore_set_nt_password(keystore *ks, const char *password);
 int keystore_add_ntlm_user(keystore *ks, const char *domain, const char *user,
                            const char *password, const char *hash_hex);
 int keystore_set_keylog(keystore *ks, const char *path);
+
+/* Adds a TLS-DSK server RSA key from a file (password for encrypted PKCS#8 and PKCS#12, NULL
+ * or "" otherwise); origin names the source for messages ("preference mssipae.tls_dsk_rsa_key",
+ * "TLS-DSK keys table row 2"). Unusable files (not a key, wrong password, unreadable, not a
+ * regular file) become a config error and return -1. */
+int keystore_add_tls_rsa_key(keystore *ks, const char *path, const char *password,
+                             const char *origin);
+/* Number of TLS-DSK RSA keys loaded. */
+size_t keystore_tls_rsa_count(const keystore *ks);
+/* The RSA key whose public key has this SHA-1 key id (of the server certificate), or NULL;
+ * *origin (borrowed, may be NULL) gets the key's origin text. */
+const rsakey *keystore_tls_rsa_find(const keystore *ks, const uint8_t key_id[RSAKEY_ID_LEN],
+                                    const char **origin);
+
+/* Wireshark's TLS key log (tls.keylog_file); NULL or "" clears it. */
+int keystore_set_tls_keylog(keystore *ks, const char *path);
+
+/* The master secret of a TLS handshake by its client random: a CLIENT_RANDOM line of
+ * mssipae.keylog_file first, then of the TLS key log. Returns 1 and fills ms and *origin
+ * (g_malloc'd, e.g. "key log /x/keys.log line 3 (CLIENT_RANDOM)"; the caller frees it), or 0. */
+int keystore_client_random(keystore *ks, const uint8_t cr[32], uint8_t ms[48], char **origin);
 
 /* Configuration problems seen so far (unreadable keytab, bad key-log lines, bad NT hash), one
  * line each, for a single report; new ones are appended (key-log lines found by a later

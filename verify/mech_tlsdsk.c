@@ -1,29 +1,602 @@
-/* mech_tlsdsk.c - TLS-DSK ([MS-SIPAE] 3.2.5.1): SAs are tracked, signatures not yet verified.
+/* mech_tlsdsk.c - TLS-DSK ([MS-SIPAE] 3.2.5.1, reference 8): keys from the inner TLS handshake
+ * carried in gssapi-data, signatures = HMAC over the signature buffer.
  *
- * The key derivation (PRF "client EAP encryption" over the inner TLS handshake) belongs to a
- * later issue; until then every TLS-DSK signature is reported as UNSUPPORTED, never guessed.
+ * Keys (reference 8):
+ *   key_block  = PRF(master_secret, "client EAP encryption", client_random || server_random)[0..127]
+ *   client_key = key_block[64..95]   signs the client's response=  (DIR_C2S)
+ *   server_key = key_block[96..127]  signs the server's rspauth=    (DIR_S2C)
+ *   signature  = HMAC-<hash>(key, signature buffer), full length, no sequence number
+ *
+ * Master secret, first source that has it (derived once per handshake, then cached):
+ *   1. a "TLS-DSK <opaque> <client-key> <server-key>" key-log line gives the two keys directly
+ *      (no handshake needed) - checked before anything else;
+ *   2. a CLIENT_RANDOM line for the handshake's client random (mssipae.keylog_file, then
+ *      Wireshark's tls.keylog_file);
+ *   3. a resumed handshake (ServerHello echoing an earlier session id, or a ClientHello
+ *      presenting a ticket issued earlier in the capture) takes the master secret of the earlier
+ *      handshake, from whichever source gave it there (the per-capture session cache);
+ *   4. the server's RSA key chosen by the key id of the server Certificate (never by trial)
+ *      decrypts the ClientKeyExchange; the master secret is then the standard one or, when
+ *      the extended master secret was negotiated, RFC 7627's over the session hash of the
+ *      handshake messages up to and including ClientKeyExchange.
+ *   DHE/ECDHE handshakes cannot be opened with the server key; the reason says so.
+ *
+ * Which HMAC - the rule (reference 8 and question 2):
+ *   KNOWN case: TLS 1.0 or 1.1, a suite with an MD5 or SHA1 record MAC, and a signature as long
+ *     as that MAC (16 or 20 bytes): key block from the TLS 1.0 PRF, HMAC with the suite's MAC
+ *     hash. This is what every known peer does [impl][real]. A mismatch with a key we trust is
+ *     INVALID. Explicit keys without a handshake and a 16- or 20-byte signature are the same
+ *     known case (HMAC-MD5 / HMAC-SHA1 by length).
+ *   CANDIDATE case: everything else (TLS 1.2, AEAD suites, SHA-256/SHA-384 record MACs, 32- or 48-byte
+ *     signatures, unknown suites): the HMAC hash is chosen by the signature length (16 MD5,
+ *     20 SHA1, 32 SHA256, 48 SHA384), and the key block by the negotiated version's PRF (TLS 1.2:
+ *     the suite's PRF hash, both SHA-256 and SHA-384 when the suite is unknown), then the TLS 1.0
+ *     PRF. A match is cryptographic proof: VALID, and the reason names the variant. No match is
+ *     UNSUPPORTED (the variant is unknown), never INVALID...
+ *   ...unless an earlier signature of the same SA already proved a variant (a VALID match, first
+ *     pass, capture order): from then on that variant is this SA's known case, and a mismatch is
+ *     INVALID (the reason names the frame-independent variant). Without it, tampering in a TLS 1.2
+ *     SA could never be reported; with it, the verdict of a message depends only on the SA's
+ *     earlier messages, which the first pass sees in order (`tshark -2` reuses that result).
+ *   Signature lengths other than 16, 20, 32, 48 are MALFORMED.
+ *   A trusted key is one derived from the handshake (key log, RSA key, resumption) or an explicit
+ *   key-log line. An RSA key that does not match the certificate is not used at all: NO_KEY.
  */
 #include "verify/mech.h"
 
-static void *tlsdsk_sa_new(void *cap) { return g_malloc0(1); }
-static void tlsdsk_sa_free(void *st) { g_free(st); }
+#include <string.h>
 
-static void tlsdsk_on_token(void *st, mssipae_dir dir, const uint8_t *tok, size_t len,
-                            keystore *ks, note_list *notes)
+#include "keytab/rsakeys.h"
+#include "verify/tls_hs.h"
+#include "verify/tls_prf.h"
+#include "verify/tls_suites.h"
+
+#define TLSDSK_RESUME_DEPTH 8 /* resumption chains longer than this are not followed */
+#define TLSDSK_MAX_KB 3       /* candidate key blocks per SA */
+
+/* One inner handshake and its master secret; shared by its SA and the session cache. */
+typedef struct tlsdsk_sess {
+    int refs;
+    tls_hs *hs;
+    int have_ms;
+    uint8_t ms[TLS_MS_LEN];   /* valid when have_ms; wiped on free */
+    char *ms_src;             /* which source gave it (no secret) */
+    int rsa_tried;            /* the RSA path ran to a final outcome (once per handshake) */
+    char *rsa_why;            /* why the RSA path gave no master secret */
+    int busy;                 /* on the current resumption chain (loop guard) */
+    struct tlsdsk_sess *parent; /* resumed: the earlier handshake of this session (ref), found
+                                   by ticket or session id as soon as the resumption shows */
+    int sid_registered, ticket_registered;
+} tlsdsk_sess;
+
+/* Per capture: the TLS session cache (session id / ticket -> the handshake that made it). */
+typedef struct {
+    GHashTable *by_sid;    /* GBytes -> tlsdsk_sess (ref) */
+    GHashTable *by_ticket; /* GBytes -> tlsdsk_sess (ref) */
+} tlsdsk_cap;
+
+/* A variant proven by a VALID signature of the SA. */
+typedef struct {
+    int set;
+    int explicit_keys;    /* proven with key-log TLS-DSK keys (prf unused) */
+    tls_prf_kind prf;
+    tls_hash h;
+} tlsdsk_variant;
+
+/* Per SA. */
+typedef struct {
+    tlsdsk_cap *cap;
+    tlsdsk_sess *sess;
+    int kb_done;                          /* key blocks derived (or failed: kb_n == 0) */
+    int kb_n;
+    tls_prf_kind kb_prf[TLSDSK_MAX_KB];
+    uint8_t kb[TLSDSK_MAX_KB][TLSDSK_KB_LEN]; /* wiped on free */
+    tlsdsk_variant proven;
+    tls_cert_info scert, ccert;           /* read lazily from the handshake */
+    int scert_read, ccert_read;
+} tlsdsk_sa;
+
+/* ---- sessions and the cache ---- */
+
+static tlsdsk_sess *sess_new(void)
 {
-    (void)st; (void)dir; (void)tok; (void)len; (void)ks; (void)notes;
+    tlsdsk_sess *s = g_new0(tlsdsk_sess, 1);
+    s->refs = 1;
+    s->hs = tls_hs_new();
+    return s;
 }
 
-static sig_verdict tlsdsk_verify(void *st, keystore *ks, const char *opaque, mssipae_dir dir,
+static tlsdsk_sess *sess_ref(tlsdsk_sess *s)
+{
+    s->refs++;
+    return s;
+}
+
+/* Drops a reference; the last one frees the session and then its parent reference, iteratively
+ * (a capture may chain many resumptions). */
+static void sess_unref(gpointer p)
+{
+    tlsdsk_sess *s = p;
+    while (s && --s->refs == 0) {
+        tlsdsk_sess *parent = s->parent;
+        tls_hs_free(s->hs);
+        secure_wipe(s->ms, sizeof(s->ms));
+        g_free(s->ms_src);
+        g_free(s->rsa_why);
+        g_free(s);
+        s = parent;
+    }
+}
+
+static void *tlsdsk_cap_new(void)
+{
+    tlsdsk_cap *c = g_new0(tlsdsk_cap, 1);
+    c->by_sid = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
+                                      sess_unref);
+    c->by_ticket = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
+                                         (GDestroyNotify)g_bytes_unref, sess_unref);
+    return c;
+}
+
+static void tlsdsk_cap_free(void *p)
+{
+    tlsdsk_cap *c = p;
+    if (!c)
+        return;
+    g_hash_table_destroy(c->by_sid);
+    g_hash_table_destroy(c->by_ticket);
+    g_free(c);
+}
+
+static void *tlsdsk_sa_new(void *cap)
+{
+    tlsdsk_sa *st = g_new0(tlsdsk_sa, 1);
+    st->cap = cap;
+    st->sess = sess_new();
+    return st;
+}
+
+static void tlsdsk_sa_free(void *p)
+{
+    tlsdsk_sa *st = p;
+    if (!st)
+        return;
+    sess_unref(st->sess);
+    tls_cert_info_clear(&st->scert);
+    tls_cert_info_clear(&st->ccert);
+    secure_wipe(st->kb, sizeof(st->kb));
+    g_free(st);
+}
+
+static void cache_put(GHashTable *t, const uint8_t *p, size_t n, tlsdsk_sess *s)
+{
+    g_hash_table_replace(t, g_bytes_new(p, n), sess_ref(s));
+}
+
+static tlsdsk_sess *cache_get(GHashTable *t, const uint8_t *p, size_t n)
+{
+    GBytes *k = g_bytes_new_static(p, n);
+    tlsdsk_sess *s = g_hash_table_lookup(t, k);
+    g_bytes_unref(k);
+    return s;
+}
+
+static void hex_lower(const uint8_t *p, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        g_snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+/* ---- handshake tokens ---- */
+
+static void cert_facts(tls_cert_info *ci, int *read, const GByteArray *der)
+{
+    if (!*read && der) {
+        tls_cert_info_read(der->data, der->len, ci);
+        *read = 1;
+    }
+}
+
+/* The earlier handshake a resumed one continues, from the session cache (ticket first). */
+static tlsdsk_sess *sess_find_parent(const tlsdsk_cap *cap, const tlsdsk_sess *s)
+{
+    const tls_hs *hs = s->hs;
+    tlsdsk_sess *p = NULL;
+    if (!cap || !tls_hs_resumed(hs))
+        return NULL;
+    if (hs->ch_ticket)
+        p = cache_get(cap->by_ticket, hs->ch_ticket->data, hs->ch_ticket->len);
+    if (!p && hs->sid_len)
+        p = cache_get(cap->by_sid, hs->sid, hs->sid_len);
+    /* hostile data could name a session that (indirectly) resumes this one: no cycles */
+    for (const tlsdsk_sess *a = p; a; a = a->parent)
+        if (a == s)
+            return NULL;
+    return p;
+}
+
+/* Facts about the negotiated handshake, for the tree of a header. A resumed handshake has no
+ * Certificate: it shows the certificates of the handshake it resumes. */
+static void add_hs_facts(tlsdsk_sa *st, note_list *notes, int version, int cert_s, int cert_c)
+{
+    const tls_hs *hs = st->sess->hs;
+    const tlsdsk_sess *origin = st->sess;
+    for (int i = 0; origin->parent && !origin->hs->server_cert && i < TLSDSK_RESUME_DEPTH; i++)
+        origin = origin->parent;
+    const tls_hs *certs = origin->hs;
+    if (version && hs->have_sh) {
+        const char *vn = tls_version_name(hs->version);
+        const tls_suite *s = tls_suite_find(hs->suite);
+        note_fact_add(notes, FACT_TLS_VERSION, "%s (0x%04x)", vn ? vn : "unknown", hs->version);
+        note_fact_add(notes, FACT_TLS_SUITE, "%s (0x%04x)", s ? s->name : "unknown suite",
+                      hs->suite);
+        note_fact_add(notes, FACT_TLS_EMS, "%s", hs->ems ? "yes" : "no");
+    }
+    if (cert_s && certs->server_cert) {
+        cert_facts(&st->scert, &st->scert_read, certs->server_cert);
+        note_fact_add(notes, FACT_TLS_SERVER_CERT, "%s", st->scert.subject);
+        note_fact_add(notes, FACT_TLS_SERVER_THUMB, "%s", st->scert.thumbprint);
+    }
+    if (cert_c && certs->client_cert) {
+        cert_facts(&st->ccert, &st->ccert_read, certs->client_cert);
+        note_fact_add(notes, FACT_TLS_CLIENT_CERT, "%s", st->ccert.subject);
+    }
+}
+
+static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t len,
+                            keystore *ks, note_list *notes)
+{
+    tlsdsk_sa *st = p;
+    tls_hs *hs = st->sess->hs;
+    int had_sh = hs->have_sh, had_sc = hs->server_cert != NULL, had_cc = hs->client_cert != NULL;
+    int had_parent = st->sess->parent != NULL;
+    tls_hs_feed(hs, dir, tok, len, notes);
+
+    /* the session cache: a resumed handshake finds the one it continues; a full handshake's
+     * new session id, and any ticket issued, are remembered for later ones */
+    tlsdsk_cap *cap = st->cap;
+    if (cap && !st->sess->parent) {
+        tlsdsk_sess *p = sess_find_parent(cap, st->sess);
+        if (p)
+            st->sess->parent = sess_ref(p);
+    }
+    int resumed_now = !had_parent && st->sess->parent;
+    add_hs_facts(st, notes, !had_sh && hs->have_sh, (!had_sc && hs->server_cert) || resumed_now,
+                 (!had_cc && hs->client_cert) || resumed_now);
+    if (!cap)
+        return;
+    if (hs->have_sh && hs->sid_len && !st->sess->sid_registered && !tls_hs_resumed(hs)) {
+        cache_put(cap->by_sid, hs->sid, hs->sid_len, st->sess);
+        st->sess->sid_registered = 1;
+    }
+    if (hs->ticket && !st->sess->ticket_registered) {
+        cache_put(cap->by_ticket, hs->ticket->data, hs->ticket->len, st->sess);
+        st->sess->ticket_registered = 1;
+    }
+    if (st->sess->have_ms)
+        tls_hs_trim(hs); /* only once both sides sent ChangeCipherSpec */
+}
+
+/* ---- master secret ---- */
+
+/* The RSA path: the server key chosen by certificate, decrypting the ClientKeyExchange. */
+static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, char **why)
+{
+    const tls_hs *hs = s->hs;
+    const tls_suite *suite = tls_suite_find(hs->suite);
+    char cr[65];
+    hex_lower(hs->cr, 32, cr);
+    if (!hs->have_sh) {
+        *why = g_strdup("no ServerHello of this SA in the capture");
+        return -1;
+    }
+    if ((suite && suite->kx != TLS_KX_RSA) || hs->server_kx) {
+        *why = g_strdup_printf("%s uses an ephemeral (EC)DHE key exchange: the server's RSA key "
+                               "cannot recover its master secret; a key log (CLIENT_RANDOM %s) "
+                               "or explicit TLS-DSK keys can",
+                               suite ? suite->name : "the handshake", cr);
+        return -1;
+    }
+    if (!suite) {
+        *why = g_strdup_printf("unknown cipher suite 0x%04x: its key exchange is unknown",
+                               hs->suite);
+        return -1;
+    }
+    if (!hs->server_cert) {
+        *why = g_strdup("no server Certificate in the capture to choose an RSA key by");
+        return -1;
+    }
+    tls_cert_info ci;
+    tls_cert_info_read(hs->server_cert->data, hs->server_cert->len, &ci);
+    int rc = -1;
+    const char *origin = NULL;
+    const rsakey *key = ci.has_key_id ? keystore_tls_rsa_find(ks, ci.key_id, &origin) : NULL;
+    if (!ci.has_key_id) {
+        *why = g_strdup_printf("the server certificate (SHA-1 thumbprint %s) cannot be parsed",
+                               ci.thumbprint);
+    } else if (!key) {
+        size_t n = keystore_tls_rsa_count(ks);
+        *why = g_strdup_printf("no RSA key for the server certificate \"%s\" (SHA-1 thumbprint %s; "
+                               "%zu RSA key%s configured%s)",
+                               ci.subject, ci.thumbprint, n, n == 1 ? "" : "s",
+                               n ? ", none with this public key" : "");
+    } else if (!hs->cke) {
+        *why = g_strdup(hs->kx_seen ? "the ClientKeyExchange is no longer held"
+                                    : "no ClientKeyExchange of this SA in the capture");
+    } else {
+        /* RSA ClientKeyExchange: opaque EncryptedPreMasterSecret<0..2^16-1> (RFC 5246 7.4.7.1) */
+        const uint8_t *c = hs->cke->data;
+        size_t clen = hs->cke->len;
+        const char *dwhy = NULL;
+        uint8_t pms[48];
+        if (clen < 2 || (size_t)((c[0] << 8) | c[1]) != clen - 2) {
+            *why = g_strdup("the ClientKeyExchange is not an RSA EncryptedPreMasterSecret");
+        } else if (rsakey_decrypt_pms(key, c + 2, clen - 2, hs->ch_version, hs->version, pms,
+                                     &dwhy) < 0) {
+            *why = g_strdup_printf("%s: %s", origin, dwhy);
+        } else {
+            tls_prf_kind k = tls_prf_for(hs->version, suite->prf12);
+            if (hs->ems) {
+                /* RFC 7627 4: PRF(pms, "extended master secret", session_hash) */
+                uint8_t sh[TLS_SESSION_HASH_MAX];
+                size_t shlen = 0;
+                rc = tls_session_hash(k, hs->transcript->data, hs->transcript->len, sh, &shlen);
+                if (rc == 0)
+                    rc = tls_ems_master_secret(k, pms, 48, sh, shlen, s->ms);
+            } else {
+                rc = tls_master_secret(k, pms, 48, hs->cr, hs->sr, s->ms);
+            }
+            secure_wipe(pms, sizeof(pms));
+            if (rc == 0)
+                s->ms_src = g_strdup_printf("RSA key %s, %s master secret", origin,
+                                            hs->ems ? "extended" : "standard");
+            else
+                *why = g_strdup("the TLS PRF failed");
+        }
+    }
+    tls_cert_info_clear(&ci);
+    return rc;
+}
+
+/* The master secret of a handshake from the first source that has it; 0, or -1 with *why. */
+static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth, char **why)
+{
+    *why = NULL;
+    if (s->have_ms)
+        return 0;
+    const tls_hs *hs = s->hs;
+    if (!hs->have_ch) {
+        *why = g_strdup(hs->broken_why ? hs->broken_why : "no ClientHello of this SA in the capture");
+        return -1;
+    }
+    char cr[65];
+    hex_lower(hs->cr, 32, cr);
+    char *origin = NULL;
+    if (keystore_client_random(ks, hs->cr, s->ms, &origin)) {
+        s->have_ms = 1;
+        s->ms_src = origin;
+        return 0;
+    }
+    if (tls_hs_resumed(hs)) {
+        tlsdsk_sess *parent = s->parent ? s->parent : sess_find_parent(cap, s);
+        if (!parent || parent->busy || depth >= TLSDSK_RESUME_DEPTH) {
+            *why = g_strdup_printf("resumed session whose full handshake is not in the capture: "
+                                   "no CLIENT_RANDOM line for client random %s", cr);
+            return -1;
+        }
+        char *pwhy = NULL;
+        s->busy = 1;
+        int rc = sess_master(parent, cap, ks, depth + 1, &pwhy);
+        s->busy = 0;
+        if (rc < 0) {
+            *why = g_strdup_printf("resumed session (client random %s): its full handshake has no "
+                                   "key: %s", cr, pwhy);
+            g_free(pwhy);
+            return -1;
+        }
+        memcpy(s->ms, parent->ms, TLS_MS_LEN);
+        s->have_ms = 1;
+        s->ms_src = g_strdup_printf("resumed session, master secret of the earlier handshake "
+                                    "(%s)", parent->ms_src);
+        return 0;
+    }
+    if (!s->rsa_tried) {
+        g_free(s->rsa_why);
+        s->rsa_why = NULL;
+        if (sess_master_rsa(s, ks, &s->rsa_why) == 0) {
+            s->have_ms = 1;
+            return 0;
+        }
+        /* the outcome is final once the client's key exchange is over (no later token can
+         * change it); before that, a signature seen mid-handshake must not freeze a failure */
+        s->rsa_tried = hs->kx_seen || hs->ccs[DIR_C2S];
+    }
+    *why = g_strdup_printf("no CLIENT_RANDOM line for client random %s; %s%s%s", cr,
+                           s->rsa_why ? s->rsa_why : "no RSA key",
+                           hs->broken_why ? "; " : "", hs->broken_why ? hs->broken_why : "");
+    return -1;
+}
+
+/* ---- candidates ---- */
+
+/* The key block PRFs to try for this handshake: the negotiated version's first. */
+static int kb_prfs(const tls_hs *hs, tls_prf_kind out[TLSDSK_MAX_KB])
+{
+    const tls_suite *s = tls_suite_find(hs->suite);
+    int n = 0;
+    if (hs->version < TLS_V12) {
+        out[n++] = TLS_PRF_10;
+        return n;
+    }
+    if (s) {
+        out[n++] = tls_prf_for(hs->version, s->prf12);
+    } else {
+        out[n++] = TLS_PRF_12_SHA256;
+        out[n++] = TLS_PRF_12_SHA384;
+    }
+    out[n++] = TLS_PRF_10; /* in case a peer kept the TLS 1.0 derivation under TLS 1.2 */
+    return n;
+}
+
+/* Derives (once) the SA's candidate key blocks from its master secret. */
+static int sa_key_blocks(tlsdsk_sa *st)
+{
+    if (st->kb_done)
+        return st->kb_n ? 0 : -1;
+    st->kb_done = 1;
+    const tls_hs *hs = st->sess->hs;
+    tls_prf_kind ks[TLSDSK_MAX_KB];
+    int n = kb_prfs(hs, ks);
+    for (int i = 0; i < n; i++) {
+        if (tlsdsk_key_block(ks[i], st->sess->ms, hs->cr, hs->sr, st->kb[st->kb_n]) == 0)
+            st->kb_prf[st->kb_n++] = ks[i];
+    }
+    return st->kb_n ? 0 : -1;
+}
+
+/* Recomputes HMAC-h(key, buf) and compares with sig (siglen == tls_hash_len(h)). */
+static int mac_matches(tls_hash h, const uint8_t *key, size_t klen, const uint8_t *buf,
+                       size_t buflen, const uint8_t *sig, size_t siglen, int *ok)
+{
+    uint8_t mac[TLS_SESSION_HASH_MAX];
+    if (tls_hmac(h, key, klen, buf, buflen, mac) < 0)
+        return -1;
+    *ok = ct_memeq(mac, sig, siglen);
+    secure_wipe(mac, sizeof(mac));
+    return 0;
+}
+
+static const char *key_name(mssipae_dir dir)
+{
+    return dir == DIR_C2S ? "client key" : "server key";
+}
+
+/* Explicit keys from a TLS-DSK key-log line. */
+static sig_verdict verify_explicit(tlsdsk_sa *st, const keylog_entry *e, const char *opaque,
+                                   mssipae_dir dir, const uint8_t *buf, size_t buflen,
+                                   const uint8_t *sig, size_t siglen, tls_hash h,
+                                   note_list *notes)
+{
+    const tls_hs *hs = st->sess->hs;
+    const tls_suite *suite = hs->have_sh ? tls_suite_find(hs->suite) : NULL;
+    const uint8_t *key = dir == DIR_C2S ? e->key1 : e->key2;
+    size_t klen = dir == DIR_C2S ? e->key1_len : e->key2_len;
+    note_fact_add(notes, FACT_TLS_SECRET_SRC, "key-log line %u: TLS-DSK keys for opaque %s",
+                  e->line, opaque);
+    int known = (h == TLS_H_MD5 || h == TLS_H_SHA1) &&
+                (!hs->have_sh || (hs->version < TLS_V12 && suite && suite->mac == h));
+    int proven = st->proven.set && st->proven.explicit_keys && st->proven.h == h;
+    int ok = 0;
+    if (!key || !klen || mac_matches(h, key, klen, buf, buflen, sig, siglen, &ok) < 0)
+        return verdict_make(SIG_NO_KEY, "key-log line %u for opaque %s has no usable %s",
+                            e->line, opaque, key_name(dir));
+    if (ok && known)
+        return verdict_make(SIG_VALID, "HMAC-%s with the %s of key-log line %u",
+                            tls_hash_name(h), key_name(dir), e->line);
+    if (ok) {
+        if (!st->proven.set)
+            st->proven = (tlsdsk_variant){ 1, 1, TLS_PRF_10, h };
+        return verdict_make(SIG_VALID, "variant HMAC-%s with the %s of key-log line %u "
+                            "(TLS 1.2 / long-signature case, confirmed by this match)",
+                            tls_hash_name(h), key_name(dir), e->line);
+    }
+    if (known || proven)
+        return verdict_make(SIG_INVALID, "HMAC-%s with the %s of key-log line %u does not match%s",
+                            tls_hash_name(h), key_name(dir), e->line,
+                            known ? "" : " (the variant an earlier signature of this SA proved)");
+    return verdict_make(SIG_UNSUPPORTED, "HMAC-%s with the %s of key-log line %u does not match; "
+                        "the TLS-DSK variant for this case is not established, so this is not "
+                        "proof of tampering", tls_hash_name(h), key_name(dir), e->line);
+}
+
+static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssipae_dir dir,
                                  const uint8_t *buf, size_t buflen, const uint8_t *sig,
                                  size_t siglen, note_list *notes)
 {
-    return verdict_make(SIG_UNSUPPORTED, "TLS-DSK signature verification is not implemented yet");
+    tlsdsk_sa *st = p;
+    tlsdsk_sess *s = st->sess;
+    const tls_hs *hs = s->hs;
+    tls_hash h = tls_hash_by_len(siglen);
+    if (h == TLS_H_NONE)
+        return verdict_make(SIG_MALFORMED, "a TLS-DSK signature is 16, 20, 32 or 48 bytes "
+                            "(HMAC-MD5, -SHA1, -SHA256, -SHA384), this one %zu", siglen);
+    add_hs_facts(st, notes, 1, 1, 1);
+
+    const keylog_entry *e = opaque ? keystore_keylog_find(ks, KEYLOG_TLSDSK, opaque) : NULL;
+    if (e)
+        return verify_explicit(st, e, opaque, dir, buf, buflen, sig, siglen, h, notes);
+
+    if (!hs->have_ch && !hs->have_sh)
+        return verdict_make(SIG_NO_KEY, "no TLS-DSK key-log line for opaque %s, and %s",
+                            opaque ? opaque : "(none)",
+                            hs->broken_why ? hs->broken_why
+                                           : "the SA's handshake is not in the capture");
+    if (hs->have_sh && (hs->version < TLS_V10 || hs->version > TLS_V12))
+        return verdict_make(SIG_UNSUPPORTED, "TLS-DSK over %s (0x%04x) is not supported",
+                            tls_version_name(hs->version) ? tls_version_name(hs->version)
+                                                          : "an unknown TLS version",
+                            hs->version);
+    char *why = NULL;
+    if (sess_master(s, st->cap, ks, 0, &why) < 0) {
+        sig_verdict v = verdict_make(SIG_NO_KEY, "no TLS-DSK key-log line for opaque %s; %s",
+                                     opaque ? opaque : "(none)", why);
+        g_free(why);
+        return v;
+    }
+    note_fact_add(notes, FACT_TLS_SECRET_SRC, "%s", s->ms_src);
+    tls_hs_trim(s->hs); /* the handshake bytes are not needed any more (once it is over) */
+    if (!hs->have_sh)
+        return verdict_make(SIG_NO_KEY, "no ServerHello of this SA in the capture: the server "
+                            "random is unknown");
+    if (sa_key_blocks(st) < 0)
+        return verdict_make(SIG_NO_KEY, "the TLS PRF failed");
+
+    const tls_suite *suite = tls_suite_find(hs->suite);
+    size_t off = dir == DIR_C2S ? 64 : 96; /* client key 64..95, server key 96..127 */
+    /* the known case: TLS 1.0/1.1 and HMAC with the suite's MD5/SHA1 record MAC */
+    int known = hs->version < TLS_V12 && suite && suite->mac == h &&
+                (h == TLS_H_MD5 || h == TLS_H_SHA1);
+    for (int i = 0; i < st->kb_n; i++) {
+        int ok = 0;
+        if (mac_matches(h, st->kb[i] + off, TLSDSK_KEY_LEN, buf, buflen, sig, siglen, &ok) < 0)
+            continue;
+        int proven = st->proven.set && !st->proven.explicit_keys && st->proven.prf == st->kb_prf[i] &&
+                     st->proven.h == h;
+        if (ok) {
+            if (known)
+                return verdict_make(SIG_VALID, "HMAC-%s with the %s (%s key block)",
+                                    tls_hash_name(h), key_name(dir), tls_prf_name(st->kb_prf[i]));
+            if (!st->proven.set)
+                st->proven = (tlsdsk_variant){ 1, 0, st->kb_prf[i], h };
+            return verdict_make(SIG_VALID, "variant HMAC-%s with the %s of the %s key block "
+                                "(%s, not settled by the reference; confirmed by this match)",
+                                tls_hash_name(h), key_name(dir), tls_prf_name(st->kb_prf[i]),
+                                tls_version_name(hs->version));
+        }
+        if (known || proven)
+            return verdict_make(SIG_INVALID, "HMAC-%s with the %s (%s key block) does not match%s",
+                                tls_hash_name(h), key_name(dir), tls_prf_name(st->kb_prf[i]),
+                                known ? "" : " (the variant an earlier signature of this SA proved)");
+    }
+    GString *tried = g_string_new(NULL);
+    for (int i = 0; i < st->kb_n; i++)
+        g_string_append_printf(tried, "%s%s", i ? ", " : "", tls_prf_name(st->kb_prf[i]));
+    sig_verdict v = verdict_make(SIG_UNSUPPORTED, "%s, %s (0x%04x), %zu-byte signature: no "
+                                 "candidate variant matches (HMAC-%s with the %s of the %s key "
+                                 "block%s); the derivation for this case is not established, so "
+                                 "this is not proof of tampering",
+                                 tls_version_name(hs->version), suite ? suite->name : "unknown suite",
+                                 hs->suite, siglen, tls_hash_name(h), key_name(dir), tried->str,
+                                 st->kb_n > 1 ? "s" : "");
+    g_string_free(tried, TRUE);
+    return v;
 }
 
 const mech_ops mech_tlsdsk_ops = {
     .scheme = "TLS-DSK",
     .keylog = KEYLOG_TLSDSK,
+    .cap_new = tlsdsk_cap_new,
+    .cap_free = tlsdsk_cap_free,
     .sa_new = tlsdsk_sa_new,
     .sa_free = tlsdsk_sa_free,
     .on_token = tlsdsk_on_token,

@@ -31,7 +31,18 @@ void note_add(note_list *l, note_kind kind, note_sev sev, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    mssipae_note n = { kind, sev, g_strdup_vprintf(fmt, ap) };
+    mssipae_note n = { kind, sev, g_strdup_vprintf(fmt, ap), FACT_NONE };
+    va_end(ap);
+    g_array_append_val(l, n);
+}
+
+void note_fact_add(note_list *l, note_fact f, const char *fmt, ...)
+{
+    if (!l)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    mssipae_note n = { NOTE_FACT, NOTE_SEV_CHAT, g_strdup_vprintf(fmt, ap), f };
     va_end(ap);
     g_array_append_val(l, n);
 }

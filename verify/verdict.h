@@ -39,8 +39,24 @@ typedef enum {
     NOTE_UNSUPPORTED,    /* a case the verifier does not handle */
     NOTE_CONFIG,         /* a key source (keytab, key log, password table) is unusable */
     NOTE_BIND,           /* how an auth header was bound to its SA, when not the plain way */
+    NOTE_FACT,           /* a named fact about the SA (note.fact says which), shown by the glue as
+                            a field, not as an expert info; added with note_fact_add */
     NOTE_KINDS
 } note_kind;
+
+/* Which fact a NOTE_FACT note carries (the glue maps each to one field). Values are stored with
+ * the first-pass result, so every pass renders the same facts. */
+typedef enum {
+    FACT_NONE = 0,
+    FACT_TLS_VERSION,     /* "TLS 1.2 (0x0303)" */
+    FACT_TLS_SUITE,       /* "TLS_RSA_WITH_AES_128_CBC_SHA (0x002f)" */
+    FACT_TLS_EMS,         /* "yes" / "no" (RFC 7627 extended master secret negotiated) */
+    FACT_TLS_SERVER_CERT, /* server certificate subject DN */
+    FACT_TLS_SERVER_THUMB,/* SHA-1 thumbprint of the server certificate, upper-case hex */
+    FACT_TLS_CLIENT_CERT, /* client certificate subject DN */
+    FACT_TLS_SECRET_SRC,  /* where the master secret (or the keys) came from */
+    FACT_KINDS
+} note_fact;
 
 typedef enum { NOTE_SEV_CHAT = 0, NOTE_SEV_NOTE, NOTE_SEV_WARN, NOTE_SEV_ERROR } note_sev;
 
@@ -48,6 +64,7 @@ typedef struct {
     note_kind kind;
     note_sev sev;
     char *text; /* g_malloc'd, owned by the note list */
+    note_fact fact; /* NOTE_FACT only: which fact text is; FACT_NONE otherwise */
 } mssipae_note;
 
 /* A growable list of notes; GArray of mssipae_note. */
@@ -57,6 +74,9 @@ note_list *note_list_new(void);
 void note_list_free(note_list *l);
 /* Appends a printf-formatted note. l may be NULL (the note is dropped). */
 void note_add(note_list *l, note_kind kind, note_sev sev, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+/* Appends a NOTE_FACT note (severity chat) naming fact f. l may be NULL. */
+void note_fact_add(note_list *l, note_fact f, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 /* The result of one check. why is g_malloc'd text (never NULL for status other than VALID;
  * may be NULL for VALID) naming what was tried or missing; the owner frees it. */

@@ -23,10 +23,11 @@ def demo_options(name):
     return [l.replace("@DEMO@", DEMO) for l in lines if not l.startswith("#") and l != ""]
 
 
-def signed_headers(t, pcap):
+def signed_headers(t, pcap, extra_args=()):
     """{frame: [signature hex of each signed auth header]} of pcap, from the stock SIP dissector
-    only (t: a harness.Tshark)."""
-    rows = t.fields(pcap, ["frame.number"] + SIG_FIELDS, display_filter="sip", split=True)
+    only (t: a harness.Tshark; extra_args: e.g. a tls.keylog_file option for SIP over TLS)."""
+    rows = t.fields(pcap, ["frame.number"] + SIG_FIELDS, display_filter="sip", split=True,
+                    extra_args=extra_args)
     out = {}
     for r in rows:
         sigs = [m.group(1) for cell in r[1:] for v in cell for m in [SIG_VALUE.search(v)] if m]

@@ -1,0 +1,482 @@
+/* tls_hs.c - TLS record and handshake reader for the TLS-DSK inner handshake (tls_hs.h). */
+#include "verify/tls_hs.h"
+
+#include <string.h>
+
+#include "verify/tls_suites.h"
+
+#define TLS_REC_HDR 5
+#define TLS_REC_MAX (16384u + 2048u) /* TLSCiphertext.length limit (RFC 5246 6.2.3) */
+#define TLS_HS_HDR 4
+
+enum {
+    TLS_CT_CCS = 20,
+    TLS_CT_ALERT = 21,
+    TLS_CT_HANDSHAKE = 22,
+    TLS_CT_APPDATA = 23,
+    TLS_CT_HEARTBEAT = 24,
+};
+
+enum {
+    TLS_EXT_SUPPORTED_VERSIONS = 0x002b,
+    TLS_EXT_EMS = 0x0017,
+    TLS_EXT_SESSION_TICKET = 0x0023,
+};
+
+/* ---- a pull cursor with a sticky error (K's k5input) ---- */
+
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+    int err;
+} tls_cur;
+
+static uint32_t cur_uint(tls_cur *c, size_t bytes)
+{
+    if (c->err || c->n < bytes) {
+        c->err = 1;
+        return 0;
+    }
+    uint32_t v = 0;
+    for (size_t i = 0; i < bytes; i++)
+        v = (v << 8) | c->p[i];
+    c->p += bytes;
+    c->n -= bytes;
+    return v;
+}
+
+/* Takes n bytes as a sub-cursor (empty and err set on shortage). */
+static tls_cur cur_take(tls_cur *c, size_t n)
+{
+    tls_cur s = { NULL, 0, 1 };
+    if (c->err || c->n < n) {
+        c->err = 1;
+        return s;
+    }
+    s.p = c->p;
+    s.n = n;
+    s.err = 0;
+    c->p += n;
+    c->n -= n;
+    return s;
+}
+
+/* Takes a vector with a length prefix of `bytes` bytes. */
+static tls_cur cur_vec(tls_cur *c, size_t bytes)
+{
+    size_t n = cur_uint(c, bytes);
+    return cur_take(c, n);
+}
+
+/* ---- bounded buffers ---- */
+
+/* Stops reading in direction d with a reason (first one kept) and a note. */
+static void hs_break(tls_hs *hs, mssipae_dir d, note_list *notes, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+static void hs_break(tls_hs *hs, mssipae_dir d, note_list *notes, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *why = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    note_add(notes, NOTE_MALFORMED, NOTE_SEV_WARN, "TLS-DSK %s handshake: %s; rest of this "
+             "direction's handshake ignored", d == DIR_C2S ? "client" : "server", why);
+    if (!hs->broken_why)
+        hs->broken_why = g_strdup_printf("%s handshake unreadable: %s",
+                                         d == DIR_C2S ? "client" : "server", why);
+    g_free(why);
+    hs->broken[d] = 1;
+    /* the pending bytes of this direction are of no use any more */
+    hs->held -= hs->rec[d]->len + hs->msg[d]->len;
+    g_byte_array_set_size(hs->rec[d], 0);
+    g_byte_array_set_size(hs->msg[d], 0);
+}
+
+/* Appends to one of the held buffers, within the per-SA cap; 0, or -1 (nothing appended). */
+static int hs_append(tls_hs *hs, GByteArray *b, const uint8_t *p, size_t n)
+{
+    if (n > TLS_HS_MAX_HELD || hs->held + n > TLS_HS_MAX_HELD)
+        return -1;
+    g_byte_array_append(b, p, (guint)n);
+    hs->held += n;
+    return 0;
+}
+
+/* Replaces *slot by a copy of p[0..n) counted against the cap; 0 or -1. */
+static int hs_keep(tls_hs *hs, GByteArray **slot, const uint8_t *p, size_t n)
+{
+    if (*slot) {
+        hs->held -= (*slot)->len;
+        secure_wipe((*slot)->data, (*slot)->len);
+        g_byte_array_free(*slot, TRUE);
+        *slot = NULL;
+    }
+    GByteArray *b = g_byte_array_new();
+    if (hs_append(hs, b, p, n) < 0) {
+        g_byte_array_free(b, TRUE);
+        return -1;
+    }
+    *slot = b;
+    return 0;
+}
+
+tls_hs *tls_hs_new(void)
+{
+    tls_hs *hs = g_new0(tls_hs, 1);
+    for (int d = 0; d < 2; d++) {
+        hs->rec[d] = g_byte_array_new();
+        hs->msg[d] = g_byte_array_new();
+    }
+    hs->transcript = g_byte_array_new();
+    return hs;
+}
+
+static void free_bytes(GByteArray *b)
+{
+    if (b) {
+        secure_wipe(b->data, b->len);
+        g_byte_array_free(b, TRUE);
+    }
+}
+
+void tls_hs_free(tls_hs *hs)
+{
+    if (!hs)
+        return;
+    for (int d = 0; d < 2; d++) {
+        free_bytes(hs->rec[d]);
+        free_bytes(hs->msg[d]);
+    }
+    free_bytes(hs->ch_ticket);
+    free_bytes(hs->server_cert);
+    free_bytes(hs->client_cert);
+    free_bytes(hs->cke);
+    free_bytes(hs->ticket);
+    free_bytes(hs->transcript);
+    g_free(hs->broken_why);
+    secure_wipe(hs, sizeof(*hs));
+    g_free(hs);
+}
+
+/* ---- handshake messages ---- */
+
+/* Walks an extensions block; returns -1 when its framing is bad. */
+static int parse_extensions(tls_hs *hs, tls_cur *c, int server)
+{
+    if (c->n == 0)
+        return 0; /* no extensions (TLS 1.0 clients such as Lync's) */
+    tls_cur exts = cur_vec(c, 2);
+    if (exts.err || c->n != 0)
+        return -1;
+    while (exts.n) {
+        uint16_t type = (uint16_t)cur_uint(&exts, 2);
+        tls_cur body = cur_vec(&exts, 2);
+        if (exts.err)
+            return -1;
+        if (type == TLS_EXT_EMS) {
+            if (server)
+                hs->ems = hs->ch_ems;
+            else
+                hs->ch_ems = 1;
+        } else if (type == TLS_EXT_SESSION_TICKET && !server) {
+            hs->ch_ticket_ext = 1;
+            hs->ch_ticket_seen = body.n > 0;
+            if (body.n && hs_keep(hs, &hs->ch_ticket, body.p, body.n) < 0)
+                return -2;
+        } else if (type == TLS_EXT_SUPPORTED_VERSIONS && server) {
+            /* TLS 1.3 ServerHello: selected_version (RFC 8446 4.2.1) */
+            uint16_t v = (uint16_t)cur_uint(&body, 2);
+            if (!body.err)
+                hs->version = v;
+        }
+    }
+    return 0;
+}
+
+/* ClientHello (RFC 5246 7.4.1.2). */
+static int parse_client_hello(tls_hs *hs, tls_cur c)
+{
+    hs->ch_version = (uint16_t)cur_uint(&c, 2);
+    tls_cur rnd = cur_take(&c, 32);
+    tls_cur sid = cur_vec(&c, 1);
+    tls_cur suites = cur_vec(&c, 2);
+    tls_cur comp = cur_vec(&c, 1);
+    if (c.err || sid.n > 32 || suites.n < 2 || (suites.n & 1) || comp.n < 1)
+        return -1;
+    memcpy(hs->cr, rnd.p, 32);
+    memcpy(hs->ch_sid, sid.p, sid.n);
+    hs->ch_sid_len = sid.n;
+    int rc = parse_extensions(hs, &c, 0);
+    if (rc < 0)
+        return rc;
+    hs->have_ch = 1;
+    return 0;
+}
+
+/* ServerHello (RFC 5246 7.4.1.3). */
+static int parse_server_hello(tls_hs *hs, tls_cur c)
+{
+    hs->version = (uint16_t)cur_uint(&c, 2);
+    tls_cur rnd = cur_take(&c, 32);
+    tls_cur sid = cur_vec(&c, 1);
+    hs->suite = (uint16_t)cur_uint(&c, 2);
+    (void)cur_uint(&c, 1); /* compression method */
+    if (c.err || sid.n > 32)
+        return -1;
+    memcpy(hs->sr, rnd.p, 32);
+    memcpy(hs->sid, sid.p, sid.n);
+    hs->sid_len = sid.n;
+    hs->ems = 0;
+    int rc = parse_extensions(hs, &c, 1);
+    if (rc < 0)
+        return rc;
+    hs->have_sh = 1;
+    return 0;
+}
+
+/* Certificate (RFC 5246 7.4.2): keeps the first (leaf) certificate of the chain. */
+static int parse_certificate(tls_hs *hs, mssipae_dir d, tls_cur c)
+{
+    tls_cur list = cur_vec(&c, 3);
+    if (c.err || c.n)
+        return -1;
+    if (list.n == 0)
+        return 0; /* a client without a certificate */
+    tls_cur leaf = cur_vec(&list, 3);
+    if (list.err || leaf.n == 0)
+        return -1;
+    return hs_keep(hs, d == DIR_S2C ? &hs->server_cert : &hs->client_cert, leaf.p, leaf.n) < 0
+        ? -2 : 0;
+}
+
+/* NewSessionTicket (RFC 5077 3.3). */
+static int parse_ticket(tls_hs *hs, tls_cur c)
+{
+    (void)cur_uint(&c, 4); /* ticket_lifetime_hint */
+    tls_cur t = cur_vec(&c, 2);
+    if (c.err)
+        return -1;
+    if (t.n == 0)
+        return 0; /* the server will not issue one after all */
+    return hs_keep(hs, &hs->ticket, t.p, t.n) < 0 ? -2 : 0;
+}
+
+/* One complete handshake message (type, body) sent in direction d. */
+static void handle_message(tls_hs *hs, mssipae_dir d, const uint8_t *msg, size_t len,
+                           note_list *notes)
+{
+    uint8_t type = msg[0];
+    tls_cur body = { msg + TLS_HS_HDR, len - TLS_HS_HDR, 0 };
+    int rc = 0;
+    int in_transcript = type != TLS_HT_HELLO_REQUEST && !hs->kx_seen;
+    hs->messages++;
+    if (in_transcript && hs_append(hs, hs->transcript, msg, len) < 0) {
+        hs_break(hs, d, notes, "handshake larger than the %u-byte limit", TLS_HS_MAX_HELD);
+        return;
+    }
+    switch (type) {
+    case TLS_HT_CLIENT_HELLO:
+        if (d != DIR_C2S || hs->have_ch)
+            goto unexpected;
+        rc = parse_client_hello(hs, body);
+        if (rc == 0)
+            note_add(notes, NOTE_TOKEN, NOTE_SEV_CHAT,
+                     "TLS-DSK ClientHello: version 0x%04x, session id of %zu bytes%s%s",
+                     hs->ch_version, hs->ch_sid_len, hs->ch_ems ? ", extended master secret" : "",
+                     hs->ch_ticket ? ", session ticket presented" : "");
+        break;
+    case TLS_HT_SERVER_HELLO: {
+        if (d != DIR_S2C || hs->have_sh)
+            goto unexpected;
+        rc = parse_server_hello(hs, body);
+        if (rc == 0) {
+            const tls_suite *s = tls_suite_find(hs->suite);
+            const char *vn = tls_version_name(hs->version);
+            note_add(notes, NOTE_TOKEN, NOTE_SEV_CHAT,
+                     "TLS-DSK ServerHello: %s, %s (0x%04x), extended master secret %s",
+                     vn ? vn : "unknown version", s ? s->name : "unknown suite", hs->suite,
+                     hs->ems ? "yes" : "no");
+        }
+        break;
+    }
+    case TLS_HT_CERTIFICATE:
+        rc = parse_certificate(hs, d, body);
+        break;
+    case TLS_HT_SERVER_KEY_EXCHANGE:
+        if (d != DIR_S2C)
+            goto unexpected;
+        hs->server_kx = 1;
+        break;
+    case TLS_HT_CERTIFICATE_REQUEST:
+        if (d != DIR_S2C)
+            goto unexpected;
+        hs->cert_request = 1;
+        break;
+    case TLS_HT_SERVER_HELLO_DONE:
+        if (d != DIR_S2C)
+            goto unexpected;
+        hs->server_done = 1;
+        break;
+    case TLS_HT_CLIENT_KEY_EXCHANGE:
+        if (d != DIR_C2S || hs->kx_seen)
+            goto unexpected;
+        hs->kx_seen = 1;
+        rc = hs_keep(hs, &hs->cke, body.p, body.n) < 0 ? -2 : 0;
+        break;
+    case TLS_HT_NEW_SESSION_TICKET:
+        if (d != DIR_S2C)
+            goto unexpected;
+        rc = parse_ticket(hs, body);
+        break;
+    default:
+        break; /* CertificateVerify, HelloRequest, ...: nothing the keys depend on */
+    }
+    if (rc == -2)
+        hs_break(hs, d, notes, "handshake larger than the %u-byte limit", TLS_HS_MAX_HELD);
+    else if (rc < 0)
+        hs_break(hs, d, notes, "handshake message type %u of %zu bytes is malformed", type,
+                 len - TLS_HS_HDR);
+    return;
+unexpected:
+    hs_break(hs, d, notes, "unexpected handshake message type %u from the %s", type,
+             d == DIR_C2S ? "client" : "server");
+}
+
+/* The plaintext of one handshake record: completes and handles handshake messages. */
+static void handle_handshake_record(tls_hs *hs, mssipae_dir d, const uint8_t *p, size_t n,
+                                    note_list *notes)
+{
+    GByteArray *m = hs->msg[d];
+    if (hs_append(hs, m, p, n) < 0) {
+        hs_break(hs, d, notes, "handshake larger than the %u-byte limit", TLS_HS_MAX_HELD);
+        return;
+    }
+    size_t off = 0;
+    while (!hs->broken[d] && m->len - off >= TLS_HS_HDR) {
+        const uint8_t *h = m->data + off;
+        size_t blen = ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
+        if (blen + TLS_HS_HDR > TLS_HS_MAX_HELD) {
+            hs_break(hs, d, notes, "handshake message type %u announces %zu bytes, more than the "
+                     "%u-byte limit", h[0], blen, TLS_HS_MAX_HELD);
+            return;
+        }
+        if (m->len - off < TLS_HS_HDR + blen)
+            break; /* the rest comes in a later record */
+        handle_message(hs, d, h, TLS_HS_HDR + blen, notes);
+        off += TLS_HS_HDR + blen;
+    }
+    if (hs->broken[d])
+        return;
+    if (off) {
+        g_byte_array_remove_range(m, 0, (guint)off);
+        hs->held -= off;
+    }
+}
+
+/* One complete record. */
+static void handle_record(tls_hs *hs, mssipae_dir d, uint8_t type, const uint8_t *p, size_t n,
+                          note_list *notes)
+{
+    switch (type) {
+    case TLS_CT_HANDSHAKE:
+        if (hs->ccs[d])
+            return; /* encrypted Finished (or renegotiation): not ours to read */
+        if (n == 0) {
+            hs_break(hs, d, notes, "empty handshake record");
+            return;
+        }
+        handle_handshake_record(hs, d, p, n, notes);
+        return;
+    case TLS_CT_CCS:
+        if (hs->ccs[d])
+            return;
+        if (n != 1 || p[0] != 1 || hs->msg[d]->len) {
+            hs_break(hs, d, notes, "malformed ChangeCipherSpec");
+            return;
+        }
+        hs->ccs[d] = 1;
+        return;
+    case TLS_CT_ALERT:
+        if (!hs->ccs[d] && n == 2)
+            note_add(notes, NOTE_TOKEN, NOTE_SEV_WARN, "TLS-DSK %s sent alert level %u, "
+                     "description %u", d == DIR_C2S ? "client" : "server", p[0], p[1]);
+        return;
+    default:
+        return; /* application data or heartbeat: not part of TLS-DSK, ignored */
+    }
+}
+
+void tls_hs_feed(tls_hs *hs, mssipae_dir d, const uint8_t *tok, size_t len, note_list *notes)
+{
+    if (!hs || (d != DIR_C2S && d != DIR_S2C) || hs->broken[d] || !tok || !len)
+        return;
+    GByteArray *r = hs->rec[d];
+    if (hs_append(hs, r, tok, len) < 0) {
+        hs_break(hs, d, notes, "more than %u bytes of handshake records", TLS_HS_MAX_HELD);
+        return;
+    }
+    size_t off = 0;
+    while (!hs->broken[d] && r->len - off >= TLS_REC_HDR) {
+        const uint8_t *h = r->data + off;
+        uint8_t type = h[0];
+        uint16_t ver = (uint16_t)((h[1] << 8) | h[2]);
+        size_t rlen = ((size_t)h[3] << 8) | h[4];
+        if (type < TLS_CT_CCS || type > TLS_CT_HEARTBEAT || h[1] != 3) {
+            hs_break(hs, d, notes, "not a TLS record (type %u, version 0x%04x)", type, ver);
+            return;
+        }
+        if (rlen > TLS_REC_MAX) {
+            hs_break(hs, d, notes, "record length %zu exceeds the TLS limit %u", rlen, TLS_REC_MAX);
+            return;
+        }
+        if (r->len - off < TLS_REC_HDR + rlen)
+            break; /* the record ends in a later token */
+        handle_record(hs, d, type, h + TLS_REC_HDR, rlen, notes);
+        off += TLS_REC_HDR + rlen;
+    }
+    if (hs->broken[d])
+        return;
+    if (off) {
+        g_byte_array_remove_range(r, 0, (guint)off);
+        hs->held -= off;
+    }
+}
+
+int tls_hs_resumed(const tls_hs *hs)
+{
+    if (!hs->have_ch || !hs->have_sh)
+        return 0;
+    if (hs->sid_len && hs->sid_len == hs->ch_sid_len && memcmp(hs->sid, hs->ch_sid, hs->sid_len) == 0)
+        return 1;
+    return hs->ch_ticket_seen && !hs->server_cert && !hs->server_done && !hs->kx_seen &&
+           hs->ccs[DIR_S2C];
+}
+
+/* Frees one held buffer (wiped) and takes it off the count. */
+static void hs_drop(tls_hs *hs, GByteArray **slot)
+{
+    if (*slot) {
+        hs->held -= (*slot)->len;
+        free_bytes(*slot);
+        *slot = NULL;
+    }
+}
+
+void tls_hs_trim(tls_hs *hs)
+{
+    if (!hs || !hs->ccs[DIR_C2S] || !hs->ccs[DIR_S2C])
+        return;
+    hs_drop(hs, &hs->transcript);
+    hs->transcript = g_byte_array_new();
+    hs->kx_seen = 1; /* nothing more enters the transcript */
+    hs_drop(hs, &hs->cke);
+    hs_drop(hs, &hs->ch_ticket);
+    hs_drop(hs, &hs->ticket);
+    for (int d = 0; d < 2; d++) {
+        hs->held -= hs->rec[d]->len + hs->msg[d]->len;
+        secure_wipe(hs->rec[d]->data, hs->rec[d]->len);
+        secure_wipe(hs->msg[d]->data, hs->msg[d]->len);
+        g_byte_array_set_size(hs->rec[d], 0);
+        g_byte_array_set_size(hs->msg[d], 0);
+    }
+}

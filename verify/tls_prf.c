@@ -1,0 +1,172 @@
+/* tls_prf.c - TLS PRFs and the TLS-DSK key block over GnuTLS HMAC and hash primitives. */
+#include "verify/tls_prf.h"
+
+#include <string.h>
+
+#include <glib.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "verify/verdict.h"
+
+#define TLS_LABEL_MAX 64 /* our labels are at most 22 bytes */
+
+static const char tlsdsk_label[] = "client EAP encryption"; /* 21 bytes, no NUL (reference 8) */
+
+static gnutls_mac_algorithm_t tls_gnutls_mac(tls_hash h)
+{
+    switch (h) {
+    case TLS_H_MD5: return GNUTLS_MAC_MD5;
+    case TLS_H_SHA1: return GNUTLS_MAC_SHA1;
+    case TLS_H_SHA256: return GNUTLS_MAC_SHA256;
+    case TLS_H_SHA384: return GNUTLS_MAC_SHA384;
+    default: return GNUTLS_MAC_UNKNOWN;
+    }
+}
+
+const char *tls_prf_name(tls_prf_kind k)
+{
+    switch (k) {
+    case TLS_PRF_10: return "TLS 1.0 PRF";
+    case TLS_PRF_12_SHA256: return "TLS 1.2 PRF-SHA256";
+    case TLS_PRF_12_SHA384: return "TLS 1.2 PRF-SHA384";
+    }
+    return "?";
+}
+
+tls_prf_kind tls_prf_for(uint16_t version, tls_hash prf12)
+{
+    if (version < TLS_V12)
+        return TLS_PRF_10;
+    return prf12 == TLS_H_SHA384 ? TLS_PRF_12_SHA384 : TLS_PRF_12_SHA256;
+}
+
+int tls_hmac(tls_hash h, const uint8_t *key, size_t klen, const uint8_t *data, size_t dlen,
+             uint8_t *out)
+{
+    gnutls_mac_algorithm_t m = tls_gnutls_mac(h);
+    if (m == GNUTLS_MAC_UNKNOWN)
+        return -1;
+    return gnutls_hmac_fast(m, key, klen, data, dlen, out) < 0 ? -1 : 0;
+}
+
+/* HMAC-h(secret, a || b) (one step of P_hash). */
+static int hmac2(gnutls_mac_algorithm_t m, const uint8_t *secret, size_t slen, const uint8_t *a,
+                 size_t alen, const uint8_t *b, size_t blen, uint8_t *out)
+{
+    gnutls_hmac_hd_t hd;
+    if (gnutls_hmac_init(&hd, m, secret, slen) < 0)
+        return -1;
+    int rc = gnutls_hmac(hd, a, alen);
+    if (rc >= 0 && blen)
+        rc = gnutls_hmac(hd, b, blen);
+    gnutls_hmac_deinit(hd, out); /* writes the output and frees the handle */
+    return rc < 0 ? -1 : 0;
+}
+
+/* P_hash(secret, seed) (RFC 2246 5): A(0) = seed, A(i) = HMAC(secret, A(i-1)),
+ * output = HMAC(secret, A(1) || seed) || HMAC(secret, A(2) || seed) || ...; XORed into out
+ * when xor is set (for the TLS 1.0 PRF's second half). */
+static int p_hash(tls_hash h, const uint8_t *secret, size_t slen, const uint8_t *seed,
+                  size_t seedlen, uint8_t *out, size_t outlen, int xor)
+{
+    gnutls_mac_algorithm_t m = tls_gnutls_mac(h);
+    size_t hl = tls_hash_len(h);
+    uint8_t a[TLS_SESSION_HASH_MAX], blk[TLS_SESSION_HASH_MAX];
+    int rc = -1;
+    if (m == GNUTLS_MAC_UNKNOWN)
+        return -1;
+    if (gnutls_hmac_fast(m, secret, slen, seed, seedlen, a) < 0) /* A(1) */
+        goto out;
+    for (size_t done = 0; done < outlen; done += hl) {
+        if (hmac2(m, secret, slen, a, hl, seed, seedlen, blk) < 0)
+            goto out;
+        size_t n = MIN(hl, outlen - done);
+        for (size_t i = 0; i < n; i++)
+            out[done + i] = xor ? (uint8_t)(out[done + i] ^ blk[i]) : blk[i];
+        if (gnutls_hmac_fast(m, secret, slen, a, hl, a) < 0) /* A(i+1) */
+            goto out;
+    }
+    rc = 0;
+out:
+    secure_wipe(a, sizeof(a));
+    secure_wipe(blk, sizeof(blk));
+    return rc;
+}
+
+int tls_prf(tls_prf_kind k, const uint8_t *secret, size_t slen, const char *label,
+            const uint8_t *seed, size_t seedlen, uint8_t *out, size_t outlen)
+{
+    size_t llen = strlen(label);
+    if (llen > TLS_LABEL_MAX || seedlen > SIZE_MAX - llen)
+        return -1;
+    /* the PRF's seed is label || seed */
+    size_t ls_len = llen + seedlen;
+    uint8_t *ls = g_malloc(ls_len ? ls_len : 1);
+    memcpy(ls, label, llen);
+    if (seedlen)
+        memcpy(ls + llen, seed, seedlen);
+    int rc;
+    if (k == TLS_PRF_10) {
+        /* PRF = P_MD5(S1, label + seed) XOR P_SHA1(S2, label + seed); S1 and S2 are the two
+         * halves of the secret, sharing the middle byte when its length is odd (RFC 2246 5) */
+        size_t half = (slen + 1) / 2;
+        rc = p_hash(TLS_H_MD5, secret, half, ls, ls_len, out, outlen, 0);
+        if (rc == 0)
+            rc = p_hash(TLS_H_SHA1, secret + (slen - half), half, ls, ls_len, out, outlen, 1);
+    } else {
+        /* PRF = P_<hash>(secret, label + seed) (RFC 5246 5) */
+        rc = p_hash(k == TLS_PRF_12_SHA384 ? TLS_H_SHA384 : TLS_H_SHA256, secret, slen, ls,
+                    ls_len, out, outlen, 0);
+    }
+    g_free(ls);
+    if (rc != 0)
+        secure_wipe(out, outlen);
+    return rc;
+}
+
+int tls_master_secret(tls_prf_kind k, const uint8_t *pms, size_t pmslen,
+                      const uint8_t cr[TLS_RANDOM_LEN], const uint8_t sr[TLS_RANDOM_LEN],
+                      uint8_t ms[TLS_MS_LEN])
+{
+    uint8_t seed[2 * TLS_RANDOM_LEN];
+    memcpy(seed, cr, TLS_RANDOM_LEN);
+    memcpy(seed + TLS_RANDOM_LEN, sr, TLS_RANDOM_LEN);
+    return tls_prf(k, pms, pmslen, "master secret", seed, sizeof(seed), ms, TLS_MS_LEN);
+}
+
+int tls_ems_master_secret(tls_prf_kind k, const uint8_t *pms, size_t pmslen,
+                          const uint8_t *session_hash, size_t hlen, uint8_t ms[TLS_MS_LEN])
+{
+    return tls_prf(k, pms, pmslen, "extended master secret", session_hash, hlen, ms, TLS_MS_LEN);
+}
+
+int tls_session_hash(tls_prf_kind k, const uint8_t *msgs, size_t len,
+                     uint8_t out[TLS_SESSION_HASH_MAX], size_t *hlen)
+{
+    switch (k) {
+    case TLS_PRF_10:
+        /* TLS 1.0/1.1: MD5(handshake_messages) || SHA1(handshake_messages) (RFC 7627 3) */
+        if (gnutls_hash_fast(GNUTLS_DIG_MD5, msgs, len, out) < 0 ||
+            gnutls_hash_fast(GNUTLS_DIG_SHA1, msgs, len, out + 16) < 0)
+            return -1;
+        *hlen = 36;
+        return 0;
+    case TLS_PRF_12_SHA256:
+        *hlen = 32;
+        return gnutls_hash_fast(GNUTLS_DIG_SHA256, msgs, len, out) < 0 ? -1 : 0;
+    case TLS_PRF_12_SHA384:
+        *hlen = 48;
+        return gnutls_hash_fast(GNUTLS_DIG_SHA384, msgs, len, out) < 0 ? -1 : 0;
+    }
+    return -1;
+}
+
+int tlsdsk_key_block(tls_prf_kind k, const uint8_t ms[TLS_MS_LEN], const uint8_t cr[TLS_RANDOM_LEN],
+                     const uint8_t sr[TLS_RANDOM_LEN], uint8_t kb[TLSDSK_KB_LEN])
+{
+    uint8_t seed[2 * TLS_RANDOM_LEN];
+    memcpy(seed, cr, TLS_RANDOM_LEN);
+    memcpy(seed + TLS_RANDOM_LEN, sr, TLS_RANDOM_LEN);
+    return tls_prf(k, ms, TLS_MS_LEN, tlsdsk_label, seed, sizeof(seed), kb, TLSDSK_KB_LEN);
+}
