@@ -7,7 +7,9 @@
  *    keys at once or lazily. Problems go to notes (NOTE_MALFORMED, NOTE_TOKEN), never abort.
  *  - verify() is a pure check of one signature over one buffer: inputs are const, no counters or
  *    cipher state advance between messages (NTLM SeqNum is 100 on the wire; Kerberos SND_SEQ is
- *    read from the token). It may cache derived keys inside st. It returns
+ *    read from the token). It may cache inside st what a computation proved: derived keys,
+ *    and facts a cryptographic match established (the key or TLS-DSK variant that verified a
+ *    signature of the SA: a forger cannot produce a match). It returns
  *      VALID / INVALID       only when a key was derived and the signature was recomputed;
  *      NO_KEY                no key source matched (why names what was looked up), or a
  *                            password/keytab did not fit the handshake (never INVALID then);

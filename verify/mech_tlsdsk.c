@@ -43,6 +43,7 @@
  *   key-log line. An RSA key that does not match the certificate is not used at all: NO_KEY.
  */
 #include "verify/mech.h"
+#include "sigbuf/codec.h"
 
 #include <string.h>
 
@@ -94,6 +95,10 @@ typedef struct {
     tlsdsk_variant proven;
     tls_cert_info scert, ccert;           /* read lazily from the handshake */
     int scert_read, ccert_read;
+    int verified_kb;                      /* 1 + index of the key block that verified, 0: none */
+    int have_xkeys;                       /* explicit key-log keys that verified (copied) */
+    uint8_t xkeys[2][TLS_SESSION_HASH_MAX]; /* client, server key; wiped on free */
+    size_t xlen[2];
 } tlsdsk_sa;
 
 /* ---- sessions and the cache ---- */
@@ -165,6 +170,7 @@ static void tlsdsk_sa_free(void *p)
     tls_cert_info_clear(&st->scert);
     tls_cert_info_clear(&st->ccert);
     secure_wipe(st->kb, sizeof(st->kb));
+    secure_wipe(st->xkeys, sizeof(st->xkeys));
     g_free(st);
 }
 
@@ -471,6 +477,22 @@ static const char *key_name(mssipae_dir dir)
     return dir == DIR_C2S ? "client key" : "server key";
 }
 
+/* Keeps a copy of the explicit keys that verified a signature, for the key export. */
+static void remember_xkeys(tlsdsk_sa *st, const keylog_entry *e)
+{
+    const uint8_t *k[2] = { e->key1, e->key2 };
+    size_t n[2] = { e->key1_len, e->key2_len };
+    for (int i = 0; i < 2; i++) {
+        if (!k[i] || n[i] > sizeof st->xkeys[i])
+            return;
+    }
+    for (int i = 0; i < 2; i++) {
+        memcpy(st->xkeys[i], k[i], n[i]);
+        st->xlen[i] = n[i];
+    }
+    st->have_xkeys = 1;
+}
+
 /* Explicit keys from a TLS-DSK key-log line. */
 static sig_verdict verify_explicit(tlsdsk_sa *st, const keylog_entry *e, const char *opaque,
                                    mssipae_dir dir, const uint8_t *buf, size_t buflen,
@@ -490,6 +512,8 @@ static sig_verdict verify_explicit(tlsdsk_sa *st, const keylog_entry *e, const c
     if (!key || !klen || mac_matches(h, key, klen, buf, buflen, sig, siglen, &ok) < 0)
         return verdict_make(SIG_NO_KEY, "key-log line %u for opaque %s has no usable %s",
                             e->line, opaque, key_name(dir));
+    if (ok)
+        remember_xkeys(st, e);
     if (ok && known)
         return verdict_make(SIG_VALID, "HMAC-%s with the %s of key-log line %u",
                             tls_hash_name(h), key_name(dir), e->line);
@@ -563,6 +587,7 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
         int proven = st->proven.set && !st->proven.explicit_keys && st->proven.prf == st->kb_prf[i] &&
                      st->proven.h == h;
         if (ok) {
+            st->verified_kb = i + 1;
             if (known)
                 return verdict_make(SIG_VALID, "HMAC-%s with the %s (%s key block)",
                                     tls_hash_name(h), key_name(dir), tls_prf_name(st->kb_prf[i]));
@@ -592,6 +617,44 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
     return v;
 }
 
+/* The client certificate's subject, for statistics (once the handshake facts were read). */
+static char *tlsdsk_client_name(const void *p)
+{
+    const tlsdsk_sa *st = p;
+    return st->ccert_read && st->ccert.subject && *st->ccert.subject ? g_strdup(st->ccert.subject)
+                                                                      : NULL;
+}
+
+/* "TLS-DSK <opaque> <client key> <server key>": the keys of the key block that verified a
+ * signature (key_block[64..96), [96..128)), or the explicit keys that did. */
+static size_t tlsdsk_export_keys(const void *p, const char *const *opaques, size_t n,
+                                 GString *out)
+{
+    const tlsdsk_sa *st = p;
+    const uint8_t *k[2];
+    size_t kl[2];
+    if (st->verified_kb) {
+        k[0] = st->kb[st->verified_kb - 1] + 64;
+        k[1] = st->kb[st->verified_kb - 1] + 96;
+        kl[0] = kl[1] = TLSDSK_KEY_LEN;
+    } else if (st->have_xkeys) {
+        k[0] = st->xkeys[0];
+        k[1] = st->xkeys[1];
+        kl[0] = st->xlen[0];
+        kl[1] = st->xlen[1];
+    } else {
+        return 0;
+    }
+    char *c = codec_hex_encode(k[0], kl[0]), *s = codec_hex_encode(k[1], kl[1]);
+    for (size_t i = 0; i < n; i++)
+        g_string_append_printf(out, "TLS-DSK %s %s %s\n", opaques[i], c, s);
+    secure_wipe(c, strlen(c));
+    secure_wipe(s, strlen(s));
+    g_free(c);
+    g_free(s);
+    return n;
+}
+
 const mech_ops mech_tlsdsk_ops = {
     .scheme = "TLS-DSK",
     .keylog = KEYLOG_TLSDSK,
@@ -599,6 +662,8 @@ const mech_ops mech_tlsdsk_ops = {
     .cap_free = tlsdsk_cap_free,
     .sa_new = tlsdsk_sa_new,
     .sa_free = tlsdsk_sa_free,
+    .client_name = tlsdsk_client_name,
+    .export_keys = tlsdsk_export_keys,
     .on_token = tlsdsk_on_token,
     .verify = tlsdsk_verify,
 };

@@ -558,6 +558,24 @@ static void run_rsa_case(const rsa_case *c, int ems)
             assert_non_null(strstr(fact(notes, FACT_TLS_SERVER_CERT), "CN=fe1.contoso.test"));
             assert_non_null(strstr(fact(notes, FACT_TLS_CLIENT_CERT), "CN=alice@contoso.test"));
             assert_non_null(strstr(fact(notes, FACT_TLS_SECRET_SRC), "RSA key"));
+            /* the key export gives GnuTLS's key block bytes 64..96 and 96..128, and statistics
+             * the client certificate */
+            {
+                GString *out = g_string_new(NULL);
+                const char *const ops[] = {"0A0B0C0D"};
+                assert_int_equal(mech_tlsdsk_ops.export_keys(st, ops, 1, out), 1);
+                GString *want = g_string_new("TLS-DSK 0A0B0C0D ");
+                for (int k = 64; k < 128; k++)
+                    g_string_append_printf(want, "%s%02x", k == 96 ? " " : "", r.kb[k]);
+                g_string_append_c(want, '\n');
+                assert_string_equal(out->str, want->str);
+                g_string_free(want, TRUE);
+                g_string_free(out, TRUE);
+                char *who = mech_tlsdsk_ops.client_name(st);
+                assert_non_null(who);
+                assert_non_null(strstr(who, "CN=alice@contoso.test"));
+                g_free(who);
+            }
             /* one covered byte changed: INVALID (known case, or variant proven above) */
             buf[blen / 2] ^= 0x20;
             assert_int_equal(check(st, ks, DIR_C2S, buf, blen, csig, c->siglen, notes, NULL),
