@@ -1,7 +1,7 @@
 """Security associations that no single damaged or forged message can blind (tshark + plugin).
 
 The message that binds an SA -- the 200 OK that names a Kerberos SA's opaque, the second 401 that
-carries an NTLM CHALLENGE and names its opaque -- is damaged IN PLACE in the capture (one byte of
+carries an NTLM CHALLENGE or the TLS-DSK server flight and names its opaque -- is damaged IN PLACE in the capture (one byte of
 its From tag, To tag, Call-ID, CSeq, realm, targetname, opaque, signature or top Via branch;
 tests/gen/sipedit.py), never appended as a copy. Every other message must keep the verdict and
 the SA it has in the untouched capture, and the damaged message gets the verdict its change
@@ -13,7 +13,7 @@ its signature cannot verify) must leave the later messages' verdicts and mssipae
 the capture without it.
 
 Material: a throw-away MIT KDC and MIT GSSAPI (tests/gen/kdc.py, gss.py) for Kerberos, gss-ntlmssp
-for NTLM; flows from tests/gen/krbflow.py and ntlmsip.py over UDP (one datagram per message, so a
+for NTLM, an in-memory GnuTLS handshake (tests/gen/tlsdskflow.py) for TLS-DSK; flows from tests/gen/krbflow.py and ntlmsip.py over UDP (one datagram per message, so a
 message is found whole in the capture). Expected verdicts come from the flows' own records and the
 covered-item rules checked by tests/gen/sipmsg.py, never from the plugin. Every tshark case runs
 one-pass and with -2, outputs asserted identical.
@@ -32,6 +32,7 @@ sys.path.insert(0, HERE)
 import sipmsg  # noqa: E402
 import krbflow  # noqa: E402
 import ntlmsip  # noqa: E402
+import tlsdskflow as T  # noqa: E402
 from krbflow import UA, KrbSession  # noqa: E402
 from flowlib import Flow  # noqa: E402
 from sipedit import tamper, patch_capture  # noqa: E402
@@ -85,6 +86,7 @@ class SaRobustness(itbase.PluginTestCase):
                             if server.startswith("sip/server.contoso.test@")}
         kdc.stop()
         cls.ntlm = cls.make_ntlm(os.path.join(tmp, "ntlm.pcap"))
+        cls.tls = cls.make_tlsdsk(os.path.join(tmp, "tlsdsk.pcap"))
 
     # ---- material ----
 
@@ -145,6 +147,25 @@ class SaRobustness(itbase.PluginTestCase):
         frames = ntlmsip.write(msgs, flow, client, server)
         flow.save(path)
         return {"path": path, "msgs": msgs, "frames": frames, "opaque": ex.opaque}
+
+    @classmethod
+    def make_tlsdsk(cls, path):
+        """One TLS-DSK SA (TLS 1.0, RSA key exchange, AES-128-CBC-SHA: the known case) over UDP."""
+        import random
+        pki = T.Pki(os.path.join(os.path.dirname(path), "pki"))
+        flow = Flow("udp")
+        addr = ("10.0.6.1", 54001)
+        ua = T.TlsUA("tuser", addr, flow.link(addr, krbflow.SERVER), rng=random.Random(6),
+                     transport="UDP")
+        with T.TlsDskPeer(pki) as peer:  # GnuTLS also signs: keep it until the flow is written
+            hs = peer.handshake(T.priority("tls10-aes128-sha"), name="robust")
+            ss = T.flow_sessions(ua, [(hs, "standard", False)], 1, random.Random(66))
+            reg = T.Registration(ua, ss)
+            reg.register()
+            reg.traffic()
+        flow.save(path)
+        return {"path": path, "records": ua.records, "key": pki.server.key,
+                "opaque": ss[0].opaque}
 
     # ---- checking ----
 
@@ -258,6 +279,31 @@ class SaRobustness(itbase.PluginTestCase):
             for w in whys:
                 self.assertIn("not known to be this SA's signing key", w)
                 self.assertIn("no AP-REQ", w)
+
+    def test_tlsdsk_binding_message_damaged_in_place(self):
+        """One byte of the 401 that carries the server's flight and names the opaque changes, in
+        place: every signed message keeps its verdict and its SA."""
+        prefs = {"mssipae.tls_dsk_rsa_key": self.tls["key"]}
+        recs = self.tls["records"]
+        exp = {}
+        for r in recs:
+            if r.signed:
+                sas, sts = exp.setdefault(r.frame, ([], []))
+                sas.append(str(r.sa))
+                sts.append(VALID)
+        self.assertGreaterEqual(len(exp), 6)
+        self.assertEqual(self.rows(self.tls["path"], prefs), exp)
+        orig = [r for r in recs if r.role == "401-sflight"][0].msg
+        for what, hdr, sub, _covered in NTLM_BIND_CASES:
+            with self.subTest(what=what):
+                new = tamper(orig, hdr, sub)
+                pcap = patch_capture(self.tls["path"],
+                                     self.path("tls-%s.pcap" % what.replace(" ", "_")), orig, new)
+                self.assertEqual(self.rows(pcap, prefs), exp)
+                if what == "opaque":
+                    notes = self.experts(pcap, prefs, "mssipae.bind")
+                    self.assertTrue(any(self.tls["opaque"] in m and "no server response named"
+                                        in m for msgs in notes.values() for m in msgs), notes)
 
     def test_forged_message_changes_nothing_after_it(self):
         """Two forged copies of a signed SUBSCRIBE (cnum jumped by 47; cnum of the next genuine
