@@ -258,10 +258,19 @@ static sa_entry *sa_find(sa_tracker *t, const mech_ops *mech, auth_result *a,
 }
 
 /* A handshake in progress without an opaque yet, for this scheme/realm/target, started by the
- * client the challenge goes to (same Call-ID or same endpoints). */
+ * client the challenge goes to (same Call-ID or same endpoints). One on the same endpoints is
+ * preferred: the same session seen from two vantage points (client and server logs merged into
+ * one capture) has the same Call-IDs on different endpoints. */
 static sa_entry *sa_find_pending(sa_tracker *t, const mech_ops *mech, const auth_result *a,
                                  const msg_meta *meta, const char *call_id, const char *txn)
 {
+    for (guint i = t->pending->len; i-- > 0;) {
+        sa_entry *s = g_ptr_array_index(t->pending, i);
+        if (s->mech == mech && streq0(s->realm, a->realm) &&
+            streq0(s->targetname, a->targetname) && sa_on_endpoints(s, meta) &&
+            (!txn || (s->txn && strcmp(s->txn, txn) == 0)))
+            return s;
+    }
     for (guint i = t->pending->len; i-- > 0;) {
         sa_entry *s = g_ptr_array_index(t->pending, i);
         if (s->mech != mech || !streq0(s->realm, a->realm) ||
