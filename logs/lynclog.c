@@ -275,8 +275,10 @@ static void block_problem(lynclog_reader *r, uint32_t flag, const char *fmt, ...
     va_end(ap);
     r->b.flags |= flag;
     if (r->b.note.len < 2048) {
-        if (r->b.note.len)
-            lbuf_add(&r->b.note, "; ", 2);
+        char where[32];
+        int n = snprintf(where, sizeof where, "%sline %llu: ", r->b.note.len ? "; " : "",
+                         (unsigned long long)r->lineno);
+        lbuf_add(&r->b.note, where, (size_t)n);
         lbuf_add(&r->b.note, text, strlen(text));
     }
     report(r, r->lineno, "%s (message block of line %llu)", text,
@@ -318,13 +320,12 @@ static void block_add(lynclog_reader *r, lbuf *b, const void *d, size_t n)
     if (r->b.flags & LYNCLOG_F_TRUNCATED && r->b.msg.len + r->b.body.len >= LYNCLOG_MAX_MSG)
         return;
     if (r->b.msg.len + r->b.body.len + n > LYNCLOG_MAX_MSG) {
-        block_problem(r, LYNCLOG_F_TRUNCATED, "line %llu: message longer than %u bytes, cut",
-                      (unsigned long long)r->lineno, LYNCLOG_MAX_MSG);
+        block_problem(r, LYNCLOG_F_TRUNCATED, "message longer than %u bytes, cut",
+                      LYNCLOG_MAX_MSG);
         return;
     }
     if (lbuf_add(b, d, n) != 0)
-        block_problem(r, LYNCLOG_F_TRUNCATED, "line %llu: out of memory, message cut",
-                      (unsigned long long)r->lineno);
+        block_problem(r, LYNCLOG_F_TRUNCATED, "out of memory, message cut");
 }
 
 /* Content-Length (or compact "l") of one header line, or -1. */
@@ -643,11 +644,10 @@ static void ucc_line_in(lynclog_reader *r, const ucc_line *u)
         int k = ucc_kind(t, tl, &k2);
         if ((k == UCC_OPEN_SEND || k == UCC_OPEN_RECV) &&
             (k == UCC_OPEN_SEND) != (b->dir == LYNCLOG_DIR_SENT))
-            block_problem(r, LYNCLOG_F_GARBLED, "line %llu: end line of the other direction",
-                          (unsigned long long)r->lineno);
+            block_problem(r, LYNCLOG_F_GARBLED, "end line of the other direction");
         if (strcmp(u->thread, b->thread) != 0)
-            block_problem(r, LYNCLOG_F_INTERLEAVED, "line %llu: end line from thread %s, block "
-                          "opened by thread %s", (unsigned long long)r->lineno, u->thread, b->thread);
+            block_problem(r, LYNCLOG_F_INTERLEAVED, "end line from thread %s, block "
+                          "opened by thread %s", u->thread, b->thread);
         if (k == UCC_OPEN_SEND || k == UCC_OPEN_RECV) {
             lynclog_endpoint rem, loc;
             int64_t n;
@@ -655,16 +655,16 @@ static void ucc_line_in(lynclog_reader *r, const ucc_line *u)
             if (!b->remote.host[0])
                 b->remote = rem;
             else if (rem.host[0] && !endpoint_eq(&rem, &b->remote))
-                block_problem(r, LYNCLOG_F_GARBLED, "line %llu: end line names remote %s:%u, "
-                              "opening line %s:%u", (unsigned long long)r->lineno, rem.host,
+                block_problem(r, LYNCLOG_F_GARBLED, "end line names remote %s:%u, "
+                              "opening line %s:%u", rem.host,
                               rem.port, b->remote.host, b->remote.port);
             if (!b->local.host[0])
                 b->local = loc;
             if (b->logged_len < 0)
                 b->logged_len = n;
             else if (n >= 0 && n != b->logged_len)
-                block_problem(r, LYNCLOG_F_GARBLED, "line %llu: end line says %lld bytes, "
-                              "opening line %lld", (unsigned long long)r->lineno, (long long)n,
+                block_problem(r, LYNCLOG_F_GARBLED, "end line says %lld bytes, "
+                              "opening line %lld", (long long)n,
                               (long long)b->logged_len);
         }
         block_end(r, 1, NULL);
@@ -675,15 +675,14 @@ static void ucc_line_in(lynclog_reader *r, const ucc_line *u)
         b->have_start = 1;
         b->line_last = r->lineno;
         if (!is_start_line(u->text, u->text_len))
-            block_problem(r, LYNCLOG_F_GARBLED, "line %llu: not a SIP start line",
-                          (unsigned long long)r->lineno);
+            block_problem(r, LYNCLOG_F_GARBLED, "not a SIP start line");
         block_add(r, &b->msg, u->text, u->text_len);
         r->st = ST_UCC_MSG;
         return;
     }
     if (r->st == ST_UCC_AWAIT_START || r->st == ST_UCC_MSG) {
-        block_problem(r, LYNCLOG_F_INTERLEAVED, "line %llu: log line of thread %s inside the "
-                      "message block, skipped", (unsigned long long)r->lineno, u->thread);
+        block_problem(r, LYNCLOG_F_INTERLEAVED, "log line of thread %s inside the "
+                      "message block, skipped", u->thread);
         return;
     }
     if (r->st != ST_IDLE && r->st != ST_SS_SKIP)
@@ -701,23 +700,20 @@ static void ucc_raw_line(lynclog_reader *r, const char *s, size_t len, int cut)
         b->have_start = 1;
         b->line_last = r->lineno;
         if (!is_start_line(s, len))
-            block_problem(r, LYNCLOG_F_GARBLED, "line %llu: not a SIP start line",
-                          (unsigned long long)r->lineno);
+            block_problem(r, LYNCLOG_F_GARBLED, "not a SIP start line");
         block_add(r, &b->msg, s, len);
         r->st = ST_UCC_MSG;
         return;
     }
     b->line_last = r->lineno;
     if (cut)
-        block_problem(r, LYNCLOG_F_LINE_CUT | LYNCLOG_F_TRUNCATED, "line %llu: over-long line cut",
-                      (unsigned long long)r->lineno);
+        block_problem(r, LYNCLOG_F_LINE_CUT | LYNCLOG_F_TRUNCATED, "over-long line cut");
     if (!b->hdr_end_seen) {
         if (len == 0) {
             b->hdr_end_seen = 1;
         } else {
             if (!is_header_line(s, len))
-                block_problem(r, LYNCLOG_F_GARBLED, "line %llu: not a SIP header line",
-                              (unsigned long long)r->lineno);
+                block_problem(r, LYNCLOG_F_GARBLED, "not a SIP header line");
             int64_t cl = content_length_of(s, len);
             if (cl >= 0)
                 b->content_length = cl;
@@ -785,15 +781,13 @@ static void ss_raw_line(lynclog_reader *r, const char *s, size_t len, int cut)
     size_t vl;
     b->line_last = r->lineno;
     if (cut)
-        block_problem(r, LYNCLOG_F_LINE_CUT | LYNCLOG_F_TRUNCATED, "line %llu: over-long line cut",
-                      (unsigned long long)r->lineno);
+        block_problem(r, LYNCLOG_F_LINE_CUT | LYNCLOG_F_TRUNCATED, "over-long line cut");
     switch (r->st) {
     case ST_SS_FIELDS:
         if (field(s, len, "Start-Line", &v, &vl)) {
             b->have_start = 1;
             if (!is_start_line(v, vl))
-                block_problem(r, LYNCLOG_F_GARBLED, "line %llu: not a SIP start line",
-                              (unsigned long long)r->lineno);
+                block_problem(r, LYNCLOG_F_GARBLED, "not a SIP start line");
             block_add(r, &b->msg, v, vl);
             block_add(r, &b->msg, "\r\n", 2);
             r->st = ST_SS_HEAD;
@@ -803,12 +797,10 @@ static void ss_raw_line(lynclog_reader *r, const char *s, size_t len, int cut)
             else if (starts_with_ci(v, vl, "outgoing"))
                 b->dir = LYNCLOG_DIR_SENT;
             else
-                block_problem(r, LYNCLOG_F_GARBLED, "line %llu: unknown Direction",
-                              (unsigned long long)r->lineno);
+                block_problem(r, LYNCLOG_F_GARBLED, "unknown Direction");
         } else if (field(s, len, "Peer", &v, &vl)) {
             if (lynclog_parse_endpoint(v, vl, &b->remote) != 0)
-                block_problem(r, LYNCLOG_F_GARBLED, "line %llu: bad Peer",
-                              (unsigned long long)r->lineno);
+                block_problem(r, LYNCLOG_F_GARBLED, "bad Peer");
         }
         /* Trace-Correlation-Id, Instance-Id, Message-Type, ...: not needed */
         return;
@@ -833,8 +825,7 @@ static void ss_raw_line(lynclog_reader *r, const char *s, size_t len, int cut)
         if (len == 0)
             return; /* tolerated: stray blank line among the headers */
         if (!is_header_line(s, len))
-            block_problem(r, LYNCLOG_F_GARBLED, "line %llu: not a SIP header line",
-                          (unsigned long long)r->lineno);
+            block_problem(r, LYNCLOG_F_GARBLED, "not a SIP header line");
         {
             int64_t cl = content_length_of(s, len);
             if (cl >= 0)
@@ -850,8 +841,7 @@ static void ss_raw_line(lynclog_reader *r, const char *s, size_t len, int cut)
         return;
     case ST_SS_BODY_DONE:
         if (len)
-            block_problem(r, LYNCLOG_F_GARBLED, "line %llu: text after \"Message-Body: -\"",
-                          (unsigned long long)r->lineno);
+            block_problem(r, LYNCLOG_F_GARBLED, "text after \"Message-Body: -\"");
         return;
     default:
         return;
@@ -925,8 +915,8 @@ int lynclog_feed_line(lynclog_reader *r, const char *s, size_t len, int cut)
             r->st == ST_SS_BODY_DONE) {
             r->b.line_last = r->lineno;
             if (r->st == ST_SS_HEAD && r->b.have_start)
-                block_problem(r, LYNCLOG_F_TRUNCATED, "line %llu: record ends without "
-                              "Message-Body", (unsigned long long)r->lineno);
+                block_problem(r, LYNCLOG_F_TRUNCATED, "record ends without "
+                              "Message-Body");
             block_end(r, 1, "the record has no Start-Line");
         } else {
             r->st = ST_IDLE;
