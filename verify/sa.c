@@ -261,8 +261,8 @@ static sa_entry *sa_find(sa_tracker *t, const mech_ops *mech, auth_result *a,
  * client the challenge goes to (same Call-ID or same endpoints). One on the same endpoints is
  * preferred: the same session seen from two vantage points (client and server logs merged into
  * one capture) has the same Call-IDs on different endpoints. */
-static sa_entry *sa_find_pending(sa_tracker *t, const mech_ops *mech, const auth_result *a,
-                                 const msg_meta *meta, const char *call_id, const char *txn)
+static sa_entry *sa_find_pending_here(sa_tracker *t, const mech_ops *mech,
+                                      const auth_result *a, const msg_meta *meta, const char *txn)
 {
     for (guint i = t->pending->len; i-- > 0;) {
         sa_entry *s = g_ptr_array_index(t->pending, i);
@@ -271,6 +271,15 @@ static sa_entry *sa_find_pending(sa_tracker *t, const mech_ops *mech, const auth
             (!txn || (s->txn && strcmp(s->txn, txn) == 0)))
             return s;
     }
+    return NULL;
+}
+
+static sa_entry *sa_find_pending(sa_tracker *t, const mech_ops *mech, const auth_result *a,
+                                 const msg_meta *meta, const char *call_id, const char *txn)
+{
+    sa_entry *here = sa_find_pending_here(t, mech, a, meta, txn);
+    if (here)
+        return here;
     for (guint i = t->pending->len; i-- > 0;) {
         sa_entry *s = g_ptr_array_index(t->pending, i);
         if (s->mech != mech || !streq0(s->realm, a->realm) ||
@@ -473,6 +482,28 @@ static int has_note_kind(const note_list *l, guint from, note_kind k)
     return 0;
 }
 
+/* The SA a server's Authentication-Info names: by its opaque (sa_find), except that a pending
+ * handshake of the same transaction on these endpoints wins over an SA that has this opaque only
+ * on other endpoints (the same session seen from a second vantage point); the pending one is
+ * then bound to the opaque. */
+static sa_entry *sa_find_info(sa_tracker *t, const mech_ops *mech, auth_result *a,
+                              const sip_msg *m, const msg_meta *meta, const char *call_id)
+{
+    sa_entry *s = sa_find(t, mech, a, meta);
+    if (s && sa_on_endpoints(s, meta))
+        return s;
+    char *txn = txn_id(m);
+    sa_entry *p = s ? sa_find_pending_here(t, mech, a, meta, txn)
+                    : sa_find_pending(t, mech, a, meta, call_id, txn);
+    g_free(txn);
+    if (p) {
+        if (a->opaque)
+            sa_bind_opaque(t, p, a->opaque);
+        return p;
+    }
+    return s;
+}
+
 /* Handshake part of one header: create, find or bind the SA and feed the token. Returns the
  * SA this header belongs to (or NULL). */
 static sa_entry *handle_handshake(sa_tracker *t, const mech_ops *mech, auth_result *a,
@@ -531,14 +562,7 @@ static sa_entry *handle_handshake(sa_tracker *t, const mech_ops *mech, auth_resu
     } else { /* AH_INFO with gssapi-data: e.g. a Kerberos AP-REP */
         if (!a->has_gss)
             return NULL;
-        s = sa_find(t, mech, a, meta);
-        if (!s) {
-            char *txn = txn_id(m);
-            s = sa_find_pending(t, mech, a, meta, call_id, txn);
-            g_free(txn);
-            if (s && a->opaque)
-                sa_bind_opaque(t, s, a->opaque);
-        }
+        s = sa_find_info(t, mech, a, m, meta, call_id);
         if (!s)
             return NULL;
     }
@@ -553,16 +577,10 @@ static sa_entry *handle_handshake(sa_tracker *t, const mech_ops *mech, auth_resu
 static sa_entry *find_for_signature(sa_tracker *t, const mech_ops *mech, auth_result *a,
                                     const sip_msg *m, const msg_meta *meta)
 {
-    sa_entry *s = sa_find(t, mech, a, meta);
-    if (!s && a->kind == AH_INFO) {
-        /* Kerberos: the server's first signed answer names the opaque of the SA whose AP-REQ
-         * travelled in the same transaction (reference §5.1) */
-        char *txn = txn_id(m);
-        s = sa_find_pending(t, mech, a, meta, NULL, txn);
-        g_free(txn);
-        if (s && a->opaque)
-            sa_bind_opaque(t, s, a->opaque);
-    }
+    /* Kerberos: the server's first signed answer names the opaque of the SA whose AP-REQ
+     * travelled in the same transaction (reference §5.1) */
+    sa_entry *s = a->kind == AH_INFO ? sa_find_info(t, mech, a, m, meta, NULL)
+                                     : sa_find(t, mech, a, meta);
     if (!s && a->opaque) {
         if (keystore_keylog_find(t->ks, mech->keylog, a->opaque)) {
             /* handshake not in the capture, but the user gave this SA's key */
