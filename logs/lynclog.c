@@ -92,6 +92,7 @@ typedef struct {
     int hdr_end_seen;     /* UccApi: an empty line ended the header section */
     int have_start;
     int64_t content_length;
+    int size_cut;         /* the block reached LYNCLOG_MAX_MSG: nothing more is kept */
     uint32_t flags;
     lbuf note;
 } lblock;
@@ -317,9 +318,11 @@ static void block_open(lynclog_reader *r, lynclog_format fmt, int64_t tsec, uint
 /* Appends to a block buffer within the size limit; flags the block once when cut. */
 static void block_add(lynclog_reader *r, lbuf *b, const void *d, size_t n)
 {
-    if (r->b.flags & LYNCLOG_F_TRUNCATED && r->b.msg.len + r->b.body.len >= LYNCLOG_MAX_MSG)
+    if (r->b.size_cut)
         return;
-    if (r->b.msg.len + r->b.body.len + n > LYNCLOG_MAX_MSG) {
+    /* 8 bytes stay free for the CRLFs block_emit may add */
+    if (r->b.msg.len + r->b.body.len + n > LYNCLOG_MAX_MSG - 8) {
+        r->b.size_cut = 1;
         block_problem(r, LYNCLOG_F_TRUNCATED, "message longer than %u bytes, cut",
                       LYNCLOG_MAX_MSG);
         return;
@@ -400,8 +403,8 @@ static void block_emit(lynclog_reader *r)
     lblock *b = &r->b;
     if (b->fmt == LYNCLOG_FMT_SIPSTACK) {
         /* headers are complete lines; add the blank line and the body */
-        block_add(r, &b->msg, "\r\n", 2);
-        block_add(r, &b->msg, b->body.p, b->body.len);
+        if (lbuf_add(&b->msg, "\r\n", 2) != 0 || lbuf_add(&b->msg, b->body.p, b->body.len) != 0)
+            b->flags |= LYNCLOG_F_TRUNCATED;
     }
     /* Candidates: the bytes as they are (T) or with one more CRLF (T + CRLF). */
     size_t he = head_end(b->msg.p, b->msg.len);
@@ -428,14 +431,14 @@ static void block_emit(lynclog_reader *r)
         plus = 0;
     if (plus == 2) {
         /* no blank line after the headers at all (e.g. a hand-reduced Snooper block) */
-        block_add(r, &b->msg, "\r\n\r\n", 4);
+        lbuf_add(&b->msg, "\r\n\r\n", 4);
         r->b.flags |= LYNCLOG_F_NO_BODY_SEP;
         if (b->note.len)
             lbuf_add(&b->note, "; ", 2);
         const char *t = "no blank line after the headers, added";
         lbuf_add(&b->note, t, strlen(t));
     } else if (plus == 1) {
-        block_add(r, &b->msg, "\r\n", 2);
+        lbuf_add(&b->msg, "\r\n", 2);
     }
     size_t he_final = head_end(b->msg.p, b->msg.len);
     if (b->content_length >= 0 && he_final &&
