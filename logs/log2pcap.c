@@ -31,6 +31,7 @@
 #define TAG_PORT_TYPE 24
 #define TAG_SRC_PORT 25
 #define TAG_DST_PORT 26
+#define TAG_P2P_DIRECTION 35
 #define PT_TCP 2
 #define LINKTYPE_WIRESHARK_UPPER_PDU 252
 #if defined(__has_include)
@@ -42,6 +43,7 @@ _Static_assert(TAG_IPV4_SRC == EXP_PDU_TAG_IPV4_SRC && TAG_IPV4_DST == EXP_PDU_T
 _Static_assert(TAG_IPV6_SRC == EXP_PDU_TAG_IPV6_SRC && TAG_IPV6_DST == EXP_PDU_TAG_IPV6_DST, "tag");
 _Static_assert(TAG_PORT_TYPE == EXP_PDU_TAG_PORT_TYPE && PT_TCP == EXP_PDU_PT_TCP, "tag");
 _Static_assert(TAG_SRC_PORT == EXP_PDU_TAG_SRC_PORT && TAG_DST_PORT == EXP_PDU_TAG_DST_PORT, "tag");
+_Static_assert(TAG_P2P_DIRECTION == EXP_PDU_TAG_P2P_DIRECTION, "tag");
 #endif
 #endif
 
@@ -345,6 +347,10 @@ static void write_frame(out_file *o, const source *s, const lynclog_msg *m)
     U32(sport);
     TLV(TAG_DST_PORT, 4);
     U32(dport);
+    if (m->dir != LYNCLOG_DIR_UNKNOWN) {
+        TLV(TAG_P2P_DIRECTION, 4);
+        U32(m->dir == LYNCLOG_DIR_SENT ? 0 : 1); /* P2P_DIR_SENT / P2P_DIR_RECV */
+    }
     TLV(TAG_END_OF_OPT, 0);
 #undef TLV
 #undef U32

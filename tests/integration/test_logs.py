@@ -476,7 +476,8 @@ class RealExcerpts(LogTestCase):
     def test_e8_frontend_ntlm_401(self):
         name = "e8-frontend-ntlm-401.txt"
         out, err = self.conv(name)
-        data = open(os.path.join(VECTORS, name), "rb").read()
+        with open(os.path.join(VECTORS, name), "rb") as f:
+            data = f.read()
         second = line_of(data, b"TL_INFO(TF_PROTOCOL)", line_of(data, b"TL_INFO(TF_PROTOCOL)") + 1)
         self.assertIn("%s:%d: truncated: a new SIPStack record starts before $$end_record"
                       % (os.path.join(VECTORS, name), second), err)
@@ -517,3 +518,75 @@ class RealExcerpts(LogTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# ------------------------------------------------------------------------------- Lua file reader
+
+class LuaFileReader(LogTestCase):
+    """logs/mssipae_logs.lua (installed next to the plugin): tshark -r LOG directly. Every frame
+    must equal the converter's frame for the same log: bytes, endpoints, direction, time,
+    statuses, SA numbers, and the comment after its "file:lines" / "line lines" prefix."""
+
+    CMP = ["frame.time_epoch", "exported_pdu.ipv4_src", "exported_pdu.ipv4_dst",
+           "exported_pdu.ipv6_src", "exported_pdu.ipv6_dst", "exported_pdu.src_port",
+           "exported_pdu.dst_port", "exported_pdu.p2p_dir", "exported_pdu.exported_pdu",
+           "mssipae.sig.status", "mssipae.sa", "mssipae.scheme", "frame.comment"]
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        lua = os.path.join(cls.t.plugin_dir, "mssipae_logs.lua")
+        shutil.copyfile(os.path.join(SRC, "logs", "mssipae_logs.lua"), lua)
+        os.chmod(lua, 0o644)
+        from gss import NtlmPeer
+        with NtlmPeer(DOMAIN, USER, PASSWORD, lm_compat=3) as peer:
+            ex = ntlmsip.LyncNtlmExchange(peer, user=USER, client=CLIENT, server=SERVER, seed=13)
+            cls.msgs = W.from_msgs(ex.messages(), CLIENT, SERVER)
+
+    def compare(self, log, prefs=None, min_frames=1, both_passes=True):
+        out = self.path(os.path.basename(log) + ".pcapng")
+        convert([log], out)
+        run = self.t.assert_same_both_passes if both_passes else self.t.fields
+        conv = self.t.fields(out, self.CMP, split=True, prefs=prefs)
+        lua = run(log, self.CMP, split=True, prefs=prefs)
+        self.assertGreaterEqual(len(conv), min_frames)
+        self.assertEqual(len(lua), len(conv), log)
+        for i, (a, b) in enumerate(zip(conv, lua)):
+            ca, cb = a[-1][0], b[-1][0]
+            self.assertEqual(ca.split(" ", 1)[1], cb.split(" ", 2)[2],
+                             "frame %d comment" % (i + 1))
+            self.assertTrue(cb.startswith("line " + ca.split(" ")[0].rsplit(":", 1)[1] + " "),
+                            (ca, cb))
+            self.assertEqual(a[:-1], b[:-1], "frame %d of %s" % (i + 1, log))
+        return lua
+
+    def test_lua_reader_equals_converter(self):
+        prefs = {"mssipae.nt_password": PASSWORD}
+        logs = [self.write("lua-client.UccApilog", W.uccapi_log(self.msgs, noise=True)),
+                self.write("lua-client-lf.log", W.uccapi_log(self.msgs, nl=b"\n",
+                                                             always_newline=False)),
+                self.write("lua-server.txt", W.sipstack_trace(self.msgs, noise=True, cls=True))]
+        for k, log in enumerate(logs):
+            rows = self.compare(log, prefs, len(self.msgs), both_passes=k != 1)
+            self.assertEqual([r[9] for r in rows],
+                             [[VALID] * signed_count(m.data) for m in self.msgs])
+        for name in sorted(os.listdir(VECTORS)):
+            if name.endswith(".md"):
+                continue
+            self.compare(os.path.join(VECTORS, name), min_frames=0, both_passes=False)
+
+    def test_lua_reader_damaged_log(self):
+        lines = W.uccapi_log(self.msgs).split(b"\r\n")
+        ends = [i for i, ln in enumerate(lines) if b"INFO  :: End of " in ln]
+        del lines[ends[5]]
+        lines.insert(ends[8], b"11/14/2023|22:13:20.300 2D8:1C98 INFO  :: other thread")
+        lines.insert(ends[2] - 2, b"\x00junk")
+        data = b"\r\n".join(lines[:ends[-1] - 2])
+        self.compare(self.write("lua-damaged.UccApilog", data), {"mssipae.nt_password": PASSWORD},
+                     len(self.msgs))
+
+    def test_not_a_log_is_not_taken(self):
+        p = self.write("plain.txt", b"just some text\nnothing else\n")
+        with self.assertRaises(AssertionError):
+            self.t.run(["-r", p])
+        self.assertIn("isn't a capture file in a format TShark understands", self.t.last_stderr)
