@@ -18,5 +18,12 @@ mkdir -p "$corpus"
 cp tests/vectors/lync-logs/* "$corpus/"
 python3 tests/fuzz/make_corpus_lynclog.py "$corpus"
 cd "$build"
+set +e
 ./fuzz_lynclog -max_total_time="$secs" -max_len=65536 -print_final_stats=1 \
-  -dict="$src/tests/fuzz/lynclog.dict" corpus_lynclog 2>&1 | tail -n 40
+  -dict="$src/tests/fuzz/lynclog.dict" corpus_lynclog > fuzz_lynclog.log 2>&1
+rc=$?
+set -e
+grep -E '^#[0-9]+' fuzz_lynclog.log | tail -n 1     # last status line: cov, ft, corp, exec/s
+grep -E '^(stat::|Done |==[0-9]+==ERROR|SUMMARY)' fuzz_lynclog.log
+echo "fuzz_lynclog exit status $rc (full log: $build/fuzz_lynclog.log)"
+exit $rc
