@@ -886,6 +886,9 @@ int lynclog_feed_line(lynclog_reader *r, const char *s, size_t len, int cut)
         s += 3;
         len -= 3;
     }
+    if (r->lineno == 1 && len >= 2 && (memcmp(s, "\xFF\xFE", 2) == 0 || memcmp(s, "\xFE\xFF", 2) == 0))
+        report(r, 1, "UTF-16 text (byte-order mark) is not supported: convert the file to UTF-8 "
+                     "first (iconv -f UTF-16 -t UTF-8)");
     ucc_line u;
     if (parse_ucc_prefix(s, len, &u)) {
         if (r->detected == LYNCLOG_FMT_NONE)

@@ -464,6 +464,7 @@ static void test_limits(void **state)
 static void test_endpoints_and_time(void **state)
 {
     lynclog_endpoint e;
+    run_result r;
     assert_int_equal(lynclog_parse_endpoint("10.0.0.1:5061", 13, &e), 0);
     assert_string_equal(e.host, "10.0.0.1");
     assert_int_equal(e.port, 5061);
@@ -489,8 +490,13 @@ static void test_endpoints_and_time(void **state)
     assert_int_equal(lynclog_utc_seconds(2013, 13, 1, 0, 0, 0), -1);
     assert_int_equal(lynclog_utc_seconds(2013, 4, 31, 0, 0, 0), -1);
     assert_int_equal(lynclog_utc_seconds(2013, 4, 1, 24, 0, 0), -1);
+    /* UTF-16 files are not read, but said so */
+    r = run_opts("\xFF\xFE" "0\0" "4\0" "/\0\n", 9, 0);
+    assert_int_equal(r.msgs->len, 0);
+    assert_diag(&r, 1, "UTF-16 text (byte-order mark) is not supported");
+    done(&r);
     /* a prefix with an impossible date is no prefix: the line is plain text */
-    run_result r = run("13/45/2013|03:17:30.168 1F68:C14 INFO  :: Sending Packet\n");
+    r = run("13/45/2013|03:17:30.168 1F68:C14 INFO  :: Sending Packet\n");
     assert_int_equal(r.msgs->len, 0);
     assert_int_equal(r.diags->len, 0);
     done(&r);
