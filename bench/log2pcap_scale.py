@@ -113,6 +113,7 @@ def main():
             n = generate(log, mb * 10**6, a.sipstack)
             size = os.path.getsize(log)
             gen = time.time() - g0
+            os.sync()  # write-back of the fresh file must not run during the timed conversion
             rss, wall, cpu, frames = run(conv, log, out)
             if frames != n:
                 sys.exit("expected %d frames, got %d" % (n, frames))
@@ -126,6 +127,9 @@ def main():
                 if os.path.exists(f):
                     os.remove(f)
             os.rmdir(d)
+    for (m0, s0, _, r0, w0, c0) in results:
+        print("  %5d MB: %.2f ms cpu per MB, %.2f ms wall per MB" % (m0, 1e9 * c0 / s0,
+                                                                 1e9 * w0 / s0))
     if len(results) >= 2:
         (m0, s0, _, r0, w0, c0), (m1, s1, _, r1, w1, c1) = results[0], results[-1]
         print("size x%.1f -> wall time x%.2f, cpu time x%.2f (linear: x%.1f); peak RSS %d kB -> %d kB"
