@@ -224,6 +224,23 @@ class NtlmLogs(LogTestCase):
         shifted = self.frames(out2, self.PREFS)
         self.assertEqual([round(f.time + 7200, 3) for f in shifted], [round(t, 3) for t in times])
 
+    def test_ipv6_endpoints(self):
+        c6, s6 = ("2001:db8::21", 50123), ("2001:db8::10", 5061)
+        msgs = W.from_msgs(self.raw, c6, s6)
+        log = self.write("v6.UccApilog", W.uccapi_log(msgs))
+        out = self.path("v6.pcapng")
+        convert([log], out)
+        rows = self.t.assert_same_both_passes(out, [
+            "exported_pdu.ipv6_src", "exported_pdu.ipv6_dst", "exported_pdu.src_port",
+            "exported_pdu.dst_port", "mssipae.sig.status", "mssipae.sa"], split=True,
+            prefs=self.PREFS)
+        self.assertEqual(len(rows), len(msgs))
+        for r, m in zip(rows, msgs):
+            src, dst = (c6, s6) if m.direction == W.C2S else (s6, c6)
+            self.assertEqual(r[:4], [[src[0]], [dst[0]], [str(src[1])], [str(dst[1])]])
+            self.assertEqual(r[4], [VALID] * signed_count(m.data))
+        self.assertEqual({s for r in rows for s in r[5]}, {"1"})
+
     def test_tampered_log_is_invalid(self):
         """A one-byte change of a covered value (CSeq number of a signed message) in the log."""
         idx = next(i for i, m in enumerate(self.raw) if m.signed and m.direction == W.C2S
