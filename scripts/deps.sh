@@ -10,7 +10,7 @@ MSSIPAE_DEBS=(
   libcmocka-dev
   krb5-kdc krb5-admin-server krb5-user
   gss-ntlmssp gss-ntlmssp-dev
-  python3 openssl util-linux
+  python3 openssl util-linux time
 )
 
 mssipae_install_deps() {
