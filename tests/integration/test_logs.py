@@ -1,6 +1,7 @@
 """Lync / SfB client and server logs -> mssipae-log2pcap -> tshark + plugin (issue 12).
 
-* NTLM (gss-ntlmssp, password) and Kerberos (throw-away MIT KDC, keytab) flows are written as an
+* NTLM (gss-ntlmssp, password), Kerberos (throw-away MIT KDC, keytab) and TLS-DSK (in-memory
+  GnuTLS handshakes, the server's RSA key) flows are written as an
   original capture and rendered by tests/gen/lynclogwriter.py as a client UccApi log and as a
   server SIPStack trace (with non-SIP lines and records around the messages). Converted, every
   frame must carry the message bytes exactly (compared with the generator's bytes, not with
@@ -450,6 +451,76 @@ class KerberosLogs(LogTestCase):
             self.assertEqual(len(sa_c), 1)
             self.assertEqual(len(sa_s), 1)
             self.assertFalse(sa_c & sa_s)
+
+
+# ------------------------------------------------------------------------------- TLS-DSK
+
+class TlsDskLogs(LogTestCase):
+    """Two SfB clients with TLS-DSK (TLS 1.0 AES-128-CBC-SHA with EMS; TLS 1.2 AES-128-CBC-SHA256,
+    a proxy SA and a registrar SA) through one front end: two client logs and one server trace,
+    verified with the server's RSA key."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        import random
+        import krbflow
+        import tlsdskflow as T
+        pki = T.Pki(os.path.join(cls.tmp.name, "pki"))
+        cls.key = pki.server.key
+        flow = Flow("tcp")
+        cls.server = krbflow.SERVER
+        cls.clients = []
+        with T.TlsDskPeer(pki) as peer:
+            specs = [[(peer.handshake(T.priority("tls10-aes128-sha"), name="l1"), "standard",
+                       False)],
+                     [(peer.handshake(T.priority("tls12-aes128-sha256"), name="l2p"), "standard",
+                       True),
+                      (peer.handshake(T.priority("tls12-aes128-sha256"), name="l2"), "standard",
+                       False)]]
+            sa = 1
+            for i, spec in enumerate(specs, 1):
+                addr = ("10.0.7.%d" % i, 50300 + i)
+                rec = W.Recorder(flow.link(addr, cls.server))
+                ua = T.TlsUA("tuser%d" % i, addr, rec, rng=random.Random(i))
+                ss = T.flow_sessions(ua, spec, sa, random.Random(10 + i))
+                sa += len(ss)
+                reg = T.Registration(ua, ss)
+                reg.register()
+                reg.traffic()
+                cls.clients.append((addr, rec))
+        cls.orig = flow.save(os.path.join(cls.tmp.name, "tls-orig.pcap"))
+        t0 = 1700000000.0
+        cls.logs = []
+        for addr, rec in cls.clients:
+            msgs = W.from_msgs(rec.items, addr, cls.server, start=t0)
+            t0 = msgs[-1].time + 1
+            cls.logs.append(msgs)
+
+    def prefs(self):
+        return {"mssipae.tls_dsk_rsa_key": self.key}
+
+    def test_client_logs_and_server_trace(self):
+        st = self.statuses(self.orig, self.prefs())
+        origs = [[st[fr] for fr in rec.frames] for _a, rec in self.clients]
+        for (addr, rec), msgs, orig in zip(self.clients, self.logs, origs):
+            self.assertTrue(any(signed_count(m.data) for m in msgs if m.direction == W.C2S))
+            self.assertTrue(any(signed_count(m.data) for m in msgs if m.direction == W.S2C))
+            log = self.write("tls-%s.UccApilog" % addr[0], W.uccapi_log(msgs, noise=True))
+            out = self.path("tls-%s.pcapng" % addr[0])
+            convert([log], out)
+            self.assert_log_frames(self.frames(out, self.prefs()), msgs, orig, addr, self.server,
+                                   "client log %s" % addr[0])
+        allm = self.logs[0] + self.logs[1]
+        trace = self.write("tls-fe.txt", W.sipstack_trace(allm, noise=True, cls=True))
+        out = self.path("tls-fe.pcapng")
+        convert([trace], out, "--local=%s:%d" % self.server)
+        frames = self.frames(out, self.prefs())
+        n0 = len(self.logs[0])
+        self.assert_log_frames(frames[:n0], self.logs[0], origs[0], self.server,
+                               self.clients[0][0], "server trace")
+        self.assert_log_frames(frames[n0:], self.logs[1], origs[1], self.server,
+                               self.clients[1][0], "server trace")
 
 
 # ------------------------------------------------------------------------------- real excerpts
