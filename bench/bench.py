@@ -1,116 +1,147 @@
 #!/usr/bin/env python3
-"""Benchmark: how much slower is tshark with mssipae verifying every signature?
+"""Benchmark: what verifying every signature costs, against tshark's own SIP dissection.
 
-Generates a capture of N NTLM security associations with M signed messages each (both
-directions, UDP; NTLMv2-style ESS + KEY_EXCH signatures computed by tests/gen/ntlmref.py), gives the
-plugin a key-log entry for every SA, and times, in the same run:
+For each scheme (NTLM, Kerberos, TLS-DSK) and size, bench/benchgen.py makes (once, cached) a
+capture of signed traffic with real material, then in the same invocation:
 
-  baseline  tshark -r cap -T fields -e sip.Call-ID            (stock SIP dissection, no plugin)
-  valid     the same with mssipae and the right keys          (every signature recomputed: valid)
-  invalid   the same with a wrong key for every SA            (worst case: every variant and
-                                                               diagnostic is tried: invalid)
+  check     tshark with mssipae and the keys, -T fields: every signature must be "valid"
+  pairs     R times, alternating: tshark -q -Y sip with the plugin disabled (--disable-protocol
+            mssipae) and with it enabled and the keys; CPU time (user + system) and peak RSS of
+            each run from wait4(), wall time
+  micro     the core alone (bench/micro.c): ns per message, valid and with every signature
+            wrong, and the heap the tracker keeps per signed header
 
-Reports the best of R runs of each and their ratio. Timings are wall-clock seconds on this
-machine; compare ratios, not seconds, between machines.
+and prints medians, ratios and microseconds per signed message. Compare ratios between
+machines, not seconds; quote the largest size (start-up hides per-message cost in small runs).
 
-    MSSIPAE_BUILD_DIR=build python3 bench/bench.py [--sas 200] [--msgs 50] [--runs 3]
+    MSSIPAE_BUILD_DIR=build python3 bench/bench.py [--schemes ntlm,kerberos,tlsdsk]
+        [--sizes 10000,100000,1000000] [--runs 3] [--per-sa 50] [--mix 0] [--cache DIR]
 """
 import argparse
 import os
-import resource
+import statistics
+import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(SRC, "tests", "gen"))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 
-import ntlmref  # noqa: E402
-import sipmsg  # noqa: E402
-from flowlib import Flow  # noqa: E402
+import benchgen  # noqa: E402
 from harness import Tshark  # noqa: E402
 
-REALM = "SIP Communications Service"
-TARGET = "server.contoso.test"
-SERVER = ("10.1.0.1", 5060)
+MICRO_FLAG = {"mssipae.keylog_file": "--keylog", "mssipae.keytab": "--keytab",
+              "mssipae.tls_dsk_rsa_key": "--rsa"}
 
 
-def make_capture(path, keylog, bad_keylog, n_sas, n_msgs):
-    flow = Flow("udp")
-    good, bad = [], []
-    for i in range(n_sas):
-        client = ("10.2.%d.%d" % (i // 250, i % 250 + 1), 5060)
-        link = flow.link(client, SERVER)
-        opaque = "%08X" % (0xB0000000 + i)
-        esk = (0x1234 + i).to_bytes(16, "big")
-        good.append("NTLM %s %s" % (opaque, esk.hex()))
-        bad.append("NTLM %s %s" % (opaque, (0x9999 + i).to_bytes(16, "big").hex()))
-        sa = sipmsg.SaSigner("NTLM", REALM, TARGET, opaque=opaque, version=4, seed=i,
-                             client_signer=lambda b, k=esk: ntlmref.ess_mac(k, "c2s", b),
-                             server_signer=lambda b, k=esk: ntlmref.ess_mac(k, "s2c", b))
-        for j in range(n_msgs):
-            hdrs = [("Via", "SIP/2.0/UDP %s:%d" % client), ("From", "<sip:u%d@contoso.test>;tag=t%d" % (i, i)),
-                    ("To", "<sip:peer@contoso.test>"), ("Call-ID", "bench-%d-%d" % (i, j)),
-                    ("CSeq", "%d MESSAGE" % (j + 1))]
-            if j % 2 == 0:
-                m = sa.sign(sipmsg.request("MESSAGE", "sip:peer@contoso.test",
-                                           hdrs + [("Authorization", sa.client_header())], body=b"hello"))
-                link.c2s(m)
-            else:
-                m = sa.sign(sipmsg.response(200, "OK", hdrs + [("Authentication-Info", sa.server_header())]))
-                link.s2c(m)
-    flow.save(path)
-    for name, lines in ((keylog, good), (bad_keylog, bad)):
-        with open(name, "w") as f:
-            f.write("\n".join(lines) + "\n")
+def timed(t, args):
+    """Runs tshark (as the harness would) and returns (cpu seconds, wall seconds, peak RSS KB)."""
+    argv, env = t._argv(args)
+    w0 = time.perf_counter()
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - w0
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit("tshark failed: %s\n%s" % (" ".join(args), err[-2000:]))
+    return ru.ru_utime + ru.ru_stime, wall, ru.ru_maxrss
 
 
-def best(fn, runs):
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+def pref_args(prefs):
+    out = []
+    for k, v in prefs.items():
+        out += ["-o", "%s:%s" % (k, v)]
+    return out
+
+
+def check(t, b):
+    rows = t.fields(b["pcap"], ["mssipae.sig.status"], prefs=b["prefs"], split=True)
+    got = [s for r in rows for s in r[0]]
+    if len(got) != b["signed"] or set(got) != {"1"}:
+        sys.exit("%s: expected %d valid signatures, got %d: %s" % (
+            b["pcap"], b["signed"], len(got), sorted(set(got))))
+
+
+def micro(build, b, invalid):
+    flag = MICRO_FLAG[next(iter(b["prefs"]))]
+    args = [os.path.join(build, "mssipae_micro"), b["msgs"], "--reps", "3",
+            flag, next(iter(b["prefs"].values()))] + (["--invalid"] if invalid else [])
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    vals = {}
+    for line in out.splitlines():
+        w = line.replace(",", "").split()
+        if "per message" in line:
+            vals["ns_msg"] = float(w[w.index("ns") - 1])
+            vals["ns_sig"] = float(w[w.index("per", w.index("per") + 1) - 2])
+        if line.startswith("kept by"):
+            vals["kept"] = float(w[w.index("per") - 2])
+        if line.startswith("messages"):
+            vals["line"] = line
+    return vals
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sas", type=int, default=200)
-    ap.add_argument("--msgs", type=int, default=50)
+    ap.add_argument("--schemes", default="ntlm,kerberos,tlsdsk")
+    ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--per-sa", type=int, default=50)
+    ap.add_argument("--mix", type=int, default=0, help="unsigned messages after each signed one")
+    ap.add_argument("--cache", default=os.path.join("/tmp", "mssipae-bench-cache"))
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="mssipae-bench-") as tmp:
-        cap = os.path.join(tmp, "bench.pcap")
-        keylog = os.path.join(tmp, "good.keys")
-        bad_keylog = os.path.join(tmp, "bad.keys")
-        make_capture(cap, keylog, bad_keylog, args.sas, args.msgs)
-        n = args.sas * args.msgs
-        with Tshark(build_dir=tmp) as base, Tshark() as plug:  # tmp holds no plugin
-            plug.require_plugin()
-            tb, _ = best(lambda: base.fields(cap, ["sip.Call-ID"]), args.runs)
-            # peak RSS of any tshark so far (RUSAGE_CHILDREN keeps the maximum): the baseline's,
-            # then the plugin runs' (which are larger)
-            rss_base = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            results = {}
-            for label, kl, want in (("valid", keylog, "1"), ("invalid", bad_keylog, "2")):
-                t, rows = best(lambda: plug.fields(cap, ["sip.Call-ID", "mssipae.sig.status"],
-                                                   prefs={"mssipae.keylog_file": kl}), args.runs)
-                statuses = [r[1] for r in rows if r[1]]
-                if len(statuses) != n or set(statuses) != {want}:
-                    sys.exit("%s: unexpected plugin output: %d statuses, %s"
-                             % (label, len(statuses), sorted(set(statuses))))
-                results[label] = t
-            rss_plug = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        print("messages: %d signed (%d SAs x %d), every signature recomputed" % (n, args.sas, args.msgs))
-        print("baseline (SIP only):   %.3f s" % tb)
-        for label, t in results.items():
-            print("mssipae, all %-8s %.3f s  (+%.1f us per signed message)  ratio: %.2f"
-                  % (label + ":", t, (t - tb) / n * 1e6, t / tb))
-        print("peak RSS: baseline %.1f MB, with mssipae %.1f MB (+%.2f KB per signed message)"
-              % (rss_base / 1024, rss_plug / 1024, (rss_plug - rss_base) / n))
+    build = os.environ.get("MSSIPAE_BUILD_DIR", os.path.join(SRC, "build"))
+    os.makedirs(args.cache, exist_ok=True)
+    os.chmod(args.cache, 0o755)
+    rows = []
+    with Tshark() as t:
+        t.require_plugin()
+        for scheme in args.schemes.split(","):
+            for size in (int(s) for s in args.sizes.split(",")):
+                g0 = time.perf_counter()
+                b = benchgen.make(scheme, size, args.cache, per_sa=args.per_sa,
+                                  unsigned_per_signed=args.mix)
+                gen = time.perf_counter() - g0
+                check(t, b)
+                base = ["-r", b["pcap"], "-q", "-Y", "sip"]
+                off, on = [], []
+                for _ in range(args.runs):
+                    off.append(timed(t, base + ["--disable-protocol", "mssipae"]))
+                    on.append(timed(t, base + pref_args(b["prefs"])))
+                med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
+                mv, mi = micro(build, b, False), micro(build, b, True)
+                r = dict(scheme=scheme, size=size, signed=b["signed"], messages=b["messages"],
+                         sas=b["sas"], gen=gen, cpu_off=med(off, 0), cpu_on=med(on, 0),
+                         wall_off=med(off, 1), wall_on=med(on, 1), rss_off=med(off, 2),
+                         rss_on=med(on, 2), micro=mv, micro_bad=mi)
+                rows.append(r)
+                report(r)
+    print("\nsummary (median of %d paired runs; ratios plugin enabled / disabled)" % args.runs)
+    print("%-9s %9s %8s %8s %8s %9s %9s %10s %10s %9s" % (
+        "scheme", "signed", "cpu-off", "cpu-on", "ratio", "us/sig", "rss-ratio", "micro-ns",
+        "wrong-ns", "B/sig"))
+    for r in rows:
+        print("%-9s %9d %8.2f %8.2f %8.2f %9.2f %9.2f %10.0f %10.0f %9.0f" % (
+            r["scheme"], r["signed"], r["cpu_off"], r["cpu_on"], r["cpu_on"] / r["cpu_off"],
+            (r["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6, r["rss_on"] / r["rss_off"],
+            r["micro"]["ns_sig"], r["micro_bad"]["ns_sig"], r["micro"]["kept"]))
+
+
+def report(r):
+    print("== %s, %d signed headers in %d messages, %d SAs (capture made in %.0f s)" % (
+        r["scheme"], r["signed"], r["messages"], r["sas"], r["gen"]))
+    print("   tshark -q -Y sip  CPU %.2f s -> %.2f s (ratio %.2f, +%.2f us per signed header); "
+          "wall %.2f -> %.2f s" % (r["cpu_off"], r["cpu_on"], r["cpu_on"] / r["cpu_off"],
+                                   (r["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6,
+                                   r["wall_off"], r["wall_on"]))
+    print("   peak RSS %.1f MB -> %.1f MB (ratio %.2f)" % (r["rss_off"] / 1024, r["rss_on"] / 1024,
+                                                         r["rss_on"] / r["rss_off"]))
+    print("   core alone: %.0f ns per signed header valid, %.0f wrong (%.2fx); %.0f bytes kept per "
+          "signed header" % (r["micro"]["ns_sig"], r["micro_bad"]["ns_sig"],
+                             r["micro_bad"]["ns_sig"] / r["micro"]["ns_sig"], r["micro"]["kept"]))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
