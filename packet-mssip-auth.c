@@ -162,13 +162,19 @@ static gboolean tlsdsk_key_update(void *r, char **err)
                     reported then as mssipae.config expert infos */
 }
 
+/* The value of another module's string-like preference, or NULL when unset or not found. */
+static char *pref_string_of(const char *module, const char *name)
+{
+    module_t *m = prefs_find_module(module);
+    pref_t *p = m ? prefs_find_preference(m, name) : NULL;
+    return p ? prefs_get_string_value(p, pref_current) : NULL;
+}
+
 /* The value of Wireshark's own tls.keylog_file preference ("" when unset or not found), so
  * one key log serves the outer SIP-over-TLS and the inner TLS-DSK handshakes. */
 static char *tls_keylog_pref(void)
 {
-    module_t *m = prefs_find_module("tls");
-    pref_t *p = m ? prefs_find_preference(m, "keylog_file") : NULL;
-    return p ? prefs_get_string_value(p, pref_current) : NULL;
+    return pref_string_of("tls", "keylog_file");
 }
 
 typedef struct {
@@ -268,8 +274,15 @@ static sa_tracker *the_tracker;
 static void mssipae_init(void)
 {
     the_keystore = keystore_new();
-    if (pref_keytab && *pref_keytab)
+    if (pref_keytab && *pref_keytab) {
         keystore_set_keytab(the_keystore, pref_keytab);
+    } else {
+        /* Wireshark's own Kerberos keytab, when ours is not set: the reasons name it so */
+        char *krb_file = pref_string_of("kerberos", "file");
+        if (krb_file && *krb_file)
+            keystore_set_keytab_from(the_keystore, krb_file,
+                                     "Wireshark's kerberos.file, as mssipae.keytab is empty");
+    }
     if (nt_password_secret)
         keystore_set_nt_password(the_keystore, nt_password_secret);
     for (guint i = 0; i < num_ntlm_users; i++)
@@ -516,12 +529,15 @@ static int in_header(const sip_hdr *h, size_t off)
 static void render_sigbuf(packet_info *pinfo, proto_tree *st, const sip_pdu *pdu, gint hoff,
                           gint hlen, const auth_result *a)
 {
-    proto_item *bi = proto_tree_add_string(st, hf_sigbuf, pdu->tvb, hoff, hlen,
+    /* on the whole message: the items below come from all over it (PDML also shows a child
+     * that starts before its parent at a wrong position) */
+    proto_item *bi = proto_tree_add_string(st, hf_sigbuf, pdu->tvb, pdu->start, pdu->len,
                                            utf8_len(pinfo, a->sigbuf, (gssize)a->sigbuf_len));
     proto_item_set_generated(bi);
     proto_tree *bt = proto_item_add_subtree(bi, ett_sigbuf);
     proto_item_set_generated(proto_tree_add_bytes_with_length(
-        bt, hf_sigbuf_bytes, pdu->tvb, hoff, hlen, (const guint8 *)a->sigbuf, (gint)a->sigbuf_len));
+        bt, hf_sigbuf_bytes, pdu->tvb, pdu->start, pdu->len, (const guint8 *)a->sigbuf,
+        (gint)a->sigbuf_len));
     if (!bt)
         return;
 
