@@ -42,7 +42,7 @@ import tlsdskflow as T  # noqa: E402
 from flowlib import Flow  # noqa: E402
 import itbase  # noqa: E402
 import test_kerberos_e2e as krb_e2e  # noqa: E402  (its expected() / run_check())
-from sipedit import tamper  # noqa: E402
+from sipedit import tamper as tamper_msg  # noqa: E402
 
 VALID, INVALID, NO_KEY = "1", "2", "3"
 SERVER = ("10.0.0.10", 5060)
@@ -176,7 +176,7 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
                          transport="TLS" if transport == "tls" else "TCP", server=server)
             for fl, role, where, sub, _covered, _status in tamper:
                 if fl == name:
-                    ua.tamper[role] = (lambda w, s: lambda m: tamper(m, w, s))(where, sub)
+                    ua.tamper[role] = (lambda w, s: lambda m: tamper_msg(m, w, s))(where, sub)
             spec = [(cls.hs[name], dict((m[0], m[3]) for m in MAIN).get(name, "standard"), False)]
             if name + "/proxy" in cls.hs:
                 spec.insert(0, (cls.hs[name + "/proxy"], "standard", True))
