@@ -668,8 +668,6 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
         GEN(proto_tree_add_uint(st, hf_sa, pdu->tvb, off, len, a->sa_id));
         GEN(proto_tree_add_uint(st, hf_sa_frame, pdu->tvb, off, len, a->sa_frame));
     }
-    if (a->sigbuf)
-        render_sigbuf(pinfo, st, pdu, off, len, a);
     if (a->status != SIG_NONE) {
         proto_item *si = proto_tree_add_uint(st, hf_sig_status, pdu->tvb, off, len, a->status);
         GEN(si);
@@ -684,6 +682,9 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
             proto_item_append_text(si, " (%s)", why);
         }
     }
+    /* after the verdict: the buffer breakdown is what one reads next when it is "invalid" */
+    if (a->sigbuf)
+        render_sigbuf(pinfo, st, pdu, off, len, a);
     add_facts(pinfo, st, pdu->tvb, off, len, a->notes);
     add_notes(pinfo, ti, a->notes);
     if (a->gss && a->gss_len)
