@@ -126,6 +126,31 @@ class AnalystTest(itbase.PluginTestCase):
                 self.assertNotIn("[MS-SIPAE valid]", out)
                 self.assertEqual(out.count("[MS-SIPAE no key]"), CAPTURES[name][1])
 
+    # ---- the shipped profile: coloring rules and columns ----
+    def test_profile(self):
+        import shutil
+        dst = os.path.join(self.t.config_dir, "profiles", "MS-SIPAE")
+        if not os.path.isdir(dst):
+            shutil.copytree(os.path.join(SRC, "profiles", "MS-SIPAE"), dst)
+        cap, frame, _pos = self.damaged["kerberos-mit"]
+        out = self.tshark(["-C", "MS-SIPAE", "-n", "-r", cap] + opts("kerberos-mit")
+                          + ["-Y", "mssipae.sig.status", "-T", "psml", "--color"])
+        root = ET.fromstring(out.encode())
+        self.assertIn("MS-SIPAE", [s.text for s in root.find("structure")])
+        seen = {}
+        for pkt in root.iter("packet"):
+            cells = [s.text for s in pkt.iter("section")]
+            seen[int(cells[0])] = (pkt.get("background"), cells[6], cells[7])
+        self.assertEqual(len(seen), 12)
+        self.assertEqual(seen[frame], ("#a40000", "invalid", "1"))
+        self.assertEqual({v for f, v in seen.items() if f != frame and v[2] == "1"},
+                         {("#d2f5cd", "valid", "1")})
+        # no keys: "no key" rows
+        out = self.tshark(["-C", "MS-SIPAE", "-n", "-r", cap, "-Y", "mssipae.sig.status",
+                           "-T", "psml", "--color"])
+        self.assertEqual({p.get("background") for p in ET.fromstring(out.encode()).iter("packet")},
+                         {"#fff082"})
+
     # ---- acceptance 2: expert infos without a filter, on the second pass ----
     def expert_rows(self, out):
         """{(severity, summary): count} of the MS-SIPAE rows of -z expert."""
