@@ -57,6 +57,7 @@ else
   mkdir -p "$(dirname "$cache")"
   tar -cf "$cache" -C "$root" .
 fi
+chmod 755 "$root"   # apt's _apt user must reach its lists (mktemp made it 0700)
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
@@ -79,7 +80,7 @@ case "$line" in
 esac
 echo "== a demo capture"
 out=$(chroot "$root" tshark -r /tmp/demo/ntlm-oc2007r2.pcap -o 'mssipae.nt_password:Pa$$word' \
-        -Y mssipae.sig.status -T fields -e frame.number -e mssipae.sig.verdict 2>&1)
+        -Y mssipae.sig.status -T fields -e frame.number -e mssipae.sig.verdict 2>/dev/null)
 echo "$out" | sed 's/^/   /'
 [ "$out" = "$(printf '2\tvalid\n3\tvalid')" ] ||
   { echo "check_deb.sh: FAILED: unexpected verdicts" >&2; exit 1; }

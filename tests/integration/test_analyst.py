@@ -260,6 +260,28 @@ class AnalystTest(itbase.PluginTestCase):
         self.assertEqual([(r["c2s no key"], r["s2c no key"], r["c2s valid"]) for r in rows],
                          [("3", "3", "0"), ("3", "3", "0")])
 
+    def test_sa_statistics_unsigned(self):
+        """A request and a response whose signing header is renamed (same length): unsigned
+        messages on a signing SA, counted per direction, and noted in the Info column."""
+        cap = self.caps["ntlm-gss"]
+        path = cap
+        for frame, hdr, new in ((16, b"\r\nAuthorization:", b"\r\nXuthorization:"),
+                                (18, b"\r\nAuthentication-Info:", b"\r\nXuthentication-Info:")):
+            msg = self.message(cap, frame)
+            self.assertIn(hdr, msg)
+            path = patch_capture(path, self.path("unsigned.pcap"), msg, msg.replace(hdr, new))
+        cols, rows = self.sa_table(path, opts("ntlm-gss"))
+        _, rows2 = self.sa_table(path, opts("ntlm-gss"), two_pass=True)
+        self.assertEqual(rows, rows2)
+        self.assertEqual(len(rows), 1)
+        nonzero = {c: int(rows[0][c]) for c in cols[11:] if rows[0][c] != "0"}
+        self.assertEqual(nonzero, {"c2s valid": 6, "c2s unsigned": 1, "s2c valid": 8,
+                                   "s2c unsigned": 1})
+        for two in (False, True):
+            lines = {int(l.split()[0]): l for l in self.tshark(["-n", "-r", path] + opts("ntlm-gss"),
+                                                               two_pass=two).splitlines()}
+            self.assertEqual([f for f, l in lines.items() if "[MS-SIPAE unsigned]" in l], [16, 18])
+
     def test_stats_tree(self):
         out = self.tshark(["-q", "-z", "mssipae,tree", "-n", "-r", self.damaged["kerberos-mit"][0]]
                           + opts("kerberos-mit"))
