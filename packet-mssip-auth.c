@@ -1060,7 +1060,7 @@ static void menu_export_keys(ext_menubar_gui_type gui_type _U_, gpointer gui_obj
     time_t now = time(NULL);
     struct tm tm;
     strftime(name, sizeof name, "mssipae-keys-%Y%m%d-%H%M%S.keys", localtime_r(&now, &tm));
-    char *path = get_persconffile_path(name, TRUE);
+    char *path = get_persconffile_path(name, FALSE); /* not the profile's folder */
     char *err = NULL;
     int n = write_keys(path, &err);
     if (n < 0)

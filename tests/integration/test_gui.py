@@ -8,7 +8,9 @@ Checks, on the screen itself:
   expert "error" colour (255,92,92): the MS-SIPAE item of a signature that does not verify (the
   capture has no other error);
 * clicking that row and pressing Shift+Right (expand subtrees) fills the details pane with many
-  more lines of text below it (the MS-SIPAE subtree: verdict, reason, buffer items).
+  more lines of text below it (the MS-SIPAE subtree: verdict, reason, buffer items);
+* MS-SIPAE > Export derived SA keys writes a mode 0600 key file with the capture's two Kerberos
+  SA keys into the configuration folder.
 
 Skipped when wireshark (wireshark-qt), Xvfb, xdotool or ImageMagick are not installed. Takes about
 15 s. MSSIPAE_SCREENSHOT=<file.png> keeps the final screenshot (the README's is made so:
@@ -148,7 +150,7 @@ class GuiTest(itbase.PluginTestCase):
         time.sleep(0.5)
         self.x("xdotool", "key", "shift+Right")
         time.sleep(1.5)
-        path, after = self.screenshot("after.png")
+        shot, after = self.screenshot("after.png")
         text_after = self.rows_with(after, dark, red[-1] + 2, H - 30)
         self.assertGreater(len(text_after), len(text_before) + 200,
                            "the MS-SIPAE subtree did not expand")
@@ -156,12 +158,30 @@ class GuiTest(itbase.PluginTestCase):
         self.assertEqual(self.x("xdotool", "getwindowname",
                                 self.x("xdotool", "search", "--name", "kerberos-mit-tampered.pcap").split("\n")[0]),
                          title)
+        # MS-SIPAE > Export derived SA keys (the last menu of the menu bar; positions are those
+        # of this fixed-size window): a 0600 key file in the configuration folder
+        self.x("xdotool", "mousemove", "640", "10", "click", "1")
+        time.sleep(0.8)
+        self.x("xdotool", "mousemove", "700", "34", "click", "1")
+        keys = []
+        deadline = time.time() + 10
+        while time.time() < deadline and not keys:
+            keys = [n for n in os.listdir(t.config_dir) if n.startswith("mssipae-keys-")]
+            time.sleep(0.3)
+        self.assertEqual(len(keys), 1, "the GUI key export wrote no file")
+        key_file = os.path.join(t.config_dir, keys[0])
+        self.assertEqual(os.stat(key_file).st_mode & 0o777, 0o600)
+        with open(key_file) as f:
+            lines = [l.split()[:3] for l in f if l.startswith("KERBEROS")]
+        self.assertEqual(lines, [["KERBEROS", "7E0E92FF", "18"], ["KERBEROS", "E44F1544", "23"]])
+        self.x("xdotool", "key", "Return")  # the message box naming the file
+        self.assertIsNone(ws.poll(), "Wireshark exited")
         log.seek(0)
         out = log.read()
         self.assertNotIn("Couldn't load plugin", out)
         keep = os.environ.get("MSSIPAE_SCREENSHOT")
         if keep:
-            subprocess.run(["convert", path, "-crop", "%dx%d+0+0" % (W, H), "+dither",
+            subprocess.run(["convert", shot, "-crop", "%dx%d+0+0" % (W, H), "+dither",
                             "-colors", "64", keep], check=True, timeout=60)
 
 
