@@ -22,9 +22,24 @@
 #include <epan/uat.h>
 #include <epan/to_str.h>
 #include <epan/address.h>
+#include <epan/plugin_if.h>
+#include <epan/strutil.h>
+#include <epan/stat_tap_ui.h>
+#include <epan/stats_tree.h>
+#include <epan/tap.h>
+#include <wsutil/filesystem.h>
+#include <wsutil/report_message.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "keytab/keystore.h"
+#include "sigbuf/sigbuf.h"
+#include "sigbuf/sip_msg.h"
 #include "verify/sa.h"
 
 #ifndef MSSIPAE_VERSION
@@ -57,6 +72,9 @@ static int hf_snum = -1;
 static int hf_signature = -1;
 static int hf_gssapi_data = -1;
 static int hf_sigbuf = -1;
+static int hf_sigbuf_bytes = -1;
+static int hf_sigbuf_item = -1;
+static int hf_sigbuf_uncovered = -1;
 static int hf_sa = -1;
 static int hf_sa_frame = -1;
 static int hf_sig_status = -1;
@@ -75,6 +93,11 @@ static int hf_tls_secret_src = -1;
 
 static gint ett_mssipae = -1;
 static gint ett_gssapi = -1;
+static gint ett_sigbuf = -1;
+static gint ett_uncovered = -1;
+
+/* the tap "mssipae": one mssipae_tap_frame per frame with SIP messages, on every pass */
+static int mssipae_tap = -1;
 
 /* one expert field per note kind (verify/verdict.h) */
 static expert_field ei_notes[NOTE_KINDS];
@@ -92,7 +115,9 @@ static const value_string sig_status_vals[] = {
 /* ---- preferences and the NTLM users table ---- */
 
 static const char *pref_keytab = "";
-static const char *pref_nt_password = "";
+static const char *pref_nt_password = "";       /* string pref: -o and old preference files */
+static const char *pref_nt_password_entry = ""; /* password pref: the GUI's masked entry */
+static char *nt_password_secret;                /* the password in use; never in a preference */
 static const char *pref_keylog = "";
 static const char *pref_tlsdsk_rsa_key = "";
 
@@ -137,13 +162,19 @@ static gboolean tlsdsk_key_update(void *r, char **err)
                     reported then as mssipae.config expert infos */
 }
 
+/* The value of another module's string-like preference, or NULL when unset or not found. */
+static char *pref_string_of(const char *module, const char *name)
+{
+    module_t *m = prefs_find_module(module);
+    pref_t *p = m ? prefs_find_preference(m, name) : NULL;
+    return p ? prefs_get_string_value(p, pref_current) : NULL;
+}
+
 /* The value of Wireshark's own tls.keylog_file preference ("" when unset or not found), so
  * one key log serves the outer SIP-over-TLS and the inner TLS-DSK handshakes. */
 static char *tls_keylog_pref(void)
 {
-    module_t *m = prefs_find_module("tls");
-    pref_t *p = m ? prefs_find_preference(m, "keylog_file") : NULL;
-    return p ? prefs_get_string_value(p, pref_current) : NULL;
+    return pref_string_of("tls", "keylog_file");
 }
 
 typedef struct {
@@ -202,6 +233,39 @@ static gboolean ntlm_user_update(void *r, char **err)
     return TRUE;
 }
 
+/* ---- the NTLM password: used, never saved, never shown ----
+ *
+ * Wireshark 4.0 sets a password preference to "" whatever `-o` says (prefs.c set_pref: "Read
+ * value is every time empty"), and its Preferences dialog writes the preferences file before it
+ * applies them. So the password has two ways in, and neither keeps it in a preference:
+ *   - mssipae.nt_password, a string preference: `-o mssipae.nt_password:X` (and the line of an
+ *     older preferences file);
+ *   - mssipae.nt_password_entry, a password preference: the dialog's masked field (Wireshark
+ *     never writes password preferences).
+ * When preferences are applied, a non-empty value of either is moved into nt_password_secret
+ * and the preference is reset to "" — so a later "save preferences" finds nothing to write and
+ * the protocol preferences menu shows nothing. The password is kept until Wireshark exits. */
+static void take_password(const char *name)
+{
+    module_t *m = prefs_find_module("mssipae");
+    pref_t *p = m ? prefs_find_preference(m, name) : NULL;
+    char *v = p ? prefs_get_string_value(p, pref_current) : NULL;
+    if (!v || !*v)
+        return;
+    if (nt_password_secret) {
+        memset(nt_password_secret, 0, strlen(nt_password_secret));
+        g_free(nt_password_secret);
+    }
+    nt_password_secret = g_strdup(v);
+    prefs_set_string_value(p, "", pref_current);
+}
+
+static void mssipae_prefs_apply(void)
+{
+    take_password("nt_password");
+    take_password("nt_password_entry");
+}
+
 /* ---- capture state: rebuilt per file and after every preference change ---- */
 
 static keystore *the_keystore;
@@ -210,10 +274,17 @@ static sa_tracker *the_tracker;
 static void mssipae_init(void)
 {
     the_keystore = keystore_new();
-    if (pref_keytab && *pref_keytab)
+    if (pref_keytab && *pref_keytab) {
         keystore_set_keytab(the_keystore, pref_keytab);
-    if (pref_nt_password && *pref_nt_password)
-        keystore_set_nt_password(the_keystore, pref_nt_password);
+    } else {
+        /* Wireshark's own Kerberos keytab, when ours is not set: the reasons name it so */
+        char *krb_file = pref_string_of("kerberos", "file");
+        if (krb_file && *krb_file)
+            keystore_set_keytab_from(the_keystore, krb_file,
+                                     "Wireshark's kerberos.file, as mssipae.keytab is empty");
+    }
+    if (nt_password_secret)
+        keystore_set_nt_password(the_keystore, nt_password_secret);
     for (guint i = 0; i < num_ntlm_users; i++)
         keystore_add_ntlm_user(the_keystore, ntlm_users[i].domain ? ntlm_users[i].domain : "",
                                ntlm_users[i].user ? ntlm_users[i].user : "",
@@ -294,6 +365,41 @@ static char *endpoint_str(packet_info *pinfo, const address *a, guint32 port)
 
 /* ---- rendering a stored result ---- */
 
+/* Text from the wire (or made from it by the core: reasons, certificate subjects) as valid
+ * UTF-8, so that -T json / ek / pdml output stays valid: s itself when it is, else a copy in
+ * packet memory with every invalid byte replaced by U+FFFD. The raw bytes stay reachable
+ * (mssipae.sigbuf.bytes, and the message bytes the items point at). */
+static const char *utf8_len(packet_info *pinfo, const char *s, gssize len)
+{
+    if (!s)
+        return NULL;
+    if (len < 0)
+        len = (gssize)strlen(s);
+    /* g_utf8_validate() with a length also refuses NUL bytes, which would cut the string */
+    if (g_utf8_validate(s, len, NULL))
+        return s[len] == '\0' ? s : wmem_strndup(pinfo->pool, s, (size_t)len);
+    wmem_strbuf_t *b = wmem_strbuf_sized_new(pinfo->pool, (gsize)len + 8, 0);
+    const char *p = s, *e = s + len;
+    while (p < e) {
+        const char *bad;
+        if (g_utf8_validate(p, e - p, &bad)) {
+            wmem_strbuf_append_len(b, p, (gsize)(e - p));
+            break;
+        }
+        wmem_strbuf_append_len(b, p, (gsize)(bad - p));
+        wmem_strbuf_append(b, "\xef\xbf\xbd"); /* U+FFFD */
+        p = bad + 1;
+    }
+    return wmem_strbuf_get_str(b);
+}
+
+static const char *utf8(packet_info *pinfo, const char *s)
+{
+    return utf8_len(pinfo, s, -1);
+}
+
+/* Expert infos from notes; pi may be NULL (a pass without a tree): the expert tap still sees
+ * them, so Analyze > Expert Information and `tshark -z expert` list them without a filter. */
 static void add_notes(packet_info *pinfo, proto_item *pi, const note_list *notes)
 {
     if (!notes)
@@ -301,12 +407,48 @@ static void add_notes(packet_info *pinfo, proto_item *pi, const note_list *notes
     for (guint i = 0; i < notes->len; i++) {
         const mssipae_note *n = &g_array_index(notes, mssipae_note, i);
         if (n->kind < NOTE_KINDS && n->kind != NOTE_FACT)
-            expert_add_info_format(pinfo, pi, &ei_notes[n->kind], "%s", n->text);
+            expert_add_info_format(pinfo, pi, &ei_notes[n->kind], "%s", utf8(pinfo, n->text));
     }
 }
 
+/* The expert infos of one stored message result without a tree (every pass, see above). */
+static void add_notes_no_tree(packet_info *pinfo, const msg_result *r)
+{
+    for (guint i = 0; i < r->auths->len; i++)
+        add_notes(pinfo, NULL, ((const auth_result *)g_ptr_array_index(r->auths, i))->notes);
+    add_notes(pinfo, NULL, r->notes);
+}
+
+/* Info column, in the style of TCP's bracketed notes: one note per signed header
+ * ("[MS-SIPAE invalid signature]", "[MS-SIPAE valid]", ...) and one for an unsigned message on
+ * a signing SA. Every pass, with or without a tree. */
+static const char *info_note(sig_status st)
+{
+    switch (st) {
+    case SIG_VALID: return "[MS-SIPAE valid]";
+    case SIG_INVALID: return "[MS-SIPAE invalid signature]";
+    case SIG_NO_KEY: return "[MS-SIPAE no key]";
+    case SIG_NO_SA: return "[MS-SIPAE no SA]";
+    case SIG_UNSUPPORTED: return "[MS-SIPAE unsupported]";
+    case SIG_MALFORMED: return "[MS-SIPAE malformed signature]";
+    default: return NULL;
+    }
+}
+
+static void add_info_column(packet_info *pinfo, const msg_result *r)
+{
+    for (guint i = 0; i < r->auths->len; i++) {
+        const char *t = info_note(((const auth_result *)g_ptr_array_index(r->auths, i))->status);
+        if (t)
+            col_append_sep_str(pinfo->cinfo, COL_INFO, " ", t);
+    }
+    if (r->unsigned_sa)
+        col_append_sep_str(pinfo->cinfo, COL_INFO, " ", "[MS-SIPAE unsigned]");
+}
+
 /* NOTE_FACT notes as fields (the TLS-DSK inner handshake), in the order the core gave them. */
-static void add_facts(proto_tree *st, tvbuff_t *tvb, gint off, gint len, const note_list *notes)
+static void add_facts(packet_info *pinfo, proto_tree *st, tvbuff_t *tvb, gint off, gint len,
+                      const note_list *notes)
 {
     if (!notes)
         return;
@@ -315,27 +457,28 @@ static void add_facts(proto_tree *st, tvbuff_t *tvb, gint off, gint len, const n
         if (n->kind != NOTE_FACT)
             continue;
         proto_item *it = NULL;
+        const char *text = utf8(pinfo, n->text);
         switch (n->fact) {
         case FACT_TLS_VERSION:
-            it = proto_tree_add_string(st, hf_tls_version, tvb, off, len, n->text);
+            it = proto_tree_add_string(st, hf_tls_version, tvb, off, len, text);
             break;
         case FACT_TLS_SUITE:
-            it = proto_tree_add_string(st, hf_tls_suite, tvb, off, len, n->text);
+            it = proto_tree_add_string(st, hf_tls_suite, tvb, off, len, text);
             break;
         case FACT_TLS_EMS:
             it = proto_tree_add_boolean(st, hf_tls_ems, tvb, off, len, strcmp(n->text, "yes") == 0);
             break;
         case FACT_TLS_SERVER_CERT:
-            it = proto_tree_add_string(st, hf_tls_server_cert, tvb, off, len, n->text);
+            it = proto_tree_add_string(st, hf_tls_server_cert, tvb, off, len, text);
             break;
         case FACT_TLS_SERVER_THUMB:
-            it = proto_tree_add_string(st, hf_tls_server_thumb, tvb, off, len, n->text);
+            it = proto_tree_add_string(st, hf_tls_server_thumb, tvb, off, len, text);
             break;
         case FACT_TLS_CLIENT_CERT:
-            it = proto_tree_add_string(st, hf_tls_client_cert, tvb, off, len, n->text);
+            it = proto_tree_add_string(st, hf_tls_client_cert, tvb, off, len, text);
             break;
         case FACT_TLS_SECRET_SRC:
-            it = proto_tree_add_string(st, hf_tls_secret_src, tvb, off, len, n->text);
+            it = proto_tree_add_string(st, hf_tls_secret_src, tvb, off, len, text);
             break;
         default:
             break;
@@ -369,6 +512,108 @@ static void show_gssapi(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
     ENDTRY;
 }
 
+/* 1 when the message bytes [off, off+len) fall inside header h's line(s). */
+static int in_header(const sip_hdr *h, size_t off)
+{
+    return off >= h->line_off && off < h->line_off + h->line_len;
+}
+
+/* The signature buffer: the full buffer as a string and as bytes, then one item per buffer item
+ * with its name and value; an item whose value stands verbatim in the message sits on exactly
+ * those bytes of the SIP message (its data source: frame, reassembled or decrypted TLS), so a
+ * click highlights what the signature covers. Below, what the signature does not cover: the
+ * start line, every other header, the body.
+ *
+ * The item positions are not stored: the message is parsed again here and the buffer rebuilt
+ * with the stored version (sigbuf_build_items), and used only if it equals the stored buffer. */
+static void render_sigbuf(packet_info *pinfo, proto_tree *st, const sip_pdu *pdu, gint hoff,
+                          gint hlen, const auth_result *a)
+{
+    /* on the whole message: the items below come from all over it (PDML also shows a child
+     * that starts before its parent at a wrong position) */
+    proto_item *bi = proto_tree_add_string(st, hf_sigbuf, pdu->tvb, pdu->start, pdu->len,
+                                           utf8_len(pinfo, a->sigbuf, (gssize)a->sigbuf_len));
+    proto_item_set_generated(bi);
+    proto_tree *bt = proto_item_add_subtree(bi, ett_sigbuf);
+    proto_item_set_generated(proto_tree_add_bytes_with_length(
+        bt, hf_sigbuf_bytes, pdu->tvb, pdu->start, pdu->len, (const guint8 *)a->sigbuf,
+        (gint)a->sigbuf_len));
+    if (!bt)
+        return;
+
+    const char *msg = (const char *)tvb_memdup(pinfo->pool, pdu->tvb, pdu->start, pdu->len);
+    sip_msg m;
+    const char *why = NULL;
+    if (sip_msg_parse(msg, (size_t)pdu->len, &m, &why) != 0) {
+        proto_tree_add_expert_format(bt, pinfo, &ei_notes[NOTE_UNSUPPORTED], pdu->tvb, hoff, hlen,
+                                     "Buffer breakdown unavailable: %s", why ? why : "not SIP");
+        return;
+    }
+    sigbuf_auth sa = {
+        .scheme = a->scheme, .rand = a->rand, .num = a->num_str, .realm = a->realm,
+        .targetname = a->targetname, .hdr_off = a->line_off, .hdr_len = a->line_len,
+    };
+    GArray *items = g_array_new(FALSE, FALSE, sizeof(sigbuf_item));
+    GString *b = sigbuf_build_items(&m, &sa, a->has_version ? a->version : 0, items);
+    if (b->len != a->sigbuf_len || memcmp(b->str, a->sigbuf, b->len) != 0) {
+        proto_item_append_text(bi, " (breakdown unavailable: the message does not rebuild it)");
+        goto out;
+    }
+    for (guint i = 0; i < items->len; i++) {
+        const sigbuf_item *it = &g_array_index(items, sigbuf_item, i);
+        proto_item *ii;
+        if (it->in_msg && tvb_bytes_exist(pdu->tvb, pdu->start + (gint)it->msg_off, (gint)it->len)) {
+            /* the value's own bytes, as UTF-8 (invalid bytes become U+FFFD in the field) */
+            gint o = pdu->start + (gint)it->msg_off;
+            ii = proto_tree_add_item(bt, hf_sigbuf_item, pdu->tvb, o, (gint)it->len, ENC_UTF_8);
+            const char *v = utf8_len(pinfo, b->str + it->off, (gssize)it->len);
+            proto_item_set_text(ii, "%s: <%s>", it->name, format_text(pinfo->pool, (const guchar *)v, strlen(v)));
+        } else {
+            /* absent ("<>"), or not verbatim (a folded header, an unquoted parameter) */
+            const char *v = utf8_len(pinfo, b->str + it->off, (gssize)it->len);
+            ii = proto_tree_add_string_format(bt, hf_sigbuf_item, pdu->tvb, hoff, hlen, v,
+                                              "%s: <%s> (%s)", it->name,
+                                              format_text(pinfo->pool, (const guchar *)v, strlen(v)),
+                                              it->present ? "not verbatim in the message"
+                                                          : "absent from the message");
+            proto_item_set_generated(ii);
+        }
+    }
+
+    /* what the signature does not cover */
+    proto_tree *ut = proto_tree_add_subtree(bt, pdu->tvb, pdu->start, pdu->len, ett_uncovered,
+                                            NULL, "Not covered by the signature");
+    size_t first_hdr = m.hdrs->len ? g_array_index(m.hdrs, sip_hdr, 0).line_off : m.hdr_end;
+    proto_tree_add_string_format(ut, hf_sigbuf_uncovered, pdu->tvb, pdu->start, (gint)first_hdr,
+                                 m.is_request ? "Request-Line" : "Status-Line",
+                                 m.is_request ? "Request-Line (the method is covered as the CSeq "
+                                                "method; the Request-URI is not)"
+                                              : "Status-Line (only the status code is covered)");
+    for (guint i = 0; i < m.hdrs->len; i++) {
+        const sip_hdr *h = &g_array_index(m.hdrs, sip_hdr, i);
+        int covered = h->line_off == a->line_off;
+        for (guint j = 0; !covered && j < items->len; j++) {
+            const sigbuf_item *it = &g_array_index(items, sigbuf_item, j);
+            covered = it->in_msg && in_header(h, it->msg_off);
+        }
+        if (covered)
+            continue;
+        const char *name = utf8_len(pinfo, h->name.p, (gssize)h->name.n);
+        proto_tree_add_string_format(ut, hf_sigbuf_uncovered, pdu->tvb,
+                                     pdu->start + (gint)h->line_off, (gint)h->line_len, name,
+                                     "%s header", format_text(pinfo->pool, (const guchar *)name, strlen(name)));
+    }
+    if (m.complete && m.hdr_end < (size_t)pdu->len)
+        proto_tree_add_string_format(ut, hf_sigbuf_uncovered, pdu->tvb,
+                                     pdu->start + (gint)m.hdr_end,
+                                     pdu->len - (gint)m.hdr_end, "body",
+                                     "Message body (%d bytes)", pdu->len - (gint)m.hdr_end);
+out:
+    g_string_free(b, TRUE);
+    g_array_free(items, TRUE);
+    sip_msg_clear(&m);
+}
+
 static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const sip_pdu *pdu,
                         const auth_result *a)
 {
@@ -380,24 +625,25 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
     }
     proto_item *ti = proto_tree_add_item(tree, proto_mssipae, pdu->tvb, off, len, ENC_NA);
     proto_tree *st = proto_item_add_subtree(ti, ett_mssipae);
-    proto_item_append_text(ti, ", %s: %s", a->name, a->scheme ? a->scheme : "?");
+    proto_item_append_text(ti, ", %s: %s", utf8(pinfo, a->name),
+                           a->scheme ? utf8(pinfo, a->scheme) : "?");
     if (a->sa_id)
         proto_item_append_text(ti, ", SA %u", a->sa_id);
     if (a->status != SIG_NONE)
         proto_item_append_text(ti, ", signature %s", sig_status_name(a->status));
 
 #define GEN(x) proto_item_set_generated(x)
-    GEN(proto_tree_add_string(st, hf_header, pdu->tvb, off, len, a->name));
+    GEN(proto_tree_add_string(st, hf_header, pdu->tvb, off, len, utf8(pinfo, a->name)));
     if (a->scheme)
-        GEN(proto_tree_add_string(st, hf_scheme, pdu->tvb, off, len, a->scheme));
+        GEN(proto_tree_add_string(st, hf_scheme, pdu->tvb, off, len, utf8(pinfo, a->scheme)));
     GEN(proto_tree_add_string(st, hf_direction, pdu->tvb, off, len,
                               a->dir == DIR_C2S ? "client-to-server" : "server-to-client"));
     if (a->realm)
-        GEN(proto_tree_add_string(st, hf_realm, pdu->tvb, off, len, a->realm));
+        GEN(proto_tree_add_string(st, hf_realm, pdu->tvb, off, len, utf8(pinfo, a->realm)));
     if (a->targetname)
-        GEN(proto_tree_add_string(st, hf_targetname, pdu->tvb, off, len, a->targetname));
+        GEN(proto_tree_add_string(st, hf_targetname, pdu->tvb, off, len, utf8(pinfo, a->targetname)));
     if (a->opaque)
-        GEN(proto_tree_add_string(st, hf_opaque, pdu->tvb, off, len, a->opaque));
+        GEN(proto_tree_add_string(st, hf_opaque, pdu->tvb, off, len, utf8(pinfo, a->opaque)));
     if (a->has_version) {
         proto_item *vi = proto_tree_add_uint(st, hf_version, pdu->tvb, off, len, a->version);
         GEN(vi);
@@ -405,16 +651,16 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
             proto_item_append_text(vi, " (from the SA's challenge)");
     }
     if (a->qop)
-        GEN(proto_tree_add_string(st, hf_qop, pdu->tvb, off, len, a->qop));
+        GEN(proto_tree_add_string(st, hf_qop, pdu->tvb, off, len, utf8(pinfo, a->qop)));
     if (a->rand)
         GEN(proto_tree_add_string(st, a->dir == DIR_C2S ? hf_crand : hf_srand, pdu->tvb, off, len,
-                                  a->rand));
+                                  utf8(pinfo, a->rand)));
     if (a->has_num)
         GEN(proto_tree_add_uint(st, a->dir == DIR_C2S ? hf_cnum : hf_snum, pdu->tvb, off, len,
                                 a->num));
     for (guint i = 0; a->other_params && i < a->other_params->len; i++)
         GEN(proto_tree_add_string(st, hf_param, pdu->tvb, off, len,
-                                  (const char *)g_ptr_array_index(a->other_params, i)));
+                                  utf8(pinfo, g_ptr_array_index(a->other_params, i))));
     if (a->sig && a->sig_len)
         GEN(proto_tree_add_bytes_with_length(st, hf_signature, pdu->tvb, off, len, a->sig,
                                              (gint)a->sig_len));
@@ -422,8 +668,6 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
         GEN(proto_tree_add_uint(st, hf_sa, pdu->tvb, off, len, a->sa_id));
         GEN(proto_tree_add_uint(st, hf_sa_frame, pdu->tvb, off, len, a->sa_frame));
     }
-    if (a->sigbuf)
-        GEN(proto_tree_add_string(st, hf_sigbuf, pdu->tvb, off, len, a->sigbuf));
     if (a->status != SIG_NONE) {
         proto_item *si = proto_tree_add_uint(st, hf_sig_status, pdu->tvb, off, len, a->status);
         GEN(si);
@@ -433,11 +677,15 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
             GEN(proto_tree_add_boolean(st, hf_sig_valid, pdu->tvb, off, len,
                                        a->status == SIG_VALID));
         if (a->why) {
-            GEN(proto_tree_add_string(st, hf_sig_why, pdu->tvb, off, len, a->why));
-            proto_item_append_text(si, " (%s)", a->why);
+            const char *why = utf8(pinfo, a->why);
+            GEN(proto_tree_add_string(st, hf_sig_why, pdu->tvb, off, len, why));
+            proto_item_append_text(si, " (%s)", why);
         }
     }
-    add_facts(st, pdu->tvb, off, len, a->notes);
+    /* after the verdict: the buffer breakdown is what one reads next when it is "invalid" */
+    if (a->sigbuf)
+        render_sigbuf(pinfo, st, pdu, off, len, a);
+    add_facts(pinfo, st, pdu->tvb, off, len, a->notes);
     add_notes(pinfo, ti, a->notes);
     if (a->gss && a->gss_len)
         show_gssapi(tvb, pinfo, st, a);
@@ -458,16 +706,26 @@ static void render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const si
 
 /* ---- the post-dissector ---- */
 
+/* What the tap "mssipae" gets for each frame with SIP messages, on every pass: the stored
+ * results of its messages, in order (packet memory; the results themselves live with the
+ * tracker). */
+typedef struct {
+    guint n;
+    const msg_result **r;
+} mssipae_tap_frame;
+
 static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
-    if (!proto_is_frame_protocol(pinfo->layers, "sip") || !tree || !the_tracker)
+    if (!proto_is_frame_protocol(pinfo->layers, "sip") || !the_tracker)
         return 0;
-    wmem_array_t *pdus = find_sip_pdus(tree, pinfo);
-    guint n = wmem_array_get_count(pdus);
-    for (guint i = 0; i < n; i++) {
-        sip_pdu *pdu = (sip_pdu *)wmem_array_index(pdus, i);
-        const msg_result *r;
-        if (!PINFO_FD_VISITED(pinfo)) {
+    /* The SIP messages' positions come from the tree (the wanted hfids give one on the first
+     * pass); later passes without a tree (tshark -2 without -V/-T/-Y) still have the stored
+     * results for the Info column, the expert infos and the tap. */
+    wmem_array_t *pdus = tree ? find_sip_pdus(tree, pinfo) : NULL;
+    guint npdus = pdus ? wmem_array_get_count(pdus) : 0;
+    if (!PINFO_FD_VISITED(pinfo)) {
+        for (guint i = 0; i < npdus; i++) {
+            sip_pdu *pdu = (sip_pdu *)wmem_array_index(pdus, i);
             /* the span may run past the message into its body or the end of the tvb: the
              * core reads the start line and headers only, up to the blank line */
             guint8 *bytes = (guint8 *)tvb_memdup(pinfo->pool, pdu->tvb, pdu->start, pdu->len);
@@ -476,15 +734,359 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
                 .src = endpoint_str(pinfo, &pinfo->src, pinfo->srcport),
                 .dst = endpoint_str(pinfo, &pinfo->dst, pinfo->destport),
             };
-            r = sa_tracker_process(the_tracker, (const char *)bytes, (size_t)pdu->len, &meta);
+            const msg_result *r = sa_tracker_process(the_tracker, (const char *)bytes,
+                                                     (size_t)pdu->len, &meta);
             p_add_proto_data(wmem_file_scope(), pinfo, proto_mssipae, i, (void *)r);
-        } else {
-            r = (const msg_result *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mssipae, i);
         }
-        if (r && (r->auths->len || (r->notes && r->notes->len)))
-            render(tvb, pinfo, tree, pdu, r);
     }
+    guint n = 0;
+    while (p_get_proto_data(wmem_file_scope(), pinfo, proto_mssipae, n))
+        n++;
+    if (!n)
+        return 0;
+    mssipae_tap_frame *tf = wmem_new(pinfo->pool, mssipae_tap_frame);
+    tf->n = n;
+    tf->r = wmem_alloc_array(pinfo->pool, const msg_result *, n);
+    /* a tree whose SIP messages match the stored results gets the items; otherwise (no tree)
+     * the expert infos are added without items */
+    gboolean with_tree = tree && npdus == n;
+    for (guint i = 0; i < n; i++) {
+        const msg_result *r = p_get_proto_data(wmem_file_scope(), pinfo, proto_mssipae, i);
+        tf->r[i] = r;
+        if (!r->auths->len && !(r->notes && r->notes->len))
+            continue;
+        if (with_tree)
+            render(tvb, pinfo, tree, (sip_pdu *)wmem_array_index(pdus, i), r);
+        else
+            add_notes_no_tree(pinfo, r);
+        add_info_column(pinfo, r);
+    }
+    tap_queue_packet(mssipae_tap, pinfo, tf);
     return tvb_captured_length(tvb);
+}
+
+/* ---- statistics: tshark -z mssipae,sa and the GUI's stats tree ---- */
+
+/* Counts per SA and direction. Column 0 counts unsigned messages on a signing SA, 1-6 the
+ * signature statuses (sig_status values). Row 0 holds signatures without an SA. */
+#define N_COUNTS 7
+typedef struct {
+    guint32 c[2][N_COUNTS];
+} sa_counts;
+
+typedef struct {
+    GArray *rows; /* sa_counts, index = SA id */
+} sa_stats;
+
+static sa_counts *sa_row(sa_stats *ss, guint32 id)
+{
+    if (id >= ss->rows->len)
+        g_array_set_size(ss->rows, id + 1); /* zeroed: g_array_new(FALSE, TRUE, ...) */
+    return &g_array_index(ss->rows, sa_counts, id);
+}
+
+/* Feeds one frame's results to counts (shared by -z mssipae,sa and the stats tree). */
+static void count_frame(sa_stats *ss, const mssipae_tap_frame *tf)
+{
+    for (guint i = 0; i < tf->n; i++) {
+        const msg_result *r = tf->r[i];
+        for (guint j = 0; j < r->auths->len; j++) {
+            const auth_result *a = g_ptr_array_index(r->auths, j);
+            if (a->status > SIG_NONE && a->status < N_COUNTS)
+                sa_row(ss, a->sa_id)->c[a->dir == DIR_S2C][a->status]++;
+        }
+        if (r->unsigned_sa)
+            sa_row(ss, r->unsigned_sa)->c[r->unsigned_dir == DIR_S2C][0]++;
+    }
+}
+
+static void sa_stats_reset(void *p)
+{
+    sa_stats *ss = p;
+    g_array_set_size(ss->rows, 0);
+}
+
+static tap_packet_status sa_stats_packet(void *p, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
+                                         const void *data, tap_flags_t flags _U_)
+{
+    count_frame(p, data);
+    return TAP_PACKET_REDRAW;
+}
+
+static const char *const count_names[N_COUNTS] = {
+    "unsigned", "valid", "invalid", "no key", "no SA", "unsupported", "malformed"
+};
+/* column order of the table: the verdicts first, unsigned last */
+static const int count_order[N_COUNTS] = { 1, 2, 3, 4, 5, 6, 0 };
+
+static void print_cell(const char *s)
+{
+    /* one line per SA: tabs and line breaks in wire strings would break the table */
+    for (const char *p = s && *s ? s : "-"; *p; p++)
+        putchar(*p == '\t' || *p == '\r' || *p == '\n' ? ' ' : *p);
+    putchar('\t');
+}
+
+/* One row per SA, tab-separated, after a header row; a last row "-" for signatures that found
+ * no SA. Counts per direction: c2s.<verdict> then s2c.<verdict>. */
+static void sa_stats_draw(void *p)
+{
+    sa_stats *ss = p;
+    printf("\n===================================================================\n");
+    printf("MS-SIPAE security associations\n");
+    printf("SA\tScheme\tVersion\tRealm\tTarget name\tOpaque\tUser/principal\tClient\tServer\t"
+           "First frame\tLast frame");
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k < N_COUNTS; k++)
+            printf("\t%s %s", d ? "s2c" : "c2s", count_names[count_order[k]]);
+    printf("\n");
+    guint32 nsa = the_tracker ? sa_tracker_count(the_tracker) : 0;
+    for (guint32 id = 1; id <= nsa; id++) {
+        sa_info in;
+        if (!sa_tracker_info(the_tracker, id, &in))
+            continue;
+        printf("%u\t", id);
+        print_cell(in.scheme);
+        if (in.has_version)
+            printf("%u\t", in.version);
+        else
+            print_cell(NULL);
+        print_cell(in.realm);
+        print_cell(in.targetname);
+        print_cell(in.opaque);
+        print_cell(in.client_name);
+        print_cell(in.client_ep);
+        print_cell(in.server_ep);
+        printf("%u\t%u", in.first_frame, in.last_frame);
+        sa_counts zero = { { { 0 } } };
+        const sa_counts *c = id < ss->rows->len ? &g_array_index(ss->rows, sa_counts, id) : &zero;
+        for (int d = 0; d < 2; d++)
+            for (int k = 0; k < N_COUNTS; k++)
+                printf("\t%u", c->c[d][count_order[k]]);
+        printf("\n");
+        sa_info_clear(&in);
+    }
+    if (ss->rows->len) {
+        const sa_counts *c = &g_array_index(ss->rows, sa_counts, 0);
+        guint32 total = 0;
+        for (int d = 0; d < 2; d++)
+            for (int k = 0; k < N_COUNTS; k++)
+                total += c->c[d][k];
+        if (total) {
+            printf("-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-");
+            for (int d = 0; d < 2; d++)
+                for (int k = 0; k < N_COUNTS; k++)
+                    printf("\t%u", c->c[d][count_order[k]]);
+            printf("\n");
+        }
+    }
+    printf("===================================================================\n");
+}
+
+static void sa_stats_finish(void *p)
+{
+    sa_stats *ss = p;
+    g_array_free(ss->rows, TRUE);
+    g_free(ss);
+}
+
+static void sa_stats_init(const char *opt_arg, void *userdata _U_)
+{
+    sa_stats *ss = g_new0(sa_stats, 1);
+    ss->rows = g_array_new(FALSE, TRUE, sizeof(sa_counts));
+    const char *filter = NULL;
+    if (opt_arg && g_str_has_prefix(opt_arg, "mssipae,sa,"))
+        filter = opt_arg + strlen("mssipae,sa,");
+    GString *err = register_tap_listener("mssipae", ss, filter, TL_REQUIRES_NOTHING,
+                                         sa_stats_reset, sa_stats_packet, sa_stats_draw,
+                                         sa_stats_finish);
+    if (err) {
+        fprintf(stderr, "tshark: can't register the mssipae,sa tap: %s\n", err->str);
+        g_string_free(err, TRUE);
+        g_array_free(ss->rows, TRUE);
+        g_free(ss);
+    }
+}
+
+/* The stats tree (Statistics > MS-SIPAE > Signatures by SA; tshark -z mssipae,tree): per SA,
+ * per direction, per verdict. SA nodes are named "SA <n> (<scheme>)": node names must not change
+ * while the capture is read, and the user is often known only later. */
+static int st_root = -1;
+static const char st_root_name[] = "MS-SIPAE signed and unsigned messages";
+
+static void st_init(stats_tree *st)
+{
+    st_root = stats_tree_create_node(st, st_root_name, 0, STAT_DT_INT, TRUE);
+}
+
+static void st_tick(stats_tree *st, guint32 sa_id, mssipae_dir dir, int count)
+{
+    char sa_name[64];
+    if (sa_id) {
+        sa_info in;
+        int known = the_tracker && sa_tracker_info(the_tracker, sa_id, &in);
+        g_snprintf(sa_name, sizeof sa_name, "SA %u (%s)", sa_id, known ? in.scheme : "?");
+        if (known)
+            sa_info_clear(&in);
+    } else {
+        g_strlcpy(sa_name, "no SA", sizeof sa_name);
+    }
+    tick_stat_node(st, st_root_name, 0, TRUE);
+    int sa_node = tick_stat_node(st, sa_name, st_root, TRUE);
+    int dir_node = tick_stat_node(st, dir == DIR_C2S ? "client-to-server" : "server-to-client",
+                                  sa_node, TRUE);
+    tick_stat_node(st, count_names[count], dir_node, FALSE);
+}
+
+static tap_packet_status st_packet(stats_tree *st, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
+                                   const void *data, tap_flags_t flags _U_)
+{
+    const mssipae_tap_frame *tf = data;
+    for (guint i = 0; i < tf->n; i++) {
+        const msg_result *r = tf->r[i];
+        for (guint j = 0; j < r->auths->len; j++) {
+            const auth_result *a = g_ptr_array_index(r->auths, j);
+            if (a->status > SIG_NONE && a->status < N_COUNTS)
+                st_tick(st, a->sa_id, a->dir, (int)a->status);
+        }
+        if (r->unsigned_sa)
+            st_tick(st, r->unsigned_sa, r->unsigned_dir, 0);
+    }
+    return TAP_PACKET_REDRAW;
+}
+
+/* ---- key export: tshark -z mssipae,keys,FILE and the GUI menu ---- */
+
+/* Writes the derived per-SA keys (sa_tracker_export_keys) to path, created or truncated with
+ * mode 0600 (never through the umask: open(2) with the mode, then fchmod for an existing file).
+ * Returns the number of key lines, or -1 with *err set (g_malloc'd). */
+static int write_keys(const char *path, char **err)
+{
+    if (!the_tracker) {
+        *err = g_strdup("no capture has been read");
+        return -1;
+    }
+    size_t lines = 0;
+    char *text = sa_tracker_export_keys(the_tracker, &lines);
+    size_t len = strlen(text);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int ok = fd >= 0 && fchmod(fd, 0600) == 0;
+    for (size_t done = 0; ok && done < len;) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        ok = w > 0;
+        if (ok)
+            done += (size_t)w;
+    }
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        ok = 0;
+        saved = errno;
+    }
+    memset(text, 0, len); /* session keys: do not leave them in freed memory */
+    g_free(text);
+    if (!ok) {
+        *err = g_strdup_printf("%s: %s", path, g_strerror(saved));
+        return -1;
+    }
+    return (int)lines;
+}
+
+typedef struct {
+    char *path;
+} keys_export;
+
+static tap_packet_status keys_packet(void *p _U_, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
+                                     const void *data _U_, tap_flags_t flags _U_)
+{
+    return TAP_PACKET_DONT_REDRAW;
+}
+
+/* tshark draws its taps once, when the run ends (after the second pass with -2): the tracker
+ * then knows every SA of the capture. */
+static void keys_draw(void *p)
+{
+    keys_export *ke = p;
+    char *err = NULL;
+    int n = write_keys(ke->path, &err);
+    if (n < 0) {
+        fprintf(stderr, "mssipae: can't write the keys: %s\n", err);
+        g_free(err);
+    } else {
+        fprintf(stderr, "mssipae: %d key line(s) written to %s\n", n, ke->path);
+    }
+}
+
+static void keys_finish(void *p)
+{
+    keys_export *ke = p;
+    g_free(ke->path);
+    g_free(ke);
+}
+
+static void keys_init(const char *opt_arg, void *userdata _U_)
+{
+    const char *prefix = "mssipae,keys,";
+    if (!opt_arg || !g_str_has_prefix(opt_arg, prefix) || !opt_arg[strlen(prefix)]) {
+        fprintf(stderr, "tshark: usage: -z mssipae,keys,FILE\n");
+        return;
+    }
+    keys_export *ke = g_new0(keys_export, 1);
+    ke->path = g_strdup(opt_arg + strlen(prefix));
+    GString *err = register_tap_listener("mssipae", ke, NULL, TL_REQUIRES_NOTHING, NULL,
+                                         keys_packet, keys_draw, keys_finish);
+    if (err) {
+        fprintf(stderr, "tshark: can't register the mssipae,keys tap: %s\n", err->str);
+        g_string_free(err, TRUE);
+        keys_finish(ke);
+    }
+}
+
+/* GUI: MS-SIPAE > Export derived SA keys. The plugin menu API of 4.0 gives no file dialog, so
+ * the file goes into the personal configuration folder (created 0700 by Wireshark) under a
+ * name with the time; a message box names it. */
+static void menu_export_keys(ext_menubar_gui_type gui_type _U_, gpointer gui_object _U_,
+                             gpointer user_data _U_)
+{
+    char *dir_err = NULL;
+    if (create_persconffile_dir(&dir_err) == -1) {
+        report_failure("MS-SIPAE: can't create the configuration folder %s: %s",
+                       dir_err ? dir_err : "?", g_strerror(errno));
+        g_free(dir_err);
+        return;
+    }
+    char name[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(name, sizeof name, "mssipae-keys-%Y%m%d-%H%M%S.keys", localtime_r(&now, &tm));
+    char *path = get_persconffile_path(name, FALSE); /* not the profile's folder */
+    char *err = NULL;
+    int n = write_keys(path, &err);
+    if (n < 0)
+        report_failure("MS-SIPAE: can't write the keys: %s", err);
+    else
+        report_warning("MS-SIPAE: %d derived key line(s) written to %s (mode 0600). Give that "
+                       "file as mssipae.keylog_file to verify this capture without the "
+                       "passwords or keytabs.", n, path);
+    g_free(err);
+    g_free(path);
+}
+
+static void register_mssipae_taps(void)
+{
+    static stat_tap_ui sa_ui = {
+        REGISTER_STAT_GROUP_GENERIC, "MS-SIPAE security associations", "mssipae,sa",
+        sa_stats_init, 0, NULL
+    };
+    static stat_tap_ui keys_ui = {
+        REGISTER_STAT_GROUP_GENERIC, "MS-SIPAE derived key export", "mssipae,keys",
+        keys_init, 0, NULL
+    };
+    register_stat_tap_ui(&sa_ui, NULL);
+    register_stat_tap_ui(&keys_ui, NULL);
+    stats_tree_register_plugin("mssipae", "mssipae", "MS-SIPAE/Signatures by SA", 0, st_packet,
+                               st_init, NULL);
 }
 
 /* ---- registration ---- */
@@ -518,7 +1120,18 @@ static void proto_register_mssipae(void)
         { &hf_gssapi_data, { "GSSAPI data", "mssipae.gssapi_data", FT_BYTES, BASE_NONE, NULL, 0,
                              "Decoded gssapi-data", HFILL } },
         { &hf_sigbuf, { "Signature buffer", "mssipae.sigbuf", FT_STRING, BASE_NONE, NULL, 0,
-                        "The rebuilt input of GSS_GetMIC, byte for byte", HFILL } },
+                        "The rebuilt input of GSS_GetMIC (invalid UTF-8 shown as U+FFFD; the "
+                        "exact bytes are mssipae.sigbuf.bytes)", HFILL } },
+        { &hf_sigbuf_bytes, { "Signature buffer bytes", "mssipae.sigbuf.bytes", FT_BYTES,
+                              BASE_NONE, NULL, 0, "The rebuilt input of GSS_GetMIC, byte for byte",
+                              HFILL } },
+        { &hf_sigbuf_item, { "Signature buffer item", "mssipae.sigbuf.item", FT_STRING, BASE_NONE,
+                             NULL, 0, "One item of the signature buffer (its name is in the "
+                             "label); on the message bytes it was taken from when they are "
+                             "verbatim", HFILL } },
+        { &hf_sigbuf_uncovered, { "Not covered", "mssipae.sigbuf.not_covered", FT_STRING,
+                                  BASE_NONE, NULL, 0, "A part of the SIP message the signature "
+                                  "does not cover (start line, header name, body)", HFILL } },
         { &hf_sa, { "Security association", "mssipae.sa", FT_UINT32, BASE_DEC, NULL, 0,
                     "SA number within the capture, in order of creation", HFILL } },
         { &hf_sa_frame, { "SA handshake frame", "mssipae.sa.frame", FT_FRAMENUM, BASE_NONE,
@@ -555,7 +1168,7 @@ static void proto_register_mssipae(void)
                                 "Where the master secret or the keys came from (never the secret)",
                                 HFILL } },
     };
-    static gint *ett[] = { &ett_mssipae, &ett_gssapi };
+    static gint *ett[] = { &ett_mssipae, &ett_gssapi, &ett_sigbuf, &ett_uncovered };
     static ei_register_info ei[] = {
         { &ei_notes[NOTE_MALFORMED], { "mssipae.malformed", PI_MALFORMED, PI_WARN,
                                        "Malformed MS-SIPAE header, parameter or token", EXPFILL } },
@@ -593,16 +1206,18 @@ static void proto_register_mssipae(void)
     proto_register_subtree_array(ett, array_length(ett));
     expert_register_field_array(expert_register_protocol(proto_mssipae), ei, array_length(ei));
 
-    module_t *m = prefs_register_protocol(proto_mssipae, NULL);
+    module_t *m = prefs_register_protocol(proto_mssipae, mssipae_prefs_apply);
     prefs_register_filename_preference(m, "keytab", "Keytab file",
         "MIT keytab with the SIP service's Kerberos keys; its RC4-HMAC entries also serve as "
         "NT hashes for NTLM", &pref_keytab, FALSE);
-    /* a string, not a password preference: Wireshark 4.0 sets password preferences to "" when
-     * they come from `-o` (prefs.c set_pref), so tshark could never be given the password;
-     * Wireshark's own ntlmssp.nt_password is a string preference too */
-    prefs_register_string_preference(m, "nt_password", "NTLM password",
-        "A password tried for every NTLM security association (stored in clear text in the "
-        "preferences file, like ntlmssp.nt_password)", &pref_nt_password);
+    prefs_register_string_preference(m, "nt_password", "NTLM password (command line)",
+        "-o mssipae.nt_password:<password>: a password tried for every NTLM security "
+        "association. It is taken into memory when preferences are applied and this field is "
+        "emptied, so it is never saved nor shown; in this dialog use the masked field below",
+        &pref_nt_password);
+    prefs_register_password_preference(m, "nt_password_entry", "NTLM password",
+        "A password tried for every NTLM security association; kept in memory until Wireshark "
+        "exits, never saved, never shown", &pref_nt_password_entry);
     prefs_register_filename_preference(m, "keylog_file", "Key log file",
         "Explicit per-SA keys, one per line: NTLM <opaque> <key>, KERBEROS <opaque> <enctype> "
         "<key>, TLS-DSK <opaque> <client key> <server key>, CLIENT_RANDOM <random> <master secret>",
@@ -636,6 +1251,12 @@ static void proto_register_mssipae(void)
         "the key whose public key matches the handshake's server certificate is used", keys);
 
     mssipae_handle = register_dissector("mssipae", dissect_mssipae, proto_mssipae);
+    mssipae_tap = register_tap("mssipae");
+    ext_menu_t *menu = ext_menubar_register_menu(proto_mssipae, "MS-SIPAE", TRUE);
+    ext_menubar_add_entry(menu, "Export derived SA keys",
+                          "Write the derived per-SA keys of this capture (session keys only) to a "
+                          "key-log file (mode 0600) in the personal configuration folder",
+                          menu_export_keys, NULL);
     register_init_routine(mssipae_init);
     register_cleanup_routine(mssipae_cleanup);
 }
@@ -657,4 +1278,7 @@ void plugin_register(void)
     plug.register_protoinfo = proto_register_mssipae;
     plug.register_handoff = proto_reg_handoff_mssipae;
     proto_register_plugin(&plug);
+    static tap_plugin taps;
+    taps.register_tap_listener = register_mssipae_taps;
+    tap_register_plugin(&taps);
 }

@@ -481,6 +481,17 @@ int keystore_set_keytab(keystore *ks, const char *path)
     return ret;
 }
 
+int keystore_set_keytab_from(keystore *ks, const char *path, const char *origin)
+{
+    int ret = keystore_set_keytab(ks, path);
+    if (ks && ks->kt_path && origin && *origin) {
+        char *named = g_strdup_printf("%s (%s)", ks->kt_path, origin);
+        g_free(ks->kt_path);
+        ks->kt_path = named;
+    }
+    return ret;
+}
+
 krb5_context keystore_krb5_context(const keystore *ks)
 {
     return ks ? ks->kctx : NULL;

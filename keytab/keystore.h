@@ -49,6 +49,9 @@ void keystore_free(keystore *ks);
  * fatally: the return value is 0 on success, -1 when the source could not be used (the reason
  * is then in keystore_config_errors). */
 int keystore_set_keytab(keystore *ks, const char *path);
+/* keystore_set_keytab, with origin (e.g. "from Wireshark's kerberos.file") named after the path
+ * wherever the keytab is named (reasons, keystore_keytab_path). */
+int keystore_set_keytab_from(keystore *ks, const char *path, const char *origin);
 int keystore_set_nt_password(keystore *ks, const char *password);
 /* Adds one row of the NTLM users table: password or hash_hex (32 hex digits), at least one.
  * Rows are numbered 1, 2, ... in call order (rejected rows count too), origin "NTLM users table

@@ -61,6 +61,9 @@ typedef struct {
     GPtrArray *auths;        /* auth_result*, in message order */
     note_list *notes;        /* message-level notes (e.g. an unsigned message on a signing SA);
                                 NULL when none */
+    uint32_t unsigned_sa;    /* the signing SA of an unsigned message (its NOTE_UNSIGNED note),
+                                0 when none; for statistics */
+    mssipae_dir unsigned_dir; /* then: which way the unsigned message travelled */
 } msg_result;
 
 typedef struct result_store result_store;

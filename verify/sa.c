@@ -339,6 +339,8 @@ static void check_unsigned(sa_tracker *t, msg_result *r, const sip_msg *m, const
              "unsigned %s between the endpoints of %s SA %u (opaque %s), which signs every "
              "message", what, s->mech->scheme, s->id, s->opaque ? s->opaque : "?");
     g_free(what);
+    r->unsigned_sa = s->id;
+    r->unsigned_dir = s->client_ep && strcmp(meta->src, s->client_ep) == 0 ? DIR_C2S : DIR_S2C;
 }
 
 /* Configuration problems (unreadable keytab, bad key-log lines) are reported once, on the first
