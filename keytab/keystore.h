@@ -104,6 +104,15 @@ const keylog_entry *keystore_keylog_find(keystore *ks, keylog_scheme scheme, con
  * server named their SA's opaque (a Kerberos v4 AP-REQ request is signed before the 200 OK says
  * the opaque). Returns the count; *out is a g_malloc'd array of borrowed strings (valid like the
  * entries of keystore_keylog_find), which the caller g_free()s. */
+/* Several lines of the key log for one (scheme, opaque) with different keys: returns how many
+ * (0 when there is no conflict) and *out their entries in file order (valid until the next
+ * lookup that rereads the file). Only a signature can tell which is right, so the tracker tries
+ * each, pinning it with keystore_keylog_pin so that keystore_keylog_find returns it for its id;
+ * keystore_keylog_pin(ks, NULL) ends that. */
+size_t keystore_keylog_conflicts(keystore *ks, keylog_scheme scheme, const char *opaque,
+                                 const keylog_entry *const **out);
+void keystore_keylog_pin(keystore *ks, const keylog_entry *e);
+
 size_t keystore_keylog_ids(keystore *ks, keylog_scheme scheme, const char ***out);
 
 /* MIT krb5 access for the Kerberos mechanism: the context (always valid after keystore_new
