@@ -22,6 +22,7 @@
 #include <epan/uat.h>
 #include <epan/to_str.h>
 #include <epan/address.h>
+#include <wsutil/filesystem.h> /* get_persconffile_path: naming UAT rows dropped after a bad one */
 
 
 #include "keytab/keystore.h"
@@ -181,7 +182,86 @@ static void ntlm_user_free(void *r)
     g_free(u->nt_hash);
 }
 
+/* One quoted field of a UAT file record at *p (uat_esc's \xNN escapes undone); NULL if none. */
+static char *uat_field(const char **p)
+{
+    const char *q = *p;
+    while (*q == ' ' || *q == ',')
+        q++;
+    if (*q != '"')
+        return NULL;
+    GString *f = g_string_new(NULL);
+    for (q++; *q && *q != '"'; q++) {
+        if (q[0] == '\\' && q[1] == 'x' && g_ascii_isxdigit(q[2]) && g_ascii_isxdigit(q[3])) {
+            g_string_append_c(f, (char)(g_ascii_xdigit_value(q[2]) * 16 + g_ascii_xdigit_value(q[3])));
+            q += 3;
+        } else {
+            g_string_append_c(f, *q);
+        }
+    }
+    *p = *q ? q + 1 : q;
+    return g_string_free(f, FALSE);
+}
+
+/* Wireshark stops reading a UAT file at the first row its update callback rejects: name the
+ * rows of the mssipae_ntlm_users file after the bad row u (they are not loaded), in *err. */
+static void ntlm_users_name_dropped(const ntlm_user_t *u, char **err)
+{
+    char *path = get_persconffile_path("mssipae_ntlm_users", TRUE);
+    gchar *text = NULL;
+    if (!path || !g_file_get_contents(path, &text, NULL, NULL)) {
+        g_free(path);
+        return;
+    }
+    gchar **lines = g_strsplit(text, "\n", -1);
+    guint row = 0, bad = 0, dropped = 0;
+    GString *names = g_string_new(NULL);
+    for (gchar **l = lines; *l; l++) {
+        const char *p = g_strstrip(*l);
+        if (!*p || *p == '#')
+            continue;
+        row++;
+        char *dom = uat_field(&p);
+        char *usr = dom ? uat_field(&p) : NULL;
+        if (!bad && dom && usr && g_strcmp0(dom, u->domain ? u->domain : "") == 0 &&
+            g_strcmp0(usr, u->user ? u->user : "") == 0) {
+            bad = row;
+        } else if (bad) {
+            if (++dropped <= 10)
+                g_string_append_printf(names, "%s%s\\%s", dropped > 1 ? ", " : "",
+                                       dom ? dom : "?", usr ? usr : "?");
+        }
+        g_free(dom);
+        g_free(usr);
+    }
+    if (bad && dropped) {
+        char *rows = dropped > 1 ? g_strdup_printf("rows %u-%u", bad + 1, bad + dropped)
+                                 : g_strdup_printf("row %u", bad + 1);
+        char *more = g_strdup_printf("%s (row %u of %s); Wireshark stops loading the table at a bad "
+                                     "row, so %s (%s%s) %s not loaded either", *err, bad, path, rows,
+                                     names->str, dropped > 10 ? ", ..." : "",
+                                     dropped > 1 ? "are" : "is");
+        g_free(rows);
+        g_free(*err);
+        *err = more;
+    }
+    g_string_free(names, TRUE);
+    g_strfreev(lines);
+    g_free(text);
+    g_free(path);
+}
+
+static gboolean ntlm_user_check(void *r, char **err);
+
 static gboolean ntlm_user_update(void *r, char **err)
+{
+    if (ntlm_user_check(r, err))
+        return TRUE;
+    ntlm_users_name_dropped(r, err);
+    return FALSE;
+}
+
+static gboolean ntlm_user_check(void *r, char **err)
 {
     ntlm_user_t *u = r;
     if ((!u->password || !*u->password) && (!u->nt_hash || !*u->nt_hash)) {
@@ -345,11 +425,26 @@ static void add_facts(proto_tree *st, tvbuff_t *tvb, gint off, gint len, const n
     }
 }
 
+/* Tokens handed to other dissectors per frame: each adds layers, and past Wireshark's layer limit
+ * (gui_max_tree_depth) the rest of the frame's dissection -- our own verdicts included -- is lost.
+ * Later tokens are still shown as bytes. Reset by dissect_mssipae for every frame. */
+#define GSS_DISSECT_MAX 32
+static gint gss_dissect_left; /* -1: the limit was reached and noted */
+
 static void show_gssapi(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const auth_result *a)
 {
     proto_item *gi = proto_tree_add_bytes_with_length(tree, hf_gssapi_data, tvb, 0, 0, a->gss,
                                                       (gint)a->gss_len);
     proto_item_set_generated(gi);
+    if (gss_dissect_left <= 0) {
+        if (gss_dissect_left == 0)
+            expert_add_info_format(pinfo, gi, &ei_notes[NOTE_UNSUPPORTED], "gssapi-data of at "
+                                   "most %d headers per frame is dissected by other dissectors; "
+                                   "this and later tokens are shown as bytes only", GSS_DISSECT_MAX);
+        gss_dissect_left = -1;
+        return;
+    }
+    gss_dissect_left--;
     dissector_handle_t h = NULL;
     if (a->gss_len >= 8 && memcmp(a->gss, "NTLMSSP\0", 8) == 0)
         h = ntlmssp_handle;
@@ -464,6 +559,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         return 0;
     wmem_array_t *pdus = find_sip_pdus(tree, pinfo);
     guint n = wmem_array_get_count(pdus);
+    gss_dissect_left = GSS_DISSECT_MAX;
     for (guint i = 0; i < n; i++) {
         sip_pdu *pdu = (sip_pdu *)wmem_array_index(pdus, i);
         const msg_result *r;
