@@ -11,6 +11,7 @@ MSSIPAE_DEBS=(
   krb5-kdc krb5-admin-server krb5-user
   gss-ntlmssp gss-ntlmssp-dev
   python3 openssl util-linux
+  clang binutils valgrind python3-cryptography
 )
 
 mssipae_install_deps() {
