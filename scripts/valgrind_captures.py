@@ -47,7 +47,7 @@ def blocks(log):
         if cur is None:
             if re.match(r"^(Invalid|Conditional jump|Use of uninitialised|Syscall param|"
                         r"Mismatched free|Source and destination overlap|Argument|"
-                        r"\d[\d,]* bytes in [\d,]+ blocks are definitely lost)", text):
+                        r"[\d,]+ (?:\([^)]*\) )?bytes in [\d,]+ blocks are definitely lost)", text):
                 cur = [text]
         else:
             cur.append(text)
@@ -61,7 +61,24 @@ def main():
     ap.add_argument("--build-dir", default=os.environ.get("MSSIPAE_BUILD_DIR",
                                                           os.path.join(SRC, "build")))
     ap.add_argument("--keep", default=None, help="folder for the valgrind logs")
+    ap.add_argument("--reparse", default=None, help="only attribute the errors of the *.vg.log "
+                    "files in this folder (a finished run)")
     a = ap.parse_args()
+    if a.reparse:
+        mine_all = 0
+        for log in sorted(glob.glob(os.path.join(a.reparse, "*.vg.log"))):
+            with open(log, errors="replace") as f:
+                text = f.read()
+            bl = blocks(text)
+            mine = [b for b in bl if any("mssipae.so" in l for l in b)]
+            summ = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+            print("%-28s valgrind errors %s; attributed to the plugin %d; other %d"
+                  % (os.path.basename(log), summ.group(1) if summ else "?", len(mine),
+                     len(bl) - len(mine)))
+            for b in mine:
+                print("  PLUGIN: " + " | ".join(b[:8]))
+            mine_all += len(mine)
+        sys.exit(1 if mine_all else 0)
     t = Tshark(build_dir=a.build_dir)
     if not t.plugin_built or t.asan:
         sys.exit("need a plain (not sanitized) plugin build in %s" % a.build_dir)
@@ -109,8 +126,9 @@ def main():
         else:
             # root: setpriv ... env VAR=... : add G_SLICE via env
             argv.insert(argv.index("env") + 1, "G_SLICE=always-malloc")
-        p = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        p = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=3600, cwd=t.files)
+        trees = p.stdout.count(b"MS-SIPAE Signature Verification")
         with open(log, errors="replace") as f:
             text = f.read()
         mine = other = 0
@@ -121,9 +139,12 @@ def main():
             else:
                 other += 1
         summ = re.search(r"ERROR SUMMARY: (\d+) errors", text)
-        print("%-24s exit %d; valgrind errors %s; attributed to the plugin %d; other (stock "
-              "Wireshark/libraries) %d" % (name, p.returncode, summ.group(1) if summ else "?",
-                                            mine, other))
+        print("%-24s exit %d; %d mssipae trees; valgrind errors %s; attributed to the plugin %d; "
+              "other (stock Wireshark/libraries) %d" % (name, p.returncode, trees,
+                                                        summ.group(1) if summ else "?", mine, other))
+        if trees == 0:
+            print("  the plugin produced no output: not loaded?")
+            plugin_errors += 1
         plugin_errors += mine
         other_errors += other
     print("valgrind memcheck: %d captures, %d errors in plugin code, %d elsewhere; logs in %s"
