@@ -94,6 +94,9 @@ struct keystore {
                                 different line for one id, in file order, when there are several */
     GPtrArray *kl_conflicted;/* keylog_entry * of earlier conflicting lines (owned) */
     const keylog_entry *kl_pin; /* keystore_keylog_pin: what find returns for its id, or NULL */
+    GPtrArray *kl_ids[KEYLOG_CLIENT_RANDOM + 1]; /* per scheme: sorted ids (not owned), built on
+                                                    demand, dropped when the table changes */
+    unsigned kl_hold;        /* keystore_keylog_hold depth: no re-stat while held */
     gboolean kl_loaded;      /* kl_id describes the content in kl_table */
     ks_file_id kl_id;
 
@@ -298,6 +301,8 @@ static void ks_keytab_clear(keystore *ks)
 }
 
 /* Forgets the key log and everything read from it. */
+static void ks_keylog_ids_drop(keystore *ks);
+
 static void ks_keylog_clear(keystore *ks)
 {
     if (ks->kl_table) {
@@ -306,6 +311,7 @@ static void ks_keylog_clear(keystore *ks)
     }
     g_hash_table_remove_all(ks->kl_alts);
     ks->kl_pin = NULL;
+    ks_keylog_ids_drop(ks);
     g_ptr_array_set_size(ks->kl_conflicted, 0);
     g_ptr_array_set_size(ks->kl_parked, 0);
     g_hash_table_remove_all(ks->kl_reported);
@@ -331,6 +337,7 @@ void keystore_free(keystore *ks)
     g_ptr_array_free(ks->kl_parked, TRUE);
     g_ptr_array_free(ks->kl_conflicted, TRUE);
     g_hash_table_destroy(ks->kl_alts);
+    ks_keylog_ids_drop(ks);
     g_hash_table_destroy(ks->kl_reported);
     g_ptr_array_free(ks->errs, TRUE);
     g_ptr_array_free(ks->retired, TRUE);
@@ -663,6 +670,16 @@ static gboolean ks_keylog_error(keystore *ks, char *text)
     return TRUE;
 }
 
+/* Drops the per-scheme id listings (the table they point into changed). */
+static void ks_keylog_ids_drop(keystore *ks)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(ks->kl_ids); i++)
+        if (ks->kl_ids[i]) {
+            g_ptr_array_free(ks->kl_ids[i], TRUE);
+            ks->kl_ids[i] = NULL;
+        }
+}
+
 /* Index key of an entry: scheme plus the normalised id (CLIENT_RANDOM lower, others upper). */
 static char *ks_keylog_key(keylog_scheme scheme, const char *id)
 {
@@ -707,6 +724,7 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
     g_ptr_array_set_free_func(ks->kl_conflicted, ks_entry_free);
     g_hash_table_remove_all(ks->kl_alts);
     ks->kl_pin = NULL;
+    ks_keylog_ids_drop(ks);
     size_t pos = 0;
     while (pos < len) {
         const char *line = data + pos;
@@ -814,6 +832,8 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
 /* Loads the key log when it was never read or its identity changed; TRUE when errors were added. */
 static gboolean ks_keylog_refresh(keystore *ks)
 {
+    if (ks->kl_hold && ks->kl_loaded)
+        return FALSE; /* held: one look at the file serves a whole trial */
     struct stat st;
     if (stat(ks->kl_path, &st) != 0) {
         ks->kl_loaded = FALSE; /* read again whenever it comes back; keep what we had */
@@ -908,6 +928,42 @@ size_t keystore_keylog_conflicts(keystore *ks, keylog_scheme scheme, const char 
         return 0;
     *out = (const keylog_entry *const *)alts->pdata;
     return alts->len;
+}
+
+size_t keystore_keylog_ids_view(keystore *ks, keylog_scheme scheme, const char *const **out)
+{
+    *out = NULL;
+    if (!ks || !ks->kl_path || (size_t)scheme >= G_N_ELEMENTS(ks->kl_ids))
+        return 0;
+    if (ks_keylog_refresh(ks))
+        ks_errs_rebuild(ks, TRUE);
+    if (!ks->kl_table)
+        return 0;
+    if (!ks->kl_ids[scheme]) {
+        GPtrArray *ids = g_ptr_array_new();
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, ks->kl_table);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            const keylog_entry *e = v;
+            if (e->scheme == scheme)
+                g_ptr_array_add(ids, e->id);
+        }
+        g_ptr_array_sort(ids, (GCompareFunc)ks_strptr_cmp);
+        ks->kl_ids[scheme] = ids;
+    }
+    *out = (const char *const *)ks->kl_ids[scheme]->pdata;
+    return ks->kl_ids[scheme]->len;
+}
+
+void keystore_keylog_hold(keystore *ks, int hold)
+{
+    if (!ks)
+        return;
+    if (hold)
+        ks->kl_hold++;
+    else if (ks->kl_hold)
+        ks->kl_hold--;
 }
 
 void keystore_keylog_pin(keystore *ks, const keylog_entry *e)

@@ -114,6 +114,13 @@ size_t keystore_keylog_conflicts(keystore *ks, keylog_scheme scheme, const char 
 void keystore_keylog_pin(keystore *ks, const keylog_entry *e);
 
 size_t keystore_keylog_ids(keystore *ks, keylog_scheme scheme, const char ***out);
+/* The same listing without a copy: sorted, kept by the keystore until the key log changes (valid
+ * until the next lookup that rereads it); built once per content, so a trial per signature
+ * costs no walk over the whole key log. */
+size_t keystore_keylog_ids_view(keystore *ks, keylog_scheme scheme, const char *const **out);
+/* While held (calls nest), lookups do not look at the key-log file again: one stat() serves a
+ * whole trial of many entries. */
+void keystore_keylog_hold(keystore *ks, int hold);
 
 /* MIT krb5 access for the Kerberos mechanism: the context (always valid after keystore_new
  * unless krb5_init_context failed) and the keytab (an in-memory copy of the configured file,

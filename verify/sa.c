@@ -139,6 +139,7 @@ static sig_verdict verify_conflicts(sa_tracker *t, const mech_ops *mech, sa_entr
     for (size_t i = 0; i < tried; i++)
         g_string_append_printf(lines, "%s%u", i ? ", " : "", list[i]->line);
     sig_verdict found = none;
+    keystore_keylog_hold(t->ks, 1);
     for (size_t i = 0; i < tried && found.status == SIG_NONE; i++) {
         keystore_keylog_pin(t->ks, list[i]);
         note_list *scratch = note_list_new();
@@ -160,6 +161,7 @@ static sig_verdict verify_conflicts(sa_tracker *t, const mech_ops *mech, sa_entr
         note_list_free(scratch);
     }
     keystore_keylog_pin(t->ks, NULL);
+    keystore_keylog_hold(t->ks, 0);
     if (found.status == SIG_NONE)
         note_add(a->notes, NOTE_CONFIG, NOTE_SEV_WARN, "key log has %zu lines with different keys "
                  "for %s opaque %s (lines %s%s): none verifies this signature", n, mech->scheme,
@@ -181,16 +183,17 @@ static sig_verdict verify_conflicts(sa_tracker *t, const mech_ops *mech, sa_entr
 static void try_keylog_ids(sa_tracker *t, const mech_ops *mech, sa_entry *s, const auth_result *a,
                            sig_verdict *v)
 {
-    const char **ids;
-    size_t n = keystore_keylog_ids(t->ks, mech->keylog, &ids);
+    const char *const *ids;
+    size_t n = keystore_keylog_ids_view(t->ks, mech->keylog, &ids);
     size_t tried = 0, skipped = 0;
+    keystore_keylog_hold(t->ks, 1);
     for (size_t i = 0; i < n; i++) {
+        if (tried == KEYLOG_TRIAL_MAX) {
+            skipped = n - i; /* not looked at: some may belong to SAs already */
+            break;
+        }
         if (sa_table_known(t->tab, mech, ids[i]))
             continue;
-        if (tried == KEYLOG_TRIAL_MAX) {
-            skipped++;
-            continue;
-        }
         tried++;
         note_list *scratch = note_list_new();
         sig_verdict c = mech->verify(s->mstate, t->ks, ids[i], a->dir,
@@ -222,7 +225,7 @@ static void try_keylog_ids(sa_tracker *t, const mech_ops *mech, sa_entry *s, con
         g_free(v->why);
         v->why = why;
     }
-    g_free(ids);
+    keystore_keylog_hold(t->ks, 0);
 }
 
 /* The protocol version whose buffer a signed header needs: the SA's (from its challenge), else

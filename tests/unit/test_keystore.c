@@ -717,6 +717,36 @@ static void test_fifo_refused(void **state)
     rm_tree(dir);
 }
 
+/* The id listing is kept (no copy, no walk per call) until the content changes; while held, the
+ * file is not looked at again. */
+static void test_keylog_ids_view_and_hold(void **state)
+{
+    char *dir = tmp_dir();
+    char *kl = g_build_filename(dir, "keys.log", NULL);
+    write_file(kl, "NTLM b " K16A "\nNTLM a " K16B "\nKERBEROS k 18 " K16A K16B "\n");
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, kl), 0);
+    const char *const *v1, *const *v2;
+    assert_int_equal(keystore_keylog_ids_view(ks, KEYLOG_NTLM, &v1), 2);
+    assert_string_equal(v1[0], "A");
+    assert_string_equal(v1[1], "B");
+    assert_int_equal(keystore_keylog_ids_view(ks, KEYLOG_NTLM, &v2), 2);
+    assert_ptr_equal(v1, v2); /* the same listing, not rebuilt */
+    keystore_keylog_hold(ks, 1);
+    sleep(1); /* a different mtime */
+    write_file(kl, "NTLM c " K16A "\n");
+    assert_non_null(keystore_keylog_find(ks, KEYLOG_NTLM, "a")); /* held: old content */
+    assert_null(keystore_keylog_find(ks, KEYLOG_NTLM, "c"));
+    keystore_keylog_hold(ks, 0);
+    assert_null(keystore_keylog_find(ks, KEYLOG_NTLM, "a")); /* released: reread */
+    assert_non_null(keystore_keylog_find(ks, KEYLOG_NTLM, "c"));
+    assert_int_equal(keystore_keylog_ids_view(ks, KEYLOG_NTLM, &v2), 1);
+    assert_string_equal(v2[0], "C");
+    keystore_free(ks);
+    g_free(kl);
+    rm_tree(dir);
+}
+
 /* 100,000 malformed key-log lines: the first few are named, the rest counted in one message. */
 static void test_keylog_many_bad_lines(void **state)
 {
@@ -755,6 +785,7 @@ int main(void)
         cmocka_unit_test(test_config_errors_empty),
         cmocka_unit_test(test_fifo_refused),
         cmocka_unit_test(test_keylog_many_bad_lines),
+        cmocka_unit_test(test_keylog_ids_view_and_hold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
