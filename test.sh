@@ -3,7 +3,7 @@
 # the core twice (plain, and with AddressSanitizer + UndefinedBehaviorSanitizer), runs the unit
 # tests under the sanitizers and every test (unit + tshark integration) against the plain build.
 #
-# Then every libFuzzer target for MSSIPAE_FUZZ_SECONDS (default 15) each, two at a time
+# Then every libFuzzer target for MSSIPAE_FUZZ_SECONDS (default 10) each, two at a time
 # (tests/fuzz/run_all.sh; clang build in build-fuzz/), and the forgery sweep
 # (scripts/forgery_sweep.py). A skipped test counts as a failure (MSSIPAE_NO_SKIP=1): in CI every
 # dependency is installable, so a skip means something is missing.
@@ -55,9 +55,9 @@ run_ctest build-asan -L unit "$@"
 echo "== all tests (unit + tshark integration) on the plain build"
 run_ctest build "$@"
 if [ $# -eq 0 ]; then
-  echo "== fuzzing: every target ${MSSIPAE_FUZZ_SECONDS:-15} s (tests/fuzz/run_all.sh, build-fuzz/)"
+  echo "== fuzzing: every target ${MSSIPAE_FUZZ_SECONDS:-10} s (tests/fuzz/run_all.sh, build-fuzz/)"
   if MSSIPAE_FUZZ_BUILD=build-fuzz ASAN_OPTIONS=detect_leaks=1 \
-     tests/fuzz/run_all.sh "${MSSIPAE_FUZZ_SECONDS:-15}" "$jobs"; then
+     tests/fuzz/run_all.sh "${MSSIPAE_FUZZ_SECONDS:-10}" "$jobs"; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
