@@ -130,6 +130,8 @@ static void pw_derive(ntlm_sa *st, keystore *ks)
     const ntlm_authenticate *a = &st->auth;
     const uint8_t *sc = st->chal.server_challenge;
     char *who = g_strdup_printf("%s\\%s", a->domain, a->user);
+    /* every intermediate secret, wiped on every path out (success or not) */
+    uint8_t ntowfv2[16], proof[16], sbk[16], kx[16], esk[16];
     int v2 = a->nt_len > 24;
     int ess = (a->flags & NTLM_FL_ESS) != 0;
 
@@ -158,7 +160,6 @@ static void pw_derive(ntlm_sa *st, keystore *ks)
     }
 
     const ks_nt_cred *hit = NULL;
-    uint8_t ntowfv2[16], proof[16], sbk[16], kx[16], esk[16];
     for (size_t i = 0; i < n && !hit; i++) {
         if (v2) {
             /* NTProofStr = HMAC_MD5(NTOWFv2, ServerChallenge || NtChallengeResponse[16..])
@@ -237,11 +238,12 @@ static void pw_derive(ntlm_sa *st, keystore *ks)
     g_free(label);
     st->pw_ok = 1;
     g_free(cands);
+out:
     secure_wipe(ntowfv2, sizeof ntowfv2);
+    secure_wipe(proof, sizeof proof);
     secure_wipe(sbk, sizeof sbk);
     secure_wipe(kx, sizeof kx);
     secure_wipe(esk, sizeof esk);
-out:
     g_free(who);
 }
 
