@@ -27,7 +27,7 @@
 #include <epan/stat_tap_ui.h>
 #include <epan/stats_tree.h>
 #include <epan/tap.h>
-#include <wsutil/filesystem.h>
+#include <wsutil/filesystem.h> /* also get_persconffile_path: UAT rows dropped after a bad one */
 #include <wsutil/report_message.h>
 
 #include <errno.h>
@@ -142,12 +142,18 @@ static void *tlsdsk_key_copy(void *dst, const void *src, size_t len _U_)
     return d;
 }
 
+/* Wipes a secret string of a UAT row before it is freed (secure_wipe: the store survives -O2). */
+static void wipe_str(char *p)
+{
+    if (p)
+        secure_wipe(p, strlen(p));
+}
+
 static void tlsdsk_key_free(void *r)
 {
     tlsdsk_key_t *k = r;
     g_free(k->key_file);
-    if (k->password)
-        memset(k->password, 0, strlen(k->password));
+    wipe_str(k->password);
     g_free(k->password);
 }
 
@@ -208,11 +214,92 @@ static void ntlm_user_free(void *r)
     ntlm_user_t *u = r;
     g_free(u->domain);
     g_free(u->user);
+    wipe_str(u->password);
     g_free(u->password);
+    wipe_str(u->nt_hash);
     g_free(u->nt_hash);
 }
 
+/* One quoted field of a UAT file record at *p (uat_esc's \xNN escapes undone); NULL if none. */
+static char *uat_field(const char **p)
+{
+    const char *q = *p;
+    while (*q == ' ' || *q == ',')
+        q++;
+    if (*q != '"')
+        return NULL;
+    GString *f = g_string_new(NULL);
+    for (q++; *q && *q != '"'; q++) {
+        if (q[0] == '\\' && q[1] == 'x' && g_ascii_isxdigit(q[2]) && g_ascii_isxdigit(q[3])) {
+            g_string_append_c(f, (char)(g_ascii_xdigit_value(q[2]) * 16 + g_ascii_xdigit_value(q[3])));
+            q += 3;
+        } else {
+            g_string_append_c(f, *q);
+        }
+    }
+    *p = *q ? q + 1 : q;
+    return g_string_free(f, FALSE);
+}
+
+/* Wireshark stops reading a UAT file at the first row its update callback rejects: name the
+ * rows of the mssipae_ntlm_users file after the bad row u (they are not loaded), in *err. */
+static void ntlm_users_name_dropped(const ntlm_user_t *u, char **err)
+{
+    char *path = get_persconffile_path("mssipae_ntlm_users", TRUE);
+    gchar *text = NULL;
+    if (!path || !g_file_get_contents(path, &text, NULL, NULL)) {
+        g_free(path);
+        return;
+    }
+    gchar **lines = g_strsplit(text, "\n", -1);
+    guint row = 0, bad = 0, dropped = 0;
+    GString *names = g_string_new(NULL);
+    for (gchar **l = lines; *l; l++) {
+        const char *p = g_strstrip(*l);
+        if (!*p || *p == '#')
+            continue;
+        row++;
+        char *dom = uat_field(&p);
+        char *usr = dom ? uat_field(&p) : NULL;
+        if (!bad && dom && usr && g_strcmp0(dom, u->domain ? u->domain : "") == 0 &&
+            g_strcmp0(usr, u->user ? u->user : "") == 0) {
+            bad = row;
+        } else if (bad) {
+            if (++dropped <= 10)
+                g_string_append_printf(names, "%s%s\\%s", dropped > 1 ? ", " : "",
+                                       dom ? dom : "?", usr ? usr : "?");
+        }
+        g_free(dom);
+        g_free(usr);
+    }
+    if (bad && dropped) {
+        char *rows = dropped > 1 ? g_strdup_printf("rows %u-%u", bad + 1, bad + dropped)
+                                 : g_strdup_printf("row %u", bad + 1);
+        char *more = g_strdup_printf("%s (row %u of %s); Wireshark stops loading the table at a bad "
+                                     "row, so %s (%s%s) %s not loaded either", *err, bad, path, rows,
+                                     names->str, dropped > 10 ? ", ..." : "",
+                                     dropped > 1 ? "are" : "is");
+        g_free(rows);
+        g_free(*err);
+        *err = more;
+    }
+    g_string_free(names, TRUE);
+    g_strfreev(lines);
+    g_free(text);
+    g_free(path);
+}
+
+static gboolean ntlm_user_check(void *r, char **err);
+
 static gboolean ntlm_user_update(void *r, char **err)
+{
+    if (ntlm_user_check(r, err))
+        return TRUE;
+    ntlm_users_name_dropped(r, err);
+    return FALSE;
+}
+
+static gboolean ntlm_user_check(void *r, char **err)
 {
     ntlm_user_t *u = r;
     if ((!u->password || !*u->password) && (!u->nt_hash || !*u->nt_hash)) {
@@ -253,7 +340,7 @@ static void take_password(const char *name)
     if (!v || !*v)
         return;
     if (nt_password_secret) {
-        memset(nt_password_secret, 0, strlen(nt_password_secret));
+        wipe_str(nt_password_secret);
         g_free(nt_password_secret);
     }
     nt_password_secret = g_strdup(v);
@@ -488,11 +575,26 @@ static void add_facts(packet_info *pinfo, proto_tree *st, tvbuff_t *tvb, gint of
     }
 }
 
+/* Tokens handed to other dissectors per frame: each adds layers, and past Wireshark's layer limit
+ * (gui_max_tree_depth) the rest of the frame's dissection -- our own verdicts included -- is lost.
+ * Later tokens are still shown as bytes. Reset by dissect_mssipae for every frame. */
+#define GSS_DISSECT_MAX 32
+static gint gss_dissect_left; /* -1: the limit was reached and noted */
+
 static void show_gssapi(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const auth_result *a)
 {
     proto_item *gi = proto_tree_add_bytes_with_length(tree, hf_gssapi_data, tvb, 0, 0, a->gss,
                                                       (gint)a->gss_len);
     proto_item_set_generated(gi);
+    if (gss_dissect_left <= 0) {
+        if (gss_dissect_left == 0)
+            expert_add_info_format(pinfo, gi, &ei_notes[NOTE_UNSUPPORTED], "gssapi-data of at "
+                                   "most %d headers per frame is dissected by other dissectors; "
+                                   "this and later tokens are shown as bytes only", GSS_DISSECT_MAX);
+        gss_dissect_left = -1;
+        return;
+    }
+    gss_dissect_left--;
     dissector_handle_t h = NULL;
     if (a->gss_len >= 8 && memcmp(a->gss, "NTLMSSP\0", 8) == 0)
         h = ntlmssp_handle;
@@ -722,6 +824,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
      * pass); later passes without a tree (tshark -2 without -V/-T/-Y) still have the stored
      * results for the Info column, the expert infos and the tap. */
     wmem_array_t *pdus = tree ? find_sip_pdus(tree, pinfo) : NULL;
+    gss_dissect_left = GSS_DISSECT_MAX; /* per frame: tokens handed to other dissectors */
     guint npdus = pdus ? wmem_array_get_count(pdus) : 0;
     if (!PINFO_FD_VISITED(pinfo)) {
         for (guint i = 0; i < npdus; i++) {
@@ -984,7 +1087,7 @@ static int write_keys(const char *path, char **err)
         ok = 0;
         saved = errno;
     }
-    memset(text, 0, len); /* session keys: do not leave them in freed memory */
+    secure_wipe(text, len); /* session keys: do not leave them in freed memory */
     g_free(text);
     if (!ok) {
         *err = g_strdup_printf("%s: %s", path, g_strerror(saved));

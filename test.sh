@@ -3,8 +3,13 @@
 # the core twice (plain, and with AddressSanitizer + UndefinedBehaviorSanitizer), runs the unit
 # tests under the sanitizers and every test (unit + tshark integration) against the plain build.
 #
+# Then every libFuzzer target for MSSIPAE_FUZZ_SECONDS (default 10) each, two at a time
+# (tests/fuzz/run_all.sh; clang build in build-fuzz/), and the forgery sweep
+# (scripts/forgery_sweep.py). A skipped test counts as a failure (MSSIPAE_NO_SKIP=1): in CI every
+# dependency is installable, so a skip means something is missing.
+#
 #   ./test.sh            everything
-#   ./test.sh -R sigbuf  only tests whose name matches (passed to ctest)
+#   ./test.sh -R sigbuf  only tests whose name matches (passed to ctest); no fuzzing / sweep
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/deps.sh
@@ -18,6 +23,7 @@ echo "== build (ASan + UBSan, unit tests only): build-asan/"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMSSIPAE_SANITIZE=ON -DMSSIPAE_PLUGIN=OFF >/dev/null
 cmake --build build-asan -j"$jobs" >/dev/null
 
+export MSSIPAE_NO_SKIP=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 passed=0
@@ -48,6 +54,23 @@ echo "== unit tests under ASan + UBSan"
 run_ctest build-asan -L unit "$@"
 echo "== all tests (unit + tshark integration) on the plain build"
 run_ctest build "$@"
+if [ $# -eq 0 ]; then
+  echo "== fuzzing: every target ${MSSIPAE_FUZZ_SECONDS:-10} s (tests/fuzz/run_all.sh, build-fuzz/)"
+  if MSSIPAE_FUZZ_BUILD=build-fuzz ASAN_OPTIONS=detect_leaks=1 \
+     tests/fuzz/run_all.sh "${MSSIPAE_FUZZ_SECONDS:-10}" "$jobs"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+  if [ -f scripts/forgery_sweep.py ]; then
+    echo "== forgery sweep (scripts/forgery_sweep.py)"
+    if MSSIPAE_BUILD_DIR=build python3 scripts/forgery_sweep.py --quick; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+    fi
+  fi
+fi
 echo
 echo "total: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

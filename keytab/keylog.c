@@ -13,6 +13,7 @@
  *  - Opaques are 1..KEYLOG_MAX_OPAQUE printable ASCII bytes, stored upper-cased.
  */
 #include "keytab/keylog.h"
+#include "keytab/secure.h"
 #include "sigbuf/codec.h"
 
 #include <string.h>
@@ -28,14 +29,6 @@ typedef struct {
     const char *p;
     size_t len;
 } kl_field;
-
-/* Overwrites key material before it is freed, so secrets do not linger in freed heap. */
-static void kl_wipe(void *p, size_t n)
-{
-    volatile uint8_t *v = p;
-    while (n--)
-        *v++ = 0;
-}
 
 /* Case-insensitive comparison of a field with a NUL-terminated keyword. */
 static int kl_field_is(const kl_field *f, const char *kw)
@@ -61,7 +54,7 @@ static uint8_t *kl_key(const kl_field *f, size_t min, size_t max, size_t *out_le
     if (!k)
         return NULL;
     if (*out_len < min || *out_len > max) {
-        kl_wipe(k, *out_len);
+        secure_wipe(k, *out_len);
         g_free(k);
         *why = why_len;
         return NULL;
@@ -277,11 +270,11 @@ void keylog_entry_clear(keylog_entry *e)
         return;
     g_free(e->id);
     if (e->key1) {
-        kl_wipe(e->key1, e->key1_len);
+        secure_wipe(e->key1, e->key1_len);
         g_free(e->key1);
     }
     if (e->key2) {
-        kl_wipe(e->key2, e->key2_len);
+        secure_wipe(e->key2, e->key2_len);
         g_free(e->key2);
     }
     memset(e, 0, sizeof(*e));

@@ -18,6 +18,7 @@
 #define _POSIX_C_SOURCE 200809L /* struct stat st_mtim */
 
 #include "keytab/keystore.h"
+#include "keytab/secure.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include <nettle/md4.h>
 
 #define KS_KEYLOG_MAX_SIZE (64u * 1024 * 1024) /* a key log larger than this is a mistake */
+#define KS_KEYLOG_REPORT_MAX 5 /* malformed / conflicting key-log lines named one by one */
 #define KS_MEMKT_TRIES 16
 
 typedef enum {
@@ -88,6 +90,13 @@ struct keystore {
     GHashTable *kl_table;    /* "scheme:id" -> keylog_entry * (owned) */
     GPtrArray *kl_parked;    /* keylog_entry * replaced on a re-read, kept valid until reset */
     GHashTable *kl_reported; /* key-log error texts already recorded */
+    GHashTable *kl_alts;     /* "scheme:id" -> GPtrArray of keylog_entry * (not owned): every
+                                different line for one id, in file order, when there are several */
+    GPtrArray *kl_conflicted;/* keylog_entry * of earlier conflicting lines (owned) */
+    const keylog_entry *kl_pin; /* keystore_keylog_pin: what find returns for its id, or NULL */
+    GPtrArray *kl_ids[KEYLOG_CLIENT_RANDOM + 1]; /* per scheme: sorted ids (not owned), built on
+                                                    demand, dropped when the table changes */
+    unsigned kl_hold;        /* keystore_keylog_hold depth: no re-stat while held */
     gboolean kl_loaded;      /* kl_id describes the content in kl_table */
     ks_file_id kl_id;
 
@@ -102,19 +111,11 @@ struct keystore {
 
 /* ---- small helpers ---- */
 
-/* Overwrites secrets before their memory is freed. */
-static void ks_wipe(void *p, size_t n)
-{
-    volatile uint8_t *v = p;
-    while (n--)
-        *v++ = 0;
-}
-
 /* Frees a password string after wiping it. */
 static void ks_free_secret_str(char *s)
 {
     if (s) {
-        ks_wipe(s, strlen(s));
+        secure_wipe(s, strlen(s));
         g_free(s);
     }
 }
@@ -127,7 +128,7 @@ static void ks_cred_free(gpointer p)
     g_free(c->domain);
     g_free(c->user);
     ks_free_secret_str(c->password);
-    ks_wipe(c->nt_hash, sizeof(c->nt_hash));
+    secure_wipe(c->nt_hash, sizeof(c->nt_hash));
     g_free(c->origin);
     g_free(c);
 }
@@ -142,7 +143,7 @@ static void ks_rsa_free(gpointer p)
 
 static void ks_tls_ms_free(gpointer p)
 {
-    ks_wipe(p, sizeof(ks_tls_ms));
+    secure_wipe(p, sizeof(ks_tls_ms));
     g_free(p);
 }
 
@@ -251,9 +252,9 @@ int nt_hash_from_password(const char *password, uint8_t out[16])
     md4_init(&md4);
     md4_update(&md4, nbytes, le);
     md4_digest(&md4, MD4_DIGEST_SIZE, out);
-    ks_wipe(&md4, sizeof(md4));
-    ks_wipe(le, nbytes);
-    ks_wipe(u16, nbytes);
+    secure_wipe(&md4, sizeof(md4));
+    secure_wipe(le, nbytes);
+    secure_wipe(u16, nbytes);
     g_free(le);
     g_free(u16);
     return 0;
@@ -270,6 +271,9 @@ keystore *keystore_new(void)
     ks->kt_creds = g_ptr_array_new_with_free_func(ks_cred_free);
     ks->user_creds = g_ptr_array_new_with_free_func(ks_cred_free);
     ks->kl_parked = g_ptr_array_new_with_free_func(ks_entry_free);
+    ks->kl_conflicted = g_ptr_array_new_with_free_func(ks_entry_free);
+    ks->kl_alts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        (GDestroyNotify)g_ptr_array_unref);
     ks->kl_reported = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     ks->rsa_keys = g_ptr_array_new_with_free_func(ks_rsa_free);
     ks->tk_reported = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -297,12 +301,18 @@ static void ks_keytab_clear(keystore *ks)
 }
 
 /* Forgets the key log and everything read from it. */
+static void ks_keylog_ids_drop(keystore *ks);
+
 static void ks_keylog_clear(keystore *ks)
 {
     if (ks->kl_table) {
         g_hash_table_destroy(ks->kl_table);
         ks->kl_table = NULL;
     }
+    g_hash_table_remove_all(ks->kl_alts);
+    ks->kl_pin = NULL;
+    ks_keylog_ids_drop(ks);
+    g_ptr_array_set_size(ks->kl_conflicted, 0);
     g_ptr_array_set_size(ks->kl_parked, 0);
     g_hash_table_remove_all(ks->kl_reported);
     ks->kl_loaded = FALSE;
@@ -325,6 +335,9 @@ void keystore_free(keystore *ks)
     g_ptr_array_free(ks->user_creds, TRUE);
     ks_cred_free(ks->global);
     g_ptr_array_free(ks->kl_parked, TRUE);
+    g_ptr_array_free(ks->kl_conflicted, TRUE);
+    g_hash_table_destroy(ks->kl_alts);
+    ks_keylog_ids_drop(ks);
     g_hash_table_destroy(ks->kl_reported);
     g_ptr_array_free(ks->errs, TRUE);
     g_ptr_array_free(ks->retired, TRUE);
@@ -339,7 +352,14 @@ void keystore_free(keystore *ks)
 /* Checks the file can be opened for reading, so the error names the real reason. */
 static char *ks_check_readable(const char *fs_path)
 {
-    int fd = open(fs_path, O_RDONLY | O_CLOEXEC);
+    /* the type is checked before opening, and O_NONBLOCK keeps a FIFO swapped in since then
+     * from blocking the open: a named pipe must never hang start-up */
+    struct stat st0;
+    if (stat(fs_path, &st0) != 0)
+        return g_strdup(g_strerror(errno));
+    if (!S_ISREG(st0.st_mode))
+        return g_strdup("not a regular file");
+    int fd = open(fs_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return g_strdup(g_strerror(errno));
     struct stat st;
@@ -589,7 +609,7 @@ static char *ks_user_row(keystore *ks, const char *domain, const char *user, con
             warn = g_strdup_printf("%s (%s\\%s): password and NT hash disagree; using the NT hash",
                                    row, domain, user);
     }
-    ks_wipe(from_pw, sizeof(from_pw));
+    secure_wipe(from_pw, sizeof(from_pw));
     c->domain = g_strdup(domain);
     c->user = g_strdup(user);
     c->origin = g_strdup(row);
@@ -661,6 +681,16 @@ static gboolean ks_keylog_error(keystore *ks, char *text)
     return TRUE;
 }
 
+/* Drops the per-scheme id listings (the table they point into changed). */
+static void ks_keylog_ids_drop(keystore *ks)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(ks->kl_ids); i++)
+        if (ks->kl_ids[i]) {
+            g_ptr_array_free(ks->kl_ids[i], TRUE);
+            ks->kl_ids[i] = NULL;
+        }
+}
+
 /* Index key of an entry: scheme plus the normalised id (CLIENT_RANDOM lower, others upper). */
 static char *ks_keylog_key(keylog_scheme scheme, const char *id)
 {
@@ -678,36 +708,15 @@ static gboolean ks_entry_same(const keylog_entry *a, const keylog_entry *b)
            (a->key2_len == 0 || memcmp(a->key2, b->key2, a->key2_len) == 0);
 }
 
-/* Reads the whole file (binary-safe), or returns NULL with *why. */
+/* Reads the whole file (binary-safe) into one buffer of its size, or returns NULL with *why. */
 static char *ks_read_file(const char *path, size_t *len, char **why)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *why = g_strdup(g_strerror(errno));
-        return NULL;
+    uint8_t *b = secure_read_file(path, KS_KEYLOG_MAX_SIZE, len, why);
+    if (!b && *why && g_str_has_prefix(*why, "larger than")) {
+        g_free(*why);
+        *why = g_strdup("larger than 64 MiB");
     }
-    GByteArray *b = g_byte_array_new();
-    uint8_t chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (b->len + n > KS_KEYLOG_MAX_SIZE) {
-            *why = g_strdup("larger than 64 MiB");
-            break;
-        }
-        g_byte_array_append(b, chunk, (guint)n);
-    }
-    if (!*why && ferror(f))
-        *why = g_strdup(g_strerror(errno));
-    fclose(f);
-    ks_wipe(chunk, sizeof(chunk));
-    if (*why) {
-        ks_wipe(b->data, b->len);
-        g_byte_array_free(b, TRUE);
-        return NULL;
-    }
-    *len = b->len;
-    g_byte_array_append(b, (const uint8_t *)"", 1); /* keeps data non-NULL */
-    return (char *)g_byte_array_free(b, FALSE);
+    return (char *)b;
 }
 
 /* Parses the file content into a new table, keeping unchanged entries at the same address. */
@@ -717,7 +726,16 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
     GHashTable *tab = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ks_entry_free);
     GHashTable *reused = g_hash_table_new(g_direct_hash, g_direct_equal);
     gboolean new_errors = FALSE;
-    unsigned lineno = 0;
+    unsigned lineno = 0, bad = 0, conflicts = 0;
+    /* earlier conflicting lines may have been handed out: keep them valid until reset */
+    for (guint i = 0; i < ks->kl_conflicted->len; i++)
+        g_ptr_array_add(ks->kl_parked, ks->kl_conflicted->pdata[i]);
+    g_ptr_array_set_free_func(ks->kl_conflicted, NULL);
+    g_ptr_array_set_size(ks->kl_conflicted, 0);
+    g_ptr_array_set_free_func(ks->kl_conflicted, ks_entry_free);
+    g_hash_table_remove_all(ks->kl_alts);
+    ks->kl_pin = NULL;
+    ks_keylog_ids_drop(ks);
     size_t pos = 0;
     while (pos < len) {
         const char *line = data + pos;
@@ -732,8 +750,11 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
         if (st == KEYLOG_LINE_EMPTY)
             continue;
         if (st == KEYLOG_LINE_BAD) {
-            new_errors |= ks_keylog_error(ks, g_strdup_printf("key log %s line %u: %s", ks->kl_path,
-                                                              lineno, why ? why : "malformed"));
+            /* the first few are named; the rest only counted (one summary after the loop) */
+            if (++bad <= KS_KEYLOG_REPORT_MAX)
+                new_errors |= ks_keylog_error(ks, g_strdup_printf("key log %s line %u: %s",
+                                                                  ks->kl_path, lineno,
+                                                                  why ? why : "malformed"));
             continue;
         }
         e.line = lineno;
@@ -745,6 +766,17 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
             keylog_entry_clear(&e);
             g_free(key);
             continue;
+        }
+        GPtrArray *alts = prev ? g_hash_table_lookup(ks->kl_alts, key) : NULL;
+        if (alts) {
+            gboolean seen = FALSE;
+            for (guint i = 0; i < alts->len && !seen; i++)
+                seen = ks_entry_same(alts->pdata[i], &e);
+            if (seen) { /* repeats an earlier one of the conflicting lines: nothing new */
+                keylog_entry_clear(&e);
+                g_free(key);
+                continue;
+            }
         }
         keylog_entry *ent = NULL;
         gpointer old_key = NULL, old_val = NULL;
@@ -761,16 +793,37 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
             ent = g_new(keylog_entry, 1);
             *ent = e;
         }
-        /* A later line for the same key wins; an earlier one that was handed out is parked. */
-        if (prev && g_hash_table_contains(reused, prev)) {
+        /* Another line for the same id with a different key: the later one is what find()
+         * returns, but every line is kept and offered (keystore_keylog_conflicts), since only a
+         * signature can tell which one is right; the conflict is reported. */
+        if (prev) {
             gpointer stored_key = NULL;
             g_hash_table_steal_extended(tab, key, &stored_key, NULL);
             g_free(stored_key);
-            g_ptr_array_add(ks->kl_parked, prev);
+            g_ptr_array_add(ks->kl_conflicted, prev);
+            if (!alts) {
+                alts = g_ptr_array_new();
+                g_ptr_array_add(alts, prev);
+                g_hash_table_insert(ks->kl_alts, g_strdup(key), alts);
+            }
+            g_ptr_array_add(alts, ent);
+            if (++conflicts <= KS_KEYLOG_REPORT_MAX)
+                new_errors |= ks_keylog_error(ks, g_strdup_printf(
+                    "key log %s lines %u and %u give different keys for the same %s; every such "
+                    "line is tried and the one a signature verifies with is used", ks->kl_path,
+                    prev->line, lineno, ent->id));
         }
         g_hash_table_replace(tab, key, ent);
     }
     g_hash_table_destroy(reused);
+    if (bad > KS_KEYLOG_REPORT_MAX)
+        new_errors |= ks_keylog_error(ks, g_strdup_printf(
+            "key log %s: %u malformed lines in all (only the first %d are listed)", ks->kl_path,
+            bad, KS_KEYLOG_REPORT_MAX));
+    if (conflicts > KS_KEYLOG_REPORT_MAX)
+        new_errors |= ks_keylog_error(ks, g_strdup_printf(
+            "key log %s: %u conflicting lines in all (only the first %d are listed)", ks->kl_path,
+            conflicts, KS_KEYLOG_REPORT_MAX));
     if (old) {
         /* Entries gone from the file may still be held by a caller: park them. */
         GHashTableIter it;
@@ -790,6 +843,8 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
 /* Loads the key log when it was never read or its identity changed; TRUE when errors were added. */
 static gboolean ks_keylog_refresh(keystore *ks)
 {
+    if (ks->kl_hold && ks->kl_loaded)
+        return FALSE; /* held: one look at the file serves a whole trial */
     struct stat st;
     if (stat(ks->kl_path, &st) != 0) {
         ks->kl_loaded = FALSE; /* read again whenever it comes back; keep what we had */
@@ -814,8 +869,7 @@ static gboolean ks_keylog_refresh(keystore *ks)
         return added;
     }
     gboolean added = ks_keylog_parse(ks, data, len);
-    ks_wipe(data, len);
-    g_free(data);
+    secure_free_file((uint8_t *)data, len);
     ks->kl_id = id;
     ks->kl_loaded = TRUE;
     return added;
@@ -862,10 +916,71 @@ const keylog_entry *keystore_keylog_find(keystore *ks, keylog_scheme scheme, con
         ks_errs_rebuild(ks, TRUE); /* a view handed out earlier stays valid */
     if (!ks->kl_table)
         return NULL;
+    if (ks->kl_pin && ks->kl_pin->scheme == scheme && g_ascii_strcasecmp(ks->kl_pin->id, opaque) == 0)
+        return ks->kl_pin;
     char *key = ks_keylog_key(scheme, opaque);
     const keylog_entry *e = g_hash_table_lookup(ks->kl_table, key);
     g_free(key);
     return e;
+}
+
+size_t keystore_keylog_conflicts(keystore *ks, keylog_scheme scheme, const char *opaque,
+                                 const keylog_entry *const **out)
+{
+    *out = NULL;
+    if (!ks || !ks->kl_path || !opaque)
+        return 0;
+    if (ks_keylog_refresh(ks))
+        ks_errs_rebuild(ks, TRUE);
+    char *key = ks_keylog_key(scheme, opaque);
+    GPtrArray *alts = g_hash_table_lookup(ks->kl_alts, key);
+    g_free(key);
+    if (!alts)
+        return 0;
+    *out = (const keylog_entry *const *)alts->pdata;
+    return alts->len;
+}
+
+size_t keystore_keylog_ids_view(keystore *ks, keylog_scheme scheme, const char *const **out)
+{
+    *out = NULL;
+    if (!ks || !ks->kl_path || (size_t)scheme >= G_N_ELEMENTS(ks->kl_ids))
+        return 0;
+    if (ks_keylog_refresh(ks))
+        ks_errs_rebuild(ks, TRUE);
+    if (!ks->kl_table)
+        return 0;
+    if (!ks->kl_ids[scheme]) {
+        GPtrArray *ids = g_ptr_array_new();
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, ks->kl_table);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            const keylog_entry *e = v;
+            if (e->scheme == scheme)
+                g_ptr_array_add(ids, e->id);
+        }
+        g_ptr_array_sort(ids, (GCompareFunc)ks_strptr_cmp);
+        ks->kl_ids[scheme] = ids;
+    }
+    *out = (const char *const *)ks->kl_ids[scheme]->pdata;
+    return ks->kl_ids[scheme]->len;
+}
+
+void keystore_keylog_hold(keystore *ks, int hold)
+{
+    if (!ks)
+        return;
+    if (hold)
+        ks->kl_hold++;
+    else if (ks->kl_hold)
+        ks->kl_hold--;
+}
+
+void keystore_keylog_pin(keystore *ks, const keylog_entry *e)
+{
+    if (ks)
+        ks->kl_pin = e;
 }
 
 size_t keystore_keylog_ids(keystore *ks, keylog_scheme scheme, const char ***out)
@@ -1053,8 +1168,7 @@ static gboolean ks_tls_keylog_refresh(keystore *ks)
         return added;
     }
     gboolean added = ks_tls_keylog_parse(ks, data, len);
-    ks_wipe(data, len);
-    g_free(data);
+    secure_free_file((uint8_t *)data, len);
     ks->tk_id = id;
     ks->tk_loaded = TRUE;
     return added;

@@ -107,7 +107,23 @@ const keylog_entry *keystore_keylog_find(keystore *ks, keylog_scheme scheme, con
  * server named their SA's opaque (a Kerberos v4 AP-REQ request is signed before the 200 OK says
  * the opaque). Returns the count; *out is a g_malloc'd array of borrowed strings (valid like the
  * entries of keystore_keylog_find), which the caller g_free()s. */
+/* Several lines of the key log for one (scheme, opaque) with different keys: returns how many
+ * (0 when there is no conflict) and *out their entries in file order (valid until the next
+ * lookup that rereads the file). Only a signature can tell which is right, so the tracker tries
+ * each, pinning it with keystore_keylog_pin so that keystore_keylog_find returns it for its id;
+ * keystore_keylog_pin(ks, NULL) ends that. */
+size_t keystore_keylog_conflicts(keystore *ks, keylog_scheme scheme, const char *opaque,
+                                 const keylog_entry *const **out);
+void keystore_keylog_pin(keystore *ks, const keylog_entry *e);
+
 size_t keystore_keylog_ids(keystore *ks, keylog_scheme scheme, const char ***out);
+/* The same listing without a copy: sorted, kept by the keystore until the key log changes (valid
+ * until the next lookup that rereads it); built once per content, so a trial per signature
+ * costs no walk over the whole key log. */
+size_t keystore_keylog_ids_view(keystore *ks, keylog_scheme scheme, const char *const **out);
+/* While held (calls nest), lookups do not look at the key-log file again: one stat() serves a
+ * whole trial of many entries. */
+void keystore_keylog_hold(keystore *ks, int hold);
 
 /* MIT krb5 access for the Kerberos mechanism: the context (always valid after keystore_new
  * unless krb5_init_context failed) and the keytab (an in-memory copy of the configured file,

@@ -1,6 +1,7 @@
 /* rsakeys.c - loading TLS-DSK server RSA keys (PEM, DER, PKCS#12) with GnuTLS; certificate
  * facts (subject, thumbprint, key id) for choosing a key. Contract in rsakeys.h. */
 #include "keytab/rsakeys.h"
+#include "keytab/secure.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,52 +24,12 @@ struct rsakey {
 /* Reads a regular file of at most RSAKEY_MAX_FILE bytes without ever blocking; NULL + *why. */
 static uint8_t *read_key_file(const char *path, size_t *len, char **why)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        *why = g_strdup(g_strerror(errno));
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        *why = g_strdup("not a regular file");
-        return NULL;
-    }
-    if (st.st_size > (off_t)RSAKEY_MAX_FILE) {
+    uint8_t *b = secure_read_file(path, RSAKEY_MAX_FILE, len, why);
+    if (!b && *why && g_str_has_prefix(*why, "larger than")) {
+        g_free(*why);
         *why = g_strdup_printf("larger than %u bytes: not a key file", RSAKEY_MAX_FILE);
-        return NULL;
     }
-    /* O_NONBLOCK: if the file was swapped for a FIFO since stat, open and read do not block */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        *why = g_strdup(g_strerror(errno));
-        return NULL;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)RSAKEY_MAX_FILE) {
-        close(fd);
-        *why = g_strdup("not a regular file of a key's size");
-        return NULL;
-    }
-    size_t cap = (size_t)st.st_size;
-    uint8_t *buf = g_malloc(cap + 1);
-    size_t got = 0;
-    while (got < cap) {
-        ssize_t n = read(fd, buf + got, cap - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            *why = g_strdup(g_strerror(errno));
-            close(fd);
-            memset(buf, 0, cap);
-            g_free(buf);
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    buf[got] = 0;
-    *len = got;
-    return buf;
+    return b;
 }
 
 /* Text of a GnuTLS error that concerns the password, or the library's message. */
@@ -200,8 +161,7 @@ rsakey *rsakey_load(const char *path, const char *password, char **why)
 out:
     if (xk)
         gnutls_x509_privkey_deinit(xk);
-    gnutls_memset(data, 0, len);
-    g_free(data);
+    secure_free_file(data, len);
     if (!k)
         *why = g_strdup_printf("TLS-DSK key %s: %s", path, fail ? fail : "unusable");
     return k;
@@ -243,7 +203,7 @@ int rsakey_decrypt_pms(const rsakey *k, const uint8_t *ct, size_t ctlen, uint16_
         memcpy(pms, p.data, 48);
         rc = 0;
     }
-    gnutls_memset(p.data, 0, p.size);
+    secure_wipe(p.data, p.size);
     gnutls_free(p.data);
     return rc;
 }

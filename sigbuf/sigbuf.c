@@ -159,6 +159,64 @@ static void emit(emitter *e, const char *name, const char *v, size_t n, size_t r
     g_array_append_val(e->items, it);
 }
 
+/* Where value v (n bytes) of auth parameter pname (or, for pname NULL, the scheme token right
+ * after the header's colon) sits verbatim in the header line(s) [roff, roff + rlen): after
+ * "pname", optional blanks, '=', optional blanks and an optional quote, at a parameter start.
+ * Searching for the bare value would find it inside other parameters (cnum="1" inside
+ * opaque="ABCD0001"). Returns the offset, or (size_t)-1. */
+static size_t locate_param(const sip_msg *m, size_t roff, size_t rlen, const char *pname,
+                           const char *v, size_t n)
+{
+    const char *b = m->buf;
+    size_t end = roff + rlen;
+    if (!pname) {
+        size_t i = roff;
+        while (i < end && b[i] != ':')
+            i++;
+        for (i++; i < end && (b[i] == ' ' || b[i] == '\t'); i++)
+            ;
+        return i + n <= end && memcmp(b + i, v, n) == 0 ? i : (size_t)-1;
+    }
+    size_t pl = strlen(pname);
+    for (size_t i = roff; i + pl < end; i++) {
+        if (g_ascii_strncasecmp(b + i, pname, pl) != 0)
+            continue;
+        if (i > roff && b[i - 1] != ' ' && b[i - 1] != ',' && b[i - 1] != '\t' &&
+            b[i - 1] != '\n' && b[i - 1] != '\r')
+            continue;
+        size_t j = i + pl;
+        while (j < end && (b[j] == ' ' || b[j] == '\t'))
+            j++;
+        if (j >= end || b[j] != '=')
+            continue;
+        for (j++; j < end && (b[j] == ' ' || b[j] == '\t'); j++)
+            ;
+        if (j < end && b[j] == '"')
+            j++;
+        if (j + n <= end && memcmp(b + j, v, n) == 0)
+            return j;
+    }
+    return (size_t)-1;
+}
+
+/* emit() for an item of the signing header: located as its parameter (see locate_param). */
+static void emit_param(emitter *e, const char *name, const char *v, size_t roff, size_t rlen,
+                       const char *p1, const char *p2)
+{
+    size_t n = v ? strlen(v) : 0;
+    emit(e, name, v, n, 0, 0); /* appends the item, not located */
+    if (!e->items || !v || !n || roff > e->m->len || rlen > e->m->len - roff)
+        return;
+    size_t at = locate_param(e->m, roff, rlen, p1, v, n);
+    if (at == (size_t)-1 && p2)
+        at = locate_param(e->m, roff, rlen, p2, v, n);
+    if (at != (size_t)-1) {
+        sigbuf_item *it = &g_array_index(e->items, sigbuf_item, e->items->len - 1);
+        it->in_msg = 1;
+        it->msg_off = at;
+    }
+}
+
 /* emit() for a NUL-terminated value found in header h's raw value (h may be NULL). */
 static void emit_hdr(emitter *e, const char *name, const char *v, const sip_hdr *h)
 {
@@ -185,8 +243,11 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
     static const char *const names[] = { "Scheme", "Salt", "Sequence number", "Realm",
                                          "Target name" };
     const char *vals[] = { a->scheme, a->rand, a->num, a->realm, a->targetname };
+    static const char *const params[][2] = { { NULL, NULL }, { "crand", "srand" },
+                                               { "cnum", "snum" }, { "realm", NULL },
+                                               { "targetname", NULL } };
     for (size_t i = 0; i < G_N_ELEMENTS(vals); i++)
-        emit(&e, names[i], vals[i], vals[i] ? strlen(vals[i]) : 0, a->hdr_off, a->hdr_len);
+        emit_param(&e, names[i], vals[i], a->hdr_off, a->hdr_len, params[i][0], params[i][1]);
 
     /* 6: Call-ID (compact i) */
     const sip_hdr *h = sip_hdr_find(m, "Call-ID", 'i');

@@ -147,7 +147,7 @@ int krb_decrypt_inner(krb5_context ctx, const krb_keyv *key, krb5_keyusage usage
         r = is_aprep ? parse_encaprep(ctx, (uint8_t *)plain.data, plain.length, out, why)
                      : parse_authenticator(ctx, (uint8_t *)plain.data, plain.length, out, why);
     }
-    explicit_bzero(plain.data, enc->len);
+    secure_wipe(plain.data, enc->len);
     g_free(plain.data);
     return r;
 }

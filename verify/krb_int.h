@@ -145,9 +145,14 @@ typedef struct {
     int authoritative; /* a mismatch with this key proves the signature wrong */
 } krb_cand;
 
+/* At most KRB_CANDS_MAX candidates per token: more than the sources of one token (RFC 4121: 4,
+ * RFC 4757: 6); should a new source overflow it, the extras are counted in dropped and the
+ * verifier says so in a note (never a silent capacity limit). */
+#define KRB_CANDS_MAX 8
 typedef struct {
-    krb_cand c[8];
+    krb_cand c[KRB_CANDS_MAX];
     size_t n;
+    size_t dropped; /* candidates not added because c was full */
 } krb_cands;
 
 /* Brings the key-log cache up to date with the line e for the SA's opaque (NULL: none). */
@@ -159,6 +164,8 @@ char *krb_nokey_text(const krb_sa *sa, const char *opaque, int *unsupported);
  * missing appended to miss; and those of an RFC 4757 token. */
 void krb_cands_cfx(const krb_sa *sa, int acceptor_subkey, krb_cands *cs, GString *miss);
 void krb_cands_rc4(const krb_sa *sa, krb_cands *cs);
+/* Notes that candidates were dropped (cs->dropped), if any. */
+void krb_cands_note(const krb_cands *cs, note_list *notes);
 
 /* ---- krb_mic.c ---- */
 

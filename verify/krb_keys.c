@@ -65,7 +65,7 @@ static void cand_add(krb_cands *cs, const krb_keyv *k, int authoritative, const 
 /* Adds a candidate key (unset keys and duplicates of the same bytes are skipped). */
 static void cand_add(krb_cands *cs, const krb_keyv *k, int authoritative, const char *fmt, ...)
 {
-    if (!k->val || cs->n >= G_N_ELEMENTS(cs->c))
+    if (!k->val)
         return;
     for (size_t i = 0; i < cs->n; i++)
         if (cs->c[i].k->enctype == k->enctype && cs->c[i].k->len == k->len &&
@@ -73,6 +73,10 @@ static void cand_add(krb_cands *cs, const krb_keyv *k, int authoritative, const 
             cs->c[i].authoritative |= authoritative;
             return;
         }
+    if (cs->n >= G_N_ELEMENTS(cs->c)) {
+        cs->dropped++; /* reported by the caller (krb_cands_note) */
+        return;
+    }
     krb_cand *c = &cs->c[cs->n++];
     c->k = k;
     c->authoritative = authoritative;
@@ -161,4 +165,12 @@ void krb_cands_rc4(const krb_sa *sa, krb_cands *cs)
              "the acceptor subkey decrypted with key-log line %u", sa->kl_line);
     cand_add(cs, &sa->kl_key, kl_key_trusted(sa), "the key of KERBEROS key-log line %u",
              sa->kl_line);
+}
+
+/* A note when candidates were dropped because the list was full. */
+void krb_cands_note(const krb_cands *cs, note_list *notes)
+{
+    if (cs->dropped)
+        note_add(notes, NOTE_UNSUPPORTED, NOTE_SEV_NOTE, "Kerberos: %zu candidate key(s) not tried: "
+                 "at most %d keys are tried per signature", cs->dropped, KRB_CANDS_MAX);
 }

@@ -70,10 +70,10 @@ static chk_res check_rc4(krb5_context ctx, const krb_keyv *k, const uint8_t *dat
     struct arcfour_ctx rc4;
     arcfour_set_key(&rc4, sizeof kseq, kseq);
     arcfour_crypt(&rc4, 8, plain_seq, snd);
-    explicit_bzero(t, sizeof t);
-    explicit_bzero(kseq, sizeof kseq);
-    explicit_bzero(&h, sizeof h);
-    explicit_bzero(&rc4, sizeof rc4);
+    secure_wipe(t, sizeof t);
+    secure_wipe(kseq, sizeof kseq);
+    secure_wipe(&h, sizeof h);
+    secure_wipe(&rc4, sizeof rc4);
     return CHK_MATCH;
 }
 
@@ -194,6 +194,7 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
     memset(&cs, 0, sizeof cs);
     GString *miss = g_string_new(NULL);
     krb_cands_cfx(sa, acc_subkey, &cs, miss);
+    krb_cands_note(&cs, notes);
     if (!acc_subkey && sa->aprep.subkey.val)
         note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE, "Kerberos: the AP-REP set an acceptor subkey "
                  "but this RFC 4121 token lacks flag AcceptorSubkey (0x04): checked with the "
@@ -229,7 +230,7 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
             remember_verified(sa, cs.c[i].k);
         }
     }
-    explicit_bzero(data, dlen);
+    secure_wipe(data, dlen);
     g_free(data);
     if (v.status == SIG_NONE) {
         if (cs.n == 0 && acceptor != (dir == DIR_S2C))
@@ -263,6 +264,7 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
     krb_cands cs;
     memset(&cs, 0, sizeof cs);
     krb_cands_rc4(sa, &cs);
+    krb_cands_note(&cs, notes);
 
     /* checksum input = header8 (TOK_ID .. Filler) || buffer (RFC 4757 7.2) */
     size_t dlen = buflen + 8;
@@ -307,7 +309,7 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
             remember_verified(sa, cs.c[i].k);
         }
     }
-    explicit_bzero(data, dlen);
+    secure_wipe(data, dlen);
     g_free(data);
     if (v.status == SIG_NONE) {
         GString *miss = g_string_new(NULL);

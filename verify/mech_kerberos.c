@@ -28,7 +28,7 @@
 void krb_keyv_clear(krb_keyv *k)
 {
     if (k->val) {
-        explicit_bzero(k->val, k->len);
+        secure_wipe(k->val, k->len);
         g_free(k->val);
     }
     memset(k, 0, sizeof *k);
@@ -74,7 +74,7 @@ void krb_inner_clear(krb_inner *in)
 void krb_kl_clear(krb_sa *sa)
 {
     if (sa->kl_src) {
-        explicit_bzero(sa->kl_src, sa->kl_src_len);
+        secure_wipe(sa->kl_src, sa->kl_src_len);
         g_free(sa->kl_src);
     }
     sa->kl_src = NULL;

@@ -73,9 +73,9 @@ static void ntlm_sa_reset_keys(ntlm_sa *st)
     g_free(st->pw_why);
     st->pw_why = NULL;
     st->pw_done = st->pw_ok = st->pw_mismatch = 0;
-    memset(&st->pw_keys, 0, sizeof st->pw_keys);
+    secure_wipe(&st->pw_keys, sizeof st->pw_keys);
     st->kl_valid = 0;
-    memset(st->kl_keys, 0, sizeof st->kl_keys);
+    secure_wipe(st->kl_keys, sizeof st->kl_keys);
 }
 
 /* Frees the SA, wiping derived keys first. */
@@ -89,7 +89,7 @@ static void ntlm_sa_free(void *p)
     ntlm_authenticate_clear(&st->auth);
     g_free(st->auth_err);
     g_free(st->chal_err);
-    memset(st, 0, sizeof *st);
+    secure_wipe(st, sizeof *st);
     g_free(st);
 }
 
@@ -130,6 +130,8 @@ static void pw_derive(ntlm_sa *st, keystore *ks)
     const ntlm_authenticate *a = &st->auth;
     const uint8_t *sc = st->chal.server_challenge;
     char *who = g_strdup_printf("%s\\%s", a->domain, a->user);
+    /* every intermediate secret, wiped on every path out (success or not) */
+    uint8_t ntowfv2[16], proof[16], sbk[16], kx[16], esk[16];
     int v2 = a->nt_len > 24;
     int ess = (a->flags & NTLM_FL_ESS) != 0;
 
@@ -158,7 +160,6 @@ static void pw_derive(ntlm_sa *st, keystore *ks)
     }
 
     const ks_nt_cred *hit = NULL;
-    uint8_t ntowfv2[16], proof[16], sbk[16], kx[16], esk[16];
     for (size_t i = 0; i < n && !hit; i++) {
         if (v2) {
             /* NTProofStr = HMAC_MD5(NTOWFv2, ServerChallenge || NtChallengeResponse[16..])
@@ -217,7 +218,7 @@ static void pw_derive(ntlm_sa *st, keystore *ks)
         }
         int rc = ntlm_v1_kxkey(a->flags, sbk, sc, a->lm_resp, a->lm_len, have_lm ? lmowf : NULL,
                                kx, &err);
-        memset(lmowf, 0, sizeof lmowf);
+        secure_wipe(lmowf, sizeof lmowf);
         if (rc != 0) {
             st->pw_why = g_strdup_printf("NTLMv1 key exchange for %s: %s", who, err);
             g_free(cands);
@@ -237,11 +238,12 @@ static void pw_derive(ntlm_sa *st, keystore *ks)
     g_free(label);
     st->pw_ok = 1;
     g_free(cands);
-    memset(ntowfv2, 0, sizeof ntowfv2);
-    memset(sbk, 0, sizeof sbk);
-    memset(kx, 0, sizeof kx);
-    memset(esk, 0, sizeof esk);
 out:
+    secure_wipe(ntowfv2, sizeof ntowfv2);
+    secure_wipe(proof, sizeof proof);
+    secure_wipe(sbk, sizeof sbk);
+    secure_wipe(kx, sizeof kx);
+    secure_wipe(esk, sizeof esk);
     g_free(who);
 }
 
@@ -405,13 +407,13 @@ static void diagnose(const ntlm_keys *k, const char *label, int quiet, mssipae_d
             if (al == k->seal_len && memcmp(ak, k->seal[0], al) == 0)
                 continue;
             ntlm_mac_noess(ak, al, NTLM_SEQ_SIP, buf, buflen, mine);
-            memset(ak, 0, sizeof ak);
+            secure_wipe(ak, sizeof ak);
             if (ntlm_mac_equal(mine, sig, 0))
                 note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
                          "%sthe signature would match with the %s seal key", label, alt[i].name);
         }
     }
-    memset(mine, 0, sizeof mine);
+    secure_wipe(mine, sizeof mine);
 }
 
 /* Checks sig with known keys; VALID or INVALID (with diagnostics). source names the key. */
@@ -422,7 +424,7 @@ static sig_verdict check_keys(const ntlm_keys *k, const char *source, mssipae_di
     uint8_t mine[16];
     ntlm_mac(k, dir, NTLM_SEQ_SIP, buf, buflen, mine);
     int ok = ntlm_mac_equal(mine, sig, (k->flags & NTLM_FL_ESS) != 0);
-    memset(mine, 0, sizeof mine);
+    secure_wipe(mine, sizeof mine);
     if (ok)
         return verdict_make(SIG_VALID, "%s", source);
     diagnose(k, "", 0, dir, buf, buflen, sig, notes);
@@ -476,13 +478,13 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
     for (size_t i = 0; i < N_VARIANTS; i++) {
         ntlm_mac(&k[i], dir, NTLM_SEQ_SIP, buf, buflen, mine);
         if (ntlm_mac_equal(mine, sig, (fl[i] & NTLM_FL_ESS) != 0)) {
-            memset(mine, 0, sizeof mine);
+            secure_wipe(mine, sizeof mine);
             return verdict_make(SIG_VALID, "key from key-log entry NTLM %s (line %u); no "
                                 "handshake seen, variant %s matched", opaque, e->line,
                                 ntlm_variants[i].name);
         }
     }
-    memset(mine, 0, sizeof mine);
+    secure_wipe(mine, sizeof mine);
     for (size_t i = 0; i < N_VARIANTS; i++) {
         char *label = g_strdup_printf("variant %s: ", ntlm_variants[i].name);
         diagnose(&k[i], label, 1, dir, buf, buflen, sig, notes);

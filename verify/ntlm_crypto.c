@@ -32,7 +32,7 @@ static void rc4(const uint8_t *key, size_t keylen, const uint8_t *in, size_t n, 
     struct arcfour_ctx c;
     arcfour_set_key(&c, keylen, key);
     arcfour_crypt(&c, n, out, in);
-    memset(&c, 0, sizeof c);
+    secure_wipe(&c, sizeof c);
 }
 
 /* HMAC_MD5(key, a || b) with one or two message parts. */
@@ -45,7 +45,7 @@ static void hmac_md5_2(const uint8_t *key, size_t keylen, const uint8_t *a, size
     if (blen)
         hmac_md5_update(&c, blen, b);
     hmac_md5_digest(&c, 16, out);
-    memset(&c, 0, sizeof c);
+    secure_wipe(&c, sizeof c);
 }
 
 /* MD5(a || b), the context wiped afterwards. */
@@ -56,7 +56,7 @@ static void md5_2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, 
     md5_update(&c, alen, a);
     md5_update(&c, blen, b);
     md5_digest(&c, 16, out);
-    memset(&c, 0, sizeof c);
+    secure_wipe(&c, sizeof c);
 }
 
 /* DES of one block with a 56-bit key given as 7 bytes, spread over the 8 key bytes with the
@@ -77,8 +77,8 @@ static void des7(const uint8_t k[7], const uint8_t in[8], uint8_t out[8])
     struct des_ctx c;
     (void)des_set_key(&c, k8); /* returns 0 for weak keys; the schedule is computed anyway */
     des_encrypt(&c, 8, out, in);
-    memset(&c, 0, sizeof c);
-    memset(k8, 0, sizeof k8);
+    secure_wipe(&c, sizeof c);
+    secure_wipe(k8, sizeof k8);
 }
 
 /* UTF-8 to UTF-16LE bytes; -1 for invalid UTF-8. */
@@ -110,7 +110,7 @@ int ntlm_ntowfv1(const char *password, uint8_t out[16])
     md4_init(&c);
     md4_update(&c, n, u);
     md4_digest(&c, 16, out);
-    memset(u, 0, n);
+    secure_wipe(u, n);
     g_free(u);
     return 0;
 }
@@ -131,7 +131,7 @@ int ntlm_lmowfv1(const char *password, uint8_t out[16])
     }
     des7(p14, magic, out);
     des7(p14 + 7, magic, out + 8);
-    memset(p14, 0, sizeof p14);
+    secure_wipe(p14, sizeof p14);
     return 0;
 }
 
@@ -201,7 +201,7 @@ void ntlm_desl(const uint8_t key[16], const uint8_t data[8], uint8_t out[24])
     des7(key, data, out);
     des7(key + 7, data, out + 8);
     des7(k3, data, out + 16);
-    memset(k3, 0, sizeof k3);
+    secure_wipe(k3, sizeof k3);
 }
 
 void ntlm_v1_response(const uint8_t owf[16], const uint8_t server_challenge[8],
@@ -255,7 +255,7 @@ int ntlm_v1_kxkey(uint32_t flags, const uint8_t session_base_key[16],
         uint8_t k2[7] = { lmowf[7], 0xbd, 0xbd, 0xbd, 0xbd, 0xbd, 0xbd };
         des7(lmowf, lm_resp, out);
         des7(k2, lm_resp, out + 8);
-        memset(k2, 0, sizeof k2);
+        secure_wipe(k2, sizeof k2);
         return 0;
     }
     if (flags & NTLM_FL_NON_NT_SESSION_KEY) {
@@ -345,7 +345,7 @@ size_t ntlm_seal_key_noess(const uint8_t esk[16], uint32_t flags, uint8_t out[16
 
 void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
 {
-    memset(k, 0, sizeof *k);
+    secure_wipe(k, sizeof *k);
     k->flags = flags;
     memcpy(k->esk, esk, 16);
     if (flags & NTLM_FL_ESS) {
@@ -375,13 +375,13 @@ void ntlm_mac_ess(const uint8_t sign_key[16], const uint8_t *seal_key, uint32_t 
         uint8_t rk[16];
         md5_2(seal_key, 16, s, 4, rk);
         rc4(rk, 16, h, 8, out + 4);
-        memset(rk, 0, sizeof rk);
+        secure_wipe(rk, sizeof rk);
     } else {
         memcpy(out + 4, h, 8);
     }
     wr32(out, 1);
     memcpy(out + 12, s, 4);
-    memset(h, 0, sizeof h);
+    secure_wipe(h, sizeof h);
 }
 
 void ntlm_mac_noess(const uint8_t *seal_key, size_t seal_len, uint32_t seq,

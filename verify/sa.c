@@ -117,6 +117,60 @@ static int has_note_kind(const note_list *l, guint from, note_kind k)
     return 0;
 }
 
+/* At most this many conflicting key-log lines for one opaque are tried for one signature. */
+#define KEYLOG_CONFLICT_MAX 16
+
+/* The key log has several lines with different keys for this SA's opaque: a match is proof, so
+ * each is tried (pinned in the keystore) until one verifies; that verdict is returned with a note
+ * naming the conflict. When none verifies, returns SIG_NONE so the caller verifies with the
+ * default line (the last one), after a note that the others did not verify either. */
+static sig_verdict verify_conflicts(sa_tracker *t, const mech_ops *mech, sa_entry *s,
+                                    auth_result *a, const char *opaque)
+{
+    sig_verdict none = { SIG_NONE, NULL };
+    const keylog_entry *const *alts;
+    size_t n = opaque ? keystore_keylog_conflicts(t->ks, mech->keylog, opaque, &alts) : 0;
+    if (n < 2)
+        return none;
+    /* copy: a reread inside verify must not pull the list from under us (entries stay valid) */
+    size_t tried = MIN(n, (size_t)KEYLOG_CONFLICT_MAX);
+    const keylog_entry **list = g_memdup2(alts, tried * sizeof(*list));
+    GString *lines = g_string_new(NULL);
+    for (size_t i = 0; i < tried; i++)
+        g_string_append_printf(lines, "%s%u", i ? ", " : "", list[i]->line);
+    sig_verdict found = none;
+    keystore_keylog_hold(t->ks, 1);
+    for (size_t i = 0; i < tried && found.status == SIG_NONE; i++) {
+        keystore_keylog_pin(t->ks, list[i]);
+        note_list *scratch = note_list_new();
+        sig_verdict c = mech->verify(s->mstate, t->ks, opaque, a->dir, (const uint8_t *)a->sigbuf,
+                                     a->sigbuf_len, a->sig, a->sig_len, scratch);
+        if (c.status == SIG_VALID) {
+            for (guint j = 0; j < scratch->len; j++) {
+                mssipae_note *nt = &g_array_index(scratch, mssipae_note, j);
+                g_array_append_val(a->notes, *nt);
+                nt->text = NULL; /* moved */
+            }
+            note_add(a->notes, NOTE_CONFIG, NOTE_SEV_WARN, "key log has %zu lines with different "
+                     "keys for %s opaque %s (lines %s): verified with line %u", n, mech->scheme,
+                     opaque, lines->str, list[i]->line);
+            found = c;
+        } else {
+            verdict_clear(&c);
+        }
+        note_list_free(scratch);
+    }
+    keystore_keylog_pin(t->ks, NULL);
+    keystore_keylog_hold(t->ks, 0);
+    if (found.status == SIG_NONE)
+        note_add(a->notes, NOTE_CONFIG, NOTE_SEV_WARN, "key log has %zu lines with different keys "
+                 "for %s opaque %s (lines %s%s): none verifies this signature", n, mech->scheme,
+                 opaque, lines->str, n > tried ? ", the rest not tried" : "");
+    g_string_free(lines, TRUE);
+    g_free(list);
+    return found;
+}
+
 /* At most this many key-log entries are tried for one signature made before its opaque was
  * named: the trial is linear in the capture, whatever the size of the key log. */
 #define KEYLOG_TRIAL_MAX 64
@@ -129,16 +183,17 @@ static int has_note_kind(const note_list *l, guint from, note_kind k)
 static void try_keylog_ids(sa_tracker *t, const mech_ops *mech, sa_entry *s, const auth_result *a,
                            sig_verdict *v)
 {
-    const char **ids;
-    size_t n = keystore_keylog_ids(t->ks, mech->keylog, &ids);
+    const char *const *ids;
+    size_t n = keystore_keylog_ids_view(t->ks, mech->keylog, &ids);
     size_t tried = 0, skipped = 0;
+    keystore_keylog_hold(t->ks, 1);
     for (size_t i = 0; i < n; i++) {
+        if (tried == KEYLOG_TRIAL_MAX) {
+            skipped = n - i; /* not looked at: some may belong to SAs already */
+            break;
+        }
         if (sa_table_known(t->tab, mech, ids[i]))
             continue;
-        if (tried == KEYLOG_TRIAL_MAX) {
-            skipped++;
-            continue;
-        }
         tried++;
         note_list *scratch = note_list_new();
         sig_verdict c = mech->verify(s->mstate, t->ks, ids[i], a->dir,
@@ -170,7 +225,7 @@ static void try_keylog_ids(sa_tracker *t, const mech_ops *mech, sa_entry *s, con
         g_free(v->why);
         v->why = why;
     }
-    g_free(ids);
+    keystore_keylog_hold(t->ks, 0);
 }
 
 /* The protocol version whose buffer a signed header needs: the SA's (from its challenge), else
@@ -299,8 +354,10 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     }
     guint before = a->notes->len;
     const char *opaque = sa_bind_opaque_for(s, a);
-    sig_verdict v = mech->verify(s->mstate, t->ks, opaque, a->dir, (const uint8_t *)a->sigbuf,
-                                 a->sigbuf_len, a->sig, a->sig_len, a->notes);
+    sig_verdict v = verify_conflicts(t, mech, s, a, opaque);
+    if (v.status == SIG_NONE)
+        v = mech->verify(s->mstate, t->ks, opaque, a->dir, (const uint8_t *)a->sigbuf,
+                         a->sigbuf_len, a->sig, a->sig_len, a->notes);
     if (v.status == SIG_NO_KEY && !opaque)
         try_keylog_ids(t, mech, s, a, &v);
     if (v.status == SIG_VALID && v.has_unprotected_seq) {

@@ -1,5 +1,4 @@
 /* verdict.c - verdicts and notes. */
-#define _DEFAULT_SOURCE /* explicit_bzero */
 #include "verify/verdict.h"
 
 #include <string.h>
@@ -86,10 +85,4 @@ int ct_memeq(const void *a, const void *b, size_t n)
     for (size_t i = 0; i < n; i++)
         d |= x[i] ^ y[i];
     return d == 0;
-}
-
-void secure_wipe(void *p, size_t n)
-{
-    if (p && n)
-        explicit_bzero(p, n);
 }

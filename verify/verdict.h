@@ -100,8 +100,8 @@ const char *sig_status_name(sig_status st);
 /* Constant-time comparison of n bytes; returns 1 when equal. */
 int ct_memeq(const void *a, const void *b, size_t n);
 
-/* Overwrites n bytes of secret material (master secrets, key blocks, pre-master secrets) so
- * the compiler cannot drop the store; p may be NULL when n is 0. */
-void secure_wipe(void *p, size_t n);
+/* secure_wipe(): the one wipe for every secret, defined in keytab/secure.c (the lowest layer
+ * holding secrets) and re-exported here for the mechanisms. */
+#include "keytab/secure.h"
 
 #endif

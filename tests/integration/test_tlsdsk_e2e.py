@@ -158,12 +158,12 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
                              ["tls10-sha-ems", "resumed-sid", "split-server"], transport="tls")
         cls.tampered = cls.make(os.path.join(tmp, "tlsdsk-tampered.pcap"),
                                 ["tls10-sha-ems", "finish-200", "resumed-sid", "tls12-sha256-ems"],
-                                tamper=TAMPER)
+                                tampers=TAMPER)
         cls.hostile = cls.make_hostile(os.path.join(tmp, "tlsdsk-hostile.pcap"))
 
     # ---- captures ----
     @classmethod
-    def make(cls, path, names, transport="tcp", tamper=()):
+    def make(cls, path, names, transport="tcp", tampers=()):
         """One connection and one client per flow of `names`, in order; SA numbers in the order
         of their first ClientHello."""
         flow = Flow(transport, keylog_path=cls.outer_keys if transport == "tls" else None)
@@ -174,7 +174,7 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
             addr = ("10.0.2.%d" % i, 50100 + i)
             ua = T.TlsUA("user%d" % i, addr, flow.link(addr, server), rng=random.Random(i),
                          transport="TLS" if transport == "tls" else "TCP", server=server)
-            for fl, role, where, sub, _covered, _status in tamper:
+            for fl, role, where, sub, _covered, _status in tampers:
                 if fl == name:
                     ua.tamper[role] = (lambda w, s: lambda m: tamper_msg(m, w, s))(where, sub)
             spec = [(cls.hs[name], dict((m[0], m[3]) for m in MAIN).get(name, "standard"), False)]
@@ -193,8 +193,8 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
         recs = sorted((r for ua in uas for r in ua.records), key=lambda r: r.frame)
         tampered = {f: v for ua in uas for f, v in ua.tampered.items()}
         cap = Capture(path=path, sessions=sessions, recs=recs, tampered=tampered)
-        if tamper:
-            covered = {(fl, role): (c, st) for fl, role, _w, _s, c, st in tamper}
+        if tampers:
+            covered = {(fl, role): (c, st) for fl, role, _w, _s, c, st in tampers}
             ua_name = {id(ua): n for ua, n in zip(uas, names)}
             cap["tamper_status"] = {}
             for ua in uas:
@@ -206,7 +206,7 @@ class TlsDskEndToEnd(itbase.PluginTestCase):
                     changed = (sipmsg.signature_buffer(orig, 4, header=hdr)
                                != sipmsg.signature_buffer(new, 4, header=hdr))
                     assert changed == c, (role, changed)
-            assert len(cap["tamper_status"]) == len(tamper), cap["tamper_status"]
+            assert len(cap["tamper_status"]) == len(tampers), cap["tamper_status"]
         return cap
 
     @classmethod

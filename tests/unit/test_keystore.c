@@ -509,9 +509,13 @@ static void test_keylog_lookup(void **state)
     assert_int_equal(e->scheme, KEYLOG_NTLM);
     tu_assert_hex(e->key1, e->key1_len, K16A);
     assert_int_equal(e->line, 2);
-    assert_int_equal(n_errors(ks), 1);
+    /* the bad line 3, and the conflict of lines 8 and 9 (both kept: only a signature can tell) */
+    assert_int_equal(n_errors(ks), 2);
     char *want = g_strdup_printf("key log %s line 3: ", kl);
     assert_true(g_str_has_prefix(keystore_config_errors(ks)[0], want));
+    g_free(want);
+    want = g_strdup_printf("key log %s lines 8 and 9 give different keys for the same DUP", kl);
+    assert_true(g_str_has_prefix(keystore_config_errors(ks)[1], want));
     g_free(want);
 
     e = keystore_keylog_find(ks, KEYLOG_KERBEROS, "7E57");
@@ -532,13 +536,25 @@ static void test_keylog_lookup(void **state)
     assert_non_null(e);
     tu_assert_hex(e->key1, e->key1_len, K16B);
     assert_int_equal(e->line, 9);
+    /* both conflicting lines are offered, in file order; a pin makes find return one */
+    const keylog_entry *const *alts;
+    assert_int_equal(keystore_keylog_conflicts(ks, KEYLOG_NTLM, "Dup", &alts), 2);
+    assert_int_equal(alts[0]->line, 8);
+    tu_assert_hex(alts[0]->key1, alts[0]->key1_len, K16A);
+    assert_int_equal(alts[1]->line, 9);
+    keystore_keylog_pin(ks, alts[0]);
+    assert_ptr_equal(keystore_keylog_find(ks, KEYLOG_NTLM, "dup"), alts[0]);
+    assert_int_equal(keystore_keylog_find(ks, KEYLOG_NTLM, "abcd")->line, 2); /* other ids unpinned */
+    keystore_keylog_pin(ks, NULL);
+    assert_int_equal(keystore_keylog_find(ks, KEYLOG_NTLM, "dup")->line, 9);
+    assert_int_equal(keystore_keylog_conflicts(ks, KEYLOG_NTLM, "abcd", &alts), 0);
 
     /* misses: unknown opaque, wrong scheme, NULL opaque */
     assert_null(keystore_keylog_find(ks, KEYLOG_NTLM, "nope"));
     assert_null(keystore_keylog_find(ks, KEYLOG_KERBEROS, "abcd"));
     assert_null(keystore_keylog_find(ks, KEYLOG_NTLM, NULL));
-    /* the bad line is reported once, however often we look */
-    assert_int_equal(n_errors(ks), 1);
+    /* the bad line and the conflict are reported once, however often we look */
+    assert_int_equal(n_errors(ks), 2);
 
     /* listing the ids of one scheme (sorted; the later "DUP" line replaced "dup") */
     const char **ids;
@@ -672,6 +688,86 @@ static void test_config_errors_empty(void **state)
     keystore_free(NULL);
 }
 
+/* ---- hostile key files (issue 11) ---- */
+
+/* A FIFO as keytab, key log, TLS key log or RSA key: refused with a clear message, never opened
+ * for a blocking read (the test would hang; ctest's timeout would catch it). */
+static void test_fifo_refused(void **state)
+{
+    char *dir = tmp_dir();
+    char *fifo = g_build_filename(dir, "pipe", NULL);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keytab(ks, fifo), -1);
+    assert_int_equal(n_errors_with(ks, fifo, "not a regular file"), 1);
+    assert_int_equal(keystore_set_keylog(ks, fifo), -1);
+    assert_null(keystore_keylog_find(ks, KEYLOG_NTLM, "abcd"));
+    assert_int_equal(n_errors_with(ks, "key log", "not a regular file"), 1);
+    assert_int_equal(keystore_add_tls_rsa_key(ks, fifo, NULL, "RSA key row 1"), -1);
+    assert_int_equal(n_errors_with(ks, "RSA key row 1", "not a regular file"), 1);
+    assert_int_equal(keystore_set_tls_keylog(ks, fifo), 0);
+    uint8_t cr[32] = { 0 }, ms[48];
+    char *origin = NULL;
+    assert_int_equal(keystore_client_random(ks, cr, ms, &origin), 0);
+    assert_int_equal(n_errors_with(ks, "TLS key log", "not a regular file"), 1);
+    g_free(origin);
+    keystore_free(ks);
+    unlink(fifo);
+    g_free(fifo);
+    rm_tree(dir);
+}
+
+/* The id listing is kept (no copy, no walk per call) until the content changes; while held, the
+ * file is not looked at again. */
+static void test_keylog_ids_view_and_hold(void **state)
+{
+    char *dir = tmp_dir();
+    char *kl = g_build_filename(dir, "keys.log", NULL);
+    write_file(kl, "NTLM b " K16A "\nNTLM a " K16B "\nKERBEROS k 18 " K16A K16B "\n");
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, kl), 0);
+    const char *const *v1, *const *v2;
+    assert_int_equal(keystore_keylog_ids_view(ks, KEYLOG_NTLM, &v1), 2);
+    assert_string_equal(v1[0], "A");
+    assert_string_equal(v1[1], "B");
+    assert_int_equal(keystore_keylog_ids_view(ks, KEYLOG_NTLM, &v2), 2);
+    assert_ptr_equal(v1, v2); /* the same listing, not rebuilt */
+    keystore_keylog_hold(ks, 1);
+    sleep(1); /* a different mtime */
+    write_file(kl, "NTLM c " K16A "\n");
+    assert_non_null(keystore_keylog_find(ks, KEYLOG_NTLM, "a")); /* held: old content */
+    assert_null(keystore_keylog_find(ks, KEYLOG_NTLM, "c"));
+    keystore_keylog_hold(ks, 0);
+    assert_null(keystore_keylog_find(ks, KEYLOG_NTLM, "a")); /* released: reread */
+    assert_non_null(keystore_keylog_find(ks, KEYLOG_NTLM, "c"));
+    assert_int_equal(keystore_keylog_ids_view(ks, KEYLOG_NTLM, &v2), 1);
+    assert_string_equal(v2[0], "C");
+    keystore_free(ks);
+    g_free(kl);
+    rm_tree(dir);
+}
+
+/* 100,000 malformed key-log lines: the first few are named, the rest counted in one message. */
+static void test_keylog_many_bad_lines(void **state)
+{
+    char *dir = tmp_dir();
+    char *kl = g_build_filename(dir, "keys.log", NULL);
+    GString *s = g_string_new("NTLM good " K16A "\n");
+    for (int i = 0; i < 100000; i++)
+        g_string_append_printf(s, "NTLM bad%d zz\n", i);
+    write_file(kl, s->str);
+    g_string_free(s, TRUE);
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, kl), 0);
+    assert_non_null(keystore_keylog_find(ks, KEYLOG_NTLM, "GOOD"));
+    assert_int_equal(n_errors(ks), 6);
+    assert_int_equal(n_errors_with(ks, "line 2:", NULL), 1);
+    assert_int_equal(n_errors_with(ks, "100000 malformed lines in all", "first 5"), 1);
+    keystore_free(ks);
+    g_free(kl);
+    rm_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -687,6 +783,9 @@ int main(void)
         cmocka_unit_test(test_keylog_reread),
         cmocka_unit_test(test_keylog_missing),
         cmocka_unit_test(test_config_errors_empty),
+        cmocka_unit_test(test_fifo_refused),
+        cmocka_unit_test(test_keylog_many_bad_lines),
+        cmocka_unit_test(test_keylog_ids_view_and_hold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

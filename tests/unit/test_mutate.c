@@ -6,7 +6,7 @@
  * and quotes, truncation) and fed through tests/fuzz/fuzz_entry.h with real keys configured, so
  * header parsing, SA tracking, key derivation and MIC checks all meet hostile bytes. Every result
  * must be well formed (fuzz_check); ASan/UBSan catch the rest. The same entry point serves the
- * libFuzzer target tests/fuzz/fuzz_core.c.
+ * libFuzzer target fuzz_core (tests/fuzz/fuzz_targets.c).
  */
 #include "testutil.h"
 
@@ -43,49 +43,18 @@ static void add_vector(GByteArray *seed, const char *rel)
     g_free(m);
 }
 
-static char *hex_file(const char *rel)
-{
-    char *h = tu_read_vector(rel, NULL);
-    return g_strstrip(h);
-}
-
+/* A Kerberos flow (REGISTER with AP-REQ, 200 OK, MESSAGE on the SA) whose MICs are real: made by
+ * tests/fuzz/make_corpus.py --seeds over the real signature buffers with the lab AP-REQ's
+ * authenticator subkey, so the unmutated seed verifies and mutants reach the valid -> invalid
+ * paths. */
 static GByteArray *kerberos_seed(const char *dir)
 {
-    GByteArray *seed = g_byte_array_new();
-    char *p;
-    p = g_strdup_printf("kerberos-mit-lab/%s/ap-req.hex", dir);
-    char *apreq_hex = hex_file(p);
+    char *p = g_strdup_printf("%s/../fuzz/seeds/kerberos-%s.bin", MSSIPAE_VECTORS_DIR, dir);
+    gchar *data;
+    gsize len;
+    assert_true(g_file_get_contents(p, &data, &len, NULL));
     g_free(p);
-    size_t n;
-    uint8_t *apreq = tu_hex(apreq_hex, &n);
-    char *apreq_b64 = g_base64_encode(apreq, n);
-    p = g_strdup_printf("kerberos-mit-lab/%s/mic-initiator.hex", dir);
-    char *mic_i = hex_file(p);
-    g_free(p);
-    p = g_strdup_printf("kerberos-mit-lab/%s/mic-acceptor.hex", dir);
-    char *mic_a = hex_file(p);
-    g_free(p);
-    const char *hdrs = "From: <sip:alice@contoso.test>;tag=a\r\nTo: <sip:alice@contoso.test>\r\n"
-                       "Call-ID: k1\r\nCSeq: 2 REGISTER\r\n";
-    char *m1 = g_strdup_printf(
-        "REGISTER sip:contoso.test SIP/2.0\r\n%sAuthorization: Kerberos qop=\"auth\", "
-        "realm=\"SIP Communications Service\", targetname=\"sip/server.contoso.test\", "
-        "version=4, gssapi-data=\"%s\", crand=\"1\", cnum=\"1\", response=\"%s\"\r\n"
-        "Content-Length: 0\r\n\r\n", hdrs, apreq_b64, mic_i);
-    char *m2 = g_strdup_printf(
-        "SIP/2.0 200 OK\r\n%sAuthentication-Info: Kerberos qop=\"auth\", opaque=\"ABCD0001\", "
-        "srand=\"2\", snum=\"1\", rspauth=\"%s\", targetname=\"sip/server.contoso.test\", "
-        "realm=\"SIP Communications Service\", version=4\r\nExpires: 7200\r\n"
-        "Content-Length: 0\r\n\r\n", hdrs, mic_a);
-    add_msg(seed, m1, strlen(m1));
-    add_msg(seed, m2, strlen(m2));
-    g_free(m1);
-    g_free(m2);
-    g_free(apreq_hex);
-    g_free(apreq);
-    g_free(apreq_b64);
-    g_free(mic_i);
-    g_free(mic_a);
+    GByteArray *seed = g_byte_array_new_take((guint8 *)data, len);
     return seed;
 }
 
@@ -172,24 +141,46 @@ static keystore *make_keystore(char **keylog_path)
     return ks;
 }
 
-static void run_seed(GByteArray *seed, uint64_t s)
+/* Mutants of seed through the core: every result well formed. want_valid: the statuses the
+ * unmutated seed must give (NULL: not checked); then some mutants must still be valid and some
+ * must have become invalid, so both paths were exercised. */
+static void run_seed_expect(GByteArray *seed, uint64_t s, const char *want_valid)
 {
     char *keylog;
     keystore *ks = make_keystore(&keylog);
     /* the unmutated seed itself first */
-    assert_int_equal(fuzz_feed(ks, seed->data, seed->len), 0);
+    GString *listing = g_string_new(NULL);
+    assert_int_equal(fuzz_run(ks, seed->data, seed->len, listing), 0);
+    if (want_valid) {
+        char *st = fuzz_statuses(listing->str);
+        if (strcmp(st, want_valid) != 0) {
+            print_error("seed verdicts:\n%s", listing->str);
+            fail();
+        }
+        g_free(st);
+    }
+    g_string_free(listing, TRUE);
     rng_state = s;
+    int valid = 0, invalid = 0;
     for (int i = 0; i < ITERATIONS; i++) {
         GByteArray *b = g_byte_array_new();
         g_byte_array_append(b, seed->data, seed->len);
         int edits = 1 + (int)(rnd() % 4);
         for (int e = 0; e < edits; e++)
             mutate_once(b);
-        if (fuzz_feed(ks, b->data, b->len) != 0) {
+        GString *l = g_string_new(NULL);
+        if (fuzz_run(ks, b->data, b->len, l) != 0) {
             print_error("ill-formed result at iteration %d (seed %llu)\n", i, (unsigned long long)s);
             fail();
         }
+        valid += strstr(l->str, " 1|") != NULL;
+        invalid += strstr(l->str, " 2|") != NULL;
+        g_string_free(l, TRUE);
         g_byte_array_free(b, TRUE);
+    }
+    if (want_valid) {
+        assert_true(valid > ITERATIONS / 100);
+        assert_true(invalid > ITERATIONS / 100);
     }
     keystore_free(ks);
     char *dir = g_path_get_dirname(keylog);
@@ -198,6 +189,11 @@ static void run_seed(GByteArray *seed, uint64_t s)
     g_free(dir);
     g_free(keylog);
     g_byte_array_free(seed, TRUE);
+}
+
+static void run_seed(GByteArray *seed, uint64_t s)
+{
+    run_seed_expect(seed, s, NULL);
 }
 
 static void test_mutate_seed_example(void **state)
@@ -220,13 +216,13 @@ static void test_mutate_ntlm(void **state)
 static void test_mutate_kerberos_aes(void **state)
 {
     (void)state;
-    run_seed(kerberos_seed("aes256-oneleg"), 3);
+    run_seed_expect(kerberos_seed("aes256-oneleg"), 3, "1 0 1\n2 0 1\n3 0 1\n");
 }
 
 static void test_mutate_kerberos_rc4(void **state)
 {
     (void)state;
-    run_seed(kerberos_seed("rc4-session-oneleg"), 4);
+    run_seed_expect(kerberos_seed("rc4-session-oneleg"), 4, "1 0 1\n2 0 1\n3 0 1\n");
 }
 
 static void test_mutate_sfb(void **state)

@@ -785,8 +785,11 @@ static void test_gssntlmssp(void **state)
     char *dir = g_build_filename(MSSIPAE_VECTORS_DIR, GSSN, NULL);
     int present = g_file_test(dir, G_FILE_TEST_IS_DIR);
     g_free(dir);
-    if (!present)
+    if (!present) {
+        if (getenv("MSSIPAE_NO_SKIP"))
+            fail_msg("%s missing from tests/vectors (MSSIPAE_NO_SKIP: a skip is a failure)", GSSN);
         skip();
+    }
     static const struct { const char *name; const char *mode; } cases[] = {
         { "v2", "NTLMv2+ESS+KEY_EXCH+128" },
         { "v1-ess", "NTLMv1+ESS+KEY_EXCH+128" },
@@ -1097,23 +1100,42 @@ static void test_hostile(void **state)
     g_free(at);
 }
 
-/* Every byte of both real handshake tokens set to a few values: no crash, no leak, and a
- * verdict from the documented set (a changed flag or workstation may still verify or fail:
- * the handshake is not integrity-protected without a MIC). */
+/* Every byte of both real handshake tokens set to a few values: no crash, no leak, a verdict from
+ * the documented set, and never "valid" when the change hits what the keys are derived from: the
+ * CHALLENGE's ServerChallenge, the AUTHENTICATE's NTProofStr (first 16 bytes of the
+ * NtChallengeResponse) or its EncryptedRandomSessionKey. (Elsewhere a changed flag or workstation
+ * may still verify: the handshake is not integrity-protected without a MIC; some do, some do
+ * not, and both outcomes are counted.) */
+static uint32_t rd32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static void test_mutations(void **state)
 {
     keystore *ks = r2_password_keystore();
     size_t cl, al;
     uint8_t *ct = vec_token("ntlm-oc2007r2-v4/challenge.hex", &cl);
     uint8_t *at = vec_token("ntlm-oc2007r2-v4/authenticate.hex", &al);
+    /* the key-bearing ranges (MS-NLMP 2.2.1.2, 2.2.1.3) */
+    size_t nt_off = rd32le(at + 24), esk_len = at[52] | at[53] << 8, esk_off = rd32le(at + 56);
+    assert_true(nt_off + 16 <= al && esk_len == 16 && esk_off + 16 <= al);
     static const uint8_t vals[] = { 0x00, 0xff, 0x80, 0x7f };
+    unsigned valid = 0, other = 0, keyed = 0;
     for (int which = 0; which < 2; which++) {
         uint8_t *tok = which ? at : ct;
         size_t len = which ? al : cl;
         for (size_t i = 0; i < len; i++) {
+            int key_bearing = which ? ((i >= nt_off && i < nt_off + 16) ||
+                                       (i >= esk_off && i < esk_off + 16))
+                                    : (i >= 24 && i < 32);
             for (size_t j = 0; j < sizeof vals + 1; j++) {
                 uint8_t *t = g_memdup2(tok, len);
                 t[i] = j < sizeof vals ? vals[j] : (uint8_t)(t[i] + 1);
+                if (t[i] == tok[i]) {
+                    g_free(t);
+                    continue;
+                }
                 note_list *notes = note_list_new();
                 void *st = ntlm_sa(which ? ct : t, which ? cl : len, which ? t : at,
                                    which ? len : al, ks, notes);
@@ -1121,6 +1143,18 @@ static void test_mutations(void **state)
                     sig_status s = r2_check(st, ks, "2BDBAC9D", side ? DIR_S2C : DIR_C2S, side,
                                             NULL, notes, NULL);
                     assert_true(s >= SIG_VALID && s <= SIG_MALFORMED && s != SIG_NO_SA);
+                    if (key_bearing) {
+                        keyed++;
+                        if (s == SIG_VALID) {
+                            print_error("%s byte %zu = %02x still verifies\n",
+                                        which ? "AUTHENTICATE" : "CHALLENGE", i, t[i]);
+                            fail();
+                        }
+                    } else if (s == SIG_VALID) {
+                        valid++;
+                    } else {
+                        other++;
+                    }
                 }
                 mech_ntlm_ops.sa_free(st);
                 note_list_free(notes);
@@ -1128,6 +1162,7 @@ static void test_mutations(void **state)
             }
         }
     }
+    assert_true(keyed > 0 && valid > 0 && other > 0);
     keystore_free(ks);
     g_free(ct);
     g_free(at);

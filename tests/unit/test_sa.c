@@ -407,6 +407,23 @@ static void test_keylog_trial_bounded(void **state)
     g_string_free(kl, TRUE);
 }
 
+/* Every auth result has a status in range, a reason unless valid or unsigned, and a buffer when
+ * a signature was checked (the invariants of tests/fuzz/fuzz_entry.h). */
+static void assert_well_formed(const msg_result *r)
+{
+    assert_non_null(r);
+    assert_non_null(r->auths);
+    for (guint i = 0; i < r->auths->len; i++) {
+        const auth_result *a = g_ptr_array_index(r->auths, i);
+        assert_non_null(a->name);
+        assert_true(a->status <= SIG_MALFORMED);
+        if (a->status != SIG_NONE && a->status != SIG_VALID)
+            assert_non_null(a->why);
+        if (a->status != SIG_NONE && a->status != SIG_UNSUPPORTED)
+            assert_non_null(a->sigbuf);
+    }
+}
+
 /* Hostile input through the whole core: a clear status, never a crash. */
 static void test_hostile(void **state)
 {
@@ -467,6 +484,8 @@ static void test_hostile(void **state)
     const char nul[] = "REGISTER sip:x SIP/2.0\r\nAuthorization: NTLM opaque=\"1\0\", response=\"00\"\r\n";
     r = feed(f, nul, sizeof nul - 1, C, S);
     assert_int_equal(r->auths->len, 1);
+    assert_well_formed(r);
+    assert_int_equal(auth(r, 0)->status, SIG_MALFORMED); /* the NUL ends the value: 1-byte MAC */
     size_t big = 1 << 20;
     GString *g = g_string_new("REGISTER sip:x SIP/2.0\r\nAuthorization: NTLM gssapi-data=\"");
     for (size_t i = 0; i < big; i++)
@@ -474,15 +493,29 @@ static void test_hostile(void **state)
     g_string_append(g, "\", response=\"0011\", opaque=\"Z\"\r\n\r\n");
     r = feed(f, g->str, g->len, C, S);
     assert_int_equal(r->auths->len, 1);
+    assert_well_formed(r);
+    assert_int_equal(auth(r, 0)->status, SIG_MALFORMED);
+    assert_non_null(strstr(auth(r, 0)->why, "2 bytes, 16 expected"));
     g_string_free(g, TRUE);
     /* truncated at every length of a real signed message */
     size_t len;
     char *msg = tu_read_vector("ntlm-oc2007r2-v4/register.sip", &len);
+    unsigned parsed = 0, signed_seen = 0, valid = 0;
     for (size_t n = 0; n <= len; n += 7) {
         char *copy = g_memdup2(msg, n);
-        feed(f, copy, n, C, S);
+        r = feed(f, copy, n, C, S);
+        assert_well_formed(r);
+        parsed += r->parsed;
+        for (guint i = 0; i < r->auths->len; i++)
+            signed_seen += auth(r, i)->status != SIG_NONE,
+            valid += auth(r, i)->status == SIG_VALID;
         g_free(copy);
     }
+    /* most prefixes still parse, about half carry the whole signing header; without keys none
+     * can be valid */
+    assert_true(parsed > len / 7 / 2);
+    assert_true(signed_seen > 0);
+    assert_int_equal(valid, 0);
     g_free(msg);
 }
 

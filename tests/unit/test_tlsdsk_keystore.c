@@ -186,10 +186,11 @@ static void test_rsa_find_by_key_id(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tls_keylog),
-        cmocka_unit_test(test_precedence_and_reread),
-        cmocka_unit_test(test_tls_keylog_missing),
-        cmocka_unit_test(test_rsa_find_by_key_id),
+        /* a fresh folder per test: no test sees another's files, so order does not matter */
+        cmocka_unit_test_setup_teardown(test_tls_keylog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_precedence_and_reread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_keylog_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rsa_find_by_key_id, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
