@@ -149,7 +149,7 @@ static void bind_named(sa_table *tab, sa_entry *s, auth_result *a, const sip_txn
                        const char *how)
 {
     if (a->opaque) {
-        int alias = sa_table_name(tab, s, a->opaque);
+        int alias = sa_table_name(tab, s, a->opaque, a->notes);
         if (alias)
             note_add(a->notes, NOTE_BIND, NOTE_SEV_WARN, "%s: opaque %s is a second name of %s SA "
                      "%u, which the server already named %s for this transaction", a->name,
@@ -239,7 +239,7 @@ static sa_entry *bind_from_echo(sa_table *tab, const mech_ops *mech, auth_result
     if (!best)
         return NULL;
     char *named = g_strdup(best->opaque);
-    int alias = sa_table_name(tab, best, a->opaque);
+    int alias = sa_table_name(tab, best, a->opaque, a->notes);
     if (alias)
         note_add(a->notes, NOTE_BIND, NOTE_SEV_WARN, "%s: the client uses opaque %s, which no server "
                  "response named; the server named %s SA %u \"%s\": %s is now a second name of "
@@ -344,7 +344,7 @@ sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, a
         if (!s) {
             s = new_sa(tab, mech, a, f, dst, src);
             if (a->opaque) {
-                sa_table_name(tab, s, a->opaque);
+                sa_table_name(tab, s, a->opaque, a->notes);
                 sip_txn_copy(&s->bind_txn, &f->txn);
             }
         }
@@ -360,7 +360,7 @@ sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, a
         if (!s) {
             s = new_sa(tab, mech, a, f, src, dst);
             if (a->opaque)
-                sa_table_name(tab, s, a->opaque);
+                sa_table_name(tab, s, a->opaque, a->notes);
             unsigned off;
             if (sa_table_offered(tab, mech, a->realm, a->targetname, src, &off)) {
                 s->has_version = 1;
@@ -397,7 +397,7 @@ sa_entry *sa_bind_signed(sa_table *tab, keystore *ks, const mech_ops *mech, auth
         s = new_sa(tab, mech, a, f, client ? f->meta->src : f->meta->dst,
                    client ? f->meta->dst : f->meta->src);
         s->implicit = 1;
-        sa_table_name(tab, s, a->opaque);
+        sa_table_name(tab, s, a->opaque, a->notes);
         sa_table_confirm(tab, s);
         take_version(s, a);
     }

@@ -199,7 +199,7 @@ int sa_has_name(const sa_entry *s, const char *opaque)
     return 0;
 }
 
-int sa_table_name(sa_table *tab, sa_entry *s, const char *opaque)
+int sa_table_name(sa_table *tab, sa_entry *s, const char *opaque, note_list *notes)
 {
     if (!opaque || sa_has_name(s, opaque))
         return 0;
@@ -207,6 +207,11 @@ int sa_table_name(sa_table *tab, sa_entry *s, const char *opaque)
     if (alias) {
         if (!s->aliases)
             s->aliases = g_ptr_array_new_with_free_func(g_free);
+        if (s->aliases->len >= SA_ALIASES_MAX) {
+            note_add(notes, NOTE_BIND, NOTE_SEV_WARN, "%s SA %u has %d opaques already: %s is not "
+                     "added as another name", s->mech->scheme, s->id, SA_ALIASES_MAX + 1, opaque);
+            return 0;
+        }
         g_ptr_array_add(s->aliases, g_strdup(opaque));
     } else {
         s->opaque = g_strdup(opaque);
@@ -220,6 +225,13 @@ int sa_table_name(sa_table *tab, sa_entry *s, const char *opaque)
         g_hash_table_insert(tab->named, k, list);
     } else {
         g_free(k);
+    }
+    if (list->len >= SA_NAME_MAX) {
+        const sa_entry *old = g_ptr_array_index(list, 0);
+        note_add(notes, NOTE_BIND, NOTE_SEV_WARN, "opaque %s names more than %d %s SAs: SA %u "
+                 "(handshake frame %u), the oldest, is no longer found by it", opaque,
+                 SA_NAME_MAX, s->mech->scheme, old->id, old->frame);
+        g_ptr_array_remove_index(list, 0);
     }
     g_ptr_array_add(list, s);
     return alias;

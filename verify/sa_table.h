@@ -81,9 +81,15 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
                           const char *targetname, int proxy, const char *client_ep,
                           const char *server_ep, sa_entry **evicted);
 
+/* At most this many SAs are found by one opaque (a renegotiation may keep the opaque; the oldest
+ * is dropped from the index), and one SA has at most this many aliases: lookups stay bounded. */
+#define SA_NAME_MAX 64
+#define SA_ALIASES_MAX 16
+
 /* Gives s the name opaque: its primary opaque if it has none (SA_PENDING -> SA_BOUND), else an
- * alias. A name s already has is ignored. Returns 1 when the name was added as an alias. */
-int sa_table_name(sa_table *tab, sa_entry *s, const char *opaque);
+ * alias. A name s already has is ignored. Returns 1 when the name was added as an alias. A limit
+ * reached (above) is reported in notes (may be NULL) as a NOTE_BIND warning. */
+int sa_table_name(sa_table *tab, sa_entry *s, const char *opaque, note_list *notes);
 
 /* 1 when opaque (case-insensitive) is the primary opaque or an alias of s. */
 int sa_has_name(const sa_entry *s, const char *opaque);

@@ -424,6 +424,35 @@ static void assert_well_formed(const msg_result *r)
     }
 }
 
+/* One opaque names at most SA_NAME_MAX SAs (each renegotiation may keep it): the oldest is let
+ * go with a note, the newest is found. */
+static void test_name_index_bounded(void **state)
+{
+    fixture *f = *state;
+    const char *cl = "10.0.9.3:1000";
+    uint32_t last = 0;
+    for (int i = 1; i <= SA_NAME_MAX + 2; i++) {
+        last = ntlm_handshake(f, cl, "cid-reneg", "RE000001", 4);
+        assert_int_equal(last, (uint32_t)i);
+        const auth_result *a = signed_register(f, cl, "cid-reneg", "RE000001", i);
+        assert_int_equal(a->sa_id, last);
+    }
+    /* the note was on the challenge that named the (SA_NAME_MAX + 1)-th SA: check through a
+     * fresh handshake's challenge, which pushes out one more */
+    char *chal = tu_read_vector("ntlm-oc2007r2-v4/challenge.b64", NULL);
+    g_strstrip(chal);
+    char *h = g_strdup_printf("WWW-Authenticate: NTLM opaque=\"RE000001\", gssapi-data=\"%s\", "
+                              "targetname=\"srv.x\", realm=\"SIP Communications Service\", "
+                              "version=4", chal);
+    char *m = ntlm_msg("SIP/2.0 401 Unauthorized", "cid-reneg", 1, h);
+    const msg_result *r = feed(f, m, strlen(m), S, cl);
+    assert_true(tu_has_note(auth(r, 0)->notes, NOTE_BIND, "is no longer found by it"));
+    assert_int_equal(auth(r, 0)->sa_id, last + 1);
+    g_free(m);
+    g_free(h);
+    g_free(chal);
+}
+
 /* Hostile input through the whole core: a clear status, never a crash. */
 static void test_hostile(void **state)
 {
@@ -531,6 +560,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_binding_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_without_keys_follows_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_sas_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_index_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keylog_trial_bounded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
