@@ -129,6 +129,31 @@ class LogTestCase(itbase.PluginTestCase):
             self.assertEqual(f.status, [VALID] * signed_count(m.data), what)
             self.assertIn("UccApi" if who.startswith("client") else "SIPStack", f.comment)
 
+    def check_client_logs_and_server_trace(self, tag):
+        """Each client's messages as its own UccApi log, and all of them as the front end's
+        SIPStack trace: exact bytes, endpoints, and the original capture's statuses."""
+        st = self.statuses(self.orig, self.prefs())
+        origs = [[st[fr] for fr in rec.frames] for _a, rec in self.clients]
+        for (addr, rec), msgs, orig in zip(self.clients, self.logs, origs):
+            self.assertTrue(any(signed_count(m.data) for m in msgs if m.direction == W.C2S))
+            self.assertTrue(any(signed_count(m.data) for m in msgs if m.direction == W.S2C))
+            log = self.write(tag + "-%s.UccApilog" % addr[0], W.uccapi_log(msgs, noise=True))
+            out = self.path(tag + "-%s.pcapng" % addr[0])
+            convert([log], out)
+            self.assert_log_frames(self.frames(out, self.prefs()), msgs, orig, addr, self.server,
+                                   "client log %s" % addr[0])
+        # the front end's trace holds both clients
+        allm = self.logs[0] + self.logs[1]
+        trace = self.write(tag + "-fe.txt", W.sipstack_trace(allm, noise=True, cls=True))
+        out = self.path(tag + "-fe.pcapng")
+        convert([trace], out, "--local=%s:%d" % self.server)
+        frames = self.frames(out, self.prefs())
+        n0 = len(self.logs[0])
+        self.assert_log_frames(frames[:n0], self.logs[0], origs[0], self.server,
+                               self.clients[0][0], "server trace")
+        self.assert_log_frames(frames[n0:], self.logs[1], origs[1], self.server,
+                               self.clients[1][0], "server trace")
+
 
 # ------------------------------------------------------------------------------- NTLM
 
@@ -406,27 +431,7 @@ class KerberosLogs(LogTestCase):
         return {"mssipae.keytab": self.keytab}
 
     def test_client_logs_and_server_trace(self):
-        st = self.statuses(self.orig, self.prefs())
-        origs = [[st[fr] for fr in rec.frames] for _a, rec in self.clients]
-        for (addr, rec), msgs, orig in zip(self.clients, self.logs, origs):
-            self.assertTrue(any(signed_count(m.data) for m in msgs if m.direction == W.C2S))
-            self.assertTrue(any(signed_count(m.data) for m in msgs if m.direction == W.S2C))
-            log = self.write("krb-%s.UccApilog" % addr[0], W.uccapi_log(msgs, noise=True))
-            out = self.path("krb-%s.pcapng" % addr[0])
-            convert([log], out)
-            self.assert_log_frames(self.frames(out, self.prefs()), msgs, orig, addr, self.server,
-                                   "client log %s" % addr[0])
-        # the front end's trace holds both clients
-        allm = self.logs[0] + self.logs[1]
-        trace = self.write("krb-fe.txt", W.sipstack_trace(allm, noise=True, cls=True))
-        out = self.path("krb-fe.pcapng")
-        convert([trace], out, "--local=%s:%d" % self.server)
-        frames = self.frames(out, self.prefs())
-        n0 = len(self.logs[0])
-        self.assert_log_frames(frames[:n0], self.logs[0], origs[0], self.server,
-                               self.clients[0][0], "server trace")
-        self.assert_log_frames(frames[n0:], self.logs[1], origs[1], self.server,
-                               self.clients[1][0], "server trace")
+        self.check_client_logs_and_server_trace("krb")
 
     def test_merged(self):
         logs = [self.write("mk-%d.UccApilog" % i, W.uccapi_log(m)) for i, m in enumerate(self.logs)]
@@ -501,26 +506,7 @@ class TlsDskLogs(LogTestCase):
         return {"mssipae.tls_dsk_rsa_key": self.key}
 
     def test_client_logs_and_server_trace(self):
-        st = self.statuses(self.orig, self.prefs())
-        origs = [[st[fr] for fr in rec.frames] for _a, rec in self.clients]
-        for (addr, rec), msgs, orig in zip(self.clients, self.logs, origs):
-            self.assertTrue(any(signed_count(m.data) for m in msgs if m.direction == W.C2S))
-            self.assertTrue(any(signed_count(m.data) for m in msgs if m.direction == W.S2C))
-            log = self.write("tls-%s.UccApilog" % addr[0], W.uccapi_log(msgs, noise=True))
-            out = self.path("tls-%s.pcapng" % addr[0])
-            convert([log], out)
-            self.assert_log_frames(self.frames(out, self.prefs()), msgs, orig, addr, self.server,
-                                   "client log %s" % addr[0])
-        allm = self.logs[0] + self.logs[1]
-        trace = self.write("tls-fe.txt", W.sipstack_trace(allm, noise=True, cls=True))
-        out = self.path("tls-fe.pcapng")
-        convert([trace], out, "--local=%s:%d" % self.server)
-        frames = self.frames(out, self.prefs())
-        n0 = len(self.logs[0])
-        self.assert_log_frames(frames[:n0], self.logs[0], origs[0], self.server,
-                               self.clients[0][0], "server trace")
-        self.assert_log_frames(frames[n0:], self.logs[1], origs[1], self.server,
-                               self.clients[1][0], "server trace")
+        self.check_client_logs_and_server_trace("tls")
 
 
 # ------------------------------------------------------------------------------- real excerpts
