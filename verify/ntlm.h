@@ -176,6 +176,15 @@ typedef struct {
     uint8_t seal[2][16];     /* ESS: MD5(ESK[0..15|6|4] || magic(dir, sealing));
                                 no ESS: one key for both directions, see ntlm_seal_key_noess */
     size_t seal_len;         /* bytes of seal[] used as RC4 key: 16 with ESS; 16 or 8 without */
+    /* Per-direction state fixed by the keys, computed once by ntlm_derive_keys (issue 10):
+     * ESS: the HMAC-MD5 key schedule of sign[d] (the MD5 states after the inner and the outer
+     * padded-key block: 32 bytes rather than nettle's 276-byte context, as an SA keeps seven
+     * flag variants), and with KEY_EXCH the first 8 bytes of the RC4 keystream of
+     * MD5(seal[d] || LE32(100)) (SeqNum 100 is [MS-SIPAE]'s constant);
+     * no ESS: the first 12 bytes of the RC4 keystream of seal[0] (fresh per message, so always
+     * the same). Secret: wiped with the struct. */
+    uint32_t hmac_in[2][4], hmac_out[2][4];
+    uint8_t ks100[2][12];
 } ntlm_keys;
 
 /* SIGNKEY = MD5(ESK || "session key to <dir> signing key magic constant\0") */
