@@ -388,6 +388,9 @@ void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
                 wr32(s, NTLM_SEQ_SIP);
                 md5_2(k->seal[d], 16, s, 4, rk);
                 rc4(rk, 16, zero, 8, k->ks100[d]);
+                wr32(s, 0); /* and for SeqNum 0, which the diagnostics try */
+                md5_2(k->seal[d], 16, s, 4, rk);
+                rc4(rk, 16, zero, 8, k->ks0[d]);
                 secure_wipe(rk, sizeof rk);
             }
         } else {
@@ -395,6 +398,34 @@ void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
             rc4(k->seal[d], k->seal_len, zero, 12, k->ks100[d]);
         }
     }
+    if (!(flags & NTLM_FL_ESS)) {
+        static const uint32_t alt[3] = NTLM_NOESS_ALT_FLAGS;
+        for (int i = 0; i < 3; i++) {
+            uint8_t ak[16];
+            size_t al = ntlm_seal_key_noess(esk, alt[i], ak);
+            rc4(ak, al, zero, 12, k->ks_alt[i]);
+            secure_wipe(ak, sizeof ak);
+        }
+    }
+}
+
+/* Without ESS: RandomPad(0) || CRC32(Message) || SeqNum XOR the keystream ks (12 bytes). */
+static void mac_noess_ks(const uint8_t ks[12], uint32_t seq, const uint8_t *buf, size_t buflen,
+                         uint8_t out[16])
+{
+    uint8_t plain[8];
+    wr32(plain, (uint32_t)crc32_z(0L, buflen ? buf : (const uint8_t *)"", buflen));
+    wr32(plain + 4, seq);
+    wr32(out, 1);
+    memset(out + 4, 0, 4);
+    for (int i = 0; i < 8; i++)
+        out[8 + i] = (uint8_t)(plain[i] ^ ks[4 + i]);
+}
+
+void ntlm_mac_noess_alt(const ntlm_keys *k, int alt, uint32_t seq, const uint8_t *buf,
+                        size_t buflen, uint8_t out[16])
+{
+    mac_noess_ks(k->ks_alt[alt], seq, buf, buflen, out);
 }
 
 void ntlm_mac_ess(const uint8_t sign_key[16], const uint8_t *seal_key, uint32_t seq,
@@ -452,10 +483,11 @@ void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, siz
     uint8_t s[4];
     wr32(s, seq);
     if (k->flags & NTLM_FL_ESS) {
-        if ((k->flags & NTLM_FL_KEY_EXCH) && seq != NTLM_SEQ_SIP) {
+        if ((k->flags & NTLM_FL_KEY_EXCH) && seq != NTLM_SEQ_SIP && seq != 0) {
             ntlm_mac_ess(k->sign[d], k->seal[d], seq, buf, buflen, out);
             return;
         }
+        const uint8_t *ks = seq == 0 ? k->ks0[d] : k->ks100[d];
         /* ck = HMAC_MD5(SigningKey, SeqNum || Message)[0..7], the key schedule reused */
         struct hmac_md5_ctx c;
         hmac_md5_load(&c, k->hmac_in[d], k->hmac_out[d]);
@@ -466,18 +498,11 @@ void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, siz
         hmac_md5_digest(&c, 16, h);
         secure_wipe(&c, sizeof c);
         for (int i = 0; i < 8; i++)
-            out[4 + i] = (k->flags & NTLM_FL_KEY_EXCH) ? (uint8_t)(h[i] ^ k->ks100[d][i]) : h[i];
+            out[4 + i] = (k->flags & NTLM_FL_KEY_EXCH) ? (uint8_t)(h[i] ^ ks[i]) : h[i];
         wr32(out, 1);
         memcpy(out + 12, s, 4);
         secure_wipe(h, sizeof h);
     } else {
-        /* RandomPad(0) || CRC32(Message) || SeqNum, XOR the seal key's keystream */
-        uint8_t plain[8];
-        wr32(plain, (uint32_t)crc32_z(0L, buflen ? buf : (const uint8_t *)"", buflen));
-        wr32(plain + 4, seq);
-        wr32(out, 1);
-        memset(out + 4, 0, 4);
-        for (int i = 0; i < 8; i++)
-            out[8 + i] = (uint8_t)(plain[i] ^ k->ks100[d][4 + i]);
+        mac_noess_ks(k->ks100[d], seq, buf, buflen, out); /* the seal key's keystream */
     }
 }
