@@ -378,6 +378,7 @@ static void mssipae_init(void)
                                ntlm_users[i].password, ntlm_users[i].nt_hash);
     if (pref_keylog && *pref_keylog)
         keystore_set_keylog(the_keystore, pref_keylog);
+    keystore_keylog_recheck(the_keystore, 1000); /* no stat() per message (issue 10) */
     const char *tls_keylog = tls_keylog_pref();
     if (tls_keylog && *tls_keylog)
         keystore_set_tls_keylog(the_keystore, tls_keylog);

@@ -123,6 +123,7 @@ int main(int argc, char **argv)
         for (long i = 0; i < n; i++)
             spoil(&msgs[i]);
     keystore *ks = keystore_new();
+    keystore_keylog_recheck(ks, 1000); /* as the dissector sets it */
     if ((keytab && keystore_set_keytab(ks, keytab) < 0) ||
         (keylog && keystore_set_keylog(ks, keylog) < 0) ||
         (rsa && keystore_add_tls_rsa_key(ks, rsa, NULL, "micro --rsa") < 0) ||

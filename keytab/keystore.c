@@ -98,6 +98,8 @@ struct keystore {
                                                     demand, dropped when the table changes */
     unsigned kl_hold;        /* keystore_keylog_hold depth: no re-stat while held */
     gboolean kl_loaded;      /* kl_id describes the content in kl_table */
+    gint64 kl_recheck_us;    /* keystore_keylog_recheck: 0 = look at the file on every lookup */
+    gint64 kl_checked;       /* monotonic time (us) of the last look that found it loaded */
     ks_file_id kl_id;
 
     GPtrArray *rsa_keys;     /* ks_rsa *, in the order added */
@@ -692,6 +694,19 @@ static void ks_keylog_ids_drop(keystore *ks)
 }
 
 /* Index key of an entry: scheme plus the normalised id (CLIENT_RANDOM lower, others upper). */
+/* ks_keylog_key into buf when it fits (a lookup per message then allocates nothing); else
+ * NULL. */
+static const char *ks_keylog_key_buf(keylog_scheme scheme, const char *id, char *buf, size_t size)
+{
+    int n = g_snprintf(buf, size, "%d:", (int)scheme);
+    size_t idl = strlen(id);
+    if (n < 0 || (size_t)n + idl >= size)
+        return NULL;
+    for (size_t i = 0; i <= idl; i++)
+        buf[n + i] = scheme == KEYLOG_CLIENT_RANDOM ? g_ascii_tolower(id[i]) : g_ascii_toupper(id[i]);
+    return buf;
+}
+
 static char *ks_keylog_key(keylog_scheme scheme, const char *id)
 {
     char *norm = scheme == KEYLOG_CLIENT_RANDOM ? g_ascii_strdown(id, -1) : g_ascii_strup(id, -1);
@@ -845,6 +860,13 @@ static gboolean ks_keylog_refresh(keystore *ks)
 {
     if (ks->kl_hold && ks->kl_loaded)
         return FALSE; /* held: one look at the file serves a whole trial */
+    gint64 now = 0;
+    if (ks->kl_recheck_us > 0) {
+        now = g_get_monotonic_time();
+        if (ks->kl_loaded && now >= ks->kl_checked && now - ks->kl_checked < ks->kl_recheck_us)
+            return FALSE; /* looked at less than the interval ago (issue 10: no stat per message) */
+        ks->kl_checked = now;
+    }
     struct stat st;
     if (stat(ks->kl_path, &st) != 0) {
         ks->kl_loaded = FALSE; /* read again whenever it comes back; keep what we had */
@@ -918,6 +940,10 @@ const keylog_entry *keystore_keylog_find(keystore *ks, keylog_scheme scheme, con
         return NULL;
     if (ks->kl_pin && ks->kl_pin->scheme == scheme && g_ascii_strcasecmp(ks->kl_pin->id, opaque) == 0)
         return ks->kl_pin;
+    char kb[128];
+    const char *k = ks_keylog_key_buf(scheme, opaque, kb, sizeof kb);
+    if (k)
+        return g_hash_table_lookup(ks->kl_table, k);
     char *key = ks_keylog_key(scheme, opaque);
     const keylog_entry *e = g_hash_table_lookup(ks->kl_table, key);
     g_free(key);
@@ -932,8 +958,10 @@ size_t keystore_keylog_conflicts(keystore *ks, keylog_scheme scheme, const char 
         return 0;
     if (ks_keylog_refresh(ks))
         ks_errs_rebuild(ks, TRUE);
-    char *key = ks_keylog_key(scheme, opaque);
-    GPtrArray *alts = g_hash_table_lookup(ks->kl_alts, key);
+    char kb[128];
+    const char *k = ks_keylog_key_buf(scheme, opaque, kb, sizeof kb);
+    char *key = k ? NULL : ks_keylog_key(scheme, opaque);
+    GPtrArray *alts = g_hash_table_lookup(ks->kl_alts, k ? k : key);
     g_free(key);
     if (!alts)
         return 0;
@@ -965,6 +993,12 @@ size_t keystore_keylog_ids_view(keystore *ks, keylog_scheme scheme, const char *
     }
     *out = (const char *const *)ks->kl_ids[scheme]->pdata;
     return ks->kl_ids[scheme]->len;
+}
+
+void keystore_keylog_recheck(keystore *ks, unsigned ms)
+{
+    if (ks)
+        ks->kl_recheck_us = (gint64)ms * 1000;
 }
 
 void keystore_keylog_hold(keystore *ks, int hold)

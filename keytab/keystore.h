@@ -124,6 +124,11 @@ size_t keystore_keylog_ids_view(keystore *ks, keylog_scheme scheme, const char *
 /* While held (calls nest), lookups do not look at the key-log file again: one stat() serves a
  * whole trial of many entries. */
 void keystore_keylog_hold(keystore *ks, int hold);
+/* Looks at the key-log file (stat, re-read when it changed) at most once per ms milliseconds
+ * once it was read; 0 (the default) looks on every lookup. The dissector sets 1000: a key log
+ * written during a capture is seen within a second, one that changes between runs is read again
+ * (each run starts a new keystore), and no lookup per message costs a stat(). */
+void keystore_keylog_recheck(keystore *ks, unsigned ms);
 
 /* MIT krb5 access for the Kerberos mechanism: the context (always valid after keystore_new
  * unless krb5_init_context failed) and the keytab (an in-memory copy of the configured file,

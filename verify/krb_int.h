@@ -21,6 +21,13 @@ typedef struct {
     int32_t enctype;
     uint8_t *val; /* NULL when unset; wiped before it is freed */
     size_t len;
+    /* Caches filled on first use by the MIC checks (issue 10), freed by krb_keyv_clear:
+     * a krb5_key (libkrb5 keeps the derived Kc inside it, wiped by krb5_k_free_key) and the
+     * enctype's mandatory checksum type and length (ck_state 1; -1 when there is none). */
+    krb5_key kk;
+    int ck_state;
+    krb5_cksumtype ck_type;
+    size_t ck_len;
 } krb_keyv;
 
 /* An EncryptedData kept for later decryption (RFC 4120 5.2.9). */

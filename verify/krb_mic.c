@@ -9,6 +9,19 @@
 
 typedef enum { CHK_MATCH, CHK_NOMATCH, CHK_SKIP_TYPE, CHK_SKIP_LEN, CHK_ERROR } chk_res;
 
+/* The key's krb5_key, created on first use and kept with the key (NULL if libkrb5 refuses it).
+ * Only the caches of k are written: the key bytes never change. */
+static krb5_key keyv_kkey(krb5_context ctx, const krb_keyv *ck)
+{
+    krb_keyv *k = (krb_keyv *)ck;
+    if (!k->kk) {
+        krb5_keyblock kb = krb_keyv_block(k);
+        if (krb5_k_create_key(ctx, &kb, &k->kk) != 0)
+            k->kk = NULL;
+    }
+    return k->kk;
+}
+
 /* RFC 4121 4.2.6.1: checksum = mandatory checksum of the key's enctype with usage
  * 23 (KG-USAGE-ACCEPTOR-SIGN) or 25 (KG-USAGE-INITIATOR-SIGN) over buffer || token[0..15]. */
 static chk_res check_cfx(krb5_context ctx, const krb_keyv *k, krb5_keyusage usage,
@@ -16,15 +29,26 @@ static chk_res check_cfx(krb5_context ctx, const krb_keyv *k, krb5_keyusage usag
                          size_t *want_len)
 {
     krb5_keyblock kb = krb_keyv_block(k);
-    krb5_checksum mand;
-    krb5_data empty = {KV5M_DATA, 0, (char *)""};
-    memset(&mand, 0, sizeof mand);
-    /* cksumtype 0: libkrb5 picks the enctype's mandatory checksum (RFC 3961 "required") */
-    if (krb5_c_make_checksum(ctx, 0, &kb, usage, &empty, &mand) != 0)
+    if (!k->ck_state) {
+        /* cksumtype 0: libkrb5 picks the enctype's mandatory checksum (RFC 3961 "required");
+         * learnt once per key from a checksum over empty data */
+        krb_keyv *kc = (krb_keyv *)k; /* cache only */
+        krb5_checksum mand;
+        krb5_data empty = {KV5M_DATA, 0, (char *)""};
+        memset(&mand, 0, sizeof mand);
+        if (krb5_c_make_checksum(ctx, 0, &kb, usage, &empty, &mand) != 0) {
+            kc->ck_state = -1;
+        } else {
+            kc->ck_state = 1;
+            kc->ck_type = mand.checksum_type;
+            kc->ck_len = mand.length;
+            krb5_free_checksum_contents(ctx, &mand);
+        }
+    }
+    if (k->ck_state < 0)
         return CHK_SKIP_TYPE;
-    krb5_cksumtype type = mand.checksum_type;
-    *want_len = mand.length;
-    krb5_free_checksum_contents(ctx, &mand);
+    krb5_cksumtype type = k->ck_type;
+    *want_len = k->ck_len;
     if (*want_len != cklen)
         return CHK_SKIP_LEN;
     krb5_checksum c;
@@ -35,7 +59,10 @@ static chk_res check_cfx(krb5_context ctx, const krb_keyv *k, krb5_keyusage usag
     c.contents = (krb5_octet *)ck;
     krb5_data d = {KV5M_DATA, (unsigned int)dlen, (char *)data};
     krb5_boolean valid = FALSE;
-    if (krb5_c_verify_checksum(ctx, &kb, usage, &d, &c, &valid) != 0)
+    krb5_key kk = keyv_kkey(ctx, k);
+    krb5_error_code rc = kk ? krb5_k_verify_checksum(ctx, kk, usage, &d, &c, &valid)
+                            : krb5_c_verify_checksum(ctx, &kb, usage, &d, &c, &valid);
+    if (rc != 0)
         return CHK_ERROR;
     return valid ? CHK_MATCH : CHK_NOMATCH;
 }
@@ -52,7 +79,10 @@ static chk_res check_rc4(krb5_context ctx, const krb_keyv *k, const uint8_t *dat
     krb5_checksum c;
     krb5_data d = {KV5M_DATA, (unsigned int)dlen, (char *)data};
     memset(&c, 0, sizeof c);
-    if (krb5_c_make_checksum(ctx, CKSUMTYPE_HMAC_MD5_ARCFOUR, &kb, 15, &d, &c) != 0)
+    krb5_key kk = keyv_kkey(ctx, k);
+    krb5_error_code rc = kk ? krb5_k_make_checksum(ctx, CKSUMTYPE_HMAC_MD5_ARCFOUR, kk, 15, &d, &c)
+                            : krb5_c_make_checksum(ctx, CKSUMTYPE_HMAC_MD5_ARCFOUR, &kb, 15, &d, &c);
+    if (rc != 0)
         return CHK_ERROR;
     int eq = c.length >= 8 && ct_memeq(c.contents, ck, 8);
     krb5_free_checksum_contents(ctx, &c);

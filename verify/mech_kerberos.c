@@ -31,6 +31,8 @@ void krb_keyv_clear(krb_keyv *k)
         secure_wipe(k->val, k->len);
         g_free(k->val);
     }
+    if (k->kk)
+        krb5_k_free_key(NULL, k->kk); /* zaps the key and its derived keys; needs no context */
     memset(k, 0, sizeof *k);
 }
 

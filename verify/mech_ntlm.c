@@ -401,13 +401,17 @@ static void diagnose(const ntlm_keys *k, const char *label, int quiet, mssipae_d
             { "[MS-NLMP] 56-bit weakened", NTLM_FL_LM_KEY | NTLM_FL_56 },
             { "[MS-NLMP] 40-bit weakened", NTLM_FL_LM_KEY },
         };
+        static const uint32_t alt_flags[] = NTLM_NOESS_ALT_FLAGS;
+        G_STATIC_ASSERT(G_N_ELEMENTS(alt) == G_N_ELEMENTS(alt_flags));
         for (size_t i = 0; i < G_N_ELEMENTS(alt); i++) {
+            g_assert(alt[i].flags == alt_flags[i]); /* ks_alt[i] is this choice's keystream */
             uint8_t ak[16];
             size_t al = ntlm_seal_key_noess(k->esk, alt[i].flags, ak);
-            if (al == k->seal_len && memcmp(ak, k->seal[0], al) == 0)
-                continue;
-            ntlm_mac_noess(ak, al, NTLM_SEQ_SIP, buf, buflen, mine);
+            int same = al == k->seal_len && memcmp(ak, k->seal[0], al) == 0;
             secure_wipe(ak, sizeof ak);
+            if (same)
+                continue;
+            ntlm_mac_noess_alt(k, (int)i, NTLM_SEQ_SIP, buf, buflen, mine);
             if (ntlm_mac_equal(mine, sig, 0))
                 note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
                          "%sthe signature would match with the %s seal key", label, alt[i].name);

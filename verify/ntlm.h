@@ -176,6 +176,20 @@ typedef struct {
     uint8_t seal[2][16];     /* ESS: MD5(ESK[0..15|6|4] || magic(dir, sealing));
                                 no ESS: one key for both directions, see ntlm_seal_key_noess */
     size_t seal_len;         /* bytes of seal[] used as RC4 key: 16 with ESS; 16 or 8 without */
+    /* Per-direction state fixed by the keys, computed once by ntlm_derive_keys (issue 10):
+     * ESS: the HMAC-MD5 key schedule of sign[d] (the MD5 states after the inner and the outer
+     * padded-key block: 32 bytes rather than nettle's 276-byte context, as an SA keeps seven
+     * flag variants), and with KEY_EXCH the first 8 bytes of the RC4 keystream of
+     * MD5(seal[d] || LE32(100)) (SeqNum 100 is [MS-SIPAE]'s constant);
+     * no ESS: the first 12 bytes of the RC4 keystream of seal[0] (fresh per message, so always
+     * the same). Secret: wiped with the struct. */
+    uint32_t hmac_in[2][4], hmac_out[2][4];
+    uint8_t ks100[2][12];
+    /* For the diagnostics of a wrong signature: ESS with KEY_EXCH, the keystream for SeqNum 0;
+     * no ESS, the keystreams of the three seal-key choices of ntlm_seal_key_noess (full
+     * 16-byte, 56-bit and 40-bit weakened: NTLM_NOESS_ALT_FLAGS order). */
+    uint8_t ks0[2][8];
+    uint8_t ks_alt[3][12];
 } ntlm_keys;
 
 /* SIGNKEY = MD5(ESK || "session key to <dir> signing key magic constant\0") */
@@ -189,6 +203,11 @@ void ntlm_seal_key_ess(const uint8_t esk[16], uint32_t flags, int server_to_clie
  * [MS-NLMP] weakening for DATAGRAM alone is NOT applied: real OCS 2007 signatures use the full
  * key ([MS-SIPAE] reference 6), and so does gss-ntlmssp. Returns the key length (8 or 16). */
 size_t ntlm_seal_key_noess(const uint8_t esk[16], uint32_t flags, uint8_t out[16]);
+/* The flags of the three non-ESS seal-key choices, in ks_alt order. */
+#define NTLM_NOESS_ALT_FLAGS { 0, NTLM_FL_LM_KEY | NTLM_FL_56, NTLM_FL_LM_KEY }
+/* ntlm_mac_noess with the seal key of choice alt (0..2) of k's ExportedSessionKey. */
+void ntlm_mac_noess_alt(const ntlm_keys *k, int alt, uint32_t seq, const uint8_t *buf,
+                        size_t buflen, uint8_t out[16]);
 /* Fills *k for ExportedSessionKey esk under flags. */
 void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k);
 

@@ -343,6 +343,20 @@ size_t ntlm_seal_key_noess(const uint8_t esk[16], uint32_t flags, uint8_t out[16
     return 16;
 }
 
+/* An HMAC-MD5 context as hmac_md5_set_key leaves it, from the MD5 states after the inner and
+ * the outer padded-key block (each one 64-byte block in, nothing buffered). */
+G_STATIC_ASSERT(sizeof(((struct md5_ctx *)0)->state) == 16);
+static void hmac_md5_load(struct hmac_md5_ctx *c, const uint32_t in[4], const uint32_t out[4])
+{
+    md5_init(&c->inner);
+    memcpy(c->inner.state, in, 16);
+    c->inner.count = 1;
+    md5_init(&c->outer);
+    memcpy(c->outer.state, out, 16);
+    c->outer.count = 1;
+    c->state = c->inner;
+}
+
 void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
 {
     secure_wipe(k, sizeof *k);
@@ -359,6 +373,59 @@ void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
         k->seal_len = ntlm_seal_key_noess(esk, flags, k->seal[0]);
         memcpy(k->seal[1], k->seal[0], 16);
     }
+    /* The per-direction state every message would otherwise recompute (issue 10). */
+    static const uint8_t zero[12] = { 0 };
+    for (int d = 0; d < 2; d++) {
+        if (flags & NTLM_FL_ESS) {
+            struct hmac_md5_ctx h;
+            hmac_md5_set_key(&h, 16, k->sign[d]);
+            memcpy(k->hmac_in[d], h.inner.state, 16);
+            memcpy(k->hmac_out[d], h.outer.state, 16);
+            secure_wipe(&h, sizeof h);
+            if (flags & NTLM_FL_KEY_EXCH) {
+                /* RC4 key for SeqNum 100: MD5(SealingKey || LE32(100)); its keystream */
+                uint8_t s[4], rk[16];
+                wr32(s, NTLM_SEQ_SIP);
+                md5_2(k->seal[d], 16, s, 4, rk);
+                rc4(rk, 16, zero, 8, k->ks100[d]);
+                wr32(s, 0); /* and for SeqNum 0, which the diagnostics try */
+                md5_2(k->seal[d], 16, s, 4, rk);
+                rc4(rk, 16, zero, 8, k->ks0[d]);
+                secure_wipe(rk, sizeof rk);
+            }
+        } else {
+            /* fresh RC4 of the seal key: the keystream does not depend on SeqNum */
+            rc4(k->seal[d], k->seal_len, zero, 12, k->ks100[d]);
+        }
+    }
+    if (!(flags & NTLM_FL_ESS)) {
+        static const uint32_t alt[3] = NTLM_NOESS_ALT_FLAGS;
+        for (int i = 0; i < 3; i++) {
+            uint8_t ak[16];
+            size_t al = ntlm_seal_key_noess(esk, alt[i], ak);
+            rc4(ak, al, zero, 12, k->ks_alt[i]);
+            secure_wipe(ak, sizeof ak);
+        }
+    }
+}
+
+/* Without ESS: RandomPad(0) || CRC32(Message) || SeqNum XOR the keystream ks (12 bytes). */
+static void mac_noess_ks(const uint8_t ks[12], uint32_t seq, const uint8_t *buf, size_t buflen,
+                         uint8_t out[16])
+{
+    uint8_t plain[8];
+    wr32(plain, (uint32_t)crc32_z(0L, buflen ? buf : (const uint8_t *)"", buflen));
+    wr32(plain + 4, seq);
+    wr32(out, 1);
+    memset(out + 4, 0, 4);
+    for (int i = 0; i < 8; i++)
+        out[8 + i] = (uint8_t)(plain[i] ^ ks[4 + i]);
+}
+
+void ntlm_mac_noess_alt(const ntlm_keys *k, int alt, uint32_t seq, const uint8_t *buf,
+                        size_t buflen, uint8_t out[16])
+{
+    mac_noess_ks(k->ks_alt[alt], seq, buf, buflen, out);
 }
 
 void ntlm_mac_ess(const uint8_t sign_key[16], const uint8_t *seal_key, uint32_t seq,
@@ -410,10 +477,32 @@ int ntlm_mac_equal(const uint8_t mine[16], const uint8_t got[16], int ess)
 void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, size_t buflen,
               uint8_t out[16])
 {
+    /* Same results as ntlm_mac_ess / ntlm_mac_noess, from the state ntlm_derive_keys kept:
+     * RC4 of n bytes with a fresh schedule is XOR with the first n keystream bytes. */
     int d = dir ? 1 : 0;
-    if (k->flags & NTLM_FL_ESS)
-        ntlm_mac_ess(k->sign[d], (k->flags & NTLM_FL_KEY_EXCH) ? k->seal[d] : NULL, seq, buf,
-                     buflen, out);
-    else
-        ntlm_mac_noess(k->seal[d], k->seal_len, seq, buf, buflen, out);
+    uint8_t s[4];
+    wr32(s, seq);
+    if (k->flags & NTLM_FL_ESS) {
+        if ((k->flags & NTLM_FL_KEY_EXCH) && seq != NTLM_SEQ_SIP && seq != 0) {
+            ntlm_mac_ess(k->sign[d], k->seal[d], seq, buf, buflen, out);
+            return;
+        }
+        const uint8_t *ks = seq == 0 ? k->ks0[d] : k->ks100[d];
+        /* ck = HMAC_MD5(SigningKey, SeqNum || Message)[0..7], the key schedule reused */
+        struct hmac_md5_ctx c;
+        hmac_md5_load(&c, k->hmac_in[d], k->hmac_out[d]);
+        uint8_t h[16];
+        hmac_md5_update(&c, 4, s);
+        if (buflen)
+            hmac_md5_update(&c, buflen, buf);
+        hmac_md5_digest(&c, 16, h);
+        secure_wipe(&c, sizeof c);
+        for (int i = 0; i < 8; i++)
+            out[4 + i] = (k->flags & NTLM_FL_KEY_EXCH) ? (uint8_t)(h[i] ^ ks[i]) : h[i];
+        wr32(out, 1);
+        memcpy(out + 12, s, 4);
+        secure_wipe(h, sizeof h);
+    } else {
+        mac_noess_ks(k->ks100[d], seq, buf, buflen, out); /* the seal key's keystream */
+    }
 }

@@ -748,6 +748,35 @@ static void test_keylog_ids_view_and_hold(void **state)
 }
 
 /* 100,000 malformed key-log lines: the first few are named, the rest counted in one message. */
+/* With a recheck interval the file is looked at again only after it (an hour here: nothing is
+ * timed); a new keystore, as every run makes, reads the changed file; 0 looks on every lookup. */
+static void test_keylog_recheck_interval(void **state)
+{
+    char *dir = tmp_dir();
+    char *kl = g_build_filename(dir, "keys.log", NULL);
+    write_file(kl, "NTLM a " K16A "\n");
+    keystore *ks = keystore_new();
+    keystore_keylog_recheck(ks, 3600 * 1000);
+    assert_int_equal(keystore_set_keylog(ks, kl), 0);
+    assert_non_null(keystore_keylog_find(ks, KEYLOG_NTLM, "a"));
+    sleep(1); /* a different mtime */
+    write_file(kl, "NTLM c " K16A "\n");
+    assert_non_null(keystore_keylog_find(ks, KEYLOG_NTLM, "a")); /* not looked at again yet */
+    assert_null(keystore_keylog_find(ks, KEYLOG_NTLM, "c"));
+    keystore *ks2 = keystore_new(); /* the next run */
+    keystore_keylog_recheck(ks2, 3600 * 1000);
+    assert_int_equal(keystore_set_keylog(ks2, kl), 0);
+    assert_null(keystore_keylog_find(ks2, KEYLOG_NTLM, "a"));
+    assert_non_null(keystore_keylog_find(ks2, KEYLOG_NTLM, "c"));
+    keystore_free(ks2);
+    keystore_keylog_recheck(ks, 0);
+    assert_null(keystore_keylog_find(ks, KEYLOG_NTLM, "a")); /* every lookup looks again */
+    assert_non_null(keystore_keylog_find(ks, KEYLOG_NTLM, "c"));
+    keystore_free(ks);
+    g_free(kl);
+    rm_tree(dir);
+}
+
 static void test_keylog_many_bad_lines(void **state)
 {
     char *dir = tmp_dir();
@@ -786,6 +815,7 @@ int main(void)
         cmocka_unit_test(test_fifo_refused),
         cmocka_unit_test(test_keylog_many_bad_lines),
         cmocka_unit_test(test_keylog_ids_view_and_hold),
+        cmocka_unit_test(test_keylog_recheck_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1191,6 +1191,49 @@ static void test_no_sa_inputs(void **state)
     assert_ptr_equal(mech_find("ntlm"), &mech_ntlm_ops);
 }
 
+/* The per-key MAC state kept by ntlm_derive_keys (issue 10) gives exactly the MACs of the
+ * re-keying reference functions, for every flag set, direction and SeqNum (100, 0, others), and
+ * ntlm_mac_noess_alt those of the other non-ESS seal-key choices. */
+static void test_mac_state_matches_reference(void **state)
+{
+    static const uint32_t fls[] = {
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128, NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_56,
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH, NTLM_FL_ESS, 0, NTLM_FL_LM_KEY | NTLM_FL_56,
+        NTLM_FL_LM_KEY, NTLM_FL_KEY_EXCH,
+    };
+    static const uint32_t seqs[] = { 100, 0, 1, 7, 0xffffffffu };
+    static const uint32_t alt[] = NTLM_NOESS_ALT_FLAGS;
+    uint8_t esk[16], buf[300];
+    for (size_t i = 0; i < sizeof esk; i++)
+        esk[i] = (uint8_t)(i * 37 + 11);
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 13 + 5);
+    for (size_t f = 0; f < G_N_ELEMENTS(fls); f++) {
+        ntlm_keys k;
+        ntlm_derive_keys(esk, fls[f], &k);
+        for (int d = 0; d < 2; d++)
+            for (size_t q = 0; q < G_N_ELEMENTS(seqs); q++)
+                for (size_t len = 0; len <= sizeof buf; len += 150) {
+                    uint8_t a[16], b[16];
+                    ntlm_mac(&k, d, seqs[q], len ? buf : NULL, len, a);
+                    if (fls[f] & NTLM_FL_ESS)
+                        ntlm_mac_ess(k.sign[d], (fls[f] & NTLM_FL_KEY_EXCH) ? k.seal[d] : NULL,
+                                     seqs[q], len ? buf : NULL, len, b);
+                    else
+                        ntlm_mac_noess(k.seal[d], k.seal_len, seqs[q], len ? buf : NULL, len, b);
+                    assert_memory_equal(a, b, 16);
+                    if (!(fls[f] & NTLM_FL_ESS))
+                        for (int j = 0; j < 3; j++) {
+                            uint8_t ak[16];
+                            size_t al = ntlm_seal_key_noess(esk, alt[j], ak);
+                            ntlm_mac_noess_alt(&k, j, seqs[q], buf, len, a);
+                            ntlm_mac_noess(ak, al, seqs[q], buf, len, b);
+                            assert_memory_equal(a, b, 16);
+                        }
+                }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1210,6 +1253,7 @@ int main(void)
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_no_sa_inputs),
+        cmocka_unit_test(test_mac_state_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
