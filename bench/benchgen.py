@@ -190,8 +190,15 @@ def _tlsdsk(out, n, per_sa, k, folder):
     import tlsdskflow as T
     pki = T.Pki(os.path.join(folder, "pki"))
     sas = 0
-    with T.TlsDskPeer(pki) as peer:
+    peer = None
+    try:
         while out.signed < n:
+            if sas % 60 == 0:
+                # tlsdsk_peer keeps at most 64 handshakes: a fresh one for each batch (the
+                # signatures below are computed here, from the key block GnuTLS gave)
+                if peer:
+                    peer.close()
+                peer = T.TlsDskPeer(pki)
             client = _client(sas)
             ua = T.TlsUA("u%d" % sas, client, out.link(client, SERVER), rng=random.Random(sas),
                          transport="UDP", server=SERVER)
@@ -204,6 +211,9 @@ def _tlsdsk(out, n, per_sa, k, folder):
             left = min(per_sa, n - out.signed + 2) - 2
             _traffic(out, ua.link, s.signer, client, max(left, 0), k)
             sas += 1
+    finally:
+        if peer:
+            peer.close()
     return {"mssipae.tls_dsk_rsa_key": pki.server.key}, sas
 
 
