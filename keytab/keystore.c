@@ -671,16 +671,61 @@ size_t keystore_nt_candidates(const keystore *ks, const char *domain, const char
 
 /* ---- key log ---- */
 
-/* Records a key-log problem once per text, so re-reads of the same content stay quiet. */
-static gboolean ks_keylog_error(keystore *ks, char *text)
+/* Records a problem of a watched file once per text (reported: the texts said so far), so
+ * re-reads of the same content stay quiet; takes text. TRUE when it was new. */
+static gboolean ks_error_once(keystore *ks, GHashTable *reported, int src, char *text)
 {
-    if (g_hash_table_contains(ks->kl_reported, text)) {
+    if (g_hash_table_contains(reported, text)) {
         g_free(text);
         return FALSE;
     }
-    g_hash_table_add(ks->kl_reported, g_strdup(text));
-    ks_error(ks, KS_SRC_KEYLOG, text);
+    g_hash_table_add(reported, g_strdup(text));
+    ks_error(ks, src, text);
     return TRUE;
+}
+
+/* A key-log problem, once per text. */
+static gboolean ks_keylog_error(keystore *ks, char *text)
+{
+    return ks_error_once(ks, ks->kl_reported, KS_SRC_KEYLOG, text);
+}
+
+static char *ks_read_file(const char *path, size_t *len, char **why);
+
+/* The content of a key-log file when it was never read or its identity (device, inode, size,
+ * mtime) changed: a buffer of *len bytes for secure_free_file, and *id / *loaded updated. NULL
+ * when there is nothing new to parse; problems go through err (what names the file in them),
+ * and *added tells whether one was new. */
+static char *ks_watched_read(keystore *ks, const char *path, const char *what, ks_file_id *id,
+                             gboolean *loaded, gboolean (*err)(keystore *, char *),
+                             size_t *len, gboolean *added)
+{
+    *added = FALSE;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        *loaded = FALSE; /* read again whenever it comes back; keep what we had */
+        *added = err(ks, g_strdup_printf("%s %s: %s", what, path, g_strerror(errno)));
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *loaded = FALSE;
+        *added = err(ks, g_strdup_printf("%s %s: not a regular file", what, path));
+        return NULL;
+    }
+    ks_file_id now = { st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec };
+    if (*loaded && memcmp(&now, id, sizeof(now)) == 0)
+        return NULL;
+    char *why = NULL;
+    char *data = ks_read_file(path, len, &why);
+    if (!data) {
+        *loaded = FALSE;
+        *added = err(ks, g_strdup_printf("%s %s: %s", what, path, why));
+        g_free(why);
+        return NULL;
+    }
+    *id = now;
+    *loaded = TRUE;
+    return data;
 }
 
 /* Drops the per-scheme id listings (the table they point into changed). */
@@ -867,33 +912,14 @@ static gboolean ks_keylog_refresh(keystore *ks)
             return FALSE; /* looked at less than the interval ago (issue 10: no stat per message) */
         ks->kl_checked = now;
     }
-    struct stat st;
-    if (stat(ks->kl_path, &st) != 0) {
-        ks->kl_loaded = FALSE; /* read again whenever it comes back; keep what we had */
-        return ks_keylog_error(ks, g_strdup_printf("key log %s: %s", ks->kl_path,
-                                                   g_strerror(errno)));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ks->kl_loaded = FALSE;
-        return ks_keylog_error(ks, g_strdup_printf("key log %s: not a regular file", ks->kl_path));
-    }
-    ks_file_id id = { st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec };
-    if (ks->kl_loaded && memcmp(&id, &ks->kl_id, sizeof(id)) == 0)
-        return FALSE;
-
-    char *why = NULL;
     size_t len = 0;
-    char *data = ks_read_file(ks->kl_path, &len, &why);
-    if (!data) {
-        ks->kl_loaded = FALSE;
-        gboolean added = ks_keylog_error(ks, g_strdup_printf("key log %s: %s", ks->kl_path, why));
-        g_free(why);
+    gboolean added;
+    char *data = ks_watched_read(ks, ks->kl_path, "key log", &ks->kl_id, &ks->kl_loaded,
+                                 ks_keylog_error, &len, &added);
+    if (!data)
         return added;
-    }
-    gboolean added = ks_keylog_parse(ks, data, len);
+    added |= ks_keylog_parse(ks, data, len);
     secure_free_file((uint8_t *)data, len);
-    ks->kl_id = id;
-    ks->kl_loaded = TRUE;
     return added;
 }
 
@@ -1099,16 +1125,10 @@ const rsakey *keystore_tls_rsa_find(const keystore *ks, const uint8_t key_id[RSA
 
 /* ---- Wireshark's TLS key log (CLIENT_RANDOM lines only) ---- */
 
-/* Records a TLS key-log problem once per text. */
+/* A TLS key-log problem, once per text. */
 static gboolean ks_tls_keylog_error(keystore *ks, char *text)
 {
-    if (g_hash_table_contains(ks->tk_reported, text)) {
-        g_free(text);
-        return FALSE;
-    }
-    g_hash_table_add(ks->tk_reported, g_strdup(text));
-    ks_error(ks, KS_SRC_TLSKEYLOG, text);
-    return TRUE;
+    return ks_error_once(ks, ks->tk_reported, KS_SRC_TLSKEYLOG, text);
 }
 
 static void ks_tls_keylog_clear(keystore *ks)
@@ -1177,34 +1197,14 @@ static gboolean ks_tls_keylog_parse(keystore *ks, const char *data, size_t len)
 /* Loads the TLS key log when never read or changed; TRUE when errors were added. */
 static gboolean ks_tls_keylog_refresh(keystore *ks)
 {
-    struct stat st;
-    if (stat(ks->tk_path, &st) != 0) {
-        ks->tk_loaded = FALSE;
-        return ks_tls_keylog_error(ks, g_strdup_printf("TLS key log %s: %s", ks->tk_path,
-                                                       g_strerror(errno)));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ks->tk_loaded = FALSE;
-        return ks_tls_keylog_error(ks, g_strdup_printf("TLS key log %s: not a regular file",
-                                                       ks->tk_path));
-    }
-    ks_file_id id = { st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec };
-    if (ks->tk_loaded && memcmp(&id, &ks->tk_id, sizeof(id)) == 0)
-        return FALSE;
-    char *why = NULL;
     size_t len = 0;
-    char *data = ks_read_file(ks->tk_path, &len, &why);
-    if (!data) {
-        ks->tk_loaded = FALSE;
-        gboolean added = ks_tls_keylog_error(ks, g_strdup_printf("TLS key log %s: %s",
-                                                                 ks->tk_path, why));
-        g_free(why);
+    gboolean added;
+    char *data = ks_watched_read(ks, ks->tk_path, "TLS key log", &ks->tk_id, &ks->tk_loaded,
+                                 ks_tls_keylog_error, &len, &added);
+    if (!data)
         return added;
-    }
-    gboolean added = ks_tls_keylog_parse(ks, data, len);
+    added |= ks_tls_keylog_parse(ks, data, len);
     secure_free_file((uint8_t *)data, len);
-    ks->tk_id = id;
-    ks->tk_loaded = TRUE;
     return added;
 }
 
