@@ -5,9 +5,11 @@
  * message of a frame, and showing results. All parsing, SA tracking and crypto live in the core
  * (sigbuf/, keytab/, verify/), which never sees a tvb.
  *
- * Results are computed once, on the first pass, and stored with the frame
- * (p_add_proto_data, one key per SIP message of the frame); every pass renders the stored
- * result, so `tshark -2`, the GUI and a one-pass run show the same fields.
+ * Results are computed once, on the first pass, and a small record of each (msg_rec: the
+ * outcome of every auth header) is stored with the frame (p_add_proto_data, one key per SIP
+ * message of the frame); every pass uses the stored record, and a tree that shows mssipae
+ * fields gets the full result re-created from the frame's bytes (result_expand), so
+ * `tshark -2`, the GUI and a one-pass run show the same fields.
  */
 #define WS_BUILD_DLL
 #include <wireshark.h>
@@ -499,11 +501,11 @@ static void add_notes(packet_info *pinfo, proto_item *pi, const note_list *notes
     }
 }
 
-/* The expert infos of one stored message result without a tree (every pass, see above). */
-static void add_notes_no_tree(packet_info *pinfo, const msg_result *r)
+/* The expert infos of one stored message record without a tree (every pass, see above). */
+static void add_notes_no_tree(packet_info *pinfo, const msg_rec *r)
 {
-    for (guint i = 0; i < r->auths->len; i++)
-        add_notes(pinfo, NULL, ((const auth_result *)g_ptr_array_index(r->auths, i))->notes);
+    for (guint i = 0; i < r->n_auths; i++)
+        add_notes(pinfo, NULL, r->auths[i].notes);
     add_notes(pinfo, NULL, r->notes);
 }
 
@@ -523,10 +525,10 @@ static const char *info_note(sig_status st)
     }
 }
 
-static void add_info_column(packet_info *pinfo, const msg_result *r)
+static void add_info_column(packet_info *pinfo, const msg_rec *r)
 {
-    for (guint i = 0; i < r->auths->len; i++) {
-        const char *t = info_note(((const auth_result *)g_ptr_array_index(r->auths, i))->status);
+    for (guint i = 0; i < r->n_auths; i++) {
+        const char *t = info_note((sig_status)r->auths[i].status);
         if (t)
             col_append_sep_str(pinfo->cinfo, COL_INFO, " ", t);
     }
@@ -603,7 +605,9 @@ static void show_gssapi(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
         h = gssapi_handle;
     if (!h)
         return;
-    tvbuff_t *child = tvb_new_child_real_data(tvb, a->gss, (guint)a->gss_len, (gint)a->gss_len);
+    /* the result is freed after rendering; the new data source lives as long as the packet */
+    const guint8 *gss = (const guint8 *)wmem_memdup(pinfo->pool, a->gss, a->gss_len);
+    tvbuff_t *child = tvb_new_child_real_data(tvb, gss, (guint)a->gss_len, (gint)a->gss_len);
     add_new_data_source(pinfo, child, "Decoded gssapi-data");
     proto_tree *sub = proto_item_add_subtree(gi, ett_gssapi);
     TRY {
@@ -814,7 +818,7 @@ static void render(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const si
  * tracker). */
 typedef struct {
     guint n;
-    const msg_result **r;
+    const msg_rec **r;
 } mssipae_tap_frame;
 
 static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
@@ -838,8 +842,8 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
                 .src = endpoint_str(pinfo, &pinfo->src, pinfo->srcport),
                 .dst = endpoint_str(pinfo, &pinfo->dst, pinfo->destport),
             };
-            const msg_result *r = sa_tracker_process(the_tracker, (const char *)bytes,
-                                                     (size_t)pdu->len, &meta);
+            const msg_rec *r = sa_tracker_process_rec(the_tracker, (const char *)bytes,
+                                                      (size_t)pdu->len, &meta);
             p_add_proto_data(wmem_file_scope(), pinfo, proto_mssipae, i, (void *)r);
         }
     }
@@ -850,19 +854,28 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         return 0;
     mssipae_tap_frame *tf = wmem_new(pinfo->pool, mssipae_tap_frame);
     tf->n = n;
-    tf->r = wmem_alloc_array(pinfo->pool, const msg_result *, n);
-    /* a tree whose SIP messages match the stored results gets the items; otherwise (no tree)
-     * the expert infos are added without items */
-    gboolean with_tree = tree && npdus == n;
+    tf->r = wmem_alloc_array(pinfo->pool, const msg_rec *, n);
+    /* A tree whose SIP messages match the stored records gets the items, re-created from the
+     * message bytes; otherwise -- no tree, or one where no mssipae field is shown or filtered
+     * on (tshark -Y sip): Wireshark's "fake items" convention -- the expert infos are added
+     * without items. */
+    gboolean with_tree = tree && npdus == n && proto_field_is_referenced(tree, proto_mssipae);
     for (guint i = 0; i < n; i++) {
-        const msg_result *r = p_get_proto_data(wmem_file_scope(), pinfo, proto_mssipae, i);
+        const msg_rec *r = p_get_proto_data(wmem_file_scope(), pinfo, proto_mssipae, i);
         tf->r[i] = r;
-        if (!r->auths->len && !(r->notes && r->notes->len))
+        if (!r->n_auths && !r->notes)
             continue;
-        if (with_tree)
-            render(tvb, pinfo, tree, (sip_pdu *)wmem_array_index(pdus, i), r);
+        msg_result *full = NULL;
+        if (with_tree) {
+            const sip_pdu *pdu = (const sip_pdu *)wmem_array_index(pdus, i);
+            full = result_expand(r, (const char *)tvb_memdup(pinfo->pool, pdu->tvb, pdu->start,
+                                                             pdu->len), (size_t)pdu->len);
+        }
+        if (full)
+            render(tvb, pinfo, tree, (sip_pdu *)wmem_array_index(pdus, i), full);
         else
             add_notes_no_tree(pinfo, r);
+        msg_result_free(full);
         add_info_column(pinfo, r);
     }
     tap_queue_packet(mssipae_tap, pinfo, tf);
@@ -893,9 +906,9 @@ static sa_counts *sa_row(sa_stats *ss, guint32 id)
 static void count_frame(sa_stats *ss, const mssipae_tap_frame *tf)
 {
     for (guint i = 0; i < tf->n; i++) {
-        const msg_result *r = tf->r[i];
-        for (guint j = 0; j < r->auths->len; j++) {
-            const auth_result *a = g_ptr_array_index(r->auths, j);
+        const msg_rec *r = tf->r[i];
+        for (guint j = 0; j < r->n_auths; j++) {
+            const auth_rec *a = &r->auths[j];
             if (a->status > SIG_NONE && a->status < N_COUNTS)
                 sa_row(ss, a->sa_id)->c[a->dir == DIR_S2C][a->status]++;
         }
@@ -1047,11 +1060,11 @@ static tap_packet_status st_packet(stats_tree *st, packet_info *pinfo _U_, epan_
 {
     const mssipae_tap_frame *tf = data;
     for (guint i = 0; i < tf->n; i++) {
-        const msg_result *r = tf->r[i];
-        for (guint j = 0; j < r->auths->len; j++) {
-            const auth_result *a = g_ptr_array_index(r->auths, j);
+        const msg_rec *r = tf->r[i];
+        for (guint j = 0; j < r->n_auths; j++) {
+            const auth_rec *a = &r->auths[j];
             if (a->status > SIG_NONE && a->status < N_COUNTS)
-                st_tick(st, a->sa_id, a->dir, (int)a->status);
+                st_tick(st, a->sa_id, (mssipae_dir)a->dir, (int)a->status);
         }
         if (r->unsigned_sa)
             st_tick(st, r->unsigned_sa, r->unsigned_dir, 0);

@@ -141,10 +141,10 @@ int main(int argc, char **argv)
         double t0 = cpu_now();
         for (long i = 0; i < n; i++) {
             msg_meta meta = { (uint32_t)(i + 1), msgs[i].src, msgs[i].dst };
-            const msg_result *res = sa_tracker_process(tr, msgs[i].data, msgs[i].len, &meta);
+            const msg_rec *res = sa_tracker_process_rec(tr, msgs[i].data, msgs[i].len, &meta);
             if (r == 0)
-                for (guint j = 0; j < res->auths->len; j++) {
-                    const auth_result *a = g_ptr_array_index(res->auths, j);
+                for (guint j = 0; j < res->n_auths; j++) {
+                    const auth_rec *a = &res->auths[j];
                     if (a->status != SIG_NONE) {
                         counts[a->status < 8 ? a->status : 0]++;
                         sig++;

@@ -1,14 +1,29 @@
-/* results.c - per-message results and their lifetime (see results.h). */
+/* results.c - per-message results, the records kept of them, and re-creating a full result
+ * from a record and the message bytes (see results.h). */
 #include "verify/results.h"
 
+#include <string.h>
+
+#include "sigbuf/sigbuf.h"
+#include "sigbuf/sip_msg.h"
+#include "verify/ahdr.h"
+
+/* Records are never freed one by one: they are carved from blocks of this size. */
+#define ARENA_BLOCK (64 * 1024)
+
 struct result_store {
-    GPtrArray *results; /* msg_result*, owned, in creation order */
-    msg_result *empty;  /* shared result of messages without MS-SIPAE headers or notes */
+    GPtrArray *blocks;   /* arena blocks (g_malloc'd) */
+    size_t used;         /* bytes used in the newest block */
+    GHashTable *why;     /* interned reasons: string -> itself (owned) */
+    GPtrArray *notes;    /* note lists moved into records (owned) */
+    msg_rec empty;       /* shared record of messages without MS-SIPAE headers or notes */
 };
 
 void auth_result_free(gpointer p)
 {
     auth_result *a = p;
+    if (!a)
+        return;
     g_free(a->name);
     g_free(a->scheme);
     g_free(a->realm);
@@ -27,19 +42,29 @@ void auth_result_free(gpointer p)
     g_free(a);
 }
 
-static void msg_result_free(gpointer p)
+void msg_result_free(msg_result *r)
 {
-    msg_result *r = p;
+    if (!r)
+        return;
     if (r->auths)
         g_ptr_array_free(r->auths, TRUE);
     note_list_free(r->notes);
     g_free(r);
 }
 
+static void free_notes(gpointer p)
+{
+    note_list_free(p);
+}
+
 result_store *result_store_new(void)
 {
     result_store *rs = g_new0(result_store, 1);
-    rs->results = g_ptr_array_new_with_free_func(msg_result_free);
+    rs->blocks = g_ptr_array_new_with_free_func(g_free);
+    rs->used = ARENA_BLOCK;
+    rs->why = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    rs->notes = g_ptr_array_new_with_free_func(free_notes);
+    rs->empty.parsed = 1;
     return rs;
 }
 
@@ -47,44 +72,159 @@ void result_store_free(result_store *rs)
 {
     if (!rs)
         return;
-    g_ptr_array_free(rs->results, TRUE);
-    if (rs->empty)
-        msg_result_free(rs->empty);
+    g_ptr_array_free(rs->blocks, TRUE);
+    g_hash_table_destroy(rs->why);
+    g_ptr_array_free(rs->notes, TRUE);
     g_free(rs);
 }
 
-msg_result *result_new(result_store *rs)
+msg_result *result_new(void)
 {
     msg_result *r = g_new0(msg_result, 1);
     r->auths = g_ptr_array_new_with_free_func(auth_result_free);
     r->notes = note_list_new();
-    g_ptr_array_add(rs->results, r);
     return r;
 }
 
-/* Results live as long as the capture: drop empty note lists, and share one empty result for
- * the (many) SIP messages without MS-SIPAE headers or notes. */
-const msg_result *result_keep(result_store *rs, msg_result *r)
+static void *arena_alloc(result_store *rs, size_t n)
 {
-    for (guint i = 0; i < r->auths->len; i++) {
+    n = (n + 7) & ~(size_t)7;
+    if (n > ARENA_BLOCK) { /* a message with thousands of auth headers: a block of its own */
+        void *big = g_malloc0(n);
+        g_ptr_array_insert(rs->blocks, rs->blocks->len ? (gint)rs->blocks->len - 1 : 0, big);
+        return big;
+    }
+    if (rs->used + n > ARENA_BLOCK) {
+        g_ptr_array_add(rs->blocks, g_malloc0(ARENA_BLOCK));
+        rs->used = 0;
+    }
+    char *p = (char *)g_ptr_array_index(rs->blocks, rs->blocks->len - 1) + rs->used;
+    rs->used += n;
+    return p;
+}
+
+static const char *intern(result_store *rs, const char *s)
+{
+    if (!s)
+        return NULL;
+    const char *k = g_hash_table_lookup(rs->why, s);
+    if (k)
+        return k;
+    char *copy = g_strdup(s);
+    g_hash_table_add(rs->why, copy);
+    return copy;
+}
+
+/* Moves l into the store; NULL when empty. */
+static note_list *keep_notes(result_store *rs, note_list **l)
+{
+    note_list *n = *l;
+    *l = NULL;
+    if (!n)
+        return NULL;
+    if (!n->len) {
+        note_list_free(n);
+        return NULL;
+    }
+    g_ptr_array_add(rs->notes, n);
+    return n;
+}
+
+const msg_rec *result_keep(result_store *rs, msg_result *r)
+{
+    if (r->parsed && !r->auths->len && !(r->notes && r->notes->len) && !r->unsigned_sa)
+        return &rs->empty;
+    guint n = r->auths->len;
+    msg_rec *m = arena_alloc(rs, sizeof(msg_rec) + (size_t)n * sizeof(auth_rec));
+    m->parsed = (uint8_t)(r->parsed != 0);
+    m->is_request = (uint8_t)(r->is_request != 0);
+    m->status_code = r->status_code;
+    m->unsigned_sa = r->unsigned_sa;
+    m->unsigned_dir = (uint8_t)r->unsigned_dir;
+    m->n_auths = n;
+    m->notes = keep_notes(rs, &r->notes);
+    for (guint i = 0; i < n; i++) {
         auth_result *a = g_ptr_array_index(r->auths, i);
-        if (a->notes && a->notes->len == 0) {
-            note_list_free(a->notes);
-            a->notes = NULL;
+        auth_rec *k = &m->auths[i];
+        k->why = intern(rs, a->why);
+        k->notes = keep_notes(rs, &a->notes);
+        k->sa_id = a->sa_id;
+        k->sa_frame = a->sa_frame;
+        k->version = a->version;
+        k->status = (uint8_t)a->status;
+        k->dir = (uint8_t)a->dir;
+        k->flags = (uint8_t)((a->has_version ? AR_HAS_VERSION : 0) |
+                             (a->version_from_sa ? AR_VERSION_FROM_SA : 0) |
+                             (a->sigbuf ? AR_HAS_SIGBUF : 0));
+    }
+    return m;
+}
+
+static note_list *copy_notes(const note_list *l)
+{
+    note_list *c = note_list_new();
+    for (guint i = 0; l && i < l->len; i++) {
+        mssipae_note n = g_array_index(l, mssipae_note, i);
+        n.text = g_strdup(n.text);
+        g_array_append_val(c, n);
+    }
+    return c;
+}
+
+msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len)
+{
+    msg_result *r = result_new();
+    r->parsed = rec->parsed;
+    r->is_request = rec->is_request;
+    r->status_code = rec->status_code;
+    r->unsigned_sa = rec->unsigned_sa;
+    r->unsigned_dir = (mssipae_dir)rec->unsigned_dir;
+    note_list_free(r->notes);
+    r->notes = rec->notes ? copy_notes(rec->notes) : NULL;
+    if (!rec->n_auths)
+        return r;
+    sip_msg m;
+    const char *why;
+    if (!msg || sip_msg_parse(msg, len, &m, &why) < 0) {
+        msg_result_free(r);
+        return NULL;
+    }
+    for (guint i = 0; i < m.hdrs->len; i++) {
+        auth_result *a = ahdr_decode(&m, &g_array_index(m.hdrs, sip_hdr, i));
+        if (!a)
+            continue;
+        if (r->auths->len == rec->n_auths) { /* not the message the record was made from */
+            auth_result_free(a);
+            goto mismatch;
+        }
+        const auth_rec *k = &rec->auths[r->auths->len];
+        g_ptr_array_add(r->auths, a);
+        if (k->dir != a->dir)
+            goto mismatch;
+        a->status = (sig_status)k->status;
+        g_free(a->why);
+        a->why = g_strdup(k->why);
+        a->sa_id = k->sa_id;
+        a->sa_frame = k->sa_frame;
+        a->has_version = (k->flags & AR_HAS_VERSION) != 0;
+        a->version_from_sa = (k->flags & AR_VERSION_FROM_SA) != 0;
+        a->version = k->version;
+        note_list_free(a->notes);
+        a->notes = k->notes ? copy_notes(k->notes) : NULL;
+        if (k->flags & AR_HAS_SIGBUF) {
+            sigbuf_auth sa = { a->scheme, a->rand, a->num_str, a->realm, a->targetname,
+                               a->line_off, a->line_len };
+            GString *b = sigbuf_build(&m, &sa, a->version);
+            a->sigbuf_len = b->len;
+            a->sigbuf = g_string_free(b, FALSE);
         }
     }
-    if (r->notes && r->notes->len == 0) {
-        note_list_free(r->notes);
-        r->notes = NULL;
-    }
-    if (r->auths->len || r->notes)
-        return r;
-    g_assert(rs->results->len && g_ptr_array_index(rs->results, rs->results->len - 1) == r);
-    g_ptr_array_remove_index(rs->results, rs->results->len - 1); /* frees r */
-    if (!rs->empty) {
-        rs->empty = g_new0(msg_result, 1);
-        rs->empty->parsed = 1;
-        rs->empty->auths = g_ptr_array_new();
-    }
-    return rs->empty;
+    if (r->auths->len != rec->n_auths)
+        goto mismatch;
+    sip_msg_clear(&m);
+    return r;
+mismatch:
+    sip_msg_clear(&m);
+    msg_result_free(r);
+    return NULL;
 }

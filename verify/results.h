@@ -1,11 +1,13 @@
 /* results.h - what the core tells the glue about one SIP message (plain structs), and how long
  * those results live.
  *
- * Results are computed once, on the first pass, and kept for the whole capture: the glue stores
- * the pointers with the frame and renders them on every pass. They are owned by a result_store
- * (the tracker's) and freed with it. Messages without MS-SIPAE headers or notes all share one
- * empty result, and empty note lists are dropped, so a capture of mostly unsigned SIP costs
- * nothing per message.
+ * Results are computed once, on the first pass. What is kept for the whole capture is a small
+ * record per message (msg_rec: the outcome of each auth header); the glue stores the pointer
+ * with the frame, uses it on every pass for the Info column, the expert infos and the taps, and
+ * re-creates the full result (msg_result: parameters, signature, buffer) from the frame's bytes
+ * only when a tree shows it. Records are owned by a result_store (the tracker's) and freed with
+ * it. Messages without MS-SIPAE headers or notes all share one empty record, so a capture of
+ * mostly unsigned SIP costs nothing per message.
  */
 #ifndef MSSIPAE_RESULTS_H
 #define MSSIPAE_RESULTS_H
@@ -66,19 +68,66 @@ typedef struct {
     mssipae_dir unsigned_dir; /* then: which way the unsigned message travelled */
 } msg_result;
 
+/* ---- what is kept for the whole capture ----
+ *
+ * Per MS-SIPAE auth header only its outcome is kept (auth_rec, 32 bytes): status, reason, SA,
+ * the version the buffer was built for, notes. Everything that can be read again from the
+ * message bytes (name, parameters, signature, gssapi-data, the signature buffer) is re-created
+ * when a tree asks for it (result_expand). Reasons are interned: every header of an SA with the
+ * same reason shares one copy. Records live in the store's arena. */
+
+enum {
+    AR_HAS_VERSION = 1u << 0,
+    AR_VERSION_FROM_SA = 1u << 1,
+    AR_HAS_SIGBUF = 1u << 2,    /* a signature buffer was built (with version) */
+};
+
+typedef struct {
+    const char *why;         /* interned in the store (shared), NULL when none */
+    note_list *notes;        /* NULL when none; owned by the store */
+    uint32_t sa_id;          /* 0 when no SA */
+    uint32_t sa_frame;
+    uint32_t version;        /* with AR_HAS_VERSION */
+    uint8_t status;          /* sig_status */
+    uint8_t dir;             /* mssipae_dir */
+    uint8_t flags;           /* AR_* */
+    uint8_t pad_;
+} auth_rec;
+
+typedef struct {
+    uint8_t parsed;          /* 0: not a SIP message (notes say why) */
+    uint8_t is_request;
+    uint8_t unsigned_dir;    /* mssipae_dir, with unsigned_sa */
+    uint8_t pad_;
+    int32_t status_code;
+    uint32_t unsigned_sa;    /* as msg_result.unsigned_sa */
+    uint32_t n_auths;
+    note_list *notes;        /* message-level notes, NULL when none; owned by the store */
+    auth_rec auths[];        /* n_auths, in message order */
+} msg_rec;
+
 typedef struct result_store result_store;
 
 result_store *result_store_new(void);
 void result_store_free(result_store *rs);
 
-/* A new result for one message (parsed = 0, no auths, an empty note list), owned by rs. */
-msg_result *result_new(result_store *rs);
+/* A new (transient) full result for one message (parsed = 0, no auths, an empty note list);
+ * the caller frees it with msg_result_free once result_keep has compacted it. */
+msg_result *result_new(void);
+void msg_result_free(msg_result *r);
 
 /* Frees one auth_result (the GDestroyNotify of msg_result.auths). */
 void auth_result_free(gpointer p);
 
-/* Finishes the newest result r of rs for keeping: drops empty note lists; a result with no
- * auth header and no note is freed and the shared empty result returned instead. */
-const msg_result *result_keep(result_store *rs, msg_result *r);
+/* The record kept for full result r (which stays the caller's): moves r's note lists into the
+ * store (r's become NULL) and interns the reasons. Messages with no auth header and no note all
+ * share one empty record. Valid until result_store_free. */
+const msg_rec *result_keep(result_store *rs, msg_result *r);
+
+/* The full result of a kept record, re-created from the same message bytes: every header
+ * decoded again, its signature buffer rebuilt for the recorded version, the recorded outcome
+ * (status, reason, SA, version, notes: copies) put back. NULL when the bytes do not give the
+ * headers the record was made from. Free with msg_result_free. */
+msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len);
 
 #endif

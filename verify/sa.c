@@ -24,6 +24,7 @@ struct sa_tracker {
     keystore *ks;
     sa_table *tab;
     result_store *results;
+    GPtrArray *full;           /* msg_result* kept for sa_tracker_process (tests, tools) */
     guint config_reported;     /* keystore configuration errors already reported */
 };
 
@@ -33,6 +34,7 @@ sa_tracker *sa_tracker_new(keystore *ks)
     t->ks = ks;
     t->tab = sa_table_new();
     t->results = result_store_new();
+    t->full = g_ptr_array_new_with_free_func((GDestroyNotify)msg_result_free);
     return t;
 }
 
@@ -42,6 +44,7 @@ void sa_tracker_free(sa_tracker *t)
         return;
     sa_table_free(t->tab);
     result_store_free(t->results);
+    g_ptr_array_free(t->full, TRUE);
     g_free(t);
 }
 
@@ -414,15 +417,17 @@ static void report_config(sa_tracker *t, msg_result *r)
         t->config_reported = n;
 }
 
-const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
-                                     const msg_meta *meta)
+const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len,
+                                      const msg_meta *meta)
 {
-    msg_result *r = result_new(t->results);
+    msg_result *r = result_new();
     sip_msg m;
     const char *why;
     if (sip_msg_parse(msg, len, &m, &why) < 0) {
         note_add(r->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "not a SIP message: %s", why);
-        return r;
+        const msg_rec *k = result_keep(t->results, r);
+        msg_result_free(r);
+        return k;
     }
     r->parsed = 1;
     r->is_request = m.is_request;
@@ -449,5 +454,17 @@ const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
     if (facts)
         msg_facts_clear(&f);
     sip_msg_clear(&m);
-    return result_keep(t->results, r);
+    const msg_rec *k = result_keep(t->results, r);
+    msg_result_free(r);
+    return k;
+}
+
+const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
+                                     const msg_meta *meta)
+{
+    const msg_rec *k = sa_tracker_process_rec(t, msg, len, meta);
+    msg_result *r = result_expand(k, msg, len);
+    g_assert(r); /* the same bytes give the same headers */
+    g_ptr_array_add(t->full, r);
+    return r;
 }

@@ -34,8 +34,16 @@ typedef struct {
 sa_tracker *sa_tracker_new(keystore *ks);
 void sa_tracker_free(sa_tracker *t);
 
-/* Processes one SIP message (capture order, first pass only). Never NULL; messages without
- * MS-SIPAE headers or notes all share one empty result (parsed = 1, no auths). */
+/* Processes one SIP message (capture order, first pass only) and returns the record kept of
+ * it (results.h): the outcome of every auth header, never NULL; messages without MS-SIPAE
+ * headers or notes all share one empty record. result_expand() with the same bytes gives the
+ * full result. This is what the dissector keeps per message. */
+const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len,
+                                      const msg_meta *meta);
+
+/* The same, returning the full result (every parameter, the signature buffer), kept by the
+ * tracker until sa_tracker_free: for tests and tools, which keep pointers to several results.
+ * Costs a full result per message: the dissector uses sa_tracker_process_rec. */
 const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
                                      const msg_meta *meta);
 

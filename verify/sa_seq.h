@@ -16,9 +16,15 @@
 
 #include "verify/verdict.h"
 
+/* Where each recorded number was first seen, kept per SA direction: a dense window of frame
+ * numbers indexed by number - 1 (counters start at 1 and grow by one, so 4 bytes a number),
+ * and a hash only for numbers far beyond it (a jump) or seen in frame 0. Nothing is allocated
+ * before the first number. */
 typedef struct {
-    GHashTable *first; /* number -> frame where it was first recorded (GUINT_TO_POINTER) */
-    uint32_t last;     /* highest number recorded, 0 for none */
+    uint32_t *dense;    /* dense[n - 1]: frame where n was first recorded, 0 = not recorded */
+    uint32_t n_dense;   /* allocated entries of dense */
+    GHashTable *sparse; /* number -> frame + 1 (GUINT_TO_POINTER), for the rest; NULL if none */
+    uint32_t last;      /* highest number recorded, 0 for none */
 } sa_seq;
 
 void sa_seq_init(sa_seq *q);
