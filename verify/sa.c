@@ -334,11 +334,9 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     unsigned version = buffer_version(t, mech, a, s, f->meta);
     sigbuf_auth sa = { a->scheme, a->rand, a->num_str, a->realm, a->targetname, a->line_off,
                        a->line_len };
-    /* kept for the whole capture: store it at its exact size */
     GString *b = sigbuf_build(m, &sa, version);
     a->sigbuf_len = b->len;
-    a->sigbuf = g_memdup2(b->str, b->len + 1);
-    g_string_free(b, TRUE);
+    a->sigbuf = g_string_free(b, FALSE);
 
     if (a->status == SIG_MALFORMED) {
         note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "signature not checked: %s", a->why);

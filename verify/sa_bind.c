@@ -78,28 +78,40 @@ void msg_facts_init(msg_facts *f, const sip_msg *m, const msg_meta *meta)
     memset(f, 0, sizeof *f);
     f->meta = meta;
     f->is_request = m->is_request;
-    f->txn.branch = top_via_branch(m);
-    f->txn.call_id = msg_hdr(m, "Call-ID", 'i');
+    f->m = m;
+}
+
+const sip_txn *msg_facts_txn(const msg_facts *cf)
+{
+    msg_facts *f = (msg_facts *)cf; /* a cache: every msg_facts is a tracker's local variable */
+    if (f->txn_read)
+        return &f->txn_;
+    const sip_msg *m = f->m;
+    sip_txn *t = &f->txn_;
+    f->txn_read = 1;
+    t->branch = top_via_branch(m);
+    t->call_id = msg_hdr(m, "Call-ID", 'i');
     char *from = msg_hdr(m, "From", 'f');
-    f->txn.from_tag = from ? sigbuf_nameaddr_tag(from) : NULL;
+    t->from_tag = from ? sigbuf_nameaddr_tag(from) : NULL;
     g_free(from);
     char *cseq = msg_hdr(m, "CSeq", 0);
     if (cseq) {
         size_t n = strcspn(cseq, " \t");
         char *num = g_strndup(cseq, n);
-        f->txn.has_cseq = ahdr_parse_u32(num, &f->txn.cseq) == 0;
+        t->has_cseq = ahdr_parse_u32(num, &t->cseq) == 0;
         g_free(num);
         const char *meth = cseq + n;
         while (*meth == ' ' || *meth == '\t')
             meth++;
-        f->txn.method = g_strndup(meth, strcspn(meth, " \t"));
+        t->method = g_strndup(meth, strcspn(meth, " \t"));
         g_free(cseq);
     }
+    return t;
 }
 
 void msg_facts_clear(msg_facts *f)
 {
-    sip_txn_clear(&f->txn);
+    sip_txn_clear(&f->txn_);
 }
 
 /* 1 when a response with transaction resp answers the request with transaction req. */
@@ -185,13 +197,13 @@ static sa_entry *bind_from_response(sa_table *tab, const mech_ops *mech, auth_re
         if (s->state == SA_PENDING) {
             npending++;
             only = s;
-            if (txn_same(&s->txn, &f->txn)) {
+            if (txn_same(&s->txn, msg_facts_txn(f))) {
                 if (!exact)
                     exact = s;
                 if (!exact_family && s->proxy == a->proxy)
                     exact_family = s;
             }
-        } else if (a->opaque && !same_bind && txn_same(&s->bind_txn, &f->txn) &&
+        } else if (a->opaque && !same_bind && txn_same(&s->bind_txn, msg_facts_txn(f)) &&
                    s->proxy == a->proxy) {
             same_bind = s;
         }
@@ -200,13 +212,13 @@ static sa_entry *bind_from_response(sa_table *tab, const mech_ops *mech, auth_re
     sa_entry *s = NULL;
     if (exact_family || exact) {
         s = exact_family ? exact_family : exact;
-        bind_named(tab, s, a, &f->txn, NULL);
+        bind_named(tab, s, a, msg_facts_txn(f), NULL);
     } else if (same_bind) {
         s = same_bind;
-        bind_named(tab, s, a, &f->txn, NULL);
+        bind_named(tab, s, a, msg_facts_txn(f), NULL);
     } else if (npending == 1 && (!a->opaque || !sa_table_known(tab, mech, a->opaque))) {
         s = only;
-        bind_named(tab, s, a, &f->txn, "the only pending handshake of this scheme between "
+        bind_named(tab, s, a, msg_facts_txn(f), "the only pending handshake of this scheme between "
                    "these endpoints");
     } else if (npending > 1) {
         note_add(a->notes, NOTE_BIND, NOTE_SEV_WARN, "%s: %zu %s handshakes are pending between "
@@ -345,7 +357,7 @@ sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, a
             s = new_sa(tab, mech, a, f, dst, src);
             if (a->opaque) {
                 sa_table_name(tab, s, a->opaque, a->notes);
-                sip_txn_copy(&s->bind_txn, &f->txn);
+                sip_txn_copy(&s->bind_txn, msg_facts_txn(f));
             }
         }
         if (a->has_version) { /* the challenge's version is the SA's */
@@ -368,7 +380,7 @@ sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, a
             }
         }
         if (f->is_request) /* the request carrying the client's latest token (rule 2a) */
-            sip_txn_copy(&s->txn, &f->txn);
+            sip_txn_copy(&s->txn, msg_facts_txn(f));
         confirm_if_client(tab, s, a, f);
         take_version(s, a);
     } else { /* AH_INFO with gssapi-data: e.g. a Kerberos AP-REP */

@@ -9,15 +9,21 @@
 #include "verify/sa.h"
 #include "verify/sa_table.h"
 
-/* The routing facts of one SIP message, computed once per message. */
+/* The routing facts of one SIP message, computed once per message and only when a binding
+ * needs them (most signed headers name their SA by opaque and never do). */
 typedef struct {
     const msg_meta *meta;  /* frame, src, dst */
     int is_request;
-    sip_txn txn;           /* its transaction (for a response: the request it answers) */
+    const sip_msg *m;      /* for the transaction, read on first use */
+    int txn_read;
+    sip_txn txn_;          /* its transaction (for a response: the request it answers): use
+                              msg_facts_txn */
 } msg_facts;
 
 void msg_facts_init(msg_facts *f, const sip_msg *m, const msg_meta *meta);
 void msg_facts_clear(msg_facts *f);
+/* The message's transaction (top Via branch, Call-ID, From tag, CSeq). */
+const sip_txn *msg_facts_txn(const msg_facts *f);
 
 /* A header that takes part in a handshake (a challenge naming an opaque or carrying a token,
  * credentials or *-Info carrying gssapi-data): finds, creates or binds its SA, feeds the token to

@@ -35,14 +35,33 @@ static char *pair_key(const char *a, const char *b)
     return g_strdup_printf("%s|%s", a, b);
 }
 
-/* Index key of an opaque: "SCHEME|OPAQUE" (both compare case-insensitively). */
-static char *name_key(const mech_ops *mech, const char *opaque)
+/* Index key of an opaque: "SCHEME|OPAQUE" (both compare case-insensitively), written into buf
+ * (cap bytes) when it fits, else g_malloc'd: free with key_free(k, buf). */
+static char *name_key_in(const mech_ops *mech, const char *opaque, char *buf, size_t cap)
 {
-    char *k = g_strdup_printf("%s|%s", mech->scheme, opaque);
+    size_t ls = strlen(mech->scheme), lo = strlen(opaque);
+    char *k = ls + lo + 2 <= cap ? buf : g_malloc(ls + lo + 2);
+    memcpy(k, mech->scheme, ls);
+    k[ls] = '|';
+    memcpy(k + ls + 1, opaque, lo + 1);
     for (char *p = k; *p; p++)
         *p = g_ascii_toupper(*p);
     return k;
 }
+
+static void key_free(char *k, const char *buf)
+{
+    if (k != buf)
+        g_free(k);
+}
+
+/* The same, always g_malloc'd (a key to insert). */
+static char *name_key(const mech_ops *mech, const char *opaque)
+{
+    return name_key_in(mech, opaque, NULL, 0);
+}
+
+#define KEY_BUF 160
 
 /* Key of the version a first-leg challenge offered to one client: the mechanism (a pointer, so
  * case cannot matter), realm and targetname as sent, and the client's endpoint. */
@@ -269,9 +288,10 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
     *how = SA_NAMED_NONE;
     if (!opaque)
         return NULL;
-    char *k = name_key(mech, opaque);
+    char buf[KEY_BUF];
+    char *k = name_key_in(mech, opaque, buf, sizeof buf);
     GPtrArray *list = g_hash_table_lookup(tab->named, k);
-    g_free(k);
+    key_free(k, buf);
     sa_entry *here = NULL, *away = NULL, *away_confirmed = NULL;
     for (guint i = list ? list->len : 0; i-- > 0;) {
         sa_entry *s = g_ptr_array_index(list, i);
@@ -303,9 +323,10 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
 
 int sa_table_known(sa_table *tab, const mech_ops *mech, const char *opaque)
 {
-    char *k = name_key(mech, opaque);
+    char buf[KEY_BUF];
+    char *k = name_key_in(mech, opaque, buf, sizeof buf);
     int known = g_hash_table_contains(tab->named, k);
-    g_free(k);
+    key_free(k, buf);
     return known;
 }
 
