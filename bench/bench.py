@@ -118,7 +118,9 @@ def main():
                          rss_on=med(on, 2), micro=mv, micro_bad=mi)
                 rows.append(r)
                 report(r)
-    print("\nsummary (median of %d paired runs; ratios plugin enabled / disabled)" % args.runs)
+    print("\nmachine: %s, %d cores; tshark %s" % (cpu_model(), os.cpu_count() or 0,
+                                                 tshark_version()))
+    print("summary (median of %d paired runs; ratios plugin enabled / disabled)" % args.runs)
     print("%-9s %9s %8s %8s %8s %9s %9s %10s %10s %9s" % (
         "scheme", "signed", "cpu-off", "cpu-on", "ratio", "us/sig", "rss-ratio", "micro-ns",
         "wrong-ns", "B/sig"))
@@ -127,6 +129,48 @@ def main():
             r["scheme"], r["signed"], r["cpu_off"], r["cpu_on"], r["cpu_on"] / r["cpu_off"],
             (r["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6, r["rss_on"] / r["rss_off"],
             r["micro"]["ns_sig"], r["micro_bad"]["ns_sig"], r["micro"]["kept"]))
+    linearity(rows)
+
+
+def linearity(rows):
+    """Per scheme, the cost per signed header at each size against the largest: within 10 %
+    means linear (start-up makes small runs look dearer, not cheaper)."""
+    by = {}
+    for r in rows:
+        by.setdefault(r["scheme"], []).append(r)
+    for scheme, rs in by.items():
+        if len(rs) < 2:
+            continue
+        rs.sort(key=lambda r: r["signed"])
+        big = rs[-1]
+        for r in rs[:-1]:
+            a = r["micro"]["ns_sig"]
+            b = big["micro"]["ns_sig"]
+            ta = (r["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6
+            tb = (big["cpu_on"] - big["cpu_off"]) / big["signed"] * 1e6
+            print("linearity %-9s %d -> %d signed headers: core %.0f -> %.0f ns (%+.1f %%), "
+                  "tshark +%.2f -> +%.2f us per header (%+.1f %%)" % (
+                      scheme, r["signed"], big["signed"], a, b, (b / a - 1) * 100, ta, tb,
+                      (tb / ta - 1) * 100 if ta else 0.0))
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def tshark_version():
+    try:
+        out = subprocess.run(["tshark", "--version"], capture_output=True, text=True).stdout
+        return out.split("\n", 1)[0].split()[2] if out else "?"
+    except OSError:
+        return "?"
 
 
 def report(r):
