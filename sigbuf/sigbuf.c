@@ -250,13 +250,13 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
         emit_param(&e, names[i], vals[i], a->hdr_off, a->hdr_len, params[i][0], params[i][1]);
 
     /* 6: Call-ID (compact i) */
-    const sip_hdr *h = sip_hdr_find(m, "Call-ID", 'i');
+    const sip_hdr *h = sip_hdr_find_kind(m, SIP_HK_CALL_ID);
     char *callid = hdr_value(m, h);
     emit_hdr(&e, "Call-ID", callid, h);
     g_free(callid);
 
     /* 7, 8: CSeq number and method (the method of CSeq, also in responses) */
-    h = sip_hdr_find(m, "CSeq", 0);
+    h = sip_hdr_find_kind(m, SIP_HK_CSEQ);
     char *cseq = hdr_value(m, h);
     if (cseq) {
         char *p = cseq;
@@ -278,7 +278,7 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
     g_free(cseq);
 
     /* 9, 10: From URI and tag */
-    h = sip_hdr_find(m, "From", 'f');
+    h = sip_hdr_find_kind(m, SIP_HK_FROM);
     char *from = hdr_value(m, h);
     char *from_uri = from ? sigbuf_nameaddr_uri(from) : NULL;
     char *from_tag = from ? sigbuf_nameaddr_tag(from) : NULL;
@@ -289,7 +289,7 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
     g_free(from_tag);
 
     /* 11 (v3+), 12: To URI and tag */
-    h = sip_hdr_find(m, "To", 't');
+    h = sip_hdr_find_kind(m, SIP_HK_TO);
     char *to = hdr_value(m, h);
     if (v3) {
         char *to_uri = to ? sigbuf_nameaddr_uri(to) : NULL;
@@ -303,9 +303,9 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
 
     /* 13, 14 (v3+): P-Asserted-Identity sip and tel URIs; P-Preferred-Identity without PAI */
     if (v3) {
-        h = sip_hdr_find(m, "P-Asserted-Identity", 0);
+        h = sip_hdr_find_kind(m, SIP_HK_P_ASSERTED_IDENTITY);
         if (!h)
-            h = sip_hdr_find(m, "P-Preferred-Identity", 0);
+            h = sip_hdr_find_kind(m, SIP_HK_P_PREFERRED_IDENTITY);
         char *pai = hdr_value(m, h);
         char *sip = pai ? sigbuf_pai_uri(pai, 0) : NULL;
         char *tel = pai ? sigbuf_pai_uri(pai, 1) : NULL;
@@ -317,7 +317,7 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
     }
 
     /* 15: Expires header (never Session-Expires or a Contact parameter) */
-    h = sip_hdr_find(m, "Expires", 0);
+    h = sip_hdr_find_kind(m, SIP_HK_EXPIRES);
     char *expires = hdr_value(m, h);
     emit_hdr(&e, "Expires", expires, h);
     g_free(expires);
