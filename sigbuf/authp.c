@@ -117,51 +117,109 @@ char *authp_unquote(slice v, int *was_quoted)
     return g_strndup(v.p, v.n);
 }
 
-static void param_clear(gpointer p)
-{
-    authp_param *a = p;
-    g_free(a->name);
-    g_free(a->value);
-}
-
-static const char *const known[] = {
-    "realm", "targetname", "opaque", "version", "gssapi-data", "qop", "crand", "srand",
-    "cnum", "snum", "response", "rspauth", "sts-uri",
+static const struct {
+    const char *name;
+    size_t len;
+} known[AUTHP_K_COUNT] = {
+    [AUTHP_K_REALM] = { "realm", 5 },
+    [AUTHP_K_TARGETNAME] = { "targetname", 10 },
+    [AUTHP_K_OPAQUE] = { "opaque", 6 },
+    [AUTHP_K_VERSION] = { "version", 7 },
+    [AUTHP_K_GSSAPI_DATA] = { "gssapi-data", 11 },
+    [AUTHP_K_QOP] = { "qop", 3 },
+    [AUTHP_K_CRAND] = { "crand", 5 },
+    [AUTHP_K_SRAND] = { "srand", 5 },
+    [AUTHP_K_CNUM] = { "cnum", 4 },
+    [AUTHP_K_SNUM] = { "snum", 4 },
+    [AUTHP_K_RESPONSE] = { "response", 8 },
+    [AUTHP_K_RSPAUTH] = { "rspauth", 7 },
+    [AUTHP_K_STS_URI] = { "sts-uri", 7 },
 };
+
+int authp_known_index(const char *name, size_t n)
+{
+    for (int k = 0; k < AUTHP_K_COUNT; k++) {
+        if (known[k].len != n)
+            continue;
+        size_t i = 0;
+        while (i < n && g_ascii_tolower(name[i]) == known[k].name[i])
+            i++;
+        if (i == n)
+            return k;
+    }
+    return -1;
+}
 
 int authp_is_known(const char *name)
 {
-    for (size_t k = 0; k < G_N_ELEMENTS(known); k++)
-        if (g_ascii_strcasecmp(name, known[k]) == 0)
-            return 1;
-    return 0;
+    return authp_known_index(name, strlen(name)) >= 0;
+}
+
+/* authp_unquote into out (room for v.n + 1 bytes); returns the length written before the NUL. */
+static size_t unquote_to(char *out, slice v, int *was_quoted)
+{
+    if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"') {
+        *was_quoted = 1;
+        size_t o = 0;
+        for (size_t i = 1; i + 1 < v.n; i++) {
+            if (v.p[i] == '\\' && i + 2 < v.n)
+                i++;
+            out[o++] = v.p[i];
+        }
+        out[o] = 0;
+        return o;
+    }
+    *was_quoted = 0;
+    memcpy(out, v.p, v.n);
+    out[v.n] = 0;
+    return v.n;
 }
 
 int authp_parse(const char *v, size_t n, authp_header *h)
 {
     memset(h, 0, sizeof *h);
-    h->params = g_array_new(FALSE, TRUE, sizeof(authp_param));
-    g_array_set_clear_func(h->params, param_clear);
+    h->params = g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 16);
     authp_cursor c;
     slice scheme, name, value;
     if (authp_begin(&c, v, n, &scheme) != AUTHP_OK) {
         h->error = g_strdup(c.why);
         return -1;
     }
-    h->scheme = g_strndup(scheme.p, scheme.n);
+    /* The scheme, the names and the raw values are disjoint parts of v (at most n bytes), each
+     * copied with one NUL; every parameter takes at least 2 bytes of v ("a="), so there are at
+     * most n / 2 of them: 2n + 2 bytes always suffice. */
+    char *ar = h->arena = g_malloc(2 * n + 2);
+    char *end = ar + 2 * n + 2;
+    h->scheme = ar;
+    memcpy(ar, scheme.p, scheme.n);
+    ar[scheme.n] = 0;
+    ar += scheme.n + 1;
     int rc;
     GString *dups = NULL;
     while ((rc = authp_next(&c, &name, &value)) == AUTHP_OK) {
+        if ((size_t)(end - ar) < name.n + value.n + 2) { /* cannot happen (see above) */
+            c.why = "parameter storage exhausted";
+            c.err_off = (size_t)(name.p - v);
+            rc = AUTHP_ERR;
+            break;
+        }
         authp_param a;
-        a.name = g_strndup(name.p, name.n);
-        a.value = authp_unquote(value, &a.quoted);
-        for (size_t k = 0; k < G_N_ELEMENTS(known); k++) {
-            if (g_ascii_strcasecmp(a.name, known[k]) == 0 && authp_get(h, known[k])) {
+        a.name = ar;
+        memcpy(ar, name.p, name.n);
+        ar[name.n] = 0;
+        ar += name.n + 1;
+        a.value = ar;
+        ar += unquote_to(ar, value, &a.quoted) + 1;
+        a.known = authp_known_index(name.p, name.n);
+        if (a.known >= 0) {
+            if (h->first[a.known]) {
                 if (!dups)
                     dups = g_string_new(NULL);
                 else
                     g_string_append(dups, ", ");
-                g_string_append(dups, known[k]);
+                g_string_append(dups, known[a.known].name);
+            } else {
+                h->first[a.known] = a.value;
             }
         }
         g_array_append_val(h->params, a);
@@ -177,7 +235,7 @@ int authp_parse(const char *v, size_t n, authp_header *h)
 
 void authp_header_clear(authp_header *h)
 {
-    g_free(h->scheme);
+    g_free(h->arena);
     g_free(h->error);
     g_free(h->dups);
     if (h->params)
@@ -185,10 +243,20 @@ void authp_header_clear(authp_header *h)
     memset(h, 0, sizeof *h);
 }
 
+const char *authp_get_known(const authp_header *h, int k)
+{
+    if (!h->params || k < 0 || k >= AUTHP_K_COUNT)
+        return NULL;
+    return h->first[k];
+}
+
 const char *authp_get(const authp_header *h, const char *name)
 {
     if (!h->params)
         return NULL;
+    int k = authp_known_index(name, strlen(name));
+    if (k >= 0)
+        return h->first[k];
     for (guint i = 0; i < h->params->len; i++) {
         const authp_param *a = &g_array_index(h->params, authp_param, i);
         if (g_ascii_strcasecmp(a->name, name) == 0)

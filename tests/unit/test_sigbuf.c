@@ -214,6 +214,27 @@ static void test_authp(void **state)
     assert_null(h.dups);
     authp_header_clear(&h);
 
+    /* known parameters by index agree with authp_get; unknown ones have known -1 */
+    v = "NTLM Realm=\"r\", X=1, cnum=7, CNUM=8, sts-uri=\"u\\\"\", qop=";
+    assert_int_equal(authp_parse(v, strlen(v), &h), 0);
+    assert_string_equal(authp_get_known(&h, AUTHP_K_REALM), "r");
+    assert_string_equal(authp_get_known(&h, AUTHP_K_CNUM), "7");
+    assert_string_equal(authp_get(&h, "cNum"), "7");
+    assert_string_equal(authp_get_known(&h, AUTHP_K_STS_URI), "u\"");
+    assert_string_equal(authp_get_known(&h, AUTHP_K_QOP), "");
+    assert_null(authp_get_known(&h, AUTHP_K_RESPONSE));
+    assert_null(authp_get_known(&h, -1));
+    assert_null(authp_get_known(&h, AUTHP_K_COUNT));
+    assert_string_equal(authp_get(&h, "x"), "1");
+    assert_int_equal(g_array_index(h.params, authp_param, 1).known, -1);
+    assert_int_equal(g_array_index(h.params, authp_param, 3).known, AUTHP_K_CNUM);
+    assert_string_equal(h.dups, "cnum");
+    assert_int_equal(authp_known_index("GSSAPI-DATA", 11), AUTHP_K_GSSAPI_DATA);
+    assert_int_equal(authp_known_index("realmx", 5), AUTHP_K_REALM);
+    assert_int_equal(authp_known_index("realm", 4), -1);
+    assert_false(authp_is_known("realm\x01"));
+    authp_header_clear(&h);
+
     v = "Kerberos realm=\"a\", realm=\"b\"";
     assert_int_equal(authp_parse(v, strlen(v), &h), 0);
     assert_string_equal(authp_get(&h, "realm"), "a");
