@@ -6,9 +6,27 @@
 
 static int is_lws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-static int is_token_char(char c)
+/* RFC 3261 token characters: alphanumerics and -.!%*_+`'~ (a table: this runs per byte).
+ * NUL counts too, as it always has here (strchr of the set found its terminator). */
+static const unsigned char token_tab[256] = {
+    [0] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+    ['-'] = 1, ['.'] = 1, ['!'] = 1, ['%'] = 1, ['*'] = 1, ['_'] = 1, ['+'] = 1, ['`'] = 1,
+    ['\''] = 1, ['~'] = 1,
+};
+
+static inline int is_token_char(char c)
 {
-    return g_ascii_isalnum(c) || strchr("-.!%*_+`'~", c) != NULL;
+    return token_tab[(unsigned char)c];
 }
 
 static void skip_lws(authp_cursor *c)
@@ -136,13 +154,19 @@ static const struct {
     [AUTHP_K_STS_URI] = { "sts-uri", 7 },
 };
 
+/* g_ascii_tolower, inlined. */
+static inline char lc(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
 int authp_known_index(const char *name, size_t n)
 {
     for (int k = 0; k < AUTHP_K_COUNT; k++) {
         if (known[k].len != n)
             continue;
         size_t i = 0;
-        while (i < n && g_ascii_tolower(name[i]) == known[k].name[i])
+        while (i < n && lc(name[i]) == known[k].name[i])
             i++;
         if (i == n)
             return k;

@@ -74,8 +74,9 @@ int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
     size_t end = line_end(buf, len, 0, &next);
     if (parse_start_line(m, end, why) < 0)
         return -1;
-    /* most SIP messages have fewer than 32 headers: one allocation, no regrowth */
-    m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 32);
+    /* room for 16 headers from the start (one allocation of at most 1 KiB, which malloc serves
+     * from its per-thread cache); longer messages grow it as before */
+    m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 16);
     m->hdr_end = len;
     size_t off = next;
     sip_hdr *cur = NULL;
@@ -126,12 +127,18 @@ void sip_msg_clear(sip_msg *m)
     m->hdrs = NULL;
 }
 
+/* g_ascii_tolower, inlined (GLib's is a function call per byte). */
+static inline char lc(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
 /* 1 when the n bytes at p equal lower (n bytes of lower-case ASCII, no NUL) ignoring ASCII
  * case: the same answer as g_ascii_strncasecmp (p, lower, n) == 0 for a p of at least n bytes. */
 static int eq_lower(const char *p, const char *lower, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (g_ascii_tolower(p[i]) != lower[i])
+        if (lc(p[i]) != lower[i])
             return 0;
     return 1;
 }
@@ -140,7 +147,7 @@ static int eq_lower(const char *p, const char *lower, size_t n)
 static int eq_nocase(const char *p, const char *name, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (g_ascii_tolower(p[i]) != g_ascii_tolower(name[i]))
+        if (lc(p[i]) != lc(name[i]))
             return 0;
     return 1;
 }
@@ -173,7 +180,7 @@ sip_hk sip_hk_classify(const char *p, size_t n, int *compact)
     sip_hk k = SIP_HK_OTHER;
     int c = 0;
     if (n == 1) {
-        char l = g_ascii_tolower(p[0]);
+        char l = lc(p[0]);
         for (int i = 1; i < SIP_HK_COUNT; i++)
             if (hk_info[i].compact && hk_info[i].compact == l) {
                 k = (sip_hk)i;
