@@ -160,12 +160,29 @@ static inline char lc(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
 }
 
+/* The known parameters whose name has a given length (at most 3; -1 ends the list). */
+static const signed char known_by_len[12][3] = {
+    [0] = { -1 }, [1] = { -1 }, [2] = { -1 }, [9] = { -1 },
+    [3] = { AUTHP_K_QOP, -1 },
+    [4] = { AUTHP_K_CNUM, AUTHP_K_SNUM, -1 },
+    [5] = { AUTHP_K_REALM, AUTHP_K_CRAND, AUTHP_K_SRAND },
+    [6] = { AUTHP_K_OPAQUE, -1 },
+    [7] = { AUTHP_K_VERSION, AUTHP_K_RSPAUTH, AUTHP_K_STS_URI },
+    [8] = { AUTHP_K_RESPONSE, -1 },
+    [10] = { AUTHP_K_TARGETNAME, -1 },
+    [11] = { AUTHP_K_GSSAPI_DATA, -1 },
+};
+
 int authp_known_index(const char *name, size_t n)
 {
-    for (int k = 0; k < AUTHP_K_COUNT; k++) {
-        if (known[k].len != n)
+    if (n == 0 || n >= G_N_ELEMENTS(known_by_len))
+        return -1;
+    char c0 = lc(name[0]);
+    for (int j = 0; j < 3 && known_by_len[n][j] >= 0; j++) {
+        int k = known_by_len[n][j];
+        if (known[k].name[0] != c0)
             continue;
-        size_t i = 0;
+        size_t i = 1;
         while (i < n && lc(name[i]) == known[k].name[i])
             i++;
         if (i == n)

@@ -156,23 +156,37 @@ static int eq_nocase(const char *p, const char *name, size_t n)
 static const struct {
     const char *name;
     char compact;
-    size_t len; /* strlen(name) */
 } hk_info[SIP_HK_COUNT] = {
-    [SIP_HK_OTHER] = { "", 0, 0 },
-    [SIP_HK_WWW_AUTHENTICATE] = { "www-authenticate", 0, 16 },
-    [SIP_HK_PROXY_AUTHENTICATE] = { "proxy-authenticate", 0, 18 },
-    [SIP_HK_AUTHORIZATION] = { "authorization", 0, 13 },
-    [SIP_HK_PROXY_AUTHORIZATION] = { "proxy-authorization", 0, 19 },
-    [SIP_HK_AUTHENTICATION_INFO] = { "authentication-info", 0, 19 },
-    [SIP_HK_PROXY_AUTHENTICATION_INFO] = { "proxy-authentication-info", 0, 25 },
-    [SIP_HK_CALL_ID] = { "call-id", 'i', 7 },
-    [SIP_HK_CSEQ] = { "cseq", 0, 4 },
-    [SIP_HK_FROM] = { "from", 'f', 4 },
-    [SIP_HK_TO] = { "to", 't', 2 },
-    [SIP_HK_VIA] = { "via", 'v', 3 },
-    [SIP_HK_P_ASSERTED_IDENTITY] = { "p-asserted-identity", 0, 19 },
-    [SIP_HK_P_PREFERRED_IDENTITY] = { "p-preferred-identity", 0, 20 },
-    [SIP_HK_EXPIRES] = { "expires", 0, 7 },
+    [SIP_HK_OTHER] = { "", 0 },
+    [SIP_HK_WWW_AUTHENTICATE] = { "www-authenticate", 0 },
+    [SIP_HK_PROXY_AUTHENTICATE] = { "proxy-authenticate", 0 },
+    [SIP_HK_AUTHORIZATION] = { "authorization", 0 },
+    [SIP_HK_PROXY_AUTHORIZATION] = { "proxy-authorization", 0 },
+    [SIP_HK_AUTHENTICATION_INFO] = { "authentication-info", 0 },
+    [SIP_HK_PROXY_AUTHENTICATION_INFO] = { "proxy-authentication-info", 0 },
+    [SIP_HK_CALL_ID] = { "call-id", 'i' },
+    [SIP_HK_CSEQ] = { "cseq", 0 },
+    [SIP_HK_FROM] = { "from", 'f' },
+    [SIP_HK_TO] = { "to", 't' },
+    [SIP_HK_VIA] = { "via", 'v' },
+    [SIP_HK_P_ASSERTED_IDENTITY] = { "p-asserted-identity", 0 },
+    [SIP_HK_P_PREFERRED_IDENTITY] = { "p-preferred-identity", 0 },
+    [SIP_HK_EXPIRES] = { "expires", 0 },
+};
+
+/* The kinds whose full name has a given length (at most 3; SIP_HK_OTHER ends the list). */
+static const unsigned char hk_by_len[26][3] = {
+    [2] = { SIP_HK_TO },
+    [3] = { SIP_HK_VIA },
+    [4] = { SIP_HK_FROM, SIP_HK_CSEQ },
+    [7] = { SIP_HK_CALL_ID, SIP_HK_EXPIRES },
+    [13] = { SIP_HK_AUTHORIZATION },
+    [16] = { SIP_HK_WWW_AUTHENTICATE },
+    [18] = { SIP_HK_PROXY_AUTHENTICATE },
+    [19] = { SIP_HK_PROXY_AUTHORIZATION, SIP_HK_AUTHENTICATION_INFO,
+             SIP_HK_P_ASSERTED_IDENTITY },
+    [20] = { SIP_HK_P_PREFERRED_IDENTITY },
+    [25] = { SIP_HK_PROXY_AUTHENTICATION_INFO },
 };
 
 sip_hk sip_hk_classify(const char *p, size_t n, int *compact)
@@ -180,19 +194,23 @@ sip_hk sip_hk_classify(const char *p, size_t n, int *compact)
     sip_hk k = SIP_HK_OTHER;
     int c = 0;
     if (n == 1) {
-        char l = lc(p[0]);
-        for (int i = 1; i < SIP_HK_COUNT; i++)
-            if (hk_info[i].compact && hk_info[i].compact == l) {
+        switch (lc(p[0])) {
+        case 'i': k = SIP_HK_CALL_ID; break;
+        case 'f': k = SIP_HK_FROM; break;
+        case 't': k = SIP_HK_TO; break;
+        case 'v': k = SIP_HK_VIA; break;
+        default: break;
+        }
+        c = k != SIP_HK_OTHER;
+    } else if (n >= 2 && n < G_N_ELEMENTS(hk_by_len)) {
+        char c0 = lc(p[0]);
+        for (int j = 0; j < 3 && hk_by_len[n][j]; j++) {
+            int i = hk_by_len[n][j];
+            if (hk_info[i].name[0] == c0 && eq_lower(p + 1, hk_info[i].name + 1, n - 1)) {
                 k = (sip_hk)i;
-                c = 1;
                 break;
             }
-    } else if (n > 1 && n <= 25) {
-        for (int i = 1; i < SIP_HK_COUNT; i++)
-            if (hk_info[i].len == n && eq_lower(p, hk_info[i].name, n)) {
-                k = (sip_hk)i;
-                break;
-            }
+        }
     }
     if (compact)
         *compact = c;
