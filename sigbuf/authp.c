@@ -201,6 +201,11 @@ static size_t unquote_to(char *out, slice v, int *was_quoted)
 {
     if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"') {
         *was_quoted = 1;
+        if (!memchr(v.p + 1, '\\', v.n - 2)) { /* no quoted-pair: the bytes between the quotes */
+            memcpy(out, v.p + 1, v.n - 2);
+            out[v.n - 2] = 0;
+            return v.n - 2;
+        }
         size_t o = 0;
         for (size_t i = 1; i + 1 < v.n; i++) {
             if (v.p[i] == '\\' && i + 2 < v.n)

@@ -70,6 +70,22 @@ char *sigbuf_nameaddr_tag(const char *v)
     return sigbuf_param(params, "tag");
 }
 
+/* 1 when the n bytes at p equal the n bytes of name ignoring ASCII case (neither holds a NUL
+ * in those n bytes: g_ascii_strncasecmp without the calls). */
+static int eq_nocase(const char *p, const char *name, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char a = p[i], b = name[i];
+        if (a >= 'A' && a <= 'Z')
+            a = (char)(a + ('a' - 'A'));
+        if (b >= 'A' && b <= 'Z')
+            b = (char)(b + ('a' - 'A'));
+        if (a != b)
+            return 0;
+    }
+    return 1;
+}
+
 /* generic-param = token [ EQUAL gen-value ] (RFC 3261 25.1), each after a ';'. */
 char *sigbuf_param(const char *params, const char *name)
 {
@@ -82,7 +98,7 @@ char *sigbuf_param(const char *params, const char *name)
         const char *e = p;
         while (*e && *e != ';' && *e != ',' && *e != '=' && *e != ' ' && *e != '\t')
             e++;
-        if ((size_t)(e - p) == nl && g_ascii_strncasecmp(p, name, nl) == 0) {
+        if ((size_t)(e - p) == nl && eq_nocase(p, name, nl)) {
             while (*e == ' ' || *e == '\t')
                 e++;
             if (*e != '=')
@@ -136,11 +152,24 @@ typedef struct {
  * region [roff, roff + rlen) when they occur there verbatim (first occurrence). */
 static void emit(emitter *e, const char *name, const char *v, size_t n, size_t roff, size_t rlen)
 {
-    g_string_append_c(e->b, '<');
-    size_t off = e->b->len;
-    if (v)
-        g_string_append_len(e->b, v, (gssize)n);
-    g_string_append_c(e->b, '>');
+    GString *b = e->b;
+    size_t vn = v ? n : 0;
+    size_t off;
+    if (b->allocated_len - b->len > vn + 2) { /* room for "<v>" and the NUL: write in place */
+        b->str[b->len] = '<';
+        off = b->len + 1;
+        if (vn)
+            memcpy(b->str + off, v, vn);
+        b->len = off + vn;
+        b->str[b->len++] = '>';
+        b->str[b->len] = 0;
+    } else {
+        g_string_append_c(b, '<');
+        off = b->len;
+        if (v)
+            g_string_append_len(b, v, (gssize)n);
+        g_string_append_c(b, '>');
+    }
     if (!e->items)
         return;
     sigbuf_item it = { name, off, v ? n : 0, v != NULL, 0, 0 };
