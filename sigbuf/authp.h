@@ -39,18 +39,41 @@ int authp_next(authp_cursor *c, slice *name, slice *value);
 /* The value without quotes and escapes; g_malloc'd. */
 char *authp_unquote(slice value, int *was_quoted);
 
+/* The parameters [MS-SIPAE] defines, in the order authp_is_known lists them. */
+typedef enum {
+    AUTHP_K_REALM = 0,
+    AUTHP_K_TARGETNAME,
+    AUTHP_K_OPAQUE,
+    AUTHP_K_VERSION,
+    AUTHP_K_GSSAPI_DATA,
+    AUTHP_K_QOP,
+    AUTHP_K_CRAND,
+    AUTHP_K_SRAND,
+    AUTHP_K_CNUM,
+    AUTHP_K_SNUM,
+    AUTHP_K_RESPONSE,
+    AUTHP_K_RSPAUTH,
+    AUTHP_K_STS_URI,
+    AUTHP_K_COUNT
+} authp_known_param;
+
 typedef struct {
     char *name;   /* as on the wire */
     char *value;  /* unquoted */
     int quoted;
+    int known;    /* authp_known_param of name, or -1 for a parameter [MS-SIPAE] does not define */
 } authp_param;
 
+/* The scheme and every parameter name and value are NUL-terminated strings in one allocation
+ * (arena) owned by the header: valid until authp_header_clear, never freed one by one. */
 typedef struct {
     char *scheme;     /* as on the wire */
     GArray *params;   /* authp_param, in order */
     char *error;      /* g_malloc'd description when the value could not be parsed to the end;
                          the parameters before the error are kept */
     char *dups;       /* g_malloc'd, names of known parameters that occur more than once, or NULL */
+    const char *first[AUTHP_K_COUNT]; /* value of the first instance of each known parameter */
+    char *arena;      /* storage of scheme, names and values */
 } authp_header;
 
 /* Parses a whole header value. Returns 0 when the value parsed completely, -1 otherwise
@@ -64,5 +87,11 @@ int authp_is_known(const char *name);
 
 /* First value of parameter name (case-insensitive), or NULL when absent. */
 const char *authp_get(const authp_header *h, const char *name);
+
+/* authp_known_param of the n-byte name (case-insensitive), or -1. */
+int authp_known_index(const char *name, size_t n);
+
+/* authp_get for a known parameter k (authp_known_param), without comparing names. */
+const char *authp_get_known(const authp_header *h, int k);
 
 #endif

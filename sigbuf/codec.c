@@ -4,6 +4,18 @@
 #include <glib.h>
 #include <string.h>
 
+/* g_ascii_xdigit_value, inlined: 0-15, or -1 for anything but a hex digit. */
+static inline int xdigit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int codec_hex_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, const char **why)
 {
     *out = NULL;
@@ -14,7 +26,7 @@ int codec_hex_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, con
     }
     uint8_t *buf = g_malloc(n / 2 + 1);
     for (size_t i = 0; i < n; i += 2) {
-        int hi = g_ascii_xdigit_value(s[i]), lo = g_ascii_xdigit_value(s[i + 1]);
+        int hi = xdigit(s[i]), lo = xdigit(s[i + 1]);
         if (hi < 0 || lo < 0) {
             g_free(buf);
             *why = "not a hex digit";

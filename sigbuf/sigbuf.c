@@ -70,6 +70,22 @@ char *sigbuf_nameaddr_tag(const char *v)
     return sigbuf_param(params, "tag");
 }
 
+/* 1 when the n bytes at p equal the n bytes of name ignoring ASCII case (neither holds a NUL
+ * in those n bytes: g_ascii_strncasecmp without the calls). */
+static int eq_nocase(const char *p, const char *name, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char a = p[i], b = name[i];
+        if (a >= 'A' && a <= 'Z')
+            a = (char)(a + ('a' - 'A'));
+        if (b >= 'A' && b <= 'Z')
+            b = (char)(b + ('a' - 'A'));
+        if (a != b)
+            return 0;
+    }
+    return 1;
+}
+
 /* generic-param = token [ EQUAL gen-value ] (RFC 3261 25.1), each after a ';'. */
 char *sigbuf_param(const char *params, const char *name)
 {
@@ -82,7 +98,7 @@ char *sigbuf_param(const char *params, const char *name)
         const char *e = p;
         while (*e && *e != ';' && *e != ',' && *e != '=' && *e != ' ' && *e != '\t')
             e++;
-        if ((size_t)(e - p) == nl && g_ascii_strncasecmp(p, name, nl) == 0) {
+        if ((size_t)(e - p) == nl && eq_nocase(p, name, nl)) {
             while (*e == ' ' || *e == '\t')
                 e++;
             if (*e != '=')
@@ -136,11 +152,24 @@ typedef struct {
  * region [roff, roff + rlen) when they occur there verbatim (first occurrence). */
 static void emit(emitter *e, const char *name, const char *v, size_t n, size_t roff, size_t rlen)
 {
-    g_string_append_c(e->b, '<');
-    size_t off = e->b->len;
-    if (v)
-        g_string_append_len(e->b, v, (gssize)n);
-    g_string_append_c(e->b, '>');
+    GString *b = e->b;
+    size_t vn = v ? n : 0;
+    size_t off;
+    if (b->allocated_len - b->len > vn + 2) { /* room for "<v>" and the NUL: write in place */
+        b->str[b->len] = '<';
+        off = b->len + 1;
+        if (vn)
+            memcpy(b->str + off, v, vn);
+        b->len = off + vn;
+        b->str[b->len++] = '>';
+        b->str[b->len] = 0;
+    } else {
+        g_string_append_c(b, '<');
+        off = b->len;
+        if (v)
+            g_string_append_len(b, v, (gssize)n);
+        g_string_append_c(b, '>');
+    }
     if (!e->items)
         return;
     sigbuf_item it = { name, off, v ? n : 0, v != NULL, 0, 0 };
@@ -223,9 +252,32 @@ static void emit_hdr(emitter *e, const char *name, const char *v, const sip_hdr 
     emit(e, name, v, v ? strlen(v) : 0, h ? h->value_off : 0, h ? h->value_len : 0);
 }
 
-static char *hdr_value(const sip_msg *m, const sip_hdr *h)
+/* Room for a header value: values that fit are copied to the stack, longer or folded ones to the
+ * heap (heap, freed by vbuf_free). */
+typedef struct {
+    char *heap;
+    char stack[256];
+} vbuf;
+
+/* The NUL-terminated value of h (sip_hdr_value's bytes), or NULL when h is NULL. */
+static char *hdr_value(const sip_msg *m, const sip_hdr *h, vbuf *b)
 {
-    return h ? sip_hdr_value(m, h, NULL) : NULL;
+    b->heap = NULL;
+    if (!h)
+        return NULL;
+    slice sv;
+    if (sip_hdr_value_slice(m, h, &sv) && sv.n < sizeof b->stack) {
+        memcpy(b->stack, sv.p, sv.n);
+        b->stack[sv.n] = 0;
+        return b->stack;
+    }
+    return b->heap = sip_hdr_value(m, h, NULL);
+}
+
+static void vbuf_free(vbuf *b)
+{
+    g_free(b->heap);
+    b->heap = NULL;
 }
 
 GString *sigbuf_build(const sip_msg *m, const sigbuf_auth *a, unsigned version)
@@ -250,14 +302,15 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
         emit_param(&e, names[i], vals[i], a->hdr_off, a->hdr_len, params[i][0], params[i][1]);
 
     /* 6: Call-ID (compact i) */
-    const sip_hdr *h = sip_hdr_find(m, "Call-ID", 'i');
-    char *callid = hdr_value(m, h);
+    const sip_hdr *h = sip_hdr_find_kind(m, SIP_HK_CALL_ID);
+    vbuf vb;
+    char *callid = hdr_value(m, h, &vb);
     emit_hdr(&e, "Call-ID", callid, h);
-    g_free(callid);
+    vbuf_free(&vb);
 
     /* 7, 8: CSeq number and method (the method of CSeq, also in responses) */
-    h = sip_hdr_find(m, "CSeq", 0);
-    char *cseq = hdr_value(m, h);
+    h = sip_hdr_find_kind(m, SIP_HK_CSEQ);
+    char *cseq = hdr_value(m, h, &vb);
     if (cseq) {
         char *p = cseq;
         char *ne = p;
@@ -275,22 +328,22 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
         emit_hdr(&e, "CSeq number", NULL, NULL);
         emit_hdr(&e, "CSeq method", NULL, NULL);
     }
-    g_free(cseq);
+    vbuf_free(&vb);
 
     /* 9, 10: From URI and tag */
-    h = sip_hdr_find(m, "From", 'f');
-    char *from = hdr_value(m, h);
+    h = sip_hdr_find_kind(m, SIP_HK_FROM);
+    char *from = hdr_value(m, h, &vb);
     char *from_uri = from ? sigbuf_nameaddr_uri(from) : NULL;
     char *from_tag = from ? sigbuf_nameaddr_tag(from) : NULL;
     emit_hdr(&e, "From URI", from_uri, h);
     emit_hdr(&e, "From tag", from_tag, h);
-    g_free(from);
+    vbuf_free(&vb);
     g_free(from_uri);
     g_free(from_tag);
 
     /* 11 (v3+), 12: To URI and tag */
-    h = sip_hdr_find(m, "To", 't');
-    char *to = hdr_value(m, h);
+    h = sip_hdr_find_kind(m, SIP_HK_TO);
+    char *to = hdr_value(m, h, &vb);
     if (v3) {
         char *to_uri = to ? sigbuf_nameaddr_uri(to) : NULL;
         emit_hdr(&e, "To URI", to_uri, h);
@@ -298,29 +351,29 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
     }
     char *to_tag = to ? sigbuf_nameaddr_tag(to) : NULL;
     emit_hdr(&e, "To tag", to_tag, h);
-    g_free(to);
+    vbuf_free(&vb);
     g_free(to_tag);
 
     /* 13, 14 (v3+): P-Asserted-Identity sip and tel URIs; P-Preferred-Identity without PAI */
     if (v3) {
-        h = sip_hdr_find(m, "P-Asserted-Identity", 0);
+        h = sip_hdr_find_kind(m, SIP_HK_P_ASSERTED_IDENTITY);
         if (!h)
-            h = sip_hdr_find(m, "P-Preferred-Identity", 0);
-        char *pai = hdr_value(m, h);
+            h = sip_hdr_find_kind(m, SIP_HK_P_PREFERRED_IDENTITY);
+        char *pai = hdr_value(m, h, &vb);
         char *sip = pai ? sigbuf_pai_uri(pai, 0) : NULL;
         char *tel = pai ? sigbuf_pai_uri(pai, 1) : NULL;
         emit_hdr(&e, "PAI sip URI", sip, h);
         emit_hdr(&e, "PAI tel URI", tel, h);
         g_free(sip);
         g_free(tel);
-        g_free(pai);
+        vbuf_free(&vb);
     }
 
     /* 15: Expires header (never Session-Expires or a Contact parameter) */
-    h = sip_hdr_find(m, "Expires", 0);
-    char *expires = hdr_value(m, h);
+    h = sip_hdr_find_kind(m, SIP_HK_EXPIRES);
+    char *expires = hdr_value(m, h, &vb);
     emit_hdr(&e, "Expires", expires, h);
-    g_free(expires);
+    vbuf_free(&vb);
 
     /* 16: status code, responses only */
     if (!m->is_request)

@@ -74,7 +74,9 @@ int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
     size_t end = line_end(buf, len, 0, &next);
     if (parse_start_line(m, end, why) < 0)
         return -1;
-    m->hdrs = g_array_new(FALSE, TRUE, sizeof(sip_hdr));
+    /* room for 16 headers from the start (one allocation of at most 1 KiB, which malloc serves
+     * from its per-thread cache); longer messages grow it as before */
+    m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 16);
     m->hdr_end = len;
     size_t off = next;
     sip_hdr *cur = NULL;
@@ -106,7 +108,10 @@ int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
                 h.line_len = nl - off;
                 h.value_off = (size_t)(colon - buf) + 1;
                 h.value_len = e - h.value_off;
+                h.kind = sip_hk_classify(h.name.p, h.name.n, &h.compact);
                 g_array_append_val(m->hdrs, h);
+                if (h.kind != SIP_HK_OTHER && !m->first[h.kind])
+                    m->first[h.kind] = m->hdrs->len;
                 cur = &g_array_index(m->hdrs, sip_hdr, m->hdrs->len - 1);
             }
         }
@@ -122,19 +127,132 @@ void sip_msg_clear(sip_msg *m)
     m->hdrs = NULL;
 }
 
+/* g_ascii_tolower, inlined (GLib's is a function call per byte). */
+static inline char lc(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
+/* 1 when the n bytes at p equal lower (n bytes of lower-case ASCII, no NUL) ignoring ASCII
+ * case: the same answer as g_ascii_strncasecmp (p, lower, n) == 0 for a p of at least n bytes. */
+static int eq_lower(const char *p, const char *lower, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lc(p[i]) != lower[i])
+            return 0;
+    return 1;
+}
+
+/* The same, for a name of any case (the names callers pass). */
+static int eq_nocase(const char *p, const char *name, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lc(p[i]) != lc(name[i]))
+            return 0;
+    return 1;
+}
+
+/* Full (lower-case) name and compact letter (0: none) of each kind. */
+static const struct {
+    const char *name;
+    char compact;
+} hk_info[SIP_HK_COUNT] = {
+    [SIP_HK_OTHER] = { "", 0 },
+    [SIP_HK_WWW_AUTHENTICATE] = { "www-authenticate", 0 },
+    [SIP_HK_PROXY_AUTHENTICATE] = { "proxy-authenticate", 0 },
+    [SIP_HK_AUTHORIZATION] = { "authorization", 0 },
+    [SIP_HK_PROXY_AUTHORIZATION] = { "proxy-authorization", 0 },
+    [SIP_HK_AUTHENTICATION_INFO] = { "authentication-info", 0 },
+    [SIP_HK_PROXY_AUTHENTICATION_INFO] = { "proxy-authentication-info", 0 },
+    [SIP_HK_CALL_ID] = { "call-id", 'i' },
+    [SIP_HK_CSEQ] = { "cseq", 0 },
+    [SIP_HK_FROM] = { "from", 'f' },
+    [SIP_HK_TO] = { "to", 't' },
+    [SIP_HK_VIA] = { "via", 'v' },
+    [SIP_HK_P_ASSERTED_IDENTITY] = { "p-asserted-identity", 0 },
+    [SIP_HK_P_PREFERRED_IDENTITY] = { "p-preferred-identity", 0 },
+    [SIP_HK_EXPIRES] = { "expires", 0 },
+};
+
+/* The kinds whose full name has a given length (at most 3; SIP_HK_OTHER ends the list). */
+static const unsigned char hk_by_len[26][3] = {
+    [2] = { SIP_HK_TO },
+    [3] = { SIP_HK_VIA },
+    [4] = { SIP_HK_FROM, SIP_HK_CSEQ },
+    [7] = { SIP_HK_CALL_ID, SIP_HK_EXPIRES },
+    [13] = { SIP_HK_AUTHORIZATION },
+    [16] = { SIP_HK_WWW_AUTHENTICATE },
+    [18] = { SIP_HK_PROXY_AUTHENTICATE },
+    [19] = { SIP_HK_PROXY_AUTHORIZATION, SIP_HK_AUTHENTICATION_INFO,
+             SIP_HK_P_ASSERTED_IDENTITY },
+    [20] = { SIP_HK_P_PREFERRED_IDENTITY },
+    [25] = { SIP_HK_PROXY_AUTHENTICATION_INFO },
+};
+
+sip_hk sip_hk_classify(const char *p, size_t n, int *compact)
+{
+    sip_hk k = SIP_HK_OTHER;
+    int c = 0;
+    if (n == 1) {
+        switch (lc(p[0])) {
+        case 'i': k = SIP_HK_CALL_ID; break;
+        case 'f': k = SIP_HK_FROM; break;
+        case 't': k = SIP_HK_TO; break;
+        case 'v': k = SIP_HK_VIA; break;
+        default: break;
+        }
+        c = k != SIP_HK_OTHER;
+    } else if (n >= 2 && n < G_N_ELEMENTS(hk_by_len)) {
+        char c0 = lc(p[0]);
+        for (int j = 0; j < 3 && hk_by_len[n][j]; j++) {
+            int i = hk_by_len[n][j];
+            if (hk_info[i].name[0] == c0 && eq_lower(p + 1, hk_info[i].name + 1, n - 1)) {
+                k = (sip_hk)i;
+                break;
+            }
+        }
+    }
+    if (compact)
+        *compact = c;
+    return k;
+}
+
 int sip_hdr_is(const sip_msg *m, const sip_hdr *h, const char *name, char compact)
 {
     (void)m;
     if (compact && h->name.n == 1 && g_ascii_tolower(h->name.p[0]) == compact)
         return 1;
     size_t n = strlen(name);
-    return h->name.n == n && g_ascii_strncasecmp(h->name.p, name, n) == 0;
+    return h->name.n == n && eq_nocase(h->name.p, name, n);
+}
+
+const sip_hdr *sip_hdr_find_kind(const sip_msg *m, sip_hk k)
+{
+    if (!m->hdrs || k <= SIP_HK_OTHER || k >= SIP_HK_COUNT || !m->first[k] ||
+        m->first[k] > m->hdrs->len)
+        return NULL;
+    return &g_array_index(m->hdrs, sip_hdr, m->first[k] - 1);
 }
 
 const sip_hdr *sip_hdr_find(const sip_msg *m, const char *name, char compact)
 {
     if (!m->hdrs)
         return NULL;
+    int qc;
+    sip_hk k = sip_hk_classify(name, strlen(name), &qc);
+    if (k != SIP_HK_OTHER && !qc) {
+        /* a known name: the kinds were found by sip_msg_parse */
+        if (compact == hk_info[k].compact)
+            return sip_hdr_find_kind(m, k);
+        if (compact == 0) { /* the full name only, not the compact form */
+            for (guint i = 0; i < m->hdrs->len; i++) {
+                const sip_hdr *h = &g_array_index(m->hdrs, sip_hdr, i);
+                if (h->kind == k && !h->compact)
+                    return h;
+            }
+            return NULL;
+        }
+    }
     for (guint i = 0; i < m->hdrs->len; i++) {
         const sip_hdr *h = &g_array_index(m->hdrs, sip_hdr, i);
         if (sip_hdr_is(m, h, name, compact))
@@ -143,8 +261,33 @@ const sip_hdr *sip_hdr_find(const sip_msg *m, const char *name, char compact)
     return NULL;
 }
 
+int sip_hdr_value_slice(const sip_msg *m, const sip_hdr *h, slice *out)
+{
+    const char *v = m->buf + h->value_off;
+    size_t n = h->value_len;
+    if (memchr(v, '\r', n) || memchr(v, '\n', n))
+        return 0;
+    size_t a = 0, b = n;
+    while (a < b && (v[a] == ' ' || v[a] == '\t'))
+        a++;
+    while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+        b--;
+    out->p = v + a;
+    out->n = b - a;
+    return 1;
+}
+
 char *sip_hdr_value(const sip_msg *m, const sip_hdr *h, size_t *len)
 {
+    slice sv;
+    if (sip_hdr_value_slice(m, h, &sv)) { /* no folding: the trimmed bytes as they are */
+        char *out = g_malloc(sv.n + 1);
+        memcpy(out, sv.p, sv.n);
+        out[sv.n] = 0;
+        if (len)
+            *len = sv.n;
+        return out;
+    }
     const char *v = m->buf + h->value_off;
     size_t n = h->value_len;
     GString *s = g_string_sized_new(n + 1);

@@ -16,12 +16,35 @@ typedef struct {
     size_t n;
 } slice;
 
+/* The headers the core looks up, recognised once by sip_msg_parse (full name or compact form,
+ * case-insensitively); SIP_HK_OTHER for every other name. */
+typedef enum {
+    SIP_HK_OTHER = 0,
+    SIP_HK_WWW_AUTHENTICATE,
+    SIP_HK_PROXY_AUTHENTICATE,
+    SIP_HK_AUTHORIZATION,
+    SIP_HK_PROXY_AUTHORIZATION,
+    SIP_HK_AUTHENTICATION_INFO,
+    SIP_HK_PROXY_AUTHENTICATION_INFO,
+    SIP_HK_CALL_ID,     /* compact i */
+    SIP_HK_CSEQ,
+    SIP_HK_FROM,        /* compact f */
+    SIP_HK_TO,          /* compact t */
+    SIP_HK_VIA,         /* compact v */
+    SIP_HK_P_ASSERTED_IDENTITY,
+    SIP_HK_P_PREFERRED_IDENTITY,
+    SIP_HK_EXPIRES,
+    SIP_HK_COUNT
+} sip_hk;
+
 typedef struct {
     slice name;        /* header name as on the wire */
     size_t line_off;   /* offset of the header's first line in the message */
     size_t line_len;   /* through the line end of its last continuation line */
     size_t value_off;  /* raw value after the colon, continuation lines included, untrimmed */
     size_t value_len;
+    sip_hk kind;       /* which known header the name is (SIP_HK_OTHER: none) */
+    int compact;       /* 1 when the name is the compact form of kind */
 } sip_hdr;
 
 typedef struct {
@@ -35,6 +58,7 @@ typedef struct {
     int complete;       /* 1 when the blank line ending the header block was found */
     GArray *hdrs;       /* sip_hdr, in message order */
     unsigned bad_lines; /* header lines without a colon (skipped) */
+    guint first[SIP_HK_COUNT]; /* 1 + index in hdrs of the first header of each kind, 0: none */
 } sip_msg;
 
 /* Parses the start line and the header block. Returns 0, or -1 (why = static text) when the
@@ -48,8 +72,21 @@ const sip_hdr *sip_hdr_find(const sip_msg *m, const char *name, char compact);
 /* 1 when header h is called name or its compact form. */
 int sip_hdr_is(const sip_msg *m, const sip_hdr *h, const char *name, char compact);
 
+/* The first header of kind k (by its full name or its compact form), or NULL. Same as
+ * sip_hdr_find with the kind's name and compact letter, without comparing names. */
+const sip_hdr *sip_hdr_find_kind(const sip_msg *m, sip_hk k);
+
+/* The kind of header name name (n bytes, case-insensitive); *compact (may be NULL) is set to 1
+ * for a compact form. SIP_HK_OTHER when it is none of sip_hk. */
+sip_hk sip_hk_classify(const char *name, size_t n, int *compact);
+
 /* The value with folding joined by one space and outer whitespace stripped; g_malloc'd.
  * *len (may be NULL) receives its length (the value may contain NUL bytes). */
 char *sip_hdr_value(const sip_msg *m, const sip_hdr *h, size_t *len);
+
+/* When the value of h has no line break (CR or LF, i.e. no folding), sets *out to the same bytes
+ * sip_hdr_value would return, as a slice into the message (no copy, not NUL-terminated) and
+ * returns 1; otherwise returns 0 (use sip_hdr_value). */
+int sip_hdr_value_slice(const sip_msg *m, const sip_hdr *h, slice *out);
 
 #endif

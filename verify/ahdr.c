@@ -9,24 +9,20 @@
 #include "sigbuf/codec.h"
 #include "verify/mech.h"
 
-/* Which of the six MS-SIPAE auth headers h is (ms-sipae.md 2); 0 when none. */
+/* Which of the six MS-SIPAE auth headers h is (ms-sipae.md 2); 0 when none. The name was
+ * recognised once by sip_msg_parse (h->kind). */
 static int auth_header_kind(const sip_msg *m, const sip_hdr *h, ah_kind *kind, int *proxy)
 {
-    static const struct { const char *name; ah_kind kind; int proxy; } names[] = {
-        { "WWW-Authenticate", AH_CHALLENGE, 0 },
-        { "Proxy-Authenticate", AH_CHALLENGE, 1 },
-        { "Authorization", AH_CREDENTIALS, 0 },
-        { "Proxy-Authorization", AH_CREDENTIALS, 1 },
-        { "Authentication-Info", AH_INFO, 0 },
-        { "Proxy-Authentication-Info", AH_INFO, 1 },
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
-        if (sip_hdr_is(m, h, names[i].name, 0)) {
-            *kind = names[i].kind;
-            *proxy = names[i].proxy;
-            return 1;
-        }
-    return 0;
+    (void)m;
+    switch (h->kind) {
+    case SIP_HK_WWW_AUTHENTICATE: *kind = AH_CHALLENGE; *proxy = 0; return 1;
+    case SIP_HK_PROXY_AUTHENTICATE: *kind = AH_CHALLENGE; *proxy = 1; return 1;
+    case SIP_HK_AUTHORIZATION: *kind = AH_CREDENTIALS; *proxy = 0; return 1;
+    case SIP_HK_PROXY_AUTHORIZATION: *kind = AH_CREDENTIALS; *proxy = 1; return 1;
+    case SIP_HK_AUTHENTICATION_INFO: *kind = AH_INFO; *proxy = 0; return 1;
+    case SIP_HK_PROXY_AUTHENTICATION_INFO: *kind = AH_INFO; *proxy = 1; return 1;
+    default: return 0;
+    }
 }
 
 /* Parses a decimal parameter (cnum, snum, version) into *out; tolerates nothing else. */
@@ -61,23 +57,28 @@ auth_result *ahdr_decode(const sip_msg *m, const sip_hdr *h)
     a->line_off = h->line_off;
     a->line_len = h->line_len;
 
-    size_t vl;
-    char *v = sip_hdr_value(m, h, &vl);
+    /* the value as it is in the message unless folded (authp_parse copies what it keeps) */
+    char *v = NULL;
+    slice sv;
+    if (!sip_hdr_value_slice(m, h, &sv)) {
+        v = sip_hdr_value(m, h, &sv.n);
+        sv.p = v;
+    }
     authp_header ah;
-    if (authp_parse(v, vl, &ah) < 0)
+    if (authp_parse(sv.p, sv.n, &ah) < 0)
         note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "%s: %s", a->name, ah.error);
     if (ah.dups)
         note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN,
                  "%s: parameter(s) given more than once, the first is used: %s", a->name, ah.dups);
     a->scheme = g_strdup(ah.scheme);
-    a->realm = g_strdup(authp_get(&ah, "realm"));
-    a->targetname = g_strdup(authp_get(&ah, "targetname"));
-    a->opaque = g_strdup(authp_get(&ah, "opaque"));
-    a->qop = g_strdup(authp_get(&ah, "qop"));
+    a->realm = g_strdup(authp_get_known(&ah, AUTHP_K_REALM));
+    a->targetname = g_strdup(authp_get_known(&ah, AUTHP_K_TARGETNAME));
+    a->opaque = g_strdup(authp_get_known(&ah, AUTHP_K_OPAQUE));
+    a->qop = g_strdup(authp_get_known(&ah, AUTHP_K_QOP));
     int client = kind == AH_CREDENTIALS;
     if (kind != AH_CHALLENGE) {
-        a->rand = g_strdup(authp_get(&ah, client ? "crand" : "srand"));
-        a->num_str = g_strdup(authp_get(&ah, client ? "cnum" : "snum"));
+        a->rand = g_strdup(authp_get_known(&ah, client ? AUTHP_K_CRAND : AUTHP_K_SRAND));
+        a->num_str = g_strdup(authp_get_known(&ah, client ? AUTHP_K_CNUM : AUTHP_K_SNUM));
         if (a->num_str) {
             if (ahdr_parse_u32(a->num_str, &a->num) == 0)
                 a->has_num = 1;
@@ -88,13 +89,13 @@ auth_result *ahdr_decode(const sip_msg *m, const sip_hdr *h)
     }
     for (guint i = 0; ah.params && i < ah.params->len; i++) {
         const authp_param *p = &g_array_index(ah.params, authp_param, i);
-        if (authp_is_known(p->name))
+        if (p->known >= 0)
             continue;
         if (!a->other_params)
             a->other_params = g_ptr_array_new_with_free_func(g_free);
         g_ptr_array_add(a->other_params, g_strdup_printf("%s=%s", p->name, p->value));
     }
-    const char *ver = authp_get(&ah, "version");
+    const char *ver = authp_get_known(&ah, AUTHP_K_VERSION);
     if (ver) {
         uint32_t vv;
         if (ahdr_parse_u32(ver, &vv) == 0) {
@@ -105,7 +106,7 @@ auth_result *ahdr_decode(const sip_msg *m, const sip_hdr *h)
                      a->name, ver);
         }
     }
-    const char *gss = authp_get(&ah, "gssapi-data");
+    const char *gss = authp_get_known(&ah, AUTHP_K_GSSAPI_DATA);
     if (gss) {
         a->has_gss = 1;
         const char *why;
@@ -113,7 +114,7 @@ auth_result *ahdr_decode(const sip_msg *m, const sip_hdr *h)
             note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "%s: gssapi-data: %s", a->name, why);
     }
     /* signature parameters only from *-Info and *-Authorization headers (reference §3) */
-    const char *sig = kind == AH_CHALLENGE ? NULL : authp_get(&ah, client ? "response" : "rspauth");
+    const char *sig = kind == AH_CHALLENGE ? NULL : authp_get_known(&ah, client ? AUTHP_K_RESPONSE : AUTHP_K_RSPAUTH);
     if (sig) {
         a->has_sig = 1;
         const char *why = NULL;

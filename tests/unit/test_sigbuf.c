@@ -214,11 +214,99 @@ static void test_authp(void **state)
     assert_null(h.dups);
     authp_header_clear(&h);
 
+    /* known parameters by index agree with authp_get; unknown ones have known -1 */
+    v = "NTLM Realm=\"r\", X=1, cnum=7, CNUM=8, sts-uri=\"u\\\"\", qop=";
+    assert_int_equal(authp_parse(v, strlen(v), &h), 0);
+    assert_string_equal(authp_get_known(&h, AUTHP_K_REALM), "r");
+    assert_string_equal(authp_get_known(&h, AUTHP_K_CNUM), "7");
+    assert_string_equal(authp_get(&h, "cNum"), "7");
+    assert_string_equal(authp_get_known(&h, AUTHP_K_STS_URI), "u\"");
+    assert_string_equal(authp_get_known(&h, AUTHP_K_QOP), "");
+    assert_null(authp_get_known(&h, AUTHP_K_RESPONSE));
+    assert_null(authp_get_known(&h, -1));
+    assert_null(authp_get_known(&h, AUTHP_K_COUNT));
+    assert_string_equal(authp_get(&h, "x"), "1");
+    assert_int_equal(g_array_index(h.params, authp_param, 1).known, -1);
+    assert_int_equal(g_array_index(h.params, authp_param, 3).known, AUTHP_K_CNUM);
+    assert_string_equal(h.dups, "cnum");
+    assert_int_equal(authp_known_index("GSSAPI-DATA", 11), AUTHP_K_GSSAPI_DATA);
+    assert_int_equal(authp_known_index("realmx", 5), AUTHP_K_REALM);
+    assert_int_equal(authp_known_index("realm", 4), -1);
+    assert_false(authp_is_known("realm\x01"));
+    authp_header_clear(&h);
+
     v = "Kerberos realm=\"a\", realm=\"b\"";
     assert_int_equal(authp_parse(v, strlen(v), &h), 0);
     assert_string_equal(authp_get(&h, "realm"), "a");
     assert_string_equal(h.dups, "realm");
     authp_header_clear(&h);
+}
+
+/* Header kinds recognised by sip_msg_parse: sip_hdr_find by name and by kind agree, a compact
+ * form matches only when the caller names its letter, and the unfolded value slice equals
+ * sip_hdr_value. */
+static void test_header_kinds(void **state)
+{
+    (void)state;
+    const char msg[] =
+        "SIP/2.0 200 OK\r\n"
+        "v: SIP/2.0/TLS a\r\n"
+        "FROM :\t <sip:a@x>;tag=1 \t\r\n"
+        "f: <sip:b@x>;tag=2\r\n"
+        "t: <sip:c@x>\r\n"
+        "To: <sip:d@x>\r\n"
+        "PROXY-AUTHENTICATION-INFO: NTLM x=1\r\n"
+        "Call-IDx: no\r\n"
+        "Expires: 1\r\n"
+        "  2\r\n"
+        "X-\0: nul\r\n"
+        "\r\n";
+    sip_msg m;
+    const char *why;
+    assert_int_equal(sip_msg_parse(msg, sizeof msg - 1, &m, &why), 0);
+    const sip_hdr *h0 = &g_array_index(m.hdrs, sip_hdr, 0);
+    assert_int_equal(h0[0].kind, SIP_HK_VIA);
+    assert_true(h0[0].compact);
+    assert_int_equal(h0[1].kind, SIP_HK_FROM);
+    assert_false(h0[1].compact);
+    assert_int_equal(h0[5].kind, SIP_HK_PROXY_AUTHENTICATION_INFO);
+    assert_int_equal(h0[6].kind, SIP_HK_OTHER);
+    assert_int_equal(h0[8].kind, SIP_HK_OTHER);
+    assert_ptr_equal(sip_hdr_find(&m, "From", 'f'), &h0[1]);
+    assert_ptr_equal(sip_hdr_find_kind(&m, SIP_HK_FROM), &h0[1]);
+    assert_ptr_equal(sip_hdr_find(&m, "to", 't'), &h0[3]);
+    assert_ptr_equal(sip_hdr_find(&m, "To", 0), &h0[4]);
+    assert_ptr_equal(sip_hdr_find_kind(&m, SIP_HK_TO), &h0[3]);
+    assert_ptr_equal(sip_hdr_find(&m, "Via", 'v'), &h0[0]);
+    assert_null(sip_hdr_find(&m, "Via", 0));
+    assert_null(sip_hdr_find(&m, "Call-ID", 'i'));
+    assert_null(sip_hdr_find_kind(&m, SIP_HK_CALL_ID));
+    assert_null(sip_hdr_find_kind(&m, SIP_HK_OTHER));
+    assert_null(sip_hdr_find_kind(&m, SIP_HK_COUNT));
+    assert_ptr_equal(sip_hdr_find(&m, "call-idx", 0), &h0[6]);
+    assert_ptr_equal(sip_hdr_find(&m, "x", 't'), &h0[3]);
+    assert_true(sip_hdr_is(&m, &h0[5], "Proxy-Authentication-Info", 0));
+    assert_false(sip_hdr_is(&m, &h0[8], "X-", 0));
+    for (guint i = 0; i < m.hdrs->len; i++) {
+        size_t vl;
+        char *v = sip_hdr_value(&m, &h0[i], &vl);
+        slice sv;
+        if (sip_hdr_value_slice(&m, &h0[i], &sv)) {
+            assert_int_equal(sv.n, vl);
+            assert_memory_equal(sv.p, v, vl);
+        } else {
+            assert_int_equal(i, 7); /* only Expires is folded */
+        }
+        g_free(v);
+    }
+    slice sv;
+    assert_true(sip_hdr_value_slice(&m, &h0[1], &sv));
+    assert_int_equal(sv.n, strlen("<sip:a@x>;tag=1"));
+    assert_memory_equal(sv.p, "<sip:a@x>;tag=1", sv.n);
+    char *v = sip_hdr_value(&m, &h0[7], NULL);
+    assert_string_equal(v, "1 2");
+    g_free(v);
+    sip_msg_clear(&m);
 }
 
 /* Hostile inputs: no crash, a clear status. */
@@ -281,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_all_vectors), cmocka_unit_test(test_seed_exact),
         cmocka_unit_test(test_header_rules), cmocka_unit_test(test_pai_rules),
         cmocka_unit_test(test_authp), cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_header_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
