@@ -86,6 +86,20 @@ msg_result *result_new(void)
     return r;
 }
 
+void result_reset(msg_result *r)
+{
+    GPtrArray *auths = r->auths;
+    note_list *notes = r->notes;
+    g_ptr_array_set_size(auths, 0); /* frees them */
+    if (notes)
+        g_array_set_size(notes, 0); /* frees the texts */
+    else
+        notes = note_list_new();
+    memset(r, 0, sizeof *r);
+    r->auths = auths;
+    r->notes = notes;
+}
+
 static void *arena_alloc(result_store *rs, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
@@ -115,17 +129,13 @@ static const char *intern(result_store *rs, const char *s)
     return copy;
 }
 
-/* Moves l into the store; NULL when empty. */
+/* Moves l into the store (*l becomes NULL); NULL, leaving an empty list where it is. */
 static note_list *keep_notes(result_store *rs, note_list **l)
 {
     note_list *n = *l;
+    if (!n || !n->len)
+        return NULL;
     *l = NULL;
-    if (!n)
-        return NULL;
-    if (!n->len) {
-        note_list_free(n);
-        return NULL;
-    }
     g_ptr_array_add(rs->notes, n);
     return n;
 }
@@ -146,7 +156,7 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
     for (guint i = 0; i < n; i++) {
         auth_result *a = g_ptr_array_index(r->auths, i);
         auth_rec *k = &m->auths[i];
-        k->why = intern(rs, a->why);
+        k->why = a->why_kept ? a->why_kept : intern(rs, a->why);
         k->notes = keep_notes(rs, &a->notes);
         k->sa_id = a->sa_id;
         k->sa_frame = a->sa_frame;

@@ -52,6 +52,7 @@ typedef struct {
     uint32_t sa_frame;       /* frame where the SA's handshake started */
     sig_status status;       /* SIG_NONE when the header carries no signature */
     char *why;               /* reason for status (NULL for VALID without detail) */
+    const char *why_kept;    /* the tracker's hint: an already kept (interned) copy of why */
     GPtrArray *other_params; /* "name=value" (unquoted) of parameters MS-SIPAE does not define, in order */
     note_list *notes;        /* expert infos about this header (NULL when none) */
 } auth_result;
@@ -115,6 +116,8 @@ void result_store_free(result_store *rs);
  * the caller frees it with msg_result_free once result_keep has compacted it. */
 msg_result *result_new(void);
 void msg_result_free(msg_result *r);
+/* Empties r for the next message (its arrays are reused). */
+void result_reset(msg_result *r);
 
 /* Frees one auth_result (the GDestroyNotify of msg_result.auths). */
 void auth_result_free(gpointer p);

@@ -25,6 +25,7 @@ struct sa_tracker {
     sa_table *tab;
     result_store *results;
     GPtrArray *full;           /* msg_result* kept for sa_tracker_process (tests, tools) */
+    msg_result *scratch;       /* the full result of the message being processed, reused */
     guint config_reported;     /* keystore configuration errors already reported */
 };
 
@@ -35,6 +36,7 @@ sa_tracker *sa_tracker_new(keystore *ks)
     t->tab = sa_table_new();
     t->results = result_store_new();
     t->full = g_ptr_array_new_with_free_func((GDestroyNotify)msg_result_free);
+    t->scratch = result_new();
     return t;
 }
 
@@ -45,6 +47,7 @@ void sa_tracker_free(sa_tracker *t)
     sa_table_free(t->tab);
     result_store_free(t->results);
     g_ptr_array_free(t->full, TRUE);
+    msg_result_free(t->scratch);
     g_free(t);
 }
 
@@ -373,6 +376,10 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     a->why = v.why;
     note_verdict(a, before);
     record_signed(t, s, a, f->meta->frame);
+    /* most headers of an SA keep the reason the previous one kept: skip interning it again */
+    const char *kept = s->why_kept[a->dir];
+    if (kept && a->why && strcmp(kept, a->why) == 0)
+        a->why_kept = kept;
 }
 
 /* An unsigned message between the endpoints of an SA that signs: every message after the
@@ -418,14 +425,13 @@ static void report_config(sa_tracker *t, msg_result *r)
 const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len,
                                       const msg_meta *meta)
 {
-    msg_result *r = result_new();
+    msg_result *r = t->scratch;
+    result_reset(r);
     sip_msg m;
     const char *why;
     if (sip_msg_parse(msg, len, &m, &why) < 0) {
         note_add(r->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "not a SIP message: %s", why);
-        const msg_rec *k = result_keep(t->results, r);
-        msg_result_free(r);
-        return k;
+        return result_keep(t->results, r);
     }
     r->parsed = 1;
     r->is_request = m.is_request;
@@ -453,7 +459,12 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
         msg_facts_clear(&f);
     sip_msg_clear(&m);
     const msg_rec *k = result_keep(t->results, r);
-    msg_result_free(r);
+    for (guint i = 0; i < k->n_auths; i++) {
+        const auth_rec *ar = &k->auths[i];
+        sa_entry *s = ar->sa_id && ar->why ? sa_table_get(t->tab, ar->sa_id) : NULL;
+        if (s)
+            s->why_kept[ar->dir & 1] = ar->why;
+    }
     return k;
 }
 

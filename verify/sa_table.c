@@ -4,7 +4,7 @@
 #include <string.h>
 
 /* What the table knows about one pair of transport endpoints. */
-typedef struct {
+typedef struct sa_pair {
     GPtrArray *open;     /* sa_entry* still SA_PENDING or SA_BOUND, oldest first */
     sa_entry *signing;   /* the SA that last signed between the two endpoints */
 } sa_pair;
@@ -22,8 +22,18 @@ static int streq0(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
-/* Key of a pair of endpoints, either way round; unknown endpoints count as "". */
-static char *pair_key(const char *a, const char *b)
+/* Look-up keys are built on the stack when they fit (KEY_BUF), else g_malloc'd: key_free. */
+#define KEY_BUF 160
+
+static void key_free(char *k, const char *buf)
+{
+    if (k != buf)
+        g_free(k);
+}
+
+/* Key of a pair of endpoints, either way round; unknown endpoints count as "", written into buf
+ * (cap bytes) when it fits, else g_malloc'd. */
+static char *pair_key_in(const char *a, const char *b, char *buf, size_t cap)
 {
     a = a ? a : "";
     b = b ? b : "";
@@ -32,7 +42,12 @@ static char *pair_key(const char *a, const char *b)
         a = b;
         b = x;
     }
-    return g_strdup_printf("%s|%s", a, b);
+    size_t la = strlen(a), lb = strlen(b);
+    char *k = la + lb + 2 <= cap ? buf : g_malloc(la + lb + 2);
+    memcpy(k, a, la);
+    k[la] = '|';
+    memcpy(k + la + 1, b, lb + 1);
+    return k;
 }
 
 /* Index key of an opaque: "SCHEME|OPAQUE" (both compare case-insensitively), written into buf
@@ -49,11 +64,6 @@ static char *name_key_in(const mech_ops *mech, const char *opaque, char *buf, si
     return k;
 }
 
-static void key_free(char *k, const char *buf)
-{
-    if (k != buf)
-        g_free(k);
-}
 
 /* The same, always g_malloc'd (a key to insert). */
 static char *name_key(const mech_ops *mech, const char *opaque)
@@ -61,7 +71,7 @@ static char *name_key(const mech_ops *mech, const char *opaque)
     return name_key_in(mech, opaque, NULL, 0);
 }
 
-#define KEY_BUF 160
+
 
 /* Key of the version a first-leg challenge offered to one client: the mechanism (a pointer, so
  * case cannot matter), realm and targetname as sent, and the client's endpoint. */
@@ -161,14 +171,15 @@ uint32_t sa_table_count(const sa_table *tab)
 /* The record of a pair, created on first use. */
 static sa_pair *pair_get(sa_table *tab, const char *a, const char *b, int create)
 {
-    char *k = pair_key(a, b);
+    char buf[KEY_BUF];
+    char *k = pair_key_in(a, b, buf, sizeof buf);
     sa_pair *pr = g_hash_table_lookup(tab->pairs, k);
     if (!pr && create) {
         pr = g_new0(sa_pair, 1);
         pr->open = g_ptr_array_new();
-        g_hash_table_insert(tab->pairs, k, pr);
+        g_hash_table_insert(tab->pairs, k == buf ? g_strdup(buf) : k, pr);
     } else {
-        g_free(k);
+        key_free(k, buf);
     }
     return pr;
 }
@@ -196,7 +207,10 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
         sa_seq_init(&s->mech_seq[d]);
     }
     g_ptr_array_add(tab->sas, s);
-    GPtrArray *open = pair_get(tab, client_ep, server_ep, 1)->open;
+    sa_pair *pr = pair_get(tab, client_ep, server_ep, 1);
+    if (client_ep && server_ep)
+        s->pair = pr;
+    GPtrArray *open = pr->open;
     if (open->len >= SA_OPEN_MAX) {
         if (evicted)
             *evicted = g_ptr_array_index(open, 0);
@@ -261,7 +275,7 @@ void sa_table_confirm(sa_table *tab, sa_entry *s)
     if (s->state == SA_CONFIRMED)
         return;
     s->state = SA_CONFIRMED;
-    sa_pair *pr = pair_get(tab, s->client_ep, s->server_ep, 0);
+    sa_pair *pr = s->pair ? s->pair : pair_get(tab, s->client_ep, s->server_ep, 0);
     if (pr)
         g_ptr_array_remove(pr->open, s);
 }
@@ -356,7 +370,7 @@ void sa_table_set_signing(sa_table *tab, sa_entry *s)
 {
     if (!s->client_ep || !s->server_ep)
         return;
-    pair_get(tab, s->client_ep, s->server_ep, 1)->signing = s;
+    (s->pair ? s->pair : pair_get(tab, s->client_ep, s->server_ep, 1))->signing = s;
 }
 
 void sa_table_offer(sa_table *tab, const mech_ops *mech, const char *realm,

@@ -60,6 +60,10 @@ typedef struct sa_entry {
     sa_seq seq[2];             /* cnum (DIR_C2S) / snum (DIR_S2C) bookkeeping */
     sa_seq mech_seq[2];        /* a mechanism sequence number the signature does not protect
                                   (RFC 4757 SND_SEQ), per direction, from verified messages */
+    struct sa_pair *pair;      /* the record of its endpoint pair (sa_table.c; endpoints never
+                                  change), NULL when either endpoint is unknown */
+    const char *why_kept[2];   /* per direction: the reason last kept for a header of this SA,
+                                  as interned by the result store (sa.c; a memo, not a verdict) */
 } sa_entry;
 
 typedef struct sa_table sa_table;
