@@ -70,15 +70,18 @@ auth_result *ahdr_decode(const sip_msg *m, const sip_hdr *h)
     if (ah.dups)
         note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN,
                  "%s: parameter(s) given more than once, the first is used: %s", a->name, ah.dups);
-    a->scheme = g_strdup(ah.scheme);
-    a->realm = g_strdup(authp_get_known(&ah, AUTHP_K_REALM));
-    a->targetname = g_strdup(authp_get_known(&ah, AUTHP_K_TARGETNAME));
-    a->opaque = g_strdup(authp_get_known(&ah, AUTHP_K_OPAQUE));
-    a->qop = g_strdup(authp_get_known(&ah, AUTHP_K_QOP));
+    /* the parameter strings stay in the parser's one allocation, now the result's */
+    a->strings = ah.arena;
+    ah.arena = NULL;
+    a->scheme = (char *)ah.scheme;
+    a->realm = (char *)authp_get_known(&ah, AUTHP_K_REALM);
+    a->targetname = (char *)authp_get_known(&ah, AUTHP_K_TARGETNAME);
+    a->opaque = (char *)authp_get_known(&ah, AUTHP_K_OPAQUE);
+    a->qop = (char *)authp_get_known(&ah, AUTHP_K_QOP);
     int client = kind == AH_CREDENTIALS;
     if (kind != AH_CHALLENGE) {
-        a->rand = g_strdup(authp_get_known(&ah, client ? AUTHP_K_CRAND : AUTHP_K_SRAND));
-        a->num_str = g_strdup(authp_get_known(&ah, client ? AUTHP_K_CNUM : AUTHP_K_SNUM));
+        a->rand = (char *)authp_get_known(&ah, client ? AUTHP_K_CRAND : AUTHP_K_SRAND);
+        a->num_str = (char *)authp_get_known(&ah, client ? AUTHP_K_CNUM : AUTHP_K_SNUM);
         if (a->num_str) {
             if (ahdr_parse_u32(a->num_str, &a->num) == 0)
                 a->has_num = 1;

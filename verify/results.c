@@ -25,13 +25,7 @@ void auth_result_free(gpointer p)
     if (!a)
         return;
     g_free(a->name);
-    g_free(a->scheme);
-    g_free(a->realm);
-    g_free(a->targetname);
-    g_free(a->opaque);
-    g_free(a->qop);
-    g_free(a->rand);
-    g_free(a->num_str);
+    g_free(a->strings);
     g_free(a->sig);
     g_free(a->gss);
     g_free(a->sigbuf);

@@ -31,6 +31,9 @@ typedef struct {
     int proxy;               /* 1 for the Proxy-* family (407 / Proxy-Authorization / Proxy-Authentication-Info) */
     mssipae_dir dir;         /* sender: C2S for credentials, S2C for challenges and *-Info */
     size_t line_off, line_len; /* the header line(s) within the message */
+    /* scheme, realm, targetname, opaque, qop, rand and num_str point into strings (one
+     * allocation, owned by the result): never free them one by one */
+    char *strings;
     char *scheme;            /* as on the wire; NULL when unparseable */
     char *realm, *targetname, *opaque, *qop; /* unquoted, NULL when absent */
     char *rand;              /* crand (credentials) or srand (info), NULL when absent */
