@@ -448,9 +448,23 @@ static wmem_array_t *find_sip_pdus(proto_tree *tree, packet_info *pinfo)
     return pdus;
 }
 
-static char *endpoint_str(packet_info *pinfo, const address *a, guint32 port)
+/* "address:port" into buf (MAX_ADDR_STR_LEN + 12 bytes): once per SIP message, so no printf. */
+#define ENDPOINT_LEN (MAX_ADDR_STR_LEN + 12)
+static const char *endpoint_str(const address *a, guint32 port, char *buf)
 {
-    return wmem_strdup_printf(pinfo->pool, "%s:%u", address_to_str(pinfo->pool, a), port);
+    address_to_str_buf(a, buf, MAX_ADDR_STR_LEN);
+    size_t n = strlen(buf);
+    char digits[12];
+    size_t d = 0;
+    do {
+        digits[d++] = (char)('0' + port % 10);
+        port /= 10;
+    } while (port);
+    buf[n++] = ':';
+    while (d)
+        buf[n++] = digits[--d];
+    buf[n] = '\0';
+    return buf;
 }
 
 /* ---- rendering a stored result ---- */
@@ -505,8 +519,8 @@ static void add_notes(packet_info *pinfo, proto_item *pi, const note_list *notes
 static void add_notes_no_tree(packet_info *pinfo, const msg_rec *r)
 {
     for (guint i = 0; i < r->n_auths; i++)
-        add_notes(pinfo, NULL, r->auths[i].notes);
-    add_notes(pinfo, NULL, r->notes);
+        add_notes(pinfo, NULL, msg_rec_auth_notes(r, i));
+    add_notes(pinfo, NULL, msg_rec_notes(r));
 }
 
 /* Info column, in the style of TCP's bracketed notes: one note per signed header
@@ -532,7 +546,7 @@ static void add_info_column(packet_info *pinfo, const msg_rec *r)
         if (t)
             col_append_sep_str(pinfo->cinfo, COL_INFO, " ", t);
     }
-    if (r->unsigned_sa)
+    if (msg_rec_unsigned_sa(r, NULL))
         col_append_sep_str(pinfo->cinfo, COL_INFO, " ", "[MS-SIPAE unsigned]");
 }
 
@@ -832,6 +846,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     gss_dissect_left = GSS_DISSECT_MAX; /* per frame: tokens handed to other dissectors */
     guint npdus = pdus ? wmem_array_get_count(pdus) : 0;
     if (!PINFO_FD_VISITED(pinfo)) {
+        char src[ENDPOINT_LEN], dst[ENDPOINT_LEN];
         for (guint i = 0; i < npdus; i++) {
             sip_pdu *pdu = (sip_pdu *)wmem_array_index(pdus, i);
             /* the span may run past the message into its body or the end of the tvb: the
@@ -839,8 +854,8 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
             guint8 *bytes = (guint8 *)tvb_memdup(pinfo->pool, pdu->tvb, pdu->start, pdu->len);
             msg_meta meta = {
                 .frame = pinfo->num,
-                .src = endpoint_str(pinfo, &pinfo->src, pinfo->srcport),
-                .dst = endpoint_str(pinfo, &pinfo->dst, pinfo->destport),
+                .src = endpoint_str(&pinfo->src, pinfo->srcport, src),
+                .dst = endpoint_str(&pinfo->dst, pinfo->destport, dst),
             };
             const msg_rec *r = sa_tracker_process_rec(the_tracker, (const char *)bytes,
                                                       (size_t)pdu->len, &meta);
@@ -863,7 +878,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     for (guint i = 0; i < n; i++) {
         const msg_rec *r = p_get_proto_data(wmem_file_scope(), pinfo, proto_mssipae, i);
         tf->r[i] = r;
-        if (!r->n_auths && !r->notes)
+        if (!r->n_auths && !msg_rec_notes(r))
             continue;
         msg_result *full = NULL;
         if (with_tree) {
@@ -912,8 +927,10 @@ static void count_frame(sa_stats *ss, const mssipae_tap_frame *tf)
             if (a->status > SIG_NONE && a->status < N_COUNTS)
                 sa_row(ss, a->sa_id)->c[a->dir == DIR_S2C][a->status]++;
         }
-        if (r->unsigned_sa)
-            sa_row(ss, r->unsigned_sa)->c[r->unsigned_dir == DIR_S2C][0]++;
+        mssipae_dir ud = DIR_C2S;
+        guint32 us = msg_rec_unsigned_sa(r, &ud);
+        if (us)
+            sa_row(ss, us)->c[ud == DIR_S2C][0]++;
     }
 }
 
@@ -1066,8 +1083,10 @@ static tap_packet_status st_packet(stats_tree *st, packet_info *pinfo _U_, epan_
             if (a->status > SIG_NONE && a->status < N_COUNTS)
                 st_tick(st, a->sa_id, (mssipae_dir)a->dir, (int)a->status);
         }
-        if (r->unsigned_sa)
-            st_tick(st, r->unsigned_sa, r->unsigned_dir, 0);
+        mssipae_dir ud = DIR_C2S;
+        guint32 us = msg_rec_unsigned_sa(r, &ud);
+        if (us)
+            st_tick(st, us, ud, 0);
     }
     return TAP_PACKET_REDRAW;
 }

@@ -58,7 +58,7 @@ result_store *result_store_new(void)
     rs->used = ARENA_BLOCK;
     rs->why = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     rs->notes = g_ptr_array_new_with_free_func(free_notes);
-    rs->empty.parsed = 1;
+    rs->empty.flags = MR_PARSED;
     return rs;
 }
 
@@ -140,18 +140,27 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
         return &rs->empty;
     guint n = r->auths->len;
     msg_rec *m = arena_alloc(rs, sizeof(msg_rec) + (size_t)n * sizeof(auth_rec));
-    m->parsed = (uint8_t)(r->parsed != 0);
-    m->is_request = (uint8_t)(r->is_request != 0);
-    m->status_code = r->status_code;
-    m->unsigned_sa = r->unsigned_sa;
-    m->unsigned_dir = (uint8_t)r->unsigned_dir;
+    m->flags = (uint8_t)((r->parsed ? MR_PARSED : 0) | (r->is_request ? MR_REQUEST : 0));
+    m->status_code = (int16_t)CLAMP(r->status_code, G_MININT16, G_MAXINT16);
     m->n_auths = n;
-    m->notes = keep_notes(rs, &r->notes);
+    int extra = (r->notes && r->notes->len) || r->unsigned_sa;
+    for (guint i = 0; i < n && !extra; i++) {
+        const auth_result *a = g_ptr_array_index(r->auths, i);
+        extra = a->notes && a->notes->len;
+    }
+    if (extra) {
+        msg_rec_extra *x = arena_alloc(rs, sizeof(msg_rec_extra) + (size_t)n * sizeof(note_list *));
+        x->notes = keep_notes(rs, &r->notes);
+        x->unsigned_sa = r->unsigned_sa;
+        x->unsigned_dir = (uint8_t)r->unsigned_dir;
+        for (guint i = 0; i < n; i++)
+            x->auth_notes[i] = keep_notes(rs, &((auth_result *)g_ptr_array_index(r->auths, i))->notes);
+        m->extra = x;
+    }
     for (guint i = 0; i < n; i++) {
         auth_result *a = g_ptr_array_index(r->auths, i);
         auth_rec *k = &m->auths[i];
         k->why = a->why_kept ? a->why_kept : intern(rs, a->why);
-        k->notes = keep_notes(rs, &a->notes);
         k->sa_id = a->sa_id;
         k->sa_frame = a->sa_frame;
         k->version = a->version;
@@ -178,13 +187,12 @@ static note_list *copy_notes(const note_list *l)
 msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len)
 {
     msg_result *r = result_new();
-    r->parsed = rec->parsed;
-    r->is_request = rec->is_request;
+    r->parsed = (rec->flags & MR_PARSED) != 0;
+    r->is_request = (rec->flags & MR_REQUEST) != 0;
     r->status_code = rec->status_code;
-    r->unsigned_sa = rec->unsigned_sa;
-    r->unsigned_dir = (mssipae_dir)rec->unsigned_dir;
+    r->unsigned_sa = msg_rec_unsigned_sa(rec, &r->unsigned_dir);
     note_list_free(r->notes);
-    r->notes = rec->notes ? copy_notes(rec->notes) : NULL;
+    r->notes = msg_rec_notes(rec) ? copy_notes(msg_rec_notes(rec)) : NULL;
     if (!rec->n_auths)
         return r;
     sip_msg m;
@@ -214,7 +222,8 @@ msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len)
         a->version_from_sa = (k->flags & AR_VERSION_FROM_SA) != 0;
         a->version = k->version;
         note_list_free(a->notes);
-        a->notes = k->notes ? copy_notes(k->notes) : NULL;
+        const note_list *kn = msg_rec_auth_notes(rec, r->auths->len - 1);
+        a->notes = kn ? copy_notes(kn) : NULL;
         if (k->flags & AR_HAS_SIGBUF) {
             sigbuf_auth sa = { a->scheme, a->rand, a->num_str, a->realm, a->targetname,
                                a->line_off, a->line_len };

@@ -74,7 +74,7 @@ typedef struct {
 
 /* ---- what is kept for the whole capture ----
  *
- * Per MS-SIPAE auth header only its outcome is kept (auth_rec, 32 bytes): status, reason, SA,
+ * Per MS-SIPAE auth header only its outcome is kept (auth_rec, 24 bytes): status, reason, SA,
  * the version the buffer was built for, notes. Everything that can be read again from the
  * message bytes (name, parameters, signature, gssapi-data, the signature buffer) is re-created
  * when a tree asks for it (result_expand). Reasons are interned: every header of an SA with the
@@ -86,9 +86,9 @@ enum {
     AR_HAS_SIGBUF = 1u << 2,    /* a signature buffer was built (with version) */
 };
 
+/* One auth header's outcome: 24 bytes. */
 typedef struct {
     const char *why;         /* interned in the store (shared), NULL when none */
-    note_list *notes;        /* NULL when none; owned by the store */
     uint32_t sa_id;          /* 0 when no SA */
     uint32_t sa_frame;
     uint32_t version;        /* with AR_HAS_VERSION */
@@ -98,17 +98,47 @@ typedef struct {
     uint8_t pad_;
 } auth_rec;
 
+/* What few messages have: notes, an unsigned message on a signing SA (it always has a note). */
 typedef struct {
-    uint8_t parsed;          /* 0: not a SIP message (notes say why) */
-    uint8_t is_request;
-    uint8_t unsigned_dir;    /* mssipae_dir, with unsigned_sa */
-    uint8_t pad_;
-    int32_t status_code;
+    note_list *notes;        /* message-level notes, NULL when none */
     uint32_t unsigned_sa;    /* as msg_result.unsigned_sa */
+    uint8_t unsigned_dir;    /* mssipae_dir, with unsigned_sa */
+    note_list *auth_notes[]; /* per auth header (n_auths), NULL when none */
+} msg_rec_extra;
+
+enum { MR_PARSED = 1u << 0, MR_REQUEST = 1u << 1 };
+
+/* One message: 16 bytes and 24 per auth header. */
+typedef struct {
+    const msg_rec_extra *extra; /* NULL when the message and its headers have no note */
     uint32_t n_auths;
-    note_list *notes;        /* message-level notes, NULL when none; owned by the store */
+    int16_t status_code;
+    uint8_t flags;           /* MR_* */
+    uint8_t pad_;
     auth_rec auths[];        /* n_auths, in message order */
 } msg_rec;
+
+/* Notes of the message, and of its auth header i; NULL when none. */
+static inline const note_list *msg_rec_notes(const msg_rec *r)
+{
+    return r->extra ? r->extra->notes : NULL;
+}
+
+static inline const note_list *msg_rec_auth_notes(const msg_rec *r, guint i)
+{
+    return r->extra && i < r->n_auths ? r->extra->auth_notes[i] : NULL;
+}
+
+/* The signing SA of an unsigned message (its NOTE_UNSIGNED note), 0 when none; *dir (may be
+ * NULL) receives which way it travelled. */
+static inline uint32_t msg_rec_unsigned_sa(const msg_rec *r, mssipae_dir *dir)
+{
+    if (!r->extra || !r->extra->unsigned_sa)
+        return 0;
+    if (dir)
+        *dir = (mssipae_dir)r->extra->unsigned_dir;
+    return r->extra->unsigned_sa;
+}
 
 typedef struct result_store result_store;
 
