@@ -6,8 +6,8 @@
  * (sigbuf/, keytab/, verify/), which never sees a tvb.
  *
  * Results are computed once, on the first pass, and a small record of each (msg_rec: the
- * outcome of every auth header) is stored with the frame (p_add_proto_data, one key per SIP
- * message of the frame); every pass uses the stored record, and a tree that shows mssipae
+ * outcome of every auth header) is kept for each SIP message that has something to show
+ * (frame_recs, found by frame number); every pass uses the stored record, and a tree that shows mssipae
  * fields gets the full result re-created from the frame's bytes (result_expand), so
  * `tshark -2`, the GUI and a one-pass run show the same fields.
  */
@@ -19,7 +19,6 @@
 #include <epan/packet.h>
 #include <epan/prefs.h>
 #include <epan/prefs-int.h> /* prefs_get_string_value: reading tls.keylog_file */
-#include <epan/proto_data.h>
 #include <epan/show_exception.h>
 #include <epan/uat.h>
 #include <epan/to_str.h>
@@ -357,6 +356,40 @@ static void mssipae_prefs_apply(void)
 
 /* ---- capture state: rebuilt per file and after every preference change ---- */
 
+/* The records of the SIP messages that have something to show (MS-SIPAE headers or notes),
+ * appended in capture order on the first pass and found by binary search on the frame number:
+ * 16 bytes per such message, nothing for the rest (instead of p_add_proto_data's list entry for
+ * every SIP message). */
+typedef struct {
+    guint32 frame;
+    guint16 pdu;       /* which SIP message of the frame */
+    guint16 npdus;     /* how many the frame had on the first pass */
+    const msg_rec *r;
+} frame_rec;
+static GArray *frame_recs;
+
+/* The first entry of frame, and how many there are (*n); NULL when none. */
+static const frame_rec *frame_recs_find(guint32 frame, guint *n)
+{
+    *n = 0;
+    if (!frame_recs || !frame_recs->len)
+        return NULL;
+    const frame_rec *v = (const frame_rec *)(void *)frame_recs->data;
+    guint lo = 0, hi = frame_recs->len;
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+        if (v[mid].frame < frame)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    guint e = lo;
+    while (e < frame_recs->len && v[e].frame == frame)
+        e++;
+    *n = e - lo;
+    return *n ? &v[lo] : NULL;
+}
+
 static keystore *the_keystore;
 static sa_tracker *the_tracker;
 
@@ -394,10 +427,16 @@ static void mssipae_init(void)
         g_free(origin);
     }
     the_tracker = sa_tracker_new(the_keystore);
+    if (!frame_recs)
+        frame_recs = g_array_sized_new(FALSE, FALSE, sizeof(frame_rec), 1024);
+    g_array_set_size(frame_recs, 0);
 }
 
 static void mssipae_cleanup(void)
 {
+    if (frame_recs)
+        g_array_free(frame_recs, TRUE);
+    frame_recs = NULL;
     sa_tracker_free(the_tracker);
     the_tracker = NULL;
     keystore_free(the_keystore);
@@ -847,7 +886,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     guint npdus = pdus ? wmem_array_get_count(pdus) : 0;
     if (!PINFO_FD_VISITED(pinfo)) {
         char src[ENDPOINT_LEN], dst[ENDPOINT_LEN];
-        for (guint i = 0; i < npdus; i++) {
+        for (guint i = 0; i < npdus && i < G_MAXUINT16; i++) {
             sip_pdu *pdu = (sip_pdu *)wmem_array_index(pdus, i);
             /* the span may run past the message into its body or the end of the tvb: the
              * core reads the start line and headers only, up to the blank line */
@@ -859,12 +898,14 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
             };
             const msg_rec *r = sa_tracker_process_rec(the_tracker, (const char *)bytes,
                                                       (size_t)pdu->len, &meta);
-            p_add_proto_data(wmem_file_scope(), pinfo, proto_mssipae, i, (void *)r);
+            if (r->n_auths || msg_rec_notes(r)) {
+                frame_rec fr = { pinfo->num, (guint16)i, (guint16)MIN(npdus, G_MAXUINT16), r };
+                g_array_append_val(frame_recs, fr);
+            }
         }
     }
     guint n = 0;
-    while (p_get_proto_data(wmem_file_scope(), pinfo, proto_mssipae, n))
-        n++;
+    const frame_rec *recs = frame_recs_find(pinfo->num, &n);
     if (!n)
         return 0;
     mssipae_tap_frame *tf = wmem_new(pinfo->pool, mssipae_tap_frame);
@@ -874,20 +915,19 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
      * message bytes; otherwise -- no tree, or one where no mssipae field is shown or filtered
      * on (tshark -Y sip): Wireshark's "fake items" convention -- the expert infos are added
      * without items. */
-    gboolean with_tree = tree && npdus == n && proto_field_is_referenced(tree, proto_mssipae);
+    gboolean with_tree = tree && npdus == recs[0].npdus &&
+                         proto_field_is_referenced(tree, proto_mssipae);
     for (guint i = 0; i < n; i++) {
-        const msg_rec *r = p_get_proto_data(wmem_file_scope(), pinfo, proto_mssipae, i);
+        const msg_rec *r = recs[i].r;
         tf->r[i] = r;
-        if (!r->n_auths && !msg_rec_notes(r))
-            continue;
         msg_result *full = NULL;
-        if (with_tree) {
-            const sip_pdu *pdu = (const sip_pdu *)wmem_array_index(pdus, i);
+        const sip_pdu *pdu = with_tree && recs[i].pdu < npdus
+                                 ? (const sip_pdu *)wmem_array_index(pdus, recs[i].pdu) : NULL;
+        if (pdu)
             full = result_expand(r, (const char *)tvb_memdup(pinfo->pool, pdu->tvb, pdu->start,
                                                              pdu->len), (size_t)pdu->len);
-        }
         if (full)
-            render(tvb, pinfo, tree, (sip_pdu *)wmem_array_index(pdus, i), full);
+            render(tvb, pinfo, tree, pdu, full);
         else
             add_notes_no_tree(pinfo, r);
         msg_result_free(full);
