@@ -229,4 +229,31 @@ int ntlm_mac_equal(const uint8_t mine[16], const uint8_t got[16], int ess);
 void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, size_t buflen,
               uint8_t out[16]);
 
+/* ---- one message checked under several keys of one ExportedSessionKey ----
+ * What the MACs of one message share, computed at most once per message: the CRC32 of the
+ * message (every non-ESS key) and HMAC_MD5(SigningKey, LE32(seq) || message) per signing key and
+ * SeqNum (the signing key does not depend on the flags, so every ESS flag variant shares it).
+ * Results are those of ntlm_mac / ntlm_mac_noess_alt. Wipe with ntlm_mac_memo_clear. */
+#define NTLM_MEMO_SLOTS 6
+typedef struct {
+    const uint8_t *buf;
+    size_t buflen;
+    int have_crc;
+    uint32_t crc;
+    size_t n;                       /* HMAC slots used */
+    struct {
+        uint8_t sign[16];           /* the signing key */
+        uint32_t seq;
+        uint8_t h[8];               /* HMAC_MD5(sign, LE32(seq) || buf)[0..7] */
+    } slot[NTLM_MEMO_SLOTS];
+} ntlm_mac_memo;
+
+void ntlm_mac_memo_init(ntlm_mac_memo *m, const uint8_t *buf, size_t buflen);
+void ntlm_mac_memo_clear(ntlm_mac_memo *m);
+/* ntlm_mac(k, dir, seq, m->buf, m->buflen, out), sharing work through m. */
+void ntlm_mac_m(const ntlm_keys *k, int dir, uint32_t seq, ntlm_mac_memo *m, uint8_t out[16]);
+/* ntlm_mac_noess_alt(k, alt, seq, m->buf, m->buflen, out), sharing the CRC through m. */
+void ntlm_mac_noess_alt_m(const ntlm_keys *k, int alt, uint32_t seq, ntlm_mac_memo *m,
+                          uint8_t out[16]);
+
 #endif

@@ -506,3 +506,94 @@ void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, siz
         mac_noess_ks(k->ks100[d], seq, buf, buflen, out); /* the seal key's keystream */
     }
 }
+
+/* ---- the per-message memo (several keys of one ESK over one message) ---- */
+
+void ntlm_mac_memo_init(ntlm_mac_memo *m, const uint8_t *buf, size_t buflen)
+{
+    memset(m, 0, sizeof *m);
+    m->buf = buf;
+    m->buflen = buflen;
+}
+
+void ntlm_mac_memo_clear(ntlm_mac_memo *m)
+{
+    secure_wipe(m, sizeof *m);
+}
+
+static uint32_t memo_crc(ntlm_mac_memo *m)
+{
+    if (!m->have_crc) {
+        m->crc = (uint32_t)crc32_z(0L, m->buflen ? m->buf : (const uint8_t *)"", m->buflen);
+        m->have_crc = 1;
+    }
+    return m->crc;
+}
+
+/* Without ESS from a known CRC: as mac_noess_ks. */
+static void mac_noess_crc(const uint8_t ks[12], uint32_t crc, uint32_t seq, uint8_t out[16])
+{
+    uint8_t plain[8];
+    wr32(plain, crc);
+    wr32(plain + 4, seq);
+    wr32(out, 1);
+    memset(out + 4, 0, 4);
+    for (int i = 0; i < 8; i++)
+        out[8 + i] = (uint8_t)(plain[i] ^ ks[4 + i]);
+}
+
+/* HMAC_MD5(k->sign[d], LE32(seq) || buf)[0..7], from the memo or computed with the kept key
+ * schedule and remembered. */
+static const uint8_t *memo_hmac(const ntlm_keys *k, int d, uint32_t seq, ntlm_mac_memo *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->slot[i].seq == seq && memcmp(m->slot[i].sign, k->sign[d], 16) == 0)
+            return m->slot[i].h;
+    size_t i = m->n < NTLM_MEMO_SLOTS ? m->n++ : NTLM_MEMO_SLOTS - 1;
+    uint8_t s[4], h[16];
+    wr32(s, seq);
+    struct hmac_md5_ctx c;
+    hmac_md5_load(&c, k->hmac_in[d], k->hmac_out[d]);
+    hmac_md5_update(&c, 4, s);
+    if (m->buflen)
+        hmac_md5_update(&c, m->buflen, m->buf);
+    hmac_md5_digest(&c, 16, h);
+    secure_wipe(&c, sizeof c);
+    memcpy(m->slot[i].sign, k->sign[d], 16);
+    m->slot[i].seq = seq;
+    memcpy(m->slot[i].h, h, 8);
+    secure_wipe(h, sizeof h);
+    return m->slot[i].h;
+}
+
+void ntlm_mac_m(const ntlm_keys *k, int dir, uint32_t seq, ntlm_mac_memo *m, uint8_t out[16])
+{
+    int d = dir ? 1 : 0;
+    if (!(k->flags & NTLM_FL_ESS)) {
+        mac_noess_crc(k->ks100[d], memo_crc(m), seq, out);
+        return;
+    }
+    const uint8_t *h = memo_hmac(k, d, seq, m);
+    wr32(out, 1);
+    wr32(out + 12, seq);
+    if (!(k->flags & NTLM_FL_KEY_EXCH)) {
+        memcpy(out + 4, h, 8);
+    } else if (seq == NTLM_SEQ_SIP || seq == 0) {
+        const uint8_t *ks = seq == 0 ? k->ks0[d] : k->ks100[d];
+        for (int i = 0; i < 8; i++)
+            out[4 + i] = (uint8_t)(h[i] ^ ks[i]);
+    } else {
+        /* ck = RC4(MD5(SealingKey || SeqNum), ck): a key schedule for this SeqNum */
+        uint8_t s[4], rk[16];
+        wr32(s, seq);
+        md5_2(k->seal[d], 16, s, 4, rk);
+        rc4(rk, 16, h, 8, out + 4);
+        secure_wipe(rk, sizeof rk);
+    }
+}
+
+void ntlm_mac_noess_alt_m(const ntlm_keys *k, int alt, uint32_t seq, ntlm_mac_memo *m,
+                          uint8_t out[16])
+{
+    mac_noess_crc(k->ks_alt[alt], memo_crc(m), seq, out);
+}

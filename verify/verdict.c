@@ -58,6 +58,12 @@ sig_verdict verdict_make(sig_status st, const char *fmt, ...)
     return v;
 }
 
+sig_verdict verdict_copy(sig_status st, const char *why)
+{
+    sig_verdict v = { st, g_strdup(why) };
+    return v;
+}
+
 void verdict_clear(sig_verdict *v)
 {
     g_free(v->why);

@@ -93,6 +93,9 @@ typedef struct {
 /* Builds a verdict with a formatted reason. */
 sig_verdict verdict_make(sig_status st, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 void verdict_clear(sig_verdict *v);
+/* A verdict whose reason is a copy of why (may be NULL): for reasons kept per SA, which cost no
+ * printf per message. */
+sig_verdict verdict_copy(sig_status st, const char *why);
 
 /* Short name of a status ("valid", "invalid", "no key", "no SA", "unsupported", "malformed"). */
 const char *sig_status_name(sig_status st);
