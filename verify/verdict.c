@@ -35,6 +35,14 @@ void note_add(note_list *l, note_kind kind, note_sev sev, const char *fmt, ...)
     g_array_append_val(l, n);
 }
 
+void note_add_text(note_list *l, note_kind kind, note_sev sev, const char *text)
+{
+    if (!l)
+        return;
+    mssipae_note n = { kind, sev, g_strdup(text), FACT_NONE };
+    g_array_append_val(l, n);
+}
+
 void note_fact_add(note_list *l, note_fact f, const char *fmt, ...)
 {
     if (!l)

@@ -75,6 +75,9 @@ void note_list_free(note_list *l);
 /* Appends a printf-formatted note. l may be NULL (the note is dropped). */
 void note_add(note_list *l, note_kind kind, note_sev sev, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
 
+/* Appends a note whose text is a copy of text (no formatting). l may be NULL. */
+void note_add_text(note_list *l, note_kind kind, note_sev sev, const char *text);
+
 /* Appends a NOTE_FACT note (severity chat) naming fact f. l may be NULL. */
 void note_fact_add(note_list *l, note_fact f, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
