@@ -54,6 +54,14 @@ void note_fact_add(note_list *l, note_fact f, const char *fmt, ...)
     g_array_append_val(l, n);
 }
 
+void note_fact_add_text(note_list *l, note_fact f, const char *text)
+{
+    if (!l)
+        return;
+    mssipae_note n = { NOTE_FACT, NOTE_SEV_CHAT, g_strdup(text), f };
+    g_array_append_val(l, n);
+}
+
 sig_verdict verdict_make(sig_status st, const char *fmt, ...)
 {
     sig_verdict v = { st, NULL };

@@ -78,6 +78,9 @@ void note_add(note_list *l, note_kind kind, note_sev sev, const char *fmt, ...) 
 /* Appends a note whose text is a copy of text (no formatting). l may be NULL. */
 void note_add_text(note_list *l, note_kind kind, note_sev sev, const char *text);
 
+/* note_fact_add with text copied as it is (no formatting). l may be NULL. */
+void note_fact_add_text(note_list *l, note_fact f, const char *text);
+
 /* Appends a NOTE_FACT note (severity chat) naming fact f. l may be NULL. */
 void note_fact_add(note_list *l, note_fact f, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
