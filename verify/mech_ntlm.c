@@ -511,7 +511,13 @@ static void kl_prepare(ntlm_sa *st, const uint8_t esk[16], uint32_t flags0, size
 static const ntlm_keys *kl_key(ntlm_sa *st, size_t i, uint32_t flags)
 {
     if (!(st->kl_have & 1u << i)) {
-        ntlm_derive_keys(st->kl_esk, flags, &st->kl_keys[i]);
+        /* a variant of the same kind (ESS or not) already derived shares what no flag changes */
+        const ntlm_keys *ref = NULL;
+        for (size_t j = 0; j < N_VARIANTS && !ref; j++)
+            if ((st->kl_have & 1u << j) &&
+                ((st->kl_keys[j].flags ^ flags) & NTLM_FL_ESS) == 0)
+                ref = &st->kl_keys[j];
+        ntlm_derive_keys_like(st->kl_esk, flags, ref, &st->kl_keys[i]);
         st->kl_have |= 1u << i;
     }
     return &st->kl_keys[i];

@@ -210,6 +210,12 @@ void ntlm_mac_noess_alt(const ntlm_keys *k, int alt, uint32_t seq, const uint8_t
                         size_t buflen, uint8_t out[16]);
 /* Fills *k for ExportedSessionKey esk under flags. */
 void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k);
+/* The same result, taking from ref (keys of the same ExportedSessionKey under other flags, or
+ * NULL) what no flag changes: with ESS the signing keys and their HMAC key schedules, without
+ * ESS the keystreams of the three seal-key choices. ref is ignored when its ExportedSessionKey
+ * differs or only one of the two is ESS. */
+void ntlm_derive_keys_like(const uint8_t esk[16], uint32_t flags, const ntlm_keys *ref,
+                           ntlm_keys *k);
 
 /* ---- the MAC ([MS-NLMP] 3.4.4, datagram: RC4 re-keyed per message) ---- */
 

@@ -359,12 +359,35 @@ static void hmac_md5_load(struct hmac_md5_ctx *c, const uint32_t in[4], const ui
 
 void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
 {
+    ntlm_derive_keys_like(esk, flags, NULL, k);
+}
+
+/* Index in NTLM_NOESS_ALT_FLAGS order of the non-ESS seal key flags choose. */
+static int noess_choice(uint32_t flags)
+{
+    if (!(flags & NTLM_FL_LM_KEY))
+        return 0;
+    return (flags & NTLM_FL_56) ? 1 : 2;
+}
+
+void ntlm_derive_keys_like(const uint8_t esk[16], uint32_t flags, const ntlm_keys *ref,
+                           ntlm_keys *k)
+{
     secure_wipe(k, sizeof *k);
     k->flags = flags;
     memcpy(k->esk, esk, 16);
-    if (flags & NTLM_FL_ESS) {
+    int ess = (flags & NTLM_FL_ESS) != 0;
+    /* what depends on the ExportedSessionKey alone is taken from ref when it has it */
+    if (ref && memcmp(ref->esk, esk, 16) != 0)
+        ref = NULL;
+    if (ref && ((ref->flags & NTLM_FL_ESS) != 0) != ess)
+        ref = NULL;
+    if (ess) {
         for (int d = 0; d < 2; d++) {
-            ntlm_sign_key(esk, d, k->sign[d]);
+            if (ref)
+                memcpy(k->sign[d], ref->sign[d], 16);
+            else
+                ntlm_sign_key(esk, d, k->sign[d]);
             ntlm_seal_key_ess(esk, flags, d, k->seal[d]);
         }
         k->seal_len = 16;
@@ -375,13 +398,19 @@ void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
     }
     /* The per-direction state every message would otherwise recompute (issue 10). */
     static const uint8_t zero[12] = { 0 };
-    for (int d = 0; d < 2; d++) {
-        if (flags & NTLM_FL_ESS) {
-            struct hmac_md5_ctx h;
-            hmac_md5_set_key(&h, 16, k->sign[d]);
-            memcpy(k->hmac_in[d], h.inner.state, 16);
-            memcpy(k->hmac_out[d], h.outer.state, 16);
-            secure_wipe(&h, sizeof h);
+    if (ess) {
+        for (int d = 0; d < 2; d++) {
+            if (ref) {
+                /* the HMAC key schedule of the signing key, which no flag changes */
+                memcpy(k->hmac_in[d], ref->hmac_in[d], 16);
+                memcpy(k->hmac_out[d], ref->hmac_out[d], 16);
+            } else {
+                struct hmac_md5_ctx h;
+                hmac_md5_set_key(&h, 16, k->sign[d]);
+                memcpy(k->hmac_in[d], h.inner.state, 16);
+                memcpy(k->hmac_out[d], h.outer.state, 16);
+                secure_wipe(&h, sizeof h);
+            }
             if (flags & NTLM_FL_KEY_EXCH) {
                 /* RC4 key for SeqNum 100: MD5(SealingKey || LE32(100)); its keystream */
                 uint8_t s[4], rk[16];
@@ -393,12 +422,14 @@ void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
                 rc4(rk, 16, zero, 8, k->ks0[d]);
                 secure_wipe(rk, sizeof rk);
             }
-        } else {
-            /* fresh RC4 of the seal key: the keystream does not depend on SeqNum */
-            rc4(k->seal[d], k->seal_len, zero, 12, k->ks100[d]);
         }
+        return;
     }
-    if (!(flags & NTLM_FL_ESS)) {
+    /* Without ESS: the keystreams of the three seal-key choices (fresh RC4: they do not depend
+     * on SeqNum), one of which is the flags' own, for both directions. */
+    if (ref) {
+        memcpy(k->ks_alt, ref->ks_alt, sizeof k->ks_alt);
+    } else {
         static const uint32_t alt[3] = NTLM_NOESS_ALT_FLAGS;
         for (int i = 0; i < 3; i++) {
             uint8_t ak[16];
@@ -407,6 +438,9 @@ void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
             secure_wipe(ak, sizeof ak);
         }
     }
+    int c = noess_choice(flags);
+    memcpy(k->ks100[0], k->ks_alt[c], 12);
+    memcpy(k->ks100[1], k->ks_alt[c], 12);
 }
 
 /* Without ESS: RandomPad(0) || CRC32(Message) || SeqNum XOR the keystream ks (12 bytes). */

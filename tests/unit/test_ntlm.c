@@ -1366,6 +1366,35 @@ static void test_keylog_variants_cached(void **state)
     g_free(path);
 }
 
+/* ntlm_derive_keys_like gives byte for byte what ntlm_derive_keys gives, whatever ref is (keys
+ * of the same ESK under any flag set, of another ESK, or none). */
+static void test_derive_keys_like(void **state)
+{
+    static const uint32_t fls[] = {
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128, NTLM_FL_ESS, 0,
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_56, NTLM_FL_ESS | NTLM_FL_KEY_EXCH,
+        NTLM_FL_LM_KEY | NTLM_FL_56, NTLM_FL_LM_KEY, NTLM_FL_KEY_EXCH,
+        NTLM_FL_NON_NT_SESSION_KEY | NTLM_FL_56, NTLM_FL_ESS | NTLM_FL_LM_KEY | NTLM_FL_56,
+    };
+    uint8_t esk[16], other[16];
+    for (size_t i = 0; i < sizeof esk; i++) {
+        esk[i] = (uint8_t)(i * 29 + 7);
+        other[i] = (uint8_t)(i * 3 + 200);
+    }
+    for (size_t f = 0; f < G_N_ELEMENTS(fls); f++) {
+        ntlm_keys want, got, ref;
+        ntlm_derive_keys(esk, fls[f], &want);
+        ntlm_derive_keys_like(esk, fls[f], NULL, &got);
+        assert_memory_equal(&got, &want, sizeof want);
+        for (size_t r = 0; r < G_N_ELEMENTS(fls); r++)
+            for (int o = 0; o < 2; o++) {
+                ntlm_derive_keys(o ? other : esk, fls[r], &ref);
+                ntlm_derive_keys_like(esk, fls[f], &ref, &got);
+                assert_memory_equal(&got, &want, sizeof want);
+            }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1388,6 +1417,7 @@ int main(void)
         cmocka_unit_test(test_mac_state_matches_reference),
         cmocka_unit_test(test_mac_memo_matches_mac),
         cmocka_unit_test(test_keylog_variants_cached),
+        cmocka_unit_test(test_derive_keys_like),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
