@@ -100,6 +100,8 @@ struct keystore {
     gboolean kl_loaded;      /* kl_id describes the content in kl_table */
     gint64 kl_recheck_us;    /* keystore_keylog_recheck: 0 = look at the file on every lookup */
     gint64 kl_checked;       /* monotonic time (us) of the last look that found it loaded */
+    guint64 kl_gen;          /* keystore_keylog_generation: new whenever a find could answer
+                                differently (table rebuilt or cleared, pin changed) */
     ks_file_id kl_id;
 
     GPtrArray *rsa_keys;     /* ks_rsa *, in the order added */
@@ -112,6 +114,15 @@ struct keystore {
 };
 
 /* ---- small helpers ---- */
+
+/* One process-wide counter, so a generation is never reused, not even by another keystore at
+ * the same address (a per-SA memo keyed by (keystore, generation) cannot go stale). */
+static guint64 ks_gen_counter;
+
+static void ks_keylog_changed(keystore *ks)
+{
+    ks->kl_gen = ++ks_gen_counter;
+}
 
 /* Frees a password string after wiping it. */
 static void ks_free_secret_str(char *s)
@@ -279,6 +290,7 @@ keystore *keystore_new(void)
     ks->kl_reported = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     ks->rsa_keys = g_ptr_array_new_with_free_func(ks_rsa_free);
     ks->tk_reported = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    ks_keylog_changed(ks);
     krb5_error_code rc = krb5_init_context(&ks->kctx);
     if (rc != 0) {
         ks->kctx = NULL;
@@ -320,6 +332,7 @@ static void ks_keylog_clear(keystore *ks)
     ks->kl_loaded = FALSE;
     g_free(ks->kl_path);
     ks->kl_path = NULL;
+    ks_keylog_changed(ks);
 }
 
 static void ks_tls_keylog_clear(keystore *ks);
@@ -897,6 +910,7 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
         g_hash_table_destroy(old);
     }
     ks->kl_table = tab;
+    ks_keylog_changed(ks);
     return new_errors;
 }
 
@@ -1039,8 +1053,48 @@ void keystore_keylog_hold(keystore *ks, int hold)
 
 void keystore_keylog_pin(keystore *ks, const keylog_entry *e)
 {
-    if (ks)
+    if (ks && ks->kl_pin != e) {
         ks->kl_pin = e;
+        ks_keylog_changed(ks);
+    }
+}
+
+uint64_t keystore_keylog_generation(keystore *ks)
+{
+    if (!ks)
+        return 0;
+    if (ks->kl_path && ks_keylog_refresh(ks))
+        ks_errs_rebuild(ks, TRUE); /* as keystore_keylog_find does */
+    return ks->kl_gen;
+}
+
+const keylog_entry *keystore_keylog_find_memo(keystore *ks, keylog_scheme scheme,
+                                              const char *opaque, ks_keylog_memo *m)
+{
+    if (!ks || !opaque)
+        return NULL;
+    uint64_t gen = keystore_keylog_generation(ks);
+    if (m->ks == ks && m->gen == gen && m->scheme == scheme && m->opaque &&
+        strcmp(m->opaque, opaque) == 0)
+        return m->entry;
+    const keylog_entry *e = keystore_keylog_find(ks, scheme, opaque);
+    /* find looked at the file again only if the recheck interval allows; the table it answered
+     * from is the one of generation ks->kl_gen */
+    if (m->opaque == NULL || strcmp(m->opaque, opaque) != 0) {
+        g_free(m->opaque);
+        m->opaque = g_strdup(opaque);
+    }
+    m->ks = ks;
+    m->gen = ks->kl_gen;
+    m->scheme = scheme;
+    m->entry = e;
+    return e;
+}
+
+void keystore_keylog_memo_clear(ks_keylog_memo *m)
+{
+    g_free(m->opaque);
+    memset(m, 0, sizeof *m);
 }
 
 size_t keystore_keylog_ids(keystore *ks, keylog_scheme scheme, const char ***out)

@@ -130,6 +130,26 @@ void keystore_keylog_hold(keystore *ks, int hold);
  * (each run starts a new keystore), and no lookup per message costs a stat(). */
 void keystore_keylog_recheck(keystore *ks, unsigned ms);
 
+/* A number that changes whenever keystore_keylog_find could answer differently for some id (the
+ * key log was re-read, set or cleared, or a pin changed). It looks at the file as a lookup does
+ * (at most once per recheck interval). Generations come from one process-wide counter, so none
+ * is ever reused, not even by a later keystore at the same address. */
+uint64_t keystore_keylog_generation(keystore *ks);
+
+/* A per-SA memo of one key-log lookup: keystore_keylog_find_memo answers from it while the
+ * keystore, the generation, the scheme and the opaque (compared exactly) are unchanged, else
+ * looks up and remembers. Zero-initialise; free with keystore_keylog_memo_clear. */
+typedef struct {
+    const keystore *ks;
+    uint64_t gen;
+    keylog_scheme scheme;
+    char *opaque;
+    const keylog_entry *entry;
+} ks_keylog_memo;
+const keylog_entry *keystore_keylog_find_memo(keystore *ks, keylog_scheme scheme,
+                                              const char *opaque, ks_keylog_memo *m);
+void keystore_keylog_memo_clear(ks_keylog_memo *m);
+
 /* MIT krb5 access for the Kerberos mechanism: the context (always valid after keystore_new
  * unless krb5_init_context failed) and the keytab (an in-memory copy of the configured file,
  * or NULL when no keytab is configured or it could not be read). */

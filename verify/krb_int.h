@@ -79,7 +79,22 @@ typedef struct {
     int kl_proven;       /* the key-log key verified a signature of this SA: it is the signing key */
 
     krb_keyv verified;   /* a copy of the key that last verified a signature (for key export) */
+
+    /* Per-message caches (issue 10): what verify would otherwise format for every message.
+     * Each is valid while epoch is the one it was made in; epoch changes with anything the
+     * candidates or the texts depend on (every handshake token, the key-log cache, kl_proven). */
+    uint64_t epoch;
+    struct krb_cands_cache *cc[3]; /* RFC 4121 without / with AcceptorSubkey, RFC 4757 */
+    struct krb_text_cache *ok_txt[6]; /* the VALID text before its SND_SEQ, per candidate list
+                                         (as cc) and sender */
+    struct krb_text_cache *bad_txt; /* an INVALID / NO_KEY text after keys did not match */
+    ks_keylog_memo kl_memo;        /* the key-log lookup, kept until the key log changes */
 } krb_sa;
+
+/* Marks the SA's per-message caches stale (mech_kerberos.c). */
+void krb_sa_changed(krb_sa *sa);
+/* Frees the per-message caches. */
+void krb_sa_caches_free(krb_sa *sa);
 
 /* ---- mech_kerberos.c: key and SA state ---- */
 

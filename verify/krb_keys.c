@@ -17,7 +17,7 @@ void krb_kl_refresh(krb_sa *sa, krb5_context ctx, const keylog_entry *e)
     if (sa->kl_set && sa->kl_src_enctype == e->enctype && sa->kl_src_len == e->key1_len &&
         sa->kl_line == e->line && memcmp(sa->kl_src, e->key1, e->key1_len) == 0)
         return;
-    krb_kl_clear(sa);
+    krb_kl_clear(sa); /* marks the caches stale */
     sa->kl_set = 1;
     sa->kl_src_enctype = e->enctype;
     sa->kl_src = g_memdup2(e->key1, e->key1_len ? e->key1_len : 1);

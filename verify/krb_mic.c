@@ -9,6 +9,123 @@
 
 typedef enum { CHK_MATCH, CHK_NOMATCH, CHK_SKIP_TYPE, CHK_SKIP_LEN, CHK_ERROR } chk_res;
 
+/* ---- per-SA caches of what every message would format again (issue 10) ---- */
+
+/* The candidates of one token kind (and what is missing), as krb_cands_cfx / krb_cands_rc4 made
+ * them in epoch. */
+struct krb_cands_cache {
+    uint64_t epoch;
+    krb_cands cs;
+    char *miss;
+};
+
+/* One text, valid in epoch for key (which names the token kind, candidate and sender, or which
+ * candidates did not match). */
+struct krb_text_cache {
+    uint64_t epoch;
+    uint64_t key;
+    sig_status status;
+    note_kind note; /* the note that goes with the text (NOTE_KINDS: none) */
+    char *text;
+    char *note_text; /* "Kerberos: <text>" */
+};
+
+static void text_cache_free(struct krb_text_cache *t)
+{
+    if (!t)
+        return;
+    g_free(t->text);
+    g_free(t->note_text);
+    g_free(t);
+}
+
+void krb_sa_caches_free(krb_sa *sa)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(sa->cc); i++) {
+        if (sa->cc[i])
+            g_free(sa->cc[i]->miss);
+        g_free(sa->cc[i]);
+        sa->cc[i] = NULL;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(sa->ok_txt); i++) {
+        text_cache_free(sa->ok_txt[i]);
+        sa->ok_txt[i] = NULL;
+    }
+    text_cache_free(sa->bad_txt);
+    sa->bad_txt = NULL;
+}
+
+/* The candidates of slot (0, 1: RFC 4121 without / with AcceptorSubkey; 2: RFC 4757), made once
+ * per epoch. *miss (slot 0, 1) is what krb_cands_cfx appended. */
+static const krb_cands *cands_cached(krb_sa *sa, int slot, const char **miss)
+{
+    struct krb_cands_cache *c = sa->cc[slot];
+    if (!c) {
+        c = sa->cc[slot] = g_new0(struct krb_cands_cache, 1);
+        c->epoch = sa->epoch - 1;
+    }
+    if (c->epoch != sa->epoch) {
+        memset(&c->cs, 0, sizeof c->cs);
+        g_free(c->miss);
+        GString *m = g_string_new(NULL);
+        if (slot < 2)
+            krb_cands_cfx(sa, slot, &c->cs, m);
+        else
+            krb_cands_rc4(sa, &c->cs);
+        c->miss = g_string_free(m, FALSE);
+        c->epoch = sa->epoch;
+    }
+    if (miss)
+        *miss = c->miss;
+    return &c->cs;
+}
+
+/* The text kept in *slot for key in this epoch, or NULL. */
+static struct krb_text_cache *text_get(krb_sa *sa, struct krb_text_cache **slot, uint64_t key)
+{
+    struct krb_text_cache *t = *slot;
+    return t && t->text && t->epoch == sa->epoch && t->key == key ? t : NULL;
+}
+
+/* Keeps text (taken) in *slot for key in this epoch. */
+static struct krb_text_cache *text_set(krb_sa *sa, struct krb_text_cache **slot, uint64_t key,
+                                       sig_status status, note_kind note, char *text)
+{
+    struct krb_text_cache *t = *slot;
+    if (!t)
+        t = *slot = g_new0(struct krb_text_cache, 1);
+    g_free(t->text);
+    g_free(t->note_text);
+    t->epoch = sa->epoch;
+    t->key = key;
+    t->status = status;
+    t->note = note;
+    t->text = text;
+    t->note_text = note == NOTE_KINDS ? NULL : g_strconcat("Kerberos: ", text, NULL);
+    return t;
+}
+
+/* prefix || "0x" || hex8(hi) when have_hi || hex8(lo) || suffix: the printf "0x%08x%08x" /
+ * "0x%08x" of the texts, without a printf. */
+static char *text_with_seq(const char *prefix, int have_hi, uint32_t hi, uint32_t lo,
+                           const char *suffix)
+{
+    static const char hx[] = "0123456789abcdef";
+    size_t pl = strlen(prefix), sl = strlen(suffix);
+    char *out = g_malloc(pl + 2 + 16 + sl + 1), *p = out;
+    memcpy(p, prefix, pl);
+    p += pl;
+    *p++ = '0';
+    *p++ = 'x';
+    if (have_hi)
+        for (int i = 28; i >= 0; i -= 4)
+            *p++ = hx[(hi >> i) & 0xf];
+    for (int i = 28; i >= 0; i -= 4)
+        *p++ = hx[(lo >> i) & 0xf];
+    memcpy(p, suffix, sl + 1);
+    return out;
+}
+
 /* The key's krb5_key, created on first use and kept with the key (NULL if libkrb5 refuses it).
  * Only the caches of k are written: the key bytes never change. */
 static krb5_key keyv_kkey(krb5_context ctx, const krb_keyv *ck)
@@ -142,9 +259,52 @@ static sig_verdict reflected(const char *fmt_name, int acceptor, const char *mar
 }
 
 /* Turns the tally of tried keys into a verdict when none matched. */
-static sig_verdict no_match(const krb_sa *sa, const char *opaque, const char *fmt_name,
+static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char *fmt_name,
+                                const krb_cands *cs, const chk_res *res, size_t want_len,
+                                size_t cklen, const char *miss, note_list *notes);
+
+/* no_match, the text kept per SA when keys were tried (it then depends only on the candidates,
+ * i.e. slot and epoch, and on which of them did not match). */
+static sig_verdict no_match(krb_sa *sa, int slot, const char *opaque, const char *fmt_name,
                             const krb_cands *cs, const chk_res *res, size_t want_len,
-                            size_t cklen, GString *miss, note_list *notes)
+                            size_t cklen, const char *miss, note_list *notes)
+{
+    uint64_t nomatch = 0;
+    for (size_t i = 0; i < cs->n; i++)
+        if (res[i] == CHK_NOMATCH)
+            nomatch |= (uint64_t)1 << i;
+    if (!nomatch)
+        return no_match_fmt(sa, opaque, fmt_name, cs, res, want_len, cklen, miss, notes);
+    uint64_t key = nomatch << 2 | (uint64_t)slot;
+    struct krb_text_cache *t = text_get(sa, &sa->bad_txt, key);
+    if (!t) {
+        /* made once: the note it adds, if any, is "Kerberos: <why>" with severity warning */
+        note_list *tmp = note_list_new();
+        sig_verdict v = no_match_fmt(sa, opaque, fmt_name, cs, res, want_len, cklen, miss, tmp);
+        const mssipae_note *n = tmp->len ? &g_array_index(tmp, mssipae_note, 0) : NULL;
+        int cacheable = tmp->len == 0 ||
+                        (tmp->len == 1 && n->sev == NOTE_SEV_WARN && v.why &&
+                         g_str_has_prefix(n->text, "Kerberos: ") && strcmp(n->text + 10, v.why) == 0);
+        if (!cacheable) {
+            for (guint i = 0; i < tmp->len; i++) {
+                const mssipae_note *m = &g_array_index(tmp, mssipae_note, i);
+                note_add_text(notes, m->kind, m->sev, m->text);
+            }
+            note_list_free(tmp);
+            return v;
+        }
+        note_kind nk = n ? n->kind : NOTE_KINDS;
+        note_list_free(tmp);
+        t = text_set(sa, &sa->bad_txt, key, v.status, nk, v.why); /* takes v.why */
+    }
+    if (t->note != NOTE_KINDS)
+        note_add_text(notes, t->note, NOTE_SEV_WARN, t->note_text);
+    return verdict_copy(t->status, t->text);
+}
+
+static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char *fmt_name,
+                                const krb_cands *cs, const chk_res *res, size_t want_len,
+                                size_t cklen, const char *miss, note_list *notes)
 {
     int tried = 0, auth = 0, badlen = 0, badtype = 0, kl_untrusted = 0;
     GString *t = g_string_new(NULL);
@@ -187,8 +347,8 @@ static sig_verdict no_match(const krb_sa *sa, const char *opaque, const char *fm
     } else {
         int unsup = 0;
         char *nk = krb_nokey_text(sa, opaque, &unsup);
-        v = verdict_make(unsup ? SIG_UNSUPPORTED : SIG_NO_KEY, "%s%s%s", miss->str,
-                         miss->len ? "; " : "", nk);
+        v = verdict_make(unsup ? SIG_UNSUPPORTED : SIG_NO_KEY, "%s%s%s", miss,
+                         *miss ? "; " : "", nk);
         note_add(notes, unsup ? NOTE_UNSUPPORTED : NOTE_NO_KEY, NOTE_SEV_WARN, "Kerberos: %s",
                  v.why);
         g_free(nk);
@@ -220,11 +380,10 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
                       (uint32_t)sig[14] << 8 | sig[15];
     krb5_keyusage usage = acceptor ? 23 : 25;
 
-    krb_cands cs;
-    memset(&cs, 0, sizeof cs);
-    GString *miss = g_string_new(NULL);
-    krb_cands_cfx(sa, acc_subkey, &cs, miss);
-    krb_cands_note(&cs, notes);
+    const char *miss = NULL;
+    /* kept per SA (a match that makes the cache stale does not rebuild it before we return) */
+    const krb_cands *cs = cands_cached(sa, acc_subkey, &miss);
+    krb_cands_note(cs, notes);
     if (!acc_subkey && sa->aprep.subkey.val)
         note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE, "Kerberos: the AP-REP set an acceptor subkey "
                  "but this RFC 4121 token lacks flag AcceptorSubkey (0x04): checked with the "
@@ -232,44 +391,52 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
 
     /* data = buffer || first 16 bytes of the token (RFC 4121 4.2.4) */
     size_t dlen = buflen + 16;
-    uint8_t *data = g_malloc(dlen);
+    uint8_t stackbuf[2048];
+    uint8_t *data = dlen <= sizeof stackbuf ? stackbuf : g_malloc(dlen);
     if (buflen)
         memcpy(data, buf, buflen);
     memcpy(data + buflen, sig, 16);
-    chk_res res[G_N_ELEMENTS(cs.c)];
+    chk_res res[G_N_ELEMENTS(cs->c)];
     size_t want_len = 0;
     sig_verdict v = {SIG_NONE, NULL};
-    for (size_t i = 0; i < cs.n && v.status == SIG_NONE; i++) {
-        res[i] = check_cfx(ctx, cs.c[i].k, usage, data, dlen, sig + 16, siglen - 16, &want_len);
+    for (size_t i = 0; i < cs->n && v.status == SIG_NONE; i++) {
+        res[i] = check_cfx(ctx, cs->c[i].k, usage, data, dlen, sig + 16, siglen - 16, &want_len);
         if (res[i] != CHK_MATCH)
             continue;
-        if (cs.c[i].k == &sa->kl_key)
+        if (cs->c[i].k == &sa->kl_key && !sa->kl_proven) {
             sa->kl_proven = 1; /* a checksum match proves the key (a cache, like a derived key) */
-        char seqs[40];
-        if (seq_hi)
-            g_snprintf(seqs, sizeof seqs, "0x%08x%08x", seq_hi, seq_lo);
-        else
-            g_snprintf(seqs, sizeof seqs, "0x%08x", seq_lo);
+            krb_sa_changed(sa); /* it is now authoritative: candidates and texts change */
+        }
         if (acceptor != (dir == DIR_S2C)) {
             v = reflected("RFC 4121 MIC", acceptor, acceptor ? "flag SentByAcceptor set"
                                                             : "flag SentByAcceptor clear",
                           dir, notes);
         } else {
-            v = verdict_make(SIG_VALID, "RFC 4121 MIC verified with %s, key usage %d (sent by "
-                             "the %s), SND_SEQ %s", cs.c[i].label, (int)usage, who(acceptor), seqs);
-            remember_verified(sa, cs.c[i].k);
+            /* "RFC 4121 MIC verified with %s, key usage %d (sent by the %s), SND_SEQ %s", the
+             * part before SND_SEQ kept per SA (candidate, sender) */
+            uint64_t key = (uint64_t)i << 8 | (uint64_t)acc_subkey << 4 | (uint64_t)acceptor;
+            struct krb_text_cache **slot = &sa->ok_txt[acc_subkey * 2 + acceptor];
+            struct krb_text_cache *t = text_get(sa, slot, key);
+            if (!t)
+                t = text_set(sa, slot, key, SIG_VALID, NOTE_KINDS, g_strdup_printf(
+                    "RFC 4121 MIC verified with %s, key usage %d (sent by the %s), SND_SEQ ",
+                    cs->c[i].label, (int)usage, who(acceptor)));
+            v.status = SIG_VALID;
+            v.why = text_with_seq(t->text, seq_hi != 0, seq_hi, seq_lo, "");
+            remember_verified(sa, cs->c[i].k);
         }
     }
     secure_wipe(data, dlen);
-    g_free(data);
+    if (data != stackbuf)
+        g_free(data);
     if (v.status == SIG_NONE) {
-        if (cs.n == 0 && acceptor != (dir == DIR_S2C))
+        if (cs->n == 0 && acceptor != (dir == DIR_S2C))
             note_add(notes, NOTE_TOKEN, NOTE_SEV_WARN, "Kerberos: RFC 4121 MIC with flag "
                      "SentByAcceptor %s is carried in %s", acceptor ? "set" : "clear",
                      hdr_of(dir));
-        v = no_match(sa, opaque, "RFC 4121 MIC", &cs, res, want_len, siglen - 16, miss, notes);
+        v = no_match(sa, acc_subkey, opaque, "RFC 4121 MIC", cs, res, want_len, siglen - 16,
+                     miss, notes);
     }
-    g_string_free(miss, TRUE);
     return v;
 }
 
@@ -291,26 +458,27 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
     if (hdr[4] != 0xff || hdr[5] != 0xff || hdr[6] != 0xff || hdr[7] != 0xff)
         return verdict_make(SIG_MALFORMED, "RFC 4757 MIC: SEAL_ALG / Filler are %02x%02x %02x%02x, "
                             "not ffff ffff", hdr[4], hdr[5], hdr[6], hdr[7]);
-    krb_cands cs;
-    memset(&cs, 0, sizeof cs);
-    krb_cands_rc4(sa, &cs);
-    krb_cands_note(&cs, notes);
+    const krb_cands *cs = cands_cached(sa, 2, NULL);
+    krb_cands_note(cs, notes);
 
     /* checksum input = header8 (TOK_ID .. Filler) || buffer (RFC 4757 7.2) */
     size_t dlen = buflen + 8;
-    uint8_t *data = g_malloc(dlen);
+    uint8_t stackbuf[2048];
+    uint8_t *data = dlen <= sizeof stackbuf ? stackbuf : g_malloc(dlen);
     memcpy(data, hdr, 8);
     if (buflen)
         memcpy(data + 8, buf, buflen);
-    chk_res res[G_N_ELEMENTS(cs.c)];
+    chk_res res[G_N_ELEMENTS(cs->c)];
     sig_verdict v = {SIG_NONE, NULL};
-    for (size_t i = 0; i < cs.n && v.status == SIG_NONE; i++) {
+    for (size_t i = 0; i < cs->n && v.status == SIG_NONE; i++) {
         uint8_t ps[8];
-        res[i] = check_rc4(ctx, cs.c[i].k, data, dlen, hdr + 8, hdr + 16, ps);
+        res[i] = check_rc4(ctx, cs->c[i].k, data, dlen, hdr + 8, hdr + 16, ps);
         if (res[i] != CHK_MATCH)
             continue;
-        if (cs.c[i].k == &sa->kl_key)
+        if (cs->c[i].k == &sa->kl_key && !sa->kl_proven) {
             sa->kl_proven = 1;
+            krb_sa_changed(sa);
+        }
         uint32_t seq = (uint32_t)ps[0] << 24 | (uint32_t)ps[1] << 16 | (uint32_t)ps[2] << 8 | ps[3];
         int acceptor;
         if (ps[4] == 0 && ps[5] == 0 && ps[6] == 0 && ps[7] == 0)
@@ -320,7 +488,7 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
         else {
             v = verdict_make(SIG_INVALID, "RFC 4757 MIC: checksum matches with %s but SND_SEQ "
                              "decrypts to direction %02x%02x%02x%02x (neither 00000000 nor "
-                             "ffffffff)", cs.c[i].label, ps[4], ps[5], ps[6], ps[7]);
+                             "ffffffff)", cs->c[i].label, ps[4], ps[5], ps[6], ps[7]);
             note_add(notes, NOTE_INVALID, NOTE_SEV_WARN, "Kerberos: %s", v.why);
             break;
         }
@@ -331,20 +499,26 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
         } else {
             /* SND_SEQ is encrypted, not checksummed (RFC 4757 7.2): show it so that a changed
              * sequence number is visible, and hand it to the tracker, which watches it */
-            v = verdict_make(SIG_VALID, "RFC 4757 MIC verified with %s, key usage 15 (sent by the "
-                             "%s), SND_SEQ 0x%08x (not covered by the checksum)", cs.c[i].label,
-                             who(acceptor), seq);
+            /* "RFC 4757 MIC verified with %s, key usage 15 (sent by the %s), SND_SEQ 0x%08x
+             * (not covered by the checksum)", the part before SND_SEQ kept per SA */
+            uint64_t key = (uint64_t)i << 8 | (uint64_t)2 << 4 | (uint64_t)acceptor;
+            struct krb_text_cache **slot = &sa->ok_txt[4 + acceptor];
+            struct krb_text_cache *t = text_get(sa, slot, key);
+            if (!t)
+                t = text_set(sa, slot, key, SIG_VALID, NOTE_KINDS, g_strdup_printf(
+                    "RFC 4757 MIC verified with %s, key usage 15 (sent by the %s), SND_SEQ ",
+                    cs->c[i].label, who(acceptor)));
+            v.status = SIG_VALID;
+            v.why = text_with_seq(t->text, 0, 0, seq, " (not covered by the checksum)");
             v.has_unprotected_seq = 1;
             v.unprotected_seq = seq;
-            remember_verified(sa, cs.c[i].k);
+            remember_verified(sa, cs->c[i].k);
         }
     }
     secure_wipe(data, dlen);
-    g_free(data);
-    if (v.status == SIG_NONE) {
-        GString *miss = g_string_new(NULL);
-        v = no_match(sa, opaque, "RFC 4757 MIC", &cs, res, 0, 8, miss, notes);
-        g_string_free(miss, TRUE);
-    }
+    if (data != stackbuf)
+        g_free(data);
+    if (v.status == SIG_NONE)
+        v = no_match(sa, 2, opaque, "RFC 4757 MIC", cs, res, 0, 8, "", notes);
     return v;
 }

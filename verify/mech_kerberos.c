@@ -72,9 +72,15 @@ void krb_inner_clear(krb_inner *in)
     memset(in, 0, sizeof *in);
 }
 
+void krb_sa_changed(krb_sa *sa)
+{
+    sa->epoch++;
+}
+
 /* Forgets the key-log cache, e.g. when the handshake or the key-log line changed. */
 void krb_kl_clear(krb_sa *sa)
 {
+    krb_sa_changed(sa);
     if (sa->kl_src) {
         secure_wipe(sa->kl_src, sa->kl_src_len);
         g_free(sa->kl_src);
@@ -130,6 +136,8 @@ static void krb_sa_free(void *st)
     krb_keyv_clear(&sa->verified);
     krb_encpart_clear(&sa->aprep_enc);
     g_free(sa->bad_token_why);
+    krb_sa_caches_free(sa);
+    keystore_keylog_memo_clear(&sa->kl_memo);
     g_free(sa);
 }
 
@@ -147,6 +155,7 @@ static void krb_on_token(void *st, mssipae_dir dir, const uint8_t *tok, size_t l
     int kind; /* 1 AP-REQ, 2 AP-REP, 3 KRB-ERROR */
     if (!tok || len == 0)
         return;
+    krb_sa_changed(sa); /* whatever the token changes, the per-message caches are stale */
     if (tok[0] == 0x60) {
         const uint8_t *tokid;
         size_t trailing = 0;
@@ -249,7 +258,7 @@ static sig_verdict krb_verify(void *st, keystore *ks, const char *opaque, mssipa
     }
     if (!ctx)
         return verdict_make(SIG_NO_KEY, "libkrb5 context unavailable");
-    krb_kl_refresh(sa, ctx, opaque ? keystore_keylog_find(ks, KEYLOG_KERBEROS, opaque) : NULL);
+    krb_kl_refresh(sa, ctx, opaque ? keystore_keylog_find_memo(ks, KEYLOG_KERBEROS, opaque, &sa->kl_memo) : NULL);
     if (cfx)
         return krb_verify_cfx(sa, ctx, opaque, dir, buf, buflen, sig, siglen, notes);
     return krb_verify_rc4(sa, ctx, opaque, dir, buf, buflen, rc4hdr, notes);

@@ -17,19 +17,60 @@
 #include <string.h>
 
 /* Flag sets tried with a key-log key when no AUTHENTICATE told the flags. */
+#define NTLM_VARIANT(name, flags) { name, "variant " name ": ", flags }
 static const struct {
     const char *name;
+    const char *label; /* "variant <name>: ", the prefix of its diagnostic notes */
     uint32_t flags;
 } ntlm_variants[] = {
-    { "ESS+KEY_EXCH+128", NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128 },
-    { "ESS without KEY_EXCH", NTLM_FL_ESS },
-    { "non-ESS", 0 },
-    { "ESS+KEY_EXCH+56", NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_56 },
-    { "ESS+KEY_EXCH+40", NTLM_FL_ESS | NTLM_FL_KEY_EXCH },
-    { "non-ESS LM_KEY 56-bit", NTLM_FL_LM_KEY | NTLM_FL_56 },
-    { "non-ESS LM_KEY 40-bit", NTLM_FL_LM_KEY },
+    NTLM_VARIANT("ESS+KEY_EXCH+128", NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128),
+    NTLM_VARIANT("ESS without KEY_EXCH", NTLM_FL_ESS),
+    NTLM_VARIANT("non-ESS", 0),
+    NTLM_VARIANT("ESS+KEY_EXCH+56", NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_56),
+    NTLM_VARIANT("ESS+KEY_EXCH+40", NTLM_FL_ESS | NTLM_FL_KEY_EXCH),
+    NTLM_VARIANT("non-ESS LM_KEY 56-bit", NTLM_FL_LM_KEY | NTLM_FL_56),
+    NTLM_VARIANT("non-ESS LM_KEY 40-bit", NTLM_FL_LM_KEY),
 };
 #define N_VARIANTS G_N_ELEMENTS(ntlm_variants)
+
+/* A why text kept for the messages of an SA that would format the same text again: valid while
+ * its inputs (opaque, key-log line, tag: route and variant) are those it was made from. */
+typedef struct {
+    char *text;
+    char *opaque;
+    unsigned line;
+    int tag;
+} why_cache;
+
+static void why_cache_clear(why_cache *c)
+{
+    g_free(c->text);
+    g_free(c->opaque);
+    memset(c, 0, sizeof *c);
+}
+
+/* The cached text when it was made from these inputs, else NULL. */
+static const char *why_cache_get(const why_cache *c, const char *opaque, unsigned line, int tag)
+{
+    if (c->text && c->line == line && c->tag == tag && g_strcmp0(c->opaque, opaque) == 0)
+        return c->text;
+    return NULL;
+}
+
+/* Keeps text (taking it) for these inputs; returns it. */
+static const char *why_cache_set(why_cache *c, const char *opaque, unsigned line, int tag,
+                                 char *text)
+{
+    why_cache_clear(c);
+    c->text = text;
+    c->opaque = g_strdup(opaque);
+    c->line = line;
+    c->tag = tag;
+    return text;
+}
+
+/* Why-cache tags. */
+enum { WHY_KL_KNOWN = -1, WHY_KL_NONE = -2 }; /* >= 0: the index of the variant that matched */
 
 /* Per-SA state. Set on the first pass by on_token; the caches are filled by verify. */
 typedef struct {
@@ -45,14 +86,23 @@ typedef struct {
     int pw_ok;               /* pw_keys usable */
     int pw_mismatch;         /* candidates existed and none matched: note on every message */
     char *pw_why;            /* ok: "NTLMv2+ESS+KEY_EXCH+128, key from ..."; else the reason */
+    char *pw_inv_why;        /* ok: "signature does not match (<pw_why>)", made once */
     ntlm_keys pw_keys;
 
-    /* Key-log route cache: keys for kl_esk under kl_n flag sets. */
+    /* Key-log route cache: keys for kl_esk under kl_n flag sets, each derived when first
+     * needed (bit i of kl_have). */
     int kl_valid;
     uint8_t kl_esk[16];
     uint32_t kl_flags0;      /* first flag set, to notice a change from variants to known flags */
     size_t kl_n;
+    unsigned kl_have;
+    int kl_hit;              /* 1 + the variant a signature verified with (kl_esk), or 0: tried
+                                first (a cryptographic match, which a forger cannot produce) */
     ntlm_keys kl_keys[N_VARIANTS];
+
+    ks_keylog_memo kl_memo;  /* the key-log lookup, kept until the key log changes */
+    why_cache why_ok;        /* key-log route: the VALID text */
+    why_cache why_bad;       /* key-log route: the INVALID text */
 } ntlm_sa;
 
 /* Little-endian 32-bit read. */
@@ -72,10 +122,17 @@ static void ntlm_sa_reset_keys(ntlm_sa *st)
 {
     g_free(st->pw_why);
     st->pw_why = NULL;
+    g_free(st->pw_inv_why);
+    st->pw_inv_why = NULL;
     st->pw_done = st->pw_ok = st->pw_mismatch = 0;
     secure_wipe(&st->pw_keys, sizeof st->pw_keys);
     st->kl_valid = 0;
+    st->kl_have = 0;
+    st->kl_hit = 0;
     secure_wipe(st->kl_keys, sizeof st->kl_keys);
+    /* the texts name the AUTHENTICATE's mode, which a new token may change */
+    why_cache_clear(&st->why_ok);
+    why_cache_clear(&st->why_bad);
 }
 
 /* Frees the SA, wiping derived keys first. */
@@ -85,6 +142,7 @@ static void ntlm_sa_free(void *p)
     if (!st)
         return;
     ntlm_sa_reset_keys(st);
+    keystore_keylog_memo_clear(&st->kl_memo);
     ntlm_challenge_clear(&st->chal);
     ntlm_authenticate_clear(&st->auth);
     g_free(st->auth_err);
@@ -369,25 +427,25 @@ static void ntlm_on_token(void *vst, mssipae_dir dir, const uint8_t *tok, size_t
  * non-ESS seal-key lengths. label prefixes each note (may be ""); quiet keeps only findings
  * that match (used when guessing flag variants, where the rest is noise). */
 static void diagnose(const ntlm_keys *k, const char *label, int quiet, mssipae_dir dir,
-                     const uint8_t *buf, size_t buflen, const uint8_t *sig, note_list *notes)
+                     ntlm_mac_memo *mm, const uint8_t *sig, note_list *notes)
 {
     int ess = (k->flags & NTLM_FL_ESS) != 0;
     uint8_t mine[16];
-    ntlm_mac(k, dir, 0, buf, buflen, mine);
+    ntlm_mac_m(k, dir, 0, mm, mine);
     if (ntlm_mac_equal(mine, sig, ess))
         note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
                  "%sthe signature would match with SeqNum 0 instead of 100", label);
     if (ess) {
         uint32_t wire = rd32(sig + 12);
         if (wire != NTLM_SEQ_SIP && wire != 0) {
-            ntlm_mac(k, dir, wire, buf, buflen, mine);
+            ntlm_mac_m(k, dir, wire, mm, mine);
             int m = ntlm_mac_equal(mine, sig, 1);
             if (m || !quiet)
                 note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
                          "%sthe signature carries SeqNum %u ([MS-SIPAE] uses 100)%s", label,
                          wire, m ? " and matches with it" : "");
         }
-        ntlm_mac(k, !dir, NTLM_SEQ_SIP, buf, buflen, mine);
+        ntlm_mac_m(k, !dir, NTLM_SEQ_SIP, mm, mine);
         if (ntlm_mac_equal(mine, sig, 1))
             note_add(notes, NOTE_INVALID, NOTE_SEV_ERROR,
                      "%sthe signature matches the %s keys: a reflected message (signed by the %s, "
@@ -411,7 +469,7 @@ static void diagnose(const ntlm_keys *k, const char *label, int quiet, mssipae_d
             secure_wipe(ak, sizeof ak);
             if (same)
                 continue;
-            ntlm_mac_noess_alt(k, (int)i, NTLM_SEQ_SIP, buf, buflen, mine);
+            ntlm_mac_noess_alt_m(k, (int)i, NTLM_SEQ_SIP, mm, mine);
             if (ntlm_mac_equal(mine, sig, 0))
                 note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
                          "%sthe signature would match with the %s seal key", label, alt[i].name);
@@ -420,35 +478,60 @@ static void diagnose(const ntlm_keys *k, const char *label, int quiet, mssipae_d
     secure_wipe(mine, sizeof mine);
 }
 
-/* Checks sig with known keys; VALID or INVALID (with diagnostics). source names the key. */
-static sig_verdict check_keys(const ntlm_keys *k, const char *source, mssipae_dir dir,
-                              const uint8_t *buf, size_t buflen, const uint8_t *sig,
-                              note_list *notes)
+/* Checks sig with known keys: 1 when it matches, else 0 after the diagnostic notes. */
+static int check_keys(const ntlm_keys *k, mssipae_dir dir, ntlm_mac_memo *mm,
+                      const uint8_t *sig, note_list *notes)
 {
     uint8_t mine[16];
-    ntlm_mac(k, dir, NTLM_SEQ_SIP, buf, buflen, mine);
+    ntlm_mac_m(k, dir, NTLM_SEQ_SIP, mm, mine);
     int ok = ntlm_mac_equal(mine, sig, (k->flags & NTLM_FL_ESS) != 0);
     secure_wipe(mine, sizeof mine);
-    if (ok)
-        return verdict_make(SIG_VALID, "%s", source);
-    diagnose(k, "", 0, dir, buf, buflen, sig, notes);
-    return verdict_make(SIG_INVALID, "signature does not match (%s)", source);
+    if (!ok)
+        diagnose(k, "", 0, dir, mm, sig, notes);
+    return ok;
 }
 
-/* Keys for a key-log ExportedSessionKey under each flag set in flags[0..n-1], cached. */
-static const ntlm_keys *kl_keys(ntlm_sa *st, const uint8_t esk[16], const uint32_t *flags,
-                                size_t n)
+/* Readies the key-log cache for ExportedSessionKey esk under n flag sets, the first flags0:
+ * kept when they are those of the cache, else forgotten (keys are derived by kl_key). */
+static void kl_prepare(ntlm_sa *st, const uint8_t esk[16], uint32_t flags0, size_t n)
 {
-    if (!st->kl_valid || st->kl_n != n || st->kl_flags0 != flags[0] ||
-        memcmp(st->kl_esk, esk, 16) != 0) {
-        for (size_t i = 0; i < n; i++)
-            ntlm_derive_keys(esk, flags[i], &st->kl_keys[i]);
-        memcpy(st->kl_esk, esk, 16);
-        st->kl_flags0 = flags[0];
-        st->kl_n = n;
-        st->kl_valid = 1;
+    if (st->kl_valid && st->kl_n == n && st->kl_flags0 == flags0 &&
+        memcmp(st->kl_esk, esk, 16) == 0)
+        return;
+    secure_wipe(st->kl_keys, sizeof st->kl_keys);
+    st->kl_have = 0;
+    st->kl_hit = 0;
+    memcpy(st->kl_esk, esk, 16);
+    st->kl_flags0 = flags0;
+    st->kl_n = n;
+    st->kl_valid = 1;
+}
+
+/* The keys of flag set i (flags) of the prepared key-log key, derived when first needed. */
+static const ntlm_keys *kl_key(ntlm_sa *st, size_t i, uint32_t flags)
+{
+    if (!(st->kl_have & 1u << i)) {
+        /* a variant of the same kind (ESS or not) already derived shares what no flag changes */
+        const ntlm_keys *ref = NULL;
+        for (size_t j = 0; j < N_VARIANTS && !ref; j++)
+            if ((st->kl_have & 1u << j) &&
+                ((st->kl_keys[j].flags ^ flags) & NTLM_FL_ESS) == 0)
+                ref = &st->kl_keys[j];
+        ntlm_derive_keys_like(st->kl_esk, flags, ref, &st->kl_keys[i]);
+        st->kl_have |= 1u << i;
     }
-    return st->kl_keys;
+    return &st->kl_keys[i];
+}
+
+/* 1 when sig matches variant i of the prepared key-log key. */
+static int kl_variant_matches(ntlm_sa *st, size_t i, mssipae_dir dir, ntlm_mac_memo *mm,
+                              const uint8_t *sig)
+{
+    uint8_t mine[16];
+    ntlm_mac_m(kl_key(st, i, ntlm_variants[i].flags), dir, NTLM_SEQ_SIP, mm, mine);
+    int ok = ntlm_mac_equal(mine, sig, (ntlm_variants[i].flags & NTLM_FL_ESS) != 0);
+    secure_wipe(mine, sizeof mine);
+    return ok;
 }
 
 /* The key-log route: known flags when an AUTHENTICATE was seen, else every variant. */
@@ -463,39 +546,62 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
         return verdict_make(SIG_NO_KEY, "key-log entry NTLM %s (line %u) has a %zu-byte key, "
                             "16 expected", opaque, e->line, e->key1_len);
     }
+    ntlm_mac_memo mm;
+    ntlm_mac_memo_init(&mm, buf, buflen);
+    sig_verdict v;
     if (st->have_auth) {
         uint32_t fl = st->auth.flags;
-        const ntlm_keys *k = kl_keys(st, e->key1, &fl, 1);
-        char *label = mode_label(auth_version(&st->auth), fl);
-        char *src = g_strdup_printf("%s, key from key-log entry NTLM %s (line %u)", label, opaque,
-                                    e->line);
-        sig_verdict v = check_keys(k, src, dir, buf, buflen, sig, notes);
-        g_free(src);
-        g_free(label);
+        kl_prepare(st, e->key1, fl, 1);
+        const ntlm_keys *k = kl_key(st, 0, fl);
+        const char *src = why_cache_get(&st->why_ok, opaque, e->line, WHY_KL_KNOWN);
+        if (!src) {
+            char *label = mode_label(auth_version(&st->auth), fl);
+            src = why_cache_set(&st->why_ok, opaque, e->line, WHY_KL_KNOWN,
+                                g_strdup_printf("%s, key from key-log entry NTLM %s (line %u)",
+                                                label, opaque, e->line));
+            g_free(label);
+        }
+        if (check_keys(k, dir, &mm, sig, notes)) {
+            v = verdict_copy(SIG_VALID, src);
+        } else {
+            const char *bad = why_cache_get(&st->why_bad, opaque, e->line, WHY_KL_KNOWN);
+            if (!bad)
+                bad = why_cache_set(&st->why_bad, opaque, e->line, WHY_KL_KNOWN,
+                                    g_strdup_printf("signature does not match (%s)", src));
+            v = verdict_copy(SIG_INVALID, bad);
+        }
+        ntlm_mac_memo_clear(&mm);
         return v;
     }
-    uint32_t fl[N_VARIANTS];
+    kl_prepare(st, e->key1, ntlm_variants[0].flags, N_VARIANTS);
+    /* The variant that verified a signature of this SA first, then the others in order. */
+    int hit = -1;
+    size_t tried = st->kl_hit ? (size_t)st->kl_hit - 1 : N_VARIANTS;
+    if (tried < N_VARIANTS && kl_variant_matches(st, tried, dir, &mm, sig))
+        hit = (int)tried;
+    for (size_t i = 0; i < N_VARIANTS && hit < 0; i++)
+        if (i != tried && kl_variant_matches(st, i, dir, &mm, sig))
+            hit = (int)i;
+    if (hit >= 0) {
+        st->kl_hit = hit + 1;
+        const char *ok = why_cache_get(&st->why_ok, opaque, e->line, hit);
+        if (!ok)
+            ok = why_cache_set(&st->why_ok, opaque, e->line, hit, g_strdup_printf(
+                "key from key-log entry NTLM %s (line %u); no handshake seen, variant %s matched",
+                opaque, e->line, ntlm_variants[hit].name));
+        ntlm_mac_memo_clear(&mm);
+        return verdict_copy(SIG_VALID, ok);
+    }
     for (size_t i = 0; i < N_VARIANTS; i++)
-        fl[i] = ntlm_variants[i].flags;
-    const ntlm_keys *k = kl_keys(st, e->key1, fl, N_VARIANTS);
-    uint8_t mine[16];
-    for (size_t i = 0; i < N_VARIANTS; i++) {
-        ntlm_mac(&k[i], dir, NTLM_SEQ_SIP, buf, buflen, mine);
-        if (ntlm_mac_equal(mine, sig, (fl[i] & NTLM_FL_ESS) != 0)) {
-            secure_wipe(mine, sizeof mine);
-            return verdict_make(SIG_VALID, "key from key-log entry NTLM %s (line %u); no "
-                                "handshake seen, variant %s matched", opaque, e->line,
-                                ntlm_variants[i].name);
-        }
-    }
-    secure_wipe(mine, sizeof mine);
-    for (size_t i = 0; i < N_VARIANTS; i++) {
-        char *label = g_strdup_printf("variant %s: ", ntlm_variants[i].name);
-        diagnose(&k[i], label, 1, dir, buf, buflen, sig, notes);
-        g_free(label);
-    }
-    return verdict_make(SIG_INVALID, "signature matches none of the flag variants with key-log "
-                        "entry NTLM %s (line %u); no handshake seen", opaque, e->line);
+        diagnose(kl_key(st, i, ntlm_variants[i].flags), ntlm_variants[i].label, 1, dir, &mm, sig,
+                 notes);
+    ntlm_mac_memo_clear(&mm);
+    const char *bad = why_cache_get(&st->why_bad, opaque, e->line, WHY_KL_NONE);
+    if (!bad)
+        bad = why_cache_set(&st->why_bad, opaque, e->line, WHY_KL_NONE, g_strdup_printf(
+            "signature matches none of the flag variants with key-log entry NTLM %s (line %u); "
+            "no handshake seen", opaque, e->line));
+    return verdict_copy(SIG_INVALID, bad);
 }
 
 /* Checks one signature: the password route first, then the key log, else NO_KEY naming
@@ -516,14 +622,23 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
     /* 1. password / NT hash, checked against the handshake */
     if (st->have_auth && st->have_chal) {
         pw_derive(st, ks);
-        if (st->pw_ok)
-            return check_keys(&st->pw_keys, st->pw_why, dir, buf, buflen, sig, notes);
+        if (st->pw_ok) {
+            ntlm_mac_memo mm;
+            ntlm_mac_memo_init(&mm, buf, buflen);
+            int ok = check_keys(&st->pw_keys, dir, &mm, sig, notes);
+            ntlm_mac_memo_clear(&mm);
+            if (ok)
+                return verdict_copy(SIG_VALID, st->pw_why);
+            if (!st->pw_inv_why)
+                st->pw_inv_why = g_strdup_printf("signature does not match (%s)", st->pw_why);
+            return verdict_copy(SIG_INVALID, st->pw_inv_why);
+        }
         if (st->pw_mismatch)
             note_add(notes, NOTE_NO_KEY, NOTE_SEV_WARN, "%s", st->pw_why);
     }
 
     /* 2. key log */
-    const keylog_entry *e = (ks && opaque) ? keystore_keylog_find(ks, KEYLOG_NTLM, opaque) : NULL;
+    const keylog_entry *e = (ks && opaque) ? keystore_keylog_find_memo(ks, KEYLOG_NTLM, opaque, &st->kl_memo) : NULL;
     if (e)
         return verify_keylog(st, e, opaque, dir, buf, buflen, sig, notes);
 

@@ -99,7 +99,26 @@ typedef struct {
     int have_xkeys;                       /* explicit key-log keys that verified (copied) */
     uint8_t xkeys[2][TLS_SESSION_HASH_MAX]; /* client, server key; wiped on free */
     size_t xlen[2];
+    /* Texts every message would format again (issue 10). The version and suite facts, for the
+     * values they were made from; the VALID / INVALID reasons of the key-block route per
+     * direction, for why_key (see why_key()), forgotten with every handshake token. */
+    int fact_set;
+    uint16_t fact_version, fact_suite;
+    char *fact_vtext, *fact_stext;
+    int why_key[2][2];
+    char *why_text[2][2];
+    ks_keylog_memo kl_memo; /* the key-log lookup, kept until the key log changes */
 } tlsdsk_sa;
+
+/* Frees the kept reasons (a handshake token may change what they say). */
+static void why_forget(tlsdsk_sa *st)
+{
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k < 2; k++) {
+            g_free(st->why_text[d][k]);
+            st->why_text[d][k] = NULL;
+        }
+}
 
 /* ---- sessions and the cache ---- */
 
@@ -171,6 +190,10 @@ static void tlsdsk_sa_free(void *p)
     tls_cert_info_clear(&st->ccert);
     secure_wipe(st->kb, sizeof(st->kb));
     secure_wipe(st->xkeys, sizeof(st->xkeys));
+    g_free(st->fact_vtext);
+    g_free(st->fact_stext);
+    why_forget(st);
+    keystore_keylog_memo_clear(&st->kl_memo);
     g_free(st);
 }
 
@@ -231,21 +254,32 @@ static void add_hs_facts(tlsdsk_sa *st, note_list *notes, int version, int cert_
         origin = origin->parent;
     const tls_hs *certs = origin->hs;
     if (version && hs->have_sh) {
-        const char *vn = tls_version_name(hs->version);
-        const tls_suite *s = tls_suite_find(hs->suite);
-        note_fact_add(notes, FACT_TLS_VERSION, "%s (0x%04x)", vn ? vn : "unknown", hs->version);
-        note_fact_add(notes, FACT_TLS_SUITE, "%s (0x%04x)", s ? s->name : "unknown suite",
-                      hs->suite);
-        note_fact_add(notes, FACT_TLS_EMS, "%s", hs->ems ? "yes" : "no");
+        if (!st->fact_set || st->fact_version != hs->version || st->fact_suite != hs->suite) {
+            const char *vn = tls_version_name(hs->version);
+            const tls_suite *s = tls_suite_find(hs->suite);
+            g_free(st->fact_vtext);
+            g_free(st->fact_stext);
+            st->fact_vtext = g_strdup_printf("%s (0x%04x)", vn ? vn : "unknown", hs->version);
+            st->fact_stext = g_strdup_printf("%s (0x%04x)", s ? s->name : "unknown suite",
+                                             hs->suite);
+            st->fact_version = hs->version;
+            st->fact_suite = hs->suite;
+            st->fact_set = 1;
+        }
+        note_fact_add_text(notes, FACT_TLS_VERSION, st->fact_vtext);
+        note_fact_add_text(notes, FACT_TLS_SUITE, st->fact_stext);
+        note_fact_add_text(notes, FACT_TLS_EMS, hs->ems ? "yes" : "no");
     }
+    /* as printf's "%s" would show them */
+#define FACT_STR(x) ((x) ? (x) : "(null)")
     if (cert_s && certs->server_cert) {
         cert_facts(&st->scert, &st->scert_read, certs->server_cert);
-        note_fact_add(notes, FACT_TLS_SERVER_CERT, "%s", st->scert.subject);
-        note_fact_add(notes, FACT_TLS_SERVER_THUMB, "%s", st->scert.thumbprint);
+        note_fact_add_text(notes, FACT_TLS_SERVER_CERT, FACT_STR(st->scert.subject));
+        note_fact_add_text(notes, FACT_TLS_SERVER_THUMB, st->scert.thumbprint);
     }
     if (cert_c && certs->client_cert) {
         cert_facts(&st->ccert, &st->ccert_read, certs->client_cert);
-        note_fact_add(notes, FACT_TLS_CLIENT_CERT, "%s", st->ccert.subject);
+        note_fact_add_text(notes, FACT_TLS_CLIENT_CERT, FACT_STR(st->ccert.subject));
     }
 }
 
@@ -256,6 +290,7 @@ static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t
     tls_hs *hs = st->sess->hs;
     int had_sh = hs->have_sh, had_sc = hs->server_cert != NULL, had_cc = hs->client_cert != NULL;
     int had_parent = st->sess->parent != NULL;
+    why_forget(st);
     tls_hs_feed(hs, dir, tok, len, notes);
 
     /* the session cache: a resumed handshake finds the one it continues; a full handshake's
@@ -546,7 +581,7 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
                             "(HMAC-MD5, -SHA1, -SHA256, -SHA384), this one %zu", siglen);
     add_hs_facts(st, notes, 1, 1, 1);
 
-    const keylog_entry *e = opaque ? keystore_keylog_find(ks, KEYLOG_TLSDSK, opaque) : NULL;
+    const keylog_entry *e = opaque ? keystore_keylog_find_memo(ks, KEYLOG_TLSDSK, opaque, &st->kl_memo) : NULL;
     if (e)
         return verify_explicit(st, e, opaque, dir, buf, buflen, sig, siglen, h, notes);
 
@@ -567,7 +602,7 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
         g_free(why);
         return v;
     }
-    note_fact_add(notes, FACT_TLS_SECRET_SRC, "%s", s->ms_src);
+    note_fact_add_text(notes, FACT_TLS_SECRET_SRC, FACT_STR(s->ms_src));
     tls_hs_trim(s->hs); /* the handshake bytes are not needed any more (once it is over) */
     if (!hs->have_sh)
         return verdict_make(SIG_NO_KEY, "no ServerHello of this SA in the capture: the server "
@@ -586,22 +621,38 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
             continue;
         int proven = st->proven.set && !st->proven.explicit_keys && st->proven.prf == st->kb_prf[i] &&
                      st->proven.h == h;
+        /* the reason depends on (known, h, i) and dir (the handshake only changes with a
+         * token, which forgets it): kept per direction, VALID and INVALID */
+        int wk = (known ? 1 : 2) | (int)h << 2 | i << 8, d = dir == DIR_C2S ? 0 : 1;
         if (ok) {
             st->verified_kb = i + 1;
-            if (known)
-                return verdict_make(SIG_VALID, "HMAC-%s with the %s (%s key block)",
-                                    tls_hash_name(h), key_name(dir), tls_prf_name(st->kb_prf[i]));
-            if (!st->proven.set)
+            if (!known && !st->proven.set)
                 st->proven = (tlsdsk_variant){ 1, 0, st->kb_prf[i], h };
-            return verdict_make(SIG_VALID, "variant HMAC-%s with the %s of the %s key block "
-                                "(%s, not settled by the reference; confirmed by this match)",
-                                tls_hash_name(h), key_name(dir), tls_prf_name(st->kb_prf[i]),
-                                tls_version_name(hs->version));
+            if (!st->why_text[d][0] || st->why_key[d][0] != wk) {
+                g_free(st->why_text[d][0]);
+                st->why_key[d][0] = wk;
+                st->why_text[d][0] = known
+                    ? g_strdup_printf("HMAC-%s with the %s (%s key block)", tls_hash_name(h),
+                                      key_name(dir), tls_prf_name(st->kb_prf[i]))
+                    : g_strdup_printf("variant HMAC-%s with the %s of the %s key block "
+                                      "(%s, not settled by the reference; confirmed by this "
+                                      "match)", tls_hash_name(h), key_name(dir),
+                                      tls_prf_name(st->kb_prf[i]),
+                                      tls_version_name(hs->version));
+            }
+            return verdict_copy(SIG_VALID, st->why_text[d][0]);
         }
-        if (known || proven)
-            return verdict_make(SIG_INVALID, "HMAC-%s with the %s (%s key block) does not match%s",
-                                tls_hash_name(h), key_name(dir), tls_prf_name(st->kb_prf[i]),
-                                known ? "" : " (the variant an earlier signature of this SA proved)");
+        if (known || proven) {
+            if (!st->why_text[d][1] || st->why_key[d][1] != wk) {
+                g_free(st->why_text[d][1]);
+                st->why_key[d][1] = wk;
+                st->why_text[d][1] = g_strdup_printf(
+                    "HMAC-%s with the %s (%s key block) does not match%s", tls_hash_name(h),
+                    key_name(dir), tls_prf_name(st->kb_prf[i]),
+                    known ? "" : " (the variant an earlier signature of this SA proved)");
+            }
+            return verdict_copy(SIG_INVALID, st->why_text[d][1]);
+        }
     }
     GString *tried = g_string_new(NULL);
     for (int i = 0; i < st->kb_n; i++)

@@ -210,6 +210,12 @@ void ntlm_mac_noess_alt(const ntlm_keys *k, int alt, uint32_t seq, const uint8_t
                         size_t buflen, uint8_t out[16]);
 /* Fills *k for ExportedSessionKey esk under flags. */
 void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k);
+/* The same result, taking from ref (keys of the same ExportedSessionKey under other flags, or
+ * NULL) what no flag changes: with ESS the signing keys and their HMAC key schedules, without
+ * ESS the keystreams of the three seal-key choices. ref is ignored when its ExportedSessionKey
+ * differs or only one of the two is ESS. */
+void ntlm_derive_keys_like(const uint8_t esk[16], uint32_t flags, const ntlm_keys *ref,
+                           ntlm_keys *k);
 
 /* ---- the MAC ([MS-NLMP] 3.4.4, datagram: RC4 re-keyed per message) ---- */
 
@@ -228,5 +234,32 @@ int ntlm_mac_equal(const uint8_t mine[16], const uint8_t got[16], int ess);
 /* The MAC under keys k for direction dir (0 C2S, 1 S2C) with sequence number seq. */
 void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, size_t buflen,
               uint8_t out[16]);
+
+/* ---- one message checked under several keys of one ExportedSessionKey ----
+ * What the MACs of one message share, computed at most once per message: the CRC32 of the
+ * message (every non-ESS key) and HMAC_MD5(SigningKey, LE32(seq) || message) per signing key and
+ * SeqNum (the signing key does not depend on the flags, so every ESS flag variant shares it).
+ * Results are those of ntlm_mac / ntlm_mac_noess_alt. Wipe with ntlm_mac_memo_clear. */
+#define NTLM_MEMO_SLOTS 6
+typedef struct {
+    const uint8_t *buf;
+    size_t buflen;
+    int have_crc;
+    uint32_t crc;
+    size_t n;                       /* HMAC slots used */
+    struct {
+        uint8_t sign[16];           /* the signing key */
+        uint32_t seq;
+        uint8_t h[8];               /* HMAC_MD5(sign, LE32(seq) || buf)[0..7] */
+    } slot[NTLM_MEMO_SLOTS];
+} ntlm_mac_memo;
+
+void ntlm_mac_memo_init(ntlm_mac_memo *m, const uint8_t *buf, size_t buflen);
+void ntlm_mac_memo_clear(ntlm_mac_memo *m);
+/* ntlm_mac(k, dir, seq, m->buf, m->buflen, out), sharing work through m. */
+void ntlm_mac_m(const ntlm_keys *k, int dir, uint32_t seq, ntlm_mac_memo *m, uint8_t out[16]);
+/* ntlm_mac_noess_alt(k, alt, seq, m->buf, m->buflen, out), sharing the CRC through m. */
+void ntlm_mac_noess_alt_m(const ntlm_keys *k, int alt, uint32_t seq, ntlm_mac_memo *m,
+                          uint8_t out[16]);
 
 #endif

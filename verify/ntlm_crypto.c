@@ -359,12 +359,35 @@ static void hmac_md5_load(struct hmac_md5_ctx *c, const uint32_t in[4], const ui
 
 void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
 {
+    ntlm_derive_keys_like(esk, flags, NULL, k);
+}
+
+/* Index in NTLM_NOESS_ALT_FLAGS order of the non-ESS seal key flags choose. */
+static int noess_choice(uint32_t flags)
+{
+    if (!(flags & NTLM_FL_LM_KEY))
+        return 0;
+    return (flags & NTLM_FL_56) ? 1 : 2;
+}
+
+void ntlm_derive_keys_like(const uint8_t esk[16], uint32_t flags, const ntlm_keys *ref,
+                           ntlm_keys *k)
+{
     secure_wipe(k, sizeof *k);
     k->flags = flags;
     memcpy(k->esk, esk, 16);
-    if (flags & NTLM_FL_ESS) {
+    int ess = (flags & NTLM_FL_ESS) != 0;
+    /* what depends on the ExportedSessionKey alone is taken from ref when it has it */
+    if (ref && memcmp(ref->esk, esk, 16) != 0)
+        ref = NULL;
+    if (ref && ((ref->flags & NTLM_FL_ESS) != 0) != ess)
+        ref = NULL;
+    if (ess) {
         for (int d = 0; d < 2; d++) {
-            ntlm_sign_key(esk, d, k->sign[d]);
+            if (ref)
+                memcpy(k->sign[d], ref->sign[d], 16);
+            else
+                ntlm_sign_key(esk, d, k->sign[d]);
             ntlm_seal_key_ess(esk, flags, d, k->seal[d]);
         }
         k->seal_len = 16;
@@ -375,13 +398,19 @@ void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
     }
     /* The per-direction state every message would otherwise recompute (issue 10). */
     static const uint8_t zero[12] = { 0 };
-    for (int d = 0; d < 2; d++) {
-        if (flags & NTLM_FL_ESS) {
-            struct hmac_md5_ctx h;
-            hmac_md5_set_key(&h, 16, k->sign[d]);
-            memcpy(k->hmac_in[d], h.inner.state, 16);
-            memcpy(k->hmac_out[d], h.outer.state, 16);
-            secure_wipe(&h, sizeof h);
+    if (ess) {
+        for (int d = 0; d < 2; d++) {
+            if (ref) {
+                /* the HMAC key schedule of the signing key, which no flag changes */
+                memcpy(k->hmac_in[d], ref->hmac_in[d], 16);
+                memcpy(k->hmac_out[d], ref->hmac_out[d], 16);
+            } else {
+                struct hmac_md5_ctx h;
+                hmac_md5_set_key(&h, 16, k->sign[d]);
+                memcpy(k->hmac_in[d], h.inner.state, 16);
+                memcpy(k->hmac_out[d], h.outer.state, 16);
+                secure_wipe(&h, sizeof h);
+            }
             if (flags & NTLM_FL_KEY_EXCH) {
                 /* RC4 key for SeqNum 100: MD5(SealingKey || LE32(100)); its keystream */
                 uint8_t s[4], rk[16];
@@ -393,12 +422,14 @@ void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
                 rc4(rk, 16, zero, 8, k->ks0[d]);
                 secure_wipe(rk, sizeof rk);
             }
-        } else {
-            /* fresh RC4 of the seal key: the keystream does not depend on SeqNum */
-            rc4(k->seal[d], k->seal_len, zero, 12, k->ks100[d]);
         }
+        return;
     }
-    if (!(flags & NTLM_FL_ESS)) {
+    /* Without ESS: the keystreams of the three seal-key choices (fresh RC4: they do not depend
+     * on SeqNum), one of which is the flags' own, for both directions. */
+    if (ref) {
+        memcpy(k->ks_alt, ref->ks_alt, sizeof k->ks_alt);
+    } else {
         static const uint32_t alt[3] = NTLM_NOESS_ALT_FLAGS;
         for (int i = 0; i < 3; i++) {
             uint8_t ak[16];
@@ -407,6 +438,9 @@ void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
             secure_wipe(ak, sizeof ak);
         }
     }
+    int c = noess_choice(flags);
+    memcpy(k->ks100[0], k->ks_alt[c], 12);
+    memcpy(k->ks100[1], k->ks_alt[c], 12);
 }
 
 /* Without ESS: RandomPad(0) || CRC32(Message) || SeqNum XOR the keystream ks (12 bytes). */
@@ -505,4 +539,95 @@ void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, siz
     } else {
         mac_noess_ks(k->ks100[d], seq, buf, buflen, out); /* the seal key's keystream */
     }
+}
+
+/* ---- the per-message memo (several keys of one ESK over one message) ---- */
+
+void ntlm_mac_memo_init(ntlm_mac_memo *m, const uint8_t *buf, size_t buflen)
+{
+    memset(m, 0, sizeof *m);
+    m->buf = buf;
+    m->buflen = buflen;
+}
+
+void ntlm_mac_memo_clear(ntlm_mac_memo *m)
+{
+    secure_wipe(m, sizeof *m);
+}
+
+static uint32_t memo_crc(ntlm_mac_memo *m)
+{
+    if (!m->have_crc) {
+        m->crc = (uint32_t)crc32_z(0L, m->buflen ? m->buf : (const uint8_t *)"", m->buflen);
+        m->have_crc = 1;
+    }
+    return m->crc;
+}
+
+/* Without ESS from a known CRC: as mac_noess_ks. */
+static void mac_noess_crc(const uint8_t ks[12], uint32_t crc, uint32_t seq, uint8_t out[16])
+{
+    uint8_t plain[8];
+    wr32(plain, crc);
+    wr32(plain + 4, seq);
+    wr32(out, 1);
+    memset(out + 4, 0, 4);
+    for (int i = 0; i < 8; i++)
+        out[8 + i] = (uint8_t)(plain[i] ^ ks[4 + i]);
+}
+
+/* HMAC_MD5(k->sign[d], LE32(seq) || buf)[0..7], from the memo or computed with the kept key
+ * schedule and remembered. */
+static const uint8_t *memo_hmac(const ntlm_keys *k, int d, uint32_t seq, ntlm_mac_memo *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->slot[i].seq == seq && memcmp(m->slot[i].sign, k->sign[d], 16) == 0)
+            return m->slot[i].h;
+    size_t i = m->n < NTLM_MEMO_SLOTS ? m->n++ : NTLM_MEMO_SLOTS - 1;
+    uint8_t s[4], h[16];
+    wr32(s, seq);
+    struct hmac_md5_ctx c;
+    hmac_md5_load(&c, k->hmac_in[d], k->hmac_out[d]);
+    hmac_md5_update(&c, 4, s);
+    if (m->buflen)
+        hmac_md5_update(&c, m->buflen, m->buf);
+    hmac_md5_digest(&c, 16, h);
+    secure_wipe(&c, sizeof c);
+    memcpy(m->slot[i].sign, k->sign[d], 16);
+    m->slot[i].seq = seq;
+    memcpy(m->slot[i].h, h, 8);
+    secure_wipe(h, sizeof h);
+    return m->slot[i].h;
+}
+
+void ntlm_mac_m(const ntlm_keys *k, int dir, uint32_t seq, ntlm_mac_memo *m, uint8_t out[16])
+{
+    int d = dir ? 1 : 0;
+    if (!(k->flags & NTLM_FL_ESS)) {
+        mac_noess_crc(k->ks100[d], memo_crc(m), seq, out);
+        return;
+    }
+    const uint8_t *h = memo_hmac(k, d, seq, m);
+    wr32(out, 1);
+    wr32(out + 12, seq);
+    if (!(k->flags & NTLM_FL_KEY_EXCH)) {
+        memcpy(out + 4, h, 8);
+    } else if (seq == NTLM_SEQ_SIP || seq == 0) {
+        const uint8_t *ks = seq == 0 ? k->ks0[d] : k->ks100[d];
+        for (int i = 0; i < 8; i++)
+            out[4 + i] = (uint8_t)(h[i] ^ ks[i]);
+    } else {
+        /* ck = RC4(MD5(SealingKey || SeqNum), ck): a key schedule for this SeqNum */
+        uint8_t s[4], rk[16];
+        wr32(s, seq);
+        md5_2(k->seal[d], 16, s, 4, rk);
+        rc4(rk, 16, h, 8, out + 4);
+        secure_wipe(rk, sizeof rk);
+    }
+}
+
+void ntlm_mac_noess_alt_m(const ntlm_keys *k, int alt, uint32_t seq, ntlm_mac_memo *m,
+                          uint8_t out[16])
+{
+    mac_noess_crc(k->ks_alt[alt], memo_crc(m), seq, out);
 }

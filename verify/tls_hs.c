@@ -466,6 +466,11 @@ void tls_hs_trim(tls_hs *hs)
 {
     if (!hs || !hs->ccs[DIR_C2S] || !hs->ccs[DIR_S2C])
         return;
+    if (hs->kx_seen && hs->transcript && hs->transcript->len == 0 && !hs->cke &&
+        !hs->ch_ticket && !hs->ticket && hs->rec[0]->len == 0 && hs->msg[0]->len == 0 &&
+        hs->rec[1]->len == 0 && hs->msg[1]->len == 0)
+        return; /* trimmed already and nothing held since: the same state, without an allocation
+                   per message (issue 10) */
     hs_drop(hs, &hs->transcript);
     hs->transcript = g_byte_array_new();
     hs->kx_seen = 1; /* nothing more enters the transcript */

@@ -35,6 +35,14 @@ void note_add(note_list *l, note_kind kind, note_sev sev, const char *fmt, ...)
     g_array_append_val(l, n);
 }
 
+void note_add_text(note_list *l, note_kind kind, note_sev sev, const char *text)
+{
+    if (!l)
+        return;
+    mssipae_note n = { kind, sev, g_strdup(text), FACT_NONE };
+    g_array_append_val(l, n);
+}
+
 void note_fact_add(note_list *l, note_fact f, const char *fmt, ...)
 {
     if (!l)
@@ -43,6 +51,14 @@ void note_fact_add(note_list *l, note_fact f, const char *fmt, ...)
     va_start(ap, fmt);
     mssipae_note n = { NOTE_FACT, NOTE_SEV_CHAT, g_strdup_vprintf(fmt, ap), f };
     va_end(ap);
+    g_array_append_val(l, n);
+}
+
+void note_fact_add_text(note_list *l, note_fact f, const char *text)
+{
+    if (!l)
+        return;
+    mssipae_note n = { NOTE_FACT, NOTE_SEV_CHAT, g_strdup(text), f };
     g_array_append_val(l, n);
 }
 
@@ -55,6 +71,12 @@ sig_verdict verdict_make(sig_status st, const char *fmt, ...)
         v.why = g_strdup_vprintf(fmt, ap);
         va_end(ap);
     }
+    return v;
+}
+
+sig_verdict verdict_copy(sig_status st, const char *why)
+{
+    sig_verdict v = { st, g_strdup(why) };
     return v;
 }
 

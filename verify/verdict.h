@@ -75,6 +75,12 @@ void note_list_free(note_list *l);
 /* Appends a printf-formatted note. l may be NULL (the note is dropped). */
 void note_add(note_list *l, note_kind kind, note_sev sev, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
 
+/* Appends a note whose text is a copy of text (no formatting). l may be NULL. */
+void note_add_text(note_list *l, note_kind kind, note_sev sev, const char *text);
+
+/* note_fact_add with text copied as it is (no formatting). l may be NULL. */
+void note_fact_add_text(note_list *l, note_fact f, const char *text);
+
 /* Appends a NOTE_FACT note (severity chat) naming fact f. l may be NULL. */
 void note_fact_add(note_list *l, note_fact f, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
@@ -93,6 +99,9 @@ typedef struct {
 /* Builds a verdict with a formatted reason. */
 sig_verdict verdict_make(sig_status st, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 void verdict_clear(sig_verdict *v);
+/* A verdict whose reason is a copy of why (may be NULL): for reasons kept per SA, which cost no
+ * printf per message. */
+sig_verdict verdict_copy(sig_status st, const char *why);
 
 /* Short name of a status ("valid", "invalid", "no key", "no SA", "unsupported", "malformed"). */
 const char *sig_status_name(sig_status st);

@@ -986,6 +986,126 @@ static void test_der_reader(void **state)
     assert_int_equal(krb_der_next(&d, &t), -1);
 }
 
+/* An RFC 4121 MIC token over buf made with key (enctype 18) by libkrb5: flags, SND_SEQ. */
+static uint8_t *make_cfx(const uint8_t key[32], uint8_t flags, uint64_t seq, const char *buf,
+                         size_t buflen, size_t *len)
+{
+    krb5_context ctx;
+    assert_int_equal(krb5_init_context(&ctx), 0);
+    uint8_t hdr[16] = { 0x04, 0x04, flags, 0xff, 0xff, 0xff, 0xff, 0xff };
+    for (int i = 0; i < 8; i++)
+        hdr[8 + i] = (uint8_t)(seq >> (56 - 8 * i));
+    GByteArray *data = g_byte_array_new();
+    g_byte_array_append(data, (const guint8 *)buf, (guint)buflen);
+    g_byte_array_append(data, hdr, 16);
+    krb5_keyblock kb = { KV5M_KEYBLOCK, ENCTYPE_AES256_CTS_HMAC_SHA1_96, 32, (krb5_octet *)key };
+    krb5_data d = { KV5M_DATA, data->len, (char *)data->data };
+    krb5_checksum c;
+    assert_int_equal(krb5_c_make_checksum(ctx, 0, &kb, (flags & 1) ? 23 : 25, &d, &c), 0);
+    uint8_t *tok = g_malloc(16 + c.length);
+    memcpy(tok, hdr, 16);
+    memcpy(tok + 16, c.contents, c.length);
+    *len = 16 + c.length;
+    krb5_free_checksum_contents(ctx, &c);
+    g_byte_array_free(data, TRUE);
+    krb5_free_context(ctx);
+    return tok;
+}
+
+/* The texts kept per SA (issue 10) are those a printf per message gave: the VALID text with
+ * SND_SEQ of 8 and 16 hex digits in both directions, again and again on one SA, and a wrong
+ * signature's text and notes the same every time, before and after the key was proven. */
+static void test_cfx_texts_per_message(void **state)
+{
+    (void)state;
+    uint8_t key[32];
+    GString *line = g_string_new("# k\nKERBEROS C0FFEE01 18 ");
+    for (int i = 0; i < 32; i++) {
+        key[i] = (uint8_t)(i * 7 + 1);
+        g_string_append_printf(line, "%02x", key[i]);
+    }
+    g_string_append_c(line, '\n');
+    char *dir = tmpdir();
+    char *kl = write_file(dir, "keys.log", line->str);
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, kl), 0);
+    void *st = K->sa_new(NULL);
+    const char *buf = "INVITE sip:x SIP/2.0 (signed buffer)";
+    size_t bl = strlen(buf);
+    static const uint64_t seqs[] = { 0x1234abcdu, 0x00000001deadbeefull, 0, 0xffffffffffffffffull,
+                                     7 };
+    /* a wrong signature before any match: the key is not known to be the signing key */
+    size_t tl;
+    uint8_t *bad = make_cfx(key, 0, 5, buf, bl, &tl);
+    bad[tl - 1] ^= 1;
+    for (int phase = 0; phase < 2; phase++) {
+        char *first = NULL, *first_notes = NULL;
+        for (int rep = 0; rep < 3; rep++) {
+            note_list *n = note_list_new();
+            char *why = NULL;
+            sig_status s = check(st, ks, "C0FFEE01", DIR_C2S, buf, bl, bad, tl, n, &why);
+            assert_int_equal(s, phase ? SIG_INVALID : SIG_NO_KEY);
+            GString *all = g_string_new(NULL);
+            for (guint j = 0; j < n->len; j++)
+                g_string_append_printf(all, "%d %d %s\n",
+                                       (int)g_array_index(n, mssipae_note, j).kind,
+                                       (int)g_array_index(n, mssipae_note, j).sev,
+                                       g_array_index(n, mssipae_note, j).text);
+            if (phase) {
+                assert_string_equal(why, "RFC 4121 MIC does not verify with the key "
+                                         "(aes256-cts-hmac-sha1-96) of KERBEROS key-log line 2");
+                assert_string_equal(all->str, "5 2 Kerberos: RFC 4121 MIC does not verify with "
+                                              "the key (aes256-cts-hmac-sha1-96) of KERBEROS "
+                                              "key-log line 2\n");
+            }
+            if (!first) {
+                first = why;
+                first_notes = g_string_free(all, FALSE);
+            } else {
+                assert_string_equal(why, first);
+                assert_string_equal(all->str, first_notes);
+                g_free(why);
+                g_string_free(all, TRUE);
+            }
+            note_list_free(n);
+        }
+        g_free(first);
+        g_free(first_notes);
+        for (size_t i = 0; i < G_N_ELEMENTS(seqs); i++)
+            for (int acc = 0; acc < 2; acc++) {
+                uint8_t *tok = make_cfx(key, (uint8_t)acc, seqs[i], buf, bl, &tl);
+                char seqs_txt[40];
+                if (seqs[i] >> 32)
+                    g_snprintf(seqs_txt, sizeof seqs_txt, "0x%08x%08x", (unsigned)(seqs[i] >> 32),
+                               (unsigned)seqs[i]);
+                else
+                    g_snprintf(seqs_txt, sizeof seqs_txt, "0x%08x", (unsigned)seqs[i]);
+                char *want = g_strdup_printf("RFC 4121 MIC verified with the key "
+                                             "(aes256-cts-hmac-sha1-96) of KERBEROS key-log line "
+                                             "2, key usage %d (sent by the %s), SND_SEQ %s",
+                                             acc ? 23 : 25,
+                                             acc ? "server (acceptor)" : "client (initiator)",
+                                             seqs_txt);
+                for (int rep = 0; rep < 2; rep++) {
+                    char *why = NULL;
+                    assert_int_equal(check(st, ks, "C0FFEE01", acc ? DIR_S2C : DIR_C2S, buf, bl,
+                                           tok, tl, NULL, &why), SIG_VALID);
+                    assert_string_equal(why, want);
+                    g_free(why);
+                }
+                g_free(want);
+                g_free(tok);
+            }
+    }
+    g_free(bad);
+    K->sa_free(st);
+    keystore_free(ks);
+    g_free(kl);
+    g_string_free(line, TRUE);
+    static const char *const files[] = {"keys.log", NULL};
+    rm_tree(dir, files);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1004,6 +1124,7 @@ int main(void)
         cmocka_unit_test(test_hostile_truncated),
         cmocka_unit_test(test_hostile_crafted),
         cmocka_unit_test(test_der_reader),
+        cmocka_unit_test(test_cfx_texts_per_message),
     };
     (void)CASES;
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1234,6 +1234,167 @@ static void test_mac_state_matches_reference(void **state)
     }
 }
 
+/* The per-message memo (issue 10): one memo shared by every flag set of one ExportedSessionKey,
+ * as the variant search uses it, gives exactly ntlm_mac / ntlm_mac_noess_alt. */
+static void test_mac_memo_matches_mac(void **state)
+{
+    static const uint32_t fls[] = {
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128, NTLM_FL_ESS, 0,
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_56, NTLM_FL_ESS | NTLM_FL_KEY_EXCH,
+        NTLM_FL_LM_KEY | NTLM_FL_56, NTLM_FL_LM_KEY, NTLM_FL_KEY_EXCH,
+    };
+    static const uint32_t seqs[] = { 100, 0, 1, 7, 0xffffffffu, 100, 0 };
+    uint8_t esk[16], esk2[16], buf[300];
+    for (size_t i = 0; i < sizeof esk; i++) {
+        esk[i] = (uint8_t)(i * 37 + 11);
+        esk2[i] = (uint8_t)(i * 91 + 3);
+    }
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 13 + 5);
+    ntlm_keys k[G_N_ELEMENTS(fls)], k2;
+    for (size_t f = 0; f < G_N_ELEMENTS(fls); f++)
+        ntlm_derive_keys(esk, fls[f], &k[f]);
+    ntlm_derive_keys(esk2, NTLM_FL_ESS, &k2); /* another signing key through the same memo */
+    for (size_t len = 0; len <= sizeof buf; len += 100) {
+        ntlm_mac_memo m;
+        ntlm_mac_memo_init(&m, len ? buf : NULL, len);
+        for (size_t f = 0; f < G_N_ELEMENTS(fls); f++)
+            for (int d = 0; d < 2; d++)
+                for (size_t q = 0; q < G_N_ELEMENTS(seqs); q++) {
+                    uint8_t a[16], b[16];
+                    ntlm_mac_m(&k[f], d, seqs[q], &m, a);
+                    ntlm_mac(&k[f], d, seqs[q], len ? buf : NULL, len, b);
+                    assert_memory_equal(a, b, 16);
+                    ntlm_mac_m(&k2, d, seqs[q], &m, a);
+                    ntlm_mac(&k2, d, seqs[q], len ? buf : NULL, len, b);
+                    assert_memory_equal(a, b, 16);
+                    if (!(fls[f] & NTLM_FL_ESS))
+                        for (int j = 0; j < 3; j++) {
+                            ntlm_mac_noess_alt_m(&k[f], j, seqs[q], &m, a);
+                            ntlm_mac_noess_alt(&k[f], j, seqs[q], buf, len, b);
+                            assert_memory_equal(a, b, 16);
+                        }
+                }
+        ntlm_mac_memo_clear(&m);
+    }
+}
+
+/* Key log without a handshake (issue 10: the variant that verified is tried first, the texts
+ * are kept per SA): every variant verifies, in both directions, on one SA and on fresh ones,
+ * with the same text each time; a wrong signature gives the same verdict and notes each time;
+ * after the key log is rewritten (the line moves) the texts name the new line. */
+static void test_keylog_variants_cached(void **state)
+{
+    static const struct { const char *name; uint32_t flags; } vs[] = {
+        { "ESS+KEY_EXCH+128", NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128 },
+        { "ESS without KEY_EXCH", NTLM_FL_ESS },
+        { "non-ESS", 0 },
+        { "ESS+KEY_EXCH+56", NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_56 },
+        { "ESS+KEY_EXCH+40", NTLM_FL_ESS | NTLM_FL_KEY_EXCH },
+        { "non-ESS LM_KEY 56-bit", NTLM_FL_LM_KEY | NTLM_FL_56 },
+        { "non-ESS LM_KEY 40-bit", NTLM_FL_LM_KEY },
+    };
+    uint8_t esk[16];
+    for (size_t i = 0; i < sizeof esk; i++)
+        esk[i] = (uint8_t)(0xa0 + i);
+    char *path = write_keylog("NTLM CAFE0001 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+    keystore *ks = keystore_new();
+    keystore_set_keylog(ks, path);
+    const uint8_t msg[] = "REGISTER sip:x SIP/2.0 (the signed buffer)";
+    void *shared = mech_ntlm_ops.sa_new(NULL);
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned line = pass ? 3 : 2;
+        if (pass) { /* the same key, one line further down: re-read, new line in the texts */
+            char *text = g_strdup("# test key log\n# moved\nNTLM CAFE0001 "
+                                  "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n");
+            assert_true(g_file_set_contents(path, text, -1, NULL));
+            g_free(text);
+        }
+        for (size_t i = 0; i < G_N_ELEMENTS(vs); i++) {
+            ntlm_keys k;
+            ntlm_derive_keys(esk, vs[i].flags, &k);
+            char *want = g_strdup_printf("key from key-log entry NTLM CAFE0001 (line %u); no "
+                                         "handshake seen, variant %s matched", line, vs[i].name);
+            void *fresh = mech_ntlm_ops.sa_new(NULL);
+            for (int rep = 0; rep < 3; rep++)
+                for (int d = 0; d < 2; d++) {
+                    uint8_t sig[16];
+                    ntlm_mac(&k, d, NTLM_SEQ_SIP, msg, sizeof msg, sig);
+                    void *sts[2] = { shared, fresh };
+                    for (int s = 0; s < 2; s++) {
+                        sig_verdict v = mech_ntlm_ops.verify(sts[s], ks, "CAFE0001", d, msg,
+                                                             sizeof msg, sig, 16, NULL);
+                        assert_int_equal(v.status, SIG_VALID);
+                        assert_string_equal(v.why, want);
+                        verdict_clear(&v);
+                    }
+                }
+            mech_ntlm_ops.sa_free(fresh);
+            secure_wipe(&k, sizeof k);
+            g_free(want);
+        }
+        /* a wrong signature: same verdict and notes on every message */
+        char *want = g_strdup_printf("signature matches none of the flag variants with key-log "
+                                     "entry NTLM CAFE0001 (line %u); no handshake seen", line);
+        uint8_t bad[16] = { 1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 100, 0, 0, 0 };
+        GString *first = NULL;
+        for (int rep = 0; rep < 3; rep++) {
+            note_list *n = note_list_new();
+            sig_verdict v = mech_ntlm_ops.verify(shared, ks, "CAFE0001", DIR_C2S, msg, sizeof msg,
+                                                 bad, 16, n);
+            assert_int_equal(v.status, SIG_INVALID);
+            assert_string_equal(v.why, want);
+            GString *all = g_string_new(NULL);
+            for (guint j = 0; j < n->len; j++)
+                g_string_append_printf(all, "%d %s\n", (int)g_array_index(n, mssipae_note, j).kind,
+                                       g_array_index(n, mssipae_note, j).text);
+            if (first) {
+                assert_string_equal(all->str, first->str);
+                g_string_free(all, TRUE);
+            } else {
+                first = all;
+            }
+            verdict_clear(&v);
+            note_list_free(n);
+        }
+        g_string_free(first, TRUE);
+        g_free(want);
+    }
+    mech_ntlm_ops.sa_free(shared);
+    keystore_free(ks);
+    unlink(path);
+    g_free(path);
+}
+
+/* ntlm_derive_keys_like gives byte for byte what ntlm_derive_keys gives, whatever ref is (keys
+ * of the same ESK under any flag set, of another ESK, or none). */
+static void test_derive_keys_like(void **state)
+{
+    static const uint32_t fls[] = {
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128, NTLM_FL_ESS, 0,
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_56, NTLM_FL_ESS | NTLM_FL_KEY_EXCH,
+        NTLM_FL_LM_KEY | NTLM_FL_56, NTLM_FL_LM_KEY, NTLM_FL_KEY_EXCH,
+        NTLM_FL_NON_NT_SESSION_KEY | NTLM_FL_56, NTLM_FL_ESS | NTLM_FL_LM_KEY | NTLM_FL_56,
+    };
+    uint8_t esk[16], other[16];
+    for (size_t i = 0; i < sizeof esk; i++) {
+        esk[i] = (uint8_t)(i * 29 + 7);
+        other[i] = (uint8_t)(i * 3 + 200);
+    }
+    for (size_t f = 0; f < G_N_ELEMENTS(fls); f++) {
+        ntlm_keys want, got, ref;
+        ntlm_derive_keys(esk, fls[f], &want);
+        ntlm_derive_keys_like(esk, fls[f], NULL, &got);
+        assert_memory_equal(&got, &want, sizeof want);
+        for (size_t r = 0; r < G_N_ELEMENTS(fls); r++)
+            for (int o = 0; o < 2; o++) {
+                ntlm_derive_keys(o ? other : esk, fls[r], &ref);
+                ntlm_derive_keys_like(esk, fls[f], &ref, &got);
+                assert_memory_equal(&got, &want, sizeof want);
+            }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1254,6 +1415,9 @@ int main(void)
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_no_sa_inputs),
         cmocka_unit_test(test_mac_state_matches_reference),
+        cmocka_unit_test(test_mac_memo_matches_mac),
+        cmocka_unit_test(test_keylog_variants_cached),
+        cmocka_unit_test(test_derive_keys_like),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
