@@ -998,6 +998,8 @@ size_t keystore_keylog_conflicts(keystore *ks, keylog_scheme scheme, const char 
         return 0;
     if (ks_keylog_refresh(ks))
         ks_errs_rebuild(ks, TRUE);
+    if (!ks->kl_alts || !g_hash_table_size(ks->kl_alts))
+        return 0; /* the usual key log: no conflicting lines at all */
     char kb[128];
     const char *k = ks_keylog_key_buf(scheme, opaque, kb, sizeof kb);
     char *key = k ? NULL : ks_keylog_key(scheme, opaque);
