@@ -98,7 +98,7 @@ typedef struct {
     unsigned kl_have;
     int kl_hit;              /* 1 + the variant a signature verified with (kl_esk), or 0: tried
                                 first (a cryptographic match, which a forger cannot produce) */
-    ntlm_keys kl_keys[N_VARIANTS];
+    ntlm_keys *kl_keys[N_VARIANTS]; /* allocated when first derived: most SAs need one */
 
     ks_keylog_memo kl_memo;  /* the key-log lookup, kept until the key log changes */
     why_cache why_ok;        /* key-log route: the VALID text */
@@ -117,6 +117,17 @@ static void *ntlm_sa_new(void *cap)
     return g_new0(ntlm_sa, 1);
 }
 
+/* Wipes and frees the key-log route's derived keys. */
+static void kl_keys_free(ntlm_sa *st)
+{
+    for (size_t i = 0; i < N_VARIANTS; i++)
+        if (st->kl_keys[i]) {
+            secure_wipe(st->kl_keys[i], sizeof *st->kl_keys[i]);
+            g_free(st->kl_keys[i]);
+            st->kl_keys[i] = NULL;
+        }
+}
+
 /* Forgets every derived key (a new handshake token changes the inputs). */
 static void ntlm_sa_reset_keys(ntlm_sa *st)
 {
@@ -129,7 +140,7 @@ static void ntlm_sa_reset_keys(ntlm_sa *st)
     st->kl_valid = 0;
     st->kl_have = 0;
     st->kl_hit = 0;
-    secure_wipe(st->kl_keys, sizeof st->kl_keys);
+    kl_keys_free(st);
     /* the texts name the AUTHENTICATE's mode, which a new token may change */
     why_cache_clear(&st->why_ok);
     why_cache_clear(&st->why_bad);
@@ -498,7 +509,7 @@ static void kl_prepare(ntlm_sa *st, const uint8_t esk[16], uint32_t flags0, size
     if (st->kl_valid && st->kl_n == n && st->kl_flags0 == flags0 &&
         memcmp(st->kl_esk, esk, 16) == 0)
         return;
-    secure_wipe(st->kl_keys, sizeof st->kl_keys);
+    kl_keys_free(st);
     st->kl_have = 0;
     st->kl_hit = 0;
     memcpy(st->kl_esk, esk, 16);
@@ -515,12 +526,14 @@ static const ntlm_keys *kl_key(ntlm_sa *st, size_t i, uint32_t flags)
         const ntlm_keys *ref = NULL;
         for (size_t j = 0; j < N_VARIANTS && !ref; j++)
             if ((st->kl_have & 1u << j) &&
-                ((st->kl_keys[j].flags ^ flags) & NTLM_FL_ESS) == 0)
-                ref = &st->kl_keys[j];
-        ntlm_derive_keys_like(st->kl_esk, flags, ref, &st->kl_keys[i]);
+                ((st->kl_keys[j]->flags ^ flags) & NTLM_FL_ESS) == 0)
+                ref = st->kl_keys[j];
+        if (!st->kl_keys[i])
+            st->kl_keys[i] = g_new0(ntlm_keys, 1);
+        ntlm_derive_keys_like(st->kl_esk, flags, ref, st->kl_keys[i]);
         st->kl_have |= 1u << i;
     }
-    return &st->kl_keys[i];
+    return st->kl_keys[i];
 }
 
 /* 1 when sig matches variant i of the prepared key-log key. */
