@@ -123,6 +123,48 @@ static const char *intern(result_store *rs, const char *s)
     return copy;
 }
 
+/* Keeps reason why: the hint itself when equal; when they share a long beginning and why
+ * only adds a short end (Kerberos names each message's SND_SEQ), that end alone with a
+ * reference to the hint; else an interned copy. */
+#define WHY_SPLIT_MIN_SHARED 24
+#define WHY_SPLIT_MAX_TAIL 64
+static const char *keep_why(result_store *rs, const char *why, const char *hint, uint8_t *flags)
+{
+    if (!why)
+        return NULL;
+    if (hint) {
+        size_t p = 0;
+        while (hint[p] && hint[p] == why[p])
+            p++;
+        if (!hint[p] && !why[p])
+            return hint;
+        size_t tail = strlen(why + p);
+        if (p >= WHY_SPLIT_MIN_SHARED && tail <= WHY_SPLIT_MAX_TAIL) {
+            why_split *w = arena_alloc(rs, sizeof(why_split) + tail + 1);
+            w->base = hint;
+            w->base_len = (uint32_t)p;
+            memcpy(w->tail, why + p, tail + 1);
+            *flags |= AR_WHY_SPLIT;
+            return (const char *)w;
+        }
+    }
+    return intern(rs, why);
+}
+
+char *auth_rec_why_dup(const auth_rec *k)
+{
+    if (!k->why)
+        return NULL;
+    if (!(k->flags & AR_WHY_SPLIT))
+        return g_strdup(k->why);
+    const why_split *w = (const why_split *)(const void *)k->why;
+    size_t tl = strlen(w->tail);
+    char *t = g_malloc(w->base_len + tl + 1);
+    memcpy(t, w->base, w->base_len);
+    memcpy(t + w->base_len, w->tail, tl + 1);
+    return t;
+}
+
 /* Moves l into the store (*l becomes NULL); NULL, leaving an empty list where it is. */
 static note_list *keep_notes(result_store *rs, note_list **l)
 {
@@ -160,7 +202,6 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
     for (guint i = 0; i < n; i++) {
         auth_result *a = g_ptr_array_index(r->auths, i);
         auth_rec *k = &m->auths[i];
-        k->why = a->why_kept ? a->why_kept : intern(rs, a->why);
         k->sa_id = a->sa_id;
         k->sa_frame = a->sa_frame;
         k->version = a->version;
@@ -169,6 +210,7 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
         k->flags = (uint8_t)((a->has_version ? AR_HAS_VERSION : 0) |
                              (a->version_from_sa ? AR_VERSION_FROM_SA : 0) |
                              (a->sigbuf ? AR_HAS_SIGBUF : 0));
+        k->why = keep_why(rs, a->why, a->why_hint, &k->flags);
     }
     return m;
 }
@@ -215,7 +257,7 @@ msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len)
             goto mismatch;
         a->status = (sig_status)k->status;
         g_free(a->why);
-        a->why = g_strdup(k->why);
+        a->why = auth_rec_why_dup(k);
         a->sa_id = k->sa_id;
         a->sa_frame = k->sa_frame;
         a->has_version = (k->flags & AR_HAS_VERSION) != 0;

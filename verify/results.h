@@ -55,7 +55,8 @@ typedef struct {
     uint32_t sa_frame;       /* frame where the SA's handshake started */
     sig_status status;       /* SIG_NONE when the header carries no signature */
     char *why;               /* reason for status (NULL for VALID without detail) */
-    const char *why_kept;    /* the tracker's hint: an already kept (interned) copy of why */
+    const char *why_hint;    /* the tracker's hint: a reason kept earlier for the same SA and
+                                direction, which why may equal or extend (result_keep) */
     GPtrArray *other_params; /* "name=value" (unquoted) of parameters MS-SIPAE does not define, in order */
     note_list *notes;        /* expert infos about this header (NULL when none) */
 } auth_result;
@@ -84,11 +85,21 @@ enum {
     AR_HAS_VERSION = 1u << 0,
     AR_VERSION_FROM_SA = 1u << 1,
     AR_HAS_SIGBUF = 1u << 2,    /* a signature buffer was built (with version) */
+    AR_WHY_SPLIT = 1u << 3,     /* why is a why_split, not the text itself */
 };
+
+/* A reason that differs from one kept earlier for the same SA only at its end (a sequence
+ * number, say): the shared beginning of that text and this one's own end. */
+typedef struct {
+    const char *base;        /* an interned reason; its first base_len bytes begin this one */
+    uint32_t base_len;
+    char tail[];             /* the rest, NUL-terminated */
+} why_split;
 
 /* One auth header's outcome: 24 bytes. */
 typedef struct {
-    const char *why;         /* interned in the store (shared), NULL when none */
+    const char *why;         /* interned in the store (shared), or a why_split (AR_WHY_SPLIT),
+                                NULL when none: read it with auth_rec_why */
     uint32_t sa_id;          /* 0 when no SA */
     uint32_t sa_frame;
     uint32_t version;        /* with AR_HAS_VERSION */
@@ -117,6 +128,16 @@ typedef struct {
     uint8_t pad_;
     auth_rec auths[];        /* n_auths, in message order */
 } msg_rec;
+
+/* The interned reason of k, NULL when it has none or is a why_split (only result_expand needs
+ * the text: auth_rec_why_dup). */
+static inline const char *auth_rec_why_interned(const auth_rec *k)
+{
+    return (k->flags & AR_WHY_SPLIT) ? NULL : k->why;
+}
+
+/* The reason of k as g_malloc'd text, NULL when none. */
+char *auth_rec_why_dup(const auth_rec *k);
 
 /* Notes of the message, and of its auth header i; NULL when none. */
 static inline const note_list *msg_rec_notes(const msg_rec *r)

@@ -376,10 +376,9 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     a->why = v.why;
     note_verdict(a, before);
     record_signed(t, s, a, f->meta->frame);
-    /* most headers of an SA keep the reason the previous one kept: skip interning it again */
-    const char *kept = s->why_kept[a->dir];
-    if (kept && a->why && strcmp(kept, a->why) == 0)
-        a->why_kept = kept;
+    /* most headers of an SA keep the reason the previous one kept, or one that differs only
+     * at its end: result_keep shares it */
+    a->why_hint = s->why_kept[a->dir];
 }
 
 /* An unsigned message between the endpoints of an SA that signs: every message after the
@@ -461,9 +460,10 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
     const msg_rec *k = result_keep(t->results, r);
     for (guint i = 0; i < k->n_auths; i++) {
         const auth_rec *ar = &k->auths[i];
-        sa_entry *s = ar->sa_id && ar->why ? sa_table_get(t->tab, ar->sa_id) : NULL;
+        const char *why = auth_rec_why_interned(ar);
+        sa_entry *s = ar->sa_id && why ? sa_table_get(t->tab, ar->sa_id) : NULL;
         if (s)
-            s->why_kept[ar->dir & 1] = ar->why;
+            s->why_kept[ar->dir & 1] = why;
     }
     return k;
 }
