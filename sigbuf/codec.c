@@ -27,10 +27,11 @@ int codec_hex_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, con
     }
     uint8_t *buf = g_malloc(n / 2 + 1);
     unsigned bad = 0;
-    for (size_t i = 0; i < n; i += 2) {
-        unsigned hi = xd_tab[(unsigned char)s[i]], lo = xd_tab[(unsigned char)s[i + 1]];
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    for (uint8_t *o = buf; p < e; p += 2, o++) {
+        unsigned hi = xd_tab[p[0]], lo = xd_tab[p[1]];
         bad |= hi | lo; /* 0xff has bits above the low four that no digit has */
-        buf[i / 2] = (uint8_t)(hi << 4 | lo);
+        *o = (uint8_t)(hi << 4 | lo);
     }
     if (bad & 0xf0) {
         g_free(buf);
