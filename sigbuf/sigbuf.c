@@ -85,9 +85,7 @@ static int param_s(const char *params, const char *name, size_t nl, slice *out)
                 return 1;
             }
             e++;
-            const char *ve = e;
-            while (*ve && *ve != ';' && *ve != ',')
-                ve++;
+            const char *ve = e + strcspn(e, ";,");
             *out = strip_s(e, ve);
             return 1;
         }
