@@ -29,6 +29,17 @@ static inline int is_token_char(char c)
     return token_tab[(unsigned char)c];
 }
 
+/* Byte classes for next_param's loops: blanks and line ends (LWS), ',' and '"'. */
+enum { C_LWS = 1, C_COMMA = 2, C_QUOTE = 4 };
+static const unsigned char cls_tab[256] = {
+    [' '] = C_LWS, ['\t'] = C_LWS, ['\r'] = C_LWS, ['\n'] = C_LWS, [','] = C_COMMA, ['"'] = C_QUOTE,
+};
+
+static inline int cls(char c)
+{
+    return cls_tab[(unsigned char)c];
+}
+
 static inline void skip_lws(authp_cursor *c)
 {
     while (c->off < c->n && is_lws(c->p[c->off]))
@@ -98,7 +109,7 @@ static inline int next_param(authp_cursor *c, slice *name, slice *value, int *es
     const size_t n = c->n;
     size_t off = c->off;
     /* blanks, and commas between parameters (empty list elements tolerated) */
-    while (off < n && (p[off] == ',' || is_lws(p[off])))
+    while (off < n && (cls(p[off]) & (C_LWS | C_COMMA)))
         off++;
     if (off >= n) {
         c->off = off;
@@ -111,12 +122,12 @@ static inline int next_param(authp_cursor *c, slice *name, slice *value, int *es
         goto invalid_name;
     name->p = p + s;
     name->n = off - s;
-    while (off < n && is_lws(p[off]))
+    while (off < n && (cls(p[off]) & C_LWS))
         off++;
     if (off >= n || p[off] != '=')
         goto no_equal;
     off++;
-    while (off < n && is_lws(p[off]))
+    while (off < n && (cls(p[off]) & C_LWS))
         off++;
     s = off;
     *esc = 0;
@@ -138,12 +149,12 @@ static inline int next_param(authp_cursor *c, slice *name, slice *value, int *es
             break;
         }
     } else {
-        while (off < n && p[off] != ',' && !is_lws(p[off]) && p[off] != '"')
+        while (off < n && !cls(p[off]))
             off++;
     }
     value->p = p + s;
     value->n = off - s;
-    while (off < n && is_lws(p[off]))
+    while (off < n && (cls(p[off]) & C_LWS))
         off++;
     c->off = off;
     if (off < n && p[off] != ',')
