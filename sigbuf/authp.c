@@ -29,10 +29,46 @@ static inline int is_token_char(char c)
     return token_tab[(unsigned char)c];
 }
 
-static void skip_lws(authp_cursor *c)
+/* Byte classes for next_param's loops: blanks and line ends (LWS), ',' and '"'. */
+enum { C_LWS = 1, C_COMMA = 2, C_QUOTE = 4 };
+static const unsigned char cls_tab[256] = {
+    [' '] = C_LWS, ['\t'] = C_LWS, ['\r'] = C_LWS, ['\n'] = C_LWS, [','] = C_COMMA, ['"'] = C_QUOTE,
+};
+
+static inline int cls(char c)
+{
+    return cls_tab[(unsigned char)c];
+}
+
+static inline void skip_lws(authp_cursor *c)
 {
     while (c->off < c->n && is_lws(c->p[c->off]))
         c->off++;
+}
+
+/* Index of the first '"' or '\\' in p[i, n), or n: eight bytes at a time (a quoted value is
+ * most of a header: the hex response, the base64 gssapi-data). */
+static inline size_t find_quote_or_bs(const char *p, size_t i, size_t n)
+{
+    const guint64 ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (i + 8 <= n) {
+        guint64 w;
+        memcpy(&w, p + i, 8);
+        guint64 q = w ^ 0x2222222222222222ull, b = w ^ 0x5c5c5c5c5c5c5c5cull;
+        /* a byte of q or b is zero where w holds '"' or '\\'; the lowest flagged byte is exact */
+        guint64 hit = ((q - ones) & ~q & highs) | ((b - ones) & ~b & highs);
+        if (hit) {
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+            return i + (size_t)(__builtin_ctzll(hit) >> 3);
+#else
+            break;
+#endif
+        }
+        i += 8;
+    }
+    while (i < n && p[i] != '"' && p[i] != '\\')
+        i++;
+    return i;
 }
 
 static int fail(authp_cursor *c, const char *why)
@@ -63,56 +99,82 @@ int authp_begin(authp_cursor *c, const char *v, size_t n, slice *scheme)
     return AUTHP_OK;
 }
 
-int authp_next(authp_cursor *c, slice *name, slice *value)
+/* authp_next; *esc is set to 1 when a quoted value holds a quoted-pair (a backslash). The
+ * cursor is read into locals and written back once (bytes read through p could alias it). */
+static inline int next_param(authp_cursor *c, slice *name, slice *value, int *esc)
 {
     if (c->why)
         return AUTHP_ERR;
-    skip_lws(c);
-    /* separators: commas between parameters (empty list elements tolerated) */
-    while (c->off < c->n && (c->p[c->off] == ',' || is_lws(c->p[c->off])))
-        c->off++;
-    if (c->off >= c->n)
+    const char *p = c->p;
+    const size_t n = c->n;
+    size_t off = c->off;
+    /* blanks, and commas between parameters (empty list elements tolerated) */
+    while (off < n && (cls(p[off]) & (C_LWS | C_COMMA)))
+        off++;
+    if (off >= n) {
+        c->off = off;
         return AUTHP_EOF;
-    size_t s = c->off;
-    while (c->off < c->n && is_token_char(c->p[c->off]))
-        c->off++;
-    if (c->off == s)
-        return fail(c, "invalid character where a parameter name was expected");
-    name->p = c->p + s;
-    name->n = c->off - s;
-    skip_lws(c);
-    if (c->off >= c->n || c->p[c->off] != '=')
-        return fail(c, "parameter without '='");
-    c->off++;
-    skip_lws(c);
-    s = c->off;
-    if (c->off < c->n && c->p[c->off] == '"') {
-        c->off++;
+    }
+    size_t s = off;
+    while (off < n && is_token_char(p[off]))
+        off++;
+    if (off == s)
+        goto invalid_name;
+    name->p = p + s;
+    name->n = off - s;
+    while (off < n && (cls(p[off]) & C_LWS))
+        off++;
+    if (off >= n || p[off] != '=')
+        goto no_equal;
+    off++;
+    while (off < n && (cls(p[off]) & C_LWS))
+        off++;
+    s = off;
+    *esc = 0;
+    if (off < n && p[off] == '"') {
+        off++;
+        /* from quote or backslash to the next: the bytes between are the string's own */
         for (;;) {
-            if (c->off >= c->n)
-                return fail(c, "unterminated quoted string");
-            char ch = c->p[c->off];
-            if (ch == '\\') {
-                if (c->off + 1 >= c->n)
-                    return fail(c, "unterminated quoted string");
-                c->off += 2;
+            off = find_quote_or_bs(p, off, n);
+            if (off >= n)
+                goto unterminated;
+            if (p[off] == '\\') {
+                if (off + 1 >= n)
+                    goto unterminated;
+                *esc = 1;
+                off += 2;
                 continue;
             }
-            c->off++;
-            if (ch == '"')
-                break;
+            off++; /* the closing quote */
+            break;
         }
     } else {
-        while (c->off < c->n && c->p[c->off] != ',' && !is_lws(c->p[c->off]) &&
-               c->p[c->off] != '"')
-            c->off++;
+        while (off < n && !cls(p[off]))
+            off++;
     }
-    value->p = c->p + s;
-    value->n = c->off - s;
-    skip_lws(c);
-    if (c->off < c->n && c->p[c->off] != ',')
+    value->p = p + s;
+    value->n = off - s;
+    while (off < n && (cls(p[off]) & C_LWS))
+        off++;
+    c->off = off;
+    if (off < n && p[off] != ',')
         return fail(c, "garbage after a parameter value");
     return AUTHP_OK;
+invalid_name:
+    c->off = off;
+    return fail(c, "invalid character where a parameter name was expected");
+no_equal:
+    c->off = off;
+    return fail(c, "parameter without '='");
+unterminated:
+    c->off = off;
+    return fail(c, "unterminated quoted string");
+}
+
+int authp_next(authp_cursor *c, slice *name, slice *value)
+{
+    int esc;
+    return next_param(c, name, value, &esc);
 }
 
 char *authp_unquote(slice v, int *was_quoted)
@@ -173,20 +235,46 @@ static const signed char known_by_len[12][3] = {
     [11] = { AUTHP_K_GSSAPI_DATA, -1 },
 };
 
+/* Case-insensitive equality of 4 or 8 bytes x of a name with l of a known (lower-case) name:
+ * lc (byte) == letter is (byte | 0x20) == letter; a '-' (no 0x40 bit) must match as it is. */
+static inline int eq4(guint32 x, guint32 l) { return (x | ((l & 0x40404040u) >> 1)) == l; }
+static inline int eq8(guint64 x, guint64 l) { return (x | ((l & 0x4040404040404040ull) >> 1)) == l; }
+static inline guint32 ld4(const char *p) { guint32 w; memcpy(&w, p, 4); return w; }
+static inline guint64 ld8(const char *p) { guint64 w; memcpy(&w, p, 8); return w; }
+
 int authp_known_index(const char *name, size_t n)
 {
     if (n == 0 || n >= G_N_ELEMENTS(known_by_len))
         return -1;
-    char c0 = lc(name[0]);
+    if (n < 4) { /* qop */
+        char c0 = lc(name[0]);
+        for (int j = 0; j < 3 && known_by_len[n][j] >= 0; j++) {
+            int k = known_by_len[n][j];
+            if (known[k].name[0] != c0)
+                continue;
+            size_t i = 1;
+            while (i < n && lc(name[i]) == known[k].name[i])
+                i++;
+            if (i == n)
+                return k;
+        }
+        return -1;
+    }
+    /* two loads that cover the n bytes (overlapping when n is not 8 or 16) */
+    if (n < 8) {
+        guint32 a = ld4(name), b = ld4(name + n - 4);
+        for (int j = 0; j < 3 && known_by_len[n][j] >= 0; j++) {
+            const char *kn = known[known_by_len[n][j]].name;
+            if (eq4(a, ld4(kn)) && eq4(b, ld4(kn + n - 4)))
+                return known_by_len[n][j];
+        }
+        return -1;
+    }
+    guint64 a = ld8(name), b = ld8(name + n - 8);
     for (int j = 0; j < 3 && known_by_len[n][j] >= 0; j++) {
-        int k = known_by_len[n][j];
-        if (known[k].name[0] != c0)
-            continue;
-        size_t i = 1;
-        while (i < n && lc(name[i]) == known[k].name[i])
-            i++;
-        if (i == n)
-            return k;
+        const char *kn = known[known_by_len[n][j]].name;
+        if (eq8(a, ld8(kn)) && eq8(b, ld8(kn + n - 8)))
+            return known_by_len[n][j];
     }
     return -1;
 }
@@ -196,12 +284,13 @@ int authp_is_known(const char *name)
     return authp_known_index(name, strlen(name)) >= 0;
 }
 
-/* authp_unquote into out (room for v.n + 1 bytes); returns the length written before the NUL. */
-static size_t unquote_to(char *out, slice v, int *was_quoted)
+/* authp_unquote into out (room for v.n + 1 bytes); returns the length written before the NUL.
+ * esc: 0 when a quoted v is known to hold no backslash (next_param said so). */
+static inline size_t unquote_to(char *out, slice v, int esc, int *was_quoted)
 {
     if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"') {
         *was_quoted = 1;
-        if (!memchr(v.p + 1, '\\', v.n - 2)) { /* no quoted-pair: the bytes between the quotes */
+        if (!esc) { /* no quoted-pair: the bytes between the quotes */
             memcpy(out, v.p + 1, v.n - 2);
             out[v.n - 2] = 0;
             return v.n - 2;
@@ -221,13 +310,16 @@ static size_t unquote_to(char *out, slice v, int *was_quoted)
     return v.n;
 }
 
+/* Parameters are gathered on the stack and appended to h->params this many at a time. */
+#define AUTHP_BATCH 24
+
 int authp_parse(const char *v, size_t n, authp_header *h)
 {
     memset(h, 0, sizeof *h);
-    h->params = g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 16);
     authp_cursor c;
     slice scheme, name, value;
     if (authp_begin(&c, v, n, &scheme) != AUTHP_OK) {
+        h->params = g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 16);
         h->error = g_strdup(c.why);
         return -1;
     }
@@ -240,36 +332,48 @@ int authp_parse(const char *v, size_t n, authp_header *h)
     memcpy(ar, scheme.p, scheme.n);
     ar[scheme.n] = 0;
     ar += scheme.n + 1;
-    int rc;
+    int rc, esc;
     GString *dups = NULL;
-    while ((rc = authp_next(&c, &name, &value)) == AUTHP_OK) {
+    authp_param batch[AUTHP_BATCH];
+    guint nb = 0;
+    while ((rc = next_param(&c, &name, &value, &esc)) == AUTHP_OK) {
         if ((size_t)(end - ar) < name.n + value.n + 2) { /* cannot happen (see above) */
             c.why = "parameter storage exhausted";
             c.err_off = (size_t)(name.p - v);
             rc = AUTHP_ERR;
             break;
         }
-        authp_param a;
-        a.name = ar;
+        if (nb == AUTHP_BATCH) {
+            if (!h->params)
+                h->params = g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 2 * AUTHP_BATCH);
+            g_array_append_vals(h->params, batch, nb);
+            nb = 0;
+        }
+        authp_param *a = &batch[nb++];
+        a->name = ar;
         memcpy(ar, name.p, name.n);
         ar[name.n] = 0;
         ar += name.n + 1;
-        a.value = ar;
-        ar += unquote_to(ar, value, &a.quoted) + 1;
-        a.known = authp_known_index(name.p, name.n);
-        if (a.known >= 0) {
-            if (h->first[a.known]) {
+        a->value = ar;
+        ar += unquote_to(ar, value, esc, &a->quoted) + 1;
+        a->known = authp_known_index(name.p, name.n);
+        if (a->known >= 0) {
+            if (h->first[a->known]) {
                 if (!dups)
                     dups = g_string_new(NULL);
                 else
                     g_string_append(dups, ", ");
-                g_string_append(dups, known[a.known].name);
+                g_string_append(dups, known[a->known].name);
             } else {
-                h->first[a.known] = a.value;
+                h->first[a->known] = a->value;
             }
         }
-        g_array_append_val(h->params, a);
     }
+    /* the usual header: one allocation of the right size, one append */
+    if (!h->params)
+        h->params = g_array_sized_new(FALSE, TRUE, sizeof(authp_param), nb);
+    if (nb)
+        g_array_append_vals(h->params, batch, nb);
     if (dups)
         h->dups = g_string_free(dups, FALSE);
     if (rc == AUTHP_ERR) {

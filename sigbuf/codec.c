@@ -4,17 +4,18 @@
 #include <glib.h>
 #include <string.h>
 
-/* g_ascii_xdigit_value, inlined: 0-15, or -1 for anything but a hex digit. */
-static inline int xdigit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+/* Hex digit values by byte: 0-15, or 0xff for anything but a hex digit. */
+#define XD_ROW_FF 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, \
+                  0xff, 0xff, 0xff
+static const unsigned char xd_tab[256] = {
+    XD_ROW_FF, XD_ROW_FF, XD_ROW_FF,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 10, 11, 12, 13, 14, 15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    XD_ROW_FF,
+    0xff, 10, 11, 12, 13, 14, 15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    XD_ROW_FF,
+    XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF,
+};
 
 int codec_hex_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, const char **why)
 {
@@ -25,14 +26,17 @@ int codec_hex_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, con
         return -1;
     }
     uint8_t *buf = g_malloc(n / 2 + 1);
-    for (size_t i = 0; i < n; i += 2) {
-        int hi = xdigit(s[i]), lo = xdigit(s[i + 1]);
-        if (hi < 0 || lo < 0) {
-            g_free(buf);
-            *why = "not a hex digit";
-            return -1;
-        }
-        buf[i / 2] = (uint8_t)(hi << 4 | lo);
+    unsigned bad = 0;
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    for (uint8_t *o = buf; p < e; p += 2, o++) {
+        unsigned hi = xd_tab[p[0]], lo = xd_tab[p[1]];
+        bad |= hi | lo; /* 0xff has bits above the low four that no digit has */
+        *o = (uint8_t)(hi << 4 | lo);
+    }
+    if (bad & 0xf0) {
+        g_free(buf);
+        *why = "not a hex digit";
+        return -1;
     }
     *out = buf;
     *outlen = n / 2;

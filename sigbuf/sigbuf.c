@@ -28,46 +28,26 @@ static const char *find_outside(const char *v, char c, int skip_angle)
     return NULL;
 }
 
-static char *strip_dup(const char *a, const char *b)
+/* [a, b) without outer blanks. */
+static inline slice strip_s(const char *a, const char *b)
 {
     while (a < b && (*a == ' ' || *a == '\t'))
         a++;
     while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
         b--;
-    return g_strndup(a, (gsize)(b - a));
+    return (slice){ a, (size_t)(b - a) };
 }
 
-/* name-addr / addr-spec (RFC 3261 §20.20): the URI is inside <...> if there are angle
- * brackets outside the display name's quotes; otherwise it is the text before the first ';'. */
-char *sigbuf_nameaddr_uri(const char *v)
+static char *strip_dup(const char *a, const char *b)
 {
-    const char *lt = find_outside(v, '<', 0);
-    if (lt) {
-        const char *gt = strchr(lt + 1, '>');
-        if (!gt)
-            return NULL;
-        return g_strndup(lt + 1, (gsize)(gt - lt - 1));
-    }
-    const char *semi = strchr(v, ';');
-    return strip_dup(v, semi ? semi : v + strlen(v));
+    slice t = strip_s(a, b);
+    return g_strndup(t.p, t.n);
 }
 
-/* The parameters follow the '>' of a name-addr, or the URI of an addr-spec. */
-char *sigbuf_nameaddr_tag(const char *v)
+/* A found piece of a NUL-terminated value (*out points into it, holds no NUL), or not found. */
+static inline char *slice_dup(int found, slice t)
 {
-    const char *params;
-    const char *lt = find_outside(v, '<', 0);
-    if (lt) {
-        const char *gt = strchr(lt + 1, '>');
-        if (!gt)
-            return NULL;
-        params = gt + 1;
-    } else {
-        params = strchr(v, ';');
-        if (!params)
-            return NULL;
-    }
-    return sigbuf_param(params, "tag");
+    return found ? g_strndup(t.p, t.n) : NULL;
 }
 
 /* 1 when the n bytes at p equal the n bytes of name ignoring ASCII case (neither holds a NUL
@@ -86,10 +66,9 @@ static int eq_nocase(const char *p, const char *name, size_t n)
     return 1;
 }
 
-/* generic-param = token [ EQUAL gen-value ] (RFC 3261 25.1), each after a ';'. */
-char *sigbuf_param(const char *params, const char *name)
+/* sigbuf_param without the copy: 1 and *out when present. */
+static int param_s(const char *params, const char *name, size_t nl, slice *out)
 {
-    size_t nl = strlen(name);
     const char *p = params;
     while ((p = strchr(p, ';')) != NULL) {
         p++;
@@ -101,17 +80,68 @@ char *sigbuf_param(const char *params, const char *name)
         if ((size_t)(e - p) == nl && eq_nocase(p, name, nl)) {
             while (*e == ' ' || *e == '\t')
                 e++;
-            if (*e != '=')
-                return g_strdup("");
+            if (*e != '=') {
+                *out = (slice){ e, 0 };
+                return 1;
+            }
             e++;
-            const char *ve = e;
-            while (*ve && *ve != ';' && *ve != ',')
-                ve++;
-            return strip_dup(e, ve);
+            const char *ve = e + strcspn(e, ";,");
+            *out = strip_s(e, ve);
+            return 1;
         }
         p = e;
     }
-    return NULL;
+    return 0;
+}
+
+/* name-addr / addr-spec (RFC 3261 §20.20): the URI is inside <...> if there are angle
+ * brackets outside the display name's quotes; otherwise it is the text before the first ';'.
+ * The tag is the tag parameter after the '>' of a name-addr, or after the URI of an addr-spec.
+ * Either of uri and tag may be NULL (not wanted); returns which were found (1 uri, 2 tag). */
+static int nameaddr_s(const char *v, slice *uri, slice *tag)
+{
+    int found = 0;
+    const char *params;
+    const char *lt = find_outside(v, '<', 0);
+    if (lt) {
+        const char *gt = strchr(lt + 1, '>');
+        if (!gt)
+            return 0;
+        if (uri) {
+            *uri = (slice){ lt + 1, (size_t)(gt - lt - 1) };
+            found |= 1;
+        }
+        params = gt + 1;
+    } else {
+        const char *semi = strchr(v, ';');
+        if (uri) {
+            *uri = strip_s(v, semi ? semi : v + strlen(v));
+            found |= 1;
+        }
+        params = semi;
+    }
+    if (tag && params && param_s(params, "tag", 3, tag))
+        found |= 2;
+    return found;
+}
+
+char *sigbuf_nameaddr_uri(const char *v)
+{
+    slice u;
+    return slice_dup(nameaddr_s(v, &u, NULL) & 1, u);
+}
+
+char *sigbuf_nameaddr_tag(const char *v)
+{
+    slice t;
+    return slice_dup(nameaddr_s(v, NULL, &t) & 2, t);
+}
+
+/* generic-param = token [ EQUAL gen-value ] (RFC 3261 25.1), each after a ';'. */
+char *sigbuf_param(const char *params, const char *name)
+{
+    slice t;
+    return slice_dup(param_s(params, name, strlen(name), &t), t);
 }
 
 /* P-Asserted-Identity = PAssertedID-value *(COMMA PAssertedID-value) (RFC 3325 §9.1); elements
@@ -148,11 +178,9 @@ typedef struct {
     GArray *items; /* sigbuf_item, or NULL */
 } emitter;
 
-/* Appends "<v>" (v may be NULL: "<>"); records the item, locating v's bytes in the message
- * region [roff, roff + rlen) when they occur there verbatim (first occurrence). */
-static void emit(emitter *e, const char *name, const char *v, size_t n, size_t roff, size_t rlen)
+/* Appends "<v>" (v may be NULL: "<>"); returns the offset of v in the buffer. */
+static inline size_t put(GString *b, const char *v, size_t n)
 {
-    GString *b = e->b;
     size_t vn = v ? n : 0;
     size_t off;
     if (b->allocated_len - b->len > vn + 2) { /* room for "<v>" and the NUL: write in place */
@@ -170,8 +198,14 @@ static void emit(emitter *e, const char *name, const char *v, size_t n, size_t r
             g_string_append_len(b, v, (gssize)n);
         g_string_append_c(b, '>');
     }
-    if (!e->items)
-        return;
+    return off;
+}
+
+/* Records the item just appended at off, locating v's bytes in the message region
+ * [roff, roff + rlen) when they occur there verbatim (first occurrence). */
+static void record(emitter *e, const char *name, size_t off, const char *v, size_t n, size_t roff,
+                   size_t rlen)
+{
     sigbuf_item it = { name, off, v ? n : 0, v != NULL, 0, 0 };
     if (v && n && roff <= e->m->len && rlen <= e->m->len - roff) {
         const char *hit = NULL;
@@ -186,6 +220,16 @@ static void emit(emitter *e, const char *name, const char *v, size_t n, size_t r
         }
     }
     g_array_append_val(e->items, it);
+}
+
+/* Appends "<v>" and, when items are wanted, records it (see record). Inlined into both builds,
+ * so the bytes-only one has no item code at all. */
+static inline __attribute__((always_inline)) void
+emit(emitter *e, const char *name, const char *v, size_t n, size_t roff, size_t rlen)
+{
+    size_t off = put(e->b, v, n);
+    if (e->items)
+        record(e, name, off, v, n, roff, rlen);
 }
 
 /* Where value v (n bytes) of auth parameter pname (or, for pname NULL, the scheme token right
@@ -228,13 +272,11 @@ static size_t locate_param(const sip_msg *m, size_t roff, size_t rlen, const cha
     return (size_t)-1;
 }
 
-/* emit() for an item of the signing header: located as its parameter (see locate_param). */
-static void emit_param(emitter *e, const char *name, const char *v, size_t roff, size_t rlen,
-                       const char *p1, const char *p2)
+/* Locates the item just appended for a value of the signing header (see locate_param). */
+static void record_param(emitter *e, const char *v, size_t n, size_t roff, size_t rlen,
+                         const char *p1, const char *p2)
 {
-    size_t n = v ? strlen(v) : 0;
-    emit(e, name, v, n, 0, 0); /* appends the item, not located */
-    if (!e->items || !v || !n || roff > e->m->len || rlen > e->m->len - roff)
+    if (!v || !n || roff > e->m->len || rlen > e->m->len - roff)
         return;
     size_t at = locate_param(e->m, roff, rlen, p1, v, n);
     if (at == (size_t)-1 && p2)
@@ -246,8 +288,27 @@ static void emit_param(emitter *e, const char *name, const char *v, size_t roff,
     }
 }
 
-/* emit() for a NUL-terminated value found in header h's raw value (h may be NULL). */
-static void emit_hdr(emitter *e, const char *name, const char *v, const sip_hdr *h)
+/* emit() for an item of the signing header: located as its parameter (see locate_param). */
+static inline __attribute__((always_inline)) void
+emit_param(emitter *e, const char *name, const char *v, size_t roff, size_t rlen, const char *p1,
+           const char *p2)
+{
+    size_t n = v ? strlen(v) : 0;
+    emit(e, name, v, n, 0, 0); /* appends the item, not located */
+    if (e->items)
+        record_param(e, v, n, roff, rlen, p1, p2);
+}
+
+/* emit() for a piece (found or not) of header h's value (h may be NULL when not found). */
+static inline __attribute__((always_inline)) void
+emit_hdr(emitter *e, const char *name, int found, slice v, const sip_hdr *h)
+{
+    emit(e, name, found ? v.p : NULL, found ? v.n : 0, h ? h->value_off : 0, h ? h->value_len : 0);
+}
+
+/* emit_hdr for a NUL-terminated value (NULL: absent). */
+static inline __attribute__((always_inline)) void
+emit_hdr_str(emitter *e, const char *name, const char *v, const sip_hdr *h)
 {
     emit(e, name, v, v ? strlen(v) : 0, h ? h->value_off : 0, h ? h->value_len : 0);
 }
@@ -280,32 +341,26 @@ static void vbuf_free(vbuf *b)
     b->heap = NULL;
 }
 
-GString *sigbuf_build(const sip_msg *m, const sigbuf_auth *a, unsigned version)
-{
-    return sigbuf_build_items(m, a, version, NULL);
-}
-
-GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned version,
-                            GArray *items)
+/* The layout, once: inlined into sigbuf_build (items NULL: bytes only, no item code) and
+ * sigbuf_build_items. */
+static inline __attribute__((always_inline)) GString *
+build(const sip_msg *m, const sigbuf_auth *a, unsigned version, GArray *items)
 {
     emitter e = { m, g_string_sized_new(256), items };
     int v3 = version >= 3;
 
     /* 1-5: from the signing header ([MS-SIPAE] 3.2.5.2 items 1-5) */
-    static const char *const names[] = { "Scheme", "Salt", "Sequence number", "Realm",
-                                         "Target name" };
-    const char *vals[] = { a->scheme, a->rand, a->num, a->realm, a->targetname };
-    static const char *const params[][2] = { { NULL, NULL }, { "crand", "srand" },
-                                               { "cnum", "snum" }, { "realm", NULL },
-                                               { "targetname", NULL } };
-    for (size_t i = 0; i < G_N_ELEMENTS(vals); i++)
-        emit_param(&e, names[i], vals[i], a->hdr_off, a->hdr_len, params[i][0], params[i][1]);
+    emit_param(&e, "Scheme", a->scheme, a->hdr_off, a->hdr_len, NULL, NULL);
+    emit_param(&e, "Salt", a->rand, a->hdr_off, a->hdr_len, "crand", "srand");
+    emit_param(&e, "Sequence number", a->num, a->hdr_off, a->hdr_len, "cnum", "snum");
+    emit_param(&e, "Realm", a->realm, a->hdr_off, a->hdr_len, "realm", NULL);
+    emit_param(&e, "Target name", a->targetname, a->hdr_off, a->hdr_len, "targetname", NULL);
 
     /* 6: Call-ID (compact i) */
     const sip_hdr *h = sip_hdr_find_kind(m, SIP_HK_CALL_ID);
     vbuf vb;
     char *callid = hdr_value(m, h, &vb);
-    emit_hdr(&e, "Call-ID", callid, h);
+    emit_hdr_str(&e, "Call-ID", callid, h);
     vbuf_free(&vb);
 
     /* 7, 8: CSeq number and method (the method of CSeq, also in responses) */
@@ -325,34 +380,28 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
         emit(&e, "CSeq number", p, (size_t)(ne - p), h->value_off, h->value_len);
         emit(&e, "CSeq method", ms, (size_t)(me - ms), h->value_off, h->value_len);
     } else {
-        emit_hdr(&e, "CSeq number", NULL, NULL);
-        emit_hdr(&e, "CSeq method", NULL, NULL);
+        emit_hdr_str(&e, "CSeq number", NULL, NULL);
+        emit_hdr_str(&e, "CSeq method", NULL, NULL);
     }
     vbuf_free(&vb);
 
     /* 9, 10: From URI and tag */
+    slice uri = { NULL, 0 }, tag = { NULL, 0 };
     h = sip_hdr_find_kind(m, SIP_HK_FROM);
     char *from = hdr_value(m, h, &vb);
-    char *from_uri = from ? sigbuf_nameaddr_uri(from) : NULL;
-    char *from_tag = from ? sigbuf_nameaddr_tag(from) : NULL;
-    emit_hdr(&e, "From URI", from_uri, h);
-    emit_hdr(&e, "From tag", from_tag, h);
+    int found = from ? nameaddr_s(from, &uri, &tag) : 0;
+    emit_hdr(&e, "From URI", found & 1, uri, h);
+    emit_hdr(&e, "From tag", found & 2, tag, h);
     vbuf_free(&vb);
-    g_free(from_uri);
-    g_free(from_tag);
 
     /* 11 (v3+), 12: To URI and tag */
     h = sip_hdr_find_kind(m, SIP_HK_TO);
     char *to = hdr_value(m, h, &vb);
-    if (v3) {
-        char *to_uri = to ? sigbuf_nameaddr_uri(to) : NULL;
-        emit_hdr(&e, "To URI", to_uri, h);
-        g_free(to_uri);
-    }
-    char *to_tag = to ? sigbuf_nameaddr_tag(to) : NULL;
-    emit_hdr(&e, "To tag", to_tag, h);
+    found = to ? nameaddr_s(to, v3 ? &uri : NULL, &tag) : 0;
+    if (v3)
+        emit_hdr(&e, "To URI", found & 1, uri, h);
+    emit_hdr(&e, "To tag", found & 2, tag, h);
     vbuf_free(&vb);
-    g_free(to_tag);
 
     /* 13, 14 (v3+): P-Asserted-Identity sip and tel URIs; P-Preferred-Identity without PAI */
     if (v3) {
@@ -362,8 +411,8 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
         char *pai = hdr_value(m, h, &vb);
         char *sip = pai ? sigbuf_pai_uri(pai, 0) : NULL;
         char *tel = pai ? sigbuf_pai_uri(pai, 1) : NULL;
-        emit_hdr(&e, "PAI sip URI", sip, h);
-        emit_hdr(&e, "PAI tel URI", tel, h);
+        emit_hdr_str(&e, "PAI sip URI", sip, h);
+        emit_hdr_str(&e, "PAI tel URI", tel, h);
         g_free(sip);
         g_free(tel);
         vbuf_free(&vb);
@@ -372,7 +421,7 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
     /* 15: Expires header (never Session-Expires or a Contact parameter) */
     h = sip_hdr_find_kind(m, SIP_HK_EXPIRES);
     char *expires = hdr_value(m, h, &vb);
-    emit_hdr(&e, "Expires", expires, h);
+    emit_hdr_str(&e, "Expires", expires, h);
     vbuf_free(&vb);
 
     /* 16: status code, responses only */
@@ -380,4 +429,15 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
         emit(&e, "Status code", m->status.p, m->status.n, (size_t)(m->status.p - m->buf),
              m->status.n);
     return e.b;
+}
+
+GString *sigbuf_build(const sip_msg *m, const sigbuf_auth *a, unsigned version)
+{
+    return build(m, a, version, NULL);
+}
+
+GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned version,
+                            GArray *items)
+{
+    return build(m, a, version, items);
 }

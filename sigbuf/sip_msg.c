@@ -19,9 +19,27 @@ static size_t line_end(const char *buf, size_t len, size_t off, size_t *next)
     return e;
 }
 
-static int is_token_char(char c)
+/* RFC 3261 token characters: alphanumerics and -.!%*_+`'~ (a table: this runs per byte).
+ * NUL counts too, as it did with strchr of the set (which found its terminator). */
+static const unsigned char token_tab[256] = {
+    [0] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+    ['-'] = 1, ['.'] = 1, ['!'] = 1, ['%'] = 1, ['*'] = 1, ['_'] = 1, ['+'] = 1, ['`'] = 1,
+    ['\''] = 1, ['~'] = 1,
+};
+
+static inline int is_token_char(char c)
 {
-    return g_ascii_isalnum(c) || strchr("-.!%*_+`'~", c) != NULL;
+    return token_tab[(unsigned char)c];
 }
 
 static int parse_start_line(sip_msg *m, size_t end, const char **why)
@@ -50,7 +68,13 @@ static int parse_start_line(sip_msg *m, size_t end, const char **why)
         return -1;
     }
     /* Request-Line = Method SP Request-URI SP SIP-Version */
-    const char *ver = g_strstr_len(s + i, (gssize)(end - i), " SIP/2.0");
+    /* the usual line ends in " SIP/2.0" with no NUL before it: g_strstr_len (which stops at a
+     * NUL) would find one; anything else is left to it */
+    const char *ver = NULL;
+    if (end - i >= 8 && memcmp(s + end - 8, " SIP/2.0", 8) == 0 && !memchr(s + i, 0, end - 8 - i))
+        ver = s + end - 8;
+    else
+        ver = g_strstr_len(s + i, (gssize)(end - i), " SIP/2.0");
     if (!ver) {
         *why = "request line without SIP/2.0";
         return -1;
@@ -60,6 +84,9 @@ static int parse_start_line(sip_msg *m, size_t end, const char **why)
     m->method.n = i;
     return 0;
 }
+
+/* Headers gathered on the stack before they are appended to m->hdrs. */
+#define SIP_HDR_BATCH 24
 
 int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
 {
@@ -74,9 +101,10 @@ int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
     size_t end = line_end(buf, len, 0, &next);
     if (parse_start_line(m, end, why) < 0)
         return -1;
-    /* room for 16 headers from the start (one allocation of at most 1 KiB, which malloc serves
-     * from its per-thread cache); longer messages grow it as before */
-    m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 16);
+    /* the headers are gathered on the stack and go to m->hdrs in one append (one allocation of
+     * the right size for the usual message) */
+    sip_hdr batch[SIP_HDR_BATCH];
+    guint nb = 0, total = 0;
     m->hdr_end = len;
     size_t off = next;
     sip_hdr *cur = NULL;
@@ -98,25 +126,35 @@ int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
                 m->bad_lines++;
                 cur = NULL;
             } else {
-                sip_hdr h = { 0 };
+                if (nb == SIP_HDR_BATCH) { /* cur is replaced below: the batch may move */
+                    if (!m->hdrs)
+                        m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 2 * SIP_HDR_BATCH);
+                    g_array_append_vals(m->hdrs, batch, nb);
+                    nb = 0;
+                }
+                sip_hdr *h = &batch[nb++];
+                total++;
                 size_t ne = (size_t)(colon - buf);
                 while (ne > off && (buf[ne - 1] == ' ' || buf[ne - 1] == '\t'))
                     ne--;
-                h.name.p = buf + off;
-                h.name.n = ne - off;
-                h.line_off = off;
-                h.line_len = nl - off;
-                h.value_off = (size_t)(colon - buf) + 1;
-                h.value_len = e - h.value_off;
-                h.kind = sip_hk_classify(h.name.p, h.name.n, &h.compact);
-                g_array_append_val(m->hdrs, h);
-                if (h.kind != SIP_HK_OTHER && !m->first[h.kind])
-                    m->first[h.kind] = m->hdrs->len;
-                cur = &g_array_index(m->hdrs, sip_hdr, m->hdrs->len - 1);
+                h->name.p = buf + off;
+                h->name.n = ne - off;
+                h->line_off = off;
+                h->line_len = nl - off;
+                h->value_off = (size_t)(colon - buf) + 1;
+                h->value_len = e - h->value_off;
+                h->kind = sip_hk_classify(h->name.p, h->name.n, &h->compact);
+                if (h->kind != SIP_HK_OTHER && !m->first[h->kind])
+                    m->first[h->kind] = total;
+                cur = h;
             }
         }
         off = nl;
     }
+    if (!m->hdrs)
+        m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), nb ? nb : 1);
+    if (nb)
+        g_array_append_vals(m->hdrs, batch, nb);
     return 0;
 }
 
@@ -189,6 +227,27 @@ static const unsigned char hk_by_len[26][3] = {
     [25] = { SIP_HK_PROXY_AUTHENTICATION_INFO },
 };
 
+/* Case-insensitive equality of 4 or 8 bytes x of a name with l of a lower-case name made of
+ * letters and '-': lc (byte) == letter is (byte | 0x20) == letter; a '-' (no 0x40 bit) must
+ * match as it is. */
+static inline int eq4(guint32 x, guint32 l) { return (x | ((l & 0x40404040u) >> 1)) == l; }
+static inline int eq8(guint64 x, guint64 l) { return (x | ((l & 0x4040404040404040ull) >> 1)) == l; }
+static inline guint32 ld4(const char *p) { guint32 w; memcpy(&w, p, 4); return w; }
+static inline guint64 ld8(const char *p) { guint64 w; memcpy(&w, p, 8); return w; }
+
+/* eq_lower for n >= 4 and a lower made of letters and '-' only (the hk_info names): a few
+ * word compares, the last one overlapping. */
+static inline int eq_lower_words(const char *p, const char *lower, size_t n)
+{
+    if (n < 8)
+        return eq4(ld4(p), ld4(lower)) && eq4(ld4(p + n - 4), ld4(lower + n - 4));
+    size_t i = 0;
+    for (; i + 8 < n; i += 8)
+        if (!eq8(ld8(p + i), ld8(lower + i)))
+            return 0;
+    return eq8(ld8(p + n - 8), ld8(lower + n - 8));
+}
+
 sip_hk sip_hk_classify(const char *p, size_t n, int *compact)
 {
     sip_hk k = SIP_HK_OTHER;
@@ -202,11 +261,19 @@ sip_hk sip_hk_classify(const char *p, size_t n, int *compact)
         default: break;
         }
         c = k != SIP_HK_OTHER;
-    } else if (n >= 2 && n < G_N_ELEMENTS(hk_by_len)) {
+    } else if (n >= 2 && n < 4) {
         char c0 = lc(p[0]);
         for (int j = 0; j < 3 && hk_by_len[n][j]; j++) {
             int i = hk_by_len[n][j];
             if (hk_info[i].name[0] == c0 && eq_lower(p + 1, hk_info[i].name + 1, n - 1)) {
+                k = (sip_hk)i;
+                break;
+            }
+        }
+    } else if (n >= 4 && n < G_N_ELEMENTS(hk_by_len)) {
+        for (int j = 0; j < 3 && hk_by_len[n][j]; j++) {
+            int i = hk_by_len[n][j];
+            if (eq_lower_words(p, hk_info[i].name, n)) {
                 k = (sip_hk)i;
                 break;
             }

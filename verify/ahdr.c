@@ -28,13 +28,14 @@ static int auth_header_kind(const sip_msg *m, const sip_hdr *h, ah_kind *kind, i
 /* Parses a decimal parameter (cnum, snum, version) into *out; tolerates nothing else. */
 int ahdr_parse_u32(const char *s, uint32_t *out)
 {
-    if (!s || !*s || strlen(s) > 10)
+    if (!s || !*s)
         return -1;
     guint64 v = 0;
-    for (const char *p = s; *p; p++) {
-        if (!g_ascii_isdigit(*p))
+    size_t i = 0;
+    for (; s[i]; i++) {
+        if (i == 10 || !g_ascii_isdigit(s[i])) /* more than 10 characters, or not a digit */
             return -1;
-        v = v * 10 + (guint64)(*p - '0');
+        v = v * 10 + (guint64)(s[i] - '0');
     }
     if (v > G_MAXUINT32)
         return -1;

@@ -363,13 +363,115 @@ static void test_hostile(void **state)
     sip_msg_clear(&m);
 }
 
+/* The word-at-a-time paths: quoted values longer than a word with a quoted-pair or the closing
+ * quote at each position, unterminated ones, names that match a known name except for a byte
+ * whose 0x20 bit differs, and header names likewise. */
+static void test_word_paths(void **state)
+{
+    (void)state;
+    for (size_t at = 0; at < 20; at++) {
+        /* response="<at x 'a'>\"<rest>" and response="<at x 'a'>" */
+        GString *q = g_string_new("NTLM response=\"");
+        for (size_t i = 0; i < at; i++)
+            g_string_append_c(q, 'a');
+        GString *want = g_string_new(q->str + 15);
+        g_string_append(q, "\\\"bcdefghijklmnopq\", cnum=\"1\"");
+        g_string_append(want, "\"bcdefghijklmnopq");
+        authp_header h;
+        assert_int_equal(authp_parse(q->str, q->len, &h), 0);
+        assert_string_equal(authp_get_known(&h, AUTHP_K_RESPONSE), want->str);
+        assert_string_equal(authp_get_known(&h, AUTHP_K_CNUM), "1");
+        assert_int_equal(g_array_index(h.params, authp_param, 0).quoted, 1);
+        authp_header_clear(&h);
+        /* cut before the closing quote: unterminated, at the end of the value */
+        g_string_truncate(q, 15 + at);
+        assert_int_equal(authp_parse(q->str, q->len, &h), -1);
+        char *e = g_strdup_printf("unterminated quoted string at offset %zu", q->len);
+        assert_string_equal(h.error, e);
+        g_free(e);
+        authp_header_clear(&h);
+        /* a backslash as the last byte */
+        g_string_append_c(q, '\\');
+        assert_int_equal(authp_parse(q->str, q->len, &h), -1);
+        e = g_strdup_printf("unterminated quoted string at offset %zu", q->len - 1);
+        assert_string_equal(h.error, e);
+        g_free(e);
+        authp_header_clear(&h);
+        g_string_free(q, TRUE);
+        g_string_free(want, TRUE);
+    }
+    /* more parameters than one batch: all kept, in order */
+    GString *many = g_string_new("NTLM ");
+    for (int i = 0; i < 60; i++)
+        g_string_append_printf(many, "%sp%d=\"%d\"", i ? ", " : "", i, i);
+    authp_header h;
+    assert_int_equal(authp_parse(many->str, many->len, &h), 0);
+    assert_int_equal(h.params->len, 60);
+    assert_string_equal(g_array_index(h.params, authp_param, 59).name, "p59");
+    assert_string_equal(authp_get(&h, "p31"), "31");
+    authp_header_clear(&h);
+    g_string_free(many, TRUE);
+
+    /* a '-' matches only '-' (not CR, which differs from it in the 0x20 bit alone) */
+    assert_int_equal(authp_known_index("GSSAPI\rDATA", 11), -1);
+    assert_int_equal(authp_known_index("Sts\ruri", 7), -1);
+    assert_int_equal(authp_known_index("STS-URI", 7), AUTHP_K_STS_URI);
+    assert_int_equal(authp_known_index("TargetName", 10), AUTHP_K_TARGETNAME);
+    assert_int_equal(authp_known_index("targetnamE", 10), AUTHP_K_TARGETNAME);
+    assert_int_equal(authp_known_index("targetnam@", 10), -1);
+    assert_int_equal(authp_known_index("SNUM", 4), AUTHP_K_SNUM);
+    assert_int_equal(authp_known_index("S@UM", 4), -1);
+    assert_int_equal(sip_hk_classify("Call\rID", 7, NULL), SIP_HK_OTHER);
+    assert_int_equal(sip_hk_classify("CALL-ID", 7, NULL), SIP_HK_CALL_ID);
+    assert_int_equal(sip_hk_classify("Proxy-Authentication-INFO", 25, NULL),
+                     SIP_HK_PROXY_AUTHENTICATION_INFO);
+    assert_int_equal(sip_hk_classify("Proxy-Authentication\rInfo", 25, NULL), SIP_HK_OTHER);
+    assert_int_equal(sip_hk_classify("P-Asserted-Identit@", 19, NULL), SIP_HK_OTHER);
+
+    /* more headers than one batch: all kept, the first of each kind found */
+    GString *msg = g_string_new("SIP/2.0 200 OK\r\n");
+    for (int i = 0; i < 50; i++)
+        g_string_append_printf(msg, "X-H%d: %d\r\n", i, i);
+    g_string_append(msg, "Call-ID: c\r\n folded\r\nCSeq: 1 INVITE\r\n\r\n");
+    sip_msg m;
+    const char *why;
+    assert_int_equal(sip_msg_parse(msg->str, msg->len, &m, &why), 0);
+    assert_int_equal(m.hdrs->len, 52);
+    const sip_hdr *ci = sip_hdr_find_kind(&m, SIP_HK_CALL_ID);
+    assert_non_null(ci);
+    char *v = sip_hdr_value(&m, ci, NULL);
+    assert_string_equal(v, "c folded");
+    g_free(v);
+    assert_ptr_equal(sip_hdr_find(&m, "cseq", 0), &g_array_index(m.hdrs, sip_hdr, 51));
+    sip_msg_clear(&m);
+    g_string_free(msg, TRUE);
+
+    /* request lines: SIP/2.0 at the end, after a NUL (not found), or only inside */
+    static const struct {
+        const char *line;
+        size_t n;
+        int rc;
+    } rl[] = {
+        { "INVITE sip:a SIP/2.0\r\n\r\n", 24, 0 },
+        { "INVITE sip:\0a SIP/2.0\r\n\r\n", 25, -1 },
+        { "INVITE sip:a SIP/2.0 x\r\n\r\n", 26, 0 },
+        { "INVITE sip:a SIP/2.\r\n\r\n", 23, -1 },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(rl); i++) {
+        int rc = sip_msg_parse(rl[i].line, rl[i].n, &m, &why);
+        assert_int_equal(rc, rl[i].rc);
+        if (rc == 0)
+            sip_msg_clear(&m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_vectors), cmocka_unit_test(test_seed_exact),
         cmocka_unit_test(test_header_rules), cmocka_unit_test(test_pai_rules),
         cmocka_unit_test(test_authp), cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_header_kinds),
+        cmocka_unit_test(test_header_kinds), cmocka_unit_test(test_word_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
