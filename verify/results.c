@@ -133,11 +133,11 @@ static const char *keep_why(result_store *rs, const char *why, const char *hint,
     if (!why)
         return NULL;
     if (hint) {
+        if (strcmp(hint, why) == 0)
+            return hint;
         size_t p = 0;
         while (hint[p] && hint[p] == why[p])
             p++;
-        if (!hint[p] && !why[p])
-            return hint;
         size_t tail = strlen(why + p);
         if (p >= WHY_SPLIT_MIN_SHARED && tail <= WHY_SPLIT_MAX_TAIL) {
             why_split *w = arena_alloc(rs, sizeof(why_split) + tail + 1);
