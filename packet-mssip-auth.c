@@ -557,8 +557,15 @@ static void add_notes(packet_info *pinfo, proto_item *pi, const note_list *notes
 /* The expert infos of one stored message record without a tree (every pass, see above). */
 static void add_notes_no_tree(packet_info *pinfo, const msg_rec *r)
 {
-    for (guint i = 0; i < r->n_auths; i++)
+    for (guint i = 0; i < r->n_auths; i++) {
         add_notes(pinfo, NULL, msg_rec_auth_notes(r, i));
+        note_kind kind;
+        note_sev sev;
+        char *vn = auth_rec_verdict_note(&r->auths[i], &kind, &sev);
+        if (vn)
+            expert_add_info_format(pinfo, NULL, &ei_notes[kind], "%s", utf8(pinfo, vn));
+        g_free(vn);
+    }
     add_notes(pinfo, NULL, msg_rec_notes(r));
 }
 

@@ -165,6 +165,33 @@ char *auth_rec_why_dup(const auth_rec *k)
     return t;
 }
 
+int auth_verdict_note_kind(sig_status status, note_kind *kind, note_sev *sev)
+{
+    static const struct { sig_status st; note_kind kind; note_sev sev; } status_notes[] = {
+        { SIG_INVALID, NOTE_INVALID, NOTE_SEV_ERROR },
+        { SIG_NO_KEY, NOTE_NO_KEY, NOTE_SEV_WARN },
+        { SIG_MALFORMED, NOTE_MALFORMED, NOTE_SEV_WARN },
+        { SIG_UNSUPPORTED, NOTE_UNSUPPORTED, NOTE_SEV_NOTE },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(status_notes); i++)
+        if (status_notes[i].st == status) {
+            *kind = status_notes[i].kind;
+            *sev = status_notes[i].sev;
+            return 1;
+        }
+    return 0;
+}
+
+char *auth_rec_verdict_note(const auth_rec *k, note_kind *kind, note_sev *sev)
+{
+    if (!(k->flags & AR_VERDICT_NOTE) || !auth_verdict_note_kind(k->status, kind, sev))
+        return NULL;
+    char *why = auth_rec_why_dup(k);
+    char *t = g_strconcat("signature ", sig_status_name(k->status), ": ", why ? why : "", NULL);
+    g_free(why);
+    return t;
+}
+
 /* Moves l into the store (*l becomes NULL); NULL, leaving an empty list where it is. */
 static note_list *keep_notes(result_store *rs, note_list **l)
 {
@@ -209,7 +236,8 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
         k->dir = (uint8_t)a->dir;
         k->flags = (uint8_t)((a->has_version ? AR_HAS_VERSION : 0) |
                              (a->version_from_sa ? AR_VERSION_FROM_SA : 0) |
-                             (a->sigbuf ? AR_HAS_SIGBUF : 0));
+                             (a->sigbuf ? AR_HAS_SIGBUF : 0) |
+                             (a->verdict_note ? AR_VERDICT_NOTE : 0));
         k->why = keep_why(rs, a->why, a->why_hint, &k->flags);
     }
     return m;
@@ -266,6 +294,13 @@ msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len)
         note_list_free(a->notes);
         const note_list *kn = msg_rec_auth_notes(rec, r->auths->len - 1);
         a->notes = kn ? copy_notes(kn) : NULL;
+        mssipae_note vn = { NOTE_MALFORMED, NOTE_SEV_CHAT, NULL, FACT_NONE };
+        vn.text = auth_rec_verdict_note(k, &vn.kind, &vn.sev);
+        if (vn.text) {
+            if (!a->notes)
+                a->notes = note_list_new();
+            g_array_append_val(a->notes, vn);
+        }
         if (k->flags & AR_HAS_SIGBUF) {
             sigbuf_auth sa = { a->scheme, a->rand, a->num_str, a->realm, a->targetname,
                                a->line_off, a->line_len };

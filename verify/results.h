@@ -59,6 +59,8 @@ typedef struct {
                                 direction, which why may equal or extend (result_keep) */
     GPtrArray *other_params; /* "name=value" (unquoted) of parameters MS-SIPAE does not define, in order */
     note_list *notes;        /* expert infos about this header (NULL when none) */
+    int verdict_note;        /* the verdict's own expert info follows notes (set by the tracker;
+                                result_expand adds it to notes; auth_verdict_note makes it) */
 } auth_result;
 
 typedef struct {
@@ -86,6 +88,7 @@ enum {
     AR_VERSION_FROM_SA = 1u << 1,
     AR_HAS_SIGBUF = 1u << 2,    /* a signature buffer was built (with version) */
     AR_WHY_SPLIT = 1u << 3,     /* why is a why_split, not the text itself */
+    AR_VERDICT_NOTE = 1u << 4,  /* the verdict's expert info follows the notes (auth_rec_verdict_note) */
 };
 
 /* A reason that differs from one kept earlier for the same SA only at its end (a sequence
@@ -138,6 +141,15 @@ static inline const char *auth_rec_why_interned(const auth_rec *k)
 
 /* The reason of k as g_malloc'd text, NULL when none. */
 char *auth_rec_why_dup(const auth_rec *k);
+
+/* The expert info a verdict of status gets (invalid, no key, malformed, unsupported): 1 with
+ * its kind and severity, else 0. */
+int auth_verdict_note_kind(sig_status status, note_kind *kind, note_sev *sev);
+
+/* The verdict's expert info of header k (AR_VERDICT_NOTE): "signature <status>: <why>", as
+ * g_malloc'd text with its kind and severity; NULL when k has none. It comes after the notes of
+ * msg_rec_auth_notes. */
+char *auth_rec_verdict_note(const auth_rec *k, note_kind *kind, note_sev *sev);
 
 /* Notes of the message, and of its auth header i; NULL when none. */
 static inline const note_list *msg_rec_notes(const msg_rec *r)

@@ -258,19 +258,15 @@ static unsigned buffer_version(sa_tracker *t, const mech_ops *mech, auth_result 
     return a->version;
 }
 
-/* Adds the expert info a verdict deserves unless the mechanism already added one of its kind. */
+/* Marks that the verdict deserves its expert info ("signature invalid: <why>"), unless the
+ * mechanism already added one of its kind: the note is made from the status and the reason
+ * when shown (results.c: auth_verdict_note), never stored per header. */
 static void note_verdict(auth_result *a, guint before)
 {
-    static const struct { sig_status st; note_kind kind; note_sev sev; } status_notes[] = {
-        { SIG_INVALID, NOTE_INVALID, NOTE_SEV_ERROR },
-        { SIG_NO_KEY, NOTE_NO_KEY, NOTE_SEV_WARN },
-        { SIG_MALFORMED, NOTE_MALFORMED, NOTE_SEV_WARN },
-        { SIG_UNSUPPORTED, NOTE_UNSUPPORTED, NOTE_SEV_NOTE },
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(status_notes); i++)
-        if (status_notes[i].st == a->status && !has_note_kind(a->notes, before, status_notes[i].kind))
-            note_add(a->notes, status_notes[i].kind, status_notes[i].sev, "signature %s: %s",
-                     sig_status_name(a->status), a->why ? a->why : "");
+    note_kind kind;
+    note_sev sev;
+    if (auth_verdict_note_kind(a->status, &kind, &sev) && !has_note_kind(a->notes, before, kind))
+        a->verdict_note = 1;
 }
 
 /* What a signed header on s leaves behind for later messages: its cnum/snum and "this SA
