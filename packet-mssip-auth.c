@@ -897,7 +897,8 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
             sip_pdu *pdu = (sip_pdu *)wmem_array_index(pdus, i);
             /* the span may run past the message into its body or the end of the tvb: the
              * core reads the start line and headers only, up to the blank line */
-            guint8 *bytes = (guint8 *)tvb_memdup(pinfo->pool, pdu->tvb, pdu->start, pdu->len);
+            /* the message's own bytes (a copy only when the tvb is not contiguous) */
+            const guint8 *bytes = tvb_get_ptr(pdu->tvb, pdu->start, pdu->len);
             msg_meta meta = {
                 .frame = pinfo->num,
                 .src = endpoint_str(&pinfo->src, pinfo->srcport, src),
