@@ -88,9 +88,25 @@ static int parse_start_line(sip_msg *m, size_t end, const char **why)
 /* Headers gathered on the stack before they are appended to m->hdrs. */
 #define SIP_HDR_BATCH 24
 
+static int parse(const char *buf, size_t len, sip_msg *m, const char **why);
+
 int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
 {
     memset(m, 0, sizeof *m);
+    return parse(buf, len, m, why);
+}
+
+int sip_msg_parse_with(const char *buf, size_t len, sip_msg *m, GArray *hdrs, const char **why)
+{
+    memset(m, 0, sizeof *m);
+    g_array_set_size(hdrs, 0);
+    m->hdrs = hdrs;
+    m->hdrs_borrowed = 1;
+    return parse(buf, len, m, why);
+}
+
+static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
+{
     m->buf = buf;
     m->len = len;
     if (!buf || len == 0) {
@@ -160,7 +176,7 @@ int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
 
 void sip_msg_clear(sip_msg *m)
 {
-    if (m->hdrs)
+    if (m->hdrs && !m->hdrs_borrowed)
         g_array_free(m->hdrs, TRUE);
     m->hdrs = NULL;
 }

@@ -57,6 +57,7 @@ typedef struct {
     size_t hdr_end;     /* offset just past the blank line ending the headers (len if none) */
     int complete;       /* 1 when the blank line ending the header block was found */
     GArray *hdrs;       /* sip_hdr, in message order */
+    int hdrs_borrowed;  /* hdrs is the caller's (sip_msg_parse_with) */
     unsigned bad_lines; /* header lines without a colon (skipped) */
     guint first[SIP_HK_COUNT]; /* 1 + index in hdrs of the first header of each kind, 0: none */
 } sip_msg;
@@ -65,6 +66,10 @@ typedef struct {
  * start line is not SIP. On 0, sip_msg_clear() must be called. */
 int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why);
 void sip_msg_clear(sip_msg *m);
+
+/* The same, with the headers in hdrs (a GArray of sip_hdr the caller keeps and reuses from
+ * message to message: emptied first, never freed by sip_msg_clear). */
+int sip_msg_parse_with(const char *buf, size_t len, sip_msg *m, GArray *hdrs, const char **why);
 
 /* The first header called name (or its compact form compact, 0 for none), or NULL. */
 const sip_hdr *sip_hdr_find(const sip_msg *m, const char *name, char compact);

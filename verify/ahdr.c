@@ -45,13 +45,26 @@ int ahdr_parse_u32(const char *s, uint32_t *out)
 
 auth_result *ahdr_decode(const sip_msg *m, const sip_hdr *h)
 {
+    return ahdr_decode_reuse(m, h, NULL);
+}
+
+auth_result *ahdr_decode_reuse(const sip_msg *m, const sip_hdr *h, GPtrArray *spare)
+{
     ah_kind kind;
     int proxy;
     if (!auth_header_kind(m, h, &kind, &proxy))
         return NULL;
-    auth_result *a = g_new0(auth_result, 1);
-    a->notes = note_list_new();
-    a->name = g_strndup(h->name.p, h->name.n);
+    auth_result *a = spare && spare->len ? g_ptr_array_steal_index_fast(spare, spare->len - 1)
+                                         : g_new0(auth_result, 1);
+    if (!a->notes)
+        a->notes = note_list_new();
+    if (h->name.n < sizeof a->name_buf) {
+        memcpy(a->name_buf, h->name.p, h->name.n);
+        a->name_buf[h->name.n] = '\0';
+        a->name = a->name_buf;
+    } else {
+        a->name = g_strndup(h->name.p, h->name.n);
+    }
     a->kind = kind;
     a->proxy = proxy;
     a->dir = kind == AH_CREDENTIALS ? DIR_C2S : DIR_S2C;

@@ -19,12 +19,31 @@ struct result_store {
     msg_rec empty;       /* shared record of messages without MS-SIPAE headers or notes */
 };
 
+void auth_result_clear(auth_result *a)
+{
+    note_list *notes = a->notes;
+    if (a->name != a->name_buf)
+        g_free(a->name);
+    g_free(a->strings);
+    g_free(a->sig);
+    g_free(a->gss);
+    g_free(a->sigbuf);
+    g_free(a->why);
+    if (a->other_params)
+        g_ptr_array_free(a->other_params, TRUE);
+    memset(a, 0, sizeof *a);
+    if (notes)
+        g_array_set_size(notes, 0); /* frees the texts */
+    a->notes = notes;
+}
+
 void auth_result_free(gpointer p)
 {
     auth_result *a = p;
     if (!a)
         return;
-    g_free(a->name);
+    if (a->name != a->name_buf)
+        g_free(a->name);
     g_free(a->strings);
     g_free(a->sig);
     g_free(a->gss);
@@ -40,6 +59,8 @@ void msg_result_free(msg_result *r)
 {
     if (!r)
         return;
+    if (r->spare)
+        g_ptr_array_free(r->spare, TRUE);
     if (r->auths)
         g_ptr_array_free(r->auths, TRUE);
     note_list_free(r->notes);
@@ -80,11 +101,26 @@ msg_result *result_new(void)
     return r;
 }
 
+/* At most this many emptied auth_results are kept for reuse. */
+#define SPARE_MAX 8
+
 void result_reset(msg_result *r)
 {
     GPtrArray *auths = r->auths;
     note_list *notes = r->notes;
-    g_ptr_array_set_size(auths, 0); /* frees them */
+    GPtrArray *spare = r->spare;
+    if (!spare)
+        spare = g_ptr_array_new_with_free_func(auth_result_free);
+    /* keep a few for the next message's headers, free the rest */
+    for (guint i = 0; i < auths->len; i++) {
+        auth_result *a = g_ptr_array_index(auths, i);
+        if (spare->len < SPARE_MAX) {
+            auth_result_clear(a);
+            g_ptr_array_add(spare, a);
+            auths->pdata[i] = NULL;
+        }
+    }
+    g_ptr_array_set_size(auths, 0); /* frees the rest */
     if (notes)
         g_array_set_size(notes, 0); /* frees the texts */
     else
@@ -92,6 +128,7 @@ void result_reset(msg_result *r)
     memset(r, 0, sizeof *r);
     r->auths = auths;
     r->notes = notes;
+    r->spare = spare;
 }
 
 static void *arena_alloc(result_store *rs, size_t n)

@@ -26,7 +26,8 @@ typedef enum {
 
 /* One MS-SIPAE auth header of a message and what became of it. */
 typedef struct {
-    char *name;              /* header name as on the wire */
+    char *name;              /* header name as on the wire (name_buf when it fits) */
+    char name_buf[32];
     ah_kind kind;
     int proxy;               /* 1 for the Proxy-* family (407 / Proxy-Authorization / Proxy-Authentication-Info) */
     mssipae_dir dir;         /* sender: C2S for credentials, S2C for challenges and *-Info */
@@ -64,6 +65,7 @@ typedef struct {
 } auth_result;
 
 typedef struct {
+    GPtrArray *spare;        /* emptied auth_results for reuse (result_reset), or NULL */
     int parsed;              /* 0: not a SIP message (notes say why) */
     int is_request;
     int status_code;
@@ -187,6 +189,10 @@ void result_reset(msg_result *r);
 
 /* Frees one auth_result (the GDestroyNotify of msg_result.auths). */
 void auth_result_free(gpointer p);
+
+/* Empties a for reuse by ahdr_decode_into: everything it owns is freed except its (emptied)
+ * note list. */
+void auth_result_clear(auth_result *a);
 
 /* The record kept for full result r (which stays the caller's): moves r's note lists into the
  * store (r's become NULL) and interns the reasons. Messages with no auth header and no note all

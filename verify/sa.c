@@ -26,6 +26,7 @@ struct sa_tracker {
     result_store *results;
     GPtrArray *full;           /* msg_result* kept for sa_tracker_process (tests, tools) */
     msg_result *scratch;       /* the full result of the message being processed, reused */
+    GArray *hdrs;              /* its headers (sip_hdr), reused */
     guint config_reported;     /* keystore configuration errors already reported */
 };
 
@@ -37,6 +38,7 @@ sa_tracker *sa_tracker_new(keystore *ks)
     t->results = result_store_new();
     t->full = g_ptr_array_new_with_free_func((GDestroyNotify)msg_result_free);
     t->scratch = result_new();
+    t->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 32);
     return t;
 }
 
@@ -48,6 +50,7 @@ void sa_tracker_free(sa_tracker *t)
     result_store_free(t->results);
     g_ptr_array_free(t->full, TRUE);
     msg_result_free(t->scratch);
+    g_array_free(t->hdrs, TRUE);
     g_free(t);
 }
 
@@ -424,7 +427,7 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
     result_reset(r);
     sip_msg m;
     const char *why;
-    if (sip_msg_parse(msg, len, &m, &why) < 0) {
+    if (sip_msg_parse_with(msg, len, &m, t->hdrs, &why) < 0) {
         note_add(r->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "not a SIP message: %s", why);
         return result_keep(t->results, r);
     }
@@ -437,7 +440,7 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
     msg_facts f;
     int facts = 0;
     for (guint i = 0; i < m.hdrs->len; i++) {
-        auth_result *a = ahdr_decode(&m, &g_array_index(m.hdrs, sip_hdr, i));
+        auth_result *a = ahdr_decode_reuse(&m, &g_array_index(m.hdrs, sip_hdr, i), r->spare);
         if (!a)
             continue;
         if (!facts) {
@@ -453,6 +456,10 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
     if (facts)
         msg_facts_clear(&f);
     sip_msg_clear(&m);
+    if (t->hdrs->len > 4096) { /* a message with huge numbers of headers: do not keep its room */
+        g_array_free(t->hdrs, TRUE);
+        t->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 32);
+    }
     const msg_rec *k = result_keep(t->results, r);
     for (guint i = 0; i < k->n_auths; i++) {
         const auth_rec *ar = &k->auths[i];
