@@ -3,7 +3,7 @@
  *   krb_gss.c        GSS-API framing          krb_ap.c      AP-REQ / AP-REP / KRB-ERROR
  *   krb_keytab.c     the service keytab       krb_keys.c    key candidates and key-log keys
  *   krb_mic.c        RFC 4121 / 4757 MIC checks  krb_util.c  names and texts for messages
- *   krb_der.c        the DER walk
+ *   krb_der.c        the DER walk     krb_fast.c    the AES-SHA1 MIC checksum with nettle
  */
 #ifndef MSSIPAE_KRB_INT_H
 #define MSSIPAE_KRB_INT_H
@@ -28,6 +28,9 @@ typedef struct {
     int ck_state;
     krb5_cksumtype ck_type;
     size_t ck_len;
+    /* The AES-SHA1 MIC fast path's HMAC key states per usage (krb_fast.c), made on first use;
+     * wiped and freed by krb_keyv_clear. */
+    struct krb_fast *fast;
 } krb_keyv;
 
 /* An EncryptedData kept for later decryption (RFC 4120 5.2.9). */
@@ -198,5 +201,30 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque, mss
 sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque, mssipae_dir dir,
                            const uint8_t *buf, size_t buflen, const uint8_t *hdr,
                            note_list *notes);
+
+/* ---- krb_fast.c ---- */
+
+struct hmac_sha1_ctx;
+/* Checks an RFC 4121 MIC checksum (type, usage) over data with k (kk: its krb5_key or NULL) on the
+ * AES-SHA1 fast path: 1 match, 0 mismatch, -1 no fast path for this key, usage and type (other
+ * enctypes, checksum lengths, or a state that did not give libkrb5's checksum on its first use):
+ * then ask libkrb5. */
+int krb_fast_verify(krb5_context ctx, const krb_keyv *k, krb5_key kk, krb5_cksumtype type,
+                    krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *ck,
+                    size_t cklen);
+/* Wipes and frees a key's fast-path states (NULL: nothing). */
+void krb_fast_free(struct krb_fast *f);
+/* RFC 3961 5.1 n-fold of in (inlen > 0) into outlen bytes. */
+void krb_nfold(const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen);
+/* RFC 3961 5.1 DK(key, constant) for the RFC 3962 AES keys (keylen 16 or 32) into out (keylen
+ * bytes); -1 for another key length or an empty constant. */
+int krb_aes_dk(const uint8_t *key, size_t keylen, const uint8_t *constant, size_t clen,
+               uint8_t *out);
+/* The HMAC-SHA1 state of Kc = DK(key, usage || 0x99) for enctype 17 / 18; -1 for others. */
+int krb_aes_sha1_ck_init(struct hmac_sha1_ctx *h, int32_t enctype, const uint8_t *key,
+                         size_t keylen, krb5_keyusage usage);
+/* hmac-sha1-96-aes* over data with such a state (not changed). */
+void krb_aes_sha1_ck(const struct hmac_sha1_ctx *h, const uint8_t *data, size_t dlen,
+                     uint8_t out[12]);
 
 #endif

@@ -177,6 +177,11 @@ static chk_res check_cfx(krb5_context ctx, const krb_keyv *k, krb5_keyusage usag
     krb5_data d = {KV5M_DATA, (unsigned int)dlen, (char *)data};
     krb5_boolean valid = FALSE;
     krb5_key kk = keyv_kkey(ctx, k);
+    /* AES-SHA1 (17, 18): the HMAC key state kept per key and usage, checked against libkrb5 the
+     * first time; other enctypes, and a state that did not match, go to libkrb5 */
+    int fast = krb_fast_verify(ctx, k, kk, type, usage, data, dlen, ck, cklen);
+    if (fast >= 0)
+        return fast ? CHK_MATCH : CHK_NOMATCH;
     krb5_error_code rc = kk ? krb5_k_verify_checksum(ctx, kk, usage, &d, &c, &valid)
                             : krb5_c_verify_checksum(ctx, &kb, usage, &d, &c, &valid);
     if (rc != 0)

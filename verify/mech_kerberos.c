@@ -33,6 +33,7 @@ void krb_keyv_clear(krb_keyv *k)
     }
     if (k->kk)
         krb5_k_free_key(NULL, k->kk); /* zaps the key and its derived keys; needs no context */
+    krb_fast_free(k->fast);         /* wipes the HMAC key states */
     memset(k, 0, sizeof *k);
 }
 

@@ -18,9 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nettle/hmac.h>
+
 #include "keytab/keystore.h"
 #include "verify/krb.h"
 #include "verify/krb_der.h"
+#include "verify/krb_int.h"
 #include "verify/mech.h"
 
 #define LAB "kerberos-mit-lab"
@@ -1106,6 +1109,229 @@ static void test_cfx_texts_per_message(void **state)
     rm_tree(dir, files);
 }
 
+/* Hex (spaces allowed) into out; the byte count. */
+static size_t unhex(const char *h, uint8_t *out, size_t max)
+{
+    size_t n = 0;
+    while (*h) {
+        if (*h == ' ') {
+            h++;
+            continue;
+        }
+        unsigned v;
+        assert_true(n < max);
+        assert_int_equal(sscanf(h, "%2x", &v), 1);
+        out[n++] = (uint8_t)v;
+        h += 2;
+    }
+    return n;
+}
+
+/* RFC 3961 A.1 n-fold known answers. The first five also stand in MIT krb5's t_nfold.c; all were
+ * re-derived with ../shared/vectors/check_vectors.py's independent _nfold. */
+static void test_nfold_rfc3961(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t bits;
+        const char *out;
+    } v[] = {
+        {"012345", 64, "be072631276b1955"},
+        {"password", 56, "78a07b6caf85fa"},
+        {"Rough Consensus, and Running Code", 64, "bb6ed30870b7f0e0"},
+        {"password", 168, "59e4a8ca7c0385c3c37b3f6d2000247cb6e6bd5b3e"},
+        {"MASSACHVSETTS INSTITVTE OF TECHNOLOGY", 192,
+         "db3b0d8f0b061e603282b308a50841229ad798fab9540c1b"},
+        {"Q", 168, "518a54a215a8452a518a54a215a8452a518a54a215"},
+        {"ba", 168, "fb25d531ae8974499f52fd92ea9857c4ba24cf297e"},
+        {"kerberos", 64, "6b65726265726f73"},
+        {"kerberos", 128, "6b65726265726f737b9b5b2b93132b93"},
+        {"kerberos", 168, "8372c236344e5f1550cd0747e15d62ca7a5a3bcea4"},
+        {"kerberos", 256, "6b65726265726f737b9b5b2b93132b935c9bdcdad95c9899c4cae4dee6d6cae4"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(v); i++) {
+        uint8_t want[32], got[33];
+        size_t n = unhex(v[i].out, want, sizeof want);
+        assert_int_equal(n * 8, v[i].bits);
+        memset(got, 0xee, sizeof got);
+        krb_nfold((const uint8_t *)v[i].in, strlen(v[i].in), got, n);
+        assert_memory_equal(got, want, n);
+        assert_int_equal(got[n], 0xee);
+    }
+}
+
+/* RFC 3962 Appendix B: the AES key is DK(PBKDF2 output, "kerberos") (random-to-key is the
+ * identity), for 128- and 256-bit keys. */
+static void test_aes_dk_rfc3962(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *tkey, *key;
+    } v[] = {
+        /* iteration count 1, "password", "ATHENA.MIT.EDUraeburn" */
+        {"cd ed b5 28 1b b2 f8 01 56 5a 11 22 b2 56 35 15",
+         "42 26 3c 6e 89 f4 fc 28 b8 df 68 ee 09 79 9f 15"},
+        {"cd ed b5 28 1b b2 f8 01 56 5a 11 22 b2 56 35 15 0a d1 f7 a0 4b b9 f3 a3 33 ec c0 e2 e1 "
+         "f7 08 37",
+         "fe 69 7b 52 bc 0d 3c e1 44 32 ba 03 6a 92 e6 5b bb 52 28 09 90 a2 fa 27 88 39 98 d7 2a "
+         "f3 01 61"},
+        /* iteration count 1200, "password", "ATHENA.MIT.EDUraeburn" */
+        {"5c 08 eb 61 fd f7 1e 4e 4e c3 cf 6b a1 f5 51 2b",
+         "4c 01 cd 46 d6 32 d0 1e 6d be 23 0a 01 ed 64 2a"},
+        {"5c 08 eb 61 fd f7 1e 4e 4e c3 cf 6b a1 f5 51 2b a7 e5 2d db c5 e5 14 2f 70 8a 31 e2 e6 "
+         "2b 1e 13",
+         "55 a6 ac 74 0a d1 7b 48 46 94 10 51 e1 e8 b0 a7 54 8d 93 b0 ab 30 a8 bc 3f f1 62 80 38 "
+         "2b 8c 2a"},
+        /* iteration count 50, g-clef, "EXAMPLE.COMpianist" */
+        {"6b 9c f2 6d 45 45 5a 43 a5 b8 bb 27 6a 40 3b 39",
+         "f1 49 c1 f2 e1 54 a7 34 52 d4 3e 7f e6 2a 56 e5"},
+        {"6b 9c f2 6d 45 45 5a 43 a5 b8 bb 27 6a 40 3b 39 e7 fe 37 a0 c4 1e 02 c2 81 ff 30 69 e1 "
+         "e9 4f 52",
+         "4b 6d 98 39 f8 44 06 df 1f 09 cc 16 6d b4 b8 3c 57 18 48 b7 84 a3 d6 bd c3 46 58 9a 3e "
+         "39 3f 9e"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(v); i++) {
+        uint8_t tkey[32], want[32], got[32];
+        size_t n = unhex(v[i].tkey, tkey, sizeof tkey);
+        assert_int_equal(unhex(v[i].key, want, sizeof want), n);
+        assert_int_equal(krb_aes_dk(tkey, n, (const uint8_t *)"kerberos", 8, got), 0);
+        assert_memory_equal(got, want, n);
+    }
+    uint8_t k24[24] = {0}, out[32];
+    assert_int_equal(krb_aes_dk(k24, sizeof k24, (const uint8_t *)"kerberos", 8, out), -1);
+}
+
+/* The fast path's checksum is libkrb5's for aes128 / aes256-cts-hmac-sha1-96, several usages
+ * (23 and 25 are those RFC 4121 MICs use) and lengths around the SHA-1 block size. */
+static void test_fast_equals_libkrb5(void **state)
+{
+    (void)state;
+    krb5_context ctx;
+    assert_int_equal(krb5_init_context(&ctx), 0);
+    static const int32_t ets[] = {ENCTYPE_AES128_CTS_HMAC_SHA1_96, ENCTYPE_AES256_CTS_HMAC_SHA1_96};
+    static const krb5_keyusage usages[] = {1, 11, 22, 23, 24, 25, 26, 1024, 0x7fffffff};
+    static const size_t lens[] = {0, 1, 16, 43, 44, 55, 56, 63, 64, 65, 119, 120, 350, 1000};
+    uint8_t data[1000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 37u + 11u);
+    for (size_t e = 0; e < G_N_ELEMENTS(ets); e++) {
+        for (int kv = 0; kv < 3; kv++) {
+            uint8_t key[32];
+            size_t klen = ets[e] == ENCTYPE_AES128_CTS_HMAC_SHA1_96 ? 16 : 32;
+            for (size_t i = 0; i < klen; i++)
+                key[i] = (uint8_t)(kv * 91 + i * 13 + 5);
+            krb5_keyblock kb = {KV5M_KEYBLOCK, ets[e], (unsigned int)klen, key};
+            for (size_t u = 0; u < G_N_ELEMENTS(usages); u++) {
+                struct hmac_sha1_ctx h;
+                assert_int_equal(krb_aes_sha1_ck_init(&h, ets[e], key, klen, usages[u]), 0);
+                for (size_t l = 0; l < G_N_ELEMENTS(lens); l++) {
+                    krb5_data d = {KV5M_DATA, (unsigned int)lens[l], (char *)data};
+                    krb5_checksum c;
+                    assert_int_equal(krb5_c_make_checksum(ctx, 0, &kb, usages[u], &d, &c), 0);
+                    uint8_t mine[12];
+                    krb_aes_sha1_ck(&h, data, lens[l], mine);
+                    assert_int_equal(c.length, 12);
+                    assert_memory_equal(c.contents, mine, 12);
+                    krb5_free_checksum_contents(ctx, &c);
+                }
+            }
+        }
+    }
+    /* other enctypes have no fast path */
+    uint8_t key[32] = {1};
+    struct hmac_sha1_ctx h;
+    assert_int_equal(krb_aes_sha1_ck_init(&h, ENCTYPE_AES256_CTS_HMAC_SHA384_192, key, 32, 23), -1);
+    assert_int_equal(krb_aes_sha1_ck_init(&h, ENCTYPE_AES128_CTS_HMAC_SHA256_128, key, 16, 23), -1);
+    assert_int_equal(krb_aes_sha1_ck_init(&h, ENCTYPE_ARCFOUR_HMAC, key, 16, 23), -1);
+    assert_int_equal(krb_aes_sha1_ck_init(&h, ENCTYPE_AES256_CTS_HMAC_SHA1_96, key, 16, 23), -1);
+    krb5_free_context(ctx);
+}
+
+/* krb_fast_verify on an SA-style key: a match, a mismatch, and -1 (libkrb5) where there is no
+ * fast path: other enctypes and checksum types, another checksum length, a third usage, and a
+ * state that does not give libkrb5's checksum (here: checked against another key's krb5_key). */
+static void test_fast_verify_fallbacks(void **state)
+{
+    (void)state;
+    krb5_context ctx;
+    assert_int_equal(krb5_init_context(&ctx), 0);
+    uint8_t data[300];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i ^ 0x5a);
+    krb5_data d = {KV5M_DATA, (unsigned int)sizeof data, (char *)data};
+    static const struct {
+        int32_t et;
+        size_t len;
+        int fast;
+    } ks[] = {
+        {ENCTYPE_AES128_CTS_HMAC_SHA1_96, 16, 1},
+        {ENCTYPE_AES256_CTS_HMAC_SHA1_96, 32, 1},
+        {ENCTYPE_AES128_CTS_HMAC_SHA256_128, 16, 0},
+        {ENCTYPE_AES256_CTS_HMAC_SHA384_192, 32, 0},
+        {ENCTYPE_ARCFOUR_HMAC, 16, 0},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(ks); i++) {
+        uint8_t raw[32];
+        for (size_t j = 0; j < sizeof raw; j++)
+            raw[j] = (uint8_t)(j * 3 + i * 17 + 1);
+        krb_keyv k;
+        memset(&k, 0, sizeof k);
+        krb_keyv_set(&k, ks[i].et, raw, ks[i].len);
+        krb5_keyblock kb = krb_keyv_block(&k);
+        krb5_key kk;
+        assert_int_equal(krb5_k_create_key(ctx, &kb, &kk), 0);
+        for (int round = 0; round < 2; round++) /* the first makes the state, the second reuses it */
+            for (krb5_keyusage u = 23; u <= 25; u += 2) {
+                krb5_checksum c;
+                assert_int_equal(krb5_k_make_checksum(ctx, 0, kk, u, &d, &c), 0);
+                int r = krb_fast_verify(ctx, &k, kk, c.checksum_type, u, data, sizeof data,
+                                        c.contents, c.length);
+                assert_int_equal(r, ks[i].fast ? 1 : -1);
+                if (ks[i].fast) {
+                    c.contents[5] ^= 0x10;
+                    assert_int_equal(krb_fast_verify(ctx, &k, kk, c.checksum_type, u, data,
+                                                     sizeof data, c.contents, c.length), 0);
+                    c.contents[5] ^= 0x10;
+                    assert_int_equal(krb_fast_verify(ctx, &k, kk, c.checksum_type, u, data,
+                                                     sizeof data - 1, c.contents, c.length), 0);
+                    /* a shorter checksum, or another checksum type: libkrb5's business */
+                    assert_int_equal(krb_fast_verify(ctx, &k, kk, c.checksum_type, u, data,
+                                                     sizeof data, c.contents, 10), -1);
+                    assert_int_equal(krb_fast_verify(ctx, &k, kk, CKSUMTYPE_HMAC_SHA256_128_AES128,
+                                                     u, data, sizeof data, c.contents, 12), -1);
+                }
+                krb5_free_checksum_contents(ctx, &c);
+            }
+        if (ks[i].fast) {
+            /* both slots are taken (23, 25): a third usage goes to libkrb5 */
+            assert_int_equal(krb_fast_verify(ctx, &k, kk, ks[i].len == 16
+                                             ? CKSUMTYPE_HMAC_SHA1_96_AES128
+                                             : CKSUMTYPE_HMAC_SHA1_96_AES256, 24, data,
+                                             sizeof data, data, 12), -1);
+            /* cross-checked against another key's libkrb5 checksum: never used */
+            krb_keyv k2;
+            memset(&k2, 0, sizeof k2);
+            krb_keyv_set(&k2, ks[i].et, raw, ks[i].len);
+            raw[0] ^= 1;
+            krb5_keyblock kb2 = {KV5M_KEYBLOCK, ks[i].et, (unsigned int)ks[i].len, raw};
+            krb5_key other;
+            assert_int_equal(krb5_k_create_key(ctx, &kb2, &other), 0);
+            krb5_checksum c;
+            assert_int_equal(krb5_k_make_checksum(ctx, 0, kk, 23, &d, &c), 0);
+            for (int round = 0; round < 2; round++)
+                assert_int_equal(krb_fast_verify(ctx, &k2, other, c.checksum_type, 23, data,
+                                                 sizeof data, c.contents, c.length), -1);
+            krb5_free_checksum_contents(ctx, &c);
+            krb5_k_free_key(ctx, other);
+            krb_keyv_clear(&k2);
+        }
+        krb5_k_free_key(ctx, kk);
+        krb_keyv_clear(&k);
+    }
+    krb5_free_context(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1125,6 +1351,10 @@ int main(void)
         cmocka_unit_test(test_hostile_crafted),
         cmocka_unit_test(test_der_reader),
         cmocka_unit_test(test_cfx_texts_per_message),
+        cmocka_unit_test(test_nfold_rfc3961),
+        cmocka_unit_test(test_aes_dk_rfc3962),
+        cmocka_unit_test(test_fast_equals_libkrb5),
+        cmocka_unit_test(test_fast_verify_fallbacks),
     };
     (void)CASES;
     return cmocka_run_group_tests(tests, NULL, NULL);
