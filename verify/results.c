@@ -229,6 +229,21 @@ char *auth_rec_verdict_note(const auth_rec *k, note_kind *kind, note_sev *sev)
     return t;
 }
 
+/* 1 when non-empty lists a and b hold the same notes. */
+static int notes_equal(const note_list *a, const note_list *b)
+{
+    if (!a || !b || !a->len || a->len != b->len)
+        return 0;
+    for (guint i = 0; i < a->len; i++) {
+        const mssipae_note *x = &g_array_index(a, mssipae_note, i);
+        const mssipae_note *y = &g_array_index(b, mssipae_note, i);
+        if (x->kind != y->kind || x->sev != y->sev || x->fact != y->fact ||
+            g_strcmp0(x->text, y->text) != 0)
+            return 0;
+    }
+    return 1;
+}
+
 /* Moves l into the store (*l becomes NULL); NULL, leaving an empty list where it is. */
 static note_list *keep_notes(result_store *rs, note_list **l)
 {
@@ -260,7 +275,12 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
         x->unsigned_sa = r->unsigned_sa;
         x->unsigned_dir = (uint8_t)r->unsigned_dir;
         for (guint i = 0; i < n; i++)
-            x->auth_notes[i] = keep_notes(rs, &((auth_result *)g_ptr_array_index(r->auths, i))->notes);
+        {
+            auth_result *a = g_ptr_array_index(r->auths, i);
+            x->auth_notes[i] = notes_equal(a->notes, a->notes_hint)
+                                   ? (note_list *)a->notes_hint /* shared, read-only */
+                                   : keep_notes(rs, &a->notes);
+        }
         m->extra = x;
     }
     for (guint i = 0; i < n; i++) {

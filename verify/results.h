@@ -58,6 +58,9 @@ typedef struct {
     char *why;               /* reason for status (NULL for VALID without detail) */
     const char *why_hint;    /* the tracker's hint: a reason kept earlier for the same SA and
                                 direction, which why may equal or extend (result_keep) */
+    const note_list *notes_hint; /* the same for notes: a list kept earlier for the same SA and
+                                direction (TLS-DSK facts repeat on every header), shared when
+                                equal */
     GPtrArray *other_params; /* "name=value" (unquoted) of parameters MS-SIPAE does not define, in order */
     note_list *notes;        /* expert infos about this header (NULL when none) */
     int verdict_note;        /* the verdict's own expert info follows notes (set by the tracker;

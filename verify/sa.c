@@ -378,6 +378,7 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     /* most headers of an SA keep the reason the previous one kept, or one that differs only
      * at its end: result_keep shares it */
     a->why_hint = s->why_kept[a->dir];
+    a->notes_hint = s->notes_kept[a->dir];
 }
 
 /* An unsigned message between the endpoints of an SA that signs: every message after the
@@ -464,9 +465,12 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
     for (guint i = 0; i < k->n_auths; i++) {
         const auth_rec *ar = &k->auths[i];
         const char *why = auth_rec_why_interned(ar);
-        sa_entry *s = ar->sa_id && why ? sa_table_get(t->tab, ar->sa_id) : NULL;
-        if (s)
+        const note_list *notes = msg_rec_auth_notes(k, i);
+        sa_entry *s = ar->sa_id && (why || notes) ? sa_table_get(t->tab, ar->sa_id) : NULL;
+        if (s && why)
             s->why_kept[ar->dir & 1] = why;
+        if (s && notes)
+            s->notes_kept[ar->dir & 1] = notes;
     }
     return k;
 }

@@ -64,6 +64,7 @@ typedef struct sa_entry {
                                   change), NULL when either endpoint is unknown */
     const char *why_kept[2];   /* per direction: the reason last kept for a header of this SA,
                                   as interned by the result store (sa.c; a memo, not a verdict) */
+    const note_list *notes_kept[2]; /* the same for its notes (owned by the result store) */
 } sa_entry;
 
 typedef struct sa_table sa_table;
