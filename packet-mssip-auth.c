@@ -369,6 +369,8 @@ typedef struct {
 static GArray *frame_recs;
 
 /* The first entry of frame, and how many there are (*n); NULL when none. */
+static guint frame_recs_cursor; /* where the last look-up ended: passes go in frame order */
+
 static const frame_rec *frame_recs_find(guint32 frame, guint *n)
 {
     *n = 0;
@@ -376,16 +378,22 @@ static const frame_rec *frame_recs_find(guint32 frame, guint *n)
         return NULL;
     const frame_rec *v = (const frame_rec *)(void *)frame_recs->data;
     guint lo = 0, hi = frame_recs->len;
-    while (lo < hi) {
-        guint mid = lo + (hi - lo) / 2;
-        if (v[mid].frame < frame)
-            lo = mid + 1;
-        else
-            hi = mid;
+    guint c = frame_recs_cursor;
+    if (c <= hi && (c == hi || v[c].frame >= frame) && (c == 0 || v[c - 1].frame < frame)) {
+        lo = c; /* the usual case: the next frame with records, or one without */
+    } else {
+        while (lo < hi) {
+            guint mid = lo + (hi - lo) / 2;
+            if (v[mid].frame < frame)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
     }
     guint e = lo;
     while (e < frame_recs->len && v[e].frame == frame)
         e++;
+    frame_recs_cursor = e;
     *n = e - lo;
     return *n ? &v[lo] : NULL;
 }
@@ -430,6 +438,7 @@ static void mssipae_init(void)
     if (!frame_recs)
         frame_recs = g_array_sized_new(FALSE, FALSE, sizeof(frame_rec), 1024);
     g_array_set_size(frame_recs, 0);
+    frame_recs_cursor = 0;
 }
 
 static void mssipae_cleanup(void)
