@@ -6,27 +6,10 @@
 
 static int is_lws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-/* RFC 3261 token characters: alphanumerics and -.!%*_+`'~ (a table: this runs per byte).
- * NUL counts too, as it always has here (strchr of the set found its terminator). */
-static const unsigned char token_tab[256] = {
-    [0] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
-    ['-'] = 1, ['.'] = 1, ['!'] = 1, ['%'] = 1, ['*'] = 1, ['_'] = 1, ['+'] = 1, ['`'] = 1,
-    ['\''] = 1, ['~'] = 1,
-};
-
+/* RFC 3261 token characters (sip_msg.h's table, shared with the start-line parser). */
 static inline int is_token_char(char c)
 {
-    return token_tab[(unsigned char)c];
+    return sip_is_token_char(c);
 }
 
 /* Byte classes for next_param's loops: blanks and line ends (LWS), ',' and '"'. */
@@ -177,25 +160,6 @@ int authp_next(authp_cursor *c, slice *name, slice *value)
     return next_param(c, name, value, &esc);
 }
 
-char *authp_unquote(slice v, int *was_quoted)
-{
-    if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"') {
-        if (was_quoted)
-            *was_quoted = 1;
-        char *out = g_malloc(v.n);
-        size_t o = 0;
-        for (size_t i = 1; i + 1 < v.n; i++) {
-            if (v.p[i] == '\\' && i + 2 < v.n)
-                i++;
-            out[o++] = v.p[i];
-        }
-        out[o] = 0;
-        return out;
-    }
-    if (was_quoted)
-        *was_quoted = 0;
-    return g_strndup(v.p, v.n);
-}
 
 static const struct {
     const char *name;
@@ -308,6 +272,16 @@ static inline size_t unquote_to(char *out, slice v, int esc, int *was_quoted)
     memcpy(out, v.p, v.n);
     out[v.n] = 0;
     return v.n;
+}
+
+char *authp_unquote(slice v, int *was_quoted)
+{
+    char *out = g_malloc(v.n + 1);
+    int q;
+    unquote_to(out, v, 1, &q);
+    if (was_quoted)
+        *was_quoted = q;
+    return out;
 }
 
 /* Parameters are gathered on the stack and appended to h->params this many at a time. */

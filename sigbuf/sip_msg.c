@@ -21,7 +21,7 @@ static size_t line_end(const char *buf, size_t len, size_t off, size_t *next)
 
 /* RFC 3261 token characters: alphanumerics and -.!%*_+`'~ (a table: this runs per byte).
  * NUL counts too, as it did with strchr of the set (which found its terminator). */
-static const unsigned char token_tab[256] = {
+const unsigned char sip_token_tab[256] = {
     [0] = 1,
     ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
     ['8'] = 1, ['9'] = 1,
@@ -39,7 +39,7 @@ static const unsigned char token_tab[256] = {
 
 static inline int is_token_char(char c)
 {
-    return token_tab[(unsigned char)c];
+    return sip_is_token_char(c);
 }
 
 static int parse_start_line(sip_msg *m, size_t end, const char **why)

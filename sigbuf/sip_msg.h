@@ -62,6 +62,14 @@ typedef struct {
     guint first[SIP_HK_COUNT]; /* 1 + index in hdrs of the first header of each kind, 0: none */
 } sip_msg;
 
+/* RFC 3261 token characters: alphanumerics and -.!%*_+`'~ (NUL counts too, as it always has
+ * here: strchr of the set found its terminator). A table: this runs per byte. */
+extern const unsigned char sip_token_tab[256];
+static inline int sip_is_token_char(char c)
+{
+    return sip_token_tab[(unsigned char)c];
+}
+
 /* Parses the start line and the header block. Returns 0, or -1 (why = static text) when the
  * start line is not SIP. On 0, sip_msg_clear() must be called. */
 int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why);

@@ -42,15 +42,7 @@ void auth_result_free(gpointer p)
     auth_result *a = p;
     if (!a)
         return;
-    if (a->name != a->name_buf)
-        g_free(a->name);
-    g_free(a->strings);
-    g_free(a->sig);
-    g_free(a->gss);
-    g_free(a->sigbuf);
-    g_free(a->why);
-    if (a->other_params)
-        g_ptr_array_free(a->other_params, TRUE);
+    auth_result_clear(a);
     note_list_free(a->notes);
     g_free(a);
 }
