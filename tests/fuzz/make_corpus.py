@@ -225,7 +225,10 @@ def target_seeds():
         with open(os.path.join(DEMO, "sip.keytab"), "rb") as f:
             t["keytab"]["demo"] = f.read()
     t["uat"] = {"pw": b"CONTOSO\0alice\0Lync-Demo-2013\0", "hash": b"\0bob\0\0" + b"88" * 16,
-                "both": b"D\0u\0Pa$$word\0" + b"aa" * 16, "utf8": "É\0ü\0pässwörd\0".encode()}
+                "both": b"D\0u\0Pa$$word\0" + b"aa" * 16, "utf8": "É\0ü\0pässwörd\0".encode(),
+                # a bad (invalid UTF-8) password that is part of the user name, which the message
+                # about it names: not a leak (fuzzer finding, kept as a regression seed)
+                "pw-in-user": b"\xc3\x89\0\xd5\xb6r\xc3\x89\0\xb6r\xc3\x89\0"}
     t["core"] = {k: SEP.join(v) for k, v in core_seeds().items()}
     return t
 
