@@ -1101,25 +1101,9 @@ void keystore_keylog_memo_clear(ks_keylog_memo *m)
 
 size_t keystore_keylog_ids(keystore *ks, keylog_scheme scheme, const char ***out)
 {
-    *out = NULL;
-    if (!ks || !ks->kl_path)
-        return 0;
-    if (ks_keylog_refresh(ks))
-        ks_errs_rebuild(ks, TRUE);
-    if (!ks->kl_table)
-        return 0;
-    GPtrArray *ids = g_ptr_array_new();
-    GHashTableIter it;
-    gpointer k, v;
-    g_hash_table_iter_init(&it, ks->kl_table);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        const keylog_entry *e = v;
-        if (e->scheme == scheme)
-            g_ptr_array_add(ids, e->id);
-    }
-    g_ptr_array_sort(ids, (GCompareFunc)ks_strptr_cmp);
-    size_t n = ids->len;
-    *out = (const char **)g_ptr_array_free(ids, FALSE);
+    const char *const *view;
+    size_t n = keystore_keylog_ids_view(ks, scheme, &view);
+    *out = n ? g_memdup2(view, n * sizeof *view) : NULL;
     return n;
 }
 
