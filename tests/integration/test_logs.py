@@ -103,6 +103,18 @@ class LogTestCase(itbase.PluginTestCase):
                                               split=True, prefs=prefs)
         return {int(r[0][0]): r[1] for r in rows}
 
+    @staticmethod
+    def client_logs(clients, server):
+        """One log per (addr, recording) client: a message every 40 ms, each client after the
+        one before."""
+        t0 = 1700000000.0
+        logs = []
+        for addr, rec in clients:
+            msgs = W.from_msgs(rec.items, addr, server, start=t0)
+            t0 = msgs[-1].time + 1
+            logs.append(msgs)
+        return logs
+
     def write(self, name, data):
         p = self.path(name)
         with open(p, "wb") as f:
@@ -419,13 +431,7 @@ class KerberosLogs(LogTestCase):
         kdc.stop()
         cls.orig = flow.save(os.path.join(cls.tmp.name, "krb-orig.pcap"))
         cls.server = krbflow.SERVER
-        # one message every 40 ms, the second client after the first
-        t0 = 1700000000.0
-        cls.logs = []
-        for addr, rec in cls.clients:
-            msgs = W.from_msgs(rec.items, addr, cls.server, start=t0)
-            t0 = msgs[-1].time + 1
-            cls.logs.append(msgs)
+        cls.logs = cls.client_logs(cls.clients, cls.server)
 
     def prefs(self):
         return {"mssipae.keytab": self.keytab}
@@ -495,12 +501,7 @@ class TlsDskLogs(LogTestCase):
                 reg.traffic()
                 cls.clients.append((addr, rec))
         cls.orig = flow.save(os.path.join(cls.tmp.name, "tls-orig.pcap"))
-        t0 = 1700000000.0
-        cls.logs = []
-        for addr, rec in cls.clients:
-            msgs = W.from_msgs(rec.items, addr, cls.server, start=t0)
-            t0 = msgs[-1].time + 1
-            cls.logs.append(msgs)
+        cls.logs = cls.client_logs(cls.clients, cls.server)
 
     def prefs(self):
         return {"mssipae.tls_dsk_rsa_key": self.key}
