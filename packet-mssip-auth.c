@@ -626,6 +626,14 @@ typedef struct {
     gint len;
 } sip_pdu;
 
+/* The bytes of a SIP PDU, valid as long as the packet: the tvb's own (a copy in packet memory
+ * only when the tvb is not contiguous, e.g. a composite reassembled one), never a copy per
+ * use. */
+static const char *pdu_bytes(const sip_pdu *pdu)
+{
+    return (const char *)tvb_get_ptr(pdu->tvb, pdu->start, pdu->len);
+}
+
 /* The SIP PDUs of a frame: a few on the stack, more in packet memory. */
 #define SIP_PDUS_LOCAL 8
 typedef struct {
@@ -716,6 +724,21 @@ static const char *utf8_len(packet_info *pinfo, const char *s, gssize len)
 static const char *utf8(packet_info *pinfo, const char *s)
 {
     return utf8_len(pinfo, s, -1);
+}
+
+/* 1 when tree is shown (-V, -T fields/json/pdml, the GUI's details): labels are seen. */
+static gboolean tree_shown(proto_tree *tree)
+{
+    return tree && PTREE_DATA(tree)->visible;
+}
+
+/* s as valid UTF-8 for field hf below t, or s itself when nothing can see that field: a tree
+ * that is not shown and a field no filter, column or -e names, whose item Wireshark does not
+ * even create (tshark -Y mssipae.sig.valid==0 makes a tree for the filter only). Spares a
+ * UTF-8 check, and sometimes a copy, per field that is not used. */
+static const char *utf8_field(packet_info *pinfo, proto_tree *t, int hf, const char *s)
+{
+    return proto_field_is_referenced(t, hf) ? utf8(pinfo, s) : s;
 }
 
 /* Expert infos from notes; pi may be NULL (a pass without a tree): the expert tap still sees
@@ -876,7 +899,9 @@ static void render_sigbuf(packet_info *pinfo, proto_tree *st, const sip_pdu *pdu
     /* on the whole message: the items below come from all over it (PDML also shows a child
      * that starts before its parent at a wrong position) */
     proto_item *bi = proto_tree_add_string(st, hf_sigbuf, pdu->tvb, pdu->start, pdu->len,
-                                           utf8_len(pinfo, a->sigbuf, (gssize)a->sigbuf_len));
+                                           proto_field_is_referenced(st, hf_sigbuf)
+                                               ? utf8_len(pinfo, a->sigbuf, (gssize)a->sigbuf_len)
+                                               : a->sigbuf);
     proto_item_set_generated(bi);
     proto_tree *bt = proto_item_add_subtree(bi, ett_sigbuf);
     proto_item_set_generated(proto_tree_add_bytes_with_length(
@@ -884,8 +909,15 @@ static void render_sigbuf(packet_info *pinfo, proto_tree *st, const sip_pdu *pdu
         (gint)a->sigbuf_len));
     if (!bt)
         return;
+    /* The breakdown only adds items below bt: skip it (a parse and a buffer rebuild per
+     * header) when none of them can be seen -- a tree that is not shown (tshark -Y ... without
+     * -V/-T) and neither item field filtered on. (Its one expert info, "breakdown unavailable",
+     * cannot occur here: result_expand parsed the same bytes already.) */
+    if (!proto_field_is_referenced(bt, hf_sigbuf_item) &&
+        !proto_field_is_referenced(bt, hf_sigbuf_uncovered))
+        return;
 
-    const char *msg = (const char *)tvb_memdup(pinfo->pool, pdu->tvb, pdu->start, pdu->len);
+    const char *msg = pdu_bytes(pdu);
     sip_msg m;
     const char *why = NULL;
     if (sip_msg_parse(msg, (size_t)pdu->len, &m, &why) != 0) {
@@ -969,25 +1001,31 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
     }
     proto_item *ti = proto_tree_add_item(tree, proto_mssipae, pdu->tvb, off, len, ENC_NA);
     proto_tree *st = proto_item_add_subtree(ti, ett_mssipae);
-    proto_item_append_text(ti, ", %s: %s", utf8(pinfo, a->name),
-                           a->scheme ? utf8(pinfo, a->scheme) : "?");
+    gboolean shown = tree_shown(tree); /* else the labels are not seen */
+    proto_item_append_text(ti, ", %s: %s", shown ? utf8(pinfo, a->name) : a->name,
+                           !a->scheme ? "?" : shown ? utf8(pinfo, a->scheme) : a->scheme);
     if (a->sa_id)
         proto_item_append_text(ti, ", SA %u", a->sa_id);
     if (a->status != SIG_NONE)
         proto_item_append_text(ti, ", signature %s", sig_status_name(a->status));
 
 #define GEN(x) proto_item_set_generated(x)
-    GEN(proto_tree_add_string(st, hf_header, pdu->tvb, off, len, utf8(pinfo, a->name)));
+    GEN(proto_tree_add_string(st, hf_header, pdu->tvb, off, len,
+                              utf8_field(pinfo, st, hf_header, a->name)));
     if (a->scheme)
-        GEN(proto_tree_add_string(st, hf_scheme, pdu->tvb, off, len, utf8(pinfo, a->scheme)));
+        GEN(proto_tree_add_string(st, hf_scheme, pdu->tvb, off, len,
+                              utf8_field(pinfo, st, hf_scheme, a->scheme)));
     GEN(proto_tree_add_string(st, hf_direction, pdu->tvb, off, len,
                               a->dir == DIR_C2S ? "client-to-server" : "server-to-client"));
     if (a->realm)
-        GEN(proto_tree_add_string(st, hf_realm, pdu->tvb, off, len, utf8(pinfo, a->realm)));
+        GEN(proto_tree_add_string(st, hf_realm, pdu->tvb, off, len,
+                              utf8_field(pinfo, st, hf_realm, a->realm)));
     if (a->targetname)
-        GEN(proto_tree_add_string(st, hf_targetname, pdu->tvb, off, len, utf8(pinfo, a->targetname)));
+        GEN(proto_tree_add_string(st, hf_targetname, pdu->tvb, off, len,
+                              utf8_field(pinfo, st, hf_targetname, a->targetname)));
     if (a->opaque)
-        GEN(proto_tree_add_string(st, hf_opaque, pdu->tvb, off, len, utf8(pinfo, a->opaque)));
+        GEN(proto_tree_add_string(st, hf_opaque, pdu->tvb, off, len,
+                              utf8_field(pinfo, st, hf_opaque, a->opaque)));
     if (a->has_version) {
         proto_item *vi = proto_tree_add_uint(st, hf_version, pdu->tvb, off, len, a->version);
         GEN(vi);
@@ -995,16 +1033,19 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
             proto_item_append_text(vi, " (from the SA's challenge)");
     }
     if (a->qop)
-        GEN(proto_tree_add_string(st, hf_qop, pdu->tvb, off, len, utf8(pinfo, a->qop)));
-    if (a->rand)
-        GEN(proto_tree_add_string(st, a->dir == DIR_C2S ? hf_crand : hf_srand, pdu->tvb, off, len,
-                                  utf8(pinfo, a->rand)));
+        GEN(proto_tree_add_string(st, hf_qop, pdu->tvb, off, len,
+                              utf8_field(pinfo, st, hf_qop, a->qop)));
+    if (a->rand) {
+        int hf = a->dir == DIR_C2S ? hf_crand : hf_srand;
+        GEN(proto_tree_add_string(st, hf, pdu->tvb, off, len, utf8_field(pinfo, st, hf, a->rand)));
+    }
     if (a->has_num)
         GEN(proto_tree_add_uint(st, a->dir == DIR_C2S ? hf_cnum : hf_snum, pdu->tvb, off, len,
                                 a->num));
     for (guint i = 0; a->other_params && i < a->other_params->len; i++)
         GEN(proto_tree_add_string(st, hf_param, pdu->tvb, off, len,
-                                  utf8(pinfo, g_ptr_array_index(a->other_params, i))));
+                                  utf8_field(pinfo, st, hf_param,
+                                             g_ptr_array_index(a->other_params, i))));
     if (a->sig && a->sig_len)
         GEN(proto_tree_add_bytes_with_length(st, hf_signature, pdu->tvb, off, len, a->sig,
                                              (gint)a->sig_len));
@@ -1021,7 +1062,9 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
             GEN(proto_tree_add_boolean(st, hf_sig_valid, pdu->tvb, off, len,
                                        a->status == SIG_VALID));
         if (a->why) {
-            const char *why = utf8(pinfo, a->why);
+            /* the text of a field and of the status label */
+            const char *why = shown || proto_field_is_referenced(st, hf_sig_why)
+                                  ? utf8(pinfo, a->why) : a->why;
             GEN(proto_tree_add_string(st, hf_sig_why, pdu->tvb, off, len, why));
             proto_item_append_text(si, " (%s)", why);
         }
@@ -1091,11 +1134,9 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         guint nkept = 0;
         for (guint i = 0; i < nmax; i++) {
             const sip_pdu *pdu = &pdus.v[i];
-            /* the message's own bytes, no copy (a copy only when the tvb is not contiguous);
-             * the span may run past the message into its body or the end of the tvb: the
+            /* the span may run past the message into its body or the end of the tvb: the
              * core reads the start line and headers only, up to the blank line */
-            const guint8 *bytes = tvb_get_ptr(pdu->tvb, pdu->start, pdu->len);
-            const msg_rec *r = sa_tracker_process_rec(the_tracker, (const char *)bytes,
+            const msg_rec *r = sa_tracker_process_rec(the_tracker, pdu_bytes(pdu),
                                                       (size_t)pdu->len, &meta);
             if (r->n_auths || msg_rec_notes(r)) {
                 kept[nkept] = r;
@@ -1124,8 +1165,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         msg_result *full = NULL;
         const sip_pdu *pdu = with_tree && pi < npdus ? &pdus.v[pi] : NULL;
         if (pdu)
-            full = result_expand(r, (const char *)tvb_memdup(pinfo->pool, pdu->tvb, pdu->start,
-                                                             pdu->len), (size_t)pdu->len);
+            full = result_expand(r, pdu_bytes(pdu), (size_t)pdu->len);
         if (full)
             render(tvb, pinfo, tree, pdu, full);
         else
