@@ -10,7 +10,9 @@ build=$(cd "$1" && pwd); shift
 wrap=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do wrap+=("$1"); shift; done
 [ "$1" = "--" ] && shift
-d=/tmp/glue-tshark-$(basename "$(dirname "$build")")-$(basename "$build")
+# GLUE_STAGE: the staging folder; give the same one when comparing builds (tshark's peak RSS
+# moves by ~1 MB with the folder's name alone)
+d=${GLUE_STAGE:-/tmp/glue-tshark-$(basename "$(dirname "$build")")-$(basename "$build")}
 mkdir -p "$d/plugins/4.0/epan" "$d/config" "$d/home" "$d/extcap"
 cp "$build/mssipae.so" "$d/plugins/4.0/epan/mssipae.so"
 chmod -R a+rX "$d"
