@@ -7,9 +7,9 @@
  *
  * Results are computed once, on the first pass, and a small record of each (msg_rec: the
  * outcome of every auth header) is kept for each SIP message that has something to show
- * (frame_recs, found by frame number); every pass uses the stored record, and a tree that shows mssipae
- * fields gets the full result re-created from the frame's bytes (result_expand), so
- * `tshark -2`, the GUI and a one-pass run show the same fields.
+ * (rec_list, found by frame number through rec_blocks); every pass uses the stored record,
+ * and a tree that shows mssipae fields gets the full result re-created from the frame's bytes
+ * (result_expand), so `tshark -2`, the GUI and a one-pass run show the same fields.
  */
 #define WS_BUILD_DLL
 #include <wireshark.h>
@@ -357,45 +357,298 @@ static void mssipae_prefs_apply(void)
 /* ---- capture state: rebuilt per file and after every preference change ---- */
 
 /* The records of the SIP messages that have something to show (MS-SIPAE headers or notes),
- * appended in capture order on the first pass and found by binary search on the frame number:
- * 16 bytes per such message, nothing for the rest (instead of p_add_proto_data's list entry for
- * every SIP message). */
+ * kept in capture order on the first pass; nothing for the other messages (unsigned ones share
+ * the core's empty record and are not stored). About 1.5 bytes per stored message:
+ *   rec_list   the record pointers, in capture order, delta-coded (below: ~1.3 bytes each);
+ *   rec_blocks one entry per 64 frame numbers: a bit per frame that has records, and the index
+ *              in rec_list of the block's first record (0.25 byte per frame);
+ *   rec_odd    the rare frames whose records are not simply "the one SIP message of the
+ *              frame" (several messages, or a record for message 2 of 2): which message each
+ *              record belongs to and how many the frame had, in capture order.
+ * Passes go in frame order, so a cursor into rec_odd makes its look-ups O(1) there too. */
+typedef struct {
+    guint64 bits;      /* bit f % 64: frame f has records */
+    guint32 first;     /* index in rec_list of the first record of the block */
+    guint32 has_odd;   /* some frame of the block is in rec_odd */
+} rec_block;
+
 typedef struct {
     guint32 frame;
     guint16 pdu;       /* which SIP message of the frame */
     guint16 npdus;     /* how many the frame had on the first pass */
-    const msg_rec *r;
-} frame_rec;
-static GArray *frame_recs;
+} rec_pos;
 
-/* The first entry of frame, and how many there are (*n); NULL when none. */
-static guint frame_recs_cursor; /* where the last look-up ended: passes go in frame order */
+/* The record pointers in capture order. The core allocates its records one after the other
+ * in an arena, so a record usually sits a few words after the previous one: one byte per record
+ * holds that distance in 8-byte units (1-255), 0 means "see the next escape" (a new arena
+ * block, or any other distance), and every 64th record's pointer is kept whole with the number
+ * of escapes before it, so that a look-up decodes at most 63 bytes -- none when the passes go
+ * in frame order (the cursor). */
+typedef struct {
+    const msg_rec *r;  /* record 64 * i */
+    guint32 esc;       /* escapes before it */
+} rec_checkpoint;
 
-static const frame_rec *frame_recs_find(guint32 frame, guint *n)
+static struct {
+    GByteArray *delta;     /* per record: distance from the previous one in 8-byte units, 0: escape */
+    GArray *cp;            /* rec_checkpoint per 64 records */
+    GArray *esc;           /* const msg_rec *: the escaped pointers, in order */
+    const msg_rec *last;   /* the last record added */
+    struct {
+        gboolean valid;
+        guint idx;         /* the last record decoded */
+        const msg_rec *r;  /* its pointer */
+        guint esc;         /* escapes up to and including it */
+    } cur;
+} rec_list;
+
+static guint rec_list_len(void)
 {
-    *n = 0;
-    if (!frame_recs || !frame_recs->len)
-        return NULL;
-    const frame_rec *v = (const frame_rec *)(void *)frame_recs->data;
-    guint lo = 0, hi = frame_recs->len;
-    guint c = frame_recs_cursor;
-    if (c <= hi && (c == hi || v[c].frame >= frame) && (c == 0 || v[c - 1].frame < frame)) {
-        lo = c; /* the usual case: the next frame with records, or one without */
+    return rec_list.delta->len;
+}
+
+static void rec_list_add(const msg_rec *r)
+{
+    guint i = rec_list.delta->len;
+    guint8 d = 0;
+    if (i % 64 == 0) {
+        rec_checkpoint c = { r, rec_list.esc->len };
+        g_array_append_val(rec_list.cp, c);
+        d = 1; /* not read: the checkpoint has the pointer */
     } else {
+        guintptr a = (guintptr)rec_list.last, b = (guintptr)r;
+        if (b > a && (b - a) % 8 == 0 && (b - a) / 8 <= 255)
+            d = (guint8)((b - a) / 8);
+        else
+            g_array_append_val(rec_list.esc, r);
+    }
+    g_byte_array_append(rec_list.delta, &d, 1);
+    rec_list.last = r;
+}
+
+/* Record idx (< rec_list_len()). */
+static const msg_rec *rec_list_get(guint idx)
+{
+    guint j;
+    const guint8 *r;
+    guint e;
+    if (rec_list.cur.valid && rec_list.cur.idx <= idx && rec_list.cur.idx / 64 == idx / 64) {
+        j = rec_list.cur.idx;
+        r = (const guint8 *)rec_list.cur.r;
+        e = rec_list.cur.esc;
+    } else {
+        const rec_checkpoint *c = &g_array_index(rec_list.cp, rec_checkpoint, idx / 64);
+        j = idx / 64 * 64;
+        r = (const guint8 *)c->r;
+        e = c->esc;
+    }
+    const guint8 *d = rec_list.delta->data;
+    while (j < idx) {
+        j++;
+        if (d[j])
+            r += (gsize)d[j] * 8;
+        else
+            r = (const guint8 *)g_array_index(rec_list.esc, const msg_rec *, e++);
+    }
+    rec_list.cur.valid = TRUE;
+    rec_list.cur.idx = idx;
+    rec_list.cur.r = (const msg_rec *)r;
+    rec_list.cur.esc = e;
+    return (const msg_rec *)r;
+}
+static GArray *rec_blocks; /* rec_block, index = frame / 64 */
+static GArray *rec_odd;    /* rec_pos, sorted by frame */
+static guint32 rec_last_frame; /* the last frame stored (the first pass goes in frame order) */
+static struct {
+    gboolean valid;
+    guint block;       /* the block of the last look-up that needed rec_odd */
+    guint32 frame;     /* its frame */
+    guint k;           /* the first rec_odd entry of a frame >= frame */
+    guint adj;         /* records of the block's odd frames before frame, minus one each */
+} odd_cur;             /* where the last rec_odd look-up ended */
+
+/* Where the records of frame f are: *first in rec_list, the count returned (0: none); *odd the
+ * frame's rec_odd entries (one per record), NULL for a plain frame (one record, SIP message 0
+ * of 1). */
+static guint frame_recs_find(guint32 f, guint *first, const rec_pos **odd)
+{
+    *odd = NULL;
+    guint b = f / 64, bit = f % 64;
+    if (!rec_blocks || b >= rec_blocks->len)
+        return 0;
+    const rec_block *blk = &g_array_index(rec_blocks, rec_block, b);
+    if (!(blk->bits >> bit & 1))
+        return 0;
+    guint idx = blk->first + (guint)__builtin_popcountll(blk->bits & ((G_GUINT64_CONSTANT(1) << bit) - 1));
+    if (!blk->has_odd) {
+        *first = idx;
+        return 1;
+    }
+    /* from where the last look-up of this block ended (passes go in frame order), else from
+     * the block's first rec_odd entry */
+    const rec_pos *v = (const rec_pos *)(void *)rec_odd->data;
+    guint k, adj = 0;
+    if (odd_cur.valid && odd_cur.block == b && odd_cur.frame <= f) {
+        k = odd_cur.k;
+        adj = odd_cur.adj;
+    } else {
+        guint32 bstart = (guint32)b * 64;
+        guint lo = 0, hi = rec_odd->len;
         while (lo < hi) {
             guint mid = lo + (hi - lo) / 2;
-            if (v[mid].frame < frame)
+            if (v[mid].frame < bstart)
                 lo = mid + 1;
             else
                 hi = mid;
         }
+        k = lo;
     }
-    guint e = lo;
-    while (e < frame_recs->len && v[e].frame == frame)
-        e++;
-    frame_recs_cursor = e;
-    *n = e - lo;
-    return *n ? &v[lo] : NULL;
+    /* every odd frame before f in the block has one bit but possibly several records */
+    while (k < rec_odd->len && v[k].frame < f) {
+        guint32 fr = v[k].frame;
+        guint n = 0;
+        while (k < rec_odd->len && v[k].frame == fr) {
+            n++;
+            k++;
+        }
+        adj += n - 1;
+    }
+    odd_cur.valid = TRUE;
+    odd_cur.block = b;
+    odd_cur.frame = f;
+    odd_cur.k = k;
+    odd_cur.adj = adj;
+    idx += adj;
+    *first = idx;
+    if (k < rec_odd->len && v[k].frame == f) {
+        guint e = k;
+        while (e < rec_odd->len && v[e].frame == f)
+            e++;
+        *odd = &v[k];
+        return e - k;
+    }
+    return 1;
+}
+
+/* Stores the n records of frame f (first pass, in frame order): r[i] is for SIP message pdu[i]
+ * of npdus. */
+static void frame_recs_add(guint32 f, guint n, const msg_rec *const *r, const guint16 *pdu,
+                           guint16 npdus)
+{
+    if (!n || (rec_list_len() && f <= rec_last_frame))
+        return; /* not in frame order: a frame dissected twice before it was marked visited */
+    guint b = f / 64;
+    if (b >= rec_blocks->len) {
+        guint old = rec_blocks->len;
+        g_array_set_size(rec_blocks, b + 1);
+        for (guint i = old; i <= b; i++) {
+            rec_block *nb = &g_array_index(rec_blocks, rec_block, i);
+            nb->bits = 0;
+            nb->first = rec_list_len();
+            nb->has_odd = 0;
+        }
+    }
+    rec_block *blk = &g_array_index(rec_blocks, rec_block, b);
+    blk->bits |= G_GUINT64_CONSTANT(1) << (f % 64);
+    if (n != 1 || pdu[0] != 0 || npdus != 1) {
+        blk->has_odd = 1;
+        for (guint i = 0; i < n; i++) {
+            rec_pos p = { f, pdu[i], npdus };
+            g_array_append_val(rec_odd, p);
+        }
+    }
+    for (guint i = 0; i < n; i++)
+        rec_list_add(r[i]);
+    rec_last_frame = f;
+}
+
+static void frame_recs_reset(void)
+{
+    if (!rec_list.delta) {
+        rec_list.delta = g_byte_array_sized_new(4096);
+        rec_list.cp = g_array_new(FALSE, FALSE, sizeof(rec_checkpoint));
+        rec_list.esc = g_array_new(FALSE, FALSE, sizeof(const msg_rec *));
+        rec_blocks = g_array_sized_new(FALSE, FALSE, sizeof(rec_block), 64);
+        rec_odd = g_array_new(FALSE, FALSE, sizeof(rec_pos));
+    }
+    g_byte_array_set_size(rec_list.delta, 0);
+    g_array_set_size(rec_list.cp, 0);
+    g_array_set_size(rec_list.esc, 0);
+    rec_list.last = NULL;
+    memset(&rec_list.cur, 0, sizeof rec_list.cur);
+    g_array_set_size(rec_blocks, 0);
+    g_array_set_size(rec_odd, 0);
+    rec_last_frame = 0;
+    memset(&odd_cur, 0, sizeof odd_cur);
+}
+
+static void frame_recs_free(void)
+{
+    if (rec_list.delta) {
+        g_byte_array_free(rec_list.delta, TRUE);
+        g_array_free(rec_list.cp, TRUE);
+        g_array_free(rec_list.esc, TRUE);
+        g_array_free(rec_blocks, TRUE);
+        g_array_free(rec_odd, TRUE);
+    }
+    memset(&rec_list, 0, sizeof rec_list);
+    rec_blocks = rec_odd = NULL;
+}
+
+/* "address:port" into buf (MAX_ADDR_STR_LEN + 12 bytes), without printf. */
+#define ENDPOINT_LEN (MAX_ADDR_STR_LEN + 12)
+static const char *endpoint_format(const address *a, guint32 port, char *buf)
+{
+    address_to_str_buf(a, buf, MAX_ADDR_STR_LEN);
+    size_t n = strlen(buf);
+    char digits[12];
+    size_t d = 0;
+    do {
+        digits[d++] = (char)('0' + port % 10);
+        port /= 10;
+    } while (port);
+    buf[n++] = ':';
+    while (d)
+        buf[n++] = digits[--d];
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The texts of recently seen IPv4/IPv6 endpoints (twice per SIP message otherwise), in a small
+ * direct-mapped cache: the text depends only on the address bytes and the port. */
+#define EP_CACHE_SIZE 256
+#define EP_TEXT_MAX 56 /* "[v6 address]:port" fits; longer texts are not cached */
+typedef struct {
+    guint8 used;
+    guint8 len;        /* address length: 4 or 16 */
+    guint16 port;
+    guint8 addr[16];
+    char text[EP_TEXT_MAX];
+} ep_entry;
+static ep_entry *ep_cache; /* EP_CACHE_SIZE entries, per capture file */
+
+static const char *endpoint_str(const address *a, guint32 port, char *buf)
+{
+    if (!ep_cache || (a->type != AT_IPv4 && a->type != AT_IPv6) ||
+        (a->len != 4 && a->len != 16) || port > G_MAXUINT16 || !a->data)
+        return endpoint_format(a, port, buf);
+    const guint8 *ad = (const guint8 *)a->data;
+    guint32 h = port * 0x9E3779B1u;
+    for (int i = 0; i < a->len; i++)
+        h = (h ^ ad[i]) * 0x01000193u;
+    ep_entry *e = &ep_cache[(h ^ (h >> 16)) % EP_CACHE_SIZE];
+    if (e->used && e->len == a->len && e->port == port && memcmp(e->addr, ad, (size_t)a->len) == 0)
+        return e->text;
+    endpoint_format(a, port, buf);
+    size_t n = strlen(buf);
+    if (n >= EP_TEXT_MAX)
+        return buf;
+    e->used = 1;
+    e->len = (guint8)a->len;
+    e->port = (guint16)port;
+    memcpy(e->addr, ad, (size_t)a->len);
+    memcpy(e->text, buf, n + 1);
+    return e->text;
 }
 
 static keystore *the_keystore;
@@ -435,17 +688,17 @@ static void mssipae_init(void)
         g_free(origin);
     }
     the_tracker = sa_tracker_new(the_keystore);
-    if (!frame_recs)
-        frame_recs = g_array_sized_new(FALSE, FALSE, sizeof(frame_rec), 1024);
-    g_array_set_size(frame_recs, 0);
-    frame_recs_cursor = 0;
+    frame_recs_reset();
+    if (!ep_cache)
+        ep_cache = g_new0(ep_entry, EP_CACHE_SIZE);
+    memset(ep_cache, 0, EP_CACHE_SIZE * sizeof(ep_entry));
 }
 
 static void mssipae_cleanup(void)
 {
-    if (frame_recs)
-        g_array_free(frame_recs, TRUE);
-    frame_recs = NULL;
+    frame_recs_free();
+    g_free(ep_cache);
+    ep_cache = NULL;
     sa_tracker_free(the_tracker);
     the_tracker = NULL;
     keystore_free(the_keystore);
@@ -460,11 +713,29 @@ typedef struct {
     gint len;
 } sip_pdu;
 
-/* Every SIP PDU of the frame, in order. A sip protocol item runs to the end of its tvb, not
- * of its message; PDU i ends where PDU i+1 of the same tvb starts (or at the end of the tvb). */
-static wmem_array_t *find_sip_pdus(proto_tree *tree, packet_info *pinfo)
+/* The bytes of a SIP PDU, valid as long as the packet: the tvb's own (a copy in packet memory
+ * only when the tvb is not contiguous, e.g. a composite reassembled one), never a copy per
+ * use. */
+static const char *pdu_bytes(const sip_pdu *pdu)
 {
-    wmem_array_t *pdus = wmem_array_new(pinfo->pool, sizeof(sip_pdu));
+    return (const char *)tvb_get_ptr(pdu->tvb, pdu->start, pdu->len);
+}
+
+/* The SIP PDUs of a frame: a few on the stack, more in packet memory. */
+#define SIP_PDUS_LOCAL 8
+typedef struct {
+    sip_pdu *v;
+    guint n;
+    sip_pdu local[SIP_PDUS_LOCAL];
+} sip_pdus;
+
+/* Every SIP PDU of the frame, in order, into *out. A sip protocol item runs to the end of its
+ * tvb, not of its message; PDU i ends where PDU i+1 of the same tvb starts (or at the end of
+ * the tvb). */
+static void find_sip_pdus(proto_tree *tree, packet_info *pinfo, sip_pdus *out)
+{
+    out->v = out->local;
+    out->n = 0;
     GPtrArray *items = proto_get_finfo_ptr_array(tree, proto_sip);
     gboolean owned = FALSE;
     if (!items) {
@@ -472,7 +743,9 @@ static wmem_array_t *find_sip_pdus(proto_tree *tree, packet_info *pinfo)
         owned = TRUE;
     }
     if (!items)
-        return pdus;
+        return;
+    if (items->len > SIP_PDUS_LOCAL)
+        out->v = wmem_alloc_array(pinfo->pool, sip_pdu, items->len);
     for (guint i = 0; i < items->len; i++) {
         field_info *fi = g_ptr_array_index(items, i);
         if (!fi->ds_tvb)
@@ -489,30 +762,20 @@ static wmem_array_t *find_sip_pdus(proto_tree *tree, packet_info *pinfo)
         if (start < 0 || end <= start)
             continue;
         sip_pdu p = { fi->ds_tvb, start, end - start };
-        wmem_array_append_one(pdus, p);
+        out->v[out->n++] = p;
     }
     if (owned)
         g_ptr_array_free(items, TRUE);
-    return pdus;
 }
 
-/* "address:port" into buf (MAX_ADDR_STR_LEN + 12 bytes): once per SIP message, so no printf. */
-#define ENDPOINT_LEN (MAX_ADDR_STR_LEN + 12)
-static const char *endpoint_str(const address *a, guint32 port, char *buf)
+/* 1 when SIP is among the frame's layers: proto_is_frame_protocol(layers, "sip") without
+ * looking up and comparing every layer's name. */
+static gboolean frame_has_sip(const packet_info *pinfo)
 {
-    address_to_str_buf(a, buf, MAX_ADDR_STR_LEN);
-    size_t n = strlen(buf);
-    char digits[12];
-    size_t d = 0;
-    do {
-        digits[d++] = (char)('0' + port % 10);
-        port /= 10;
-    } while (port);
-    buf[n++] = ':';
-    while (d)
-        buf[n++] = digits[--d];
-    buf[n] = '\0';
-    return buf;
+    for (wmem_list_frame_t *l = wmem_list_head(pinfo->layers); l; l = wmem_list_frame_next(l))
+        if (GPOINTER_TO_INT(wmem_list_frame_data(l)) == proto_sip)
+            return TRUE;
+    return FALSE;
 }
 
 /* ---- rendering a stored result ---- */
@@ -548,6 +811,21 @@ static const char *utf8_len(packet_info *pinfo, const char *s, gssize len)
 static const char *utf8(packet_info *pinfo, const char *s)
 {
     return utf8_len(pinfo, s, -1);
+}
+
+/* 1 when tree is shown (-V, -T fields/json/pdml, the GUI's details): labels are seen. */
+static gboolean tree_shown(proto_tree *tree)
+{
+    return tree && PTREE_DATA(tree)->visible;
+}
+
+/* s as valid UTF-8 for field hf below t, or s itself when nothing can see that field: a tree
+ * that is not shown and a field no filter, column or -e names, whose item Wireshark does not
+ * even create (tshark -Y mssipae.sig.valid==0 makes a tree for the filter only). Spares a
+ * UTF-8 check, and sometimes a copy, per field that is not used. */
+static const char *utf8_field(packet_info *pinfo, proto_tree *t, int hf, const char *s)
+{
+    return proto_field_is_referenced(t, hf) ? utf8(pinfo, s) : s;
 }
 
 /* Expert infos from notes; pi may be NULL (a pass without a tree): the expert tap still sees
@@ -708,7 +986,9 @@ static void render_sigbuf(packet_info *pinfo, proto_tree *st, const sip_pdu *pdu
     /* on the whole message: the items below come from all over it (PDML also shows a child
      * that starts before its parent at a wrong position) */
     proto_item *bi = proto_tree_add_string(st, hf_sigbuf, pdu->tvb, pdu->start, pdu->len,
-                                           utf8_len(pinfo, a->sigbuf, (gssize)a->sigbuf_len));
+                                           proto_field_is_referenced(st, hf_sigbuf)
+                                               ? utf8_len(pinfo, a->sigbuf, (gssize)a->sigbuf_len)
+                                               : a->sigbuf);
     proto_item_set_generated(bi);
     proto_tree *bt = proto_item_add_subtree(bi, ett_sigbuf);
     proto_item_set_generated(proto_tree_add_bytes_with_length(
@@ -716,8 +996,15 @@ static void render_sigbuf(packet_info *pinfo, proto_tree *st, const sip_pdu *pdu
         (gint)a->sigbuf_len));
     if (!bt)
         return;
+    /* The breakdown only adds items below bt: skip it (a parse and a buffer rebuild per
+     * header) when none of them can be seen -- a tree that is not shown (tshark -Y ... without
+     * -V/-T) and neither item field filtered on. (Its one expert info, "breakdown unavailable",
+     * cannot occur here: result_expand parsed the same bytes already.) */
+    if (!proto_field_is_referenced(bt, hf_sigbuf_item) &&
+        !proto_field_is_referenced(bt, hf_sigbuf_uncovered))
+        return;
 
-    const char *msg = (const char *)tvb_memdup(pinfo->pool, pdu->tvb, pdu->start, pdu->len);
+    const char *msg = pdu_bytes(pdu);
     sip_msg m;
     const char *why = NULL;
     if (sip_msg_parse(msg, (size_t)pdu->len, &m, &why) != 0) {
@@ -801,25 +1088,31 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
     }
     proto_item *ti = proto_tree_add_item(tree, proto_mssipae, pdu->tvb, off, len, ENC_NA);
     proto_tree *st = proto_item_add_subtree(ti, ett_mssipae);
-    proto_item_append_text(ti, ", %s: %s", utf8(pinfo, a->name),
-                           a->scheme ? utf8(pinfo, a->scheme) : "?");
+    gboolean shown = tree_shown(tree); /* else the labels are not seen */
+    proto_item_append_text(ti, ", %s: %s", shown ? utf8(pinfo, a->name) : a->name,
+                           !a->scheme ? "?" : shown ? utf8(pinfo, a->scheme) : a->scheme);
     if (a->sa_id)
         proto_item_append_text(ti, ", SA %u", a->sa_id);
     if (a->status != SIG_NONE)
         proto_item_append_text(ti, ", signature %s", sig_status_name(a->status));
 
 #define GEN(x) proto_item_set_generated(x)
-    GEN(proto_tree_add_string(st, hf_header, pdu->tvb, off, len, utf8(pinfo, a->name)));
+    GEN(proto_tree_add_string(st, hf_header, pdu->tvb, off, len,
+                              utf8_field(pinfo, st, hf_header, a->name)));
     if (a->scheme)
-        GEN(proto_tree_add_string(st, hf_scheme, pdu->tvb, off, len, utf8(pinfo, a->scheme)));
+        GEN(proto_tree_add_string(st, hf_scheme, pdu->tvb, off, len,
+                              utf8_field(pinfo, st, hf_scheme, a->scheme)));
     GEN(proto_tree_add_string(st, hf_direction, pdu->tvb, off, len,
                               a->dir == DIR_C2S ? "client-to-server" : "server-to-client"));
     if (a->realm)
-        GEN(proto_tree_add_string(st, hf_realm, pdu->tvb, off, len, utf8(pinfo, a->realm)));
+        GEN(proto_tree_add_string(st, hf_realm, pdu->tvb, off, len,
+                              utf8_field(pinfo, st, hf_realm, a->realm)));
     if (a->targetname)
-        GEN(proto_tree_add_string(st, hf_targetname, pdu->tvb, off, len, utf8(pinfo, a->targetname)));
+        GEN(proto_tree_add_string(st, hf_targetname, pdu->tvb, off, len,
+                              utf8_field(pinfo, st, hf_targetname, a->targetname)));
     if (a->opaque)
-        GEN(proto_tree_add_string(st, hf_opaque, pdu->tvb, off, len, utf8(pinfo, a->opaque)));
+        GEN(proto_tree_add_string(st, hf_opaque, pdu->tvb, off, len,
+                              utf8_field(pinfo, st, hf_opaque, a->opaque)));
     if (a->has_version) {
         proto_item *vi = proto_tree_add_uint(st, hf_version, pdu->tvb, off, len, a->version);
         GEN(vi);
@@ -827,16 +1120,19 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
             proto_item_append_text(vi, " (from the SA's challenge)");
     }
     if (a->qop)
-        GEN(proto_tree_add_string(st, hf_qop, pdu->tvb, off, len, utf8(pinfo, a->qop)));
-    if (a->rand)
-        GEN(proto_tree_add_string(st, a->dir == DIR_C2S ? hf_crand : hf_srand, pdu->tvb, off, len,
-                                  utf8(pinfo, a->rand)));
+        GEN(proto_tree_add_string(st, hf_qop, pdu->tvb, off, len,
+                              utf8_field(pinfo, st, hf_qop, a->qop)));
+    if (a->rand) {
+        int hf = a->dir == DIR_C2S ? hf_crand : hf_srand;
+        GEN(proto_tree_add_string(st, hf, pdu->tvb, off, len, utf8_field(pinfo, st, hf, a->rand)));
+    }
     if (a->has_num)
         GEN(proto_tree_add_uint(st, a->dir == DIR_C2S ? hf_cnum : hf_snum, pdu->tvb, off, len,
                                 a->num));
     for (guint i = 0; a->other_params && i < a->other_params->len; i++)
         GEN(proto_tree_add_string(st, hf_param, pdu->tvb, off, len,
-                                  utf8(pinfo, g_ptr_array_index(a->other_params, i))));
+                                  utf8_field(pinfo, st, hf_param,
+                                             g_ptr_array_index(a->other_params, i))));
     if (a->sig && a->sig_len)
         GEN(proto_tree_add_bytes_with_length(st, hf_signature, pdu->tvb, off, len, a->sig,
                                              (gint)a->sig_len));
@@ -853,7 +1149,9 @@ static void render_auth(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
             GEN(proto_tree_add_boolean(st, hf_sig_valid, pdu->tvb, off, len,
                                        a->status == SIG_VALID));
         if (a->why) {
-            const char *why = utf8(pinfo, a->why);
+            /* the text of a field and of the status label */
+            const char *why = shown || proto_field_is_referenced(st, hf_sig_why)
+                                  ? utf8(pinfo, a->why) : a->why;
             GEN(proto_tree_add_string(st, hf_sig_why, pdu->tvb, off, len, why));
             proto_item_append_text(si, " (%s)", why);
         }
@@ -892,57 +1190,73 @@ typedef struct {
 
 static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
-    if (!proto_is_frame_protocol(pinfo->layers, "sip") || !the_tracker)
+    if (!the_tracker || !frame_has_sip(pinfo))
         return 0;
     /* The SIP messages' positions come from the tree (the wanted hfids give one on the first
      * pass); later passes without a tree (tshark -2 without -V/-T/-Y) still have the stored
      * results for the Info column, the expert infos and the tap. */
-    wmem_array_t *pdus = tree ? find_sip_pdus(tree, pinfo) : NULL;
+    sip_pdus pdus;
+    pdus.v = pdus.local;
+    pdus.n = 0;
+    if (tree)
+        find_sip_pdus(tree, pinfo, &pdus);
     gss_dissect_left = GSS_DISSECT_MAX; /* per frame: tokens handed to other dissectors */
-    guint npdus = pdus ? wmem_array_get_count(pdus) : 0;
-    if (!PINFO_FD_VISITED(pinfo)) {
+    guint npdus = pdus.n;
+    if (!PINFO_FD_VISITED(pinfo) && npdus) {
         char src[ENDPOINT_LEN], dst[ENDPOINT_LEN];
-        for (guint i = 0; i < npdus && i < G_MAXUINT16; i++) {
-            sip_pdu *pdu = (sip_pdu *)wmem_array_index(pdus, i);
+        msg_meta meta = {
+            .frame = pinfo->num,
+            .src = endpoint_str(&pinfo->src, pinfo->srcport, src),
+            .dst = endpoint_str(&pinfo->dst, pinfo->destport, dst),
+        };
+        guint nmax = MIN(npdus, G_MAXUINT16);
+        const msg_rec *local_r[SIP_PDUS_LOCAL];
+        guint16 local_i[SIP_PDUS_LOCAL];
+        const msg_rec **kept = local_r;
+        guint16 *kept_i = local_i;
+        if (nmax > SIP_PDUS_LOCAL) {
+            kept = wmem_alloc_array(pinfo->pool, const msg_rec *, nmax);
+            kept_i = wmem_alloc_array(pinfo->pool, guint16, nmax);
+        }
+        guint nkept = 0;
+        for (guint i = 0; i < nmax; i++) {
+            const sip_pdu *pdu = &pdus.v[i];
             /* the span may run past the message into its body or the end of the tvb: the
              * core reads the start line and headers only, up to the blank line */
-            /* the message's own bytes (a copy only when the tvb is not contiguous) */
-            const guint8 *bytes = tvb_get_ptr(pdu->tvb, pdu->start, pdu->len);
-            msg_meta meta = {
-                .frame = pinfo->num,
-                .src = endpoint_str(&pinfo->src, pinfo->srcport, src),
-                .dst = endpoint_str(&pinfo->dst, pinfo->destport, dst),
-            };
-            const msg_rec *r = sa_tracker_process_rec(the_tracker, (const char *)bytes,
+            const msg_rec *r = sa_tracker_process_rec(the_tracker, pdu_bytes(pdu),
                                                       (size_t)pdu->len, &meta);
             if (r->n_auths || msg_rec_notes(r)) {
-                frame_rec fr = { pinfo->num, (guint16)i, (guint16)MIN(npdus, G_MAXUINT16), r };
-                g_array_append_val(frame_recs, fr);
+                kept[nkept] = r;
+                kept_i[nkept++] = (guint16)i;
             }
         }
+        frame_recs_add(pinfo->num, nkept, kept, kept_i, (guint16)nmax);
     }
-    guint n = 0;
-    const frame_rec *recs = frame_recs_find(pinfo->num, &n);
+    guint first = 0;
+    const rec_pos *odd = NULL;
+    guint n = frame_recs_find(pinfo->num, &first, &odd);
     if (!n)
         return 0;
-    mssipae_tap_frame *tf = wmem_new(pinfo->pool, mssipae_tap_frame);
-    tf->n = n;
-    tf->r = wmem_alloc_array(pinfo->pool, const msg_rec *, n);
+    /* the frame's records (usually one) */
+    const msg_rec *local_recs[SIP_PDUS_LOCAL];
+    const msg_rec **recs = n <= SIP_PDUS_LOCAL ? local_recs
+                                               : wmem_alloc_array(pinfo->pool, const msg_rec *, n);
+    for (guint i = 0; i < n; i++)
+        recs[i] = rec_list_get(first + i);
+    guint rec_npdus = odd ? odd[0].npdus : 1;
     /* A tree whose SIP messages match the stored records gets the items, re-created from the
      * message bytes; otherwise -- no tree, or one where no mssipae field is shown or filtered
      * on (tshark -Y sip): Wireshark's "fake items" convention -- the expert infos are added
      * without items. */
-    gboolean with_tree = tree && npdus == recs[0].npdus &&
+    gboolean with_tree = tree && npdus == rec_npdus &&
                          proto_field_is_referenced(tree, proto_mssipae);
     for (guint i = 0; i < n; i++) {
-        const msg_rec *r = recs[i].r;
-        tf->r[i] = r;
+        const msg_rec *r = recs[i];
+        guint pi = odd ? odd[i].pdu : 0;
         msg_result *full = NULL;
-        const sip_pdu *pdu = with_tree && recs[i].pdu < npdus
-                                 ? (const sip_pdu *)wmem_array_index(pdus, recs[i].pdu) : NULL;
+        const sip_pdu *pdu = with_tree && pi < npdus ? &pdus.v[pi] : NULL;
         if (pdu)
-            full = result_expand(r, (const char *)tvb_memdup(pinfo->pool, pdu->tvb, pdu->start,
-                                                             pdu->len), (size_t)pdu->len);
+            full = result_expand(r, pdu_bytes(pdu), (size_t)pdu->len);
         if (full)
             render(tvb, pinfo, tree, pdu, full);
         else
@@ -950,7 +1264,14 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         msg_result_free(full);
         add_info_column(pinfo, r);
     }
-    tap_queue_packet(mssipae_tap, pinfo, tf);
+    /* the tap's data only when someone listens (-z mssipae,..., the GUI's statistics) */
+    if (have_tap_listener(mssipae_tap)) {
+        mssipae_tap_frame *tf = wmem_new(pinfo->pool, mssipae_tap_frame);
+        tf->n = n;
+        tf->r = wmem_alloc_array(pinfo->pool, const msg_rec *, n);
+        memcpy(tf->r, recs, n * sizeof *recs);
+        tap_queue_packet(mssipae_tap, pinfo, tf);
+    }
     return tvb_captured_length(tvb);
 }
 
