@@ -134,6 +134,7 @@ static uint64_t text_key(unsigned kind, unsigned h, unsigned dir, unsigned prf, 
 typedef struct {
     GHashTable *by_sid;    /* cache_key -> tlsdsk_sess (ref) */
     GHashTable *by_ticket; /* cache_key -> tlsdsk_sess (ref) */
+    GHashTable *certs;     /* certificates read (tls_cert_cache_new) */
     tlsdsk_texts *texts;
 } tlsdsk_cap;
 
@@ -204,6 +205,7 @@ static void *tlsdsk_cap_new(void)
     c->by_sid = g_hash_table_new_full(cache_key_hash, cache_key_equal, g_free, sess_unref);
     c->by_ticket = g_hash_table_new_full(cache_key_hash, cache_key_equal, g_free, sess_unref);
     c->texts = texts_new();
+    c->certs = tls_cert_cache_new();
     return c;
 }
 
@@ -215,6 +217,7 @@ static void tlsdsk_cap_free(void *p)
     g_hash_table_destroy(c->by_sid);
     g_hash_table_destroy(c->by_ticket);
     g_hash_table_destroy(c->texts);
+    g_hash_table_destroy(c->certs);
     g_free(c);
 }
 
@@ -223,6 +226,8 @@ static void *tlsdsk_sa_new(void *cap)
     tlsdsk_sa *st = g_new0(tlsdsk_sa, 1);
     st->cap = cap;
     st->sess = sess_new();
+    if (cap)
+        st->sess->hs->cert_cache = st->cap->certs;
     st->own_texts = cap == NULL;
     st->texts = cap ? st->cap->texts : texts_new();
     return st;

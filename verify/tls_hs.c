@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
 #include "verify/tls_suites.h"
 
 #define TLS_REC_HDR 5
@@ -152,6 +155,34 @@ void tls_cert_unref(tls_cert *c)
     }
 }
 
+GHashTable *tls_cert_cache_new(void)
+{
+    return g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
+                                 (GDestroyNotify)tls_cert_unref);
+}
+
+/* The certificate of DER der[0..n): from the cache when it was read before, else read now. */
+static tls_cert *cert_get(GHashTable *cache, const uint8_t *der, size_t n)
+{
+    uint8_t digest[32];
+    GBytes *key = NULL;
+    if (cache && gnutls_hash_fast(GNUTLS_DIG_SHA256, der, n, digest) >= 0) {
+        key = g_bytes_new(digest, sizeof digest);
+        tls_cert *c = g_hash_table_lookup(cache, key);
+        if (c) {
+            g_bytes_unref(key);
+            return tls_cert_ref(c);
+        }
+    }
+    tls_cert *c = g_new0(tls_cert, 1);
+    c->refs = 1;
+    c->der_len = n;
+    tls_cert_info_read(der, n, &c->info);
+    if (key)
+        g_hash_table_insert(cache, key, tls_cert_ref(c));
+    return c;
+}
+
 /* The pending bytes of a reassembly buffer after `used` of the `total` bytes at data were
  * consumed: *buf holds them alone afterwards (NULL when none). data is either (*buf)->data (the
  * buffer was used) or the caller's bytes. */
@@ -291,12 +322,8 @@ static int parse_certificate(tls_hs *hs, mssipae_dir d, tls_cur c)
     }
     if (!hs_fits(hs, leaf.n))
         return -2;
-    tls_cert *cert = g_new0(tls_cert, 1);
-    cert->refs = 1;
-    cert->der_len = leaf.n;
-    tls_cert_info_read(leaf.p, leaf.n, &cert->info);
+    *slot = cert_get(hs->cert_cache, leaf.p, leaf.n);
     hs->held += leaf.n;
-    *slot = cert;
     return 0;
 }
 

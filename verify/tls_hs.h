@@ -52,6 +52,12 @@ typedef struct tls_cert {
 tls_cert *tls_cert_ref(tls_cert *c);
 void tls_cert_unref(tls_cert *c);
 
+/* A table of certificates already read, shared by the handshakes of a capture (a pool's server
+ * certificate and a user's client certificate come back in every handshake): SHA-256 of the
+ * DER -> tls_cert. Reading one costs ~400 k instructions (GnuTLS import, DN, key id); finding it
+ * again a digest. Free with g_hash_table_destroy. */
+GHashTable *tls_cert_cache_new(void);
+
 /* Everything read from one inner handshake. Fields are valid when their have_ flag is set;
  * byte arrays and certificates are NULL until the message that carries them was read. Owned by
  * the reader. */
@@ -97,6 +103,7 @@ typedef struct tls_hs {
     size_t rec_len[2], msg_len[2]; /* what the two would hold if every token were copied in
                                    first (the accounting of held, and so of the cap, is that) */
     char *broken_why;           /* first reason reading stopped (g_malloc'd) */
+    GHashTable *cert_cache;     /* tls_cert_cache_new's, shared (not owned); NULL: none */
     size_t held;                /* bytes held: pending records and messages, transcript,
                                    certificates (their DER length), tickets, ClientKeyExchange */
 } tls_hs;
