@@ -1,15 +1,5 @@
 /* rsakeys.c - loading TLS-DSK server RSA keys (PEM, DER, PKCS#12) with GnuTLS; certificate
- * facts (subject, thumbprint, key id) for choosing a key. Contract in rsakeys.h.
- *
- * Decryption (issue 10): GnuTLS decrypts with nettle's side-channel-silent, blinded RSA
- * (rsa_decrypt_tr: mpn_sec_invert for the blinding factor, mpn_sec_powm), about 20 M
- * instructions per pre-master secret. This is an offline verifier of recorded handshakes, where
- * nobody can time the computation, so the key's CRT parameters are kept as GMP integers and the
- * root is computed with plain mpz_powm (about 7 M instructions; 1.7 ms -> 0.8 ms measured) and
- * checked against the public exponent before its padding is read. Whatever is not the plain case
- * (a ciphertext that is not one modulus long, zero or not below the modulus, a key whose CRT
- * parameters do not check out, a root that does not verify) goes to GnuTLS as before, so the
- * outcome is GnuTLS's in every case; the PKCS#1 v1.5 check below is the one nettle makes. */
+ * facts (subject, thumbprint, key id) for choosing a key. Contract in rsakeys.h. */
 #include "keytab/rsakeys.h"
 #include "keytab/secure.h"
 
@@ -20,7 +10,6 @@
 #include <unistd.h>
 
 #include <glib.h>
-#include <gmp.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -30,62 +19,7 @@
 struct rsakey {
     gnutls_privkey_t pk;
     uint8_t id[RSAKEY_ID_LEN];
-    int crt;                  /* the CRT parameters below are set and consistent */
-    size_t k;                 /* length of the modulus in bytes */
-    mpz_t n, e, p, q, dp, dq, qinv; /* qinv = q^-1 mod p */
 };
-
-/* Zeroes an integer's limbs (a secret) before it is cleared. */
-static void mpz_wipe_clear(mpz_t z)
-{
-    size_t n = mpz_size(z);
-    if (n)
-        secure_wipe(mpz_limbs_modify(z, (mp_size_t)n), n * sizeof(mp_limb_t));
-    mpz_clear(z);
-}
-
-static void datum_wipe(gnutls_datum_t *d)
-{
-    if (d->data) {
-        secure_wipe(d->data, d->size);
-        gnutls_free(d->data);
-    }
-    d->data = NULL;
-    d->size = 0;
-}
-
-/* Keeps the CRT parameters of xk (an RSA key) in k; k->crt stays 0 when GnuTLS does not give
- * them or they do not agree with each other (n = p q, q invertible mod p): GnuTLS's own
- * decryption is used then. */
-static void crt_import(rsakey *k, gnutls_x509_privkey_t xk)
-{
-    gnutls_datum_t dm = { 0 }, de = { 0 }, dd = { 0 }, dp = { 0 }, dq = { 0 }, du = { 0 },
-                   de1 = { 0 }, de2 = { 0 };
-    mpz_t *all[] = { &k->n, &k->e, &k->p, &k->q, &k->dp, &k->dq, &k->qinv };
-    for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
-        mpz_init(*all[i]);
-    k->crt = 0;
-    if (gnutls_x509_privkey_export_rsa_raw2(xk, &dm, &de, &dd, &dp, &dq, &du, &de1, &de2) < 0)
-        return;
-    const gnutls_datum_t *src[] = { &dm, &de, &dp, &dq, &de1, &de2 };
-    mpz_t *dst[] = { &k->n, &k->e, &k->p, &k->q, &k->dp, &k->dq };
-    for (size_t i = 0; i < G_N_ELEMENTS(src); i++)
-        mpz_import(*dst[i], src[i]->size, 1, 1, 0, 0, src[i]->data);
-    gnutls_datum_t *d[] = { &dm, &de, &dd, &dp, &dq, &du, &de1, &de2 };
-    for (size_t i = 0; i < G_N_ELEMENTS(d); i++)
-        datum_wipe(d[i]);
-    mpz_t pq;
-    mpz_init(pq);
-    mpz_mul(pq, k->p, k->q);
-    int ok = mpz_cmp_ui(k->p, 1) > 0 && mpz_cmp_ui(k->q, 1) > 0 && mpz_cmp(pq, k->n) == 0 &&
-             mpz_sgn(k->e) > 0 && mpz_sgn(k->dp) > 0 && mpz_sgn(k->dq) > 0 &&
-             mpz_invert(k->qinv, k->q, k->p) != 0;
-    mpz_clear(pq);
-    if (ok) {
-        k->k = (mpz_sizeinbase(k->n, 2) + 7) / 8;
-        k->crt = 1;
-    }
-}
 
 /* Reads a regular file of at most RSAKEY_MAX_FILE bytes without ever blocking; NULL + *why. */
 static uint8_t *read_key_file(const char *path, size_t *len, char **why)
@@ -208,7 +142,6 @@ rsakey *rsakey_load(const char *path, const char *password, char **why)
         goto out;
     }
     k = g_new0(rsakey, 1);
-    crt_import(k, xk);
     size_t idlen = sizeof(k->id);
     rc = gnutls_x509_privkey_get_key_id(xk, GNUTLS_KEYID_USE_SHA1, k->id, &idlen);
     if (rc >= 0 && idlen == RSAKEY_ID_LEN)
@@ -240,63 +173,12 @@ void rsakey_free(rsakey *k)
         return;
     if (k->pk)
         gnutls_privkey_deinit(k->pk);
-    mpz_t *all[] = { &k->n, &k->e, &k->p, &k->q, &k->dp, &k->dq, &k->qinv };
-    for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
-        mpz_wipe_clear(*all[i]);
     g_free(k);
 }
 
 const uint8_t *rsakey_id(const rsakey *k)
 {
     return k->id;
-}
-
-/* The RSA root of ct with the CRT parameters, as k->k big-endian bytes in em: 1; or 0 when this
- * is not the plain case (see the top of this file) and GnuTLS must decide. */
-static int crt_root(const rsakey *k, const uint8_t *ct, size_t ctlen, uint8_t *em)
-{
-    if (!k->crt || ctlen != k->k)
-        return 0;
-    size_t bits = 2 * mpz_sizeinbase(k->n, 2) + 2 * GMP_NUMB_BITS;
-    mpz_t c, m1, m2, h, chk;
-    mpz_t *all[] = { &c, &m1, &m2, &h, &chk };
-    /* sized once: no reallocation leaves a copy of a secret in freed memory */
-    for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
-        mpz_init2(*all[i], bits);
-    int ok = 0;
-    mpz_import(c, ctlen, 1, 1, 0, 0, ct);
-    if (mpz_sgn(c) > 0 && mpz_cmp(c, k->n) < 0) {
-        mpz_powm(m1, c, k->dp, k->p);  /* m1 = c^dp mod p */
-        mpz_powm(m2, c, k->dq, k->q);  /* m2 = c^dq mod q */
-        mpz_sub(h, m1, m2);
-        mpz_mul(h, h, k->qinv);
-        mpz_mod(h, h, k->p);           /* h = qinv (m1 - m2) mod p */
-        mpz_mul(h, h, k->q);
-        mpz_add(h, h, m2);             /* m = m2 + h q */
-        mpz_powm(chk, h, k->e, k->n);  /* the root must give the ciphertext back */
-        if (mpz_cmp(chk, c) == 0 && mpz_sizeinbase(h, 256) <= k->k) {
-            size_t n = 0, len = (mpz_sizeinbase(h, 2) + 7) / 8;
-            memset(em, 0, k->k - len);
-            mpz_export(em + (k->k - len), &n, 1, 1, 0, 0, h);
-            ok = n == len || (mpz_sgn(h) == 0 && n == 0);
-        }
-    }
-    for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
-        mpz_wipe_clear(*all[i]);
-    return ok;
-}
-
-/* EME-PKCS1-v1_5 decoding (RFC 8017 7.2.2) as nettle does it: 0x00 0x02, at least 8 non-zero
- * padding bytes, a zero byte, the message (possibly empty). Returns the message offset in em,
- * or 0 when the padding is bad. */
-static size_t pkcs1_msg_offset(const uint8_t *em, size_t len)
-{
-    if (len < 11 || em[0] != 0 || em[1] != 2)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (em[i] == 0)
-            return i >= 10 ? i + 1 : 0;
-    return 0;
 }
 
 int rsakey_decrypt_pms(const rsakey *k, const uint8_t *ct, size_t ctlen, uint16_t client_version,
@@ -307,21 +189,7 @@ int rsakey_decrypt_pms(const rsakey *k, const uint8_t *ct, size_t ctlen, uint16_
         *why = "the encrypted pre-master secret has an impossible length";
         return -1;
     }
-    uint8_t em[2048];
-    int fast = crt_root(k, ct, ctlen, em), decrypted;
-    if (fast) {
-        size_t off = pkcs1_msg_offset(em, ctlen);
-        decrypted = off != 0;
-        if (decrypted) {
-            p.data = em + off;
-            p.size = (unsigned)(ctlen - off);
-        }
-    } else {
-        decrypted = gnutls_privkey_decrypt_data(k->pk, 0, &c, &p) >= 0;
-    }
-    if (!decrypted) {
-        if (fast)
-            secure_wipe(em, ctlen);
+    if (gnutls_privkey_decrypt_data(k->pk, 0, &c, &p) < 0) {
         *why = "RSA decryption of the pre-master secret failed (bad padding: not this key)";
         return -1;
     }
@@ -335,12 +203,8 @@ int rsakey_decrypt_pms(const rsakey *k, const uint8_t *ct, size_t ctlen, uint16_
         memcpy(pms, p.data, 48);
         rc = 0;
     }
-    if (fast) {
-        secure_wipe(em, ctlen);
-    } else {
-        secure_wipe(p.data, p.size);
-        gnutls_free(p.data);
-    }
+    secure_wipe(p.data, p.size);
+    gnutls_free(p.data);
     return rc;
 }
 

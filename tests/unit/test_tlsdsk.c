@@ -20,11 +20,6 @@
  *     (test_verify_mid_handshake);
  *   - a .pfx exported with an empty password did not load without a password
  *     (test_key_file_errors, rows 13-14).
- *
- * The RSA decryption (rsakeys.c computes the root itself, with the key's CRT parameters) must
- * give GnuTLS's outcome for every ciphertext: test_rsa_decrypt_agrees_with_gnutls crafts
- * paddings good and bad, odd lengths and out-of-range values, and compares with
- * gnutls_privkey_decrypt_data.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -43,10 +38,7 @@
 #include <gnutls/pkcs12.h>
 #include <gnutls/x509.h>
 
-#include <gmp.h>
-
 #include "keytab/keystore.h"
-#include "keytab/rsakeys.h"
 #include "verify/mech.h"
 #include "verify/tls_prf.h"
 
@@ -1223,144 +1215,6 @@ static void test_verify_mid_handshake(void **state)
     free_run(&r);
 }
 
-/* ---- the RSA decryption against GnuTLS's ---- */
-
-/* What rsakey_decrypt_pms did with gnutls_privkey_decrypt_data alone (the reference). */
-static int ref_decrypt_pms(gnutls_privkey_t pk, const uint8_t *ct, size_t ctlen, uint16_t cv,
-                           uint16_t nv, uint8_t pms[48], const char **why)
-{
-    gnutls_datum_t c = { (unsigned char *)ct, (unsigned)ctlen }, p = { NULL, 0 };
-    if (ctlen == 0 || ctlen > 2048) {
-        *why = "the encrypted pre-master secret has an impossible length";
-        return -1;
-    }
-    if (gnutls_privkey_decrypt_data(pk, 0, &c, &p) < 0) {
-        *why = "RSA decryption of the pre-master secret failed (bad padding: not this key)";
-        return -1;
-    }
-    int rc = -1;
-    uint16_t v = p.size >= 2 ? (uint16_t)((p.data[0] << 8) | p.data[1]) : 0;
-    if (p.size != 48) {
-        *why = "the decrypted pre-master secret is not 48 bytes";
-    } else if (v != cv && v != nv) {
-        *why = "the decrypted pre-master secret does not start with the ClientHello version";
-    } else {
-        memcpy(pms, p.data, 48);
-        rc = 0;
-    }
-    gnutls_free(p.data);
-    return rc;
-}
-
-/* ct = em^e mod n, k bytes (the public operation, done here with GMP). */
-static void rsa_public(const mpz_t n, const mpz_t e, const uint8_t *em, size_t k, uint8_t *ct)
-{
-    mpz_t m, c;
-    mpz_inits(m, c, NULL);
-    mpz_import(m, k, 1, 1, 0, 0, em);
-    mpz_powm(c, m, e, n);
-    size_t len = (mpz_sizeinbase(c, 2) + 7) / 8, got = 0;
-    memset(ct, 0, k);
-    mpz_export(ct + (k - len), &got, 1, 1, 0, 0, c);
-    mpz_clears(m, c, NULL);
-}
-
-static void expect_same(const rsakey *key, gnutls_privkey_t ref, const uint8_t *ct, size_t len,
-                        uint16_t cv, uint16_t nv, int want_rc)
-{
-    uint8_t a[48] = { 0 }, b[48] = { 0 };
-    const char *wa = NULL, *wb = NULL;
-    int ra = rsakey_decrypt_pms(key, ct, len, cv, nv, a, &wa);
-    int rb = ref_decrypt_pms(ref, ct, len, cv, nv, b, &wb);
-    assert_int_equal(ra, rb);
-    if (want_rc != 1)
-        assert_int_equal(ra, want_rc);
-    if (ra == 0)
-        assert_memory_equal(a, b, 48);
-    else
-        assert_string_equal(wa, wb);
-}
-
-static void test_rsa_decrypt_agrees_with_gnutls(void **state)
-{
-    char *why = NULL;
-    rsakey *key = rsakey_load(srv_pkcs1, NULL, &why);
-    assert_non_null(key);
-    gnutls_privkey_t ref;
-    assert_int_equal(gnutls_privkey_init(&ref), 0);
-    assert_int_equal(gnutls_privkey_import_x509(ref, srv.key, 0), 0);
-    gnutls_datum_t dn = { NULL, 0 }, de = { NULL, 0 };
-    assert_int_equal(gnutls_x509_privkey_export_rsa_raw(srv.key, &dn, &de, NULL, NULL, NULL,
-                                                        NULL), 0);
-    mpz_t n, e;
-    mpz_inits(n, e, NULL);
-    mpz_import(n, dn.size, 1, 1, 0, 0, dn.data);
-    mpz_import(e, de.size, 1, 1, 0, 0, de.data);
-    gnutls_free(dn.data);
-    gnutls_free(de.data);
-    const size_t k = 256;
-    assert_int_equal((mpz_sizeinbase(n, 2) + 7) / 8, k);
-    uint8_t em[256], ct[258];
-    GRand *rng = g_rand_new_with_seed(20261207);
-
-    /* EM = 00 02 PS 00 M with |PS| = k - 3 - mlen; every field spoiled in turn */
-    for (int kase = 0; kase < 14; kase++) {
-        size_t mlen = kase == 2 ? 47 : kase == 3 ? 0 : kase == 4 ? k - 10 : kase == 5 ? k - 11 : 48;
-        em[0] = 0;
-        em[1] = 2;
-        for (size_t i = 2; i < k; i++)
-            em[i] = (uint8_t)g_rand_int_range(rng, 1, 256);
-        em[k - mlen - 1] = 0;
-        if (mlen >= 2) {
-            em[k - mlen] = 3;
-            em[k - mlen + 1] = kase == 1 ? 2 : 1; /* 1: another version */
-        }
-        int want = kase == 0 || kase == 13 ? 0 : -1;
-        switch (kase) {
-        case 6: em[1] = 1; break;                 /* block type 1 */
-        case 7: em[0] = 1; break;                 /* no leading zero (still below n) */
-        case 8: em[k - 49] = 0x55; break;         /* no separator at all */
-        case 9: em[5] = 0; break;                 /* padding of 3 bytes */
-        case 10: em[9] = 0; break;                /* padding of 7 bytes */
-        case 11: em[10] = 0; want = -1; break;    /* padding of 8 bytes: k - 11 bytes of message */
-        case 12: em[2] = 0; break;                /* empty padding */
-        default: break;
-        }
-        rsa_public(n, e, em, k, ct);
-        expect_same(key, ref, ct, k, 0x0301, 0x0301, want);
-        if (kase == 0) {
-            /* the same ciphertext one byte short, one byte long: GnuTLS's answer either way */
-            expect_same(key, ref, ct + 1, k - 1, 0x0301, 0x0301, 1);
-            memmove(ct + 1, ct, k);
-            ct[0] = 0;
-            expect_same(key, ref, ct, k + 1, 0x0301, 0x0301, 1);
-            /* a client_version bug: the negotiated version instead */
-            rsa_public(n, e, em, k, ct);
-            expect_same(key, ref, ct, k, 0x0302, 0x0301, 0);
-        }
-    }
-    /* out of range: zero, n itself, all ones */
-    memset(ct, 0, k);
-    expect_same(key, ref, ct, k, 0x0301, 0x0301, -1);
-    size_t got = 0;
-    mpz_export(ct, &got, 1, 1, 0, 0, n);
-    assert_int_equal(got, k);
-    expect_same(key, ref, ct, k, 0x0301, 0x0301, -1);
-    memset(ct, 0xff, k);
-    expect_same(key, ref, ct, k, 0x0301, 0x0301, -1);
-    /* random ciphertexts below n: almost always bad padding, whatever GnuTLS says */
-    for (int i = 0; i < 32; i++) {
-        for (size_t j = 0; j < k; j++)
-            ct[j] = (uint8_t)g_rand_int(rng);
-        ct[0] &= 0x3f;
-        expect_same(key, ref, ct, k, 0x0301, 0x0301, 1);
-    }
-    g_rand_free(rng);
-    mpz_clears(n, e, NULL);
-    gnutls_privkey_deinit(ref);
-    rsakey_free(key);
-}
-
 int main(void)
 {
     gnutls_global_init();
@@ -1368,7 +1222,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prf_kat),
         cmocka_unit_test(test_rsa_cases),
-        cmocka_unit_test(test_rsa_decrypt_agrees_with_gnutls),
         cmocka_unit_test(test_rc4_md5),
         cmocka_unit_test(test_ecdhe_keylog),
         cmocka_unit_test(test_no_key_reason),
