@@ -13,6 +13,8 @@ capture of signed traffic with real material, then in the same invocation:
 
 and prints medians, ratios and microseconds per signed message. Compare ratios between
 machines, not seconds; quote the largest size (start-up hides per-message cost in small runs).
+The scheme tlsdsk-keylog (not among the defaults) is the tlsdsk capture verified with its
+CLIENT_RANDOM key log instead of the server's RSA key: TLS-DSK without the RSA floor.
 
     MSSIPAE_BUILD_DIR=build python3 bench/bench.py [--schemes ntlm,kerberos,tlsdsk]
         [--sizes 10000,100000,1000000] [--runs 3] [--per-sa 50] [--mix 0] [--cache DIR]

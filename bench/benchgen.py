@@ -7,6 +7,7 @@ writes, in out_dir (reused when already there: generation is the slow part):
   <name>.msgs    the same messages for the core micro-benchmark (bench/micro.c): "MSSIPAEB1\n",
                  then per message LE32 length, LE16 src length, LE16 dst length, src, dst, bytes
   <name>.json    {"signed": n, "messages": m, "sas": k, "prefs": {tshark preference: value}}
+                 (tlsdsk: also "keylog", the key log of the same capture, see tlsdsk-keylog)
 
 Schemes (signatures never come from the plugin):
   ntlm      SAs known from a key log (NTLM <opaque> <ExportedSessionKey>), no handshake in the
@@ -16,7 +17,12 @@ Schemes (signatures never come from the plugin):
             (tests/gen/gss.py KrbPeer); the service keytab as the key.
   tlsdsk    real GnuTLS handshakes (TLS 1.0, RSA key exchange, AES-128-CBC-SHA, client
             certificate) in Lync-style 401 legs (tests/gen/tlsdskflow.py); HMAC-SHA1 with
-            GnuTLS's key block; the server's RSA key as the key.
+            GnuTLS's key block; the server's RSA key as the key. Also writes tlsdsk.keys, the
+            CLIENT_RANDOM line of every handshake from GnuTLS's key-log callback.
+  tlsdsk-keylog  the tlsdsk capture (the same folder) with tlsdsk.keys instead of the RSA key
+            (mssipae.keylog_file): TLS-DSK without the RSA decryption of every handshake. A
+            tlsdsk folder made before tlsdsk.keys existed is left alone: the capture is then
+            made afresh in a folder of its own (tlsdsk-kl-...).
 Each SA carries per_sa signed messages (client requests and server responses in turn, the
 handshake's own included); with unsigned_per_signed = k, k unsigned SIP messages between two
 other hosts follow each signed one (the realistic mix: most frames unsigned).
@@ -42,7 +48,7 @@ from pcapgen import C2S  # noqa: E402
 REALM = "SIP Communications Service"
 POOL = "server.contoso.test"
 SERVER = ("10.1.0.1", 5061)
-SCHEMES = ("ntlm", "kerberos", "tlsdsk")
+SCHEMES = ("ntlm", "kerberos", "tlsdsk", "tlsdsk-keylog")
 
 
 class Bench(dict):
@@ -191,6 +197,7 @@ def _tlsdsk(out, n, per_sa, k, folder):
     pki = T.Pki(os.path.join(folder, "pki"))
     sas = 0
     peer = None
+    keylog = []
     try:
         while out.signed < n:
             if sas % 60 == 0:
@@ -203,6 +210,7 @@ def _tlsdsk(out, n, per_sa, k, folder):
             ua = T.TlsUA("u%d" % sas, client, out.link(client, SERVER), rng=random.Random(sas),
                          transport="UDP", server=SERVER)
             hs = peer.handshake(T.priority("tls10-aes128-sha"), name="b%d" % sas)
+            keylog.append(hs.keylog_line())
             (s,) = T.flow_sessions(ua, [(hs, "standard", False)], sas + 1, random.Random(sas))
             # GnuTLS's key block; HMAC-SHA1 in Python (the suite's MAC)
             s.signer.client_signer = lambda b, key=hs.client_key: hmac.new(key, b, "sha1").digest()
@@ -214,13 +222,28 @@ def _tlsdsk(out, n, per_sa, k, folder):
     finally:
         if peer:
             peer.close()
-    return {"mssipae.tls_dsk_rsa_key": pki.server.key}, sas
+    path = os.path.join(folder, "tlsdsk.keys")
+    with open(path, "w") as f:
+        f.write("\n".join(line for line in keylog if line) + "\n")
+    os.chmod(path, 0o644)
+    return {"mssipae.tls_dsk_rsa_key": pki.server.key}, sas, {"keylog": path}
 
 
 def make(scheme, n_signed, out_dir, per_sa=50, unsigned_per_signed=0):
     """The benchmark capture for scheme with n_signed signed messages (see module docstring)."""
     assert scheme in SCHEMES, scheme
-    name = "%s-%d-sa%d-mix%d" % (scheme, n_signed, per_sa, unsigned_per_signed)
+    if scheme == "tlsdsk-keylog":
+        b = _make("tlsdsk", n_signed, out_dir, per_sa, unsigned_per_signed)
+        if not b.get("keylog"):
+            b = _make("tlsdsk", n_signed, out_dir, per_sa, unsigned_per_signed, prefix="tlsdsk-kl")
+        b = Bench(b)
+        b["prefs"] = {"mssipae.keylog_file": b["keylog"]}
+        return b
+    return _make(scheme, n_signed, out_dir, per_sa, unsigned_per_signed)
+
+
+def _make(scheme, n_signed, out_dir, per_sa, unsigned_per_signed, prefix=None):
+    name = "%s-%d-sa%d-mix%d" % (prefix or scheme, n_signed, per_sa, unsigned_per_signed)
     folder = os.path.join(out_dir, name)
     meta = os.path.join(folder, name + ".json")
     b = Bench(pcap=os.path.join(folder, name + ".pcap"), msgs=os.path.join(folder, name + ".msgs"))
@@ -231,11 +254,13 @@ def make(scheme, n_signed, out_dir, per_sa=50, unsigned_per_signed=0):
     os.makedirs(folder, exist_ok=True)
     out = _Out(b["msgs"])
     gen = {"ntlm": _ntlm, "kerberos": _kerberos, "tlsdsk": _tlsdsk}[scheme]
-    prefs, sas = gen(out, n_signed, per_sa, unsigned_per_signed, folder)
+    prefs, sas, *more = gen(out, n_signed, per_sa, unsigned_per_signed, folder)
     out.close(b["pcap"])
     for p in prefs.values():
         os.chmod(p, 0o644)  # tshark runs as nobody when the benchmark runs as root
     b.update(signed=out.signed, messages=out.messages, sas=sas, prefs=prefs)
+    for extra in more:
+        b.update(extra)
     with open(meta, "w") as f:
-        json.dump({k: b[k] for k in ("signed", "messages", "sas", "prefs")}, f)
+        json.dump({k: b[k] for k in ("signed", "messages", "sas", "prefs", "keylog") if k in b}, f)
     return b

@@ -47,6 +47,8 @@
 
 #include <string.h>
 
+#include <gnutls/crypto.h>
+
 #include "keytab/rsakeys.h"
 #include "verify/tls_hs.h"
 #include "verify/tls_prf.h"
@@ -55,70 +57,115 @@
 #define TLSDSK_RESUME_DEPTH 8 /* resumption chains longer than this are not followed */
 #define TLSDSK_MAX_KB 3       /* candidate key blocks per SA */
 
+/* What is kept per SA is small (issue 10: a capture of a million signed messages has tens of
+ * thousands of SAs): the handshake reader keeps no certificate DER and drops its buffers once
+ * the master secret is known (tls_hs.h), the SA keeps only the signing half of each candidate
+ * key block, the session cache is keyed by session id or by a digest of the ticket, and texts
+ * every message would format again (facts, reasons) are made once per capture, keyed by what
+ * they are made from (the text table). */
+
 /* One inner handshake and its master secret; shared by its SA and the session cache. */
 typedef struct tlsdsk_sess {
     int refs;
+    uint8_t have_ms;
+    uint8_t rsa_tried;        /* the RSA path ran to a final outcome (once per handshake) */
+    uint8_t busy;             /* on the current resumption chain (loop guard) */
+    uint8_t sid_registered, ticket_registered;
     tls_hs *hs;
-    int have_ms;
-    uint8_t ms[TLS_MS_LEN];   /* valid when have_ms; wiped on free */
     char *ms_src;             /* which source gave it (no secret) */
-    int rsa_tried;            /* the RSA path ran to a final outcome (once per handshake) */
     char *rsa_why;            /* why the RSA path gave no master secret */
-    int busy;                 /* on the current resumption chain (loop guard) */
     struct tlsdsk_sess *parent; /* resumed: the earlier handshake of this session (ref), found
                                    by ticket or session id as soon as the resumption shows */
-    int sid_registered, ticket_registered;
+    uint8_t ms[TLS_MS_LEN];   /* valid when have_ms; wiped on free */
 } tlsdsk_sess;
+
+/* A key of the session cache: a session id as sent, or the SHA-256 of a ticket. */
+typedef struct {
+    uint8_t len;
+    uint8_t b[32];
+} cache_key;
+
+static guint cache_key_hash(gconstpointer p)
+{
+    const cache_key *k = p;
+    guint h = 2166136261u;
+    for (size_t i = 0; i < k->len; i++)
+        h = (h ^ k->b[i]) * 16777619u;
+    return h;
+}
+
+static gboolean cache_key_equal(gconstpointer a, gconstpointer b)
+{
+    const cache_key *x = a, *y = b;
+    return x->len == y->len && memcmp(x->b, y->b, x->len) == 0;
+}
+
+/* Texts made once per capture (see above): key -> g_malloc'd text. */
+typedef GHashTable tlsdsk_texts;
+
+static tlsdsk_texts *texts_new(void)
+{
+    return g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+}
+
+/* The text for key, or NULL. */
+static const char *text_get(tlsdsk_texts *t, uint64_t key)
+{
+    return g_hash_table_lookup(t, &key);
+}
+
+/* Keeps text (g_malloc'd, taken) for key; returns it. */
+static const char *text_put(tlsdsk_texts *t, uint64_t key, char *text)
+{
+    g_hash_table_insert(t, g_memdup2(&key, sizeof key), text);
+    return text;
+}
+
+enum { TX_FACT_VERSION = 1, TX_FACT_SUITE, TX_VALID_KNOWN, TX_VALID_VARIANT, TX_INVALID };
+
+static uint64_t text_key(unsigned kind, unsigned h, unsigned dir, unsigned prf, unsigned known,
+                         unsigned version)
+{
+    return (uint64_t)kind << 48 | (uint64_t)h << 40 | (uint64_t)dir << 36 | (uint64_t)prf << 32 |
+           (uint64_t)known << 24 | version;
+}
 
 /* Per capture: the TLS session cache (session id / ticket -> the handshake that made it). */
 typedef struct {
-    GHashTable *by_sid;    /* GBytes -> tlsdsk_sess (ref) */
-    GHashTable *by_ticket; /* GBytes -> tlsdsk_sess (ref) */
+    GHashTable *by_sid;    /* cache_key -> tlsdsk_sess (ref) */
+    GHashTable *by_ticket; /* cache_key -> tlsdsk_sess (ref) */
+    GHashTable *certs;     /* certificates read (tls_cert_cache_new) */
+    tlsdsk_texts *texts;
 } tlsdsk_cap;
 
 /* A variant proven by a VALID signature of the SA. */
 typedef struct {
-    int set;
-    int explicit_keys;    /* proven with key-log TLS-DSK keys (prf unused) */
-    tls_prf_kind prf;
-    tls_hash h;
+    uint8_t set;
+    uint8_t explicit_keys; /* proven with key-log TLS-DSK keys (prf unused) */
+    uint8_t prf;           /* tls_prf_kind */
+    uint8_t h;             /* tls_hash */
 } tlsdsk_variant;
+
+#define TLSDSK_SIGN_LEN (TLSDSK_KB_LEN - 64) /* key_block[64..128): client key, server key */
 
 /* Per SA. */
 typedef struct {
     tlsdsk_cap *cap;
     tlsdsk_sess *sess;
-    int kb_done;                          /* key blocks derived (or failed: kb_n == 0) */
-    int kb_n;
-    tls_prf_kind kb_prf[TLSDSK_MAX_KB];
-    uint8_t kb[TLSDSK_MAX_KB][TLSDSK_KB_LEN]; /* wiped on free */
-    tlsdsk_variant proven;
-    tls_cert_info scert, ccert;           /* read lazily from the handshake */
-    int scert_read, ccert_read;
-    int verified_kb;                      /* 1 + index of the key block that verified, 0: none */
-    int have_xkeys;                       /* explicit key-log keys that verified (copied) */
-    uint8_t xkeys[2][TLS_SESSION_HASH_MAX]; /* client, server key; wiped on free */
-    size_t xlen[2];
-    /* Texts every message would format again (issue 10). The version and suite facts, for the
-     * values they were made from; the VALID / INVALID reasons of the key-block route per
-     * direction, for why_key (see why_key()), forgotten with every handshake token. */
-    int fact_set;
-    uint16_t fact_version, fact_suite;
-    char *fact_vtext, *fact_stext;
-    int why_key[2][2];
-    char *why_text[2][2];
+    tlsdsk_texts *texts;                  /* the capture's, or the SA's own without a capture */
+    uint8_t *kb;                          /* kb_n x key_block[64..128); wiped on free */
+    uint8_t *xkeys;                       /* explicit key-log keys that verified (client key,
+                                             then server key; copied); wiped on free */
+    tls_cert *scert, *ccert;              /* the certificates the facts show (first read) */
     ks_keylog_memo kl_memo; /* the key-log lookup, kept until the key log changes */
+    uint8_t kb_done;                      /* key blocks derived (or failed: kb_n == 0) */
+    uint8_t kb_n;
+    uint8_t kb_prf[TLSDSK_MAX_KB];        /* tls_prf_kind of each */
+    uint8_t verified_kb;                  /* 1 + index of the key block that verified, 0: none */
+    uint8_t xlen[2];
+    uint8_t own_texts;
+    tlsdsk_variant proven;
 } tlsdsk_sa;
-
-/* Frees the kept reasons (a handshake token may change what they say). */
-static void why_forget(tlsdsk_sa *st)
-{
-    for (int d = 0; d < 2; d++)
-        for (int k = 0; k < 2; k++) {
-            g_free(st->why_text[d][k]);
-            st->why_text[d][k] = NULL;
-        }
-}
 
 /* ---- sessions and the cache ---- */
 
@@ -155,10 +202,10 @@ static void sess_unref(gpointer p)
 static void *tlsdsk_cap_new(void)
 {
     tlsdsk_cap *c = g_new0(tlsdsk_cap, 1);
-    c->by_sid = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
-                                      sess_unref);
-    c->by_ticket = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
-                                         (GDestroyNotify)g_bytes_unref, sess_unref);
+    c->by_sid = g_hash_table_new_full(cache_key_hash, cache_key_equal, g_free, sess_unref);
+    c->by_ticket = g_hash_table_new_full(cache_key_hash, cache_key_equal, g_free, sess_unref);
+    c->texts = texts_new();
+    c->certs = tls_cert_cache_new();
     return c;
 }
 
@@ -169,6 +216,8 @@ static void tlsdsk_cap_free(void *p)
         return;
     g_hash_table_destroy(c->by_sid);
     g_hash_table_destroy(c->by_ticket);
+    g_hash_table_destroy(c->texts);
+    g_hash_table_destroy(c->certs);
     g_free(c);
 }
 
@@ -177,6 +226,10 @@ static void *tlsdsk_sa_new(void *cap)
     tlsdsk_sa *st = g_new0(tlsdsk_sa, 1);
     st->cap = cap;
     st->sess = sess_new();
+    if (cap)
+        st->sess->hs->cert_cache = st->cap->certs;
+    st->own_texts = cap == NULL;
+    st->texts = cap ? st->cap->texts : texts_new();
     return st;
 }
 
@@ -186,28 +239,49 @@ static void tlsdsk_sa_free(void *p)
     if (!st)
         return;
     sess_unref(st->sess);
-    tls_cert_info_clear(&st->scert);
-    tls_cert_info_clear(&st->ccert);
-    secure_wipe(st->kb, sizeof(st->kb));
-    secure_wipe(st->xkeys, sizeof(st->xkeys));
-    g_free(st->fact_vtext);
-    g_free(st->fact_stext);
-    why_forget(st);
+    tls_cert_unref(st->scert);
+    tls_cert_unref(st->ccert);
+    if (st->kb) {
+        secure_wipe(st->kb, (size_t)st->kb_n * TLSDSK_SIGN_LEN);
+        g_free(st->kb);
+    }
+    if (st->xkeys) {
+        secure_wipe(st->xkeys, (size_t)st->xlen[0] + st->xlen[1]);
+        g_free(st->xkeys);
+    }
+    if (st->own_texts)
+        g_hash_table_destroy(st->texts);
     keystore_keylog_memo_clear(&st->kl_memo);
     g_free(st);
 }
 
-static void cache_put(GHashTable *t, const uint8_t *p, size_t n, tlsdsk_sess *s)
+/* The cache key of a session id (at most 32 bytes, as sent) or of a ticket (its SHA-256: a
+ * ticket is up to 64 KB, and a collision is out of reach); 0, or -1 when there is none. */
+static int cache_key_of(cache_key *k, const uint8_t *p, size_t n, int ticket)
 {
-    g_hash_table_replace(t, g_bytes_new(p, n), sess_ref(s));
+    memset(k, 0, sizeof *k);
+    if (ticket) {
+        k->len = 32;
+        return gnutls_hash_fast(GNUTLS_DIG_SHA256, p, n, k->b) < 0 ? -1 : 0;
+    }
+    if (n > sizeof k->b)
+        return -1;
+    k->len = (uint8_t)n;
+    memcpy(k->b, p, n);
+    return 0;
 }
 
-static tlsdsk_sess *cache_get(GHashTable *t, const uint8_t *p, size_t n)
+static void cache_put(GHashTable *t, const uint8_t *p, size_t n, int ticket, tlsdsk_sess *s)
 {
-    GBytes *k = g_bytes_new_static(p, n);
-    tlsdsk_sess *s = g_hash_table_lookup(t, k);
-    g_bytes_unref(k);
-    return s;
+    cache_key k;
+    if (cache_key_of(&k, p, n, ticket) == 0)
+        g_hash_table_replace(t, g_memdup2(&k, sizeof k), sess_ref(s));
+}
+
+static tlsdsk_sess *cache_get(GHashTable *t, const uint8_t *p, size_t n, int ticket)
+{
+    cache_key k;
+    return cache_key_of(&k, p, n, ticket) == 0 ? g_hash_table_lookup(t, &k) : NULL;
 }
 
 static void hex_lower(const uint8_t *p, size_t n, char *out)
@@ -218,12 +292,13 @@ static void hex_lower(const uint8_t *p, size_t n, char *out)
 
 /* ---- handshake tokens ---- */
 
-static void cert_facts(tls_cert_info *ci, int *read, const GByteArray *der)
+/* The certificate an SA's facts show: the first one it saw (a later Certificate message of
+ * the same handshake does not change them). */
+static const tls_cert_info *cert_facts(tls_cert **slot, tls_cert *c)
 {
-    if (!*read && der) {
-        tls_cert_info_read(der->data, der->len, ci);
-        *read = 1;
-    }
+    if (!*slot && c)
+        *slot = tls_cert_ref(c);
+    return &(*slot)->info;
 }
 
 /* The earlier handshake a resumed one continues, from the session cache (ticket first). */
@@ -234,9 +309,9 @@ static tlsdsk_sess *sess_find_parent(const tlsdsk_cap *cap, const tlsdsk_sess *s
     if (!cap || !tls_hs_resumed(hs))
         return NULL;
     if (hs->ch_ticket)
-        p = cache_get(cap->by_ticket, hs->ch_ticket->data, hs->ch_ticket->len);
+        p = cache_get(cap->by_ticket, hs->ch_ticket->data, hs->ch_ticket->len, 1);
     if (!p && hs->sid_len)
-        p = cache_get(cap->by_sid, hs->sid, hs->sid_len);
+        p = cache_get(cap->by_sid, hs->sid, hs->sid_len, 0);
     /* hostile data could name a session that (indirectly) resumes this one: no cycles */
     for (const tlsdsk_sess *a = p; a; a = a->parent)
         if (a == s)
@@ -253,33 +328,35 @@ static void add_hs_facts(tlsdsk_sa *st, note_list *notes, int version, int cert_
     for (int i = 0; origin->parent && !origin->hs->server_cert && i < TLSDSK_RESUME_DEPTH; i++)
         origin = origin->parent;
     const tls_hs *certs = origin->hs;
-    if (version && hs->have_sh) {
-        if (!st->fact_set || st->fact_version != hs->version || st->fact_suite != hs->suite) {
+    if (version && hs->have_sh && notes) {
+        uint64_t kv = text_key(TX_FACT_VERSION, 0, 0, 0, 0, hs->version);
+        uint64_t ks = text_key(TX_FACT_SUITE, 0, 0, 0, 0, hs->suite);
+        const char *vt = text_get(st->texts, kv), *stx = text_get(st->texts, ks);
+        if (!vt) {
             const char *vn = tls_version_name(hs->version);
-            const tls_suite *s = tls_suite_find(hs->suite);
-            g_free(st->fact_vtext);
-            g_free(st->fact_stext);
-            st->fact_vtext = g_strdup_printf("%s (0x%04x)", vn ? vn : "unknown", hs->version);
-            st->fact_stext = g_strdup_printf("%s (0x%04x)", s ? s->name : "unknown suite",
-                                             hs->suite);
-            st->fact_version = hs->version;
-            st->fact_suite = hs->suite;
-            st->fact_set = 1;
+            vt = text_put(st->texts, kv, g_strdup_printf("%s (0x%04x)", vn ? vn : "unknown",
+                                                         hs->version));
         }
-        note_fact_add_text(notes, FACT_TLS_VERSION, st->fact_vtext);
-        note_fact_add_text(notes, FACT_TLS_SUITE, st->fact_stext);
+        if (!stx) {
+            const tls_suite *s = tls_suite_find(hs->suite);
+            stx = text_put(st->texts, ks, g_strdup_printf("%s (0x%04x)",
+                                                          s ? s->name : "unknown suite",
+                                                          hs->suite));
+        }
+        note_fact_add_text(notes, FACT_TLS_VERSION, vt);
+        note_fact_add_text(notes, FACT_TLS_SUITE, stx);
         note_fact_add_text(notes, FACT_TLS_EMS, hs->ems ? "yes" : "no");
     }
     /* as printf's "%s" would show them */
 #define FACT_STR(x) ((x) ? (x) : "(null)")
     if (cert_s && certs->server_cert) {
-        cert_facts(&st->scert, &st->scert_read, certs->server_cert);
-        note_fact_add_text(notes, FACT_TLS_SERVER_CERT, FACT_STR(st->scert.subject));
-        note_fact_add_text(notes, FACT_TLS_SERVER_THUMB, st->scert.thumbprint);
+        const tls_cert_info *ci = cert_facts(&st->scert, certs->server_cert);
+        note_fact_add_text(notes, FACT_TLS_SERVER_CERT, FACT_STR(ci->subject));
+        note_fact_add_text(notes, FACT_TLS_SERVER_THUMB, ci->thumbprint);
     }
     if (cert_c && certs->client_cert) {
-        cert_facts(&st->ccert, &st->ccert_read, certs->client_cert);
-        note_fact_add_text(notes, FACT_TLS_CLIENT_CERT, FACT_STR(st->ccert.subject));
+        const tls_cert_info *ci = cert_facts(&st->ccert, certs->client_cert);
+        note_fact_add_text(notes, FACT_TLS_CLIENT_CERT, FACT_STR(ci->subject));
     }
 }
 
@@ -290,7 +367,6 @@ static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t
     tls_hs *hs = st->sess->hs;
     int had_sh = hs->have_sh, had_sc = hs->server_cert != NULL, had_cc = hs->client_cert != NULL;
     int had_parent = st->sess->parent != NULL;
-    why_forget(st);
     tls_hs_feed(hs, dir, tok, len, notes);
 
     /* the session cache: a resumed handshake finds the one it continues; a full handshake's
@@ -307,11 +383,11 @@ static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t
     if (!cap)
         return;
     if (hs->have_sh && hs->sid_len && !st->sess->sid_registered && !tls_hs_resumed(hs)) {
-        cache_put(cap->by_sid, hs->sid, hs->sid_len, st->sess);
+        cache_put(cap->by_sid, hs->sid, hs->sid_len, 0, st->sess);
         st->sess->sid_registered = 1;
     }
     if (hs->ticket && !st->sess->ticket_registered) {
-        cache_put(cap->by_ticket, hs->ticket->data, hs->ticket->len, st->sess);
+        cache_put(cap->by_ticket, hs->ticket->data, hs->ticket->len, 1, st->sess);
         st->sess->ticket_registered = 1;
     }
     if (st->sess->have_ms)
@@ -347,8 +423,7 @@ static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, char **why)
         *why = g_strdup("no server Certificate in the capture to choose an RSA key by");
         return -1;
     }
-    tls_cert_info ci;
-    tls_cert_info_read(hs->server_cert->data, hs->server_cert->len, &ci);
+    const tls_cert_info ci = hs->server_cert->info; /* read when it arrived (shallow copy) */
     int rc = -1;
     const char *origin = NULL;
     const rsakey *key = ci.has_key_id ? keystore_tls_rsa_find(ks, ci.key_id, &origin) : NULL;
@@ -381,7 +456,8 @@ static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, char **why)
                 /* RFC 7627 4: PRF(pms, "extended master secret", session_hash) */
                 uint8_t sh[TLS_SESSION_HASH_MAX];
                 size_t shlen = 0;
-                rc = tls_session_hash(k, hs->transcript->data, hs->transcript->len, sh, &shlen);
+                rc = tls_session_hash(k, hs->transcript ? hs->transcript->data : (const uint8_t *)"",
+                                      hs->transcript ? hs->transcript->len : 0, sh, &shlen);
                 if (rc == 0)
                     rc = tls_ems_master_secret(k, pms, 48, sh, shlen, s->ms);
             } else {
@@ -395,7 +471,6 @@ static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, char **why)
                 *why = g_strdup("the TLS PRF failed");
         }
     }
-    tls_cert_info_clear(&ci);
     return rc;
 }
 
@@ -479,7 +554,8 @@ static int kb_prfs(const tls_hs *hs, tls_prf_kind out[TLSDSK_MAX_KB])
     return n;
 }
 
-/* Derives (once) the SA's candidate key blocks from its master secret. */
+/* Derives (once) the SA's candidate key blocks from its master secret; keeps their signing
+ * halves. */
 static int sa_key_blocks(tlsdsk_sa *st)
 {
     if (st->kb_done)
@@ -487,12 +563,25 @@ static int sa_key_blocks(tlsdsk_sa *st)
     st->kb_done = 1;
     const tls_hs *hs = st->sess->hs;
     tls_prf_kind ks[TLSDSK_MAX_KB];
+    uint8_t kb[TLSDSK_MAX_KB][TLSDSK_KB_LEN];
     int n = kb_prfs(hs, ks);
     for (int i = 0; i < n; i++) {
-        if (tlsdsk_key_block(ks[i], st->sess->ms, hs->cr, hs->sr, st->kb[st->kb_n]) == 0)
-            st->kb_prf[st->kb_n++] = ks[i];
+        if (tlsdsk_key_block(ks[i], st->sess->ms, hs->cr, hs->sr, kb[st->kb_n]) == 0)
+            st->kb_prf[st->kb_n++] = (uint8_t)ks[i];
     }
+    if (st->kb_n) {
+        st->kb = g_malloc((size_t)st->kb_n * TLSDSK_SIGN_LEN);
+        for (int i = 0; i < st->kb_n; i++)
+            memcpy(st->kb + (size_t)i * TLSDSK_SIGN_LEN, kb[i] + 64, TLSDSK_SIGN_LEN);
+    }
+    secure_wipe(kb, sizeof(kb));
     return st->kb_n ? 0 : -1;
+}
+
+/* The signing key of direction dir in candidate key block i (key_block[64..96) or [96..128)). */
+static const uint8_t *kb_key(const tlsdsk_sa *st, int i, mssipae_dir dir)
+{
+    return st->kb + (size_t)i * TLSDSK_SIGN_LEN + (dir == DIR_C2S ? 0 : TLSDSK_KEY_LEN);
 }
 
 /* Recomputes HMAC-h(key, buf) and compares with sig (siglen == tls_hash_len(h)). */
@@ -518,14 +607,21 @@ static void remember_xkeys(tlsdsk_sa *st, const keylog_entry *e)
     const uint8_t *k[2] = { e->key1, e->key2 };
     size_t n[2] = { e->key1_len, e->key2_len };
     for (int i = 0; i < 2; i++) {
-        if (!k[i] || n[i] > sizeof st->xkeys[i])
+        if (!k[i] || n[i] > TLS_SESSION_HASH_MAX)
             return;
     }
-    for (int i = 0; i < 2; i++) {
-        memcpy(st->xkeys[i], k[i], n[i]);
-        st->xlen[i] = n[i];
+    if (st->xkeys && st->xlen[0] == n[0] && st->xlen[1] == n[1] &&
+        memcmp(st->xkeys, k[0], n[0]) == 0 && memcmp(st->xkeys + n[0], k[1], n[1]) == 0)
+        return; /* kept already */
+    if (st->xkeys) {
+        secure_wipe(st->xkeys, (size_t)st->xlen[0] + st->xlen[1]);
+        g_free(st->xkeys);
     }
-    st->have_xkeys = 1;
+    st->xkeys = g_malloc(n[0] + n[1] ? n[0] + n[1] : 1);
+    memcpy(st->xkeys, k[0], n[0]);
+    memcpy(st->xkeys + n[0], k[1], n[1]);
+    st->xlen[0] = (uint8_t)n[0];
+    st->xlen[1] = (uint8_t)n[1];
 }
 
 /* Explicit keys from a TLS-DSK key-log line. */
@@ -554,7 +650,7 @@ static sig_verdict verify_explicit(tlsdsk_sa *st, const keylog_entry *e, const c
                             tls_hash_name(h), key_name(dir), e->line);
     if (ok) {
         if (!st->proven.set)
-            st->proven = (tlsdsk_variant){ 1, 1, TLS_PRF_10, h };
+            st->proven = (tlsdsk_variant){ 1, 1, TLS_PRF_10, (uint8_t)h };
         return verdict_make(SIG_VALID, "variant HMAC-%s with the %s of key-log line %u "
                             "(TLS 1.2 / long-signature case, confirmed by this match)",
                             tls_hash_name(h), key_name(dir), e->line);
@@ -611,52 +707,50 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
         return verdict_make(SIG_NO_KEY, "the TLS PRF failed");
 
     const tls_suite *suite = tls_suite_find(hs->suite);
-    size_t off = dir == DIR_C2S ? 64 : 96; /* client key 64..95, server key 96..127 */
     /* the known case: TLS 1.0/1.1 and HMAC with the suite's MD5/SHA1 record MAC */
     int known = hs->version < TLS_V12 && suite && suite->mac == h &&
                 (h == TLS_H_MD5 || h == TLS_H_SHA1);
     for (int i = 0; i < st->kb_n; i++) {
         int ok = 0;
-        if (mac_matches(h, st->kb[i] + off, TLSDSK_KEY_LEN, buf, buflen, sig, siglen, &ok) < 0)
+        if (mac_matches(h, kb_key(st, i, dir), TLSDSK_KEY_LEN, buf, buflen, sig, siglen, &ok) < 0)
             continue;
-        int proven = st->proven.set && !st->proven.explicit_keys && st->proven.prf == st->kb_prf[i] &&
+        tls_prf_kind prf = (tls_prf_kind)st->kb_prf[i];
+        int proven = st->proven.set && !st->proven.explicit_keys && st->proven.prf == prf &&
                      st->proven.h == h;
-        /* the reason depends on (known, h, i) and dir (the handshake only changes with a
-         * token, which forgets it): kept per direction, VALID and INVALID */
-        int wk = (known ? 1 : 2) | (int)h << 2 | i << 8, d = dir == DIR_C2S ? 0 : 1;
+        /* the reason depends on (known, h, the key block's PRF, dir, and for a variant the
+         * version): made once per capture (the text table) */
         if (ok) {
-            st->verified_kb = i + 1;
+            st->verified_kb = (uint8_t)(i + 1);
             if (!known && !st->proven.set)
-                st->proven = (tlsdsk_variant){ 1, 0, st->kb_prf[i], h };
-            if (!st->why_text[d][0] || st->why_key[d][0] != wk) {
-                g_free(st->why_text[d][0]);
-                st->why_key[d][0] = wk;
-                st->why_text[d][0] = known
+                st->proven = (tlsdsk_variant){ 1, 0, (uint8_t)prf, (uint8_t)h };
+            uint64_t key = text_key(known ? TX_VALID_KNOWN : TX_VALID_VARIANT, h, dir, prf, 0,
+                                    known ? 0 : hs->version);
+            const char *why = text_get(st->texts, key);
+            if (!why)
+                why = text_put(st->texts, key, known
                     ? g_strdup_printf("HMAC-%s with the %s (%s key block)", tls_hash_name(h),
-                                      key_name(dir), tls_prf_name(st->kb_prf[i]))
+                                      key_name(dir), tls_prf_name(prf))
                     : g_strdup_printf("variant HMAC-%s with the %s of the %s key block "
                                       "(%s, not settled by the reference; confirmed by this "
                                       "match)", tls_hash_name(h), key_name(dir),
-                                      tls_prf_name(st->kb_prf[i]),
-                                      tls_version_name(hs->version));
-            }
-            return verdict_copy(SIG_VALID, st->why_text[d][0]);
+                                      tls_prf_name(prf), tls_version_name(hs->version)));
+            return verdict_copy(SIG_VALID, why);
         }
         if (known || proven) {
-            if (!st->why_text[d][1] || st->why_key[d][1] != wk) {
-                g_free(st->why_text[d][1]);
-                st->why_key[d][1] = wk;
-                st->why_text[d][1] = g_strdup_printf(
+            uint64_t key = text_key(TX_INVALID, h, dir, prf, known ? 1 : 0, 0);
+            const char *why = text_get(st->texts, key);
+            if (!why)
+                why = text_put(st->texts, key, g_strdup_printf(
                     "HMAC-%s with the %s (%s key block) does not match%s", tls_hash_name(h),
-                    key_name(dir), tls_prf_name(st->kb_prf[i]),
-                    known ? "" : " (the variant an earlier signature of this SA proved)");
-            }
-            return verdict_copy(SIG_INVALID, st->why_text[d][1]);
+                    key_name(dir), tls_prf_name(prf),
+                    known ? "" : " (the variant an earlier signature of this SA proved)"));
+            return verdict_copy(SIG_INVALID, why);
         }
     }
     GString *tried = g_string_new(NULL);
     for (int i = 0; i < st->kb_n; i++)
-        g_string_append_printf(tried, "%s%s", i ? ", " : "", tls_prf_name(st->kb_prf[i]));
+        g_string_append_printf(tried, "%s%s", i ? ", " : "",
+                               tls_prf_name((tls_prf_kind)st->kb_prf[i]));
     sig_verdict v = verdict_make(SIG_UNSUPPORTED, "%s, %s (0x%04x), %zu-byte signature: no "
                                  "candidate variant matches (HMAC-%s with the %s of the %s key "
                                  "block%s); the derivation for this case is not established, so "
@@ -672,8 +766,8 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
 static char *tlsdsk_client_name(const void *p)
 {
     const tlsdsk_sa *st = p;
-    return st->ccert_read && st->ccert.subject && *st->ccert.subject ? g_strdup(st->ccert.subject)
-                                                                      : NULL;
+    return st->ccert && st->ccert->info.subject && *st->ccert->info.subject
+               ? g_strdup(st->ccert->info.subject) : NULL;
 }
 
 /* "TLS-DSK <opaque> <client key> <server key>": the keys of the key block that verified a
@@ -685,12 +779,12 @@ static size_t tlsdsk_export_keys(const void *p, const char *const *opaques, size
     const uint8_t *k[2];
     size_t kl[2];
     if (st->verified_kb) {
-        k[0] = st->kb[st->verified_kb - 1] + 64;
-        k[1] = st->kb[st->verified_kb - 1] + 96;
+        k[0] = kb_key(st, st->verified_kb - 1, DIR_C2S);
+        k[1] = kb_key(st, st->verified_kb - 1, DIR_S2C);
         kl[0] = kl[1] = TLSDSK_KEY_LEN;
-    } else if (st->have_xkeys) {
-        k[0] = st->xkeys[0];
-        k[1] = st->xkeys[1];
+    } else if (st->xkeys) {
+        k[0] = st->xkeys;
+        k[1] = st->xkeys + st->xlen[0];
         kl[0] = st->xlen[0];
         kl[1] = st->xlen[1];
     } else {

@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
 #include "verify/tls_suites.h"
 
 #define TLS_REC_HDR 5
@@ -70,7 +73,9 @@ static tls_cur cur_vec(tls_cur *c, size_t bytes)
 
 /* ---- bounded buffers ---- */
 
-/* Stops reading in direction d with a reason (first one kept) and a note. */
+/* Stops reading in direction d with a reason (first one kept) and a note. The pending bytes of
+ * the direction are of no use any more: they leave the count at once, their buffers at the end
+ * of tls_hs_feed (a caller up the stack may still point into them). */
 static void hs_break(tls_hs *hs, mssipae_dir d, note_list *notes, const char *fmt, ...)
     G_GNUC_PRINTF(4, 5);
 static void hs_break(tls_hs *hs, mssipae_dir d, note_list *notes, const char *fmt, ...)
@@ -86,49 +91,27 @@ static void hs_break(tls_hs *hs, mssipae_dir d, note_list *notes, const char *fm
                                          d == DIR_C2S ? "client" : "server", why);
     g_free(why);
     hs->broken[d] = 1;
-    /* the pending bytes of this direction are of no use any more */
-    hs->held -= hs->rec[d]->len + hs->msg[d]->len;
-    g_byte_array_set_size(hs->rec[d], 0);
-    g_byte_array_set_size(hs->msg[d], 0);
+    hs->held -= hs->rec_len[d] + hs->msg_len[d];
+    hs->rec_len[d] = hs->msg_len[d] = 0;
 }
 
-/* Appends to one of the held buffers, within the per-SA cap; 0, or -1 (nothing appended). */
-static int hs_append(tls_hs *hs, GByteArray *b, const uint8_t *p, size_t n)
+/* Whether n more bytes fit under the per-SA cap. */
+static int hs_fits(const tls_hs *hs, size_t n)
 {
-    if (n > TLS_HS_MAX_HELD || hs->held + n > TLS_HS_MAX_HELD)
+    return n <= TLS_HS_MAX_HELD && hs->held + n <= TLS_HS_MAX_HELD;
+}
+
+/* Appends to one of the held buffers (created when NULL), within the per-SA cap; 0, or -1
+ * (nothing appended). */
+static int hs_append(tls_hs *hs, GByteArray **b, const uint8_t *p, size_t n)
+{
+    if (!hs_fits(hs, n))
         return -1;
-    g_byte_array_append(b, p, (guint)n);
+    if (!*b)
+        *b = g_byte_array_sized_new((guint)n);
+    g_byte_array_append(*b, p, (guint)n);
     hs->held += n;
     return 0;
-}
-
-/* Replaces *slot by a copy of p[0..n) counted against the cap; 0 or -1. */
-static int hs_keep(tls_hs *hs, GByteArray **slot, const uint8_t *p, size_t n)
-{
-    if (*slot) {
-        hs->held -= (*slot)->len;
-        secure_wipe((*slot)->data, (*slot)->len);
-        g_byte_array_free(*slot, TRUE);
-        *slot = NULL;
-    }
-    GByteArray *b = g_byte_array_new();
-    if (hs_append(hs, b, p, n) < 0) {
-        g_byte_array_free(b, TRUE);
-        return -1;
-    }
-    *slot = b;
-    return 0;
-}
-
-tls_hs *tls_hs_new(void)
-{
-    tls_hs *hs = g_new0(tls_hs, 1);
-    for (int d = 0; d < 2; d++) {
-        hs->rec[d] = g_byte_array_new();
-        hs->msg[d] = g_byte_array_new();
-    }
-    hs->transcript = g_byte_array_new();
-    return hs;
 }
 
 static void free_bytes(GByteArray *b)
@@ -137,6 +120,91 @@ static void free_bytes(GByteArray *b)
         secure_wipe(b->data, b->len);
         g_byte_array_free(b, TRUE);
     }
+}
+
+/* Frees one held buffer (wiped) and takes it off the count. */
+static void hs_drop(tls_hs *hs, GByteArray **slot)
+{
+    if (*slot) {
+        hs->held -= (*slot)->len;
+        free_bytes(*slot);
+        *slot = NULL;
+    }
+}
+
+/* Replaces *slot by a copy of p[0..n) counted against the cap; 0 or -1 (the slot is empty then:
+ * the old content is dropped first). */
+static int hs_keep(tls_hs *hs, GByteArray **slot, const uint8_t *p, size_t n)
+{
+    hs_drop(hs, slot);
+    return hs_append(hs, slot, p, n);
+}
+
+tls_cert *tls_cert_ref(tls_cert *c)
+{
+    if (c)
+        c->refs++;
+    return c;
+}
+
+void tls_cert_unref(tls_cert *c)
+{
+    if (c && --c->refs == 0) {
+        tls_cert_info_clear(&c->info);
+        g_free(c);
+    }
+}
+
+GHashTable *tls_cert_cache_new(void)
+{
+    return g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
+                                 (GDestroyNotify)tls_cert_unref);
+}
+
+/* The certificate of DER der[0..n): from the cache when it was read before, else read now. */
+static tls_cert *cert_get(GHashTable *cache, const uint8_t *der, size_t n)
+{
+    uint8_t digest[32];
+    GBytes *key = NULL;
+    if (cache && gnutls_hash_fast(GNUTLS_DIG_SHA256, der, n, digest) >= 0) {
+        key = g_bytes_new(digest, sizeof digest);
+        tls_cert *c = g_hash_table_lookup(cache, key);
+        if (c) {
+            g_bytes_unref(key);
+            return tls_cert_ref(c);
+        }
+    }
+    tls_cert *c = g_new0(tls_cert, 1);
+    c->refs = 1;
+    c->der_len = n;
+    tls_cert_info_read(der, n, &c->info);
+    if (key)
+        g_hash_table_insert(cache, key, tls_cert_ref(c));
+    return c;
+}
+
+/* The pending bytes of a reassembly buffer after `used` of the `total` bytes at data were
+ * consumed: *buf holds them alone afterwards (NULL when none). data is either (*buf)->data (the
+ * buffer was used) or the caller's bytes. */
+static void keep_tail(GByteArray **buf, const uint8_t *data, size_t used, size_t total)
+{
+    if (*buf) {
+        if (used == total) {
+            free_bytes(*buf);
+            *buf = NULL;
+        } else if (used) {
+            secure_wipe((*buf)->data, used);
+            g_byte_array_remove_range(*buf, 0, (guint)used);
+        }
+    } else if (used < total) {
+        *buf = g_byte_array_sized_new((guint)(total - used));
+        g_byte_array_append(*buf, data + used, (guint)(total - used));
+    }
+}
+
+tls_hs *tls_hs_new(void)
+{
+    return g_new0(tls_hs, 1);
 }
 
 void tls_hs_free(tls_hs *hs)
@@ -148,8 +216,8 @@ void tls_hs_free(tls_hs *hs)
         free_bytes(hs->msg[d]);
     }
     free_bytes(hs->ch_ticket);
-    free_bytes(hs->server_cert);
-    free_bytes(hs->client_cert);
+    tls_cert_unref(hs->server_cert);
+    tls_cert_unref(hs->client_cert);
     free_bytes(hs->cke);
     free_bytes(hs->ticket);
     free_bytes(hs->transcript);
@@ -205,7 +273,7 @@ static int parse_client_hello(tls_hs *hs, tls_cur c)
         return -1;
     memcpy(hs->cr, rnd.p, 32);
     memcpy(hs->ch_sid, sid.p, sid.n);
-    hs->ch_sid_len = sid.n;
+    hs->ch_sid_len = (uint8_t)sid.n;
     int rc = parse_extensions(hs, &c, 0);
     if (rc < 0)
         return rc;
@@ -225,7 +293,7 @@ static int parse_server_hello(tls_hs *hs, tls_cur c)
         return -1;
     memcpy(hs->sr, rnd.p, 32);
     memcpy(hs->sid, sid.p, sid.n);
-    hs->sid_len = sid.n;
+    hs->sid_len = (uint8_t)sid.n;
     hs->ems = 0;
     int rc = parse_extensions(hs, &c, 1);
     if (rc < 0)
@@ -234,7 +302,8 @@ static int parse_server_hello(tls_hs *hs, tls_cur c)
     return 0;
 }
 
-/* Certificate (RFC 5246 7.4.2): keeps the first (leaf) certificate of the chain. */
+/* Certificate (RFC 5246 7.4.2): reads the first (leaf) certificate of the chain. Counted in
+ * held by its DER length as long as it is the direction's certificate, as if it were kept. */
 static int parse_certificate(tls_hs *hs, mssipae_dir d, tls_cur c)
 {
     tls_cur list = cur_vec(&c, 3);
@@ -245,8 +314,17 @@ static int parse_certificate(tls_hs *hs, mssipae_dir d, tls_cur c)
     tls_cur leaf = cur_vec(&list, 3);
     if (list.err || leaf.n == 0)
         return -1;
-    return hs_keep(hs, d == DIR_S2C ? &hs->server_cert : &hs->client_cert, leaf.p, leaf.n) < 0
-        ? -2 : 0;
+    tls_cert **slot = d == DIR_S2C ? &hs->server_cert : &hs->client_cert;
+    if (*slot) {
+        hs->held -= (*slot)->der_len;
+        tls_cert_unref(*slot);
+        *slot = NULL;
+    }
+    if (!hs_fits(hs, leaf.n))
+        return -2;
+    *slot = cert_get(hs->cert_cache, leaf.p, leaf.n);
+    hs->held += leaf.n;
+    return 0;
 }
 
 /* NewSessionTicket (RFC 5077 3.3). */
@@ -270,7 +348,7 @@ static void handle_message(tls_hs *hs, mssipae_dir d, const uint8_t *msg, size_t
     int rc = 0;
     int in_transcript = type != TLS_HT_HELLO_REQUEST && !hs->kx_seen;
     hs->messages++;
-    if (in_transcript && hs_append(hs, hs->transcript, msg, len) < 0) {
+    if (in_transcript && hs_append(hs, &hs->transcript, msg, len) < 0) {
         hs_break(hs, d, notes, "handshake larger than the %u-byte limit", TLS_HS_MAX_HELD);
         return;
     }
@@ -282,7 +360,7 @@ static void handle_message(tls_hs *hs, mssipae_dir d, const uint8_t *msg, size_t
         if (rc == 0)
             note_add(notes, NOTE_TOKEN, NOTE_SEV_CHAT,
                      "TLS-DSK ClientHello: version 0x%04x, session id of %zu bytes%s%s",
-                     hs->ch_version, hs->ch_sid_len, hs->ch_ems ? ", extended master secret" : "",
+                     hs->ch_version, (size_t)hs->ch_sid_len, hs->ch_ems ? ", extended master secret" : "",
                      hs->ch_ticket ? ", session ticket presented" : "");
         break;
     case TLS_HT_SERVER_HELLO: {
@@ -342,35 +420,43 @@ unexpected:
              d == DIR_C2S ? "client" : "server");
 }
 
-/* The plaintext of one handshake record: completes and handles handshake messages. */
+/* The plaintext of one handshake record: completes and handles handshake messages. Messages
+ * are read in place; only an incomplete one is copied (to msg[d]). */
 static void handle_handshake_record(tls_hs *hs, mssipae_dir d, const uint8_t *p, size_t n,
                                     note_list *notes)
 {
-    GByteArray *m = hs->msg[d];
-    if (hs_append(hs, m, p, n) < 0) {
+    if (!hs_fits(hs, n)) {
         hs_break(hs, d, notes, "handshake larger than the %u-byte limit", TLS_HS_MAX_HELD);
         return;
     }
+    hs->held += n;
+    hs->msg_len[d] += n;
+    const uint8_t *data = p;
+    size_t total = n;
+    if (hs->msg[d]) {
+        g_byte_array_append(hs->msg[d], p, (guint)n);
+        data = hs->msg[d]->data;
+        total = hs->msg[d]->len;
+    }
     size_t off = 0;
-    while (!hs->broken[d] && m->len - off >= TLS_HS_HDR) {
-        const uint8_t *h = m->data + off;
+    while (!hs->broken[d] && total - off >= TLS_HS_HDR) {
+        const uint8_t *h = data + off;
         size_t blen = ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
         if (blen + TLS_HS_HDR > TLS_HS_MAX_HELD) {
             hs_break(hs, d, notes, "handshake message type %u announces %zu bytes, more than the "
                      "%u-byte limit", h[0], blen, TLS_HS_MAX_HELD);
             return;
         }
-        if (m->len - off < TLS_HS_HDR + blen)
+        if (total - off < TLS_HS_HDR + blen)
             break; /* the rest comes in a later record */
         handle_message(hs, d, h, TLS_HS_HDR + blen, notes);
         off += TLS_HS_HDR + blen;
     }
     if (hs->broken[d])
         return;
-    if (off) {
-        g_byte_array_remove_range(m, 0, (guint)off);
-        hs->held -= off;
-    }
+    hs->held -= off;
+    hs->msg_len[d] -= off;
+    keep_tail(&hs->msg[d], data, off, total);
 }
 
 /* One complete record. */
@@ -390,7 +476,7 @@ static void handle_record(tls_hs *hs, mssipae_dir d, uint8_t type, const uint8_t
     case TLS_CT_CCS:
         if (hs->ccs[d])
             return;
-        if (n != 1 || p[0] != 1 || hs->msg[d]->len) {
+        if (n != 1 || p[0] != 1 || hs->msg_len[d]) {
             hs_break(hs, d, notes, "malformed ChangeCipherSpec");
             return;
         }
@@ -410,35 +496,50 @@ void tls_hs_feed(tls_hs *hs, mssipae_dir d, const uint8_t *tok, size_t len, note
 {
     if (!hs || (d != DIR_C2S && d != DIR_S2C) || hs->broken[d] || !tok || !len)
         return;
-    GByteArray *r = hs->rec[d];
-    if (hs_append(hs, r, tok, len) < 0) {
+    if (!hs_fits(hs, len)) {
         hs_break(hs, d, notes, "more than %u bytes of handshake records", TLS_HS_MAX_HELD);
-        return;
+        goto out;
+    }
+    /* records are read in place from the token; only an incomplete one is copied (rec[d]) */
+    hs->held += len;
+    hs->rec_len[d] += len;
+    const uint8_t *data = tok;
+    size_t total = len;
+    if (hs->rec[d]) {
+        g_byte_array_append(hs->rec[d], tok, (guint)len);
+        data = hs->rec[d]->data;
+        total = hs->rec[d]->len;
     }
     size_t off = 0;
-    while (!hs->broken[d] && r->len - off >= TLS_REC_HDR) {
-        const uint8_t *h = r->data + off;
+    while (!hs->broken[d] && total - off >= TLS_REC_HDR) {
+        const uint8_t *h = data + off;
         uint8_t type = h[0];
         uint16_t ver = (uint16_t)((h[1] << 8) | h[2]);
         size_t rlen = ((size_t)h[3] << 8) | h[4];
         if (type < TLS_CT_CCS || type > TLS_CT_HEARTBEAT || h[1] != 3) {
             hs_break(hs, d, notes, "not a TLS record (type %u, version 0x%04x)", type, ver);
-            return;
+            break;
         }
         if (rlen > TLS_REC_MAX) {
             hs_break(hs, d, notes, "record length %zu exceeds the TLS limit %u", rlen, TLS_REC_MAX);
-            return;
+            break;
         }
-        if (r->len - off < TLS_REC_HDR + rlen)
+        if (total - off < TLS_REC_HDR + rlen)
             break; /* the record ends in a later token */
         handle_record(hs, d, type, h + TLS_REC_HDR, rlen, notes);
         off += TLS_REC_HDR + rlen;
     }
-    if (hs->broken[d])
-        return;
-    if (off) {
-        g_byte_array_remove_range(r, 0, (guint)off);
+    if (!hs->broken[d]) {
         hs->held -= off;
+        hs->rec_len[d] -= off;
+        keep_tail(&hs->rec[d], data, off, total);
+    }
+out:
+    if (hs->broken[d]) {
+        /* nothing of this direction is read any more */
+        free_bytes(hs->rec[d]);
+        free_bytes(hs->msg[d]);
+        hs->rec[d] = hs->msg[d] = NULL;
     }
 }
 
@@ -452,36 +553,20 @@ int tls_hs_resumed(const tls_hs *hs)
            hs->ccs[DIR_S2C];
 }
 
-/* Frees one held buffer (wiped) and takes it off the count. */
-static void hs_drop(tls_hs *hs, GByteArray **slot)
-{
-    if (*slot) {
-        hs->held -= (*slot)->len;
-        free_bytes(*slot);
-        *slot = NULL;
-    }
-}
-
 void tls_hs_trim(tls_hs *hs)
 {
     if (!hs || !hs->ccs[DIR_C2S] || !hs->ccs[DIR_S2C])
         return;
-    if (hs->kx_seen && hs->transcript && hs->transcript->len == 0 && !hs->cke &&
-        !hs->ch_ticket && !hs->ticket && hs->rec[0]->len == 0 && hs->msg[0]->len == 0 &&
-        hs->rec[1]->len == 0 && hs->msg[1]->len == 0)
-        return; /* trimmed already and nothing held since: the same state, without an allocation
-                   per message (issue 10) */
     hs_drop(hs, &hs->transcript);
-    hs->transcript = g_byte_array_new();
     hs->kx_seen = 1; /* nothing more enters the transcript */
     hs_drop(hs, &hs->cke);
     hs_drop(hs, &hs->ch_ticket);
     hs_drop(hs, &hs->ticket);
     for (int d = 0; d < 2; d++) {
-        hs->held -= hs->rec[d]->len + hs->msg[d]->len;
-        secure_wipe(hs->rec[d]->data, hs->rec[d]->len);
-        secure_wipe(hs->msg[d]->data, hs->msg[d]->len);
-        g_byte_array_set_size(hs->rec[d], 0);
-        g_byte_array_set_size(hs->msg[d], 0);
+        hs->held -= hs->rec_len[d] + hs->msg_len[d];
+        hs->rec_len[d] = hs->msg_len[d] = 0;
+        free_bytes(hs->rec[d]);
+        free_bytes(hs->msg[d]);
+        hs->rec[d] = hs->msg[d] = NULL;
     }
 }

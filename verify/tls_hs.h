@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keytab/rsakeys.h"
 #include "verify/verdict.h"
 
 #define TLS_HS_MAX_HELD (256u * 1024u) /* bytes held per SA */
@@ -39,47 +40,72 @@ enum {
     TLS_HT_FINISHED = 20,
 };
 
+/* A certificate, read (subject, thumbprint, key id) when its Certificate message arrived; its
+ * DER is not kept (issue 10: a capture of many SAs keeps a few hundred bytes per SA).
+ * Reference-counted: a handshake and the SAs that show it share one. */
+typedef struct tls_cert {
+    int refs;
+    size_t der_len;             /* length of the DER, still counted in tls_hs.held */
+    tls_cert_info info;
+} tls_cert;
+
+tls_cert *tls_cert_ref(tls_cert *c);
+void tls_cert_unref(tls_cert *c);
+
+/* A table of certificates already read, shared by the handshakes of a capture (a pool's server
+ * certificate and a user's client certificate come back in every handshake): SHA-256 of the
+ * DER -> tls_cert. Reading one costs ~400 k instructions (GnuTLS import, DN, key id); finding it
+ * again a digest. Free with g_hash_table_destroy. */
+GHashTable *tls_cert_cache_new(void);
+
 /* Everything read from one inner handshake. Fields are valid when their have_ flag is set;
- * byte arrays are NULL until the message that carries them was read. Owned by the reader. */
+ * byte arrays and certificates are NULL until the message that carries them was read. Owned by
+ * the reader. */
 typedef struct tls_hs {
     /* ClientHello */
-    int have_ch;
-    uint16_t ch_version;        /* client_version: the version bytes of the pre-master secret */
     uint8_t cr[32];             /* client_random */
     uint8_t ch_sid[32];
-    size_t ch_sid_len;
-    int ch_ems;                 /* offered extended_master_secret (0x0017) */
-    int ch_ticket_ext;          /* sent session_ticket (0x0023) */
-    GByteArray *ch_ticket;      /* its non-empty content: a ticket presented for resumption */
+    uint8_t sr[32];             /* server_random (ServerHello) */
+    uint8_t sid[32];            /* session id (ServerHello) */
+    uint16_t ch_version;        /* client_version: the version bytes of the pre-master secret */
+    uint8_t ch_sid_len;
+    uint8_t have_ch;
+    uint8_t ch_ems;             /* offered extended_master_secret (0x0017) */
+    uint8_t ch_ticket_ext;      /* sent session_ticket (0x0023) */
     /* ServerHello */
-    int have_sh;
+    uint8_t have_sh;
+    uint8_t ems;                /* extended master secret negotiated (both sides sent it) */
     uint16_t version;           /* negotiated (server_version; supported_versions if present) */
-    uint8_t sr[32];             /* server_random */
-    uint8_t sid[32];
-    size_t sid_len;
     uint16_t suite;
-    int ems;                    /* extended master secret negotiated (both sides sent it) */
+    uint8_t sid_len;
     /* later messages */
-    int server_kx;              /* ServerKeyExchange seen: ephemeral (DHE/ECDHE) key exchange */
-    int cert_request;           /* CertificateRequest seen */
-    int server_done;            /* ServerHelloDone seen: a full handshake */
-    GByteArray *server_cert;    /* DER of the server's leaf certificate */
-    GByteArray *client_cert;    /* DER of the client's leaf certificate */
-    int kx_seen;                /* ClientKeyExchange seen (stays set after tls_hs_trim) */
-    int ch_ticket_seen;         /* the ClientHello presented a ticket (idem) */
+    uint8_t server_kx;          /* ServerKeyExchange seen: ephemeral (DHE/ECDHE) key exchange */
+    uint8_t cert_request;       /* CertificateRequest seen */
+    uint8_t server_done;        /* ServerHelloDone seen: a full handshake */
+    uint8_t kx_seen;            /* ClientKeyExchange seen (stays set after tls_hs_trim) */
+    uint8_t ch_ticket_seen;     /* the ClientHello presented a ticket (idem) */
+    uint8_t ccs[2];             /* ChangeCipherSpec seen, by direction (mssipae_dir) */
+    uint8_t broken[2];          /* reading stopped for this direction */
+    int messages;               /* handshake messages read */
+    tls_cert *server_cert;      /* the server's leaf certificate */
+    tls_cert *client_cert;      /* the client's leaf certificate */
+    GByteArray *ch_ticket;      /* the ClientHello's non-empty ticket: presented for resumption */
     GByteArray *cke;            /* ClientKeyExchange body (RSA: 2-byte length + EncryptedPMS) */
     GByteArray *ticket;         /* NewSessionTicket issued by the server */
     GByteArray *transcript;     /* handshake messages, both directions, up to and including
-                                   ClientKeyExchange (RFC 7627 session_hash input) */
-    int ccs[2];                 /* ChangeCipherSpec seen, by direction (mssipae_dir) */
-    int messages;               /* handshake messages read */
+                                   ClientKeyExchange (RFC 7627 session_hash input); NULL when
+                                   none (yet, or any more) */
 
-    /* state of the reader */
-    GByteArray *rec[2];         /* bytes of an incomplete record, by direction */
-    GByteArray *msg[2];         /* bytes of an incomplete handshake message, by direction */
-    int broken[2];              /* reading stopped for this direction */
+    /* state of the reader: the bytes of an incomplete record / handshake message, by direction
+     * (NULL when none: whole records and messages are read in place from the token) */
+    GByteArray *rec[2];
+    GByteArray *msg[2];
+    size_t rec_len[2], msg_len[2]; /* what the two would hold if every token were copied in
+                                   first (the accounting of held, and so of the cap, is that) */
     char *broken_why;           /* first reason reading stopped (g_malloc'd) */
-    size_t held;                /* bytes held in all buffers above */
+    GHashTable *cert_cache;     /* tls_cert_cache_new's, shared (not owned); NULL: none */
+    size_t held;                /* bytes held: pending records and messages, transcript,
+                                   certificates (their DER length), tickets, ClientKeyExchange */
 } tls_hs;
 
 tls_hs *tls_hs_new(void);
@@ -91,8 +117,9 @@ void tls_hs_free(tls_hs *hs);
 void tls_hs_feed(tls_hs *hs, mssipae_dir dir, const uint8_t *tok, size_t len, note_list *notes);
 
 /* Drops what only the master-secret derivation needs (transcript, ClientKeyExchange, tickets,
- * pending bytes; wiped) once the master secret is known and both sides sent ChangeCipherSpec,
- * so a long capture keeps little per SA. The parsed facts and certificates stay. */
+ * pending bytes; wiped and freed) once the master secret is known and both sides sent
+ * ChangeCipherSpec, so a long capture keeps little per SA. The parsed facts and certificates
+ * stay. */
 void tls_hs_trim(tls_hs *hs);
 
 /* 1 when this handshake resumes an earlier session: the ServerHello echoes the ClientHello's

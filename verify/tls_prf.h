@@ -1,11 +1,12 @@
 /* tls_prf.h - TLS key derivation for TLS-DSK: the PRFs, the master secret (standard and
  * RFC 7627 extended), the session hash, the EAP key block and the HMAC of a signature.
  *
- * Every primitive is GnuTLS's (gnutls_hmac / gnutls_hash); nothing is hand-written but the
- * P_hash expansion itself (RFC 2246 5 / RFC 5246 5).
+ * Every primitive is a library's (nettle's HMAC keyed once per secret for the PRFs, GnuTLS's
+ * one-shot HMAC per signature, GnuTLS's hashes);
+ * nothing is hand-written but the P_hash expansion itself (RFC 2246 5 / RFC 5246 5).
  *
- * Return values: 0 on success, -1 when GnuTLS refused (an algorithm disabled by policy, an
- * out-of-memory): the caller then has no key, never a wrong one.
+ * Return values: 0 on success, -1 when the library refused (an unknown hash, an algorithm
+ * disabled by policy): the caller then has no key, never a wrong one.
  */
 #ifndef MSSIPAE_TLS_PRF_H
 #define MSSIPAE_TLS_PRF_H

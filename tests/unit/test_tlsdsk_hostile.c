@@ -2,7 +2,8 @@
  * input (acceptance item 5): bad record lengths and types, truncated and misdirected messages,
  * unknown suites, DHE/ECDHE handshakes with only an RSA key, a 1 MB certificate, encrypted
  * records after ChangeCipherSpec, framing variants (several messages per record, a message
- * across records, records across tokens), and seeded random corruption. Every case must end in
+ * across records, records across tokens), seeded random corruption, and what the reader keeps
+ * (only incomplete records and messages; nothing of the handshake after tls_hs_trim). Every case must end in
  * a clear status and notes, never a crash (run under ASan + UBSan by test.sh).
  *
  * The handshakes here are hand-built byte strings (RFC 5246 7.4 layouts), so each case changes
@@ -561,6 +562,112 @@ static void test_resumption_cycle(void **state)
     mech_tlsdsk_ops.cap_free(cap);
 }
 
+/* Feeds bytes to a reader directly. */
+static void hs_feed_bytes(tls_hs *hs, mssipae_dir d, const GByteArray *b, note_list *n)
+{
+    tls_hs_feed(hs, d, b->data, b->len, n);
+}
+
+static void hs_feed_msg(tls_hs *hs, mssipae_dir d, GByteArray *msg, note_list *n)
+{
+    GByteArray *r = record(22, 0x0301, msg->data, msg->len);
+    hs_feed_bytes(hs, d, r, n);
+    g_byte_array_free(r, TRUE);
+    g_byte_array_free(msg, TRUE);
+}
+
+/* A Certificate message whose leaf is der[0..n) (not a real certificate: only read). */
+static GByteArray *certificate_msg(const uint8_t *der, size_t n)
+{
+    GByteArray *body = g_byte_array_new();
+    put24(body, n + 3);
+    put24(body, n);
+    g_byte_array_append(body, der, (guint)n);
+    GByteArray *m = hsmsg(11, body->data, body->len);
+    g_byte_array_free(body, TRUE);
+    return m;
+}
+
+/* What the reader holds (issue 10: a capture of many SAs keeps little per SA): a partial record
+ * or message only while it is incomplete, nothing of the handshake once tls_hs_trim ran but the
+ * certificates' counted length, and a certificate read once per capture (the cache). */
+static void test_reader_keeps_little(void **state)
+{
+    GHashTable *cache = tls_cert_cache_new();
+    uint8_t der[300];
+    for (size_t i = 0; i < sizeof der; i++)
+        der[i] = (uint8_t)(i * 7 + 1);
+    tls_cert *first = NULL;
+    for (int round = 0; round < 2; round++) {
+        tls_hs *hs = tls_hs_new();
+        hs->cert_cache = cache;
+        note_list *notes = note_list_new();
+        /* a ClientHello record cut in two tokens: the first part is held, then nothing */
+        GByteArray *ch = client_hello(0x0301, 0);
+        GByteArray *r = record(22, 0x0301, ch->data, ch->len);
+        tls_hs_feed(hs, DIR_C2S, r->data, 9, notes);
+        assert_non_null(hs->rec[DIR_C2S]);
+        assert_int_equal(hs->held, 9);
+        tls_hs_feed(hs, DIR_C2S, r->data + 9, r->len - 9, notes);
+        assert_null(hs->rec[DIR_C2S]);
+        assert_null(hs->msg[DIR_C2S]);
+        assert_true(hs->have_ch);
+        size_t transcript = ch->len;
+        assert_int_equal(hs->held, transcript);
+        g_byte_array_free(r, TRUE);
+        g_byte_array_free(ch, TRUE);
+        /* ServerHello, then a Certificate message cut over two records */
+        GByteArray *sh = server_hello(0x0301, 0x002f);
+        transcript += sh->len;
+        hs_feed_msg(hs, DIR_S2C, sh, notes);
+        GByteArray *cm = certificate_msg(der, sizeof der);
+        transcript += cm->len;
+        GByteArray *r1 = record(22, 0x0301, cm->data, 100);
+        GByteArray *r2 = record(22, 0x0301, cm->data + 100, cm->len - 100);
+        hs_feed_bytes(hs, DIR_S2C, r1, notes);
+        assert_non_null(hs->msg[DIR_S2C]);
+        assert_null(hs->rec[DIR_S2C]);
+        hs_feed_bytes(hs, DIR_S2C, r2, notes);
+        assert_null(hs->msg[DIR_S2C]);
+        assert_non_null(hs->server_cert);
+        assert_int_equal(hs->server_cert->der_len, sizeof der);
+        if (round == 0)
+            first = hs->server_cert;
+        else
+            assert_ptr_equal(hs->server_cert, first); /* read once per capture */
+        hs_feed_msg(hs, DIR_S2C, hsmsg(14, NULL, 0), notes);
+        transcript += 4;
+        static const uint8_t cke[] = { 0, 4, 1, 2, 3, 4 };
+        hs_feed_msg(hs, DIR_C2S, hsmsg(16, cke, sizeof cke), notes);
+        transcript += 4 + sizeof cke;
+        assert_non_null(hs->cke);
+        assert_int_equal(hs->held, transcript + sizeof cke + sizeof der);
+        static const uint8_t ccs[] = { 20, 3, 1, 0, 1, 1 };
+        tls_hs_feed(hs, DIR_C2S, ccs, sizeof ccs, notes);
+        tls_hs_feed(hs, DIR_S2C, ccs, sizeof ccs, notes);
+        assert_false(tu_has_note(notes, NOTE_MALFORMED, NULL));
+        tls_hs_trim(hs);
+        assert_null(hs->transcript);
+        assert_null(hs->cke);
+        for (int d = 0; d < 2; d++) {
+            assert_null(hs->rec[d]);
+            assert_null(hs->msg[d]);
+        }
+        assert_int_equal(hs->held, sizeof der); /* the certificate, counted by its length */
+        /* an encrypted Finished after the trim: read in place, nothing held */
+        static const uint8_t fin[] = { 22, 3, 1, 0, 4, 0xde, 0xad, 0xbe, 0xef };
+        tls_hs_feed(hs, DIR_C2S, fin, sizeof fin, notes);
+        assert_null(hs->rec[DIR_C2S]);
+        assert_int_equal(hs->held, sizeof der);
+        g_byte_array_free(r1, TRUE);
+        g_byte_array_free(r2, TRUE);
+        g_byte_array_free(cm, TRUE);
+        note_list_free(notes);
+        tls_hs_free(hs);
+    }
+    g_hash_table_destroy(cache);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -579,6 +686,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_handshake_and_tls13, fx_setup, fx_teardown),
         cmocka_unit_test(test_random_corruption),
         cmocka_unit_test(test_resumption_cycle),
+        cmocka_unit_test(test_reader_keeps_little),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
