@@ -239,6 +239,7 @@ void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, siz
  * What the MACs of one message share, computed at most once per message: the CRC32 of the
  * message (every non-ESS key) and HMAC_MD5(SigningKey, LE32(seq) || message) per signing key and
  * SeqNum (the signing key does not depend on the flags, so every ESS flag variant shares it).
+ * Slots are told apart by the key schedule, so keys of several ExportedSessionKeys may share m.
  * Results are those of ntlm_mac / ntlm_mac_noess_alt. Wipe with ntlm_mac_memo_clear. */
 #define NTLM_MEMO_SLOTS 6
 typedef struct {
@@ -248,7 +249,8 @@ typedef struct {
     uint32_t crc;
     size_t n;                       /* HMAC slots used */
     struct {
-        uint8_t sign[16];           /* the signing key */
+        uint32_t ks[8];             /* the signing key's HMAC key schedule (inner, outer state):
+                                       HMAC_MD5 depends on a 16-byte key through it alone */
         uint32_t seq;
         uint8_t h[8];               /* HMAC_MD5(sign, LE32(seq) || buf)[0..7] */
     } slot[NTLM_MEMO_SLOTS];
@@ -261,5 +263,42 @@ void ntlm_mac_m(const ntlm_keys *k, int dir, uint32_t seq, ntlm_mac_memo *m, uin
 /* ntlm_mac_noess_alt(k, alt, seq, m->buf, m->buflen, out), sharing the CRC through m. */
 void ntlm_mac_noess_alt_m(const ntlm_keys *k, int alt, uint32_t seq, ntlm_mac_memo *m,
                           uint8_t out[16]);
+
+/* ---- one ExportedSessionKey under any flags, compactly (issue 10) ----
+ * What the MACs of every flag set of one ExportedSessionKey need, each piece derived when first
+ * needed and kept: per direction the HMAC-MD5 key schedule of the signing key (the MD5 states
+ * after the inner and the outer padded-key block), per KEY_EXCH strength (128, 56, 40) and
+ * direction the first 8 bytes of the RC4 keystream for SeqNum 100, and the first 12 bytes of
+ * the keystreams of the three non-ESS seal-key choices (NTLM_NOESS_ALT_FLAGS order). Other
+ * SeqNums recompute their keystream. ~170 bytes instead of one 240-byte ntlm_keys per flag set.
+ * Results equal those of ntlm_mac / ntlm_mac_noess_alt with ntlm_derive_keys(esk, flags).
+ * Secret: wipe with ntlm_ek_clear. */
+typedef struct {
+    uint8_t esk[16];
+    uint32_t have;                   /* NTLM_EK_* bits of what is derived */
+    uint32_t hmac_in[2][4], hmac_out[2][4];
+    uint8_t kx[3][2][8];             /* [strength: 128, 56, 40][dir] keystream for SeqNum 100 */
+    uint8_t alt[3][12];              /* non-ESS keystreams */
+} ntlm_ek;
+
+void ntlm_ek_init(ntlm_ek *e, const uint8_t esk[16]);
+void ntlm_ek_clear(ntlm_ek *e);
+/* The index (0..2, NTLM_NOESS_ALT_FLAGS order) of the non-ESS seal key flags choose. */
+int ntlm_noess_choice(uint32_t flags);
+/* ntlm_mac(ntlm_derive_keys(e->esk, flags), dir, seq, m->buf, m->buflen, out), through m. */
+void ntlm_ek_mac(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_memo *m,
+                 uint8_t out[16]);
+/* ntlm_mac_noess_alt(ntlm_derive_keys(e->esk, any), alt, seq, ...), through m. */
+void ntlm_ek_mac_noess_alt(ntlm_ek *e, int alt, uint32_t seq, ntlm_mac_memo *m,
+                           uint8_t out[16]);
+/* ntlm_mac_equal(ntlm_ek_mac(e, flags, dir, seq, m), sig, flags & ESS), computing only what
+ * can change the answer: with ESS the MAC ends in LE32(seq), so a signature carrying another
+ * SeqNum cannot match and no HMAC is computed; without ESS the CRC is computed only when the
+ * encrypted SeqNum field matches. */
+int ntlm_ek_matches(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_memo *m,
+                    const uint8_t sig[16]);
+/* The same for the non-ESS seal-key choice alt. */
+int ntlm_ek_noess_alt_matches(ntlm_ek *e, int alt, uint32_t seq, ntlm_mac_memo *m,
+                              const uint8_t sig[16]);
 
 #endif

@@ -363,7 +363,7 @@ void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
 }
 
 /* Index in NTLM_NOESS_ALT_FLAGS order of the non-ESS seal key flags choose. */
-static int noess_choice(uint32_t flags)
+int ntlm_noess_choice(uint32_t flags)
 {
     if (!(flags & NTLM_FL_LM_KEY))
         return 0;
@@ -438,7 +438,7 @@ void ntlm_derive_keys_like(const uint8_t esk[16], uint32_t flags, const ntlm_key
             secure_wipe(ak, sizeof ak);
         }
     }
-    int c = noess_choice(flags);
+    int c = ntlm_noess_choice(flags);
     memcpy(k->ks100[0], k->ks_alt[c], 12);
     memcpy(k->ks100[1], k->ks_alt[c], 12);
 }
@@ -576,24 +576,27 @@ static void mac_noess_crc(const uint8_t ks[12], uint32_t crc, uint32_t seq, uint
         out[8 + i] = (uint8_t)(plain[i] ^ ks[4 + i]);
 }
 
-/* HMAC_MD5(k->sign[d], LE32(seq) || buf)[0..7], from the memo or computed with the kept key
- * schedule and remembered. */
-static const uint8_t *memo_hmac(const ntlm_keys *k, int d, uint32_t seq, ntlm_mac_memo *m)
+/* HMAC_MD5(key, LE32(seq) || buf)[0..7] for the key whose schedule is (in, out), from the memo
+ * or computed and remembered. */
+static const uint8_t *memo_hmac(const uint32_t in[4], const uint32_t out[4], uint32_t seq,
+                                ntlm_mac_memo *m)
 {
     for (size_t i = 0; i < m->n; i++)
-        if (m->slot[i].seq == seq && memcmp(m->slot[i].sign, k->sign[d], 16) == 0)
+        if (m->slot[i].seq == seq && memcmp(m->slot[i].ks, in, 16) == 0 &&
+            memcmp(m->slot[i].ks + 4, out, 16) == 0)
             return m->slot[i].h;
     size_t i = m->n < NTLM_MEMO_SLOTS ? m->n++ : NTLM_MEMO_SLOTS - 1;
     uint8_t s[4], h[16];
     wr32(s, seq);
     struct hmac_md5_ctx c;
-    hmac_md5_load(&c, k->hmac_in[d], k->hmac_out[d]);
+    hmac_md5_load(&c, in, out);
     hmac_md5_update(&c, 4, s);
     if (m->buflen)
         hmac_md5_update(&c, m->buflen, m->buf);
     hmac_md5_digest(&c, 16, h);
     secure_wipe(&c, sizeof c);
-    memcpy(m->slot[i].sign, k->sign[d], 16);
+    memcpy(m->slot[i].ks, in, 16);
+    memcpy(m->slot[i].ks + 4, out, 16);
     m->slot[i].seq = seq;
     memcpy(m->slot[i].h, h, 8);
     secure_wipe(h, sizeof h);
@@ -607,7 +610,7 @@ void ntlm_mac_m(const ntlm_keys *k, int dir, uint32_t seq, ntlm_mac_memo *m, uin
         mac_noess_crc(k->ks100[d], memo_crc(m), seq, out);
         return;
     }
-    const uint8_t *h = memo_hmac(k, d, seq, m);
+    const uint8_t *h = memo_hmac(k->hmac_in[d], k->hmac_out[d], seq, m);
     wr32(out, 1);
     wr32(out + 12, seq);
     if (!(k->flags & NTLM_FL_KEY_EXCH)) {
@@ -630,4 +633,171 @@ void ntlm_mac_noess_alt_m(const ntlm_keys *k, int alt, uint32_t seq, ntlm_mac_me
                           uint8_t out[16])
 {
     mac_noess_crc(k->ks_alt[alt], memo_crc(m), seq, out);
+}
+
+/* ---- one ExportedSessionKey under any flags (ntlm_ek) ---- */
+
+enum {
+    EK_HMAC0 = 1u << 0,  /* hmac_in/out[0]; [1] is bit 1 */
+    EK_KX0 = 1u << 2,    /* kx[s][d]: bit 2 + 2 * s + d */
+    EK_ALT0 = 1u << 8,   /* alt[i]: bit 8 + i */
+};
+
+void ntlm_ek_init(ntlm_ek *e, const uint8_t esk[16])
+{
+    secure_wipe(e, sizeof *e);
+    memcpy(e->esk, esk, 16);
+}
+
+void ntlm_ek_clear(ntlm_ek *e)
+{
+    secure_wipe(e, sizeof *e);
+}
+
+/* The HMAC key schedule of direction d's signing key. */
+static void ek_hmac(ntlm_ek *e, int d)
+{
+    if (e->have & (EK_HMAC0 << d))
+        return;
+    uint8_t sk[16];
+    struct hmac_md5_ctx h;
+    ntlm_sign_key(e->esk, d, sk);
+    hmac_md5_set_key(&h, 16, sk);
+    memcpy(e->hmac_in[d], h.inner.state, 16);
+    memcpy(e->hmac_out[d], h.outer.state, 16);
+    secure_wipe(&h, sizeof h);
+    secure_wipe(sk, sizeof sk);
+    e->have |= EK_HMAC0 << d;
+}
+
+/* KEY_EXCH strength of flags: 0 = 128, 1 = 56, 2 = 40 (ntlm_seal_key_ess's choice). */
+static int kx_strength(uint32_t flags)
+{
+    return (flags & NTLM_FL_128) ? 0 : (flags & NTLM_FL_56) ? 1 : 2;
+}
+
+/* The first 8 bytes of the RC4 keystream of MD5(SealingKey(flags, d) || LE32(seq)). */
+static void ess_seq_ks(const uint8_t esk[16], uint32_t flags, int d, uint32_t seq,
+                       uint8_t out[8])
+{
+    static const uint8_t zero[8] = { 0 };
+    uint8_t seal[16], s[4], rk[16];
+    ntlm_seal_key_ess(esk, flags, d, seal);
+    wr32(s, seq);
+    md5_2(seal, 16, s, 4, rk);
+    rc4(rk, 16, zero, 8, out);
+    secure_wipe(seal, sizeof seal);
+    secure_wipe(rk, sizeof rk);
+}
+
+/* The kept keystream for SeqNum 100 under flags (ESS with KEY_EXCH) and direction d. */
+static const uint8_t *ek_kx(ntlm_ek *e, uint32_t flags, int d)
+{
+    int s = kx_strength(flags);
+    uint32_t bit = EK_KX0 << (2 * s + d);
+    if (!(e->have & bit)) {
+        ess_seq_ks(e->esk, flags, d, NTLM_SEQ_SIP, e->kx[s][d]);
+        e->have |= bit;
+    }
+    return e->kx[s][d];
+}
+
+/* The kept keystream of non-ESS seal-key choice alt. */
+static const uint8_t *ek_alt(ntlm_ek *e, int alt)
+{
+    uint32_t bit = EK_ALT0 << alt;
+    if (!(e->have & bit)) {
+        static const uint32_t fl[3] = NTLM_NOESS_ALT_FLAGS;
+        static const uint8_t zero[12] = { 0 };
+        uint8_t ak[16];
+        size_t al = ntlm_seal_key_noess(e->esk, fl[alt], ak);
+        rc4(ak, al, zero, 12, e->alt[alt]);
+        secure_wipe(ak, sizeof ak);
+        e->have |= bit;
+    }
+    return e->alt[alt];
+}
+
+/* The ESS checksum field (8 bytes) under flags, direction d, SeqNum seq. */
+static void ek_ess_ck(ntlm_ek *e, uint32_t flags, int d, uint32_t seq, ntlm_mac_memo *m,
+                      uint8_t ck[8])
+{
+    ek_hmac(e, d);
+    const uint8_t *h = memo_hmac(e->hmac_in[d], e->hmac_out[d], seq, m);
+    if (!(flags & NTLM_FL_KEY_EXCH)) {
+        memcpy(ck, h, 8);
+        return;
+    }
+    uint8_t tmp[8];
+    const uint8_t *ks;
+    if (seq == NTLM_SEQ_SIP) {
+        ks = ek_kx(e, flags, d);
+    } else {
+        ess_seq_ks(e->esk, flags, d, seq, tmp);
+        ks = tmp;
+    }
+    for (int i = 0; i < 8; i++)
+        ck[i] = (uint8_t)(h[i] ^ ks[i]);
+    secure_wipe(tmp, sizeof tmp);
+}
+
+void ntlm_ek_mac(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_memo *m,
+                 uint8_t out[16])
+{
+    int d = dir ? 1 : 0;
+    if (!(flags & NTLM_FL_ESS)) {
+        /* one seal key serves both directions */
+        mac_noess_crc(ek_alt(e, ntlm_noess_choice(flags)), memo_crc(m), seq, out);
+        return;
+    }
+    wr32(out, 1);
+    ek_ess_ck(e, flags, d, seq, m, out + 4);
+    wr32(out + 12, seq);
+}
+
+void ntlm_ek_mac_noess_alt(ntlm_ek *e, int alt, uint32_t seq, ntlm_mac_memo *m,
+                           uint8_t out[16])
+{
+    mac_noess_crc(ek_alt(e, alt), memo_crc(m), seq, out);
+}
+
+/* Non-ESS: 01000000 || pad || (CRC32 || SeqNum) XOR ks[4..11], compared on all but the pad.
+ * The SeqNum part is compared first: it needs no CRC, and when it differs the answer is 0
+ * whatever the CRC (it is no secret either: any valid signature shows ks[8..11]). */
+static int noess_matches(const uint8_t ks[12], uint32_t seq, ntlm_mac_memo *m,
+                         const uint8_t sig[16])
+{
+    uint8_t t[4];
+    wr32(t, seq);
+    for (int i = 0; i < 4; i++)
+        if ((uint8_t)(t[i] ^ ks[8 + i]) != sig[12 + i])
+            return 0;
+    uint8_t mine[16];
+    mac_noess_crc(ks, memo_crc(m), seq, mine);
+    int ok = ntlm_mac_equal(mine, sig, 0);
+    secure_wipe(mine, sizeof mine);
+    return ok;
+}
+
+int ntlm_ek_matches(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_memo *m,
+                    const uint8_t sig[16])
+{
+    if (!(flags & NTLM_FL_ESS))
+        return noess_matches(ek_alt(e, ntlm_noess_choice(flags)), seq, m, sig);
+    /* The MAC is 01000000 || ck || LE32(seq): the clear fields decide before any HMAC. */
+    uint8_t s[4];
+    wr32(s, seq);
+    if (memcmp(sig + 12, s, 4) != 0)
+        return 0;
+    uint8_t mine[16];
+    ntlm_ek_mac(e, flags, dir, seq, m, mine);
+    int ok = ntlm_mac_equal(mine, sig, 1);
+    secure_wipe(mine, sizeof mine);
+    return ok;
+}
+
+int ntlm_ek_noess_alt_matches(ntlm_ek *e, int alt, uint32_t seq, ntlm_mac_memo *m,
+                              const uint8_t sig[16])
+{
+    return noess_matches(ek_alt(e, alt), seq, m, sig);
 }
