@@ -450,18 +450,21 @@ static void ntlm_on_token(void *vst, mssipae_dir dir, const uint8_t *tok, size_t
 /* Cheap explanations of a failed check, as notes only (the verdict stays INVALID):
  * SeqNum 0 or the SeqNum in the token, the other direction's keys (reflection), and the other
  * non-ESS seal-key lengths. label prefixes each note (may be ""); quiet keeps only findings
- * that match (used when guessing flag variants, where the rest is noise). */
-static void diagnose(ntlm_ek *k, uint32_t flags, const char *label, int quiet, mssipae_dir dir,
-                     ntlm_mac_memo *mm, const uint8_t *sig, note_list *notes)
+ * that match (used when guessing flag variants, where the rest is noise). all_failed: every
+ * flag variant was just checked against sig (SeqNum 100, direction dir) and none matched,
+ * which covers the other non-ESS seal-key choices: they are the non-ESS variants. */
+static void diagnose(ntlm_ek *k, uint32_t flags, const char *label, int quiet, int all_failed,
+                     mssipae_dir dir, ntlm_mac_memo *mm, const uint8_t *sig, note_list *notes)
 {
-    /* ntlm_ek_matches decides from the clear fields first (the SeqNum a MAC with ESS ends in),
-     * so a finding that cannot match costs no HMAC (issue 10). */
+    /* With ESS a MAC ends in LE32(SeqNum), in clear: a finding for another SeqNum than the
+     * signature carries cannot match and costs no HMAC (issue 10; ntlm_ek_matches checks the
+     * same again). */
     int ess = (flags & NTLM_FL_ESS) != 0;
-    if (ntlm_ek_matches(k, flags, dir, 0, mm, sig))
+    uint32_t wire = rd32(sig + 12);
+    if ((!ess || wire == 0) && ntlm_ek_matches(k, flags, dir, 0, mm, sig))
         note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
                  "%sthe signature would match with SeqNum 0 instead of 100", label);
     if (ess) {
-        uint32_t wire = rd32(sig + 12);
         if (wire != NTLM_SEQ_SIP && wire != 0) {
             int m = ntlm_ek_matches(k, flags, dir, wire, mm, sig);
             if (m || !quiet)
@@ -469,13 +472,13 @@ static void diagnose(ntlm_ek *k, uint32_t flags, const char *label, int quiet, m
                          "%sthe signature carries SeqNum %u ([MS-SIPAE] uses 100)%s", label,
                          wire, m ? " and matches with it" : "");
         }
-        if (ntlm_ek_matches(k, flags, !dir, NTLM_SEQ_SIP, mm, sig))
+        if (wire == NTLM_SEQ_SIP && ntlm_ek_matches(k, flags, !dir, NTLM_SEQ_SIP, mm, sig))
             note_add(notes, NOTE_INVALID, NOTE_SEV_ERROR,
                      "%sthe signature matches the %s keys: a reflected message (signed by the %s, "
                      "presented as the %s's)", label,
                      dir == DIR_C2S ? "server-to-client" : "client-to-server",
                      dir == DIR_C2S ? "server" : "client", dir == DIR_C2S ? "client" : "server");
-    } else {
+    } else if (!all_failed) {
         /* The seal-key choices of [MS-NLMP] 3.4.5.3 other than the one used (two choices give
          * the same key only when they are the same choice: the full key has 16 bytes, the
          * weakened ones 8, ending in A0 (56-bit) or B0 (40-bit)). */
@@ -505,7 +508,7 @@ static int check_keys(ntlm_ek *k, uint32_t flags, mssipae_dir dir, ntlm_mac_memo
 {
     int ok = ntlm_ek_matches(k, flags, dir, NTLM_SEQ_SIP, mm, sig);
     if (!ok)
-        diagnose(k, flags, "", 0, dir, mm, sig, notes);
+        diagnose(k, flags, "", 0, 0, dir, mm, sig, notes);
     return ok;
 }
 
@@ -589,8 +592,10 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
         ntlm_mac_memo_clear(&mm);
         return verdict_copy(SIG_VALID, ok);
     }
+    /* every variant failed above, the three non-ESS seal-key choices among them */
+    G_STATIC_ASSERT(N_VARIANTS == 7);
     for (size_t i = 0; i < N_VARIANTS; i++)
-        diagnose(&st->kl, ntlm_variants[i].flags, ntlm_variants[i].label, 1, dir, &mm, sig,
+        diagnose(&st->kl, ntlm_variants[i].flags, ntlm_variants[i].label, 1, 1, dir, &mm, sig,
                  notes);
     ntlm_mac_memo_clear(&mm);
     const char *bad = why_cache_get(&st->why_bad, opaque, e->line, WHY_KL_NONE);

@@ -18,6 +18,11 @@
 #include <nettle/md5.h>
 #include <zlib.h>
 
+static uint32_t rd32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static void wr32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;
@@ -26,13 +31,41 @@ static void wr32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-/* RC4 of n bytes with a fresh key schedule (datagram NTLM re-keys for every message). */
+/* RC4 of n bytes with a fresh key schedule (datagram NTLM re-keys for every message). Written
+ * out here: only the first 8 to 16 bytes of a keystream are ever used, and nettle's general
+ * arcfour_set_key costs twice this loop (issue 10). keylen is 1..256. */
 static void rc4(const uint8_t *key, size_t keylen, const uint8_t *in, size_t n, uint8_t *out)
 {
-    struct arcfour_ctx c;
-    arcfour_set_key(&c, keylen, key);
-    arcfour_crypt(&c, n, out, in);
-    secure_wipe(&c, sizeof c);
+    static uint8_t identity[256];
+    static gsize identity_ready;
+    if (g_once_init_enter(&identity_ready)) {
+        for (unsigned i = 0; i < 256; i++)
+            identity[i] = (uint8_t)i;
+        g_once_init_leave(&identity_ready, 1);
+    }
+    uint8_t S[256];
+    memcpy(S, identity, sizeof S);
+    unsigned j = 0;
+    const uint8_t *kp = key, *kend = key + keylen;
+    for (unsigned i = 0; i < 256; i++) {
+        unsigned t = S[i];
+        j = (j + t + *kp) & 255u;
+        if (++kp == kend)
+            kp = key;
+        S[i] = S[j];
+        S[j] = (uint8_t)t;
+    }
+    unsigned a = 0;
+    j = 0;
+    for (size_t x = 0; x < n; x++) {
+        a = (a + 1) & 255u;
+        unsigned t = S[a];
+        j = (j + t) & 255u;
+        S[a] = S[j];
+        S[j] = (uint8_t)t;
+        out[x] = (uint8_t)(in[x] ^ S[(S[a] + t) & 255u]);
+    }
+    secure_wipe(S, sizeof S);
 }
 
 /* HMAC_MD5(key, a || b) with one or two message parts. */
@@ -576,25 +609,82 @@ static void mac_noess_crc(const uint8_t ks[12], uint32_t crc, uint32_t seq, uint
         out[8 + i] = (uint8_t)(plain[i] ^ ks[4 + i]);
 }
 
+/* Little-endian bytes of MD5 state words. */
+static void md5_state_out(const uint32_t st[4], uint8_t out[16])
+{
+    for (int i = 0; i < 4; i++)
+        wr32(out + 4 * i, st[i]);
+}
+
+/* HMAC_MD5(key, s || buf) from the key's schedule (in, out), with nettle's MD5 compression
+ * function on the blocks directly: what hmac_md5_update / hmac_md5_digest do, without their
+ * context copies and buffering (issue 10; the unit tests compare it with nettle's HMAC). */
+static void hmac_md5_ks(const uint32_t in[4], const uint32_t out[4], const uint8_t s[4],
+                        const uint8_t *buf, size_t len, uint8_t h[16])
+{
+    struct {
+        uint32_t st[4], o[4];
+        uint8_t blk[64];
+    } w; /* every intermediate, wiped at once */
+    uint32_t *st = w.st, *o = w.o;
+    uint8_t *blk = w.blk;
+    memcpy(st, in, 16);
+    /* the inner hash continues after the 64-byte padded key: s || buf || MD5 padding */
+    uint64_t bits = ((uint64_t)64 + 4 + len) * 8;
+    memcpy(blk, s, 4);
+    size_t used = 4;
+    size_t take = len < 60 ? len : 60;
+    if (take)
+        memcpy(blk + 4, buf, take);
+    used += take;
+    if (used == 64) {
+        const uint8_t *p = buf + take;
+        size_t rest = len - take;
+        nettle_md5_compress(st, blk);
+        for (; rest >= 64; rest -= 64, p += 64)
+            nettle_md5_compress(st, p);
+        if (rest)
+            memcpy(blk, p, rest);
+        used = rest;
+    }
+    blk[used++] = 0x80;
+    if (used > 56) {
+        memset(blk + used, 0, 64 - used);
+        nettle_md5_compress(st, blk);
+        used = 0;
+    }
+    memset(blk + used, 0, 56 - used);
+    for (int i = 0; i < 8; i++)
+        blk[56 + i] = (uint8_t)(bits >> (8 * i));
+    nettle_md5_compress(st, blk);
+    /* the outer hash: the inner digest after the 64-byte padded key, 80 bytes in all */
+    memcpy(o, out, 16);
+    md5_state_out(st, blk);
+    blk[16] = 0x80;
+    memset(blk + 17, 0, 64 - 17);
+    blk[56] = (uint8_t)((80 * 8) & 0xff);
+    blk[57] = (uint8_t)((80 * 8) >> 8);
+    nettle_md5_compress(o, blk);
+    md5_state_out(o, h);
+    secure_wipe(&w, sizeof w);
+}
+
 /* HMAC_MD5(key, LE32(seq) || buf)[0..7] for the key whose schedule is (in, out), from the memo
  * or computed and remembered. */
 static const uint8_t *memo_hmac(const uint32_t in[4], const uint32_t out[4], uint32_t seq,
                                 ntlm_mac_memo *m)
 {
-    for (size_t i = 0; i < m->n; i++)
-        if (m->slot[i].seq == seq && memcmp(m->slot[i].ks, in, 16) == 0 &&
-            memcmp(m->slot[i].ks + 4, out, 16) == 0)
+    for (size_t i = 0; i < m->n; i++) {
+        const uint32_t *k = m->slot[i].ks;
+        if (m->slot[i].seq == seq &&
+            ((k[0] ^ in[0]) | (k[1] ^ in[1]) | (k[2] ^ in[2]) | (k[3] ^ in[3]) |
+             (k[4] ^ out[0]) | (k[5] ^ out[1]) | (k[6] ^ out[2]) | (k[7] ^ out[3])) == 0)
             return m->slot[i].h;
+    }
     size_t i = m->n < NTLM_MEMO_SLOTS ? m->n++ : NTLM_MEMO_SLOTS - 1;
     uint8_t s[4], h[16];
     wr32(s, seq);
-    struct hmac_md5_ctx c;
-    hmac_md5_load(&c, in, out);
-    hmac_md5_update(&c, 4, s);
-    if (m->buflen)
-        hmac_md5_update(&c, m->buflen, m->buf);
-    hmac_md5_digest(&c, 16, h);
-    secure_wipe(&c, sizeof c);
+    hmac_md5_ks(in, out, s, m->buf, m->buflen, h);
     memcpy(m->slot[i].ks, in, 16);
     memcpy(m->slot[i].ks + 4, out, 16);
     m->slot[i].seq = seq;
@@ -761,22 +851,17 @@ void ntlm_ek_mac_noess_alt(ntlm_ek *e, int alt, uint32_t seq, ntlm_mac_memo *m,
     mac_noess_crc(ek_alt(e, alt), memo_crc(m), seq, out);
 }
 
-/* Non-ESS: 01000000 || pad || (CRC32 || SeqNum) XOR ks[4..11], compared on all but the pad.
- * The SeqNum part is compared first: it needs no CRC, and when it differs the answer is 0
- * whatever the CRC (it is no secret either: any valid signature shows ks[8..11]). */
+/* Non-ESS: 01000000 || pad || (CRC32 || SeqNum) XOR ks[4..11], compared on all but the pad
+ * (ntlm_mac_equal). The SeqNum part is compared first: it needs no CRC, and when it differs the
+ * answer is 0 whatever the CRC (it is no secret either: any valid signature shows ks[8..11]).
+ * The rest is compared without branching on secret bytes, as ct_memeq does. */
 static int noess_matches(const uint8_t ks[12], uint32_t seq, ntlm_mac_memo *m,
                          const uint8_t sig[16])
 {
-    uint8_t t[4];
-    wr32(t, seq);
-    for (int i = 0; i < 4; i++)
-        if ((uint8_t)(t[i] ^ ks[8 + i]) != sig[12 + i])
-            return 0;
-    uint8_t mine[16];
-    mac_noess_crc(ks, memo_crc(m), seq, mine);
-    int ok = ntlm_mac_equal(mine, sig, 0);
-    secure_wipe(mine, sizeof mine);
-    return ok;
+    if (rd32le(sig) != 1 || (rd32le(sig + 12) ^ rd32le(ks + 8)) != seq)
+        return 0;
+    uint32_t diff = rd32le(sig + 8) ^ rd32le(ks + 4) ^ memo_crc(m);
+    return diff == 0;
 }
 
 int ntlm_ek_matches(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_memo *m,
@@ -785,14 +870,27 @@ int ntlm_ek_matches(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_
     if (!(flags & NTLM_FL_ESS))
         return noess_matches(ek_alt(e, ntlm_noess_choice(flags)), seq, m, sig);
     /* The MAC is 01000000 || ck || LE32(seq): the clear fields decide before any HMAC. */
-    uint8_t s[4];
-    wr32(s, seq);
-    if (memcmp(sig + 12, s, 4) != 0)
+    if (rd32le(sig) != 1 || rd32le(sig + 12) != seq)
         return 0;
-    uint8_t mine[16];
-    ntlm_ek_mac(e, flags, dir, seq, m, mine);
-    int ok = ntlm_mac_equal(mine, sig, 1);
-    secure_wipe(mine, sizeof mine);
+    int d = dir ? 1 : 0;
+    ek_hmac(e, d);
+    const uint8_t *h = memo_hmac(e->hmac_in[d], e->hmac_out[d], seq, m);
+    /* ck = h (no KEY_EXCH) or h XOR the SeqNum's keystream, compared 8 bytes at once */
+    uint64_t hv, sv, kv = 0;
+    memcpy(&hv, h, 8);
+    memcpy(&sv, sig + 4, 8);
+    if (!(flags & NTLM_FL_KEY_EXCH)) {
+        kv = 0;
+    } else if (seq == NTLM_SEQ_SIP) {
+        memcpy(&kv, ek_kx(e, flags, d), 8);
+    } else {
+        uint8_t ks[8];
+        ess_seq_ks(e->esk, flags, d, seq, ks);
+        memcpy(&kv, ks, 8);
+        secure_wipe(ks, sizeof ks);
+    }
+    int ok = (hv ^ kv ^ sv) == 0;
+    secure_wipe(&kv, sizeof kv);
     return ok;
 }
 

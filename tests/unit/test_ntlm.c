@@ -1279,6 +1279,88 @@ static void test_mac_memo_matches_mac(void **state)
     }
 }
 
+/* The compact per-key state (ntlm_ek, issue 10) gives exactly ntlm_mac / ntlm_mac_noess_alt for
+ * every flag set, direction, SeqNum and message length 0..300 (every MD5 padding case of its
+ * HMAC), pieces derived in any order; ntlm_ek_matches answers as ntlm_mac_equal on the right
+ * signature, on the signature with any one byte changed, and on another SeqNum's. */
+static void test_ek_matches_mac(void **state)
+{
+    static const uint32_t fls[] = {
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128, NTLM_FL_ESS, 0,
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_56, NTLM_FL_ESS | NTLM_FL_KEY_EXCH,
+        NTLM_FL_LM_KEY | NTLM_FL_56, NTLM_FL_LM_KEY, NTLM_FL_KEY_EXCH,
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128 | NTLM_FL_56,
+    };
+    static const uint32_t seqs[] = { 100, 0, 1, 0xffffffffu };
+    uint8_t esk[16], esk2[16], buf[300];
+    for (size_t i = 0; i < sizeof esk; i++) {
+        esk[i] = (uint8_t)(i * 37 + 11);
+        esk2[i] = (uint8_t)(i * 91 + 3);
+    }
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 13 + 5);
+    ntlm_keys k[G_N_ELEMENTS(fls)];
+    for (size_t f = 0; f < G_N_ELEMENTS(fls); f++)
+        ntlm_derive_keys(esk, fls[f], &k[f]);
+    ntlm_keys k2;
+    ntlm_derive_keys(esk2, NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128, &k2);
+    for (size_t len = 0; len <= sizeof buf; len++) {
+        ntlm_ek e, e2;
+        ntlm_ek_init(&e, esk);
+        ntlm_ek_init(&e2, esk2);
+        ntlm_mac_memo m; /* one memo for both keys, as the memo allows */
+        ntlm_mac_memo_init(&m, len ? buf : NULL, len);
+        for (size_t r = 0; r < 2; r++) /* derive, then reuse */
+            for (size_t f0 = 0; f0 < G_N_ELEMENTS(fls); f0++) {
+                size_t f = (f0 + len) % G_N_ELEMENTS(fls); /* another order for each length */
+                for (int d = 0; d < 2; d++)
+                    for (size_t q = 0; q < G_N_ELEMENTS(seqs); q++) {
+                        uint8_t a[16], b[16];
+                        int ess = (fls[f] & NTLM_FL_ESS) != 0;
+                        ntlm_ek_mac(&e, fls[f], d, seqs[q], &m, a);
+                        ntlm_mac(&k[f], d, seqs[q], len ? buf : NULL, len, b);
+                        assert_memory_equal(a, b, 16);
+                        if (len % 37 == 0 || len == 55 || len == 56 || len == 60 ||
+                            len == 64 || len == 119 || len == 120) {
+                            for (int x = -1; x < 16; x++) {
+                                uint8_t sig[16];
+                                memcpy(sig, b, 16);
+                                if (x >= 0)
+                                    sig[x] ^= 0x20;
+                                assert_int_equal(ntlm_ek_matches(&e, fls[f], d, seqs[q], &m, sig),
+                                                 ntlm_mac_equal(b, sig, ess));
+                                assert_int_equal(
+                                    ntlm_ek_matches(&e, fls[f], d, seqs[(q + 1) % 4], &m, sig), 0);
+                            }
+                        }
+                        if (fls[f] == (NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128)) {
+                            ntlm_ek_mac(&e2, fls[f], d, seqs[q], &m, a);
+                            ntlm_mac(&k2, d, seqs[q], len ? buf : NULL, len, b);
+                            assert_memory_equal(a, b, 16);
+                        }
+                        if (!ess)
+                            for (int j = 0; j < 3; j++) {
+                                ntlm_ek_mac_noess_alt(&e, j, seqs[q], &m, a);
+                                ntlm_mac_noess_alt(&k[f], j, seqs[q], len ? buf : NULL, len, b);
+                                assert_memory_equal(a, b, 16);
+                                assert_int_equal(
+                                    ntlm_ek_noess_alt_matches(&e, j, seqs[q], &m, b), 1);
+                                b[13] ^= 1;
+                                assert_int_equal(
+                                    ntlm_ek_noess_alt_matches(&e, j, seqs[q], &m, b), 0);
+                                b[13] ^= 1;
+                                b[9] ^= 1;
+                                assert_int_equal(
+                                    ntlm_ek_noess_alt_matches(&e, j, seqs[q], &m, b), 0);
+                            }
+                    }
+            }
+        ntlm_mac_memo_clear(&m);
+        ntlm_ek_clear(&e);
+        ntlm_ek_clear(&e2);
+    }
+}
+
 /* Key log without a handshake (issue 10: the variant that verified is tried first, the texts
  * are kept per SA): every variant verifies, in both directions, on one SA and on fresh ones,
  * with the same text each time; a wrong signature gives the same verdict and notes each time;
@@ -1416,6 +1498,7 @@ int main(void)
         cmocka_unit_test(test_no_sa_inputs),
         cmocka_unit_test(test_mac_state_matches_reference),
         cmocka_unit_test(test_mac_memo_matches_mac),
+        cmocka_unit_test(test_ek_matches_mac),
         cmocka_unit_test(test_keylog_variants_cached),
         cmocka_unit_test(test_derive_keys_like),
     };
