@@ -447,38 +447,52 @@ static void ntlm_on_token(void *vst, mssipae_dir dir, const uint8_t *tok, size_t
     }
 }
 
-/* Cheap explanations of a failed check, as notes only (the verdict stays INVALID):
- * SeqNum 0 or the SeqNum in the token, the other direction's keys (reflection), and the other
- * non-ESS seal-key lengths. label prefixes each note (may be ""); quiet keeps only findings
- * that match (used when guessing flag variants, where the rest is noise). all_failed: every
- * flag variant was just checked against sig (SeqNum 100, direction dir) and none matched,
- * which covers the other non-ESS seal-key choices: they are the non-ESS variants. */
-static void diagnose(ntlm_ek *k, uint32_t flags, const char *label, int quiet, int all_failed,
-                     mssipae_dir dir, ntlm_mac_memo *mm, const uint8_t *sig, note_list *notes)
+/* The diagnostic notes, one text each for diagnose and diagnose_variants. */
+static void note_seq0(note_list *notes, const char *label)
 {
+    note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
+             "%sthe signature would match with SeqNum 0 instead of 100", label);
+}
+
+static void note_wire_seq(note_list *notes, const char *label, uint32_t wire, int m)
+{
+    note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
+             "%sthe signature carries SeqNum %u ([MS-SIPAE] uses 100)%s", label, wire,
+             m ? " and matches with it" : "");
+}
+
+static void note_reflected(note_list *notes, const char *label, mssipae_dir dir)
+{
+    note_add(notes, NOTE_INVALID, NOTE_SEV_ERROR,
+             "%sthe signature matches the %s keys: a reflected message (signed by the %s, "
+             "presented as the %s's)", label,
+             dir == DIR_C2S ? "server-to-client" : "client-to-server",
+             dir == DIR_C2S ? "server" : "client", dir == DIR_C2S ? "client" : "server");
+}
+
+/* Cheap explanations of a failed check with known flags, as notes only (the verdict stays
+ * INVALID): SeqNum 0 or the SeqNum in the token, the other direction's keys (reflection), and
+ * the other non-ESS seal-key lengths. (diagnose_variants does the same for the flag variants,
+ * keeping only the findings that match.) */
+static void diagnose(ntlm_ek *k, uint32_t flags, mssipae_dir dir, ntlm_mac_memo *mm,
+                     const uint8_t *sig, note_list *notes)
+{
+    const char *label = "";
     /* With ESS a MAC ends in LE32(SeqNum), in clear: a finding for another SeqNum than the
      * signature carries cannot match and costs no HMAC (issue 10; ntlm_ek_matches checks the
      * same again). */
     int ess = (flags & NTLM_FL_ESS) != 0;
     uint32_t wire = rd32(sig + 12);
     if ((!ess || wire == 0) && ntlm_ek_matches(k, flags, dir, 0, mm, sig))
-        note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
-                 "%sthe signature would match with SeqNum 0 instead of 100", label);
+        note_seq0(notes, label);
     if (ess) {
         if (wire != NTLM_SEQ_SIP && wire != 0) {
             int m = ntlm_ek_matches(k, flags, dir, wire, mm, sig);
-            if (m || !quiet)
-                note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
-                         "%sthe signature carries SeqNum %u ([MS-SIPAE] uses 100)%s", label,
-                         wire, m ? " and matches with it" : "");
+            note_wire_seq(notes, label, wire, m);
         }
         if (wire == NTLM_SEQ_SIP && ntlm_ek_matches(k, flags, !dir, NTLM_SEQ_SIP, mm, sig))
-            note_add(notes, NOTE_INVALID, NOTE_SEV_ERROR,
-                     "%sthe signature matches the %s keys: a reflected message (signed by the %s, "
-                     "presented as the %s's)", label,
-                     dir == DIR_C2S ? "server-to-client" : "client-to-server",
-                     dir == DIR_C2S ? "server" : "client", dir == DIR_C2S ? "client" : "server");
-    } else if (!all_failed) {
+            note_reflected(notes, label, dir);
+    } else {
         /* The seal-key choices of [MS-NLMP] 3.4.5.3 other than the one used (two choices give
          * the same key only when they are the same choice: the full key has 16 bytes, the
          * weakened ones 8, ending in A0 (56-bit) or B0 (40-bit)). */
@@ -501,6 +515,44 @@ static void diagnose(ntlm_ek *k, uint32_t flags, const char *label, int quiet, i
     }
 }
 
+/* The diagnostics of diagnose for every variant i in order (k under fl[i]), each note prefixed
+ * with the variant's label and kept only when its check matches (the rest is noise when
+ * guessing), after a variant search in which none matched. Each check is done for all variants
+ * at once (ntlm_ek_match_mask), and only where it can match: with ESS the SeqNum is in clear;
+ * the other non-ESS seal-key choices of diagnose are the non-ESS variants, which all failed
+ * with the same inputs (SeqNum 100, direction dir), so they are not tried again. */
+static void diagnose_variants(ntlm_ek *k, const uint32_t fl[N_VARIANTS], mssipae_dir dir,
+                              ntlm_mac_memo *mm, const uint8_t *sig, note_list *notes)
+{
+    uint32_t all = (1u << N_VARIANTS) - 1, ess = 0;
+    for (size_t i = 0; i < N_VARIANTS; i++)
+        if (fl[i] & NTLM_FL_ESS)
+            ess |= 1u << i;
+    uint32_t wire = rd32(sig + 12);
+    int odd = wire != NTLM_SEQ_SIP && wire != 0;
+    uint32_t m0 = ntlm_ek_match_mask(k, fl, N_VARIANTS, wire == 0 ? all : all & ~ess, 0, dir, 0,
+                                     mm, sig);
+    uint32_t mw = odd ? ntlm_ek_match_mask(k, fl, N_VARIANTS, ess, 0, dir, wire, mm, sig) : 0;
+    uint32_t mr = wire == NTLM_SEQ_SIP
+                      ? ntlm_ek_match_mask(k, fl, N_VARIANTS, ess, 0, !dir, NTLM_SEQ_SIP, mm, sig)
+                      : 0;
+    if (!(m0 | mw | mr))
+        return;
+    for (size_t i = 0; i < N_VARIANTS; i++) {
+        const char *label = ntlm_variants[i].label;
+        uint32_t bit = 1u << i;
+        if (m0 & bit)
+            note_seq0(notes, label);
+        if (ess & bit) {
+            if (odd && (mw & bit))
+                note_wire_seq(notes, label, wire, 1);
+            if (mr & bit)
+                note_reflected(notes, label, dir);
+        }
+        /* non-ESS: the other seal-key choices are the non-ESS variants, which all failed */
+    }
+}
+
 /* Checks sig with known keys (k under flags): 1 when it matches, else 0 after the diagnostic
  * notes. */
 static int check_keys(ntlm_ek *k, uint32_t flags, mssipae_dir dir, ntlm_mac_memo *mm,
@@ -508,7 +560,7 @@ static int check_keys(ntlm_ek *k, uint32_t flags, mssipae_dir dir, ntlm_mac_memo
 {
     int ok = ntlm_ek_matches(k, flags, dir, NTLM_SEQ_SIP, mm, sig);
     if (!ok)
-        diagnose(k, flags, "", 0, 0, dir, mm, sig, notes);
+        diagnose(k, flags, dir, mm, sig, notes);
     return ok;
 }
 
@@ -574,14 +626,24 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
         return v;
     }
     kl_prepare(st, e->key1, ntlm_variants[0].flags, N_VARIANTS);
-    /* The variant that verified a signature of this SA first, then the others in order. */
+    uint32_t fl[N_VARIANTS];
+    for (size_t i = 0; i < N_VARIANTS; i++)
+        fl[i] = ntlm_variants[i].flags;
+    /* The variant that verified a signature of this SA first, then the others in order (one
+     * pass that stops at the first match). */
     int hit = -1;
     size_t tried = st->kl_hit ? (size_t)st->kl_hit - 1 : N_VARIANTS;
     if (tried < N_VARIANTS && kl_variant_matches(st, tried, dir, &mm, sig))
         hit = (int)tried;
-    for (size_t i = 0; i < N_VARIANTS && hit < 0; i++)
-        if (i != tried && kl_variant_matches(st, i, dir, &mm, sig))
-            hit = (int)i;
+    if (hit < 0) {
+        uint32_t want = (1u << N_VARIANTS) - 1;
+        if (tried < N_VARIANTS)
+            want &= ~(1u << tried);
+        uint32_t mk = ntlm_ek_match_mask(&st->kl, fl, N_VARIANTS, want, 1, dir, NTLM_SEQ_SIP,
+                                         &mm, sig);
+        if (mk)
+            hit = g_bit_nth_lsf(mk, -1);
+    }
     if (hit >= 0) {
         st->kl_hit = (uint8_t)(hit + 1);
         const char *ok = why_cache_get(&st->why_ok, opaque, e->line, hit);
@@ -593,10 +655,7 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
         return verdict_copy(SIG_VALID, ok);
     }
     /* every variant failed above, the three non-ESS seal-key choices among them */
-    G_STATIC_ASSERT(N_VARIANTS == 7);
-    for (size_t i = 0; i < N_VARIANTS; i++)
-        diagnose(&st->kl, ntlm_variants[i].flags, ntlm_variants[i].label, 1, 1, dir, &mm, sig,
-                 notes);
+    diagnose_variants(&st->kl, fl, dir, &mm, sig, notes);
     ntlm_mac_memo_clear(&mm);
     const char *bad = why_cache_get(&st->why_bad, opaque, e->line, WHY_KL_NONE);
     if (!bad)

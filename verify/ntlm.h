@@ -297,6 +297,12 @@ void ntlm_ek_mac_noess_alt(ntlm_ek *e, int alt, uint32_t seq, ntlm_mac_memo *m,
  * encrypted SeqNum field matches. */
 int ntlm_ek_matches(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_memo *m,
                     const uint8_t sig[16]);
+/* Bit i set when ntlm_ek_matches(e, fl[i], dir, seq, m, sig), for each i < n (n <= 32) with bit
+ * i of want set; the others are not evaluated (0). With first, stops at the lowest set bit
+ * (lazy derivation: the later flag sets derive nothing). One pass over the flag sets sharing
+ * the clear-field checks and the HMAC (issue 10). */
+uint32_t ntlm_ek_match_mask(ntlm_ek *e, const uint32_t *fl, size_t n, uint32_t want, int first,
+                            int dir, uint32_t seq, ntlm_mac_memo *m, const uint8_t sig[16]);
 /* The same for the non-ESS seal-key choice alt. */
 int ntlm_ek_noess_alt_matches(ntlm_ek *e, int alt, uint32_t seq, ntlm_mac_memo *m,
                               const uint8_t sig[16]);

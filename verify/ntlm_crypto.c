@@ -9,6 +9,7 @@
 #include "verify/verdict.h"
 
 #include <glib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <nettle/arcfour.h>
@@ -46,15 +47,31 @@ static void rc4(const uint8_t *key, size_t keylen, const uint8_t *in, size_t n, 
     uint8_t S[256];
     memcpy(S, identity, sizeof S);
     unsigned j = 0;
-    const uint8_t *kp = key, *kend = key + keylen;
-    for (unsigned i = 0; i < 256; i++) {
-        unsigned t = S[i];
-        j = (j + t + *kp) & 255u;
-        if (++kp == kend)
-            kp = key;
-        S[i] = S[j];
-        S[j] = (uint8_t)t;
+#define RC4_KSA_STEP(i, kb)                                                                     \
+    do {                                                                                        \
+        unsigned t_ = S[i];                                                                     \
+        j = (j + t_ + (kb)) & 255u;                                                             \
+        S[i] = S[j];                                                                            \
+        S[j] = (uint8_t)t_;                                                                     \
+    } while (0)
+    if (keylen == 16 || keylen == 8) {
+        /* the key lengths NTLM uses divide 256: the key byte is key[i & (keylen - 1)] */
+        unsigned mask = (unsigned)keylen - 1;
+        for (unsigned i = 0; i < 256; i += 4) {
+            RC4_KSA_STEP(i, key[i & mask]);
+            RC4_KSA_STEP(i + 1, key[(i + 1) & mask]);
+            RC4_KSA_STEP(i + 2, key[(i + 2) & mask]);
+            RC4_KSA_STEP(i + 3, key[(i + 3) & mask]);
+        }
+    } else {
+        size_t k = 0;
+        for (unsigned i = 0; i < 256; i++) {
+            RC4_KSA_STEP(i, key[k]);
+            if (++k == keylen)
+                k = 0;
+        }
     }
+#undef RC4_KSA_STEP
     unsigned a = 0;
     j = 0;
     for (size_t x = 0; x < n; x++) {
@@ -578,14 +595,22 @@ void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, siz
 
 void ntlm_mac_memo_init(ntlm_mac_memo *m, const uint8_t *buf, size_t buflen)
 {
-    memset(m, 0, sizeof *m);
+    /* slots past n are never read: only the header is set (the memo lives on every verify) */
     m->buf = buf;
     m->buflen = buflen;
+    m->have_crc = 0;
+    m->crc = 0;
+    m->n = 0;
 }
 
 void ntlm_mac_memo_clear(ntlm_mac_memo *m)
 {
-    secure_wipe(m, sizeof *m);
+    /* one wipe from crc to the end of the used slots (n and the slots follow crc) */
+    G_STATIC_ASSERT(offsetof(ntlm_mac_memo, crc) < offsetof(ntlm_mac_memo, slot));
+    size_t from = offsetof(ntlm_mac_memo, crc);
+    size_t to = offsetof(ntlm_mac_memo, slot) + m->n * sizeof m->slot[0];
+    secure_wipe((uint8_t *)m + from, to - from);
+    m->have_crc = 0;
 }
 
 static uint32_t memo_crc(ntlm_mac_memo *m)
@@ -892,6 +917,58 @@ int ntlm_ek_matches(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_
     int ok = (hv ^ kv ^ sv) == 0;
     secure_wipe(&kv, sizeof kv);
     return ok;
+}
+
+uint32_t ntlm_ek_match_mask(ntlm_ek *e, const uint32_t *fl, size_t n, uint32_t want, int first,
+                            int dir, uint32_t seq, ntlm_mac_memo *m, const uint8_t sig[16])
+{
+    /* The checks of ntlm_ek_matches and noess_matches, with what they share done once. */
+    if (n > 32)
+        n = 32;
+    if (rd32le(sig) != 1)
+        return 0; /* every MAC starts 01000000 */
+    int d = dir ? 1 : 0;
+    uint32_t wire = rd32le(sig + 12), ck_lo = rd32le(sig + 8);
+    uint64_t sv;
+    memcpy(&sv, sig + 4, 8);
+    const uint8_t *h = NULL;
+    uint32_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(want & 1u << i))
+            continue;
+        uint32_t f = fl[i];
+        int ok;
+        if (!(f & NTLM_FL_ESS)) {
+            const uint8_t *ks = ek_alt(e, ntlm_noess_choice(f));
+            ok = (wire ^ rd32le(ks + 8)) == seq && (ck_lo ^ rd32le(ks + 4) ^ memo_crc(m)) == 0;
+        } else if (wire != seq) {
+            ok = 0;
+        } else {
+            if (!h) {
+                ek_hmac(e, d);
+                h = memo_hmac(e->hmac_in[d], e->hmac_out[d], seq, m);
+            }
+            uint64_t hv, kv = 0;
+            memcpy(&hv, h, 8);
+            if (!(f & NTLM_FL_KEY_EXCH)) {
+                kv = 0;
+            } else if (seq == NTLM_SEQ_SIP) {
+                memcpy(&kv, ek_kx(e, f, d), 8);
+            } else {
+                uint8_t ks[8];
+                ess_seq_ks(e->esk, f, d, seq, ks);
+                memcpy(&kv, ks, 8);
+                secure_wipe(ks, sizeof ks);
+            }
+            ok = (hv ^ kv ^ sv) == 0;
+        }
+        if (ok) {
+            out |= 1u << i;
+            if (first)
+                break;
+        }
+    }
+    return out;
 }
 
 int ntlm_ek_noess_alt_matches(ntlm_ek *e, int alt, uint32_t seq, ntlm_mac_memo *m,

@@ -1361,6 +1361,254 @@ static void test_ek_matches_mac(void **state)
     }
 }
 
+/* The notes the variant search gave before issue 10's shortcuts, computed here from the full
+ * keys of each variant (ntlm_derive_keys, ntlm_mac): an oracle for verify's gated checks. */
+static const struct { const char *name; uint32_t flags; } oracle_vs[] = {
+    { "ESS+KEY_EXCH+128", NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128 },
+    { "ESS without KEY_EXCH", NTLM_FL_ESS },
+    { "non-ESS", 0 },
+    { "ESS+KEY_EXCH+56", NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_56 },
+    { "ESS+KEY_EXCH+40", NTLM_FL_ESS | NTLM_FL_KEY_EXCH },
+    { "non-ESS LM_KEY 56-bit", NTLM_FL_LM_KEY | NTLM_FL_56 },
+    { "non-ESS LM_KEY 40-bit", NTLM_FL_LM_KEY },
+};
+
+static uint32_t oracle_rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Expected: -1 and the notes (into want) when no variant matches, else the variant index. */
+static int oracle_variants(const uint8_t esk[16], mssipae_dir dir, const uint8_t *buf,
+                           size_t bl, const uint8_t sig[16], GPtrArray *want)
+{
+    static const struct { const char *name; uint32_t flags; } alt[] = {
+        { "full 16-byte", 0 },
+        { "[MS-NLMP] 56-bit weakened", NTLM_FL_LM_KEY | NTLM_FL_56 },
+        { "[MS-NLMP] 40-bit weakened", NTLM_FL_LM_KEY },
+    };
+    ntlm_keys k[G_N_ELEMENTS(oracle_vs)];
+    uint8_t mine[16];
+    for (size_t i = 0; i < G_N_ELEMENTS(oracle_vs); i++)
+        ntlm_derive_keys(esk, oracle_vs[i].flags, &k[i]);
+    for (size_t i = 0; i < G_N_ELEMENTS(oracle_vs); i++) {
+        ntlm_mac(&k[i], dir, 100, buf, bl, mine);
+        if (ntlm_mac_equal(mine, sig, (oracle_vs[i].flags & NTLM_FL_ESS) != 0))
+            return (int)i;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(oracle_vs); i++) {
+        char *label = g_strdup_printf("variant %s: ", oracle_vs[i].name);
+        int ess = (oracle_vs[i].flags & NTLM_FL_ESS) != 0;
+        ntlm_mac(&k[i], dir, 0, buf, bl, mine);
+        if (ntlm_mac_equal(mine, sig, ess))
+            g_ptr_array_add(want, g_strdup_printf(
+                "W %sthe signature would match with SeqNum 0 instead of 100", label));
+        if (ess) {
+            uint32_t wire = oracle_rd32(sig + 12);
+            if (wire != 100 && wire != 0) {
+                ntlm_mac(&k[i], dir, wire, buf, bl, mine);
+                if (ntlm_mac_equal(mine, sig, 1))
+                    g_ptr_array_add(want, g_strdup_printf(
+                        "W %sthe signature carries SeqNum %u ([MS-SIPAE] uses 100) and matches "
+                        "with it", label, wire));
+            }
+            ntlm_mac(&k[i], !dir, 100, buf, bl, mine);
+            if (ntlm_mac_equal(mine, sig, 1))
+                g_ptr_array_add(want, g_strdup_printf(
+                    "E %sthe signature matches the %s keys: a reflected message (signed by the "
+                    "%s, presented as the %s's)", label,
+                    dir == DIR_C2S ? "server-to-client" : "client-to-server",
+                    dir == DIR_C2S ? "server" : "client", dir == DIR_C2S ? "client" : "server"));
+        } else {
+            for (int j = 0; j < 3; j++) {
+                uint8_t ak[16];
+                size_t al = ntlm_seal_key_noess(esk, alt[j].flags, ak);
+                if (al == k[i].seal_len && memcmp(ak, k[i].seal[0], al) == 0)
+                    continue;
+                ntlm_mac_noess_alt(&k[i], j, 100, buf, bl, mine);
+                if (ntlm_mac_equal(mine, sig, 0))
+                    g_ptr_array_add(want, g_strdup_printf(
+                        "W %sthe signature would match with the %s seal key", label,
+                        alt[j].name));
+            }
+        }
+        g_free(label);
+    }
+    return -1;
+}
+
+/* Key log without a handshake, wrong and right signatures of every kind the diagnostics look
+ * for (each variant's MAC under SeqNum 100, 0 and another, in either direction; the other
+ * non-ESS seal keys; damaged ones): verify gives exactly the verdict and the notes, in order,
+ * of the unshortened search (oracle_variants), on fresh SAs and on one SA reused. */
+static void test_keylog_diagnostics_oracle(void **state)
+{
+    uint8_t esk[16];
+    for (size_t i = 0; i < sizeof esk; i++)
+        esk[i] = (uint8_t)(0xa0 + i);
+    char *path = write_keylog("NTLM CAFE0001 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, path), 0);
+    uint8_t buf[180];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 7 + 1);
+    static const uint32_t seqs[] = { 100, 0, 5 };
+    size_t checked = 0, with_notes = 0;
+    void *shared = mech_ntlm_ops.sa_new(NULL);
+    for (size_t bl = 0; bl <= sizeof buf; bl += 60)
+        for (size_t v = 0; v < G_N_ELEMENTS(oracle_vs); v++) {
+            ntlm_keys k;
+            ntlm_derive_keys(esk, oracle_vs[v].flags, &k);
+            for (int sd = 0; sd < 2; sd++)
+                for (size_t q = 0; q < G_N_ELEMENTS(seqs); q++)
+                    for (int damage = 0; damage < 4; damage++) {
+                        uint8_t sig[16];
+                        if (damage == 3 && !(oracle_vs[v].flags & NTLM_FL_ESS)) {
+                            ntlm_mac_noess_alt(&k, (int)q, 100, buf, bl, sig);
+                        } else {
+                            ntlm_mac(&k, sd, seqs[q], buf, bl, sig);
+                            if (damage == 1)
+                                sig[6] ^= 0x10;
+                            else if (damage == 2)
+                                sig[13] ^= 0x01;
+                            else if (damage == 3)
+                                memset(sig + 4, 0x5a, 8);
+                        }
+                        for (int d = 0; d < 2; d++) {
+                            GPtrArray *want = g_ptr_array_new_with_free_func(g_free);
+                            int exp = oracle_variants(esk, d, buf, bl, sig, want);
+                            for (int reuse = 0; reuse < 2; reuse++) {
+                                void *st = reuse ? shared : mech_ntlm_ops.sa_new(NULL);
+                                note_list *n = note_list_new();
+                                sig_verdict r = mech_ntlm_ops.verify(st, ks, "CAFE0001", d,
+                                                                     bl ? buf : NULL, bl, sig,
+                                                                     16, n);
+                                if (exp >= 0) {
+                                    assert_int_equal(r.status, SIG_VALID);
+                                    assert_non_null(strstr(r.why, oracle_vs[exp].name));
+                                } else {
+                                    assert_int_equal(r.status, SIG_INVALID);
+                                }
+                                if (!reuse || exp < 0) {
+                                    GString *got = g_string_new(NULL), *w = g_string_new(NULL);
+                                    for (guint i = 0; i < n->len; i++) {
+                                        const mssipae_note *x = &g_array_index(n, mssipae_note, i);
+                                        assert_int_equal(x->kind, NOTE_INVALID);
+                                        g_string_append_printf(got, "%s %s\n",
+                                                               x->sev == NOTE_SEV_ERROR ? "E" : "W",
+                                                               x->text);
+                                    }
+                                    for (guint i = 0; i < want->len; i++)
+                                        g_string_append_printf(w, "%s\n",
+                                                               (char *)want->pdata[i]);
+                                    assert_string_equal(got->str, w->str);
+                                    with_notes += want->len > 0;
+                                    g_string_free(got, TRUE);
+                                    g_string_free(w, TRUE);
+                                }
+                                verdict_clear(&r);
+                                note_list_free(n);
+                                if (!reuse)
+                                    mech_ntlm_ops.sa_free(st);
+                                checked++;
+                            }
+                            g_ptr_array_free(want, TRUE);
+                        }
+                    }
+        }
+    mech_ntlm_ops.sa_free(shared);
+    assert_true(checked > 1000);
+    assert_true(with_notes > 100); /* the diagnostics did find things */
+    keystore_free(ks);
+    unlink(path);
+    g_free(path);
+}
+
+/* The same with the AUTHENTICATE's flags known (the R2 handshake and its key-log key): every
+ * note of the unshortened check (SeqNum 0, the carried SeqNum, reflection), in order, for MACs
+ * under SeqNum 100, 0 and another in either direction, damaged or not. */
+static void test_known_flags_diagnostics_oracle(void **state)
+{
+    char *line = keylog_line(R2, "2BDBAC9D");
+    char *path = write_keylog(line);
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, path), 0);
+    note_list *hn = note_list_new();
+    void *st = r2_sa(ks, hn);
+    uint8_t *esk = val_hex(R2, "exported_session_key", 16);
+    char *flhex = tu_value(R2, "authenticate_flags");
+    uint32_t fl = (uint32_t)strtoul(flhex, NULL, 16);
+    g_free(flhex);
+    assert_true(fl & NTLM_FL_ESS);
+    ntlm_keys k;
+    ntlm_derive_keys(esk, fl, &k);
+    uint8_t buf[150];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 5 + 3);
+    static const uint32_t seqs[] = { 100, 0, 7 };
+    size_t with_notes = 0;
+    for (int sd = 0; sd < 2; sd++)
+        for (size_t q = 0; q < G_N_ELEMENTS(seqs); q++)
+            for (int damage = 0; damage < 3; damage++)
+                for (int d = 0; d < 2; d++) {
+                    uint8_t sig[16], mine[16];
+                    ntlm_mac(&k, sd, seqs[q], buf, sizeof buf, sig);
+                    if (damage == 1)
+                        sig[7] ^= 0x40;
+                    else if (damage == 2)
+                        sig[12] ^= 0x02;
+                    GString *w = g_string_new(NULL);
+                    ntlm_mac(&k, d, 100, buf, sizeof buf, mine);
+                    int valid = ntlm_mac_equal(mine, sig, 1);
+                    if (!valid) {
+                        ntlm_mac(&k, d, 0, buf, sizeof buf, mine);
+                        if (ntlm_mac_equal(mine, sig, 1))
+                            g_string_append(w, "W the signature would match with SeqNum 0 "
+                                               "instead of 100\n");
+                        uint32_t wire = oracle_rd32(sig + 12);
+                        if (wire != 100 && wire != 0) {
+                            ntlm_mac(&k, d, wire, buf, sizeof buf, mine);
+                            g_string_append_printf(
+                                w, "W the signature carries SeqNum %u ([MS-SIPAE] uses 100)%s\n",
+                                wire, ntlm_mac_equal(mine, sig, 1) ? " and matches with it" : "");
+                        }
+                        ntlm_mac(&k, !d, 100, buf, sizeof buf, mine);
+                        if (ntlm_mac_equal(mine, sig, 1))
+                            g_string_append_printf(
+                                w, "E the signature matches the %s keys: a reflected message "
+                                   "(signed by the %s, presented as the %s's)\n",
+                                d == DIR_C2S ? "server-to-client" : "client-to-server",
+                                d == DIR_C2S ? "server" : "client",
+                                d == DIR_C2S ? "client" : "server");
+                    }
+                    note_list *n = note_list_new();
+                    sig_verdict r = mech_ntlm_ops.verify(st, ks, "2BDBAC9D", d, buf, sizeof buf,
+                                                         sig, 16, n);
+                    assert_int_equal(r.status, valid ? SIG_VALID : SIG_INVALID);
+                    GString *got = g_string_new(NULL);
+                    for (guint i = 0; i < n->len; i++) {
+                        const mssipae_note *x = &g_array_index(n, mssipae_note, i);
+                        assert_int_equal(x->kind, NOTE_INVALID);
+                        g_string_append_printf(got, "%s %s\n",
+                                               x->sev == NOTE_SEV_ERROR ? "E" : "W", x->text);
+                    }
+                    assert_string_equal(got->str, w->str);
+                    with_notes += w->len > 0;
+                    g_string_free(got, TRUE);
+                    g_string_free(w, TRUE);
+                    verdict_clear(&r);
+                    note_list_free(n);
+                }
+    assert_true(with_notes >= 10);
+    mech_ntlm_ops.sa_free(st);
+    note_list_free(hn);
+    keystore_free(ks);
+    g_free(esk);
+    unlink(path);
+    g_free(path);
+    g_free(line);
+}
+
 /* Key log without a handshake (issue 10: the variant that verified is tried first, the texts
  * are kept per SA): every variant verifies, in both directions, on one SA and on fresh ones,
  * with the same text each time; a wrong signature gives the same verdict and notes each time;
@@ -1499,6 +1747,8 @@ int main(void)
         cmocka_unit_test(test_mac_state_matches_reference),
         cmocka_unit_test(test_mac_memo_matches_mac),
         cmocka_unit_test(test_ek_matches_mac),
+        cmocka_unit_test(test_keylog_diagnostics_oracle),
+        cmocka_unit_test(test_known_flags_diagnostics_oracle),
         cmocka_unit_test(test_keylog_variants_cached),
         cmocka_unit_test(test_derive_keys_like),
     };
