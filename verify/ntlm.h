@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nettle/md5.h>
+
 /* NegotiateFlags ([MS-NLMP] 2.2.2.5). */
 #define NTLM_FL_UNICODE          0x00000001u
 #define NTLM_FL_OEM              0x00000002u
@@ -167,6 +169,21 @@ int ntlm_v1_kxkey(uint32_t flags, const uint8_t session_base_key[16],
 int ntlm_exported_session_key(uint32_t flags, const uint8_t kxkey[16], const uint8_t *enc_key,
                               size_t enc_len, uint8_t out[16]);
 
+/* The HMAC-MD5 state of one key once the key is set up: nettle's inner and outer MD5 contexts
+ * as hmac_md5_set_key leaves them (each after its 64-byte padded-key block). A message's HMAC
+ * continues copies of them (ntlm_hmac_key_digest), so the key setup is done once per key; the
+ * two contexts are all of struct hmac_md5_ctx a kept key needs (its third, the running state,
+ * is per message). Secret. */
+typedef struct {
+    struct md5_ctx inner, outer;
+} ntlm_hmac_key;
+
+/* Sets up hk for key (HMAC-MD5 with nettle). */
+void ntlm_hmac_key_set(ntlm_hmac_key *hk, const uint8_t *key, size_t keylen);
+/* HMAC_MD5(key, LE32(seq) || buf) from the key's state hk (not changed). */
+void ntlm_hmac_key_digest(const ntlm_hmac_key *hk, uint32_t seq, const uint8_t *buf,
+                          size_t buflen, uint8_t out[16]);
+
 /* The per-direction keys ([MS-NLMP] 3.4.5.2, 3.4.5.3), index 0 = client-to-server,
  * 1 = server-to-client (the values of mssipae_dir). */
 typedef struct {
@@ -177,13 +194,11 @@ typedef struct {
                                 no ESS: one key for both directions, see ntlm_seal_key_noess */
     size_t seal_len;         /* bytes of seal[] used as RC4 key: 16 with ESS; 16 or 8 without */
     /* Per-direction state fixed by the keys, computed once by ntlm_derive_keys (issue 10):
-     * ESS: the HMAC-MD5 key schedule of sign[d] (the MD5 states after the inner and the outer
-     * padded-key block: 32 bytes rather than nettle's 276-byte context, as an SA keeps seven
-     * flag variants), and with KEY_EXCH the first 8 bytes of the RC4 keystream of
-     * MD5(seal[d] || LE32(100)) (SeqNum 100 is [MS-SIPAE]'s constant);
-     * no ESS: the first 12 bytes of the RC4 keystream of seal[0] (fresh per message, so always
-     * the same). Secret: wiped with the struct. */
-    uint32_t hmac_in[2][4], hmac_out[2][4];
+     * ESS: the HMAC-MD5 key setup of sign[d] (ntlm_hmac_key), and with KEY_EXCH the first 8
+     * bytes of the RC4 keystream of MD5(seal[d] || LE32(100)) (SeqNum 100 is [MS-SIPAE]'s
+     * constant); no ESS: the first 12 bytes of the RC4 keystream of seal[0] (fresh per message,
+     * so always the same). Secret: wiped with the struct. */
+    ntlm_hmac_key hmac[2];
     uint8_t ks100[2][12];
     /* For the diagnostics of a wrong signature: ESS with KEY_EXCH, the keystream for SeqNum 0;
      * no ESS, the keystreams of the three seal-key choices of ntlm_seal_key_noess (full
@@ -249,8 +264,9 @@ typedef struct {
     uint32_t crc;
     size_t n;                       /* HMAC slots used */
     struct {
-        uint32_t ks[8];             /* the signing key's HMAC key schedule (inner, outer state):
-                                       HMAC_MD5 depends on a 16-byte key through it alone */
+        uint32_t ks[8];             /* the state words of the signing key's ntlm_hmac_key
+                                       (inner, outer): HMAC_MD5 depends on the key through
+                                       them alone */
         uint32_t seq;
         uint8_t h[8];               /* HMAC_MD5(sign, LE32(seq) || buf)[0..7] */
     } slot[NTLM_MEMO_SLOTS];
@@ -266,17 +282,18 @@ void ntlm_mac_noess_alt_m(const ntlm_keys *k, int alt, uint32_t seq, ntlm_mac_me
 
 /* ---- one ExportedSessionKey under any flags, compactly (issue 10) ----
  * What the MACs of every flag set of one ExportedSessionKey need, each piece derived when first
- * needed and kept: per direction the HMAC-MD5 key schedule of the signing key (the MD5 states
- * after the inner and the outer padded-key block), per KEY_EXCH strength (128, 56, 40) and
+ * needed and kept: per direction the HMAC-MD5 state of the signing key (ntlm_hmac_key, nettle's
+ * inner and outer MD5 contexts), per KEY_EXCH strength (128, 56, 40) and
  * direction the first 8 bytes of the RC4 keystream for SeqNum 100, and the first 12 bytes of
  * the keystreams of the three non-ESS seal-key choices (NTLM_NOESS_ALT_FLAGS order). Other
- * SeqNums recompute their keystream. ~170 bytes instead of one 240-byte ntlm_keys per flag set.
+ * SeqNums recompute their keystream. ~500 bytes (384 of them the two HMAC states) instead of one
+ * 560-byte ntlm_keys per flag set.
  * Results equal those of ntlm_mac / ntlm_mac_noess_alt with ntlm_derive_keys(esk, flags).
  * Secret: wipe with ntlm_ek_clear. */
 typedef struct {
     uint8_t esk[16];
     uint32_t have;                   /* NTLM_EK_* bits of what is derived */
-    uint32_t hmac_in[2][4], hmac_out[2][4];
+    ntlm_hmac_key hmac[2];           /* the signing keys' HMAC-MD5 state, per direction */
     uint8_t kx[3][2][8];             /* [strength: 128, 56, 40][dir] keystream for SeqNum 100 */
     uint8_t alt[3][12];              /* non-ESS keystreams */
 } ntlm_ek;

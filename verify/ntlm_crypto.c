@@ -32,57 +32,14 @@ static void wr32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-/* RC4 of n bytes with a fresh key schedule (datagram NTLM re-keys for every message). Written
- * out here: only the first 8 to 16 bytes of a keystream are ever used, and nettle's general
- * arcfour_set_key costs twice this loop (issue 10). keylen is 1..256. */
+/* RC4 of n bytes with a fresh key schedule (datagram NTLM re-keys for every message): nettle's
+ * ARCFOUR. keylen is 1..256. */
 static void rc4(const uint8_t *key, size_t keylen, const uint8_t *in, size_t n, uint8_t *out)
 {
-    static uint8_t identity[256];
-    static gsize identity_ready;
-    if (g_once_init_enter(&identity_ready)) {
-        for (unsigned i = 0; i < 256; i++)
-            identity[i] = (uint8_t)i;
-        g_once_init_leave(&identity_ready, 1);
-    }
-    uint8_t S[256];
-    memcpy(S, identity, sizeof S);
-    unsigned j = 0;
-#define RC4_KSA_STEP(i, kb)                                                                     \
-    do {                                                                                        \
-        unsigned t_ = S[i];                                                                     \
-        j = (j + t_ + (kb)) & 255u;                                                             \
-        S[i] = S[j];                                                                            \
-        S[j] = (uint8_t)t_;                                                                     \
-    } while (0)
-    if (keylen == 16 || keylen == 8) {
-        /* the key lengths NTLM uses divide 256: the key byte is key[i & (keylen - 1)] */
-        unsigned mask = (unsigned)keylen - 1;
-        for (unsigned i = 0; i < 256; i += 4) {
-            RC4_KSA_STEP(i, key[i & mask]);
-            RC4_KSA_STEP(i + 1, key[(i + 1) & mask]);
-            RC4_KSA_STEP(i + 2, key[(i + 2) & mask]);
-            RC4_KSA_STEP(i + 3, key[(i + 3) & mask]);
-        }
-    } else {
-        size_t k = 0;
-        for (unsigned i = 0; i < 256; i++) {
-            RC4_KSA_STEP(i, key[k]);
-            if (++k == keylen)
-                k = 0;
-        }
-    }
-#undef RC4_KSA_STEP
-    unsigned a = 0;
-    j = 0;
-    for (size_t x = 0; x < n; x++) {
-        a = (a + 1) & 255u;
-        unsigned t = S[a];
-        j = (j + t) & 255u;
-        S[a] = S[j];
-        S[j] = (uint8_t)t;
-        out[x] = (uint8_t)(in[x] ^ S[(S[a] + t) & 255u]);
-    }
-    secure_wipe(S, sizeof S);
+    struct arcfour_ctx c;
+    arcfour_set_key(&c, keylen, key);
+    arcfour_crypt(&c, n, out, in);
+    secure_wipe(&c, sizeof c);
 }
 
 /* HMAC_MD5(key, a || b) with one or two message parts. */
@@ -393,18 +350,39 @@ size_t ntlm_seal_key_noess(const uint8_t esk[16], uint32_t flags, uint8_t out[16
     return 16;
 }
 
-/* An HMAC-MD5 context as hmac_md5_set_key leaves it, from the MD5 states after the inner and
- * the outer padded-key block (each one 64-byte block in, nothing buffered). */
-G_STATIC_ASSERT(sizeof(((struct md5_ctx *)0)->state) == 16);
-static void hmac_md5_load(struct hmac_md5_ctx *c, const uint32_t in[4], const uint32_t out[4])
+void ntlm_hmac_key_set(ntlm_hmac_key *hk, const uint8_t *key, size_t keylen)
 {
-    md5_init(&c->inner);
-    memcpy(c->inner.state, in, 16);
-    c->inner.count = 1;
-    md5_init(&c->outer);
-    memcpy(c->outer.state, out, 16);
-    c->outer.count = 1;
-    c->state = c->inner;
+    /* zeroed first: nettle leaves the contexts' block buffers unwritten (nothing buffered), and
+     * what is kept should hold no stray stack bytes */
+    struct hmac_md5_ctx h;
+    memset(&h, 0, sizeof h);
+    hmac_md5_set_key(&h, keylen, key);
+    hk->inner = h.inner;
+    hk->outer = h.outer;
+    secure_wipe(&h, sizeof h);
+}
+
+void ntlm_hmac_key_digest(const ntlm_hmac_key *hk, uint32_t seq, const uint8_t *buf,
+                          size_t buflen, uint8_t out[16])
+{
+    /* What hmac_md5_update and hmac_md5_digest do on a context set up for the key: the inner
+     * hash continues with the message, the outer one with the inner digest. Working on one
+     * copy of each kept context (rather than a copied struct hmac_md5_ctx, whose digest copies
+     * both contexts again) keeps the per-message copies to two. */
+    struct {
+        struct md5_ctx c;
+        uint8_t s[4], ih[16];
+    } w; /* every intermediate, wiped at once */
+    wr32(w.s, seq);
+    w.c = hk->inner;
+    md5_update(&w.c, 4, w.s);
+    if (buflen)
+        md5_update(&w.c, buflen, buf);
+    md5_digest(&w.c, 16, w.ih);
+    w.c = hk->outer;
+    md5_update(&w.c, 16, w.ih);
+    md5_digest(&w.c, 16, out);
+    secure_wipe(&w, sizeof w);
 }
 
 void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
@@ -450,17 +428,10 @@ void ntlm_derive_keys_like(const uint8_t esk[16], uint32_t flags, const ntlm_key
     static const uint8_t zero[12] = { 0 };
     if (ess) {
         for (int d = 0; d < 2; d++) {
-            if (ref) {
-                /* the HMAC key schedule of the signing key, which no flag changes */
-                memcpy(k->hmac_in[d], ref->hmac_in[d], 16);
-                memcpy(k->hmac_out[d], ref->hmac_out[d], 16);
-            } else {
-                struct hmac_md5_ctx h;
-                hmac_md5_set_key(&h, 16, k->sign[d]);
-                memcpy(k->hmac_in[d], h.inner.state, 16);
-                memcpy(k->hmac_out[d], h.outer.state, 16);
-                secure_wipe(&h, sizeof h);
-            }
+            if (ref)
+                k->hmac[d] = ref->hmac[d]; /* the signing key's HMAC state: no flag changes it */
+            else
+                ntlm_hmac_key_set(&k->hmac[d], k->sign[d], 16);
             if (flags & NTLM_FL_KEY_EXCH) {
                 /* RC4 key for SeqNum 100: MD5(SealingKey || LE32(100)); its keystream */
                 uint8_t s[4], rk[16];
@@ -572,15 +543,9 @@ void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, siz
             return;
         }
         const uint8_t *ks = seq == 0 ? k->ks0[d] : k->ks100[d];
-        /* ck = HMAC_MD5(SigningKey, SeqNum || Message)[0..7], the key schedule reused */
-        struct hmac_md5_ctx c;
-        hmac_md5_load(&c, k->hmac_in[d], k->hmac_out[d]);
+        /* ck = HMAC_MD5(SigningKey, SeqNum || Message)[0..7], the key setup reused */
         uint8_t h[16];
-        hmac_md5_update(&c, 4, s);
-        if (buflen)
-            hmac_md5_update(&c, buflen, buf);
-        hmac_md5_digest(&c, 16, h);
-        secure_wipe(&c, sizeof c);
+        ntlm_hmac_key_digest(&k->hmac[d], seq, buf, buflen, h);
         for (int i = 0; i < 8; i++)
             out[4 + i] = (k->flags & NTLM_FL_KEY_EXCH) ? (uint8_t)(h[i] ^ ks[i]) : h[i];
         wr32(out, 1);
@@ -634,71 +599,12 @@ static void mac_noess_crc(const uint8_t ks[12], uint32_t crc, uint32_t seq, uint
         out[8 + i] = (uint8_t)(plain[i] ^ ks[4 + i]);
 }
 
-/* Little-endian bytes of MD5 state words. */
-static void md5_state_out(const uint32_t st[4], uint8_t out[16])
+/* HMAC_MD5(key, LE32(seq) || buf)[0..7] for the key whose HMAC state is hk, from the memo or
+ * computed and remembered. */
+G_STATIC_ASSERT(sizeof(((struct md5_ctx *)0)->state) == 16);
+static const uint8_t *memo_hmac(const ntlm_hmac_key *hk, uint32_t seq, ntlm_mac_memo *m)
 {
-    for (int i = 0; i < 4; i++)
-        wr32(out + 4 * i, st[i]);
-}
-
-/* HMAC_MD5(key, s || buf) from the key's schedule (in, out), with nettle's MD5 compression
- * function on the blocks directly: what hmac_md5_update / hmac_md5_digest do, without their
- * context copies and buffering (issue 10; the unit tests compare it with nettle's HMAC). */
-static void hmac_md5_ks(const uint32_t in[4], const uint32_t out[4], const uint8_t s[4],
-                        const uint8_t *buf, size_t len, uint8_t h[16])
-{
-    struct {
-        uint32_t st[4], o[4];
-        uint8_t blk[64];
-    } w; /* every intermediate, wiped at once */
-    uint32_t *st = w.st, *o = w.o;
-    uint8_t *blk = w.blk;
-    memcpy(st, in, 16);
-    /* the inner hash continues after the 64-byte padded key: s || buf || MD5 padding */
-    uint64_t bits = ((uint64_t)64 + 4 + len) * 8;
-    memcpy(blk, s, 4);
-    size_t used = 4;
-    size_t take = len < 60 ? len : 60;
-    if (take)
-        memcpy(blk + 4, buf, take);
-    used += take;
-    if (used == 64) {
-        const uint8_t *p = buf + take;
-        size_t rest = len - take;
-        nettle_md5_compress(st, blk);
-        for (; rest >= 64; rest -= 64, p += 64)
-            nettle_md5_compress(st, p);
-        if (rest)
-            memcpy(blk, p, rest);
-        used = rest;
-    }
-    blk[used++] = 0x80;
-    if (used > 56) {
-        memset(blk + used, 0, 64 - used);
-        nettle_md5_compress(st, blk);
-        used = 0;
-    }
-    memset(blk + used, 0, 56 - used);
-    for (int i = 0; i < 8; i++)
-        blk[56 + i] = (uint8_t)(bits >> (8 * i));
-    nettle_md5_compress(st, blk);
-    /* the outer hash: the inner digest after the 64-byte padded key, 80 bytes in all */
-    memcpy(o, out, 16);
-    md5_state_out(st, blk);
-    blk[16] = 0x80;
-    memset(blk + 17, 0, 64 - 17);
-    blk[56] = (uint8_t)((80 * 8) & 0xff);
-    blk[57] = (uint8_t)((80 * 8) >> 8);
-    nettle_md5_compress(o, blk);
-    md5_state_out(o, h);
-    secure_wipe(&w, sizeof w);
-}
-
-/* HMAC_MD5(key, LE32(seq) || buf)[0..7] for the key whose schedule is (in, out), from the memo
- * or computed and remembered. */
-static const uint8_t *memo_hmac(const uint32_t in[4], const uint32_t out[4], uint32_t seq,
-                                ntlm_mac_memo *m)
-{
+    const uint32_t *in = hk->inner.state, *out = hk->outer.state;
     for (size_t i = 0; i < m->n; i++) {
         const uint32_t *k = m->slot[i].ks;
         if (m->slot[i].seq == seq &&
@@ -707,9 +613,8 @@ static const uint8_t *memo_hmac(const uint32_t in[4], const uint32_t out[4], uin
             return m->slot[i].h;
     }
     size_t i = m->n < NTLM_MEMO_SLOTS ? m->n++ : NTLM_MEMO_SLOTS - 1;
-    uint8_t s[4], h[16];
-    wr32(s, seq);
-    hmac_md5_ks(in, out, s, m->buf, m->buflen, h);
+    uint8_t h[16];
+    ntlm_hmac_key_digest(hk, seq, m->buf, m->buflen, h);
     memcpy(m->slot[i].ks, in, 16);
     memcpy(m->slot[i].ks + 4, out, 16);
     m->slot[i].seq = seq;
@@ -725,7 +630,7 @@ void ntlm_mac_m(const ntlm_keys *k, int dir, uint32_t seq, ntlm_mac_memo *m, uin
         mac_noess_crc(k->ks100[d], memo_crc(m), seq, out);
         return;
     }
-    const uint8_t *h = memo_hmac(k->hmac_in[d], k->hmac_out[d], seq, m);
+    const uint8_t *h = memo_hmac(&k->hmac[d], seq, m);
     wr32(out, 1);
     wr32(out + 12, seq);
     if (!(k->flags & NTLM_FL_KEY_EXCH)) {
@@ -753,7 +658,7 @@ void ntlm_mac_noess_alt_m(const ntlm_keys *k, int alt, uint32_t seq, ntlm_mac_me
 /* ---- one ExportedSessionKey under any flags (ntlm_ek) ---- */
 
 enum {
-    EK_HMAC0 = 1u << 0,  /* hmac_in/out[0]; [1] is bit 1 */
+    EK_HMAC0 = 1u << 0,  /* hmac[0]; hmac[1] is bit 1 */
     EK_KX0 = 1u << 2,    /* kx[s][d]: bit 2 + 2 * s + d */
     EK_ALT0 = 1u << 8,   /* alt[i]: bit 8 + i */
 };
@@ -769,18 +674,14 @@ void ntlm_ek_clear(ntlm_ek *e)
     secure_wipe(e, sizeof *e);
 }
 
-/* The HMAC key schedule of direction d's signing key. */
+/* The HMAC state of direction d's signing key. */
 static void ek_hmac(ntlm_ek *e, int d)
 {
     if (e->have & (EK_HMAC0 << d))
         return;
     uint8_t sk[16];
-    struct hmac_md5_ctx h;
     ntlm_sign_key(e->esk, d, sk);
-    hmac_md5_set_key(&h, 16, sk);
-    memcpy(e->hmac_in[d], h.inner.state, 16);
-    memcpy(e->hmac_out[d], h.outer.state, 16);
-    secure_wipe(&h, sizeof h);
+    ntlm_hmac_key_set(&e->hmac[d], sk, 16);
     secure_wipe(sk, sizeof sk);
     e->have |= EK_HMAC0 << d;
 }
@@ -838,7 +739,7 @@ static void ek_ess_ck(ntlm_ek *e, uint32_t flags, int d, uint32_t seq, ntlm_mac_
                       uint8_t ck[8])
 {
     ek_hmac(e, d);
-    const uint8_t *h = memo_hmac(e->hmac_in[d], e->hmac_out[d], seq, m);
+    const uint8_t *h = memo_hmac(&e->hmac[d], seq, m);
     if (!(flags & NTLM_FL_KEY_EXCH)) {
         memcpy(ck, h, 8);
         return;
@@ -899,7 +800,7 @@ int ntlm_ek_matches(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_
         return 0;
     int d = dir ? 1 : 0;
     ek_hmac(e, d);
-    const uint8_t *h = memo_hmac(e->hmac_in[d], e->hmac_out[d], seq, m);
+    const uint8_t *h = memo_hmac(&e->hmac[d], seq, m);
     /* ck = h (no KEY_EXCH) or h XOR the SeqNum's keystream, compared 8 bytes at once */
     uint64_t hv, sv, kv = 0;
     memcpy(&hv, h, 8);
@@ -946,7 +847,7 @@ uint32_t ntlm_ek_match_mask(ntlm_ek *e, const uint32_t *fl, size_t n, uint32_t w
         } else {
             if (!h) {
                 ek_hmac(e, d);
-                h = memo_hmac(e->hmac_in[d], e->hmac_out[d], seq, m);
+                h = memo_hmac(&e->hmac[d], seq, m);
             }
             uint64_t hv, kv = 0;
             memcpy(&hv, h, 8);

@@ -1281,8 +1281,11 @@ static void test_mac_memo_matches_mac(void **state)
 
 /* The compact per-key state (ntlm_ek, issue 10) gives exactly ntlm_mac / ntlm_mac_noess_alt for
  * every flag set, direction, SeqNum and message length 0..300 (every MD5 padding case of its
- * HMAC), pieces derived in any order; ntlm_ek_matches answers as ntlm_mac_equal on the right
- * signature, on the signature with any one byte changed, and on another SeqNum's. */
+ * HMAC), pieces derived in any order, and the MACs built from scratch with nettle (ntlm_mac_ess:
+ * hmac_md5_set_key / update / digest and a fresh ARCFOUR per message; ntlm_mac_noess), which
+ * share nothing with the kept HMAC state (ntlm_hmac_key) both ntlm_ek and ntlm_mac use;
+ * ntlm_ek_matches answers as ntlm_mac_equal on the right signature, on the signature with any
+ * one byte changed, and on another SeqNum's. */
 static void test_ek_matches_mac(void **state)
 {
     static const uint32_t fls[] = {
@@ -1320,6 +1323,16 @@ static void test_ek_matches_mac(void **state)
                         ntlm_ek_mac(&e, fls[f], d, seqs[q], &m, a);
                         ntlm_mac(&k[f], d, seqs[q], len ? buf : NULL, len, b);
                         assert_memory_equal(a, b, 16);
+                        uint8_t ref[16];
+                        if (ess) {
+                            ntlm_mac_ess(k[f].sign[d],
+                                         (fls[f] & NTLM_FL_KEY_EXCH) ? k[f].seal[d] : NULL,
+                                         seqs[q], len ? buf : NULL, len, ref);
+                        } else {
+                            ntlm_mac_noess(k[f].seal[d], k[f].seal_len, seqs[q], len ? buf : NULL,
+                                           len, ref);
+                        }
+                        assert_memory_equal(a, ref, 16);
                         if (len % 37 == 0 || len == 55 || len == 56 || len == 60 ||
                             len == 64 || len == 119 || len == 120) {
                             for (int x = -1; x < 16; x++) {
@@ -1337,6 +1350,9 @@ static void test_ek_matches_mac(void **state)
                             ntlm_ek_mac(&e2, fls[f], d, seqs[q], &m, a);
                             ntlm_mac(&k2, d, seqs[q], len ? buf : NULL, len, b);
                             assert_memory_equal(a, b, 16);
+                            ntlm_mac_ess(k2.sign[d], k2.seal[d], seqs[q], len ? buf : NULL, len,
+                                         ref);
+                            assert_memory_equal(a, ref, 16);
                         }
                         if (!ess)
                             for (int j = 0; j < 3; j++) {
