@@ -36,8 +36,8 @@ static const struct {
 /* A why text kept for the messages of an SA that would format the same text again: valid while
  * its inputs (opaque, key-log line, tag: route and variant) are those it was made from. */
 typedef struct {
-    char *text;
-    char *opaque;
+    char *text;              /* one allocation: the text, NUL, then the opaque (issue 10) */
+    const char *opaque;      /* into text's allocation, or NULL */
     unsigned line;
     int tag;
 } why_cache;
@@ -45,7 +45,6 @@ typedef struct {
 static void why_cache_clear(why_cache *c)
 {
     g_free(c->text);
-    g_free(c->opaque);
     memset(c, 0, sizeof *c);
 }
 
@@ -62,17 +61,22 @@ static const char *why_cache_set(why_cache *c, const char *opaque, unsigned line
                                  char *text)
 {
     why_cache_clear(c);
-    c->text = text;
-    c->opaque = g_strdup(opaque);
+    size_t tl = strlen(text) + 1, ol = opaque ? strlen(opaque) + 1 : 0;
+    c->text = g_realloc(text, tl + ol);
+    if (opaque) {
+        memcpy(c->text + tl, opaque, ol);
+        c->opaque = c->text + tl;
+    }
     c->line = line;
     c->tag = tag;
-    return text;
+    return c->text;
 }
 
 /* Why-cache tags. */
 enum { WHY_KL_KNOWN = -1, WHY_KL_NONE = -2 }; /* >= 0: the index of the variant that matched */
 
-/* Per-SA state. Set on the first pass by on_token; the caches are filled by verify. */
+/* What the handshake of an SA gave: its messages and the password route. Allocated when the
+ * first handshake token arrives, so an SA known from the key log alone does not carry it. */
 typedef struct {
     int have_chal;
     ntlm_challenge chal;
@@ -83,22 +87,26 @@ typedef struct {
 
     /* Password route, derived once from (CHALLENGE, AUTHENTICATE, keystore). */
     int pw_done;
-    int pw_ok;               /* pw_keys usable */
+    int pw_ok;               /* pw_ek usable, under pw_flags */
     int pw_mismatch;         /* candidates existed and none matched: note on every message */
     char *pw_why;            /* ok: "NTLMv2+ESS+KEY_EXCH+128, key from ..."; else the reason */
     char *pw_inv_why;        /* ok: "signature does not match (<pw_why>)", made once */
-    ntlm_keys pw_keys;
+    uint32_t pw_flags;       /* the AUTHENTICATE's flags */
+    ntlm_ek pw_ek;
+} ntlm_hs;
 
-    /* Key-log route cache: keys for kl_esk under kl_n flag sets, each derived when first
-     * needed (bit i of kl_have). */
+/* Per-SA state. hs is set on the first pass by on_token; the caches are filled by verify. */
+typedef struct {
+    ntlm_hs *hs;             /* NULL until a handshake token arrives */
+
+    /* Key-log route cache: kl.esk's keys (derived piece by piece as flag sets need them) for
+     * kl_n flag sets, the first kl_flags0. */
     int kl_valid;
-    uint8_t kl_esk[16];
     uint32_t kl_flags0;      /* first flag set, to notice a change from variants to known flags */
-    size_t kl_n;
-    unsigned kl_have;
-    int kl_hit;              /* 1 + the variant a signature verified with (kl_esk), or 0: tried
+    uint8_t kl_n;
+    uint8_t kl_hit;          /* 1 + the variant a signature verified with (kl.esk), or 0: tried
                                 first (a cryptographic match, which a forger cannot produce) */
-    ntlm_keys *kl_keys[N_VARIANTS]; /* allocated when first derived: most SAs need one */
+    ntlm_ek kl;              /* kl.esk is the key-log key */
 
     ks_keylog_memo kl_memo;  /* the key-log lookup, kept until the key log changes */
     why_cache why_ok;        /* key-log route: the VALID text */
@@ -117,30 +125,29 @@ static void *ntlm_sa_new(void *cap)
     return g_new0(ntlm_sa, 1);
 }
 
-/* Wipes and frees the key-log route's derived keys. */
-static void kl_keys_free(ntlm_sa *st)
+/* The handshake state, allocated when first needed. */
+static ntlm_hs *hs_get(ntlm_sa *st)
 {
-    for (size_t i = 0; i < N_VARIANTS; i++)
-        if (st->kl_keys[i]) {
-            secure_wipe(st->kl_keys[i], sizeof *st->kl_keys[i]);
-            g_free(st->kl_keys[i]);
-            st->kl_keys[i] = NULL;
-        }
+    if (!st->hs)
+        st->hs = g_new0(ntlm_hs, 1);
+    return st->hs;
 }
 
 /* Forgets every derived key (a new handshake token changes the inputs). */
 static void ntlm_sa_reset_keys(ntlm_sa *st)
 {
-    g_free(st->pw_why);
-    st->pw_why = NULL;
-    g_free(st->pw_inv_why);
-    st->pw_inv_why = NULL;
-    st->pw_done = st->pw_ok = st->pw_mismatch = 0;
-    secure_wipe(&st->pw_keys, sizeof st->pw_keys);
+    ntlm_hs *hs = st->hs;
+    if (hs) {
+        g_free(hs->pw_why);
+        hs->pw_why = NULL;
+        g_free(hs->pw_inv_why);
+        hs->pw_inv_why = NULL;
+        hs->pw_done = hs->pw_ok = hs->pw_mismatch = 0;
+        ntlm_ek_clear(&hs->pw_ek);
+    }
     st->kl_valid = 0;
-    st->kl_have = 0;
     st->kl_hit = 0;
-    kl_keys_free(st);
+    ntlm_ek_clear(&st->kl);
     /* the texts name the AUTHENTICATE's mode, which a new token may change */
     why_cache_clear(&st->why_ok);
     why_cache_clear(&st->why_bad);
@@ -154,10 +161,15 @@ static void ntlm_sa_free(void *p)
         return;
     ntlm_sa_reset_keys(st);
     keystore_keylog_memo_clear(&st->kl_memo);
-    ntlm_challenge_clear(&st->chal);
-    ntlm_authenticate_clear(&st->auth);
-    g_free(st->auth_err);
-    g_free(st->chal_err);
+    ntlm_hs *hs = st->hs;
+    if (hs) {
+        ntlm_challenge_clear(&hs->chal);
+        ntlm_authenticate_clear(&hs->auth);
+        g_free(hs->auth_err);
+        g_free(hs->chal_err);
+        secure_wipe(hs, sizeof *hs);
+        g_free(hs);
+    }
     secure_wipe(st, sizeof *st);
     g_free(st);
 }
@@ -191,7 +203,7 @@ static const char *auth_version(const ntlm_authenticate *a)
 }
 
 /* Finds the user's key from the password candidates; result cached in st (done once). */
-static void pw_derive(ntlm_sa *st, keystore *ks)
+static void pw_derive(ntlm_hs *st, keystore *ks)
 {
     if (st->pw_done)
         return;
@@ -301,7 +313,8 @@ static void pw_derive(ntlm_sa *st, keystore *ks)
         g_free(cands);
         goto out;
     }
-    ntlm_derive_keys(esk, a->flags, &st->pw_keys);
+    ntlm_ek_init(&st->pw_ek, esk);
+    st->pw_flags = a->flags;
     char *label = mode_label(auth_version(a), a->flags);
     st->pw_why = g_strdup_printf("%s, key from %s", label, hit->origin);
     g_free(label);
@@ -365,7 +378,8 @@ static void note_authenticate(const ntlm_authenticate *a, note_list *notes)
 static void ntlm_on_token(void *vst, mssipae_dir dir, const uint8_t *tok, size_t len,
                           keystore *ks, note_list *notes)
 {
-    ntlm_sa *st = vst;
+    ntlm_sa *sa = vst;
+    ntlm_hs *st = hs_get(sa);
     char *err = NULL;
     uint32_t type = ntlm_message_type(tok, len);
     if (type == 2) {
@@ -373,7 +387,7 @@ static void ntlm_on_token(void *vst, mssipae_dir dir, const uint8_t *tok, size_t
             note_add(notes, NOTE_MALFORMED, NOTE_SEV_WARN,
                      "NTLM CHALLENGE message sent by the client");
         ntlm_challenge c;
-        ntlm_sa_reset_keys(st);
+        ntlm_sa_reset_keys(sa);
         if (ntlm_parse_challenge(tok, len, &c, &err) != 0) {
             note_add(notes, NOTE_MALFORMED, NOTE_SEV_ERROR, "NTLM CHALLENGE: %s", err);
             ntlm_challenge_clear(&st->chal);
@@ -393,7 +407,7 @@ static void ntlm_on_token(void *vst, mssipae_dir dir, const uint8_t *tok, size_t
             note_add(notes, NOTE_MALFORMED, NOTE_SEV_WARN,
                      "NTLM AUTHENTICATE message sent by the server");
         ntlm_authenticate a;
-        ntlm_sa_reset_keys(st);
+        ntlm_sa_reset_keys(sa);
         if (ntlm_parse_authenticate(tok, len, &a, &err) != 0) {
             note_add(notes, NOTE_MALFORMED, NOTE_SEV_ERROR, "NTLM AUTHENTICATE: %s", err);
             ntlm_authenticate_clear(&st->auth);
@@ -433,38 +447,55 @@ static void ntlm_on_token(void *vst, mssipae_dir dir, const uint8_t *tok, size_t
     }
 }
 
-/* Cheap explanations of a failed check, as notes only (the verdict stays INVALID):
- * SeqNum 0 or the SeqNum in the token, the other direction's keys (reflection), and the other
- * non-ESS seal-key lengths. label prefixes each note (may be ""); quiet keeps only findings
- * that match (used when guessing flag variants, where the rest is noise). */
-static void diagnose(const ntlm_keys *k, const char *label, int quiet, mssipae_dir dir,
-                     ntlm_mac_memo *mm, const uint8_t *sig, note_list *notes)
+/* The diagnostic notes, one text each for diagnose and diagnose_variants. */
+static void note_seq0(note_list *notes, const char *label)
 {
-    int ess = (k->flags & NTLM_FL_ESS) != 0;
-    uint8_t mine[16];
-    ntlm_mac_m(k, dir, 0, mm, mine);
-    if (ntlm_mac_equal(mine, sig, ess))
-        note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
-                 "%sthe signature would match with SeqNum 0 instead of 100", label);
+    note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
+             "%sthe signature would match with SeqNum 0 instead of 100", label);
+}
+
+static void note_wire_seq(note_list *notes, const char *label, uint32_t wire, int m)
+{
+    note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
+             "%sthe signature carries SeqNum %u ([MS-SIPAE] uses 100)%s", label, wire,
+             m ? " and matches with it" : "");
+}
+
+static void note_reflected(note_list *notes, const char *label, mssipae_dir dir)
+{
+    note_add(notes, NOTE_INVALID, NOTE_SEV_ERROR,
+             "%sthe signature matches the %s keys: a reflected message (signed by the %s, "
+             "presented as the %s's)", label,
+             dir == DIR_C2S ? "server-to-client" : "client-to-server",
+             dir == DIR_C2S ? "server" : "client", dir == DIR_C2S ? "client" : "server");
+}
+
+/* Cheap explanations of a failed check with known flags, as notes only (the verdict stays
+ * INVALID): SeqNum 0 or the SeqNum in the token, the other direction's keys (reflection), and
+ * the other non-ESS seal-key lengths. (diagnose_variants does the same for the flag variants,
+ * keeping only the findings that match.) */
+static void diagnose(ntlm_ek *k, uint32_t flags, mssipae_dir dir, ntlm_mac_memo *mm,
+                     const uint8_t *sig, note_list *notes)
+{
+    const char *label = "";
+    /* With ESS a MAC ends in LE32(SeqNum), in clear: a finding for another SeqNum than the
+     * signature carries cannot match and costs no HMAC (issue 10; ntlm_ek_matches checks the
+     * same again). */
+    int ess = (flags & NTLM_FL_ESS) != 0;
+    uint32_t wire = rd32(sig + 12);
+    if ((!ess || wire == 0) && ntlm_ek_matches(k, flags, dir, 0, mm, sig))
+        note_seq0(notes, label);
     if (ess) {
-        uint32_t wire = rd32(sig + 12);
         if (wire != NTLM_SEQ_SIP && wire != 0) {
-            ntlm_mac_m(k, dir, wire, mm, mine);
-            int m = ntlm_mac_equal(mine, sig, 1);
-            if (m || !quiet)
-                note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
-                         "%sthe signature carries SeqNum %u ([MS-SIPAE] uses 100)%s", label,
-                         wire, m ? " and matches with it" : "");
+            int m = ntlm_ek_matches(k, flags, dir, wire, mm, sig);
+            note_wire_seq(notes, label, wire, m);
         }
-        ntlm_mac_m(k, !dir, NTLM_SEQ_SIP, mm, mine);
-        if (ntlm_mac_equal(mine, sig, 1))
-            note_add(notes, NOTE_INVALID, NOTE_SEV_ERROR,
-                     "%sthe signature matches the %s keys: a reflected message (signed by the %s, "
-                     "presented as the %s's)", label,
-                     dir == DIR_C2S ? "server-to-client" : "client-to-server",
-                     dir == DIR_C2S ? "server" : "client", dir == DIR_C2S ? "client" : "server");
+        if (wire == NTLM_SEQ_SIP && ntlm_ek_matches(k, flags, !dir, NTLM_SEQ_SIP, mm, sig))
+            note_reflected(notes, label, dir);
     } else {
-        /* The seal-key choices of [MS-NLMP] 3.4.5.3 other than the one used. */
+        /* The seal-key choices of [MS-NLMP] 3.4.5.3 other than the one used (two choices give
+         * the same key only when they are the same choice: the full key has 16 bytes, the
+         * weakened ones 8, ending in A0 (56-bit) or B0 (40-bit)). */
         static const struct { const char *name; uint32_t flags; } alt[] = {
             { "full 16-byte", 0 },
             { "[MS-NLMP] 56-bit weakened", NTLM_FL_LM_KEY | NTLM_FL_56 },
@@ -472,79 +503,88 @@ static void diagnose(const ntlm_keys *k, const char *label, int quiet, mssipae_d
         };
         static const uint32_t alt_flags[] = NTLM_NOESS_ALT_FLAGS;
         G_STATIC_ASSERT(G_N_ELEMENTS(alt) == G_N_ELEMENTS(alt_flags));
+        int used = ntlm_noess_choice(flags);
         for (size_t i = 0; i < G_N_ELEMENTS(alt); i++) {
-            g_assert(alt[i].flags == alt_flags[i]); /* ks_alt[i] is this choice's keystream */
-            uint8_t ak[16];
-            size_t al = ntlm_seal_key_noess(k->esk, alt[i].flags, ak);
-            int same = al == k->seal_len && memcmp(ak, k->seal[0], al) == 0;
-            secure_wipe(ak, sizeof ak);
-            if (same)
+            g_assert(alt[i].flags == alt_flags[i]); /* ek alt i is this choice's keystream */
+            if ((int)i == used)
                 continue;
-            ntlm_mac_noess_alt_m(k, (int)i, NTLM_SEQ_SIP, mm, mine);
-            if (ntlm_mac_equal(mine, sig, 0))
+            if (ntlm_ek_noess_alt_matches(k, (int)i, NTLM_SEQ_SIP, mm, sig))
                 note_add(notes, NOTE_INVALID, NOTE_SEV_WARN,
                          "%sthe signature would match with the %s seal key", label, alt[i].name);
         }
     }
-    secure_wipe(mine, sizeof mine);
 }
 
-/* Checks sig with known keys: 1 when it matches, else 0 after the diagnostic notes. */
-static int check_keys(const ntlm_keys *k, mssipae_dir dir, ntlm_mac_memo *mm,
+/* The diagnostics of diagnose for every variant i in order (k under fl[i]), each note prefixed
+ * with the variant's label and kept only when its check matches (the rest is noise when
+ * guessing), after a variant search in which none matched. Each check is done for all variants
+ * at once (ntlm_ek_match_mask), and only where it can match: with ESS the SeqNum is in clear;
+ * the other non-ESS seal-key choices of diagnose are the non-ESS variants, which all failed
+ * with the same inputs (SeqNum 100, direction dir), so they are not tried again. */
+static void diagnose_variants(ntlm_ek *k, const uint32_t fl[N_VARIANTS], mssipae_dir dir,
+                              ntlm_mac_memo *mm, const uint8_t *sig, note_list *notes)
+{
+    uint32_t all = (1u << N_VARIANTS) - 1, ess = 0;
+    for (size_t i = 0; i < N_VARIANTS; i++)
+        if (fl[i] & NTLM_FL_ESS)
+            ess |= 1u << i;
+    uint32_t wire = rd32(sig + 12);
+    int odd = wire != NTLM_SEQ_SIP && wire != 0;
+    uint32_t m0 = ntlm_ek_match_mask(k, fl, N_VARIANTS, wire == 0 ? all : all & ~ess, 0, dir, 0,
+                                     mm, sig);
+    uint32_t mw = odd ? ntlm_ek_match_mask(k, fl, N_VARIANTS, ess, 0, dir, wire, mm, sig) : 0;
+    uint32_t mr = wire == NTLM_SEQ_SIP
+                      ? ntlm_ek_match_mask(k, fl, N_VARIANTS, ess, 0, !dir, NTLM_SEQ_SIP, mm, sig)
+                      : 0;
+    if (!(m0 | mw | mr))
+        return;
+    for (size_t i = 0; i < N_VARIANTS; i++) {
+        const char *label = ntlm_variants[i].label;
+        uint32_t bit = 1u << i;
+        if (m0 & bit)
+            note_seq0(notes, label);
+        if (ess & bit) {
+            if (odd && (mw & bit))
+                note_wire_seq(notes, label, wire, 1);
+            if (mr & bit)
+                note_reflected(notes, label, dir);
+        }
+        /* non-ESS: the other seal-key choices are the non-ESS variants, which all failed */
+    }
+}
+
+/* Checks sig with known keys (k under flags): 1 when it matches, else 0 after the diagnostic
+ * notes. */
+static int check_keys(ntlm_ek *k, uint32_t flags, mssipae_dir dir, ntlm_mac_memo *mm,
                       const uint8_t *sig, note_list *notes)
 {
-    uint8_t mine[16];
-    ntlm_mac_m(k, dir, NTLM_SEQ_SIP, mm, mine);
-    int ok = ntlm_mac_equal(mine, sig, (k->flags & NTLM_FL_ESS) != 0);
-    secure_wipe(mine, sizeof mine);
+    int ok = ntlm_ek_matches(k, flags, dir, NTLM_SEQ_SIP, mm, sig);
     if (!ok)
-        diagnose(k, "", 0, dir, mm, sig, notes);
+        diagnose(k, flags, dir, mm, sig, notes);
     return ok;
 }
 
 /* Readies the key-log cache for ExportedSessionKey esk under n flag sets, the first flags0:
- * kept when they are those of the cache, else forgotten (keys are derived by kl_key). */
+ * kept when they are those of the cache, else the variant hint is forgotten (and the derived
+ * pieces too when the key changed). */
 static void kl_prepare(ntlm_sa *st, const uint8_t esk[16], uint32_t flags0, size_t n)
 {
     if (st->kl_valid && st->kl_n == n && st->kl_flags0 == flags0 &&
-        memcmp(st->kl_esk, esk, 16) == 0)
+        memcmp(st->kl.esk, esk, 16) == 0)
         return;
-    kl_keys_free(st);
-    st->kl_have = 0;
+    if (!st->kl_valid || memcmp(st->kl.esk, esk, 16) != 0)
+        ntlm_ek_init(&st->kl, esk);
     st->kl_hit = 0;
-    memcpy(st->kl_esk, esk, 16);
     st->kl_flags0 = flags0;
-    st->kl_n = n;
+    st->kl_n = (uint8_t)n;
     st->kl_valid = 1;
-}
-
-/* The keys of flag set i (flags) of the prepared key-log key, derived when first needed. */
-static const ntlm_keys *kl_key(ntlm_sa *st, size_t i, uint32_t flags)
-{
-    if (!(st->kl_have & 1u << i)) {
-        /* a variant of the same kind (ESS or not) already derived shares what no flag changes */
-        const ntlm_keys *ref = NULL;
-        for (size_t j = 0; j < N_VARIANTS && !ref; j++)
-            if ((st->kl_have & 1u << j) &&
-                ((st->kl_keys[j]->flags ^ flags) & NTLM_FL_ESS) == 0)
-                ref = st->kl_keys[j];
-        if (!st->kl_keys[i])
-            st->kl_keys[i] = g_new0(ntlm_keys, 1);
-        ntlm_derive_keys_like(st->kl_esk, flags, ref, st->kl_keys[i]);
-        st->kl_have |= 1u << i;
-    }
-    return st->kl_keys[i];
 }
 
 /* 1 when sig matches variant i of the prepared key-log key. */
 static int kl_variant_matches(ntlm_sa *st, size_t i, mssipae_dir dir, ntlm_mac_memo *mm,
                               const uint8_t *sig)
 {
-    uint8_t mine[16];
-    ntlm_mac_m(kl_key(st, i, ntlm_variants[i].flags), dir, NTLM_SEQ_SIP, mm, mine);
-    int ok = ntlm_mac_equal(mine, sig, (ntlm_variants[i].flags & NTLM_FL_ESS) != 0);
-    secure_wipe(mine, sizeof mine);
-    return ok;
+    return ntlm_ek_matches(&st->kl, ntlm_variants[i].flags, dir, NTLM_SEQ_SIP, mm, sig);
 }
 
 /* The key-log route: known flags when an AUTHENTICATE was seen, else every variant. */
@@ -562,19 +602,18 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
     ntlm_mac_memo mm;
     ntlm_mac_memo_init(&mm, buf, buflen);
     sig_verdict v;
-    if (st->have_auth) {
-        uint32_t fl = st->auth.flags;
+    if (st->hs && st->hs->have_auth) {
+        uint32_t fl = st->hs->auth.flags;
         kl_prepare(st, e->key1, fl, 1);
-        const ntlm_keys *k = kl_key(st, 0, fl);
         const char *src = why_cache_get(&st->why_ok, opaque, e->line, WHY_KL_KNOWN);
         if (!src) {
-            char *label = mode_label(auth_version(&st->auth), fl);
+            char *label = mode_label(auth_version(&st->hs->auth), fl);
             src = why_cache_set(&st->why_ok, opaque, e->line, WHY_KL_KNOWN,
                                 g_strdup_printf("%s, key from key-log entry NTLM %s (line %u)",
                                                 label, opaque, e->line));
             g_free(label);
         }
-        if (check_keys(k, dir, &mm, sig, notes)) {
+        if (check_keys(&st->kl, fl, dir, &mm, sig, notes)) {
             v = verdict_copy(SIG_VALID, src);
         } else {
             const char *bad = why_cache_get(&st->why_bad, opaque, e->line, WHY_KL_KNOWN);
@@ -587,16 +626,26 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
         return v;
     }
     kl_prepare(st, e->key1, ntlm_variants[0].flags, N_VARIANTS);
-    /* The variant that verified a signature of this SA first, then the others in order. */
+    uint32_t fl[N_VARIANTS];
+    for (size_t i = 0; i < N_VARIANTS; i++)
+        fl[i] = ntlm_variants[i].flags;
+    /* The variant that verified a signature of this SA first, then the others in order (one
+     * pass that stops at the first match). */
     int hit = -1;
     size_t tried = st->kl_hit ? (size_t)st->kl_hit - 1 : N_VARIANTS;
     if (tried < N_VARIANTS && kl_variant_matches(st, tried, dir, &mm, sig))
         hit = (int)tried;
-    for (size_t i = 0; i < N_VARIANTS && hit < 0; i++)
-        if (i != tried && kl_variant_matches(st, i, dir, &mm, sig))
-            hit = (int)i;
+    if (hit < 0) {
+        uint32_t want = (1u << N_VARIANTS) - 1;
+        if (tried < N_VARIANTS)
+            want &= ~(1u << tried);
+        uint32_t mk = ntlm_ek_match_mask(&st->kl, fl, N_VARIANTS, want, 1, dir, NTLM_SEQ_SIP,
+                                         &mm, sig);
+        if (mk)
+            hit = g_bit_nth_lsf(mk, -1);
+    }
     if (hit >= 0) {
-        st->kl_hit = hit + 1;
+        st->kl_hit = (uint8_t)(hit + 1);
         const char *ok = why_cache_get(&st->why_ok, opaque, e->line, hit);
         if (!ok)
             ok = why_cache_set(&st->why_ok, opaque, e->line, hit, g_strdup_printf(
@@ -605,9 +654,8 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
         ntlm_mac_memo_clear(&mm);
         return verdict_copy(SIG_VALID, ok);
     }
-    for (size_t i = 0; i < N_VARIANTS; i++)
-        diagnose(kl_key(st, i, ntlm_variants[i].flags), ntlm_variants[i].label, 1, dir, &mm, sig,
-                 notes);
+    /* every variant failed above, the three non-ESS seal-key choices among them */
+    diagnose_variants(&st->kl, fl, dir, &mm, sig, notes);
     ntlm_mac_memo_clear(&mm);
     const char *bad = why_cache_get(&st->why_bad, opaque, e->line, WHY_KL_NONE);
     if (!bad)
@@ -633,21 +681,22 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
         buflen = 0;
 
     /* 1. password / NT hash, checked against the handshake */
-    if (st->have_auth && st->have_chal) {
-        pw_derive(st, ks);
-        if (st->pw_ok) {
+    ntlm_hs *hs = st->hs;
+    if (hs && hs->have_auth && hs->have_chal) {
+        pw_derive(hs, ks);
+        if (hs->pw_ok) {
             ntlm_mac_memo mm;
             ntlm_mac_memo_init(&mm, buf, buflen);
-            int ok = check_keys(&st->pw_keys, dir, &mm, sig, notes);
+            int ok = check_keys(&hs->pw_ek, hs->pw_flags, dir, &mm, sig, notes);
             ntlm_mac_memo_clear(&mm);
             if (ok)
-                return verdict_copy(SIG_VALID, st->pw_why);
-            if (!st->pw_inv_why)
-                st->pw_inv_why = g_strdup_printf("signature does not match (%s)", st->pw_why);
-            return verdict_copy(SIG_INVALID, st->pw_inv_why);
+                return verdict_copy(SIG_VALID, hs->pw_why);
+            if (!hs->pw_inv_why)
+                hs->pw_inv_why = g_strdup_printf("signature does not match (%s)", hs->pw_why);
+            return verdict_copy(SIG_INVALID, hs->pw_inv_why);
         }
-        if (st->pw_mismatch)
-            note_add(notes, NOTE_NO_KEY, NOTE_SEV_WARN, "%s", st->pw_why);
+        if (hs->pw_mismatch)
+            note_add(notes, NOTE_NO_KEY, NOTE_SEV_WARN, "%s", hs->pw_why);
     }
 
     /* 2. key log */
@@ -657,15 +706,15 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
 
     /* 3. nothing: say what was looked up */
     GString *why = g_string_new(NULL);
-    if (st->have_auth && st->have_chal)
-        g_string_append(why, st->pw_why);
-    else if (st->have_auth)
+    if (hs && hs->have_auth && hs->have_chal)
+        g_string_append(why, hs->pw_why);
+    else if (hs && hs->have_auth)
         g_string_append_printf(why, "no NTLM CHALLENGE seen for %s\\%s (password cannot be "
-                               "checked)", st->auth.domain, st->auth.user);
-    else if (st->auth_err)
+                               "checked)", hs->auth.domain, hs->auth.user);
+    else if (hs && hs->auth_err)
         g_string_append_printf(why, "the NTLM AUTHENTICATE could not be parsed (%s)",
-                               st->auth_err);
-    else if (st->have_chal)
+                               hs->auth_err);
+    else if (hs && hs->have_chal)
         g_string_append(why, "no NTLM AUTHENTICATE seen");
     else
         g_string_append(why, "no NTLM handshake seen");
@@ -673,7 +722,7 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
         g_string_append_printf(why, " and no key-log entry NTLM %s", opaque);
     else
         g_string_append(why, " and no opaque to look up a key-log entry");
-    if (!st->pw_mismatch)
+    if (!(hs && hs->pw_mismatch))
         note_add(notes, NOTE_NO_KEY, NOTE_SEV_WARN, "%s", why->str);
     sig_verdict v = verdict_make(SIG_NO_KEY, "%s", why->str);
     g_string_free(why, TRUE);
@@ -683,11 +732,11 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
 /* DOMAIN\user of the AUTHENTICATE_MESSAGE, for statistics. */
 static char *ntlm_client_name(const void *p)
 {
-    const ntlm_sa *st = p;
-    if (!st->have_auth)
+    const ntlm_hs *hs = ((const ntlm_sa *)p)->hs;
+    if (!hs || !hs->have_auth)
         return NULL;
-    return *st->auth.domain ? g_strdup_printf("%s\\%s", st->auth.domain, st->auth.user)
-                            : g_strdup(st->auth.user);
+    return *hs->auth.domain ? g_strdup_printf("%s\\%s", hs->auth.domain, hs->auth.user)
+                            : g_strdup(hs->auth.user);
 }
 
 /* "NTLM <opaque> <ExportedSessionKey>" for each opaque: the key the password route derived
@@ -695,7 +744,8 @@ static char *ntlm_client_name(const void *p)
 static size_t ntlm_export_keys(const void *p, const char *const *opaques, size_t n, GString *out)
 {
     const ntlm_sa *st = p;
-    const uint8_t *esk = st->pw_ok ? st->pw_keys.esk : st->kl_valid ? st->kl_esk : NULL;
+    const uint8_t *esk = (st->hs && st->hs->pw_ok) ? st->hs->pw_ek.esk
+                         : st->kl_valid ? st->kl.esk : NULL;
     if (!esk)
         return 0;
     char *hex = codec_hex_encode(esk, 16);

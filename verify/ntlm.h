@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nettle/md5.h>
+
 /* NegotiateFlags ([MS-NLMP] 2.2.2.5). */
 #define NTLM_FL_UNICODE          0x00000001u
 #define NTLM_FL_OEM              0x00000002u
@@ -167,6 +169,21 @@ int ntlm_v1_kxkey(uint32_t flags, const uint8_t session_base_key[16],
 int ntlm_exported_session_key(uint32_t flags, const uint8_t kxkey[16], const uint8_t *enc_key,
                               size_t enc_len, uint8_t out[16]);
 
+/* The HMAC-MD5 state of one key once the key is set up: nettle's inner and outer MD5 contexts
+ * as hmac_md5_set_key leaves them (each after its 64-byte padded-key block). A message's HMAC
+ * continues copies of them (ntlm_hmac_key_digest), so the key setup is done once per key; the
+ * two contexts are all of struct hmac_md5_ctx a kept key needs (its third, the running state,
+ * is per message). Secret. */
+typedef struct {
+    struct md5_ctx inner, outer;
+} ntlm_hmac_key;
+
+/* Sets up hk for key (HMAC-MD5 with nettle). */
+void ntlm_hmac_key_set(ntlm_hmac_key *hk, const uint8_t *key, size_t keylen);
+/* HMAC_MD5(key, LE32(seq) || buf) from the key's state hk (not changed). */
+void ntlm_hmac_key_digest(const ntlm_hmac_key *hk, uint32_t seq, const uint8_t *buf,
+                          size_t buflen, uint8_t out[16]);
+
 /* The per-direction keys ([MS-NLMP] 3.4.5.2, 3.4.5.3), index 0 = client-to-server,
  * 1 = server-to-client (the values of mssipae_dir). */
 typedef struct {
@@ -177,13 +194,11 @@ typedef struct {
                                 no ESS: one key for both directions, see ntlm_seal_key_noess */
     size_t seal_len;         /* bytes of seal[] used as RC4 key: 16 with ESS; 16 or 8 without */
     /* Per-direction state fixed by the keys, computed once by ntlm_derive_keys (issue 10):
-     * ESS: the HMAC-MD5 key schedule of sign[d] (the MD5 states after the inner and the outer
-     * padded-key block: 32 bytes rather than nettle's 276-byte context, as an SA keeps seven
-     * flag variants), and with KEY_EXCH the first 8 bytes of the RC4 keystream of
-     * MD5(seal[d] || LE32(100)) (SeqNum 100 is [MS-SIPAE]'s constant);
-     * no ESS: the first 12 bytes of the RC4 keystream of seal[0] (fresh per message, so always
-     * the same). Secret: wiped with the struct. */
-    uint32_t hmac_in[2][4], hmac_out[2][4];
+     * ESS: the HMAC-MD5 key setup of sign[d] (ntlm_hmac_key), and with KEY_EXCH the first 8
+     * bytes of the RC4 keystream of MD5(seal[d] || LE32(100)) (SeqNum 100 is [MS-SIPAE]'s
+     * constant); no ESS: the first 12 bytes of the RC4 keystream of seal[0] (fresh per message,
+     * so always the same). Secret: wiped with the struct. */
+    ntlm_hmac_key hmac[2];
     uint8_t ks100[2][12];
     /* For the diagnostics of a wrong signature: ESS with KEY_EXCH, the keystream for SeqNum 0;
      * no ESS, the keystreams of the three seal-key choices of ntlm_seal_key_noess (full
@@ -239,6 +254,7 @@ void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, siz
  * What the MACs of one message share, computed at most once per message: the CRC32 of the
  * message (every non-ESS key) and HMAC_MD5(SigningKey, LE32(seq) || message) per signing key and
  * SeqNum (the signing key does not depend on the flags, so every ESS flag variant shares it).
+ * Slots are told apart by the key schedule, so keys of several ExportedSessionKeys may share m.
  * Results are those of ntlm_mac / ntlm_mac_noess_alt. Wipe with ntlm_mac_memo_clear. */
 #define NTLM_MEMO_SLOTS 6
 typedef struct {
@@ -248,7 +264,9 @@ typedef struct {
     uint32_t crc;
     size_t n;                       /* HMAC slots used */
     struct {
-        uint8_t sign[16];           /* the signing key */
+        uint32_t ks[8];             /* the state words of the signing key's ntlm_hmac_key
+                                       (inner, outer): HMAC_MD5 depends on the key through
+                                       them alone */
         uint32_t seq;
         uint8_t h[8];               /* HMAC_MD5(sign, LE32(seq) || buf)[0..7] */
     } slot[NTLM_MEMO_SLOTS];
@@ -261,5 +279,49 @@ void ntlm_mac_m(const ntlm_keys *k, int dir, uint32_t seq, ntlm_mac_memo *m, uin
 /* ntlm_mac_noess_alt(k, alt, seq, m->buf, m->buflen, out), sharing the CRC through m. */
 void ntlm_mac_noess_alt_m(const ntlm_keys *k, int alt, uint32_t seq, ntlm_mac_memo *m,
                           uint8_t out[16]);
+
+/* ---- one ExportedSessionKey under any flags, compactly (issue 10) ----
+ * What the MACs of every flag set of one ExportedSessionKey need, each piece derived when first
+ * needed and kept: per direction the HMAC-MD5 state of the signing key (ntlm_hmac_key, nettle's
+ * inner and outer MD5 contexts), per KEY_EXCH strength (128, 56, 40) and
+ * direction the first 8 bytes of the RC4 keystream for SeqNum 100, and the first 12 bytes of
+ * the keystreams of the three non-ESS seal-key choices (NTLM_NOESS_ALT_FLAGS order). Other
+ * SeqNums recompute their keystream. ~500 bytes (384 of them the two HMAC states) instead of one
+ * 560-byte ntlm_keys per flag set.
+ * Results equal those of ntlm_mac / ntlm_mac_noess_alt with ntlm_derive_keys(esk, flags).
+ * Secret: wipe with ntlm_ek_clear. */
+typedef struct {
+    uint8_t esk[16];
+    uint32_t have;                   /* NTLM_EK_* bits of what is derived */
+    ntlm_hmac_key hmac[2];           /* the signing keys' HMAC-MD5 state, per direction */
+    uint8_t kx[3][2][8];             /* [strength: 128, 56, 40][dir] keystream for SeqNum 100 */
+    uint8_t alt[3][12];              /* non-ESS keystreams */
+} ntlm_ek;
+
+void ntlm_ek_init(ntlm_ek *e, const uint8_t esk[16]);
+void ntlm_ek_clear(ntlm_ek *e);
+/* The index (0..2, NTLM_NOESS_ALT_FLAGS order) of the non-ESS seal key flags choose. */
+int ntlm_noess_choice(uint32_t flags);
+/* ntlm_mac(ntlm_derive_keys(e->esk, flags), dir, seq, m->buf, m->buflen, out), through m. */
+void ntlm_ek_mac(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_memo *m,
+                 uint8_t out[16]);
+/* ntlm_mac_noess_alt(ntlm_derive_keys(e->esk, any), alt, seq, ...), through m. */
+void ntlm_ek_mac_noess_alt(ntlm_ek *e, int alt, uint32_t seq, ntlm_mac_memo *m,
+                           uint8_t out[16]);
+/* ntlm_mac_equal(ntlm_ek_mac(e, flags, dir, seq, m), sig, flags & ESS), computing only what
+ * can change the answer: with ESS the MAC ends in LE32(seq), so a signature carrying another
+ * SeqNum cannot match and no HMAC is computed; without ESS the CRC is computed only when the
+ * encrypted SeqNum field matches. */
+int ntlm_ek_matches(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_memo *m,
+                    const uint8_t sig[16]);
+/* Bit i set when ntlm_ek_matches(e, fl[i], dir, seq, m, sig), for each i < n (n <= 32) with bit
+ * i of want set; the others are not evaluated (0). With first, stops at the lowest set bit
+ * (lazy derivation: the later flag sets derive nothing). One pass over the flag sets sharing
+ * the clear-field checks and the HMAC (issue 10). */
+uint32_t ntlm_ek_match_mask(ntlm_ek *e, const uint32_t *fl, size_t n, uint32_t want, int first,
+                            int dir, uint32_t seq, ntlm_mac_memo *m, const uint8_t sig[16]);
+/* The same for the non-ESS seal-key choice alt. */
+int ntlm_ek_noess_alt_matches(ntlm_ek *e, int alt, uint32_t seq, ntlm_mac_memo *m,
+                              const uint8_t sig[16]);
 
 #endif

@@ -9,6 +9,7 @@
 #include "verify/verdict.h"
 
 #include <glib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <nettle/arcfour.h>
@@ -18,6 +19,11 @@
 #include <nettle/md5.h>
 #include <zlib.h>
 
+static uint32_t rd32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static void wr32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;
@@ -26,7 +32,8 @@ static void wr32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-/* RC4 of n bytes with a fresh key schedule (datagram NTLM re-keys for every message). */
+/* RC4 of n bytes with a fresh key schedule (datagram NTLM re-keys for every message): nettle's
+ * ARCFOUR. keylen is 1..256. */
 static void rc4(const uint8_t *key, size_t keylen, const uint8_t *in, size_t n, uint8_t *out)
 {
     struct arcfour_ctx c;
@@ -343,18 +350,39 @@ size_t ntlm_seal_key_noess(const uint8_t esk[16], uint32_t flags, uint8_t out[16
     return 16;
 }
 
-/* An HMAC-MD5 context as hmac_md5_set_key leaves it, from the MD5 states after the inner and
- * the outer padded-key block (each one 64-byte block in, nothing buffered). */
-G_STATIC_ASSERT(sizeof(((struct md5_ctx *)0)->state) == 16);
-static void hmac_md5_load(struct hmac_md5_ctx *c, const uint32_t in[4], const uint32_t out[4])
+void ntlm_hmac_key_set(ntlm_hmac_key *hk, const uint8_t *key, size_t keylen)
 {
-    md5_init(&c->inner);
-    memcpy(c->inner.state, in, 16);
-    c->inner.count = 1;
-    md5_init(&c->outer);
-    memcpy(c->outer.state, out, 16);
-    c->outer.count = 1;
-    c->state = c->inner;
+    /* zeroed first: nettle leaves the contexts' block buffers unwritten (nothing buffered), and
+     * what is kept should hold no stray stack bytes */
+    struct hmac_md5_ctx h;
+    memset(&h, 0, sizeof h);
+    hmac_md5_set_key(&h, keylen, key);
+    hk->inner = h.inner;
+    hk->outer = h.outer;
+    secure_wipe(&h, sizeof h);
+}
+
+void ntlm_hmac_key_digest(const ntlm_hmac_key *hk, uint32_t seq, const uint8_t *buf,
+                          size_t buflen, uint8_t out[16])
+{
+    /* What hmac_md5_update and hmac_md5_digest do on a context set up for the key: the inner
+     * hash continues with the message, the outer one with the inner digest. Working on one
+     * copy of each kept context (rather than a copied struct hmac_md5_ctx, whose digest copies
+     * both contexts again) keeps the per-message copies to two. */
+    struct {
+        struct md5_ctx c;
+        uint8_t s[4], ih[16];
+    } w; /* every intermediate, wiped at once */
+    wr32(w.s, seq);
+    w.c = hk->inner;
+    md5_update(&w.c, 4, w.s);
+    if (buflen)
+        md5_update(&w.c, buflen, buf);
+    md5_digest(&w.c, 16, w.ih);
+    w.c = hk->outer;
+    md5_update(&w.c, 16, w.ih);
+    md5_digest(&w.c, 16, out);
+    secure_wipe(&w, sizeof w);
 }
 
 void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
@@ -363,7 +391,7 @@ void ntlm_derive_keys(const uint8_t esk[16], uint32_t flags, ntlm_keys *k)
 }
 
 /* Index in NTLM_NOESS_ALT_FLAGS order of the non-ESS seal key flags choose. */
-static int noess_choice(uint32_t flags)
+int ntlm_noess_choice(uint32_t flags)
 {
     if (!(flags & NTLM_FL_LM_KEY))
         return 0;
@@ -400,17 +428,10 @@ void ntlm_derive_keys_like(const uint8_t esk[16], uint32_t flags, const ntlm_key
     static const uint8_t zero[12] = { 0 };
     if (ess) {
         for (int d = 0; d < 2; d++) {
-            if (ref) {
-                /* the HMAC key schedule of the signing key, which no flag changes */
-                memcpy(k->hmac_in[d], ref->hmac_in[d], 16);
-                memcpy(k->hmac_out[d], ref->hmac_out[d], 16);
-            } else {
-                struct hmac_md5_ctx h;
-                hmac_md5_set_key(&h, 16, k->sign[d]);
-                memcpy(k->hmac_in[d], h.inner.state, 16);
-                memcpy(k->hmac_out[d], h.outer.state, 16);
-                secure_wipe(&h, sizeof h);
-            }
+            if (ref)
+                k->hmac[d] = ref->hmac[d]; /* the signing key's HMAC state: no flag changes it */
+            else
+                ntlm_hmac_key_set(&k->hmac[d], k->sign[d], 16);
             if (flags & NTLM_FL_KEY_EXCH) {
                 /* RC4 key for SeqNum 100: MD5(SealingKey || LE32(100)); its keystream */
                 uint8_t s[4], rk[16];
@@ -438,7 +459,7 @@ void ntlm_derive_keys_like(const uint8_t esk[16], uint32_t flags, const ntlm_key
             secure_wipe(ak, sizeof ak);
         }
     }
-    int c = noess_choice(flags);
+    int c = ntlm_noess_choice(flags);
     memcpy(k->ks100[0], k->ks_alt[c], 12);
     memcpy(k->ks100[1], k->ks_alt[c], 12);
 }
@@ -522,15 +543,9 @@ void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, siz
             return;
         }
         const uint8_t *ks = seq == 0 ? k->ks0[d] : k->ks100[d];
-        /* ck = HMAC_MD5(SigningKey, SeqNum || Message)[0..7], the key schedule reused */
-        struct hmac_md5_ctx c;
-        hmac_md5_load(&c, k->hmac_in[d], k->hmac_out[d]);
+        /* ck = HMAC_MD5(SigningKey, SeqNum || Message)[0..7], the key setup reused */
         uint8_t h[16];
-        hmac_md5_update(&c, 4, s);
-        if (buflen)
-            hmac_md5_update(&c, buflen, buf);
-        hmac_md5_digest(&c, 16, h);
-        secure_wipe(&c, sizeof c);
+        ntlm_hmac_key_digest(&k->hmac[d], seq, buf, buflen, h);
         for (int i = 0; i < 8; i++)
             out[4 + i] = (k->flags & NTLM_FL_KEY_EXCH) ? (uint8_t)(h[i] ^ ks[i]) : h[i];
         wr32(out, 1);
@@ -545,14 +560,22 @@ void ntlm_mac(const ntlm_keys *k, int dir, uint32_t seq, const uint8_t *buf, siz
 
 void ntlm_mac_memo_init(ntlm_mac_memo *m, const uint8_t *buf, size_t buflen)
 {
-    memset(m, 0, sizeof *m);
+    /* slots past n are never read: only the header is set (the memo lives on every verify) */
     m->buf = buf;
     m->buflen = buflen;
+    m->have_crc = 0;
+    m->crc = 0;
+    m->n = 0;
 }
 
 void ntlm_mac_memo_clear(ntlm_mac_memo *m)
 {
-    secure_wipe(m, sizeof *m);
+    /* one wipe from crc to the end of the used slots (n and the slots follow crc) */
+    G_STATIC_ASSERT(offsetof(ntlm_mac_memo, crc) < offsetof(ntlm_mac_memo, slot));
+    size_t from = offsetof(ntlm_mac_memo, crc);
+    size_t to = offsetof(ntlm_mac_memo, slot) + m->n * sizeof m->slot[0];
+    secure_wipe((uint8_t *)m + from, to - from);
+    m->have_crc = 0;
 }
 
 static uint32_t memo_crc(ntlm_mac_memo *m)
@@ -576,24 +599,24 @@ static void mac_noess_crc(const uint8_t ks[12], uint32_t crc, uint32_t seq, uint
         out[8 + i] = (uint8_t)(plain[i] ^ ks[4 + i]);
 }
 
-/* HMAC_MD5(k->sign[d], LE32(seq) || buf)[0..7], from the memo or computed with the kept key
- * schedule and remembered. */
-static const uint8_t *memo_hmac(const ntlm_keys *k, int d, uint32_t seq, ntlm_mac_memo *m)
+/* HMAC_MD5(key, LE32(seq) || buf)[0..7] for the key whose HMAC state is hk, from the memo or
+ * computed and remembered. */
+G_STATIC_ASSERT(sizeof(((struct md5_ctx *)0)->state) == 16);
+static const uint8_t *memo_hmac(const ntlm_hmac_key *hk, uint32_t seq, ntlm_mac_memo *m)
 {
-    for (size_t i = 0; i < m->n; i++)
-        if (m->slot[i].seq == seq && memcmp(m->slot[i].sign, k->sign[d], 16) == 0)
+    const uint32_t *in = hk->inner.state, *out = hk->outer.state;
+    for (size_t i = 0; i < m->n; i++) {
+        const uint32_t *k = m->slot[i].ks;
+        if (m->slot[i].seq == seq &&
+            ((k[0] ^ in[0]) | (k[1] ^ in[1]) | (k[2] ^ in[2]) | (k[3] ^ in[3]) |
+             (k[4] ^ out[0]) | (k[5] ^ out[1]) | (k[6] ^ out[2]) | (k[7] ^ out[3])) == 0)
             return m->slot[i].h;
+    }
     size_t i = m->n < NTLM_MEMO_SLOTS ? m->n++ : NTLM_MEMO_SLOTS - 1;
-    uint8_t s[4], h[16];
-    wr32(s, seq);
-    struct hmac_md5_ctx c;
-    hmac_md5_load(&c, k->hmac_in[d], k->hmac_out[d]);
-    hmac_md5_update(&c, 4, s);
-    if (m->buflen)
-        hmac_md5_update(&c, m->buflen, m->buf);
-    hmac_md5_digest(&c, 16, h);
-    secure_wipe(&c, sizeof c);
-    memcpy(m->slot[i].sign, k->sign[d], 16);
+    uint8_t h[16];
+    ntlm_hmac_key_digest(hk, seq, m->buf, m->buflen, h);
+    memcpy(m->slot[i].ks, in, 16);
+    memcpy(m->slot[i].ks + 4, out, 16);
     m->slot[i].seq = seq;
     memcpy(m->slot[i].h, h, 8);
     secure_wipe(h, sizeof h);
@@ -607,7 +630,7 @@ void ntlm_mac_m(const ntlm_keys *k, int dir, uint32_t seq, ntlm_mac_memo *m, uin
         mac_noess_crc(k->ks100[d], memo_crc(m), seq, out);
         return;
     }
-    const uint8_t *h = memo_hmac(k, d, seq, m);
+    const uint8_t *h = memo_hmac(&k->hmac[d], seq, m);
     wr32(out, 1);
     wr32(out + 12, seq);
     if (!(k->flags & NTLM_FL_KEY_EXCH)) {
@@ -630,4 +653,227 @@ void ntlm_mac_noess_alt_m(const ntlm_keys *k, int alt, uint32_t seq, ntlm_mac_me
                           uint8_t out[16])
 {
     mac_noess_crc(k->ks_alt[alt], memo_crc(m), seq, out);
+}
+
+/* ---- one ExportedSessionKey under any flags (ntlm_ek) ---- */
+
+enum {
+    EK_HMAC0 = 1u << 0,  /* hmac[0]; hmac[1] is bit 1 */
+    EK_KX0 = 1u << 2,    /* kx[s][d]: bit 2 + 2 * s + d */
+    EK_ALT0 = 1u << 8,   /* alt[i]: bit 8 + i */
+};
+
+void ntlm_ek_init(ntlm_ek *e, const uint8_t esk[16])
+{
+    secure_wipe(e, sizeof *e);
+    memcpy(e->esk, esk, 16);
+}
+
+void ntlm_ek_clear(ntlm_ek *e)
+{
+    secure_wipe(e, sizeof *e);
+}
+
+/* The HMAC state of direction d's signing key. */
+static void ek_hmac(ntlm_ek *e, int d)
+{
+    if (e->have & (EK_HMAC0 << d))
+        return;
+    uint8_t sk[16];
+    ntlm_sign_key(e->esk, d, sk);
+    ntlm_hmac_key_set(&e->hmac[d], sk, 16);
+    secure_wipe(sk, sizeof sk);
+    e->have |= EK_HMAC0 << d;
+}
+
+/* KEY_EXCH strength of flags: 0 = 128, 1 = 56, 2 = 40 (ntlm_seal_key_ess's choice). */
+static int kx_strength(uint32_t flags)
+{
+    return (flags & NTLM_FL_128) ? 0 : (flags & NTLM_FL_56) ? 1 : 2;
+}
+
+/* The first 8 bytes of the RC4 keystream of MD5(SealingKey(flags, d) || LE32(seq)). */
+static void ess_seq_ks(const uint8_t esk[16], uint32_t flags, int d, uint32_t seq,
+                       uint8_t out[8])
+{
+    static const uint8_t zero[8] = { 0 };
+    uint8_t seal[16], s[4], rk[16];
+    ntlm_seal_key_ess(esk, flags, d, seal);
+    wr32(s, seq);
+    md5_2(seal, 16, s, 4, rk);
+    rc4(rk, 16, zero, 8, out);
+    secure_wipe(seal, sizeof seal);
+    secure_wipe(rk, sizeof rk);
+}
+
+/* The kept keystream for SeqNum 100 under flags (ESS with KEY_EXCH) and direction d. */
+static const uint8_t *ek_kx(ntlm_ek *e, uint32_t flags, int d)
+{
+    int s = kx_strength(flags);
+    uint32_t bit = EK_KX0 << (2 * s + d);
+    if (!(e->have & bit)) {
+        ess_seq_ks(e->esk, flags, d, NTLM_SEQ_SIP, e->kx[s][d]);
+        e->have |= bit;
+    }
+    return e->kx[s][d];
+}
+
+/* The kept keystream of non-ESS seal-key choice alt. */
+static const uint8_t *ek_alt(ntlm_ek *e, int alt)
+{
+    uint32_t bit = EK_ALT0 << alt;
+    if (!(e->have & bit)) {
+        static const uint32_t fl[3] = NTLM_NOESS_ALT_FLAGS;
+        static const uint8_t zero[12] = { 0 };
+        uint8_t ak[16];
+        size_t al = ntlm_seal_key_noess(e->esk, fl[alt], ak);
+        rc4(ak, al, zero, 12, e->alt[alt]);
+        secure_wipe(ak, sizeof ak);
+        e->have |= bit;
+    }
+    return e->alt[alt];
+}
+
+/* The ESS checksum field (8 bytes) under flags, direction d, SeqNum seq. */
+static void ek_ess_ck(ntlm_ek *e, uint32_t flags, int d, uint32_t seq, ntlm_mac_memo *m,
+                      uint8_t ck[8])
+{
+    ek_hmac(e, d);
+    const uint8_t *h = memo_hmac(&e->hmac[d], seq, m);
+    if (!(flags & NTLM_FL_KEY_EXCH)) {
+        memcpy(ck, h, 8);
+        return;
+    }
+    uint8_t tmp[8];
+    const uint8_t *ks;
+    if (seq == NTLM_SEQ_SIP) {
+        ks = ek_kx(e, flags, d);
+    } else {
+        ess_seq_ks(e->esk, flags, d, seq, tmp);
+        ks = tmp;
+    }
+    for (int i = 0; i < 8; i++)
+        ck[i] = (uint8_t)(h[i] ^ ks[i]);
+    secure_wipe(tmp, sizeof tmp);
+}
+
+void ntlm_ek_mac(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_memo *m,
+                 uint8_t out[16])
+{
+    int d = dir ? 1 : 0;
+    if (!(flags & NTLM_FL_ESS)) {
+        /* one seal key serves both directions */
+        mac_noess_crc(ek_alt(e, ntlm_noess_choice(flags)), memo_crc(m), seq, out);
+        return;
+    }
+    wr32(out, 1);
+    ek_ess_ck(e, flags, d, seq, m, out + 4);
+    wr32(out + 12, seq);
+}
+
+void ntlm_ek_mac_noess_alt(ntlm_ek *e, int alt, uint32_t seq, ntlm_mac_memo *m,
+                           uint8_t out[16])
+{
+    mac_noess_crc(ek_alt(e, alt), memo_crc(m), seq, out);
+}
+
+/* Non-ESS: 01000000 || pad || (CRC32 || SeqNum) XOR ks[4..11], compared on all but the pad
+ * (ntlm_mac_equal). The SeqNum part is compared first: it needs no CRC, and when it differs the
+ * answer is 0 whatever the CRC (it is no secret either: any valid signature shows ks[8..11]).
+ * The rest is compared without branching on secret bytes, as ct_memeq does. */
+static int noess_matches(const uint8_t ks[12], uint32_t seq, ntlm_mac_memo *m,
+                         const uint8_t sig[16])
+{
+    if (rd32le(sig) != 1 || (rd32le(sig + 12) ^ rd32le(ks + 8)) != seq)
+        return 0;
+    uint32_t diff = rd32le(sig + 8) ^ rd32le(ks + 4) ^ memo_crc(m);
+    return diff == 0;
+}
+
+int ntlm_ek_matches(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_memo *m,
+                    const uint8_t sig[16])
+{
+    if (!(flags & NTLM_FL_ESS))
+        return noess_matches(ek_alt(e, ntlm_noess_choice(flags)), seq, m, sig);
+    /* The MAC is 01000000 || ck || LE32(seq): the clear fields decide before any HMAC. */
+    if (rd32le(sig) != 1 || rd32le(sig + 12) != seq)
+        return 0;
+    int d = dir ? 1 : 0;
+    ek_hmac(e, d);
+    const uint8_t *h = memo_hmac(&e->hmac[d], seq, m);
+    /* ck = h (no KEY_EXCH) or h XOR the SeqNum's keystream, compared 8 bytes at once */
+    uint64_t hv, sv, kv = 0;
+    memcpy(&hv, h, 8);
+    memcpy(&sv, sig + 4, 8);
+    if (!(flags & NTLM_FL_KEY_EXCH)) {
+        kv = 0;
+    } else if (seq == NTLM_SEQ_SIP) {
+        memcpy(&kv, ek_kx(e, flags, d), 8);
+    } else {
+        uint8_t ks[8];
+        ess_seq_ks(e->esk, flags, d, seq, ks);
+        memcpy(&kv, ks, 8);
+        secure_wipe(ks, sizeof ks);
+    }
+    int ok = (hv ^ kv ^ sv) == 0;
+    secure_wipe(&kv, sizeof kv);
+    return ok;
+}
+
+uint32_t ntlm_ek_match_mask(ntlm_ek *e, const uint32_t *fl, size_t n, uint32_t want, int first,
+                            int dir, uint32_t seq, ntlm_mac_memo *m, const uint8_t sig[16])
+{
+    /* The checks of ntlm_ek_matches and noess_matches, with what they share done once. */
+    if (n > 32)
+        n = 32;
+    if (rd32le(sig) != 1)
+        return 0; /* every MAC starts 01000000 */
+    int d = dir ? 1 : 0;
+    uint32_t wire = rd32le(sig + 12), ck_lo = rd32le(sig + 8);
+    uint64_t sv;
+    memcpy(&sv, sig + 4, 8);
+    const uint8_t *h = NULL;
+    uint32_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(want & 1u << i))
+            continue;
+        uint32_t f = fl[i];
+        int ok;
+        if (!(f & NTLM_FL_ESS)) {
+            const uint8_t *ks = ek_alt(e, ntlm_noess_choice(f));
+            ok = (wire ^ rd32le(ks + 8)) == seq && (ck_lo ^ rd32le(ks + 4) ^ memo_crc(m)) == 0;
+        } else if (wire != seq) {
+            ok = 0;
+        } else {
+            if (!h) {
+                ek_hmac(e, d);
+                h = memo_hmac(&e->hmac[d], seq, m);
+            }
+            uint64_t hv, kv = 0;
+            memcpy(&hv, h, 8);
+            if (!(f & NTLM_FL_KEY_EXCH)) {
+                kv = 0;
+            } else if (seq == NTLM_SEQ_SIP) {
+                memcpy(&kv, ek_kx(e, f, d), 8);
+            } else {
+                uint8_t ks[8];
+                ess_seq_ks(e->esk, f, d, seq, ks);
+                memcpy(&kv, ks, 8);
+                secure_wipe(ks, sizeof ks);
+            }
+            ok = (hv ^ kv ^ sv) == 0;
+        }
+        if (ok) {
+            out |= 1u << i;
+            if (first)
+                break;
+        }
+    }
+    return out;
+}
+
+int ntlm_ek_noess_alt_matches(ntlm_ek *e, int alt, uint32_t seq, ntlm_mac_memo *m,
+                              const uint8_t sig[16])
+{
+    return noess_matches(ek_alt(e, alt), seq, m, sig);
 }

@@ -1279,6 +1279,352 @@ static void test_mac_memo_matches_mac(void **state)
     }
 }
 
+/* The compact per-key state (ntlm_ek, issue 10) gives exactly ntlm_mac / ntlm_mac_noess_alt for
+ * every flag set, direction, SeqNum and message length 0..300 (every MD5 padding case of its
+ * HMAC), pieces derived in any order, and the MACs built from scratch with nettle (ntlm_mac_ess:
+ * hmac_md5_set_key / update / digest and a fresh ARCFOUR per message; ntlm_mac_noess), which
+ * share nothing with the kept HMAC state (ntlm_hmac_key) both ntlm_ek and ntlm_mac use;
+ * ntlm_ek_matches answers as ntlm_mac_equal on the right signature, on the signature with any
+ * one byte changed, and on another SeqNum's. */
+static void test_ek_matches_mac(void **state)
+{
+    static const uint32_t fls[] = {
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128, NTLM_FL_ESS, 0,
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_56, NTLM_FL_ESS | NTLM_FL_KEY_EXCH,
+        NTLM_FL_LM_KEY | NTLM_FL_56, NTLM_FL_LM_KEY, NTLM_FL_KEY_EXCH,
+        NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128 | NTLM_FL_56,
+    };
+    static const uint32_t seqs[] = { 100, 0, 1, 0xffffffffu };
+    uint8_t esk[16], esk2[16], buf[300];
+    for (size_t i = 0; i < sizeof esk; i++) {
+        esk[i] = (uint8_t)(i * 37 + 11);
+        esk2[i] = (uint8_t)(i * 91 + 3);
+    }
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 13 + 5);
+    ntlm_keys k[G_N_ELEMENTS(fls)];
+    for (size_t f = 0; f < G_N_ELEMENTS(fls); f++)
+        ntlm_derive_keys(esk, fls[f], &k[f]);
+    ntlm_keys k2;
+    ntlm_derive_keys(esk2, NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128, &k2);
+    for (size_t len = 0; len <= sizeof buf; len++) {
+        ntlm_ek e, e2;
+        ntlm_ek_init(&e, esk);
+        ntlm_ek_init(&e2, esk2);
+        ntlm_mac_memo m; /* one memo for both keys, as the memo allows */
+        ntlm_mac_memo_init(&m, len ? buf : NULL, len);
+        for (size_t r = 0; r < 2; r++) /* derive, then reuse */
+            for (size_t f0 = 0; f0 < G_N_ELEMENTS(fls); f0++) {
+                size_t f = (f0 + len) % G_N_ELEMENTS(fls); /* another order for each length */
+                for (int d = 0; d < 2; d++)
+                    for (size_t q = 0; q < G_N_ELEMENTS(seqs); q++) {
+                        uint8_t a[16], b[16];
+                        int ess = (fls[f] & NTLM_FL_ESS) != 0;
+                        ntlm_ek_mac(&e, fls[f], d, seqs[q], &m, a);
+                        ntlm_mac(&k[f], d, seqs[q], len ? buf : NULL, len, b);
+                        assert_memory_equal(a, b, 16);
+                        uint8_t ref[16];
+                        if (ess) {
+                            ntlm_mac_ess(k[f].sign[d],
+                                         (fls[f] & NTLM_FL_KEY_EXCH) ? k[f].seal[d] : NULL,
+                                         seqs[q], len ? buf : NULL, len, ref);
+                        } else {
+                            ntlm_mac_noess(k[f].seal[d], k[f].seal_len, seqs[q], len ? buf : NULL,
+                                           len, ref);
+                        }
+                        assert_memory_equal(a, ref, 16);
+                        if (len % 37 == 0 || len == 55 || len == 56 || len == 60 ||
+                            len == 64 || len == 119 || len == 120) {
+                            for (int x = -1; x < 16; x++) {
+                                uint8_t sig[16];
+                                memcpy(sig, b, 16);
+                                if (x >= 0)
+                                    sig[x] ^= 0x20;
+                                assert_int_equal(ntlm_ek_matches(&e, fls[f], d, seqs[q], &m, sig),
+                                                 ntlm_mac_equal(b, sig, ess));
+                                assert_int_equal(
+                                    ntlm_ek_matches(&e, fls[f], d, seqs[(q + 1) % 4], &m, sig), 0);
+                            }
+                        }
+                        if (fls[f] == (NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128)) {
+                            ntlm_ek_mac(&e2, fls[f], d, seqs[q], &m, a);
+                            ntlm_mac(&k2, d, seqs[q], len ? buf : NULL, len, b);
+                            assert_memory_equal(a, b, 16);
+                            ntlm_mac_ess(k2.sign[d], k2.seal[d], seqs[q], len ? buf : NULL, len,
+                                         ref);
+                            assert_memory_equal(a, ref, 16);
+                        }
+                        if (!ess)
+                            for (int j = 0; j < 3; j++) {
+                                ntlm_ek_mac_noess_alt(&e, j, seqs[q], &m, a);
+                                ntlm_mac_noess_alt(&k[f], j, seqs[q], len ? buf : NULL, len, b);
+                                assert_memory_equal(a, b, 16);
+                                assert_int_equal(
+                                    ntlm_ek_noess_alt_matches(&e, j, seqs[q], &m, b), 1);
+                                b[13] ^= 1;
+                                assert_int_equal(
+                                    ntlm_ek_noess_alt_matches(&e, j, seqs[q], &m, b), 0);
+                                b[13] ^= 1;
+                                b[9] ^= 1;
+                                assert_int_equal(
+                                    ntlm_ek_noess_alt_matches(&e, j, seqs[q], &m, b), 0);
+                            }
+                    }
+            }
+        ntlm_mac_memo_clear(&m);
+        ntlm_ek_clear(&e);
+        ntlm_ek_clear(&e2);
+    }
+}
+
+/* The notes the variant search gave before issue 10's shortcuts, computed here from the full
+ * keys of each variant (ntlm_derive_keys, ntlm_mac): an oracle for verify's gated checks. */
+static const struct { const char *name; uint32_t flags; } oracle_vs[] = {
+    { "ESS+KEY_EXCH+128", NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128 },
+    { "ESS without KEY_EXCH", NTLM_FL_ESS },
+    { "non-ESS", 0 },
+    { "ESS+KEY_EXCH+56", NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_56 },
+    { "ESS+KEY_EXCH+40", NTLM_FL_ESS | NTLM_FL_KEY_EXCH },
+    { "non-ESS LM_KEY 56-bit", NTLM_FL_LM_KEY | NTLM_FL_56 },
+    { "non-ESS LM_KEY 40-bit", NTLM_FL_LM_KEY },
+};
+
+static uint32_t oracle_rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Expected: -1 and the notes (into want) when no variant matches, else the variant index. */
+static int oracle_variants(const uint8_t esk[16], mssipae_dir dir, const uint8_t *buf,
+                           size_t bl, const uint8_t sig[16], GPtrArray *want)
+{
+    static const struct { const char *name; uint32_t flags; } alt[] = {
+        { "full 16-byte", 0 },
+        { "[MS-NLMP] 56-bit weakened", NTLM_FL_LM_KEY | NTLM_FL_56 },
+        { "[MS-NLMP] 40-bit weakened", NTLM_FL_LM_KEY },
+    };
+    ntlm_keys k[G_N_ELEMENTS(oracle_vs)];
+    uint8_t mine[16];
+    for (size_t i = 0; i < G_N_ELEMENTS(oracle_vs); i++)
+        ntlm_derive_keys(esk, oracle_vs[i].flags, &k[i]);
+    for (size_t i = 0; i < G_N_ELEMENTS(oracle_vs); i++) {
+        ntlm_mac(&k[i], dir, 100, buf, bl, mine);
+        if (ntlm_mac_equal(mine, sig, (oracle_vs[i].flags & NTLM_FL_ESS) != 0))
+            return (int)i;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(oracle_vs); i++) {
+        char *label = g_strdup_printf("variant %s: ", oracle_vs[i].name);
+        int ess = (oracle_vs[i].flags & NTLM_FL_ESS) != 0;
+        ntlm_mac(&k[i], dir, 0, buf, bl, mine);
+        if (ntlm_mac_equal(mine, sig, ess))
+            g_ptr_array_add(want, g_strdup_printf(
+                "W %sthe signature would match with SeqNum 0 instead of 100", label));
+        if (ess) {
+            uint32_t wire = oracle_rd32(sig + 12);
+            if (wire != 100 && wire != 0) {
+                ntlm_mac(&k[i], dir, wire, buf, bl, mine);
+                if (ntlm_mac_equal(mine, sig, 1))
+                    g_ptr_array_add(want, g_strdup_printf(
+                        "W %sthe signature carries SeqNum %u ([MS-SIPAE] uses 100) and matches "
+                        "with it", label, wire));
+            }
+            ntlm_mac(&k[i], !dir, 100, buf, bl, mine);
+            if (ntlm_mac_equal(mine, sig, 1))
+                g_ptr_array_add(want, g_strdup_printf(
+                    "E %sthe signature matches the %s keys: a reflected message (signed by the "
+                    "%s, presented as the %s's)", label,
+                    dir == DIR_C2S ? "server-to-client" : "client-to-server",
+                    dir == DIR_C2S ? "server" : "client", dir == DIR_C2S ? "client" : "server"));
+        } else {
+            for (int j = 0; j < 3; j++) {
+                uint8_t ak[16];
+                size_t al = ntlm_seal_key_noess(esk, alt[j].flags, ak);
+                if (al == k[i].seal_len && memcmp(ak, k[i].seal[0], al) == 0)
+                    continue;
+                ntlm_mac_noess_alt(&k[i], j, 100, buf, bl, mine);
+                if (ntlm_mac_equal(mine, sig, 0))
+                    g_ptr_array_add(want, g_strdup_printf(
+                        "W %sthe signature would match with the %s seal key", label,
+                        alt[j].name));
+            }
+        }
+        g_free(label);
+    }
+    return -1;
+}
+
+/* Key log without a handshake, wrong and right signatures of every kind the diagnostics look
+ * for (each variant's MAC under SeqNum 100, 0 and another, in either direction; the other
+ * non-ESS seal keys; damaged ones): verify gives exactly the verdict and the notes, in order,
+ * of the unshortened search (oracle_variants), on fresh SAs and on one SA reused. */
+static void test_keylog_diagnostics_oracle(void **state)
+{
+    uint8_t esk[16];
+    for (size_t i = 0; i < sizeof esk; i++)
+        esk[i] = (uint8_t)(0xa0 + i);
+    char *path = write_keylog("NTLM CAFE0001 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, path), 0);
+    uint8_t buf[180];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 7 + 1);
+    static const uint32_t seqs[] = { 100, 0, 5 };
+    size_t checked = 0, with_notes = 0;
+    void *shared = mech_ntlm_ops.sa_new(NULL);
+    for (size_t bl = 0; bl <= sizeof buf; bl += 60)
+        for (size_t v = 0; v < G_N_ELEMENTS(oracle_vs); v++) {
+            ntlm_keys k;
+            ntlm_derive_keys(esk, oracle_vs[v].flags, &k);
+            for (int sd = 0; sd < 2; sd++)
+                for (size_t q = 0; q < G_N_ELEMENTS(seqs); q++)
+                    for (int damage = 0; damage < 4; damage++) {
+                        uint8_t sig[16];
+                        if (damage == 3 && !(oracle_vs[v].flags & NTLM_FL_ESS)) {
+                            ntlm_mac_noess_alt(&k, (int)q, 100, buf, bl, sig);
+                        } else {
+                            ntlm_mac(&k, sd, seqs[q], buf, bl, sig);
+                            if (damage == 1)
+                                sig[6] ^= 0x10;
+                            else if (damage == 2)
+                                sig[13] ^= 0x01;
+                            else if (damage == 3)
+                                memset(sig + 4, 0x5a, 8);
+                        }
+                        for (int d = 0; d < 2; d++) {
+                            GPtrArray *want = g_ptr_array_new_with_free_func(g_free);
+                            int exp = oracle_variants(esk, d, buf, bl, sig, want);
+                            for (int reuse = 0; reuse < 2; reuse++) {
+                                void *st = reuse ? shared : mech_ntlm_ops.sa_new(NULL);
+                                note_list *n = note_list_new();
+                                sig_verdict r = mech_ntlm_ops.verify(st, ks, "CAFE0001", d,
+                                                                     bl ? buf : NULL, bl, sig,
+                                                                     16, n);
+                                if (exp >= 0) {
+                                    assert_int_equal(r.status, SIG_VALID);
+                                    assert_non_null(strstr(r.why, oracle_vs[exp].name));
+                                } else {
+                                    assert_int_equal(r.status, SIG_INVALID);
+                                }
+                                if (!reuse || exp < 0) {
+                                    GString *got = g_string_new(NULL), *w = g_string_new(NULL);
+                                    for (guint i = 0; i < n->len; i++) {
+                                        const mssipae_note *x = &g_array_index(n, mssipae_note, i);
+                                        assert_int_equal(x->kind, NOTE_INVALID);
+                                        g_string_append_printf(got, "%s %s\n",
+                                                               x->sev == NOTE_SEV_ERROR ? "E" : "W",
+                                                               x->text);
+                                    }
+                                    for (guint i = 0; i < want->len; i++)
+                                        g_string_append_printf(w, "%s\n",
+                                                               (char *)want->pdata[i]);
+                                    assert_string_equal(got->str, w->str);
+                                    with_notes += want->len > 0;
+                                    g_string_free(got, TRUE);
+                                    g_string_free(w, TRUE);
+                                }
+                                verdict_clear(&r);
+                                note_list_free(n);
+                                if (!reuse)
+                                    mech_ntlm_ops.sa_free(st);
+                                checked++;
+                            }
+                            g_ptr_array_free(want, TRUE);
+                        }
+                    }
+        }
+    mech_ntlm_ops.sa_free(shared);
+    assert_true(checked > 1000);
+    assert_true(with_notes > 100); /* the diagnostics did find things */
+    keystore_free(ks);
+    unlink(path);
+    g_free(path);
+}
+
+/* The same with the AUTHENTICATE's flags known (the R2 handshake and its key-log key): every
+ * note of the unshortened check (SeqNum 0, the carried SeqNum, reflection), in order, for MACs
+ * under SeqNum 100, 0 and another in either direction, damaged or not. */
+static void test_known_flags_diagnostics_oracle(void **state)
+{
+    char *line = keylog_line(R2, "2BDBAC9D");
+    char *path = write_keylog(line);
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, path), 0);
+    note_list *hn = note_list_new();
+    void *st = r2_sa(ks, hn);
+    uint8_t *esk = val_hex(R2, "exported_session_key", 16);
+    char *flhex = tu_value(R2, "authenticate_flags");
+    uint32_t fl = (uint32_t)strtoul(flhex, NULL, 16);
+    g_free(flhex);
+    assert_true(fl & NTLM_FL_ESS);
+    ntlm_keys k;
+    ntlm_derive_keys(esk, fl, &k);
+    uint8_t buf[150];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 5 + 3);
+    static const uint32_t seqs[] = { 100, 0, 7 };
+    size_t with_notes = 0;
+    for (int sd = 0; sd < 2; sd++)
+        for (size_t q = 0; q < G_N_ELEMENTS(seqs); q++)
+            for (int damage = 0; damage < 3; damage++)
+                for (int d = 0; d < 2; d++) {
+                    uint8_t sig[16], mine[16];
+                    ntlm_mac(&k, sd, seqs[q], buf, sizeof buf, sig);
+                    if (damage == 1)
+                        sig[7] ^= 0x40;
+                    else if (damage == 2)
+                        sig[12] ^= 0x02;
+                    GString *w = g_string_new(NULL);
+                    ntlm_mac(&k, d, 100, buf, sizeof buf, mine);
+                    int valid = ntlm_mac_equal(mine, sig, 1);
+                    if (!valid) {
+                        ntlm_mac(&k, d, 0, buf, sizeof buf, mine);
+                        if (ntlm_mac_equal(mine, sig, 1))
+                            g_string_append(w, "W the signature would match with SeqNum 0 "
+                                               "instead of 100\n");
+                        uint32_t wire = oracle_rd32(sig + 12);
+                        if (wire != 100 && wire != 0) {
+                            ntlm_mac(&k, d, wire, buf, sizeof buf, mine);
+                            g_string_append_printf(
+                                w, "W the signature carries SeqNum %u ([MS-SIPAE] uses 100)%s\n",
+                                wire, ntlm_mac_equal(mine, sig, 1) ? " and matches with it" : "");
+                        }
+                        ntlm_mac(&k, !d, 100, buf, sizeof buf, mine);
+                        if (ntlm_mac_equal(mine, sig, 1))
+                            g_string_append_printf(
+                                w, "E the signature matches the %s keys: a reflected message "
+                                   "(signed by the %s, presented as the %s's)\n",
+                                d == DIR_C2S ? "server-to-client" : "client-to-server",
+                                d == DIR_C2S ? "server" : "client",
+                                d == DIR_C2S ? "client" : "server");
+                    }
+                    note_list *n = note_list_new();
+                    sig_verdict r = mech_ntlm_ops.verify(st, ks, "2BDBAC9D", d, buf, sizeof buf,
+                                                         sig, 16, n);
+                    assert_int_equal(r.status, valid ? SIG_VALID : SIG_INVALID);
+                    GString *got = g_string_new(NULL);
+                    for (guint i = 0; i < n->len; i++) {
+                        const mssipae_note *x = &g_array_index(n, mssipae_note, i);
+                        assert_int_equal(x->kind, NOTE_INVALID);
+                        g_string_append_printf(got, "%s %s\n",
+                                               x->sev == NOTE_SEV_ERROR ? "E" : "W", x->text);
+                    }
+                    assert_string_equal(got->str, w->str);
+                    with_notes += w->len > 0;
+                    g_string_free(got, TRUE);
+                    g_string_free(w, TRUE);
+                    verdict_clear(&r);
+                    note_list_free(n);
+                }
+    assert_true(with_notes >= 10);
+    mech_ntlm_ops.sa_free(st);
+    note_list_free(hn);
+    keystore_free(ks);
+    g_free(esk);
+    unlink(path);
+    g_free(path);
+    g_free(line);
+}
+
 /* Key log without a handshake (issue 10: the variant that verified is tried first, the texts
  * are kept per SA): every variant verifies, in both directions, on one SA and on fresh ones,
  * with the same text each time; a wrong signature gives the same verdict and notes each time;
@@ -1416,6 +1762,9 @@ int main(void)
         cmocka_unit_test(test_no_sa_inputs),
         cmocka_unit_test(test_mac_state_matches_reference),
         cmocka_unit_test(test_mac_memo_matches_mac),
+        cmocka_unit_test(test_ek_matches_mac),
+        cmocka_unit_test(test_keylog_diagnostics_oracle),
+        cmocka_unit_test(test_known_flags_diagnostics_oracle),
         cmocka_unit_test(test_keylog_variants_cached),
         cmocka_unit_test(test_derive_keys_like),
     };
