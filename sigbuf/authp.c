@@ -287,20 +287,38 @@ char *authp_unquote(slice v, int *was_quoted)
 /* Parameters are gathered on the stack and appended to h->params this many at a time. */
 #define AUTHP_BATCH 24
 
-int authp_parse(const char *v, size_t n, authp_header *h)
+/* The parser; st NULL: storage of the header's own. */
+static int parse(const char *v, size_t n, authp_header *h, authp_store *st)
 {
     memset(h, 0, sizeof *h);
     authp_cursor c;
     slice scheme, name, value;
+    if (st) {
+        h->borrowed = 1;
+        if (!st->params)
+            st->params = g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 2 * AUTHP_BATCH);
+        g_array_set_size(st->params, 0);
+    }
     if (authp_begin(&c, v, n, &scheme) != AUTHP_OK) {
-        h->params = g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 16);
+        h->params = st ? st->params : g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 16);
         h->error = g_strdup(c.why);
         return -1;
     }
     /* The scheme, the names and the raw values are disjoint parts of v (at most n bytes), each
      * copied with one NUL; every parameter takes at least 2 bytes of v ("a="), so there are at
      * most n / 2 of them: 2n + 2 bytes always suffice. */
-    char *ar = h->arena = g_malloc(2 * n + 2);
+    char *ar;
+    if (st) {
+        if (st->cap < 2 * n + 2) {
+            g_free(st->arena);
+            st->cap = MAX(2 * n + 2, (size_t)512);
+            st->arena = g_malloc(st->cap);
+        }
+        ar = h->arena = st->arena;
+        h->params = st->params;
+    } else {
+        ar = h->arena = g_malloc(2 * n + 2);
+    }
     char *end = ar + 2 * n + 2;
     h->scheme = ar;
     memcpy(ar, scheme.p, scheme.n);
@@ -357,13 +375,33 @@ int authp_parse(const char *v, size_t n, authp_header *h)
     return 0;
 }
 
+int authp_parse(const char *v, size_t n, authp_header *h)
+{
+    return parse(v, n, h, NULL);
+}
+
+int authp_parse_with(const char *v, size_t n, authp_header *h, authp_store *st)
+{
+    return parse(v, n, h, st);
+}
+
+void authp_store_free(authp_store *st)
+{
+    g_free(st->arena);
+    if (st->params)
+        g_array_free(st->params, TRUE);
+    memset(st, 0, sizeof *st);
+}
+
 void authp_header_clear(authp_header *h)
 {
-    g_free(h->arena);
+    if (!h->borrowed) {
+        g_free(h->arena);
+        if (h->params)
+            g_array_free(h->params, TRUE);
+    }
     g_free(h->error);
     g_free(h->dups);
-    if (h->params)
-        g_array_free(h->params, TRUE);
     memset(h, 0, sizeof *h);
 }
 

@@ -17,6 +17,28 @@ static const unsigned char xd_tab[256] = {
     XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF,
 };
 
+int codec_hex_decode_to(const char *s, size_t n, uint8_t *buf, size_t *outlen, const char **why)
+{
+    *outlen = 0;
+    if (n % 2) {
+        *why = "odd number of hex digits";
+        return -1;
+    }
+    unsigned bad = 0;
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    for (uint8_t *o = buf; p < e; p += 2, o++) {
+        unsigned hi = xd_tab[p[0]], lo = xd_tab[p[1]];
+        bad |= hi | lo; /* 0xff has bits above the low four that no digit has */
+        *o = (uint8_t)(hi << 4 | lo);
+    }
+    if (bad & 0xf0) {
+        *why = "not a hex digit";
+        return -1;
+    }
+    *outlen = n / 2;
+    return 0;
+}
+
 int codec_hex_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, const char **why)
 {
     *out = NULL;
@@ -26,20 +48,11 @@ int codec_hex_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, con
         return -1;
     }
     uint8_t *buf = g_malloc(n / 2 + 1);
-    unsigned bad = 0;
-    const unsigned char *p = (const unsigned char *)s, *e = p + n;
-    for (uint8_t *o = buf; p < e; p += 2, o++) {
-        unsigned hi = xd_tab[p[0]], lo = xd_tab[p[1]];
-        bad |= hi | lo; /* 0xff has bits above the low four that no digit has */
-        *o = (uint8_t)(hi << 4 | lo);
-    }
-    if (bad & 0xf0) {
+    if (codec_hex_decode_to(s, n, buf, outlen, why) < 0) {
         g_free(buf);
-        *why = "not a hex digit";
         return -1;
     }
     *out = buf;
-    *outlen = n / 2;
     return 0;
 }
 

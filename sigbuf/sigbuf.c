@@ -344,9 +344,10 @@ static void vbuf_free(vbuf *b)
 /* The layout, once: inlined into sigbuf_build (items NULL: bytes only, no item code) and
  * sigbuf_build_items. */
 static inline __attribute__((always_inline)) GString *
-build(const sip_msg *m, const sigbuf_auth *a, unsigned version, GArray *items)
+build(const sip_msg *m, const sigbuf_auth *a, unsigned version, GArray *items, GString *into)
 {
-    emitter e = { m, g_string_sized_new(256), items };
+    emitter e = { m, into, items };
+    g_string_truncate(into, 0);
     int v3 = version >= 3;
 
     /* 1-5: from the signing header ([MS-SIPAE] 3.2.5.2 items 1-5) */
@@ -433,11 +434,16 @@ build(const sip_msg *m, const sigbuf_auth *a, unsigned version, GArray *items)
 
 GString *sigbuf_build(const sip_msg *m, const sigbuf_auth *a, unsigned version)
 {
-    return build(m, a, version, NULL);
+    return build(m, a, version, NULL, g_string_sized_new(256));
+}
+
+void sigbuf_build_into(const sip_msg *m, const sigbuf_auth *a, unsigned version, GString *b)
+{
+    build(m, a, version, NULL, b);
 }
 
 GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned version,
                             GArray *items)
 {
-    return build(m, a, version, items);
+    return build(m, a, version, items, g_string_sized_new(256));
 }

@@ -22,19 +22,41 @@ struct result_store {
 void auth_result_clear(auth_result *a)
 {
     note_list *notes = a->notes;
+    char *strings = a->strings;
+    size_t strings_cap = a->strings_cap;
+    GArray *params_store = a->params_store;
+    uint8_t *sig_store = a->sig_store;
+    size_t sig_cap = a->sig_cap;
+    GString *sigbuf_store = a->sigbuf_store;
+    char *why_store = a->why_store;
+    size_t why_cap = a->why_cap;
     if (a->name != a->name_buf)
         g_free(a->name);
-    g_free(a->strings);
-    g_free(a->sig);
+    if (strings_cap == 0)
+        g_free(a->strings); /* not the reused arena */
+    if (a->sig != sig_store)
+        g_free(a->sig);
     g_free(a->gss);
-    g_free(a->sigbuf);
-    g_free(a->why);
+    if (!sigbuf_store || a->sigbuf != sigbuf_store->str)
+        g_free(a->sigbuf);
+    if (a->why != why_store)
+        g_free(a->why);
     if (a->other_params)
         g_ptr_array_free(a->other_params, TRUE);
     memset(a, 0, sizeof *a);
     if (notes)
         g_array_set_size(notes, 0); /* frees the texts */
     a->notes = notes;
+    if (strings_cap) {
+        a->strings = strings;
+        a->strings_cap = strings_cap;
+    }
+    a->params_store = params_store;
+    a->sig_store = sig_store;
+    a->sig_cap = sig_cap;
+    a->sigbuf_store = sigbuf_store;
+    a->why_store = why_store;
+    a->why_cap = why_cap;
 }
 
 void auth_result_free(gpointer p)
@@ -44,7 +66,48 @@ void auth_result_free(gpointer p)
         return;
     auth_result_clear(a);
     note_list_free(a->notes);
+    g_free(a->strings);
+    if (a->params_store)
+        g_array_free(a->params_store, TRUE);
+    g_free(a->sig_store);
+    if (a->sigbuf_store)
+        g_string_free(a->sigbuf_store, TRUE);
+    g_free(a->why_store);
     g_free(a);
+}
+
+void auth_result_set_why(auth_result *a, char *why)
+{
+    if (a->why != a->why_store)
+        g_free(a->why);
+    a->why = why;
+}
+
+void auth_result_take_why(auth_result *a, sig_verdict *v)
+{
+    if (!v->why_borrowed || !v->why) {
+        auth_result_set_why(a, v->why);
+    } else {
+        size_t n = strlen(v->why);
+        if (a->why != a->why_store)
+            g_free(a->why);
+        if (a->why_cap < n + 1) {
+            g_free(a->why_store);
+            a->why_cap = MAX(n + 1, (size_t)128);
+            a->why_store = g_malloc(a->why_cap);
+        }
+        memcpy(a->why_store, v->why, n + 1);
+        a->why = a->why_store;
+    }
+    v->why = NULL;
+    v->why_borrowed = 0;
+}
+
+GString *auth_result_sigbuf_store(auth_result *a)
+{
+    if (!a->sigbuf_store)
+        a->sigbuf_store = g_string_sized_new(384);
+    return a->sigbuf_store;
 }
 
 void msg_result_free(msg_result *r)
@@ -333,8 +396,7 @@ msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len)
         if (k->dir != a->dir)
             goto mismatch;
         a->status = (sig_status)k->status;
-        g_free(a->why);
-        a->why = auth_rec_why_dup(k);
+        auth_result_set_why(a, auth_rec_why_dup(k));
         a->sa_id = k->sa_id;
         a->sa_frame = k->sa_frame;
         a->has_version = (k->flags & AR_HAS_VERSION) != 0;
@@ -353,9 +415,10 @@ msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len)
         if (k->flags & AR_HAS_SIGBUF) {
             sigbuf_auth sa = { a->scheme, a->rand, a->num_str, a->realm, a->targetname,
                                a->line_off, a->line_len };
-            GString *b = sigbuf_build(&m, &sa, a->version);
+            GString *b = auth_result_sigbuf_store(a);
+            sigbuf_build_into(&m, &sa, a->version, b);
             a->sigbuf_len = b->len;
-            a->sigbuf = g_string_free(b, FALSE);
+            a->sigbuf = b->str;
         }
     }
     if (r->auths->len != rec->n_auths)

@@ -65,7 +65,25 @@ typedef struct {
     note_list *notes;        /* expert infos about this header (NULL when none) */
     int verdict_note;        /* the verdict's own expert info follows notes (set by the tracker;
                                 result_expand adds it to notes; auth_verdict_note makes it) */
+    /* Storage reused from header to header (auth_result_clear keeps it, auth_result_free frees
+     * it): strings, sig, sigbuf and why point into it when they fit, so a recycled auth_result
+     * decodes and verifies a header without allocating. Never used directly by readers. */
+    size_t strings_cap;      /* capacity of strings (the parser's arena) */
+    GArray *params_store;    /* the parser's parameter array */
+    uint8_t *sig_store;      /* sig when it fits */
+    size_t sig_cap;
+    GString *sigbuf_store;   /* sigbuf is its str when built here */
+    char *why_store;         /* why when copied from a borrowed verdict reason */
+    size_t why_cap;
 } auth_result;
+
+/* Sets a's reason to owned text why (g_malloc'd, may be NULL), freeing the old one. */
+void auth_result_set_why(auth_result *a, char *why);
+/* Sets a's reason to v's (v's reason is then cleared): a borrowed reason is copied into a's
+ * reused storage, an owned one is taken. */
+void auth_result_take_why(auth_result *a, sig_verdict *v);
+/* Builds a->sigbuf / sigbuf_len with build_into semantics into a's reused storage. */
+GString *auth_result_sigbuf_store(auth_result *a);
 
 typedef struct {
     GPtrArray *spare;        /* emptied auth_results for reuse (result_reset), or NULL */
