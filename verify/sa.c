@@ -369,9 +369,10 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     if (v.status == SIG_VALID && v.has_unprotected_seq) {
         /* watched like cnum/snum: a repeat or a jump of a number no signature protects */
         uint32_t seq = (uint32_t)v.unprotected_seq;
-        sa_seq_check(&s->mech_seq[a->dir], seq, "RFC 4757 SND_SEQ (not covered by the signature)",
-                     s->id, a->notes);
-        sa_seq_commit(&s->mech_seq[a->dir], seq, f->meta->frame);
+        sa_seq *ms = sa_mech_seq(s, a->dir);
+        sa_seq_check(ms, seq, "RFC 4757 SND_SEQ (not covered by the signature)", s->id,
+                     a->notes);
+        sa_seq_commit(ms, seq, f->meta->frame);
     }
     a->status = v.status;
     auth_result_take_why(a, &v);

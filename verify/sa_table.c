@@ -34,6 +34,7 @@ struct sa_table {
     GHashTable *named;   /* "SCHEME|OPAQUE" (upper case) -> GPtrArray of sa_entry*, oldest first */
     GHashTable *pairs;   /* pair_key() -> sa_pair* */
     GHashTable *offers;  /* offer_key() -> version + 1 */
+    GHashTable *strs;    /* interned realm / targetname texts: string -> itself (owned) */
     void *caps[MECH_COUNT]; /* per-capture state of each mechanism (mech_ops.cap_new) */
 };
 
@@ -122,25 +123,67 @@ void sip_txn_copy(sip_txn *dst, const sip_txn *src)
     dst->from_tag = g_strdup(src->from_tag);
 }
 
+const sip_txn sip_txn_none;
+
+void sa_txn_set(sip_txn **slot, const sip_txn *src)
+{
+    if (!*slot)
+        *slot = g_new0(sip_txn, 1);
+    sip_txn_copy(*slot, src);
+}
+
+void sa_txn_drop(sip_txn **slot)
+{
+    if (*slot) {
+        sip_txn_clear(*slot);
+        g_free(*slot);
+        *slot = NULL;
+    }
+}
+
 static void sa_free(gpointer p)
 {
     sa_entry *s = p;
     if (s->mech && s->mstate)
         s->mech->sa_free(s->mstate);
-    g_free(s->realm);
-    g_free(s->targetname);
     g_free(s->opaque);
     if (s->aliases)
         g_ptr_array_free(s->aliases, TRUE);
-    sip_txn_clear(&s->txn);
-    sip_txn_clear(&s->bind_txn);
+    sa_txn_drop(&s->txn);
+    sa_txn_drop(&s->bind_txn);
     g_free(s->client_ep);
     g_free(s->server_ep);
     for (int d = 0; d < 2; d++) {
         sa_seq_clear(&s->seq[d]);
-        sa_seq_clear(&s->mech_seq[d]);
+        if (s->mech_seq)
+            sa_seq_clear(&s->mech_seq[d]);
     }
+    g_free(s->mech_seq);
     g_free(s);
+}
+
+sa_seq *sa_mech_seq(sa_entry *s, int dir)
+{
+    if (!s->mech_seq) {
+        s->mech_seq = g_new(sa_seq, 2);
+        sa_seq_init(&s->mech_seq[0]);
+        sa_seq_init(&s->mech_seq[1]);
+    }
+    return &s->mech_seq[dir & 1];
+}
+
+/* The table's one copy of text s (NULL stays NULL). */
+static const char *intern(sa_table *tab, const char *s)
+{
+    if (!s)
+        return NULL;
+    const char *k = g_hash_table_lookup(tab->strs, s);
+    if (!k) {
+        char *c = g_strdup(s);
+        g_hash_table_add(tab->strs, c);
+        k = c;
+    }
+    return k;
 }
 
 static void pair_free(gpointer p)
@@ -158,6 +201,7 @@ sa_table *sa_table_new(void)
                                        (GDestroyNotify)g_ptr_array_unref);
     tab->pairs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pair_free);
     tab->offers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    tab->strs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (size_t i = 0; i < MECH_COUNT; i++)
         if (mech_at(i)->cap_new)
             tab->caps[i] = mech_at(i)->cap_new();
@@ -173,6 +217,7 @@ void sa_table_free(sa_table *tab)
     g_hash_table_destroy(tab->offers);
     g_ptr_array_free(tab->sas, TRUE); /* before the caps: SAs may point into them */
     g_free(tab->memo);
+    g_hash_table_destroy(tab->strs);
     for (size_t i = 0; i < MECH_COUNT; i++)
         if (tab->caps[i])
             mech_at(i)->cap_free(tab->caps[i]);
@@ -217,16 +262,14 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
     s->last_frame = frame;
     s->mech = mech;
     s->mstate = mech->sa_new(tab->caps[mech_index(mech)]);
-    s->realm = g_strdup(realm);
-    s->targetname = g_strdup(targetname);
-    s->proxy = proxy;
+    s->realm = intern(tab, realm);
+    s->targetname = intern(tab, targetname);
+    s->proxy = (uint8_t)(proxy != 0);
     s->client_ep = g_strdup(client_ep);
     s->server_ep = g_strdup(server_ep);
     s->state = SA_PENDING;
-    for (int d = 0; d < 2; d++) {
+    for (int d = 0; d < 2; d++)
         sa_seq_init(&s->seq[d]);
-        sa_seq_init(&s->mech_seq[d]);
-    }
     g_ptr_array_add(tab->sas, s);
     sa_pair *pr = pair_get(tab, client_ep, server_ep, 1);
     if (client_ep && server_ep)
@@ -316,6 +359,9 @@ void sa_table_confirm(sa_table *tab, sa_entry *s)
     if (s->state == SA_CONFIRMED)
         return;
     s->state = SA_CONFIRMED;
+    /* only open SAs bind by transaction (sa_bind.c): their transactions are not needed now */
+    sa_txn_drop(&s->txn);
+    sa_txn_drop(&s->bind_txn);
     sa_pair *pr = s->pair ? s->pair : pair_get(tab, s->client_ep, s->server_ep, 0);
     if (pr)
         g_ptr_array_remove(pr->open, s);
