@@ -8,6 +8,8 @@
 #include "sigbuf/sip_msg.h"
 #include "verify/ahdr.h"
 
+G_STATIC_ASSERT(sizeof(auth_rec) == 24);
+
 /* Records are never freed one by one: they are carved from blocks of this size. */
 #define ARENA_BLOCK (64 * 1024)
 
@@ -220,8 +222,9 @@ static const char *intern(result_store *rs, const char *s)
  * reference to the hint; else an interned copy. */
 #define WHY_SPLIT_MIN_SHARED 24
 #define WHY_SPLIT_MAX_TAIL 64
-static const char *keep_why(result_store *rs, const char *why, const char *hint, uint8_t *flags)
+static const char *keep_why(result_store *rs, const char *why, const char *hint, auth_rec *k)
 {
+    uint8_t *flags = &k->flags;
     if (!why)
         return NULL;
     if (hint) {
@@ -231,6 +234,16 @@ static const char *keep_why(result_store *rs, const char *why, const char *hint,
         while (hint[p] && hint[p] == why[p])
             p++;
         size_t tail = strlen(why + p);
+        size_t cut = p >= WHY_SPLIT_MIN_SHARED ? strlen(hint + p) : 0;
+        if (p >= WHY_SPLIT_MIN_SHARED && tail <= sizeof k->x.t.tail && cut <= 255 &&
+            !(*flags & AR_VERSION_BIG)) {
+            /* a short new end (a sequence number's last digits): kept in the record itself */
+            k->x.t.cut = (uint8_t)cut;
+            memset(k->x.t.tail, 0, sizeof k->x.t.tail);
+            memcpy(k->x.t.tail, why + p, tail);
+            *flags |= AR_WHY_TAIL;
+            return hint;
+        }
         if (p >= WHY_SPLIT_MIN_SHARED && tail <= WHY_SPLIT_MAX_TAIL) {
             why_split *w = arena_alloc(rs, sizeof(why_split) + tail + 1);
             w->base = hint;
@@ -247,6 +260,15 @@ char *auth_rec_why_dup(const auth_rec *k)
 {
     if (!k->why)
         return NULL;
+    if (k->flags & AR_WHY_TAIL) {
+        size_t bl = strlen(k->why) - k->x.t.cut;
+        size_t tl = strnlen(k->x.t.tail, sizeof k->x.t.tail);
+        char *t = g_malloc(bl + tl + 1);
+        memcpy(t, k->why, bl);
+        memcpy(t + bl, k->x.t.tail, tl);
+        t[bl + tl] = 0;
+        return t;
+    }
     if (!(k->flags & AR_WHY_SPLIT))
         return g_strdup(k->why);
     const why_split *w = (const why_split *)(const void *)k->why;
@@ -343,14 +365,21 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
         auth_rec *k = &m->auths[i];
         k->sa_id = a->sa_id;
         k->sa_frame = a->sa_frame;
-        k->version = a->version;
         k->status = (uint8_t)a->status;
         k->dir = (uint8_t)a->dir;
         k->flags = (uint8_t)((a->has_version ? AR_HAS_VERSION : 0) |
                              (a->version_from_sa ? AR_VERSION_FROM_SA : 0) |
                              (a->sigbuf ? AR_HAS_SIGBUF : 0) |
                              (a->verdict_note ? AR_VERDICT_NOTE : 0));
-        k->why = keep_why(rs, a->why, a->why_hint, &k->flags);
+        k->x.version_big = 0;
+        if (a->version <= 255) {
+            k->version = (uint8_t)a->version;
+        } else {
+            k->version = 0;
+            k->x.version_big = a->version;
+            k->flags |= AR_VERSION_BIG;
+        }
+        k->why = keep_why(rs, a->why, a->why_hint, k);
     }
     return m;
 }
@@ -401,7 +430,7 @@ msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len)
         a->sa_frame = k->sa_frame;
         a->has_version = (k->flags & AR_HAS_VERSION) != 0;
         a->version_from_sa = (k->flags & AR_VERSION_FROM_SA) != 0;
-        a->version = k->version;
+        a->version = auth_rec_version(k);
         note_list_free(a->notes);
         const note_list *kn = msg_rec_auth_notes(rec, r->auths->len - 1);
         a->notes = kn ? copy_notes(kn) : NULL;

@@ -112,6 +112,9 @@ enum {
     AR_HAS_SIGBUF = 1u << 2,    /* a signature buffer was built (with version) */
     AR_WHY_SPLIT = 1u << 3,     /* why is a why_split, not the text itself */
     AR_VERDICT_NOTE = 1u << 4,  /* the verdict's expert info follows the notes (auth_rec_verdict_note) */
+    AR_WHY_TAIL = 1u << 5,      /* why is an interned reason whose last x.t.cut bytes this one
+                                   replaces by x.t.tail (a split without a record of its own) */
+    AR_VERSION_BIG = 1u << 6,   /* the version does not fit in a byte: it is x.version_big */
 };
 
 /* A reason that differs from one kept earlier for the same SA only at its end (a sequence
@@ -125,15 +128,28 @@ typedef struct {
 /* One auth header's outcome: 24 bytes. */
 typedef struct {
     const char *why;         /* interned in the store (shared), or a why_split (AR_WHY_SPLIT),
-                                NULL when none: read it with auth_rec_why */
+                                or the interned base of AR_WHY_TAIL, NULL when none: read it
+                                with auth_rec_why_dup */
     uint32_t sa_id;          /* 0 when no SA */
     uint32_t sa_frame;
-    uint32_t version;        /* with AR_HAS_VERSION */
+    uint8_t version;         /* with AR_HAS_VERSION, unless AR_VERSION_BIG: auth_rec_version */
     uint8_t status;          /* sig_status */
     uint8_t dir;             /* mssipae_dir */
     uint8_t flags;           /* AR_* */
-    uint8_t pad_;
+    union {
+        uint32_t version_big;    /* AR_VERSION_BIG */
+        struct {
+            uint8_t cut;         /* AR_WHY_TAIL: bytes of the base's end replaced */
+            char tail[3];        /* by these (NUL-padded) */
+        } t;
+    } x;
 } auth_rec;
+
+/* The version the header's buffer was built for (with AR_HAS_VERSION). */
+static inline uint32_t auth_rec_version(const auth_rec *k)
+{
+    return (k->flags & AR_VERSION_BIG) ? k->x.version_big : k->version;
+}
 
 /* What few messages have: notes, an unsigned message on a signing SA (it always has a note). */
 typedef struct {
@@ -159,7 +175,7 @@ typedef struct {
  * the text: auth_rec_why_dup). */
 static inline const char *auth_rec_why_interned(const auth_rec *k)
 {
-    return (k->flags & AR_WHY_SPLIT) ? NULL : k->why;
+    return (k->flags & (AR_WHY_SPLIT | AR_WHY_TAIL)) ? NULL : k->why;
 }
 
 /* The reason of k as g_malloc'd text, NULL when none. */
