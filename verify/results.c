@@ -222,19 +222,41 @@ static const char *intern(result_store *rs, const char *s)
  * reference to the hint; else an interned copy. */
 #define WHY_SPLIT_MIN_SHARED 24
 #define WHY_SPLIT_MAX_TAIL 64
+/* The length of the common beginning of a and b (both at least n bytes): eight bytes at a
+ * time (reasons of one SA share most of their text). */
+static size_t common_prefix(const char *a, const char *b, size_t n)
+{
+    size_t i = 0;
+    while (i + 8 <= n) {
+        guint64 x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) {
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+            return i + (size_t)(__builtin_ctzll(x ^ y) >> 3);
+#else
+            break;
+#endif
+        }
+        i += 8;
+    }
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
 static const char *keep_why(result_store *rs, const char *why, const char *hint, auth_rec *k)
 {
     uint8_t *flags = &k->flags;
     if (!why)
         return NULL;
     if (hint) {
-        if (strcmp(hint, why) == 0)
+        if (strcmp(hint, why) == 0) /* the usual case: the same reason as before */
             return hint;
-        size_t p = 0;
-        while (hint[p] && hint[p] == why[p])
-            p++;
-        size_t tail = strlen(why + p);
-        size_t cut = p >= WHY_SPLIT_MIN_SHARED ? strlen(hint + p) : 0;
+        size_t lh = strlen(hint), lw = strlen(why);
+        size_t p = common_prefix(hint, why, MIN(lh, lw));
+        size_t tail = lw - p;
+        size_t cut = lh - p;
         if (p >= WHY_SPLIT_MIN_SHARED && tail <= sizeof k->x.t.tail && cut <= 255 &&
             !(*flags & AR_VERSION_BIG)) {
             /* a short new end (a sequence number's last digits): kept in the record itself */
