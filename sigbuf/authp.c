@@ -84,7 +84,8 @@ int authp_begin(authp_cursor *c, const char *v, size_t n, slice *scheme)
 
 /* authp_next; *esc is set to 1 when a quoted value holds a quoted-pair (a backslash). The
  * cursor is read into locals and written back once (bytes read through p could alias it). */
-static inline int next_param(authp_cursor *c, slice *name, slice *value, int *esc)
+static inline __attribute__((always_inline)) int next_param(authp_cursor *c, slice *name,
+                                                            slice *value, int *esc)
 {
     if (c->why)
         return AUTHP_ERR;
@@ -206,10 +207,41 @@ static inline int eq8(guint64 x, guint64 l) { return (x | ((l & 0x40404040404040
 static inline guint32 ld4(const char *p) { guint32 w; memcpy(&w, p, 4); return w; }
 static inline guint64 ld8(const char *p) { guint64 w; memcpy(&w, p, 8); return w; }
 
+/* The one candidate for a name of length n whose first letter has low five bits c & 31, plus
+ * one (0: none): with the length, the first letter tells every known name apart. */
+#define KC(n, c) [n][(c) & 31]
+static const unsigned char known_cand[12][32] = {
+    KC(5, 'r') = AUTHP_K_REALM + 1,
+    KC(10, 't') = AUTHP_K_TARGETNAME + 1,
+    KC(6, 'o') = AUTHP_K_OPAQUE + 1,
+    KC(7, 'v') = AUTHP_K_VERSION + 1,
+    KC(11, 'g') = AUTHP_K_GSSAPI_DATA + 1,
+    KC(3, 'q') = AUTHP_K_QOP + 1,
+    KC(5, 'c') = AUTHP_K_CRAND + 1,
+    KC(5, 's') = AUTHP_K_SRAND + 1,
+    KC(4, 'c') = AUTHP_K_CNUM + 1,
+    KC(4, 's') = AUTHP_K_SNUM + 1,
+    KC(8, 'r') = AUTHP_K_RESPONSE + 1,
+    KC(7, 'r') = AUTHP_K_RSPAUTH + 1,
+    KC(7, 's') = AUTHP_K_STS_URI + 1,
+};
+#undef KC
+
 int authp_known_index(const char *name, size_t n)
 {
     if (n == 0 || n >= G_N_ELEMENTS(known_by_len))
         return -1;
+    if (n >= 4) {
+        /* every known name starts with a letter: a first byte of another kind can share its
+         * low five bits only to fail the full comparison below */
+        int k = (int)known_cand[n][(unsigned char)name[0] & 31] - 1;
+        if (k < 0)
+            return -1;
+        const char *kn = known[k].name;
+        if (n < 8)
+            return eq4(ld4(name), ld4(kn)) && eq4(ld4(name + n - 4), ld4(kn + n - 4)) ? k : -1;
+        return eq8(ld8(name), ld8(kn)) && eq8(ld8(name + n - 8), ld8(kn + n - 8)) ? k : -1;
+    }
     if (n < 4) { /* qop */
         char c0 = lc(name[0]);
         for (int j = 0; j < 3 && known_by_len[n][j] >= 0; j++) {
@@ -287,20 +319,38 @@ char *authp_unquote(slice v, int *was_quoted)
 /* Parameters are gathered on the stack and appended to h->params this many at a time. */
 #define AUTHP_BATCH 24
 
-int authp_parse(const char *v, size_t n, authp_header *h)
+/* The parser; st NULL: storage of the header's own. */
+static int parse(const char *v, size_t n, authp_header *h, authp_store *st)
 {
     memset(h, 0, sizeof *h);
     authp_cursor c;
     slice scheme, name, value;
+    if (st) {
+        h->borrowed = 1;
+        if (!st->params)
+            st->params = g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 2 * AUTHP_BATCH);
+        st->params->len = 0; /* no clear function, not zero-terminated: emptied as it is */
+    }
     if (authp_begin(&c, v, n, &scheme) != AUTHP_OK) {
-        h->params = g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 16);
+        h->params = st ? st->params : g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 16);
         h->error = g_strdup(c.why);
         return -1;
     }
     /* The scheme, the names and the raw values are disjoint parts of v (at most n bytes), each
      * copied with one NUL; every parameter takes at least 2 bytes of v ("a="), so there are at
      * most n / 2 of them: 2n + 2 bytes always suffice. */
-    char *ar = h->arena = g_malloc(2 * n + 2);
+    char *ar;
+    if (st) {
+        if (st->cap < 2 * n + 2) {
+            g_free(st->arena);
+            st->cap = MAX(2 * n + 2, (size_t)512);
+            st->arena = g_malloc(st->cap);
+        }
+        ar = h->arena = st->arena;
+        h->params = st->params;
+    } else {
+        ar = h->arena = g_malloc(2 * n + 2);
+    }
     char *end = ar + 2 * n + 2;
     h->scheme = ar;
     memcpy(ar, scheme.p, scheme.n);
@@ -357,13 +407,33 @@ int authp_parse(const char *v, size_t n, authp_header *h)
     return 0;
 }
 
+int authp_parse(const char *v, size_t n, authp_header *h)
+{
+    return parse(v, n, h, NULL);
+}
+
+int authp_parse_with(const char *v, size_t n, authp_header *h, authp_store *st)
+{
+    return parse(v, n, h, st);
+}
+
+void authp_store_free(authp_store *st)
+{
+    g_free(st->arena);
+    if (st->params)
+        g_array_free(st->params, TRUE);
+    memset(st, 0, sizeof *st);
+}
+
 void authp_header_clear(authp_header *h)
 {
-    g_free(h->arena);
+    if (!h->borrowed) {
+        g_free(h->arena);
+        if (h->params)
+            g_array_free(h->params, TRUE);
+    }
     g_free(h->error);
     g_free(h->dups);
-    if (h->params)
-        g_array_free(h->params, TRUE);
     memset(h, 0, sizeof *h);
 }
 

@@ -74,12 +74,28 @@ typedef struct {
     char *dups;       /* g_malloc'd, names of known parameters that occur more than once, or NULL */
     const char *first[AUTHP_K_COUNT]; /* value of the first instance of each known parameter */
     char *arena;      /* storage of scheme, names and values */
+    int borrowed;     /* arena and params are an authp_store's (authp_parse_with): kept */
 } authp_header;
+
+/* Storage a caller keeps and reuses from header to header (authp_parse_with): the arena and
+ * the parameter array only grow, so a steady stream of headers parses without allocating.
+ * Zero-initialise; free with authp_store_free. */
+typedef struct {
+    char *arena;
+    size_t cap;
+    GArray *params;   /* authp_param */
+} authp_store;
+
+void authp_store_free(authp_store *st);
 
 /* Parses a whole header value. Returns 0 when the value parsed completely, -1 otherwise
  * (h->error set; h is still valid and must be cleared). */
 int authp_parse(const char *v, size_t n, authp_header *h);
 void authp_header_clear(authp_header *h);
+
+/* authp_parse into st's storage: h->arena and h->params are st's (valid until st is used again
+ * or freed); authp_header_clear still frees the rest (error, dups). */
+int authp_parse_with(const char *v, size_t n, authp_header *h, authp_store *st);
 
 /* 1 when name is one of the parameters [MS-SIPAE] defines (realm, targetname, opaque, version,
  * gssapi-data, qop, crand, srand, cnum, snum, response, rspauth, sts-uri), case-insensitively. */

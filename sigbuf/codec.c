@@ -17,6 +17,28 @@ static const unsigned char xd_tab[256] = {
     XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF, XD_ROW_FF,
 };
 
+int codec_hex_decode_to(const char *s, size_t n, uint8_t *buf, size_t *outlen, const char **why)
+{
+    *outlen = 0;
+    if (n % 2) {
+        *why = "odd number of hex digits";
+        return -1;
+    }
+    unsigned bad = 0;
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    for (uint8_t *o = buf; p < e; p += 2, o++) {
+        unsigned hi = xd_tab[p[0]], lo = xd_tab[p[1]];
+        bad |= hi | lo; /* 0xff has bits above the low four that no digit has */
+        *o = (uint8_t)(hi << 4 | lo);
+    }
+    if (bad & 0xf0) {
+        *why = "not a hex digit";
+        return -1;
+    }
+    *outlen = n / 2;
+    return 0;
+}
+
 int codec_hex_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, const char **why)
 {
     *out = NULL;
@@ -26,31 +48,32 @@ int codec_hex_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, con
         return -1;
     }
     uint8_t *buf = g_malloc(n / 2 + 1);
-    unsigned bad = 0;
-    const unsigned char *p = (const unsigned char *)s, *e = p + n;
-    for (uint8_t *o = buf; p < e; p += 2, o++) {
-        unsigned hi = xd_tab[p[0]], lo = xd_tab[p[1]];
-        bad |= hi | lo; /* 0xff has bits above the low four that no digit has */
-        *o = (uint8_t)(hi << 4 | lo);
-    }
-    if (bad & 0xf0) {
+    if (codec_hex_decode_to(s, n, buf, outlen, why) < 0) {
         g_free(buf);
-        *why = "not a hex digit";
         return -1;
     }
     *out = buf;
-    *outlen = n / 2;
     return 0;
 }
 
-static int b64_value(char c)
+/* Base64 digit values by byte, plus one: 0 for anything but a digit (a table: tokens are
+ * kilobytes). */
+static const unsigned char b64_tab[256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
+    ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
+    ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26,
+    ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33,
+    ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47,
+    ['v'] = 48, ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52,
+    ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57, ['5'] = 58, ['6'] = 59,
+    ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
+
+static inline int b64_value(char c)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
+    return (int)b64_tab[(unsigned char)c] - 1;
 }
 
 int codec_b64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, const char **why)

@@ -12,6 +12,9 @@
 
 /* Hex digits of either case, even count, no separators. */
 int codec_hex_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, const char **why);
+/* The same into buf (room for n / 2 bytes), for a caller that reuses its buffer: 0 with
+ * *outlen, or -1 (buf's contents then undefined). */
+int codec_hex_decode_to(const char *s, size_t n, uint8_t *buf, size_t *outlen, const char **why);
 /* RFC 4648 base64 with '=' padding (a missing final padding is tolerated); no whitespace. */
 int codec_b64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, const char **why);
 /* Lower-case hex of n bytes into a g_malloc'd string. */

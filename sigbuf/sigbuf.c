@@ -182,15 +182,16 @@ typedef struct {
 static inline size_t put(GString *b, const char *v, size_t n)
 {
     size_t vn = v ? n : 0;
-    size_t off;
-    if (b->allocated_len - b->len > vn + 2) { /* room for "<v>" and the NUL: write in place */
-        b->str[b->len] = '<';
-        off = b->len + 1;
+    size_t off, len = b->len;
+    if (b->allocated_len - len > vn + 2) { /* room for "<v>" and the NUL: write in place */
+        char *w = b->str + len; /* locals: the copy below cannot change them */
+        w[0] = '<';
         if (vn)
-            memcpy(b->str + off, v, vn);
-        b->len = off + vn;
-        b->str[b->len++] = '>';
-        b->str[b->len] = 0;
+            memcpy(w + 1, v, vn);
+        w[vn + 1] = '>';
+        w[vn + 2] = 0;
+        b->len = len + vn + 2;
+        off = len + 1;
     } else {
         g_string_append_c(b, '<');
         off = b->len;
@@ -335,6 +336,25 @@ static char *hdr_value(const sip_msg *m, const sip_hdr *h, vbuf *b)
     return b->heap = sip_hdr_value(m, h, NULL);
 }
 
+/* hdr_value without the copy when h is not folded: the value's bytes in the message up to its
+ * first NUL (what strlen of hdr_value's copy counts), *n their length; NULL when h is NULL. */
+static const char *hdr_text(const sip_msg *m, const sip_hdr *h, vbuf *b, size_t *n)
+{
+    b->heap = NULL;
+    *n = 0;
+    if (!h)
+        return NULL;
+    slice sv;
+    if (sip_hdr_value_slice(m, h, &sv)) {
+        const char *z = memchr(sv.p, 0, sv.n);
+        *n = z ? (size_t)(z - sv.p) : sv.n;
+        return sv.p;
+    }
+    b->heap = sip_hdr_value(m, h, NULL);
+    *n = strlen(b->heap);
+    return b->heap;
+}
+
 static void vbuf_free(vbuf *b)
 {
     g_free(b->heap);
@@ -344,9 +364,10 @@ static void vbuf_free(vbuf *b)
 /* The layout, once: inlined into sigbuf_build (items NULL: bytes only, no item code) and
  * sigbuf_build_items. */
 static inline __attribute__((always_inline)) GString *
-build(const sip_msg *m, const sigbuf_auth *a, unsigned version, GArray *items)
+build(const sip_msg *m, const sigbuf_auth *a, unsigned version, GArray *items, GString *into)
 {
-    emitter e = { m, g_string_sized_new(256), items };
+    emitter e = { m, into, items };
+    g_string_truncate(into, 0);
     int v3 = version >= 3;
 
     /* 1-5: from the signing header ([MS-SIPAE] 3.2.5.2 items 1-5) */
@@ -359,23 +380,24 @@ build(const sip_msg *m, const sigbuf_auth *a, unsigned version, GArray *items)
     /* 6: Call-ID (compact i) */
     const sip_hdr *h = sip_hdr_find_kind(m, SIP_HK_CALL_ID);
     vbuf vb;
-    char *callid = hdr_value(m, h, &vb);
-    emit_hdr_str(&e, "Call-ID", callid, h);
+    size_t tn;
+    const char *callid = hdr_text(m, h, &vb, &tn);
+    emit(&e, "Call-ID", callid, tn, h ? h->value_off : 0, h ? h->value_len : 0);
     vbuf_free(&vb);
 
     /* 7, 8: CSeq number and method (the method of CSeq, also in responses) */
     h = sip_hdr_find_kind(m, SIP_HK_CSEQ);
-    char *cseq = hdr_value(m, h, &vb);
+    const char *cseq = hdr_text(m, h, &vb, &tn);
     if (cseq) {
-        char *p = cseq;
-        char *ne = p;
-        while (*ne && *ne != ' ' && *ne != '\t')
+        const char *p = cseq, *end = cseq + tn;
+        const char *ne = p;
+        while (ne < end && *ne != ' ' && *ne != '\t')
             ne++;
         const char *ms = ne;
-        while (*ms == ' ' || *ms == '\t')
+        while (ms < end && (*ms == ' ' || *ms == '\t'))
             ms++;
         const char *me = ms;
-        while (*me && *me != ' ' && *me != '\t')
+        while (me < end && *me != ' ' && *me != '\t')
             me++;
         emit(&e, "CSeq number", p, (size_t)(ne - p), h->value_off, h->value_len);
         emit(&e, "CSeq method", ms, (size_t)(me - ms), h->value_off, h->value_len);
@@ -420,8 +442,8 @@ build(const sip_msg *m, const sigbuf_auth *a, unsigned version, GArray *items)
 
     /* 15: Expires header (never Session-Expires or a Contact parameter) */
     h = sip_hdr_find_kind(m, SIP_HK_EXPIRES);
-    char *expires = hdr_value(m, h, &vb);
-    emit_hdr_str(&e, "Expires", expires, h);
+    const char *expires = hdr_text(m, h, &vb, &tn);
+    emit(&e, "Expires", expires, tn, h ? h->value_off : 0, h ? h->value_len : 0);
     vbuf_free(&vb);
 
     /* 16: status code, responses only */
@@ -433,11 +455,16 @@ build(const sip_msg *m, const sigbuf_auth *a, unsigned version, GArray *items)
 
 GString *sigbuf_build(const sip_msg *m, const sigbuf_auth *a, unsigned version)
 {
-    return build(m, a, version, NULL);
+    return build(m, a, version, NULL, g_string_sized_new(256));
+}
+
+void sigbuf_build_into(const sip_msg *m, const sigbuf_auth *a, unsigned version, GString *b)
+{
+    build(m, a, version, NULL, b);
 }
 
 GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned version,
                             GArray *items)
 {
-    return build(m, a, version, items);
+    return build(m, a, version, items, g_string_sized_new(256));
 }

@@ -42,6 +42,9 @@ typedef struct {
  * the 16-item layout). Returns a GString the caller frees. */
 GString *sigbuf_build(const sip_msg *m, const sigbuf_auth *a, unsigned version);
 
+/* The same into b (emptied first), a GString the caller reuses from message to message. */
+void sigbuf_build_into(const sip_msg *m, const sigbuf_auth *a, unsigned version, GString *b);
+
 /* The same buffer, and one sigbuf_item per item appended to items (a GArray of sigbuf_item):
  * where each value sits in the buffer and, when found verbatim in the header it came from (not
  * for a folded header), in the message. */

@@ -136,6 +136,7 @@ static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
             /* continuation of the previous header (folding) */
             cur->line_len = nl - cur->line_off;
             cur->value_len = e - cur->value_off;
+            cur->folded = 1;
         } else {
             const char *colon = memchr(buf + off, ':', e - off);
             if (!colon) {
@@ -160,6 +161,7 @@ static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
                 h->value_off = (size_t)(colon - buf) + 1;
                 h->value_len = e - h->value_off;
                 h->kind = sip_hk_classify(h->name.p, h->name.n, &h->compact);
+                h->folded = 0;
                 if (h->kind != SIP_HK_OTHER && !m->first[h->kind])
                     m->first[h->kind] = total;
                 cur = h;
@@ -243,6 +245,26 @@ static const unsigned char hk_by_len[26][3] = {
     [25] = { SIP_HK_PROXY_AUTHENTICATION_INFO },
 };
 
+/* The kind whose full name (4 bytes or more) has length n and a first letter with low five bits
+ * c & 31 (SIP_HK_OTHER: none); with the length, the first letter tells the names apart but for
+ * proxy-authorization / p-asserted-identity (sip_hk_classify). A first byte that is not a letter
+ * may share the five bits only to fail the comparison. */
+#define HC(n, c) [n][(c) & 31]
+static const unsigned char hk_cand[26][32] = {
+    HC(4, 'f') = SIP_HK_FROM,
+    HC(4, 'c') = SIP_HK_CSEQ,
+    HC(7, 'c') = SIP_HK_CALL_ID,
+    HC(7, 'e') = SIP_HK_EXPIRES,
+    HC(13, 'a') = SIP_HK_AUTHORIZATION,
+    HC(16, 'w') = SIP_HK_WWW_AUTHENTICATE,
+    HC(18, 'p') = SIP_HK_PROXY_AUTHENTICATE,
+    HC(19, 'p') = SIP_HK_PROXY_AUTHORIZATION, /* or p-asserted-identity */
+    HC(19, 'a') = SIP_HK_AUTHENTICATION_INFO,
+    HC(20, 'p') = SIP_HK_P_PREFERRED_IDENTITY,
+    HC(25, 'p') = SIP_HK_PROXY_AUTHENTICATION_INFO,
+};
+#undef HC
+
 /* Case-insensitive equality of 4 or 8 bytes x of a name with l of a lower-case name made of
  * letters and '-': lc (byte) == letter is (byte | 0x20) == letter; a '-' (no 0x40 bit) must
  * match as it is. */
@@ -287,13 +309,13 @@ sip_hk sip_hk_classify(const char *p, size_t n, int *compact)
             }
         }
     } else if (n >= 4 && n < G_N_ELEMENTS(hk_by_len)) {
-        for (int j = 0; j < 3 && hk_by_len[n][j]; j++) {
-            int i = hk_by_len[n][j];
-            if (eq_lower_words(p, hk_info[i].name, n)) {
-                k = (sip_hk)i;
-                break;
-            }
-        }
+        /* the one candidate of this length and first letter (19 'p' has two: the second byte
+         * tells them apart), then one comparison */
+        int i = hk_cand[n][(unsigned char)p[0] & 31];
+        if (i == SIP_HK_PROXY_AUTHORIZATION && p[1] == '-')
+            i = SIP_HK_P_ASSERTED_IDENTITY;
+        if (i && eq_lower_words(p, hk_info[i].name, n))
+            k = (sip_hk)i;
     }
     if (compact)
         *compact = c;
@@ -348,7 +370,8 @@ int sip_hdr_value_slice(const sip_msg *m, const sip_hdr *h, slice *out)
 {
     const char *v = m->buf + h->value_off;
     size_t n = h->value_len;
-    if (memchr(v, '\r', n) || memchr(v, '\n', n))
+    /* an unfolded header's value ends before its line's LF: only a stray CR can be in it */
+    if (memchr(v, '\r', n) || (h->folded && memchr(v, '\n', n)))
         return 0;
     size_t a = 0, b = n;
     while (a < b && (v[a] == ' ' || v[a] == '\t'))

@@ -45,6 +45,7 @@ typedef struct {
     size_t value_len;
     sip_hk kind;       /* which known header the name is (SIP_HK_OTHER: none) */
     int compact;       /* 1 when the name is the compact form of kind */
+    int folded;        /* 1 when continuation lines follow the first (the value holds line ends) */
 } sip_hdr;
 
 typedef struct {

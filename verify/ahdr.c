@@ -43,6 +43,24 @@ int ahdr_parse_u32(const char *s, uint32_t *out)
     return 0;
 }
 
+/* The hex signature into a's reused storage (a->sig NULL when it is not hex). */
+static int hex_decode_sig(auth_result *a, const char *sig, const char **why)
+{
+    size_t n = strlen(sig);
+    if (a->sig_cap < n / 2 + 1) {
+        g_free(a->sig_store);
+        a->sig_cap = MAX(n / 2 + 1, (size_t)64);
+        a->sig_store = g_malloc(a->sig_cap);
+    }
+    if (codec_hex_decode_to(sig, n, a->sig_store, &a->sig_len, why) < 0) {
+        a->sig = NULL;
+        a->sig_len = 0;
+        return -1;
+    }
+    a->sig = a->sig_store;
+    return 0;
+}
+
 auth_result *ahdr_decode(const sip_msg *m, const sip_hdr *h)
 {
     return ahdr_decode_reuse(m, h, NULL);
@@ -79,14 +97,16 @@ auth_result *ahdr_decode_reuse(const sip_msg *m, const sip_hdr *h, GPtrArray *sp
         sv.p = v;
     }
     authp_header ah;
-    if (authp_parse(sv.p, sv.n, &ah) < 0)
+    authp_store st = { a->strings, a->strings_cap, a->params_store };
+    int prc = authp_parse_with(sv.p, sv.n, &ah, &st);
+    a->strings = st.arena; /* the arena holds the parameter strings: reused storage */
+    a->strings_cap = st.cap;
+    a->params_store = st.params;
+    if (prc < 0)
         note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "%s: %s", a->name, ah.error);
     if (ah.dups)
         note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN,
                  "%s: parameter(s) given more than once, the first is used: %s", a->name, ah.dups);
-    /* the parameter strings stay in the parser's one allocation, now the result's */
-    a->strings = ah.arena;
-    ah.arena = NULL;
     a->scheme = (char *)ah.scheme;
     a->realm = (char *)authp_get_known(&ah, AUTHP_K_REALM);
     a->targetname = (char *)authp_get_known(&ah, AUTHP_K_TARGETNAME);
@@ -138,7 +158,7 @@ auth_result *ahdr_decode_reuse(const sip_msg *m, const sip_hdr *h, GPtrArray *sp
         if (!*sig) {
             a->status = SIG_MALFORMED;
             a->why = g_strdup_printf("%s is empty", client ? "response" : "rspauth");
-        } else if (codec_hex_decode(sig, strlen(sig), &a->sig, &a->sig_len, &why) < 0) {
+        } else if (hex_decode_sig(a, sig, &why) < 0) {
             a->status = SIG_MALFORMED;
             a->why = g_strdup_printf("%s=\"%.40s%s\" is not hex: %s", client ? "response" : "rspauth",
                                      sig, strlen(sig) > 40 ? "..." : "", why);

@@ -8,6 +8,8 @@
 #include "sigbuf/sip_msg.h"
 #include "verify/ahdr.h"
 
+G_STATIC_ASSERT(sizeof(auth_rec) == 24);
+
 /* Records are never freed one by one: they are carved from blocks of this size. */
 #define ARENA_BLOCK (64 * 1024)
 
@@ -22,19 +24,41 @@ struct result_store {
 void auth_result_clear(auth_result *a)
 {
     note_list *notes = a->notes;
+    char *strings = a->strings;
+    size_t strings_cap = a->strings_cap;
+    GArray *params_store = a->params_store;
+    uint8_t *sig_store = a->sig_store;
+    size_t sig_cap = a->sig_cap;
+    GString *sigbuf_store = a->sigbuf_store;
+    char *why_store = a->why_store;
+    size_t why_cap = a->why_cap;
     if (a->name != a->name_buf)
         g_free(a->name);
-    g_free(a->strings);
-    g_free(a->sig);
+    if (strings_cap == 0)
+        g_free(a->strings); /* not the reused arena */
+    if (a->sig != sig_store)
+        g_free(a->sig);
     g_free(a->gss);
-    g_free(a->sigbuf);
-    g_free(a->why);
+    if (!sigbuf_store || a->sigbuf != sigbuf_store->str)
+        g_free(a->sigbuf);
+    if (a->why != why_store)
+        g_free(a->why);
     if (a->other_params)
         g_ptr_array_free(a->other_params, TRUE);
     memset(a, 0, sizeof *a);
     if (notes)
         g_array_set_size(notes, 0); /* frees the texts */
     a->notes = notes;
+    if (strings_cap) {
+        a->strings = strings;
+        a->strings_cap = strings_cap;
+    }
+    a->params_store = params_store;
+    a->sig_store = sig_store;
+    a->sig_cap = sig_cap;
+    a->sigbuf_store = sigbuf_store;
+    a->why_store = why_store;
+    a->why_cap = why_cap;
 }
 
 void auth_result_free(gpointer p)
@@ -44,7 +68,48 @@ void auth_result_free(gpointer p)
         return;
     auth_result_clear(a);
     note_list_free(a->notes);
+    g_free(a->strings);
+    if (a->params_store)
+        g_array_free(a->params_store, TRUE);
+    g_free(a->sig_store);
+    if (a->sigbuf_store)
+        g_string_free(a->sigbuf_store, TRUE);
+    g_free(a->why_store);
     g_free(a);
+}
+
+void auth_result_set_why(auth_result *a, char *why)
+{
+    if (a->why != a->why_store)
+        g_free(a->why);
+    a->why = why;
+}
+
+void auth_result_take_why(auth_result *a, sig_verdict *v)
+{
+    if (!v->why_borrowed || !v->why) {
+        auth_result_set_why(a, v->why);
+    } else {
+        size_t n = strlen(v->why);
+        if (a->why != a->why_store)
+            g_free(a->why);
+        if (a->why_cap < n + 1) {
+            g_free(a->why_store);
+            a->why_cap = MAX(n + 1, (size_t)128);
+            a->why_store = g_malloc(a->why_cap);
+        }
+        memcpy(a->why_store, v->why, n + 1);
+        a->why = a->why_store;
+    }
+    v->why = NULL;
+    v->why_borrowed = 0;
+}
+
+GString *auth_result_sigbuf_store(auth_result *a)
+{
+    if (!a->sigbuf_store)
+        a->sigbuf_store = g_string_sized_new(384);
+    return a->sigbuf_store;
 }
 
 void msg_result_free(msg_result *r)
@@ -157,17 +222,50 @@ static const char *intern(result_store *rs, const char *s)
  * reference to the hint; else an interned copy. */
 #define WHY_SPLIT_MIN_SHARED 24
 #define WHY_SPLIT_MAX_TAIL 64
-static const char *keep_why(result_store *rs, const char *why, const char *hint, uint8_t *flags)
+/* The length of the common beginning of a and b (both at least n bytes): eight bytes at a
+ * time (reasons of one SA share most of their text). */
+static size_t common_prefix(const char *a, const char *b, size_t n)
 {
+    size_t i = 0;
+    while (i + 8 <= n) {
+        guint64 x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) {
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+            return i + (size_t)(__builtin_ctzll(x ^ y) >> 3);
+#else
+            break;
+#endif
+        }
+        i += 8;
+    }
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+static const char *keep_why(result_store *rs, const char *why, const char *hint, auth_rec *k)
+{
+    uint8_t *flags = &k->flags;
     if (!why)
         return NULL;
     if (hint) {
-        if (strcmp(hint, why) == 0)
+        if (strcmp(hint, why) == 0) /* the usual case: the same reason as before */
             return hint;
-        size_t p = 0;
-        while (hint[p] && hint[p] == why[p])
-            p++;
-        size_t tail = strlen(why + p);
+        size_t lh = strlen(hint), lw = strlen(why);
+        size_t p = common_prefix(hint, why, MIN(lh, lw));
+        size_t tail = lw - p;
+        size_t cut = lh - p;
+        if (p >= WHY_SPLIT_MIN_SHARED && tail <= sizeof k->x.t.tail && cut <= 255 &&
+            !(*flags & AR_VERSION_BIG)) {
+            /* a short new end (a sequence number's last digits): kept in the record itself */
+            k->x.t.cut = (uint8_t)cut;
+            memset(k->x.t.tail, 0, sizeof k->x.t.tail);
+            memcpy(k->x.t.tail, why + p, tail);
+            *flags |= AR_WHY_TAIL;
+            return hint;
+        }
         if (p >= WHY_SPLIT_MIN_SHARED && tail <= WHY_SPLIT_MAX_TAIL) {
             why_split *w = arena_alloc(rs, sizeof(why_split) + tail + 1);
             w->base = hint;
@@ -184,6 +282,15 @@ char *auth_rec_why_dup(const auth_rec *k)
 {
     if (!k->why)
         return NULL;
+    if (k->flags & AR_WHY_TAIL) {
+        size_t bl = strlen(k->why) - k->x.t.cut;
+        size_t tl = strnlen(k->x.t.tail, sizeof k->x.t.tail);
+        char *t = g_malloc(bl + tl + 1);
+        memcpy(t, k->why, bl);
+        memcpy(t + bl, k->x.t.tail, tl);
+        t[bl + tl] = 0;
+        return t;
+    }
     if (!(k->flags & AR_WHY_SPLIT))
         return g_strdup(k->why);
     const why_split *w = (const why_split *)(const void *)k->why;
@@ -280,14 +387,21 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
         auth_rec *k = &m->auths[i];
         k->sa_id = a->sa_id;
         k->sa_frame = a->sa_frame;
-        k->version = a->version;
         k->status = (uint8_t)a->status;
         k->dir = (uint8_t)a->dir;
         k->flags = (uint8_t)((a->has_version ? AR_HAS_VERSION : 0) |
                              (a->version_from_sa ? AR_VERSION_FROM_SA : 0) |
                              (a->sigbuf ? AR_HAS_SIGBUF : 0) |
                              (a->verdict_note ? AR_VERDICT_NOTE : 0));
-        k->why = keep_why(rs, a->why, a->why_hint, &k->flags);
+        k->x.version_big = 0;
+        if (a->version <= 255) {
+            k->version = (uint8_t)a->version;
+        } else {
+            k->version = 0;
+            k->x.version_big = a->version;
+            k->flags |= AR_VERSION_BIG;
+        }
+        k->why = keep_why(rs, a->why, a->why_hint, k);
     }
     return m;
 }
@@ -333,13 +447,12 @@ msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len)
         if (k->dir != a->dir)
             goto mismatch;
         a->status = (sig_status)k->status;
-        g_free(a->why);
-        a->why = auth_rec_why_dup(k);
+        auth_result_set_why(a, auth_rec_why_dup(k));
         a->sa_id = k->sa_id;
         a->sa_frame = k->sa_frame;
         a->has_version = (k->flags & AR_HAS_VERSION) != 0;
         a->version_from_sa = (k->flags & AR_VERSION_FROM_SA) != 0;
-        a->version = k->version;
+        a->version = auth_rec_version(k);
         note_list_free(a->notes);
         const note_list *kn = msg_rec_auth_notes(rec, r->auths->len - 1);
         a->notes = kn ? copy_notes(kn) : NULL;
@@ -353,9 +466,10 @@ msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len)
         if (k->flags & AR_HAS_SIGBUF) {
             sigbuf_auth sa = { a->scheme, a->rand, a->num_str, a->realm, a->targetname,
                                a->line_off, a->line_len };
-            GString *b = sigbuf_build(&m, &sa, a->version);
+            GString *b = auth_result_sigbuf_store(a);
+            sigbuf_build_into(&m, &sa, a->version, b);
             a->sigbuf_len = b->len;
-            a->sigbuf = g_string_free(b, FALSE);
+            a->sigbuf = b->str;
         }
     }
     if (r->auths->len != rec->n_auths)

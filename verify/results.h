@@ -65,7 +65,25 @@ typedef struct {
     note_list *notes;        /* expert infos about this header (NULL when none) */
     int verdict_note;        /* the verdict's own expert info follows notes (set by the tracker;
                                 result_expand adds it to notes; auth_verdict_note makes it) */
+    /* Storage reused from header to header (auth_result_clear keeps it, auth_result_free frees
+     * it): strings, sig, sigbuf and why point into it when they fit, so a recycled auth_result
+     * decodes and verifies a header without allocating. Never used directly by readers. */
+    size_t strings_cap;      /* capacity of strings (the parser's arena) */
+    GArray *params_store;    /* the parser's parameter array */
+    uint8_t *sig_store;      /* sig when it fits */
+    size_t sig_cap;
+    GString *sigbuf_store;   /* sigbuf is its str when built here */
+    char *why_store;         /* why when copied from a borrowed verdict reason */
+    size_t why_cap;
 } auth_result;
+
+/* Sets a's reason to owned text why (g_malloc'd, may be NULL), freeing the old one. */
+void auth_result_set_why(auth_result *a, char *why);
+/* Sets a's reason to v's (v's reason is then cleared): a borrowed reason is copied into a's
+ * reused storage, an owned one is taken. */
+void auth_result_take_why(auth_result *a, sig_verdict *v);
+/* Builds a->sigbuf / sigbuf_len with build_into semantics into a's reused storage. */
+GString *auth_result_sigbuf_store(auth_result *a);
 
 typedef struct {
     GPtrArray *spare;        /* emptied auth_results for reuse (result_reset), or NULL */
@@ -94,6 +112,9 @@ enum {
     AR_HAS_SIGBUF = 1u << 2,    /* a signature buffer was built (with version) */
     AR_WHY_SPLIT = 1u << 3,     /* why is a why_split, not the text itself */
     AR_VERDICT_NOTE = 1u << 4,  /* the verdict's expert info follows the notes (auth_rec_verdict_note) */
+    AR_WHY_TAIL = 1u << 5,      /* why is an interned reason whose last x.t.cut bytes this one
+                                   replaces by x.t.tail (a split without a record of its own) */
+    AR_VERSION_BIG = 1u << 6,   /* the version does not fit in a byte: it is x.version_big */
 };
 
 /* A reason that differs from one kept earlier for the same SA only at its end (a sequence
@@ -107,15 +128,28 @@ typedef struct {
 /* One auth header's outcome: 24 bytes. */
 typedef struct {
     const char *why;         /* interned in the store (shared), or a why_split (AR_WHY_SPLIT),
-                                NULL when none: read it with auth_rec_why */
+                                or the interned base of AR_WHY_TAIL, NULL when none: read it
+                                with auth_rec_why_dup */
     uint32_t sa_id;          /* 0 when no SA */
     uint32_t sa_frame;
-    uint32_t version;        /* with AR_HAS_VERSION */
+    uint8_t version;         /* with AR_HAS_VERSION, unless AR_VERSION_BIG: auth_rec_version */
     uint8_t status;          /* sig_status */
     uint8_t dir;             /* mssipae_dir */
     uint8_t flags;           /* AR_* */
-    uint8_t pad_;
+    union {
+        uint32_t version_big;    /* AR_VERSION_BIG */
+        struct {
+            uint8_t cut;         /* AR_WHY_TAIL: bytes of the base's end replaced */
+            char tail[3];        /* by these (NUL-padded) */
+        } t;
+    } x;
 } auth_rec;
+
+/* The version the header's buffer was built for (with AR_HAS_VERSION). */
+static inline uint32_t auth_rec_version(const auth_rec *k)
+{
+    return (k->flags & AR_VERSION_BIG) ? k->x.version_big : k->version;
+}
 
 /* What few messages have: notes, an unsigned message on a signing SA (it always has a note). */
 typedef struct {
@@ -141,7 +175,7 @@ typedef struct {
  * the text: auth_rec_why_dup). */
 static inline const char *auth_rec_why_interned(const auth_rec *k)
 {
-    return (k->flags & AR_WHY_SPLIT) ? NULL : k->why;
+    return (k->flags & (AR_WHY_SPLIT | AR_WHY_TAIL)) ? NULL : k->why;
 }
 
 /* The reason of k as g_malloc'd text, NULL when none. */

@@ -193,6 +193,7 @@ static void try_keylog_ids(sa_tracker *t, const mech_ops *mech, sa_entry *s, con
                            sig_verdict *v)
 {
     const char *const *ids;
+    verdict_own(v); /* the trials below call the mechanism again */
     size_t n = keystore_keylog_ids_view(t->ks, mech->keylog, &ids);
     size_t tried = 0, skipped = 0;
     keystore_keylog_hold(t->ks, 1);
@@ -212,8 +213,9 @@ static void try_keylog_ids(sa_tracker *t, const mech_ops *mech, sa_entry *s, con
         if (c.status == SIG_VALID) {
             verdict_clear(v);
             v->status = SIG_VALID;
-            v->why = g_strdup_printf("%s (key-log entry for opaque %s; the server had not named "
-                                     "this SA's opaque yet)", c.why ? c.why : "valid", ids[i]);
+            verdict_set_why(v, g_strdup_printf("%s (key-log entry for opaque %s; the server had "
+                                               "not named this SA's opaque yet)",
+                                               c.why ? c.why : "valid", ids[i]));
             verdict_clear(&c);
             skipped = 0;
             break;
@@ -224,15 +226,13 @@ static void try_keylog_ids(sa_tracker *t, const mech_ops *mech, sa_entry *s, con
         char *why = g_strdup_printf("%s; none of the %zu %s key-log entries not yet bound to an SA "
                                     "verifies it", v->why ? v->why : "no key", tried,
                                     mech->scheme);
-        g_free(v->why);
-        v->why = why;
+        verdict_set_why(v, why);
     }
     if (skipped) {
         char *why = g_strdup_printf("%s (%zu more entries not tried: at most %d are tried for a "
                                     "signature made before its opaque was named)",
                                     v->why ? v->why : "no key", skipped, KEYLOG_TRIAL_MAX);
-        g_free(v->why);
-        v->why = why;
+        verdict_set_why(v, why);
     }
     keystore_keylog_hold(t->ks, 0);
 }
@@ -292,13 +292,11 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
         if (a->scheme && g_ascii_strcasecmp(a->scheme, "Digest") == 0) {
             /* recognised, no MS-SIPAE signatures */
             a->status = SIG_NONE;
-            g_free(a->why);
-            a->why = NULL;
+            auth_result_set_why(a, NULL);
         } else if (a->has_sig) {
             a->status = SIG_UNSUPPORTED;
-            g_free(a->why);
-            a->why = g_strdup_printf("unknown authentication scheme \"%.40s\"",
-                                     a->scheme ? a->scheme : "");
+            auth_result_set_why(a, g_strdup_printf("unknown authentication scheme \"%.40s\"",
+                                                   a->scheme ? a->scheme : ""));
             note_add(a->notes, NOTE_UNSUPPORTED, NOTE_SEV_NOTE, "%s", a->why);
         }
         return;
@@ -336,9 +334,10 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     unsigned version = buffer_version(t, mech, a, s, f->meta);
     sigbuf_auth sa = { a->scheme, a->rand, a->num_str, a->realm, a->targetname, a->line_off,
                        a->line_len };
-    GString *b = sigbuf_build(m, &sa, version);
+    GString *b = auth_result_sigbuf_store(a);
+    sigbuf_build_into(m, &sa, version, b);
     a->sigbuf_len = b->len;
-    a->sigbuf = g_string_free(b, FALSE);
+    a->sigbuf = b->str;
 
     if (a->status == SIG_MALFORMED) {
         note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "signature not checked: %s", a->why);
@@ -346,33 +345,37 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     }
     if (!s) {
         a->status = SIG_NO_SA;
-        g_free(a->why);
-        a->why = a->opaque
+        auth_result_set_why(a, a->opaque
             ? g_strdup_printf("no %s security association with opaque %s in this capture "
                               "(handshake not captured, and no key-log entry for it)",
                               mech->scheme, a->opaque)
-            : g_strdup_printf("no %s security association: the header has no opaque", mech->scheme);
+            : g_strdup_printf("no %s security association: the header has no opaque", mech->scheme));
         note_add(a->notes, NOTE_NO_SA, NOTE_SEV_WARN, "%s", a->why);
         return;
     }
     guint before = a->notes->len;
     const char *opaque = sa_bind_opaque_for(s, a);
     sig_verdict v = verify_conflicts(t, mech, s, a, opaque);
-    if (v.status == SIG_NONE)
+    if (v.status == SIG_NONE) {
+        /* the reason may be the mechanism's own text (no copy): taken below before any other
+         * call of the mechanism (try_keylog_ids makes it a copy first) */
+        verdict_borrow_begin();
         v = mech->verify(s->mstate, t->ks, opaque, a->dir, (const uint8_t *)a->sigbuf,
                          a->sigbuf_len, a->sig, a->sig_len, a->notes);
+        verdict_borrow_end();
+    }
     if (v.status == SIG_NO_KEY && !opaque)
         try_keylog_ids(t, mech, s, a, &v);
     if (v.status == SIG_VALID && v.has_unprotected_seq) {
         /* watched like cnum/snum: a repeat or a jump of a number no signature protects */
         uint32_t seq = (uint32_t)v.unprotected_seq;
-        sa_seq_check(&s->mech_seq[a->dir], seq, "RFC 4757 SND_SEQ (not covered by the signature)",
-                     s->id, a->notes);
-        sa_seq_commit(&s->mech_seq[a->dir], seq, f->meta->frame);
+        sa_seq *ms = sa_mech_seq(s, a->dir);
+        sa_seq_check(ms, seq, "RFC 4757 SND_SEQ (not covered by the signature)", s->id,
+                     a->notes);
+        sa_seq_commit(ms, seq, f->meta->frame);
     }
     a->status = v.status;
-    g_free(a->why);
-    a->why = v.why;
+    auth_result_take_why(a, &v);
     note_verdict(a, before);
     record_signed(t, s, a, f->meta->frame);
     /* most headers of an SA keep the reason the previous one kept, or one that differs only

@@ -111,7 +111,8 @@ const sip_txn *msg_facts_txn(const msg_facts *cf)
 
 void msg_facts_clear(msg_facts *f)
 {
-    sip_txn_clear(&f->txn_);
+    if (f->txn_read) /* else nothing was read into it */
+        sip_txn_clear(&f->txn_);
 }
 
 /* 1 when a response with transaction resp answers the request with transaction req. */
@@ -167,10 +168,10 @@ static void bind_named(sa_table *tab, sa_entry *s, auth_result *a, const sip_txn
                      "%u, which the server already named %s for this transaction", a->name,
                      a->opaque, s->mech->scheme, s->id, or_empty(s->opaque));
         else
-            sip_txn_copy(&s->bind_txn, resp);
+            sa_txn_set(&s->bind_txn, resp);
     }
     GString *d = g_string_new(NULL);
-    describe_diff(d, s, a, &s->txn, resp);
+    describe_diff(d, s, a, sa_txn(s->txn), resp);
     if (how || d->len)
         note_add(a->notes, NOTE_BIND, NOTE_SEV_NOTE, "%s: bound to %s SA %u (handshake frame %u)%s%s"
                  "%s%s", a->name, s->mech->scheme, s->id, s->frame, how ? " as " : "",
@@ -197,13 +198,13 @@ static sa_entry *bind_from_response(sa_table *tab, const mech_ops *mech, auth_re
         if (s->state == SA_PENDING) {
             npending++;
             only = s;
-            if (txn_same(&s->txn, msg_facts_txn(f))) {
+            if (txn_same(sa_txn(s->txn), msg_facts_txn(f))) {
                 if (!exact)
                     exact = s;
                 if (!exact_family && s->proxy == a->proxy)
                     exact_family = s;
             }
-        } else if (a->opaque && !same_bind && txn_same(&s->bind_txn, msg_facts_txn(f)) &&
+        } else if (a->opaque && !same_bind && txn_same(sa_txn(s->bind_txn), msg_facts_txn(f)) &&
                    s->proxy == a->proxy) {
             same_bind = s;
         }
@@ -357,7 +358,7 @@ sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, a
             s = new_sa(tab, mech, a, f, dst, src);
             if (a->opaque) {
                 sa_table_name(tab, s, a->opaque, a->notes);
-                sip_txn_copy(&s->bind_txn, msg_facts_txn(f));
+                sa_txn_set(&s->bind_txn, msg_facts_txn(f));
             }
         }
         if (a->has_version) { /* the challenge's version is the SA's */
@@ -379,8 +380,10 @@ sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, a
                 s->version = off;
             }
         }
-        if (f->is_request) /* the request carrying the client's latest token (rule 2a) */
-            sip_txn_copy(&s->txn, msg_facts_txn(f));
+        /* the request carrying the client's latest token (rule 2a); only an open SA binds by
+         * it (a confirmed one is never open again) */
+        if (f->is_request && s->state != SA_CONFIRMED)
+            sa_txn_set(&s->txn, msg_facts_txn(f));
         confirm_if_client(tab, s, a, f);
         take_version(s, a);
     } else { /* AH_INFO with gssapi-data: e.g. a Kerberos AP-REP */

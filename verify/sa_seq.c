@@ -20,11 +20,21 @@ void sa_seq_clear(sa_seq *q)
     memset(q, 0, sizeof *q);
 }
 
+/* The frame of dense entry i, 0 when not recorded. */
+static inline uint32_t dense_get(const sa_seq *q, uint32_t i)
+{
+    if (q->wide)
+        return ((const uint32_t *)q->dense)[i];
+    uint16_t v = ((const uint16_t *)q->dense)[i];
+    return v ? q->base + v - 1u : 0;
+}
+
 /* 1 with *frame when num was recorded. */
 static int seq_first(const sa_seq *q, uint32_t num, uint32_t *frame)
 {
-    if (num >= 1 && num - 1 < q->n_dense && q->dense[num - 1]) {
-        *frame = q->dense[num - 1];
+    uint32_t f;
+    if (num >= 1 && num - 1 < q->n_dense && (f = dense_get(q, num - 1)) != 0) {
+        *frame = f;
         return 1;
     }
     gpointer v = q->sparse ? g_hash_table_lookup(q->sparse, GUINT_TO_POINTER(num)) : NULL;
@@ -32,6 +42,35 @@ static int seq_first(const sa_seq *q, uint32_t num, uint32_t *frame)
         return 0;
     *frame = GPOINTER_TO_UINT(v) - 1;
     return 1;
+}
+
+/* Makes the window hold uint32_t frames. */
+static void widen(sa_seq *q)
+{
+    uint32_t *w = g_new0(uint32_t, MAX(q->n_dense, 1u));
+    for (uint32_t i = 0; i < q->n_dense; i++)
+        w[i] = dense_get(q, i);
+    g_free(q->dense);
+    q->dense = w;
+    q->wide = 1;
+}
+
+/* Records frame (not 0) for dense entry i (< n_dense). */
+static void dense_put(sa_seq *q, uint32_t i, uint32_t frame)
+{
+    if (!q->wide) {
+        int empty = q->last == 0 && !q->sparse;
+        for (uint32_t j = 0; empty && j < q->n_dense; j++)
+            empty = ((const uint16_t *)q->dense)[j] == 0;
+        if (empty)
+            q->base = frame;
+        if (frame >= q->base && frame - q->base < 0xffffu) {
+            ((uint16_t *)q->dense)[i] = (uint16_t)(frame - q->base + 1);
+            return;
+        }
+        widen(q);
+    }
+    ((uint32_t *)q->dense)[i] = frame;
 }
 
 void sa_seq_check(const sa_seq *q, uint32_t num, const char *label, uint32_t sa_id,
@@ -58,11 +97,12 @@ void sa_seq_commit(sa_seq *q, uint32_t num, uint32_t frame)
                 uint32_t n = MAX(16u, q->n_dense);
                 while (n <= num - 1)
                     n *= 2;
-                q->dense = g_renew(uint32_t, q->dense, n);
-                memset(q->dense + q->n_dense, 0, (size_t)(n - q->n_dense) * sizeof *q->dense);
+                size_t es = q->wide ? sizeof(uint32_t) : sizeof(uint16_t);
+                q->dense = g_realloc(q->dense, n * es);
+                memset((char *)q->dense + q->n_dense * es, 0, (size_t)(n - q->n_dense) * es);
                 q->n_dense = n;
             }
-            q->dense[num - 1] = frame;
+            dense_put(q, num - 1, frame);
         } else if (frame != G_MAXUINT32) {
             if (!q->sparse)
                 q->sparse = g_hash_table_new(g_direct_hash, g_direct_equal);

@@ -17,14 +17,18 @@
 #include "verify/verdict.h"
 
 /* Where each recorded number was first seen, kept per SA direction: a dense window of frame
- * numbers indexed by number - 1 (counters start at 1 and grow by one, so 4 bytes a number),
- * and a hash only for numbers far beyond it (a jump) or seen in frame 0. Nothing is allocated
- * before the first number. */
+ * numbers indexed by number - 1 (counters start at 1 and grow by one), and a hash only for
+ * numbers far beyond it (a jump) or seen in frame 0. The window holds 2 bytes a number (the
+ * frame's distance from base, the first frame recorded, plus 1) while every frame fits, else 4
+ * (the frame itself). Nothing is allocated before the first number. */
 typedef struct {
-    uint32_t *dense;    /* dense[n - 1]: frame where n was first recorded, 0 = not recorded */
-    uint32_t n_dense;   /* allocated entries of dense */
+    void *dense;        /* uint16_t (narrow) or uint32_t (wide) per number n at [n - 1]: 0 = not
+                           recorded */
     GHashTable *sparse; /* number -> frame + 1 (GUINT_TO_POINTER), for the rest; NULL if none */
+    uint32_t n_dense;   /* allocated entries of dense */
     uint32_t last;      /* highest number recorded, 0 for none */
+    uint32_t base;      /* narrow: frame of entry value 1 */
+    uint32_t wide;      /* 1 when dense holds uint32_t frames */
 } sa_seq;
 
 void sa_seq_init(sa_seq *q);

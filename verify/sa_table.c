@@ -9,11 +9,32 @@ typedef struct sa_pair {
     sa_entry *signing;   /* the SA that last signed between the two endpoints */
 } sa_pair;
 
+/* A memo of sa_table_named answers SA_NAMED_HERE (the usual signed header: its SA on its own
+ * endpoints with its own realm and targetname), found by the opaque's exact bytes, so most
+ * headers skip building the index key, hashing it and scanning the list. An entry is used only
+ * while the list it was read from is unchanged (same length, same newest SA: lists only grow at
+ * their end, dropping their oldest at SA_NAME_MAX) and only for a header that the SA it names
+ * matches exactly as the scan would (same realm, targetname and endpoint pair, both known): then
+ * no newer SA of the list can match the header (it would have matched the memo's own), so the
+ * scan would return the same SA. */
+#define NAMED_MEMO_SIZE 256
+#define NAMED_MEMO_OPAQUE 40
+typedef struct {
+    const mech_ops *mech;
+    GPtrArray *list;     /* the index list the answer was read from */
+    guint len;           /* its length then */
+    sa_entry *last;      /* and its newest SA then */
+    sa_entry *s;         /* the answer */
+    char opaque[NAMED_MEMO_OPAQUE]; /* exact bytes of the opaque looked up, NUL-terminated */
+} named_memo;
+
 struct sa_table {
+    named_memo *memo;    /* NAMED_MEMO_SIZE entries, allocated on first use */
     GPtrArray *sas;      /* sa_entry*, owned, in creation order (id = index + 1) */
     GHashTable *named;   /* "SCHEME|OPAQUE" (upper case) -> GPtrArray of sa_entry*, oldest first */
     GHashTable *pairs;   /* pair_key() -> sa_pair* */
     GHashTable *offers;  /* offer_key() -> version + 1 */
+    GHashTable *strs;    /* interned realm / targetname texts: string -> itself (owned) */
     void *caps[MECH_COUNT]; /* per-capture state of each mechanism (mech_ops.cap_new) */
 };
 
@@ -102,25 +123,67 @@ void sip_txn_copy(sip_txn *dst, const sip_txn *src)
     dst->from_tag = g_strdup(src->from_tag);
 }
 
+const sip_txn sip_txn_none;
+
+void sa_txn_set(sip_txn **slot, const sip_txn *src)
+{
+    if (!*slot)
+        *slot = g_new0(sip_txn, 1);
+    sip_txn_copy(*slot, src);
+}
+
+void sa_txn_drop(sip_txn **slot)
+{
+    if (*slot) {
+        sip_txn_clear(*slot);
+        g_free(*slot);
+        *slot = NULL;
+    }
+}
+
 static void sa_free(gpointer p)
 {
     sa_entry *s = p;
     if (s->mech && s->mstate)
         s->mech->sa_free(s->mstate);
-    g_free(s->realm);
-    g_free(s->targetname);
     g_free(s->opaque);
     if (s->aliases)
         g_ptr_array_free(s->aliases, TRUE);
-    sip_txn_clear(&s->txn);
-    sip_txn_clear(&s->bind_txn);
+    sa_txn_drop(&s->txn);
+    sa_txn_drop(&s->bind_txn);
     g_free(s->client_ep);
     g_free(s->server_ep);
     for (int d = 0; d < 2; d++) {
         sa_seq_clear(&s->seq[d]);
-        sa_seq_clear(&s->mech_seq[d]);
+        if (s->mech_seq)
+            sa_seq_clear(&s->mech_seq[d]);
     }
+    g_free(s->mech_seq);
     g_free(s);
+}
+
+sa_seq *sa_mech_seq(sa_entry *s, int dir)
+{
+    if (!s->mech_seq) {
+        s->mech_seq = g_new(sa_seq, 2);
+        sa_seq_init(&s->mech_seq[0]);
+        sa_seq_init(&s->mech_seq[1]);
+    }
+    return &s->mech_seq[dir & 1];
+}
+
+/* The table's one copy of text s (NULL stays NULL). */
+static const char *intern(sa_table *tab, const char *s)
+{
+    if (!s)
+        return NULL;
+    const char *k = g_hash_table_lookup(tab->strs, s);
+    if (!k) {
+        char *c = g_strdup(s);
+        g_hash_table_add(tab->strs, c);
+        k = c;
+    }
+    return k;
 }
 
 static void pair_free(gpointer p)
@@ -138,6 +201,7 @@ sa_table *sa_table_new(void)
                                        (GDestroyNotify)g_ptr_array_unref);
     tab->pairs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pair_free);
     tab->offers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    tab->strs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (size_t i = 0; i < MECH_COUNT; i++)
         if (mech_at(i)->cap_new)
             tab->caps[i] = mech_at(i)->cap_new();
@@ -152,6 +216,8 @@ void sa_table_free(sa_table *tab)
     g_hash_table_destroy(tab->pairs);
     g_hash_table_destroy(tab->offers);
     g_ptr_array_free(tab->sas, TRUE); /* before the caps: SAs may point into them */
+    g_free(tab->memo);
+    g_hash_table_destroy(tab->strs);
     for (size_t i = 0; i < MECH_COUNT; i++)
         if (tab->caps[i])
             mech_at(i)->cap_free(tab->caps[i]);
@@ -196,16 +262,14 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
     s->last_frame = frame;
     s->mech = mech;
     s->mstate = mech->sa_new(tab->caps[mech_index(mech)]);
-    s->realm = g_strdup(realm);
-    s->targetname = g_strdup(targetname);
-    s->proxy = proxy;
+    s->realm = intern(tab, realm);
+    s->targetname = intern(tab, targetname);
+    s->proxy = (uint8_t)(proxy != 0);
     s->client_ep = g_strdup(client_ep);
     s->server_ep = g_strdup(server_ep);
     s->state = SA_PENDING;
-    for (int d = 0; d < 2; d++) {
+    for (int d = 0; d < 2; d++)
         sa_seq_init(&s->seq[d]);
-        sa_seq_init(&s->mech_seq[d]);
-    }
     g_ptr_array_add(tab->sas, s);
     sa_pair *pr = pair_get(tab, client_ep, server_ep, 1);
     if (client_ep && server_ep)
@@ -220,14 +284,34 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
     return s;
 }
 
+/* g_ascii_strcasecmp(a, b) == 0, inlined: equal bytes first (the usual case). */
+static inline int eq_nocase(const char *a, const char *b)
+{
+    if (a == b)
+        return 1;
+    for (;; a++, b++) {
+        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x != y) {
+            if (x >= 'A' && x <= 'Z')
+                x = (unsigned char)(x + ('a' - 'A'));
+            if (y >= 'A' && y <= 'Z')
+                y = (unsigned char)(y + ('a' - 'A'));
+            if (x != y)
+                return 0;
+        }
+        if (!x)
+            return 1;
+    }
+}
+
 int sa_has_name(const sa_entry *s, const char *opaque)
 {
     if (!opaque)
         return 0;
-    if (s->opaque && g_ascii_strcasecmp(s->opaque, opaque) == 0)
+    if (s->opaque && eq_nocase(s->opaque, opaque))
         return 1;
     for (guint i = 0; s->aliases && i < s->aliases->len; i++)
-        if (g_ascii_strcasecmp(g_ptr_array_index(s->aliases, i), opaque) == 0)
+        if (eq_nocase(g_ptr_array_index(s->aliases, i), opaque))
             return 1;
     return 0;
 }
@@ -275,6 +359,9 @@ void sa_table_confirm(sa_table *tab, sa_entry *s)
     if (s->state == SA_CONFIRMED)
         return;
     s->state = SA_CONFIRMED;
+    /* only open SAs bind by transaction (sa_bind.c): their transactions are not needed now */
+    sa_txn_drop(&s->txn);
+    sa_txn_drop(&s->bind_txn);
     sa_pair *pr = s->pair ? s->pair : pair_get(tab, s->client_ep, s->server_ep, 0);
     if (pr)
         g_ptr_array_remove(pr->open, s);
@@ -302,6 +389,28 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
     *how = SA_NAMED_NONE;
     if (!opaque)
         return NULL;
+    /* the memo (see named_memo): exact opaque bytes, the list unchanged, the SA matching */
+    size_t ol = 0;
+    guint32 hv = 2166136261u;
+    while (ol < NAMED_MEMO_OPAQUE && opaque[ol]) {
+        hv = (hv ^ (unsigned char)opaque[ol]) * 16777619u;
+        ol++;
+    }
+    int memo_ok = ol < NAMED_MEMO_OPAQUE && src && dst;
+    guint idx = 0;
+    if (memo_ok) {
+        hv ^= (guint32)((uintptr_t)mech >> 4);
+        idx = (hv ^ (hv >> 16)) % NAMED_MEMO_SIZE;
+    }
+    const named_memo *me = memo_ok && tab->memo ? &tab->memo[idx] : NULL;
+    if (me && me->s && me->mech == mech && me->list->len == me->len &&
+        g_ptr_array_index(me->list, me->len - 1) == me->last &&
+        memcmp(me->opaque, opaque, ol + 1) == 0 && streq0(me->s->realm, realm) &&
+        streq0(me->s->targetname, targetname) && me->s->client_ep && me->s->server_ep &&
+        sa_on_pair(me->s, src, dst)) {
+        *how = SA_NAMED_HERE;
+        return me->s;
+    }
     char buf[KEY_BUF];
     char *k = name_key_in(mech, opaque, buf, sizeof buf);
     GPtrArray *list = g_hash_table_lookup(tab->named, k);
@@ -313,6 +422,17 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
         if (sa_on_pair(s, src, dst)) {
             if (names) {
                 *how = SA_NAMED_HERE;
+                if (memo_ok && s->client_ep && s->server_ep) {
+                    if (!tab->memo)
+                        tab->memo = g_new0(named_memo, NAMED_MEMO_SIZE);
+                    named_memo *w = &tab->memo[idx];
+                    w->mech = mech;
+                    w->list = list;
+                    w->len = list->len;
+                    w->last = g_ptr_array_index(list, list->len - 1);
+                    w->s = s;
+                    memcpy(w->opaque, opaque, ol + 1);
+                }
                 return s;
             }
             if (!here)

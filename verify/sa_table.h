@@ -42,24 +42,29 @@ typedef struct sa_entry {
     uint32_t id;               /* 1, 2, ... in creation order */
     uint32_t frame;            /* where the handshake started */
     uint32_t last_frame;       /* the last frame with a header of this SA */
+    unsigned version;
     const mech_ops *mech;
     void *mstate;              /* owned by the mechanism */
-    char *realm, *targetname;  /* of the header that started the SA */
-    int proxy;                 /* family: 1 Proxy-*, 0 WWW-/Authorization/Authentication-Info */
+    const char *realm, *targetname; /* of the header that started the SA (interned by the
+                                  table: shared by every SA with the same text) */
     char *opaque;              /* primary opaque, NULL while SA_PENDING */
     GPtrArray *aliases;        /* further opaques naming this SA (char*), NULL when none */
-    sa_state state;
-    sip_txn txn;               /* request that carried the latest client token (binding key) */
-    sip_txn bind_txn;          /* request answered by the response that named the opaque */
-    int has_version;
-    unsigned version;
+    uint8_t state;             /* sa_state */
+    uint8_t proxy;             /* family: 1 Proxy-*, 0 WWW-/Authorization/Authentication-Info */
+    uint8_t has_version;
+    uint8_t handshake_seen;    /* a token was fed to the mechanism */
+    uint8_t signed_seen;       /* a signed message of this SA verified (or, without keys, was seen) */
+    uint8_t implicit;          /* created from a key-log entry; handshake not in the capture */
+    sip_txn *txn;              /* request that carried the latest client token (binding key);
+                                  NULL when none, and dropped once the SA is confirmed (only
+                                  open SAs bind): read with sa_txn() */
+    sip_txn *bind_txn;         /* request answered by the response that named the opaque (the
+                                  same) */
     char *client_ep, *server_ep;
-    int handshake_seen;        /* a token was fed to the mechanism */
-    int signed_seen;           /* a signed message of this SA verified (or, without keys, was seen) */
-    int implicit;              /* created from a key-log entry; handshake not in the capture */
     sa_seq seq[2];             /* cnum (DIR_C2S) / snum (DIR_S2C) bookkeeping */
-    sa_seq mech_seq[2];        /* a mechanism sequence number the signature does not protect
-                                  (RFC 4757 SND_SEQ), per direction, from verified messages */
+    sa_seq *mech_seq;          /* [2]: a mechanism sequence number the signature does not protect
+                                  (RFC 4757 SND_SEQ), per direction, from verified messages;
+                                  NULL until the first (sa_mech_seq) */
     struct sa_pair *pair;      /* the record of its endpoint pair (sa_table.c; endpoints never
                                   change), NULL when either endpoint is unknown */
     const char *why_kept[2];   /* per direction: the reason last kept for a header of this SA,
@@ -68,6 +73,9 @@ typedef struct sa_entry {
 } sa_entry;
 
 typedef struct sa_table sa_table;
+
+/* The mech_seq bookkeeping of s for direction dir, made on first use. */
+sa_seq *sa_mech_seq(sa_entry *s, int dir);
 
 sa_table *sa_table_new(void);
 /* SA id (1 .. count), or NULL. */
@@ -145,5 +153,16 @@ int sa_from_server(const sa_entry *s, const char *src, const char *dst);
 
 void sip_txn_clear(sip_txn *t);
 void sip_txn_copy(sip_txn *dst, const sip_txn *src);
+
+/* A transaction of an SA (txn, bind_txn), an empty one for NULL. */
+extern const sip_txn sip_txn_none;
+static inline const sip_txn *sa_txn(const sip_txn *t)
+{
+    return t ? t : &sip_txn_none;
+}
+/* Sets an SA's transaction *slot to a copy of src (made on first use). */
+void sa_txn_set(sip_txn **slot, const sip_txn *src);
+/* Drops it. */
+void sa_txn_drop(sip_txn **slot);
 
 #endif

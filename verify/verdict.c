@@ -74,16 +74,53 @@ sig_verdict verdict_make(sig_status st, const char *fmt, ...)
     return v;
 }
 
+static __thread int borrow_depth;
+
+void verdict_borrow_begin(void)
+{
+    borrow_depth++;
+}
+
+void verdict_borrow_end(void)
+{
+    if (borrow_depth > 0)
+        borrow_depth--;
+}
+
 sig_verdict verdict_copy(sig_status st, const char *why)
 {
-    sig_verdict v = { st, g_strdup(why) };
+    sig_verdict v = { st, NULL };
+    if (borrow_depth && why) {
+        v.why = (char *)why;
+        v.why_borrowed = 1;
+    } else {
+        v.why = g_strdup(why);
+    }
     return v;
+}
+
+void verdict_own(sig_verdict *v)
+{
+    if (v->why_borrowed) {
+        v->why = g_strdup(v->why);
+        v->why_borrowed = 0;
+    }
+}
+
+void verdict_set_why(sig_verdict *v, char *why)
+{
+    if (!v->why_borrowed)
+        g_free(v->why);
+    v->why = why;
+    v->why_borrowed = 0;
 }
 
 void verdict_clear(sig_verdict *v)
 {
-    g_free(v->why);
+    if (!v->why_borrowed)
+        g_free(v->why);
     v->why = NULL;
+    v->why_borrowed = 0;
     v->status = SIG_NONE;
 }
 

@@ -85,7 +85,9 @@ void note_fact_add_text(note_list *l, note_fact f, const char *text);
 void note_fact_add(note_list *l, note_fact f, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 /* The result of one check. why is g_malloc'd text (never NULL for status other than VALID;
- * may be NULL for VALID) naming what was tried or missing; the owner frees it. */
+ * may be NULL for VALID) naming what was tried or missing; the owner frees it. Only inside
+ * verdict_borrow_begin/end (the tracker) may it be borrowed instead (why_borrowed, see
+ * verdict_copy): verdict_clear knows, verdict_own makes it a copy. */
 typedef struct {
     sig_status status;
     char *why;
@@ -94,14 +96,26 @@ typedef struct {
      * SA direction. */
     int has_unprotected_seq;
     uint64_t unprotected_seq;
+    int why_borrowed;     /* why is not the verdict's (verdict_copy): never free it */
 } sig_verdict;
 
 /* Builds a verdict with a formatted reason. */
 sig_verdict verdict_make(sig_status st, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 void verdict_clear(sig_verdict *v);
 /* A verdict whose reason is a copy of why (may be NULL): for reasons kept per SA, which cost no
- * printf per message. */
+ * printf per message. Between verdict_borrow_begin and verdict_borrow_end the reason is why
+ * itself, borrowed (no allocation): why must then stay valid until the mechanism's next call
+ * for the same SA, and the caller that began borrowing copies it before that. */
 sig_verdict verdict_copy(sig_status st, const char *why);
+/* Brackets mechanism calls whose verdicts the caller is ready to receive borrowed (nests;
+ * per thread). Callers of a mechanism outside such a bracket always get owned reasons. */
+void verdict_borrow_begin(void);
+void verdict_borrow_end(void);
+/* Makes a borrowed reason the verdict's own (a copy); nothing when it already is. */
+void verdict_own(sig_verdict *v);
+/* Replaces the reason by owned text why (g_malloc'd, may be NULL), freeing the old one when it
+ * was the verdict's. */
+void verdict_set_why(sig_verdict *v, char *why);
 
 /* Short name of a status ("valid", "invalid", "no key", "no SA", "unsupported", "malformed"). */
 const char *sig_status_name(sig_status st);
