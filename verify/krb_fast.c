@@ -4,12 +4,17 @@
  * hmac-sha1-96-aes128 / -aes256 (RFC 3962 6/7, RFC 3961 5.4) is HMAC-SHA1(Kc, data) truncated to
  * 96 bits, Kc = DK(base key, usage || 0x99) (RFC 3961 5.1), DK with E = AES in CBC-CTS with a
  * zero IV, which on the one-block n-fold of the constant is a plain AES chain. Kc is derived and
- * the HMAC key state (nettle hmac_sha1_set_key) made once per key and usage; a message then costs
- * one HMAC update and digest on a copy of that state. AES and HMAC-SHA1 are nettle's.
+ * the HMAC key state made once per key and usage; a message then costs the inner and outer
+ * SHA-1 over data from the two kept chaining values. AES and SHA-1 are nettle's.
  *
- * Safety: the first time a state is made for a key and usage, it must give libkrb5's checksum
- * (krb5_k_make_checksum) over a fixed input; if it does not, or for any other enctype or checksum
- * type, that key and usage stay on the libkrb5 path. The states are wiped when freed.
+ * Per key and usage only the two SHA-1 chaining values after the HMAC ipad and opad blocks are
+ * kept (40 bytes): HMAC-SHA1(Kc, m) = SHA1(Kc ^ opad || SHA1(Kc ^ ipad || m)), and with Kc of at
+ * most 64 bytes each of the two pads is exactly one SHA-1 block.
+ *
+ * Safety: the first time a state is made for an enctype and usage in a capture, it must give
+ * libkrb5's checksum (krb5_c_make_checksum) over a fixed input; if it does not, or for any other
+ * enctype or checksum type, keys of that enctype and usage stay on the libkrb5 path. The states
+ * are wiped when freed.
  */
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include "verify/krb_int.h"
@@ -18,26 +23,50 @@
 
 #include <nettle/aes.h>
 #include <nettle/hmac.h>
+#include <nettle/sha1.h>
 
-/* One key usage's fast path for one key: state 1 ready (h), -1 libkrb5 only. */
+/* One key usage's fast path for one key: state 1 ready, -1 libkrb5 only, 0 slot unused. */
 struct krb_fast_ck {
     krb5_keyusage usage;
-    int state; /* 0: slot unused */
-    struct hmac_sha1_ctx h;
+    int state;
+    uint32_t in[_SHA1_DIGEST_LENGTH];  /* SHA-1 state after the block Kc ^ ipad */
+    uint32_t out[_SHA1_DIGEST_LENGTH]; /* SHA-1 state after the block Kc ^ opad */
 };
 
 /* RFC 4121 uses two usages per key (23 acceptor sign, 25 initiator sign); any further usage goes
- * to libkrb5. */
-struct krb_fast {
+ * to libkrb5. kk: the libkrb5 path's krb5_key, made only when that path is taken. */
+struct krb_keyx {
+    krb5_key kk;
     struct krb_fast_ck s[2];
 };
 
-void krb_fast_free(struct krb_fast *f)
+void krb_keyx_free(struct krb_keyx *x)
 {
-    if (!f)
+    if (!x)
         return;
-    secure_wipe(f, sizeof *f);
-    g_free(f);
+    if (x->kk)
+        krb5_k_free_key(NULL, x->kk); /* zaps the key and its derived keys; needs no context */
+    secure_wipe(x, sizeof *x);
+    g_free(x);
+}
+
+static struct krb_keyx *keyx(const krb_keyv *ck)
+{
+    krb_keyv *k = (krb_keyv *)ck; /* cache only: the key bytes never change */
+    if (!k->x)
+        k->x = g_new0(struct krb_keyx, 1);
+    return k->x;
+}
+
+krb5_key krb_keyv_kkey(krb5_context ctx, const krb_keyv *k)
+{
+    struct krb_keyx *x = keyx(k);
+    if (!x->kk) {
+        krb5_keyblock kb = krb_keyv_block(k);
+        if (krb5_k_create_key(ctx, &kb, &x->kk) != 0)
+            x->kk = NULL;
+    }
+    return x->kk;
 }
 
 static size_t gcd_sz(size_t a, size_t b)
@@ -136,11 +165,31 @@ void krb_aes_sha1_ck(const struct hmac_sha1_ctx *h, const uint8_t *data, size_t 
     secure_wipe(&c, sizeof c);
 }
 
-/* Whether the state gives libkrb5's checksum (type, key k / kk, usage) over a fixed input of 100
- * bytes (two SHA-1 blocks with the HMAC pad: a wrong Kc, or a wrong checksum definition, cannot
- * pass but by a 2^-96 chance). */
-static int cross_check(krb5_context ctx, const krb_keyv *k, krb5_key kk, krb5_cksumtype type,
-                       krb5_keyusage usage, const struct hmac_sha1_ctx *h)
+/* The 96-bit checksum over data from the two chaining values of s. */
+static void ck_compact(const struct krb_fast_ck *s, const uint8_t *data, size_t dlen,
+                       uint8_t out[12])
+{
+    struct sha1_ctx c;
+    uint8_t d[SHA1_DIGEST_SIZE];
+    memcpy(c.state, s->in, sizeof c.state);
+    c.count = 1; /* one block (Kc ^ ipad) done */
+    c.index = 0;
+    sha1_update(&c, dlen, data);
+    sha1_digest(&c, sizeof d, d);
+    memcpy(c.state, s->out, sizeof c.state);
+    c.count = 1;
+    c.index = 0;
+    sha1_update(&c, sizeof d, d);
+    sha1_digest(&c, 12, out);
+    secure_wipe(&c, sizeof c);
+    secure_wipe(d, sizeof d);
+}
+
+/* Whether s gives libkrb5's checksum (type, key k, usage) over a fixed input of 100 bytes (two
+ * SHA-1 blocks with the HMAC pad: a wrong Kc, or a wrong checksum definition, cannot pass but by a
+ * 2^-96 chance). */
+static int cross_check(krb5_context ctx, const krb_keyv *k, krb5_cksumtype type,
+                       krb5_keyusage usage, const struct krb_fast_ck *s)
 {
     uint8_t in[100];
     for (size_t i = 0; i < sizeof in; i++)
@@ -149,30 +198,30 @@ static int cross_check(krb5_context ctx, const krb_keyv *k, krb5_key kk, krb5_ck
     krb5_checksum c;
     memset(&c, 0, sizeof c);
     krb5_keyblock kb = krb_keyv_block(k);
-    krb5_error_code rc = kk ? krb5_k_make_checksum(ctx, type, kk, usage, &d, &c)
-                            : krb5_c_make_checksum(ctx, type, &kb, usage, &d, &c);
-    if (rc != 0)
+    if (krb5_c_make_checksum(ctx, type, &kb, usage, &d, &c) != 0)
         return 0;
     uint8_t mine[12];
-    krb_aes_sha1_ck(h, in, sizeof in, mine);
+    ck_compact(s, in, sizeof in, mine);
     int eq = c.length == sizeof mine && memcmp(c.contents, mine, sizeof mine) == 0;
     krb5_free_checksum_contents(ctx, &c);
     return eq;
 }
 
-/* The ready state of key k for usage, made (and cross-checked) on first use; NULL: libkrb5. */
-static const struct hmac_sha1_ctx *fast_state(krb5_context ctx, const krb_keyv *ck, krb5_key kk,
-                                              krb5_cksumtype type, krb5_keyusage usage)
+/* The ready state of key k for usage, made on first use (the first of its enctype and usage in
+ * the capture cross-checked with libkrb5); NULL: libkrb5. */
+static const struct krb_fast_ck *fast_state(krb5_context ctx, krb_cap *cap, const krb_keyv *k,
+                                            krb5_cksumtype type, krb5_keyusage usage)
 {
-    if ((ck->enctype != ENCTYPE_AES128_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES128) &&
-        (ck->enctype != ENCTYPE_AES256_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES256))
+    if ((k->enctype != ENCTYPE_AES128_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES128) &&
+        (k->enctype != ENCTYPE_AES256_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES256))
         return NULL;
-    krb_keyv *k = (krb_keyv *)ck; /* cache only: the key bytes never change */
-    if (!k->fast)
-        k->fast = g_new0(struct krb_fast, 1);
+    int checked = krb_cap_fast_checked(cap, k->enctype, usage);
+    if (checked < 0)
+        return NULL;
+    struct krb_keyx *x = keyx(k);
     struct krb_fast_ck *s = NULL;
-    for (size_t i = 0; i < G_N_ELEMENTS(k->fast->s); i++) {
-        struct krb_fast_ck *t = &k->fast->s[i];
+    for (size_t i = 0; i < G_N_ELEMENTS(x->s); i++) {
+        struct krb_fast_ck *t = &x->s[i];
         if (t->state && t->usage == usage) {
             s = t;
             break;
@@ -183,26 +232,40 @@ static const struct hmac_sha1_ctx *fast_state(krb5_context ctx, const krb_keyv *
     if (!s)
         return NULL; /* a third usage: libkrb5 */
     if (!s->state) {
+        struct hmac_sha1_ctx h;
         s->usage = usage;
-        s->state = krb_aes_sha1_ck_init(&s->h, k->enctype, k->val, k->len, usage) == 0 &&
-                   cross_check(ctx, k, kk, type, usage, &s->h) ? 1 : -1;
-        if (s->state < 0)
-            secure_wipe(&s->h, sizeof s->h);
+        s->state = -1;
+        if (krb_aes_sha1_ck_init(&h, k->enctype, k->val, k->len, usage) == 0) {
+            memcpy(s->in, h.inner.state, sizeof s->in);
+            memcpy(s->out, h.outer.state, sizeof s->out);
+            s->state = 1;
+            if (!checked) {
+                int ok = cross_check(ctx, k, type, usage, s);
+                krb_cap_fast_set(cap, k->enctype, usage, ok ? 1 : -1);
+                if (!ok)
+                    s->state = -1;
+            }
+        }
+        secure_wipe(&h, sizeof h);
+        if (s->state < 0) {
+            secure_wipe(s->in, sizeof s->in);
+            secure_wipe(s->out, sizeof s->out);
+        }
     }
-    return s->state > 0 ? &s->h : NULL;
+    return s->state > 0 ? s : NULL;
 }
 
-int krb_fast_verify(krb5_context ctx, const krb_keyv *k, krb5_key kk, krb5_cksumtype type,
+int krb_fast_verify(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,
                     krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *ck,
                     size_t cklen)
 {
     if (cklen != 12)
         return -1;
-    const struct hmac_sha1_ctx *h = fast_state(ctx, k, kk, type, usage);
-    if (!h)
+    const struct krb_fast_ck *s = fast_state(ctx, cap, k, type, usage);
+    if (!s)
         return -1;
     uint8_t mine[12];
-    krb_aes_sha1_ck(h, data, dlen, mine);
+    ck_compact(s, data, dlen, mine);
     int eq = ct_memeq(mine, ck, sizeof mine);
     secure_wipe(mine, sizeof mine);
     return eq ? 1 : 0;
