@@ -165,9 +165,9 @@ void krb_aes_sha1_ck(const struct hmac_sha1_ctx *h, const uint8_t *data, size_t 
     secure_wipe(&c, sizeof c);
 }
 
-/* The 96-bit checksum over data from the two chaining values of s. */
+/* The 96-bit checksum over data || data2 (d2len may be 0) from the two chaining values of s. */
 static void ck_compact(const struct krb_fast_ck *s, const uint8_t *data, size_t dlen,
-                       uint8_t out[12])
+                       const uint8_t *data2, size_t d2len, uint8_t out[12])
 {
     struct sha1_ctx c;
     uint8_t d[SHA1_DIGEST_SIZE];
@@ -175,6 +175,8 @@ static void ck_compact(const struct krb_fast_ck *s, const uint8_t *data, size_t 
     c.count = 1; /* one block (Kc ^ ipad) done */
     c.index = 0;
     sha1_update(&c, dlen, data);
+    if (d2len)
+        sha1_update(&c, d2len, data2);
     sha1_digest(&c, sizeof d, d);
     memcpy(c.state, s->out, sizeof c.state);
     c.count = 1;
@@ -201,7 +203,7 @@ static int cross_check(krb5_context ctx, const krb_keyv *k, krb5_cksumtype type,
     if (krb5_c_make_checksum(ctx, type, &kb, usage, &d, &c) != 0)
         return 0;
     uint8_t mine[12];
-    ck_compact(s, in, sizeof in, mine);
+    ck_compact(s, in, 37, in + 37, sizeof in - 37, mine); /* in two parts, as verify may */
     int eq = c.length == sizeof mine && memcmp(c.contents, mine, sizeof mine) == 0;
     krb5_free_checksum_contents(ctx, &c);
     return eq;
@@ -259,13 +261,20 @@ int krb_fast_verify(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksu
                     krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *ck,
                     size_t cklen)
 {
+    return krb_fast_verify2(ctx, cap, k, type, usage, data, dlen, NULL, 0, ck, cklen);
+}
+
+int krb_fast_verify2(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,
+                     krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *data2,
+                     size_t d2len, const uint8_t *ck, size_t cklen)
+{
     if (cklen != 12)
         return -1;
     const struct krb_fast_ck *s = fast_state(ctx, cap, k, type, usage);
     if (!s)
         return -1;
     uint8_t mine[12];
-    ck_compact(s, data, dlen, mine);
+    ck_compact(s, data, dlen, data2, d2len, mine);
     int eq = ct_memeq(mine, ck, sizeof mine);
     secure_wipe(mine, sizeof mine);
     return eq ? 1 : 0;

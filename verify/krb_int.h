@@ -265,6 +265,10 @@ struct hmac_sha1_ctx;
 int krb_fast_verify(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,
                     krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *ck,
                     size_t cklen);
+/* The same over data || data2 (d2len bytes; the two parts need not be contiguous). */
+int krb_fast_verify2(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,
+                     krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *data2,
+                     size_t d2len, const uint8_t *ck, size_t cklen);
 /* The key's krb5_key, made on first use and kept with the key (NULL if libkrb5 refuses it). */
 krb5_key krb_keyv_kkey(krb5_context ctx, const krb_keyv *k);
 /* Wipes and frees a key's caches (NULL: nothing). */

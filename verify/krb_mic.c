@@ -144,10 +144,40 @@ static char *text_with_seq(const char *prefix, int have_hi, uint32_t hi, uint32_
     return out;
 }
 
+/* The input of an RFC 4121 MIC checksum, buffer || token[0..15] (RFC 4121 4.2.4): the fast path
+ * reads the two parts where they are; libkrb5 gets them joined, made on first need. */
+typedef struct {
+    const uint8_t *buf;
+    size_t buflen;
+    const uint8_t *tok16;
+    uint8_t *data; /* joined, or NULL */
+    uint8_t *heap;
+    uint8_t stack[2048];
+} cfx_input;
+
+static const uint8_t *cfx_joined(cfx_input *in)
+{
+    if (!in->data) {
+        size_t dlen = in->buflen + 16;
+        in->data = dlen <= sizeof in->stack ? in->stack : (in->heap = g_malloc(dlen));
+        if (in->buflen)
+            memcpy(in->data, in->buf, in->buflen);
+        memcpy(in->data + in->buflen, in->tok16, 16);
+    }
+    return in->data;
+}
+
+static void cfx_input_done(cfx_input *in)
+{
+    if (in->data)
+        secure_wipe(in->data, in->buflen + 16);
+    g_free(in->heap);
+}
+
 /* RFC 4121 4.2.6.1: checksum = mandatory checksum of the key's enctype with usage
  * 23 (KG-USAGE-ACCEPTOR-SIGN) or 25 (KG-USAGE-INITIATOR-SIGN) over buffer || token[0..15]. */
 static chk_res check_cfx(krb5_context ctx, krb_cap *cap, const krb_keyv *k,
-                         krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *ck,
+                         krb5_keyusage usage, cfx_input *in, const uint8_t *ck,
                          size_t cklen, size_t *want_len)
 {
     krb5_keyblock kb = krb_keyv_block(k);
@@ -189,14 +219,15 @@ static chk_res check_cfx(krb5_context ctx, krb_cap *cap, const krb_keyv *k,
     c.checksum_type = type;
     c.length = (unsigned int)cklen;
     c.contents = (krb5_octet *)ck;
-    krb5_data d = {KV5M_DATA, (unsigned int)dlen, (char *)data};
     krb5_boolean valid = FALSE;
     /* AES-SHA1 (17, 18): the HMAC key states kept per key and usage, checked against libkrb5
      * once per capture; other enctypes, and states that did not match, go to libkrb5 (with a
      * krb5_key kept per key, made only then) */
-    int fast = krb_fast_verify(ctx, cap, k, type, usage, data, dlen, ck, cklen);
+    int fast = krb_fast_verify2(ctx, cap, k, type, usage, in->buf, in->buflen, in->tok16, 16, ck,
+                                cklen);
     if (fast >= 0)
         return fast ? CHK_MATCH : CHK_NOMATCH;
+    krb5_data d = {KV5M_DATA, (unsigned int)(in->buflen + 16), (char *)cfx_joined(in)};
     krb5_key kk = krb_keyv_kkey(ctx, k);
     krb5_error_code rc = kk ? krb5_k_verify_checksum(ctx, kk, usage, &d, &c, &valid)
                             : krb5_c_verify_checksum(ctx, &kb, usage, &d, &c, &valid);
@@ -427,19 +458,18 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
                  "initiator's key");
 
     /* data = buffer || first 16 bytes of the token (RFC 4121 4.2.4) */
-    size_t dlen = buflen + 16;
-    uint8_t stackbuf[2048];
-    uint8_t *data = dlen <= sizeof stackbuf ? stackbuf : g_malloc(dlen);
-    if (buflen)
-        memcpy(data, buf, buflen);
-    memcpy(data + buflen, sig, 16);
+    cfx_input in;
+    in.buf = buflen ? buf : (const uint8_t *)"";
+    in.buflen = buflen;
+    in.tok16 = sig;
+    in.data = in.heap = NULL;
     chk_res res[KRB_CANDS_MAX];
     size_t want_len = 0;
     sig_verdict v = {SIG_NONE, NULL};
     for (size_t i = 0; i < cv.n && v.status == SIG_NONE; i++) {
         krb_src src = (krb_src)(cv.c[i] & 0x7f);
         const krb_keyv *k = krb_src_key(sa, src);
-        res[i] = check_cfx(ctx, sa->cap, k, usage, data, dlen, sig + 16, siglen - 16, &want_len);
+        res[i] = check_cfx(ctx, sa->cap, k, usage, &in, sig + 16, siglen - 16, &want_len);
         if (res[i] != CHK_MATCH)
             continue;
         if (src == KRB_SRC_KL_KEY && !sa->kl->proven) {
@@ -461,9 +491,7 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
             krb_remember_verified(sa, src, k);
         }
     }
-    secure_wipe(data, dlen);
-    if (data != stackbuf)
-        g_free(data);
+    cfx_input_done(&in);
     if (v.status == SIG_NONE) {
         if (cv.n == 0 && acceptor != (dir == DIR_S2C))
             note_add(notes, NOTE_TOKEN, NOTE_SEV_WARN, "Kerberos: RFC 4121 MIC with flag "
