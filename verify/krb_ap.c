@@ -241,20 +241,21 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
     sa->apreq_seen = 1;
 
     char *svc = NULL;
+    char *service; /* ticket sname@realm as sent */
     if (krb5_unparse_name(ctx, ticket->server, &svc) == 0) {
-        sa->service = g_strdup(svc);
+        service = g_strdup(svc);
         krb5_free_unparsed_name(ctx, svc);
     } else {
-        sa->service = g_strdup("(unprintable principal)");
+        service = g_strdup("(unprintable principal)");
     }
     sa->tkt_enctype = ticket->enc_part.enctype;
     sa->tkt_kvno = ticket->enc_part.kvno;
     sa->auth_enc.etype = aetype;
     sa->auth_enc.cipher = g_memdup2(acipher, aclen);
-    sa->auth_enc.len = aclen;
+    sa->auth_enc.len = (uint32_t)aclen;
 
     char eb2[64], eb3[64];
-    krb_keytab_open_ticket(sa, ctx, ks, ticket, notes);
+    krb_keytab_open_ticket(sa, ctx, ks, ticket, service, notes);
     if (sa->nokey_why)
         note_add(notes, sa->nokey_unsupported ? NOTE_UNSUPPORTED : NOTE_NO_KEY, NOTE_SEV_WARN,
                  "Kerberos AP-REQ: %s", sa->nokey_why);
@@ -296,7 +297,7 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
     }
 
     GString *s = g_string_new(NULL);
-    g_string_printf(s, "Kerberos AP-REQ for %s: ticket %s kvno %u", sa->service,
+    g_string_printf(s, "Kerberos AP-REQ for %s: ticket %s kvno %u", service,
                     krb_etype_name(sa->tkt_enctype, eb2, sizeof eb2), sa->tkt_kvno);
     if (sa->client)
         g_string_append_printf(s, "; client %s", sa->client);
@@ -318,8 +319,7 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
     }
     note_add(notes, NOTE_TOKEN, NOTE_SEV_CHAT, "%s", s->str);
     g_string_free(s, TRUE);
-    g_free(sa->service); /* only this AP-REQ's texts name it */
-    sa->service = NULL;
+    g_free(service); /* only this AP-REQ's texts name it */
 
     try_aprep(sa, ctx, notes);
 }
@@ -351,7 +351,7 @@ void krb_on_aprep(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
     sa->aprep_seen = 1;
     sa->aprep_enc.etype = etype;
     sa->aprep_enc.cipher = g_memdup2(cipher, clen);
-    sa->aprep_enc.len = clen;
+    sa->aprep_enc.len = (uint32_t)clen;
     if (!sa->session.len)
         note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE,
                  "Kerberos AP-REP: not decrypted (the ticket session key is not known%s)",

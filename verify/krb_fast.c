@@ -25,21 +25,6 @@
 #include <nettle/hmac.h>
 #include <nettle/sha1.h>
 
-/* One key usage's fast path for one key: state 1 ready, -1 libkrb5 only, 0 slot unused. */
-struct krb_fast_ck {
-    krb5_keyusage usage;
-    int state;
-    uint32_t in[_SHA1_DIGEST_LENGTH];  /* SHA-1 state after the block Kc ^ ipad */
-    uint32_t out[_SHA1_DIGEST_LENGTH]; /* SHA-1 state after the block Kc ^ opad */
-};
-
-/* RFC 4121 uses two usages per key (23 acceptor sign, 25 initiator sign); any further usage goes
- * to libkrb5. kk: the libkrb5 path's krb5_key, made only when that path is taken. */
-struct krb_keyx {
-    krb5_key kk;
-    struct krb_fast_ck s[2];
-};
-
 void krb_keyx_free(struct krb_keyx *x)
 {
     if (!x)
@@ -50,7 +35,7 @@ void krb_keyx_free(struct krb_keyx *x)
     g_free(x);
 }
 
-static struct krb_keyx *keyx(const krb_keyv *ck)
+struct krb_keyx *krb_keyv_x(const krb_keyv *ck)
 {
     krb_keyv *k = (krb_keyv *)ck; /* cache only: the key bytes never change */
     if (!k->x)
@@ -60,7 +45,7 @@ static struct krb_keyx *keyx(const krb_keyv *ck)
 
 krb5_key krb_keyv_kkey(krb5_context ctx, const krb_keyv *k)
 {
-    struct krb_keyx *x = keyx(k);
+    struct krb_keyx *x = krb_keyv_x(k);
     if (!x->kk) {
         krb5_keyblock kb = krb_keyv_block(k);
         if (krb5_k_create_key(ctx, &kb, &x->kk) != 0)
@@ -220,7 +205,7 @@ static const struct krb_fast_ck *fast_state(krb5_context ctx, krb_cap *cap, cons
     int checked = krb_cap_fast_checked(cap, k->enctype, usage);
     if (checked < 0)
         return NULL;
-    struct krb_keyx *x = keyx(k);
+    struct krb_keyx *x = krb_keyv_x(k);
     struct krb_fast_ck *s = NULL;
     for (size_t i = 0; i < G_N_ELEMENTS(x->s); i++) {
         struct krb_fast_ck *t = &x->s[i];

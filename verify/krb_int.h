@@ -20,18 +20,32 @@
  * length-checked by krb_key_fits before it is kept. */
 #define KRB_KEY_MAX 32
 
-/* What a key caches for the MIC checks (issue 10), made on first use and freed (wiped) with the
- * key: the krb5_key (libkrb5 keeps derived keys inside; only made when the fast path cannot be
- * used) and the AES-SHA1 fast path's HMAC states per usage (krb_fast.c). */
-struct krb_keyx;
+/* One key usage's AES-SHA1 fast path for one key (krb_fast.c): state 1 ready, -1 libkrb5 only, 0
+ * slot unused; the SHA-1 chaining values after the HMAC blocks Kc ^ ipad and Kc ^ opad. */
+struct krb_fast_ck {
+    krb5_keyusage usage;
+    int state;
+    uint32_t in[5];
+    uint32_t out[5];
+};
+
+/* What a key caches for the MIC checks (issue 10), made on first use (krb_keyv_x) and freed
+ * (wiped) with the key: the enctype's mandatory checksum (ck_state 1: ck_type / ck_len known;
+ * -1 none), the krb5_key (libkrb5 keeps derived keys inside; made only when the fast path cannot
+ * be used) and the fast path's states for RFC 4121's two usages per key (23 acceptor sign, 25
+ * initiator sign; any further usage goes to libkrb5). */
+struct krb_keyx {
+    krb5_key kk;
+    krb5_cksumtype ck_type;
+    int8_t ck_state;
+    uint8_t ck_len;
+    struct krb_fast_ck s[2];
+};
 
 /* A key owned by the SA, copied out of krb5 structures so that freeing needs no context. */
 typedef struct {
     int32_t enctype;
-    uint8_t len;      /* 0 when unset */
-    int8_t ck_state;  /* 1: ck_type / ck_len known (the enctype's mandatory checksum); -1 none */
-    uint8_t ck_len;
-    krb5_cksumtype ck_type;
+    uint8_t len;              /* 0 when unset */
     uint8_t val[KRB_KEY_MAX]; /* wiped when cleared */
     struct krb_keyx *x;       /* caches, NULL until used */
 } krb_keyv;
@@ -39,8 +53,8 @@ typedef struct {
 /* An EncryptedData kept for later decryption (RFC 4120 5.2.9). */
 typedef struct {
     int32_t etype;
+    uint32_t len;
     uint8_t *cipher; /* NULL when absent (or freed once the handshake's own key opened it) */
-    size_t len;
 } krb_encpart;
 
 /* What the Authenticator or the EncAPRepPart carried. */
@@ -92,9 +106,10 @@ typedef struct {
     uint8_t nokey_unsupported; /* ... because an enctype is not supported */
     uint8_t verified_src; /* which key last verified a signature: a krb_src + 1 for the SA's own
                              keys, 0 none, KRB_VERIFIED_COPY for verified_copy */
+    uint8_t own_cap;     /* cap is this SA's own (made without a per-capture state) */
+    uint8_t cc_made;     /* bit s: the candidates of slot s are in cc / cc_n (see below) */
     int32_t tkt_enctype;
     uint32_t tkt_kvno;
-    char *service;       /* ticket sname@realm as sent (g_malloc'd; only while the AP-REQ is read) */
     char *client;        /* client principal from the decrypted ticket, or NULL */
     krb_keyv session;    /* from the keytab-decrypted ticket */
     krb_inner auth;
@@ -104,25 +119,24 @@ typedef struct {
     char *bad_token_why; /* the last handshake token that could not be parsed, or NULL */
     krb_kl *kl;          /* key-log cache, NULL without a line */
     krb_keyv *verified_copy; /* a copy of the key that last verified, when its source may change */
+    krb_cap *cap;        /* per-capture state (owned when own_cap) */
 
     /* Per-message caches (issue 10): what verify would otherwise compute or format for every
      * message. They are valid while epoch equals cache_epoch; epoch changes with anything the
      * candidates or the texts depend on (every handshake token, the key-log cache, proven). Texts
-     * are interned in the per-capture cap (shared by SAs, freed with it). */
+     * are interned in the per-capture cap (shared by SAs, freed with it) and named by their id
+     * there (0: none). Candidate slots: RFC 4121 without / with AcceptorSubkey, RFC 4757. */
     uint64_t epoch;
     uint64_t cache_epoch;
-    uint8_t cc_made;               /* bit s: the candidates of slot s are in cc / cc_n */
-    uint8_t cc_n[3];               /* RFC 4121 without / with AcceptorSubkey, RFC 4757 */
+    uint64_t bad_key;              /* the INVALID / NO_KEY text after keys did not match: for */
+    uint32_t bad_txt, bad_note_txt; /* which candidates, the text and its note */
+    uint32_t cc_miss[2];           /* what krb_cands_cfx said is missing */
+    uint32_t ok_txt[6];            /* the VALID text before its SND_SEQ, per slot and sender */
+    uint8_t ok_i[6];               /* candidate index of ok_txt + 1 */
+    uint8_t bad_status, bad_note;
+    uint8_t cc_n[3];
     uint8_t cc_dropped[3];
     uint8_t cc[3][8];              /* krb_src | 0x80 when authoritative (8: KRB_CANDS_MAX) */
-    uint8_t ok_i[6];               /* candidate index of ok_txt + 1 (0: none) */
-    const char *cc_miss[2];        /* what krb_cands_cfx said is missing (interned) */
-    const char *ok_txt[6];         /* the VALID text before its SND_SEQ, per slot and sender */
-    uint64_t bad_key;              /* an INVALID / NO_KEY text after keys did not match */
-    const char *bad_txt, *bad_note_txt;
-    uint8_t bad_status, bad_note;
-    krb_cap *cap;                  /* per-capture state (owned when own_cap) */
-    uint8_t own_cap;
     ks_keylog_memo kl_memo;        /* the key-log lookup, kept until the key log changes */
 } krb_sa;
 
@@ -136,8 +150,10 @@ const krb_keyv *krb_src_key(const krb_sa *sa, krb_src src);
 /* ---- per-capture state (krb_mic.c) ---- */
 krb_cap *krb_cap_new(void);
 void krb_cap_free(krb_cap *cap);
-/* text (taken) as the capture's one copy of that string. */
-const char *krb_cap_intern(krb_cap *cap, char *text);
+/* text (taken) as the capture's one copy of that string: its id (> 0). */
+uint32_t krb_cap_intern(krb_cap *cap, char *text);
+/* The text of an id, NULL for 0. */
+const char *krb_cap_text(const krb_cap *cap, uint32_t id);
 /* Whether the fast path was checked for (enctype, usage): 0 not yet, 1 good, -1 bad; and set. */
 int krb_cap_fast_checked(const krb_cap *cap, int32_t enctype, krb5_keyusage usage);
 void krb_cap_fast_set(krb_cap *cap, int32_t enctype, krb5_keyusage usage, int state);
@@ -207,10 +223,10 @@ void krb_on_krberror(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, not
 
 /* ---- krb_keytab.c ---- */
 
-/* Decrypts ticket with the configured keytab; on failure sets sa->nokey_why (and
- * sa->nokey_unsupported) naming what was looked up. Notes go to notes. */
+/* Decrypts ticket (for service, its sname as sent) with the configured keytab; on failure sets
+ * sa->nokey_why (and sa->nokey_unsupported) naming what was looked up. Notes go to notes. */
 void krb_keytab_open_ticket(krb_sa *sa, krb5_context ctx, keystore *ks, krb5_ticket *ticket,
-                            note_list *notes);
+                            const char *service, note_list *notes);
 
 /* ---- krb_keys.c ---- */
 
@@ -269,6 +285,8 @@ int krb_fast_verify(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksu
 int krb_fast_verify2(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,
                      krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *data2,
                      size_t d2len, const uint8_t *ck, size_t cklen);
+/* The key's caches, made on first use (only the caches of k are written). */
+struct krb_keyx *krb_keyv_x(const krb_keyv *k);
 /* The key's krb5_key, made on first use and kept with the key (NULL if libkrb5 refuses it). */
 krb5_key krb_keyv_kkey(krb5_context ctx, const krb_keyv *k);
 /* Wipes and frees a key's caches (NULL: nothing). */

@@ -12,7 +12,8 @@ typedef enum { CHK_MATCH, CHK_NOMATCH, CHK_SKIP_TYPE, CHK_SKIP_LEN, CHK_ERROR } 
 /* ---- per-capture state: interned texts, fast-path checks (issue 10) ---- */
 
 struct krb_cap {
-    GHashTable *texts; /* each text once (key == value), g_malloc'd */
+    GHashTable *ids;   /* text -> id */
+    GPtrArray *texts;  /* id - 1 -> text (g_malloc'd) */
     struct {
         int32_t enctype;
         krb5_keyusage usage;
@@ -24,7 +25,8 @@ struct krb_cap {
 krb_cap *krb_cap_new(void)
 {
     krb_cap *c = g_new0(krb_cap, 1);
-    c->texts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    c->ids = g_hash_table_new(g_str_hash, g_str_equal);
+    c->texts = g_ptr_array_new_with_free_func(g_free);
     return c;
 }
 
@@ -32,19 +34,26 @@ void krb_cap_free(krb_cap *cap)
 {
     if (!cap)
         return;
-    g_hash_table_destroy(cap->texts);
+    g_hash_table_destroy(cap->ids);
+    g_ptr_array_free(cap->texts, TRUE);
     g_free(cap);
 }
 
-const char *krb_cap_intern(krb_cap *cap, char *text)
+uint32_t krb_cap_intern(krb_cap *cap, char *text)
 {
-    char *have = g_hash_table_lookup(cap->texts, text);
-    if (have) {
+    gpointer id = g_hash_table_lookup(cap->ids, text);
+    if (id) {
         g_free(text);
-        return have;
+        return GPOINTER_TO_UINT(id);
     }
-    g_hash_table_add(cap->texts, text);
-    return text;
+    g_ptr_array_add(cap->texts, text);
+    g_hash_table_insert(cap->ids, text, GUINT_TO_POINTER(cap->texts->len));
+    return cap->texts->len;
+}
+
+const char *krb_cap_text(const krb_cap *cap, uint32_t id)
+{
+    return id ? g_ptr_array_index(cap->texts, id - 1) : NULL;
 }
 
 int krb_cap_fast_checked(const krb_cap *cap, int32_t enctype, krb5_keyusage usage)
@@ -76,7 +85,7 @@ static void caches_fresh(krb_sa *sa)
     sa->cc_made = 0;
     memset(sa->ok_i, 0, sizeof sa->ok_i);
     memset(sa->ok_txt, 0, sizeof sa->ok_txt);
-    sa->bad_txt = sa->bad_note_txt = NULL;
+    sa->bad_txt = sa->bad_note_txt = 0;
 }
 
 /* The candidates of one token kind, without labels, as the cache keeps them. */
@@ -110,7 +119,7 @@ static void cands_cached(krb_sa *sa, int slot, cands_view *v)
     v->n = sa->cc_n[slot];
     v->dropped = sa->cc_dropped[slot];
     memcpy(v->c, sa->cc[slot], v->n);
-    v->miss = slot < 2 ? sa->cc_miss[slot] : "";
+    v->miss = slot < 2 ? krb_cap_text(sa->cap, sa->cc_miss[slot]) : "";
 }
 
 /* The same candidates with their labels (for texts: made only when a text is made). */
@@ -181,20 +190,19 @@ static chk_res check_cfx(krb5_context ctx, krb_cap *cap, const krb_keyv *k,
                          size_t cklen, size_t *want_len)
 {
     krb5_keyblock kb = krb_keyv_block(k);
-    if (!k->ck_state && (k->enctype == ENCTYPE_AES128_CTS_HMAC_SHA1_96 ||
-                         k->enctype == ENCTYPE_AES256_CTS_HMAC_SHA1_96)) {
+    struct krb_keyx *kc = krb_keyv_x(k); /* cache only */
+    if (!kc->ck_state && (k->enctype == ENCTYPE_AES128_CTS_HMAC_SHA1_96 ||
+                          k->enctype == ENCTYPE_AES256_CTS_HMAC_SHA1_96)) {
         /* RFC 3962 7: the required checksums of enctypes 17 and 18 are hmac-sha1-96-aes128 (15)
          * and hmac-sha1-96-aes256 (16), 12 bytes -- what libkrb5 would say below */
-        krb_keyv *kc = (krb_keyv *)k; /* cache only */
         kc->ck_state = 1;
         kc->ck_type = k->enctype == ENCTYPE_AES128_CTS_HMAC_SHA1_96
                           ? CKSUMTYPE_HMAC_SHA1_96_AES128 : CKSUMTYPE_HMAC_SHA1_96_AES256;
         kc->ck_len = 12;
     }
-    if (!k->ck_state) {
+    if (!kc->ck_state) {
         /* cksumtype 0: libkrb5 picks the enctype's mandatory checksum (RFC 3961 "required");
          * learnt once per key from a checksum over empty data */
-        krb_keyv *kc = (krb_keyv *)k; /* cache only */
         krb5_checksum mand;
         krb5_data empty = {KV5M_DATA, 0, (char *)""};
         memset(&mand, 0, sizeof mand);
@@ -207,10 +215,10 @@ static chk_res check_cfx(krb5_context ctx, krb_cap *cap, const krb_keyv *k,
             krb5_free_checksum_contents(ctx, &mand);
         }
     }
-    if (k->ck_state < 0)
+    if (kc->ck_state < 0)
         return CHK_SKIP_TYPE;
-    krb5_cksumtype type = k->ck_type;
-    *want_len = k->ck_len;
+    krb5_cksumtype type = kc->ck_type;
+    *want_len = kc->ck_len;
     if (*want_len != cklen)
         return CHK_SKIP_LEN;
     krb5_checksum c;
@@ -346,12 +354,13 @@ static sig_verdict no_match(krb_sa *sa, int slot, const char *opaque, const char
         sa->bad_status = (uint8_t)v.status;
         sa->bad_note = (uint8_t)nk;
         sa->bad_note_txt = nk == NOTE_KINDS
-            ? NULL : krb_cap_intern(sa->cap, g_strconcat("Kerberos: ", v.why, NULL));
+            ? 0 : krb_cap_intern(sa->cap, g_strconcat("Kerberos: ", v.why, NULL));
         sa->bad_txt = krb_cap_intern(sa->cap, v.why); /* takes v.why */
     }
     if (sa->bad_note_txt)
-        note_add_text(notes, (note_kind)sa->bad_note, NOTE_SEV_WARN, sa->bad_note_txt);
-    return verdict_copy((sig_status)sa->bad_status, sa->bad_txt);
+        note_add_text(notes, (note_kind)sa->bad_note, NOTE_SEV_WARN,
+                      krb_cap_text(sa->cap, sa->bad_note_txt));
+    return verdict_copy((sig_status)sa->bad_status, krb_cap_text(sa->cap, sa->bad_txt));
 }
 
 static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char *fmt_name,
@@ -416,13 +425,13 @@ static const char *ok_text(krb_sa *sa, int slot, int tslot, size_t i, const char
 {
     caches_fresh(sa);
     if (sa->ok_txt[tslot] && sa->ok_i[tslot] == i + 1)
-        return sa->ok_txt[tslot];
+        return krb_cap_text(sa->cap, sa->ok_txt[tslot]);
     krb_cands cs;
     cands_labelled(sa, slot, &cs);
     sa->ok_txt[tslot] = krb_cap_intern(sa->cap, g_strdup_printf(fmt, i < cs.n ? cs.c[i].label : "",
                                                                 usage, who(acceptor)));
     sa->ok_i[tslot] = (uint8_t)(i + 1);
-    return sa->ok_txt[tslot];
+    return krb_cap_text(sa->cap, sa->ok_txt[tslot]);
 }
 
 /* RFC 4121 4.2.6.1 MIC token: 04 04 | Flags | FF x5 | SND_SEQ (8) | SGN_CKSUM. */
