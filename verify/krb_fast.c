@@ -96,6 +96,8 @@ void krb_nfold(const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen)
     g_free(sum); /* nothing secret: the constant is public */
 }
 
+static int aes_dk_folded(const uint8_t *key, size_t keylen, const uint8_t blk[16], uint8_t *out);
+
 /* RFC 3961 5.1 DK(key, constant) for the RFC 3962 AES enctypes (random-to-key is the identity):
  * out (keylen bytes) = the first keylen bytes of K1 || K2, K1 = E(key, n-fold(constant, 128)),
  * K2 = E(key, K1). keylen is 16 or 32; -1 otherwise. */
@@ -106,19 +108,45 @@ int krb_aes_dk(const uint8_t *key, size_t keylen, const uint8_t *constant, size_
         return -1;
     uint8_t blk[AES_BLOCK_SIZE];
     krb_nfold(constant, clen, blk, sizeof blk);
+    return aes_dk_folded(key, keylen, blk, out);
+}
+
+/* DK with the n-fold of the constant already made (blk, 16 bytes). */
+static int aes_dk_folded(const uint8_t *key, size_t keylen, const uint8_t blk[16], uint8_t *out)
+{
     if (keylen == 16) {
         struct aes128_ctx a;
         aes128_set_encrypt_key(&a, key);
         aes128_encrypt(&a, AES_BLOCK_SIZE, out, blk);
         secure_wipe(&a, sizeof a);
-    } else {
+    } else if (keylen == 32) {
         struct aes256_ctx a;
         aes256_set_encrypt_key(&a, key);
         aes256_encrypt(&a, AES_BLOCK_SIZE, out, blk);
         aes256_encrypt(&a, AES_BLOCK_SIZE, out + AES_BLOCK_SIZE, out);
         secure_wipe(&a, sizeof a);
+    } else {
+        return -1;
     }
     return 0;
+}
+
+/* The constant usage || 0x99 of a checksum key Kc (RFC 3961 5.3). */
+static void ck_constant(krb5_keyusage usage, uint8_t c[5])
+{
+    uint32_t u = (uint32_t)usage;
+    c[0] = (uint8_t)(u >> 24);
+    c[1] = (uint8_t)(u >> 16);
+    c[2] = (uint8_t)(u >> 8);
+    c[3] = (uint8_t)u;
+    c[4] = 0x99;
+}
+
+void krb_ck_fold(krb5_keyusage usage, uint8_t out[16])
+{
+    uint8_t c[5];
+    ck_constant(usage, c);
+    krb_nfold(c, sizeof c, out, 16);
 }
 
 /* The HMAC-SHA1 key state of Kc = DK(key, usage || 0x99) for enctype 17 / 18 (RFC 3962 6):
@@ -126,14 +154,20 @@ int krb_aes_dk(const uint8_t *key, size_t keylen, const uint8_t *constant, size_
 int krb_aes_sha1_ck_init(struct hmac_sha1_ctx *h, int32_t enctype, const uint8_t *key,
                          size_t keylen, krb5_keyusage usage)
 {
+    uint8_t fold[16];
+    krb_ck_fold(usage, fold);
+    return krb_aes_sha1_ck_init_folded(h, enctype, key, keylen, fold);
+}
+
+int krb_aes_sha1_ck_init_folded(struct hmac_sha1_ctx *h, int32_t enctype, const uint8_t *key,
+                                size_t keylen, const uint8_t fold[16])
+{
     size_t want = enctype == ENCTYPE_AES128_CTS_HMAC_SHA1_96 ? 16
                   : enctype == ENCTYPE_AES256_CTS_HMAC_SHA1_96 ? 32 : 0;
     if (!want || keylen != want)
         return -1;
-    uint32_t u = (uint32_t)usage;
-    uint8_t c[5] = {(uint8_t)(u >> 24), (uint8_t)(u >> 16), (uint8_t)(u >> 8), (uint8_t)u, 0x99};
     uint8_t kc[32];
-    if (krb_aes_dk(key, keylen, c, sizeof c, kc) != 0)
+    if (aes_dk_folded(key, keylen, fold, kc) != 0)
         return -1;
     hmac_sha1_set_key(h, keylen, kc);
     secure_wipe(kc, sizeof kc);
@@ -222,7 +256,8 @@ static const struct krb_fast_ck *fast_state(krb5_context ctx, krb_cap *cap, cons
         struct hmac_sha1_ctx h;
         s->usage = usage;
         s->state = -1;
-        if (krb_aes_sha1_ck_init(&h, k->enctype, k->val, k->len, usage) == 0) {
+        if (krb_aes_sha1_ck_init_folded(&h, k->enctype, k->val, k->len,
+                                        krb_cap_ck_fold(cap, usage)) == 0) {
             memcpy(s->in, h.inner.state, sizeof s->in);
             memcpy(s->out, h.outer.state, sizeof s->out);
             s->state = 1;

@@ -157,6 +157,8 @@ const char *krb_cap_text(const krb_cap *cap, uint32_t id);
 /* Whether the fast path was checked for (enctype, usage): 0 not yet, 1 good, -1 bad; and set. */
 int krb_cap_fast_checked(const krb_cap *cap, int32_t enctype, krb5_keyusage usage);
 void krb_cap_fast_set(krb_cap *cap, int32_t enctype, krb5_keyusage usage, int state);
+/* krb_ck_fold(usage), made once per capture (it is public: nothing secret). */
+const uint8_t *krb_cap_ck_fold(krb_cap *cap, krb5_keyusage usage);
 
 /* Marks the SA's per-message caches stale (mech_kerberos.c). */
 void krb_sa_changed(krb_sa *sa);
@@ -300,6 +302,11 @@ int krb_aes_dk(const uint8_t *key, size_t keylen, const uint8_t *constant, size_
 /* The HMAC-SHA1 state of Kc = DK(key, usage || 0x99) for enctype 17 / 18; -1 for others. */
 int krb_aes_sha1_ck_init(struct hmac_sha1_ctx *h, int32_t enctype, const uint8_t *key,
                          size_t keylen, krb5_keyusage usage);
+/* The same from the n-fold of usage || 0x99 into 16 bytes (krb_ck_fold). */
+int krb_aes_sha1_ck_init_folded(struct hmac_sha1_ctx *h, int32_t enctype, const uint8_t *key,
+                                size_t keylen, const uint8_t fold[16]);
+/* RFC 3961 5.1 n-fold of a checksum key's constant usage || 0x99 into 16 bytes. */
+void krb_ck_fold(krb5_keyusage usage, uint8_t out[16]);
 /* hmac-sha1-96-aes* over data with such a state (not changed). */
 void krb_aes_sha1_ck(const struct hmac_sha1_ctx *h, const uint8_t *data, size_t dlen,
                      uint8_t out[12]);

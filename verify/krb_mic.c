@@ -20,6 +20,12 @@ struct krb_cap {
         int state;
     } fast[8];
     size_t nfast;
+    struct {
+        krb5_keyusage usage;
+        uint8_t blk[16];
+    } fold[4];
+    size_t nfold;
+    uint8_t fold_tmp[16]; /* for usages beyond fold */
 };
 
 krb_cap *krb_cap_new(void)
@@ -72,6 +78,20 @@ void krb_cap_fast_set(krb_cap *cap, int32_t enctype, krb5_keyusage usage, int st
         cap->fast[cap->nfast].state = state;
         cap->nfast++;
     }
+}
+
+const uint8_t *krb_cap_ck_fold(krb_cap *cap, krb5_keyusage usage)
+{
+    for (size_t i = 0; i < cap->nfold; i++)
+        if (cap->fold[i].usage == usage)
+            return cap->fold[i].blk;
+    if (cap->nfold == G_N_ELEMENTS(cap->fold)) {
+        krb_ck_fold(usage, cap->fold_tmp);
+        return cap->fold_tmp;
+    }
+    cap->fold[cap->nfold].usage = usage;
+    krb_ck_fold(usage, cap->fold[cap->nfold].blk);
+    return cap->fold[cap->nfold++].blk;
 }
 
 /* ---- per-SA caches of what every message would compute or format again (issue 10) ---- */
