@@ -209,7 +209,6 @@ static chk_res check_cfx(krb5_context ctx, krb_cap *cap, const krb_keyv *k,
                          krb5_keyusage usage, cfx_input *in, const uint8_t *ck,
                          size_t cklen, size_t *want_len)
 {
-    krb5_keyblock kb = krb_keyv_block(k);
     struct krb_keyx *kc = krb_keyv_x(k); /* cache only */
     if (!kc->ck_state && (k->enctype == ENCTYPE_AES128_CTS_HMAC_SHA1_96 ||
                           k->enctype == ENCTYPE_AES256_CTS_HMAC_SHA1_96)) {
@@ -225,6 +224,7 @@ static chk_res check_cfx(krb5_context ctx, krb_cap *cap, const krb_keyv *k,
          * learnt once per key from a checksum over empty data */
         krb5_checksum mand;
         krb5_data empty = {KV5M_DATA, 0, (char *)""};
+        krb5_keyblock kb = krb_keyv_block(k);
         memset(&mand, 0, sizeof mand);
         if (krb5_c_make_checksum(ctx, 0, &kb, usage, &empty, &mand) != 0) {
             kc->ck_state = -1;
@@ -256,6 +256,7 @@ static chk_res check_cfx(krb5_context ctx, krb_cap *cap, const krb_keyv *k,
     if (fast >= 0)
         return fast ? CHK_MATCH : CHK_NOMATCH;
     krb5_data d = {KV5M_DATA, (unsigned int)(in->buflen + 16), (char *)cfx_joined(in)};
+    krb5_keyblock kb = krb_keyv_block(k);
     krb5_key kk = krb_keyv_kkey(ctx, k);
     krb5_error_code rc = kk ? krb5_k_verify_checksum(ctx, kk, usage, &d, &c, &valid)
                             : krb5_c_verify_checksum(ctx, &kb, usage, &d, &c, &valid);
