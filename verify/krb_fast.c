@@ -4,12 +4,13 @@
  * hmac-sha1-96-aes128 / -aes256 (RFC 3962 6/7, RFC 3961 5.4) is HMAC-SHA1(Kc, data) truncated to
  * 96 bits, Kc = DK(base key, usage || 0x99) (RFC 3961 5.1), DK with E = AES in CBC-CTS with a
  * zero IV, which on the one-block n-fold of the constant is a plain AES chain. Kc is derived and
- * the HMAC key state made once per key and usage; a message then costs the inner and outer
- * SHA-1 over data from the two kept chaining values. AES and SHA-1 are nettle's.
+ * nettle's HMAC key state made (hmac_set_key) once per key and usage; a message then costs one
+ * HMAC update and digest (hmac_update / hmac_digest) on a copy of that state. AES and HMAC-SHA1
+ * are nettle's, used through its public API only.
  *
- * Per key and usage only the two SHA-1 chaining values after the HMAC ipad and opad blocks are
- * kept (40 bytes): HMAC-SHA1(Kc, m) = SHA1(Kc ^ opad || SHA1(Kc ^ ipad || m)), and with Kc of at
- * most 64 bytes each of the two pads is exactly one SHA-1 block.
+ * Per key and usage actually used, the state kept is the outer and inner contexts that nettle's
+ * hmac_set_key makes (its third, the message state, is documented to start as a copy of the
+ * inner one, and is made per message), allocated on first use.
  *
  * Safety: the first time a state is made for an enctype and usage in a capture, it must give
  * libkrb5's checksum (krb5_c_make_checksum) over a fixed input; if it does not, or for any other
@@ -23,7 +24,14 @@
 
 #include <nettle/aes.h>
 #include <nettle/hmac.h>
-#include <nettle/sha1.h>
+
+/* One key usage's fast path for one key (allocated when the usage is first used): state 1 ready
+ * (h), -1 libkrb5 only. */
+struct krb_fast_ck {
+    struct krb_ck_key h;
+    krb5_keyusage usage;
+    int state;
+};
 
 void krb_keyx_free(struct krb_keyx *x)
 {
@@ -31,6 +39,12 @@ void krb_keyx_free(struct krb_keyx *x)
         return;
     if (x->kk)
         krb5_k_free_key(NULL, x->kk); /* zaps the key and its derived keys; needs no context */
+    for (size_t i = 0; i < G_N_ELEMENTS(x->s); i++) {
+        if (x->s[i]) {
+            secure_wipe(x->s[i], sizeof *x->s[i]);
+            g_free(x->s[i]);
+        }
+    }
     secure_wipe(x, sizeof *x);
     g_free(x);
 }
@@ -149,17 +163,17 @@ void krb_ck_fold(krb5_keyusage usage, uint8_t out[16])
     krb_nfold(c, sizeof c, out, 16);
 }
 
-/* The HMAC-SHA1 key state of Kc = DK(key, usage || 0x99) for enctype 17 / 18 (RFC 3962 6):
+/* nettle's HMAC-SHA1 key state of Kc = DK(key, usage || 0x99) for enctype 17 / 18 (RFC 3962 6):
  * 0, or -1 for another enctype or a key of the wrong length. */
-int krb_aes_sha1_ck_init(struct hmac_sha1_ctx *h, int32_t enctype, const uint8_t *key,
-                         size_t keylen, krb5_keyusage usage)
+int krb_aes_sha1_ck_init(struct krb_ck_key *h, int32_t enctype, const uint8_t *key, size_t keylen,
+                         krb5_keyusage usage)
 {
     uint8_t fold[16];
     krb_ck_fold(usage, fold);
     return krb_aes_sha1_ck_init_folded(h, enctype, key, keylen, fold);
 }
 
-int krb_aes_sha1_ck_init_folded(struct hmac_sha1_ctx *h, int32_t enctype, const uint8_t *key,
+int krb_aes_sha1_ck_init_folded(struct krb_ck_key *h, int32_t enctype, const uint8_t *key,
                                 size_t keylen, const uint8_t fold[16])
 {
     size_t want = enctype == ENCTYPE_AES128_CTS_HMAC_SHA1_96 ? 16
@@ -169,48 +183,32 @@ int krb_aes_sha1_ck_init_folded(struct hmac_sha1_ctx *h, int32_t enctype, const 
     uint8_t kc[32];
     if (aes_dk_folded(key, keylen, fold, kc) != 0)
         return -1;
-    hmac_sha1_set_key(h, keylen, kc);
+    struct sha1_ctx st; /* the message state hmac_set_key also makes: made per message instead */
+    hmac_set_key(&h->outer, &h->inner, &st, &nettle_sha1, keylen, kc);
+    secure_wipe(&st, sizeof st);
     secure_wipe(kc, sizeof kc);
     return 0;
 }
 
-/* The 96-bit checksum over data with a state from krb_aes_sha1_ck_init (h is not changed). */
-void krb_aes_sha1_ck(const struct hmac_sha1_ctx *h, const uint8_t *data, size_t dlen,
-                     uint8_t out[12])
+/* The 96-bit checksum over data || data2 (d2len may be 0) with a state from krb_aes_sha1_ck_init
+ * (h is not changed): the message state starts as a copy of the inner context, as hmac_set_key
+ * makes it. */
+void krb_aes_sha1_ck(const struct krb_ck_key *h, const uint8_t *data, size_t dlen,
+                     const uint8_t *data2, size_t d2len, uint8_t out[12])
 {
-    struct hmac_sha1_ctx c = *h;
-    hmac_sha1_update(&c, dlen, data);
-    hmac_sha1_digest(&c, 12, out);
-    secure_wipe(&c, sizeof c);
-}
-
-/* The 96-bit checksum over data || data2 (d2len may be 0) from the two chaining values of s. */
-static void ck_compact(const struct krb_fast_ck *s, const uint8_t *data, size_t dlen,
-                       const uint8_t *data2, size_t d2len, uint8_t out[12])
-{
-    struct sha1_ctx c;
-    uint8_t d[SHA1_DIGEST_SIZE];
-    memcpy(c.state, s->in, sizeof c.state);
-    c.count = 1; /* one block (Kc ^ ipad) done */
-    c.index = 0;
-    sha1_update(&c, dlen, data);
+    struct sha1_ctx st = h->inner;
+    hmac_update(&st, &nettle_sha1, dlen, data);
     if (d2len)
-        sha1_update(&c, d2len, data2);
-    sha1_digest(&c, sizeof d, d);
-    memcpy(c.state, s->out, sizeof c.state);
-    c.count = 1;
-    c.index = 0;
-    sha1_update(&c, sizeof d, d);
-    sha1_digest(&c, 12, out);
-    secure_wipe(&c, sizeof c);
-    secure_wipe(d, sizeof d);
+        hmac_update(&st, &nettle_sha1, d2len, data2);
+    hmac_digest(&h->outer, &h->inner, &st, &nettle_sha1, 12, out);
+    secure_wipe(&st, sizeof st);
 }
 
-/* Whether s gives libkrb5's checksum (type, key k, usage) over a fixed input of 100 bytes (two
+/* Whether h gives libkrb5's checksum (type, key k, usage) over a fixed input of 100 bytes (two
  * SHA-1 blocks with the HMAC pad: a wrong Kc, or a wrong checksum definition, cannot pass but by a
  * 2^-96 chance). */
 static int cross_check(krb5_context ctx, const krb_keyv *k, krb5_cksumtype type,
-                       krb5_keyusage usage, const struct krb_fast_ck *s)
+                       krb5_keyusage usage, const struct krb_ck_key *h)
 {
     uint8_t in[100];
     for (size_t i = 0; i < sizeof in; i++)
@@ -222,7 +220,7 @@ static int cross_check(krb5_context ctx, const krb_keyv *k, krb5_cksumtype type,
     if (krb5_c_make_checksum(ctx, type, &kb, usage, &d, &c) != 0)
         return 0;
     uint8_t mine[12];
-    ck_compact(s, in, 37, in + 37, sizeof in - 37, mine); /* in two parts, as verify may */
+    krb_aes_sha1_ck(h, in, 37, in + 37, sizeof in - 37, mine); /* in two parts, as verify may */
     int eq = c.length == sizeof mine && memcmp(c.contents, mine, sizeof mine) == 0;
     krb5_free_checksum_contents(ctx, &c);
     return eq;
@@ -230,8 +228,8 @@ static int cross_check(krb5_context ctx, const krb_keyv *k, krb5_cksumtype type,
 
 /* The ready state of key k for usage, made on first use (the first of its enctype and usage in
  * the capture cross-checked with libkrb5); NULL: libkrb5. */
-static const struct krb_fast_ck *fast_state(krb5_context ctx, krb_cap *cap, const krb_keyv *k,
-                                            krb5_cksumtype type, krb5_keyusage usage)
+static const struct krb_ck_key *fast_state(krb5_context ctx, krb_cap *cap, const krb_keyv *k,
+                                           krb5_cksumtype type, krb5_keyusage usage)
 {
     if ((k->enctype != ENCTYPE_AES128_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES128) &&
         (k->enctype != ENCTYPE_AES256_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES256))
@@ -240,41 +238,36 @@ static const struct krb_fast_ck *fast_state(krb5_context ctx, krb_cap *cap, cons
     if (checked < 0)
         return NULL;
     struct krb_keyx *x = krb_keyv_x(k);
-    struct krb_fast_ck *s = NULL;
+    struct krb_fast_ck **slot = NULL;
     for (size_t i = 0; i < G_N_ELEMENTS(x->s); i++) {
-        struct krb_fast_ck *t = &x->s[i];
-        if (t->state && t->usage == usage) {
-            s = t;
+        if (x->s[i] && x->s[i]->usage == usage) {
+            slot = &x->s[i];
             break;
         }
-        if (!t->state && !s)
-            s = t;
+        if (!x->s[i] && !slot)
+            slot = &x->s[i];
     }
-    if (!s)
+    if (!slot)
         return NULL; /* a third usage: libkrb5 */
-    if (!s->state) {
-        struct hmac_sha1_ctx h;
+    struct krb_fast_ck *s = *slot;
+    if (!s) {
+        s = *slot = g_new0(struct krb_fast_ck, 1);
         s->usage = usage;
         s->state = -1;
-        if (krb_aes_sha1_ck_init_folded(&h, k->enctype, k->val, k->len,
+        if (krb_aes_sha1_ck_init_folded(&s->h, k->enctype, k->val, k->len,
                                         krb_cap_ck_fold(cap, usage)) == 0) {
-            memcpy(s->in, h.inner.state, sizeof s->in);
-            memcpy(s->out, h.outer.state, sizeof s->out);
             s->state = 1;
             if (!checked) {
-                int ok = cross_check(ctx, k, type, usage, s);
+                int ok = cross_check(ctx, k, type, usage, &s->h);
                 krb_cap_fast_set(cap, k->enctype, usage, ok ? 1 : -1);
                 if (!ok)
                     s->state = -1;
             }
         }
-        secure_wipe(&h, sizeof h);
-        if (s->state < 0) {
-            secure_wipe(s->in, sizeof s->in);
-            secure_wipe(s->out, sizeof s->out);
-        }
+        if (s->state < 0)
+            secure_wipe(&s->h, sizeof s->h); /* the slot stays taken: this usage is libkrb5's */
     }
-    return s->state > 0 ? s : NULL;
+    return s->state > 0 ? &s->h : NULL;
 }
 
 int krb_fast_verify(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,
@@ -290,11 +283,11 @@ int krb_fast_verify2(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cks
 {
     if (cklen != 12)
         return -1;
-    const struct krb_fast_ck *s = fast_state(ctx, cap, k, type, usage);
-    if (!s)
+    const struct krb_ck_key *h = fast_state(ctx, cap, k, type, usage);
+    if (!h)
         return -1;
     uint8_t mine[12];
-    ck_compact(s, data, dlen, data2, d2len, mine);
+    krb_aes_sha1_ck(h, data, dlen, data2, d2len, mine);
     int eq = ct_memeq(mine, ck, sizeof mine);
     secure_wipe(mine, sizeof mine);
     return eq ? 1 : 0;

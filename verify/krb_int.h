@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <krb5/krb5.h>
+#include <nettle/sha1.h>
 
 #include "keytab/keystore.h"
 #include "verify/krb_der.h"
@@ -20,26 +21,28 @@
  * length-checked by krb_key_fits before it is kept. */
 #define KRB_KEY_MAX 32
 
-/* One key usage's AES-SHA1 fast path for one key (krb_fast.c): state 1 ready, -1 libkrb5 only, 0
- * slot unused; the SHA-1 chaining values after the HMAC blocks Kc ^ ipad and Kc ^ opad. */
-struct krb_fast_ck {
-    krb5_keyusage usage;
-    int state;
-    uint32_t in[5];
-    uint32_t out[5];
+/* nettle's HMAC-SHA1 key state of one checksum key (krb_fast.c): the outer and inner contexts
+ * hmac_set_key makes (the message state is made per message as a copy of inner). */
+struct krb_ck_key {
+    struct sha1_ctx outer;
+    struct sha1_ctx inner;
 };
+
+/* One key usage's AES-SHA1 fast path for one key (krb_fast.c). */
+struct krb_fast_ck;
 
 /* What a key caches for the MIC checks (issue 10), made on first use (krb_keyv_x) and freed
  * (wiped) with the key: the enctype's mandatory checksum (ck_state 1: ck_type / ck_len known;
  * -1 none), the krb5_key (libkrb5 keeps derived keys inside; made only when the fast path cannot
  * be used) and the fast path's states for RFC 4121's two usages per key (23 acceptor sign, 25
- * initiator sign; any further usage goes to libkrb5). */
+ * initiator sign; any further usage goes to libkrb5), each allocated when its usage is first
+ * used. */
 struct krb_keyx {
     krb5_key kk;
     krb5_cksumtype ck_type;
     int8_t ck_state;
     uint8_t ck_len;
-    struct krb_fast_ck s[2];
+    struct krb_fast_ck *s[2];
 };
 
 /* A key owned by the SA, copied out of krb5 structures so that freeing needs no context. */
@@ -275,7 +278,6 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque, mss
 
 /* ---- krb_fast.c ---- */
 
-struct hmac_sha1_ctx;
 /* Checks an RFC 4121 MIC checksum (type, usage) over data with k on the AES-SHA1 fast path: 1
  * match, 0 mismatch, -1 no fast path for this key, usage and type (other enctypes, checksum
  * lengths, or fast-path states that did not give libkrb5's checksum when first checked in this
@@ -300,15 +302,15 @@ void krb_nfold(const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen);
 int krb_aes_dk(const uint8_t *key, size_t keylen, const uint8_t *constant, size_t clen,
                uint8_t *out);
 /* The HMAC-SHA1 state of Kc = DK(key, usage || 0x99) for enctype 17 / 18; -1 for others. */
-int krb_aes_sha1_ck_init(struct hmac_sha1_ctx *h, int32_t enctype, const uint8_t *key,
+int krb_aes_sha1_ck_init(struct krb_ck_key *h, int32_t enctype, const uint8_t *key,
                          size_t keylen, krb5_keyusage usage);
 /* The same from the n-fold of usage || 0x99 into 16 bytes (krb_ck_fold). */
-int krb_aes_sha1_ck_init_folded(struct hmac_sha1_ctx *h, int32_t enctype, const uint8_t *key,
+int krb_aes_sha1_ck_init_folded(struct krb_ck_key *h, int32_t enctype, const uint8_t *key,
                                 size_t keylen, const uint8_t fold[16]);
 /* RFC 3961 5.1 n-fold of a checksum key's constant usage || 0x99 into 16 bytes. */
 void krb_ck_fold(krb5_keyusage usage, uint8_t out[16]);
-/* hmac-sha1-96-aes* over data with such a state (not changed). */
-void krb_aes_sha1_ck(const struct hmac_sha1_ctx *h, const uint8_t *data, size_t dlen,
-                     uint8_t out[12]);
+/* hmac-sha1-96-aes* over data || data2 (d2len may be 0) with such a state (not changed). */
+void krb_aes_sha1_ck(const struct krb_ck_key *h, const uint8_t *data, size_t dlen,
+                     const uint8_t *data2, size_t d2len, uint8_t out[12]);
 
 #endif
