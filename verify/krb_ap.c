@@ -167,7 +167,7 @@ void krb_token_bad(krb_sa *sa, note_list *notes, note_kind kind, const char *wha
  * either order). */
 static void try_aprep(krb_sa *sa, krb5_context ctx, note_list *notes)
 {
-    if (!sa->aprep_enc.cipher || !sa->session.val || sa->aprep_ok)
+    if (!sa->aprep_enc.cipher || !sa->session.len || sa->aprep_ok)
         return;
     char *why = NULL;
     krb_inner in;
@@ -184,11 +184,14 @@ static void try_aprep(krb_sa *sa, krb5_context ctx, note_list *notes)
     krb_inner_clear(&sa->aprep);
     sa->aprep = in;
     sa->aprep_ok = 1;
+    /* opened: the ciphertext is no longer needed (krb_kl_refresh) */
+    g_free(sa->aprep_enc.cipher);
+    sa->aprep_enc.cipher = NULL;
     char eb[64], sb[32] = "none";
     if (sa->aprep.have_seq)
         g_snprintf(sb, sizeof sb, "0x%08x", sa->aprep.seq);
     note_add(notes, NOTE_TOKEN, NOTE_SEV_CHAT, "Kerberos AP-REP: acceptor subkey %s, seq-number %s",
-             sa->aprep.subkey.val ? krb_etype_name(sa->aprep.subkey.enctype, eb, sizeof eb) : "none",
+             sa->aprep.subkey.len ? krb_etype_name(sa->aprep.subkey.enctype, eb, sizeof eb) : "none",
              sb);
 }
 
@@ -238,20 +241,21 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
     sa->apreq_seen = 1;
 
     char *svc = NULL;
+    char *service; /* ticket sname@realm as sent */
     if (krb5_unparse_name(ctx, ticket->server, &svc) == 0) {
-        sa->service = g_strdup(svc);
+        service = g_strdup(svc);
         krb5_free_unparsed_name(ctx, svc);
     } else {
-        sa->service = g_strdup("(unprintable principal)");
+        service = g_strdup("(unprintable principal)");
     }
     sa->tkt_enctype = ticket->enc_part.enctype;
     sa->tkt_kvno = ticket->enc_part.kvno;
     sa->auth_enc.etype = aetype;
     sa->auth_enc.cipher = g_memdup2(acipher, aclen);
-    sa->auth_enc.len = aclen;
+    sa->auth_enc.len = (uint32_t)aclen;
 
     char eb2[64], eb3[64];
-    krb_keytab_open_ticket(sa, ctx, ks, ticket, notes);
+    krb_keytab_open_ticket(sa, ctx, ks, ticket, service, notes);
     if (sa->nokey_why)
         note_add(notes, sa->nokey_unsupported ? NOTE_UNSUPPORTED : NOTE_NO_KEY, NOTE_SEV_WARN,
                  "Kerberos AP-REQ: %s", sa->nokey_why);
@@ -276,7 +280,7 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
     }
     krb5_free_ticket(ctx, ticket);
 
-    if (sa->session.val) {
+    if (sa->session.len) {
         char *why = NULL;
         /* Authenticator: key usage 11, ticket session key (RFC 4120 7.5.1) */
         int r = krb_decrypt_inner(ctx, &sa->session, 11, &sa->auth_enc, 0, &sa->auth, &why);
@@ -286,20 +290,23 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
             g_free(why);
         } else {
             sa->auth_ok = 1;
+            /* opened: the ciphertext is no longer needed (krb_kl_refresh) */
+            g_free(sa->auth_enc.cipher);
+            sa->auth_enc.cipher = NULL;
         }
     }
 
     GString *s = g_string_new(NULL);
-    g_string_printf(s, "Kerberos AP-REQ for %s: ticket %s kvno %u", sa->service,
+    g_string_printf(s, "Kerberos AP-REQ for %s: ticket %s kvno %u", service,
                     krb_etype_name(sa->tkt_enctype, eb2, sizeof eb2), sa->tkt_kvno);
     if (sa->client)
         g_string_append_printf(s, "; client %s", sa->client);
-    if (sa->session.val)
+    if (sa->session.len)
         g_string_append_printf(s, "; session key %s",
                                krb_etype_name(sa->session.enctype, eb3, sizeof eb3));
     if (sa->auth_ok) {
         g_string_append_printf(s, "; authenticator subkey %s",
-                               sa->auth.subkey.val
+                               sa->auth.subkey.len
                                    ? krb_etype_name(sa->auth.subkey.enctype, eb3, sizeof eb3)
                                    : "none");
         if (sa->auth.have_seq)
@@ -312,6 +319,7 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
     }
     note_add(notes, NOTE_TOKEN, NOTE_SEV_CHAT, "%s", s->str);
     g_string_free(s, TRUE);
+    g_free(service); /* only this AP-REQ's texts name it */
 
     try_aprep(sa, ctx, notes);
 }
@@ -336,14 +344,15 @@ void krb_on_aprep(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
         note_add(notes, NOTE_TOKEN, NOTE_SEV_WARN,
                  "Kerberos: a second AP-REP on this SA; it replaces the first one");
     krb_encpart_clear(&sa->aprep_enc);
+    krb_verified_pin(sa, KRB_SRC_APREP_SUBKEY);
     krb_inner_clear(&sa->aprep);
     sa->aprep_ok = 0;
     krb_kl_clear(sa);
     sa->aprep_seen = 1;
     sa->aprep_enc.etype = etype;
     sa->aprep_enc.cipher = g_memdup2(cipher, clen);
-    sa->aprep_enc.len = clen;
-    if (!sa->session.val)
+    sa->aprep_enc.len = (uint32_t)clen;
+    if (!sa->session.len)
         note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE,
                  "Kerberos AP-REP: not decrypted (the ticket session key is not known%s)",
                  sa->apreq_seen ? "" : "; no AP-REQ seen");

@@ -4,12 +4,18 @@
  * hmac-sha1-96-aes128 / -aes256 (RFC 3962 6/7, RFC 3961 5.4) is HMAC-SHA1(Kc, data) truncated to
  * 96 bits, Kc = DK(base key, usage || 0x99) (RFC 3961 5.1), DK with E = AES in CBC-CTS with a
  * zero IV, which on the one-block n-fold of the constant is a plain AES chain. Kc is derived and
- * the HMAC key state (nettle hmac_sha1_set_key) made once per key and usage; a message then costs
- * one HMAC update and digest on a copy of that state. AES and HMAC-SHA1 are nettle's.
+ * nettle's HMAC key state made (hmac_set_key) once per key and usage; a message then costs one
+ * HMAC update and digest (hmac_update / hmac_digest) on a copy of that state. AES and HMAC-SHA1
+ * are nettle's, used through its public API only.
  *
- * Safety: the first time a state is made for a key and usage, it must give libkrb5's checksum
- * (krb5_k_make_checksum) over a fixed input; if it does not, or for any other enctype or checksum
- * type, that key and usage stay on the libkrb5 path. The states are wiped when freed.
+ * Per key and usage actually used, the state kept is the outer and inner contexts that nettle's
+ * hmac_set_key makes (its third, the message state, is documented to start as a copy of the
+ * inner one, and is made per message), allocated on first use.
+ *
+ * Safety: the first time a state is made for an enctype and usage in a capture, it must give
+ * libkrb5's checksum (krb5_c_make_checksum) over a fixed input; if it does not, or for any other
+ * enctype or checksum type, keys of that enctype and usage stay on the libkrb5 path. The states
+ * are wiped when freed.
  */
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include "verify/krb_int.h"
@@ -19,25 +25,47 @@
 #include <nettle/aes.h>
 #include <nettle/hmac.h>
 
-/* One key usage's fast path for one key: state 1 ready (h), -1 libkrb5 only. */
+/* One key usage's fast path for one key (allocated when the usage is first used): state 1 ready
+ * (h), -1 libkrb5 only. */
 struct krb_fast_ck {
+    struct krb_ck_key h;
     krb5_keyusage usage;
-    int state; /* 0: slot unused */
-    struct hmac_sha1_ctx h;
+    int state;
 };
 
-/* RFC 4121 uses two usages per key (23 acceptor sign, 25 initiator sign); any further usage goes
- * to libkrb5. */
-struct krb_fast {
-    struct krb_fast_ck s[2];
-};
-
-void krb_fast_free(struct krb_fast *f)
+void krb_keyx_free(struct krb_keyx *x)
 {
-    if (!f)
+    if (!x)
         return;
-    secure_wipe(f, sizeof *f);
-    g_free(f);
+    if (x->kk)
+        krb5_k_free_key(NULL, x->kk); /* zaps the key and its derived keys; needs no context */
+    for (size_t i = 0; i < G_N_ELEMENTS(x->s); i++) {
+        if (x->s[i]) {
+            secure_wipe(x->s[i], sizeof *x->s[i]);
+            g_free(x->s[i]);
+        }
+    }
+    secure_wipe(x, sizeof *x);
+    g_free(x);
+}
+
+struct krb_keyx *krb_keyv_x(const krb_keyv *ck)
+{
+    krb_keyv *k = (krb_keyv *)ck; /* cache only: the key bytes never change */
+    if (!k->x)
+        k->x = g_new0(struct krb_keyx, 1);
+    return k->x;
+}
+
+krb5_key krb_keyv_kkey(krb5_context ctx, const krb_keyv *k)
+{
+    struct krb_keyx *x = krb_keyv_x(k);
+    if (!x->kk) {
+        krb5_keyblock kb = krb_keyv_block(k);
+        if (krb5_k_create_key(ctx, &kb, &x->kk) != 0)
+            x->kk = NULL;
+    }
+    return x->kk;
 }
 
 static size_t gcd_sz(size_t a, size_t b)
@@ -82,6 +110,8 @@ void krb_nfold(const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen)
     g_free(sum); /* nothing secret: the constant is public */
 }
 
+static int aes_dk_folded(const uint8_t *key, size_t keylen, const uint8_t blk[16], uint8_t *out);
+
 /* RFC 3961 5.1 DK(key, constant) for the RFC 3962 AES enctypes (random-to-key is the identity):
  * out (keylen bytes) = the first keylen bytes of K1 || K2, K1 = E(key, n-fold(constant, 128)),
  * K2 = E(key, K1). keylen is 16 or 32; -1 otherwise. */
@@ -92,55 +122,93 @@ int krb_aes_dk(const uint8_t *key, size_t keylen, const uint8_t *constant, size_
         return -1;
     uint8_t blk[AES_BLOCK_SIZE];
     krb_nfold(constant, clen, blk, sizeof blk);
+    return aes_dk_folded(key, keylen, blk, out);
+}
+
+/* DK with the n-fold of the constant already made (blk, 16 bytes). */
+static int aes_dk_folded(const uint8_t *key, size_t keylen, const uint8_t blk[16], uint8_t *out)
+{
     if (keylen == 16) {
         struct aes128_ctx a;
         aes128_set_encrypt_key(&a, key);
         aes128_encrypt(&a, AES_BLOCK_SIZE, out, blk);
         secure_wipe(&a, sizeof a);
-    } else {
+    } else if (keylen == 32) {
         struct aes256_ctx a;
         aes256_set_encrypt_key(&a, key);
         aes256_encrypt(&a, AES_BLOCK_SIZE, out, blk);
         aes256_encrypt(&a, AES_BLOCK_SIZE, out + AES_BLOCK_SIZE, out);
         secure_wipe(&a, sizeof a);
+    } else {
+        return -1;
     }
     return 0;
 }
 
-/* The HMAC-SHA1 key state of Kc = DK(key, usage || 0x99) for enctype 17 / 18 (RFC 3962 6):
+/* The constant usage || 0x99 of a checksum key Kc (RFC 3961 5.3). */
+static void ck_constant(krb5_keyusage usage, uint8_t c[5])
+{
+    uint32_t u = (uint32_t)usage;
+    c[0] = (uint8_t)(u >> 24);
+    c[1] = (uint8_t)(u >> 16);
+    c[2] = (uint8_t)(u >> 8);
+    c[3] = (uint8_t)u;
+    c[4] = 0x99;
+}
+
+void krb_ck_fold(krb5_keyusage usage, uint8_t out[16])
+{
+    uint8_t c[5];
+    ck_constant(usage, c);
+    krb_nfold(c, sizeof c, out, 16);
+}
+
+/* nettle's HMAC-SHA1 key state of Kc = DK(key, usage || 0x99) for enctype 17 / 18 (RFC 3962 6):
  * 0, or -1 for another enctype or a key of the wrong length. */
-int krb_aes_sha1_ck_init(struct hmac_sha1_ctx *h, int32_t enctype, const uint8_t *key,
-                         size_t keylen, krb5_keyusage usage)
+int krb_aes_sha1_ck_init(struct krb_ck_key *h, int32_t enctype, const uint8_t *key, size_t keylen,
+                         krb5_keyusage usage)
+{
+    uint8_t fold[16];
+    krb_ck_fold(usage, fold);
+    return krb_aes_sha1_ck_init_folded(h, enctype, key, keylen, fold);
+}
+
+int krb_aes_sha1_ck_init_folded(struct krb_ck_key *h, int32_t enctype, const uint8_t *key,
+                                size_t keylen, const uint8_t fold[16])
 {
     size_t want = enctype == ENCTYPE_AES128_CTS_HMAC_SHA1_96 ? 16
                   : enctype == ENCTYPE_AES256_CTS_HMAC_SHA1_96 ? 32 : 0;
     if (!want || keylen != want)
         return -1;
-    uint32_t u = (uint32_t)usage;
-    uint8_t c[5] = {(uint8_t)(u >> 24), (uint8_t)(u >> 16), (uint8_t)(u >> 8), (uint8_t)u, 0x99};
     uint8_t kc[32];
-    if (krb_aes_dk(key, keylen, c, sizeof c, kc) != 0)
+    if (aes_dk_folded(key, keylen, fold, kc) != 0)
         return -1;
-    hmac_sha1_set_key(h, keylen, kc);
+    struct sha1_ctx st; /* the message state hmac_set_key also makes: made per message instead */
+    hmac_set_key(&h->outer, &h->inner, &st, &nettle_sha1, keylen, kc);
+    secure_wipe(&st, sizeof st);
     secure_wipe(kc, sizeof kc);
     return 0;
 }
 
-/* The 96-bit checksum over data with a state from krb_aes_sha1_ck_init (h is not changed). */
-void krb_aes_sha1_ck(const struct hmac_sha1_ctx *h, const uint8_t *data, size_t dlen,
-                     uint8_t out[12])
+/* The 96-bit checksum over data || data2 (d2len may be 0) with a state from krb_aes_sha1_ck_init
+ * (h is not changed): the message state starts as a copy of the inner context, as hmac_set_key
+ * makes it. */
+void krb_aes_sha1_ck(const struct krb_ck_key *h, const uint8_t *data, size_t dlen,
+                     const uint8_t *data2, size_t d2len, uint8_t out[12])
 {
-    struct hmac_sha1_ctx c = *h;
-    hmac_sha1_update(&c, dlen, data);
-    hmac_sha1_digest(&c, 12, out);
-    secure_wipe(&c, sizeof c);
+    struct sha1_ctx st = h->inner;
+    hmac_update(&st, &nettle_sha1, dlen, data);
+    if (d2len)
+        hmac_update(&st, &nettle_sha1, d2len, data2);
+    hmac_digest(&h->outer, &h->inner, &st, &nettle_sha1, 12, out);
+    secure_wipe(&st, sizeof st);
 }
 
-/* Whether the state gives libkrb5's checksum (type, key k / kk, usage) over a fixed input of 100
- * bytes (two SHA-1 blocks with the HMAC pad: a wrong Kc, or a wrong checksum definition, cannot
- * pass but by a 2^-96 chance). */
-static int cross_check(krb5_context ctx, const krb_keyv *k, krb5_key kk, krb5_cksumtype type,
-                       krb5_keyusage usage, const struct hmac_sha1_ctx *h)
+/* Whether h gives libkrb5's checksum (type, key k, usage) over a fixed input of 100 bytes (two
+ * SHA-1 blocks with the HMAC pad: a wrong Kc, or a wrong checksum definition, cannot pass but by a
+ * 2^-96 chance). */
+static int cross_check(krb5_context ctx, const krb_keyv *k, krb5_cksumtype type,
+                       krb5_keyusage usage, const struct krb_ck_key *h)
 {
     uint8_t in[100];
     for (size_t i = 0; i < sizeof in; i++)
@@ -149,60 +217,77 @@ static int cross_check(krb5_context ctx, const krb_keyv *k, krb5_key kk, krb5_ck
     krb5_checksum c;
     memset(&c, 0, sizeof c);
     krb5_keyblock kb = krb_keyv_block(k);
-    krb5_error_code rc = kk ? krb5_k_make_checksum(ctx, type, kk, usage, &d, &c)
-                            : krb5_c_make_checksum(ctx, type, &kb, usage, &d, &c);
-    if (rc != 0)
+    if (krb5_c_make_checksum(ctx, type, &kb, usage, &d, &c) != 0)
         return 0;
     uint8_t mine[12];
-    krb_aes_sha1_ck(h, in, sizeof in, mine);
+    krb_aes_sha1_ck(h, in, 37, in + 37, sizeof in - 37, mine); /* in two parts, as verify may */
     int eq = c.length == sizeof mine && memcmp(c.contents, mine, sizeof mine) == 0;
     krb5_free_checksum_contents(ctx, &c);
     return eq;
 }
 
-/* The ready state of key k for usage, made (and cross-checked) on first use; NULL: libkrb5. */
-static const struct hmac_sha1_ctx *fast_state(krb5_context ctx, const krb_keyv *ck, krb5_key kk,
-                                              krb5_cksumtype type, krb5_keyusage usage)
+/* The ready state of key k for usage, made on first use (the first of its enctype and usage in
+ * the capture cross-checked with libkrb5); NULL: libkrb5. */
+static const struct krb_ck_key *fast_state(krb5_context ctx, krb_cap *cap, const krb_keyv *k,
+                                           krb5_cksumtype type, krb5_keyusage usage)
 {
-    if ((ck->enctype != ENCTYPE_AES128_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES128) &&
-        (ck->enctype != ENCTYPE_AES256_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES256))
+    if ((k->enctype != ENCTYPE_AES128_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES128) &&
+        (k->enctype != ENCTYPE_AES256_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES256))
         return NULL;
-    krb_keyv *k = (krb_keyv *)ck; /* cache only: the key bytes never change */
-    if (!k->fast)
-        k->fast = g_new0(struct krb_fast, 1);
-    struct krb_fast_ck *s = NULL;
-    for (size_t i = 0; i < G_N_ELEMENTS(k->fast->s); i++) {
-        struct krb_fast_ck *t = &k->fast->s[i];
-        if (t->state && t->usage == usage) {
-            s = t;
+    int checked = krb_cap_fast_checked(cap, k->enctype, usage);
+    if (checked < 0)
+        return NULL;
+    struct krb_keyx *x = krb_keyv_x(k);
+    struct krb_fast_ck **slot = NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(x->s); i++) {
+        if (x->s[i] && x->s[i]->usage == usage) {
+            slot = &x->s[i];
             break;
         }
-        if (!t->state && !s)
-            s = t;
+        if (!x->s[i] && !slot)
+            slot = &x->s[i];
     }
-    if (!s)
+    if (!slot)
         return NULL; /* a third usage: libkrb5 */
-    if (!s->state) {
+    struct krb_fast_ck *s = *slot;
+    if (!s) {
+        s = *slot = g_new0(struct krb_fast_ck, 1);
         s->usage = usage;
-        s->state = krb_aes_sha1_ck_init(&s->h, k->enctype, k->val, k->len, usage) == 0 &&
-                   cross_check(ctx, k, kk, type, usage, &s->h) ? 1 : -1;
+        s->state = -1;
+        if (krb_aes_sha1_ck_init_folded(&s->h, k->enctype, k->val, k->len,
+                                        krb_cap_ck_fold(cap, usage)) == 0) {
+            s->state = 1;
+            if (!checked) {
+                int ok = cross_check(ctx, k, type, usage, &s->h);
+                krb_cap_fast_set(cap, k->enctype, usage, ok ? 1 : -1);
+                if (!ok)
+                    s->state = -1;
+            }
+        }
         if (s->state < 0)
-            secure_wipe(&s->h, sizeof s->h);
+            secure_wipe(&s->h, sizeof s->h); /* the slot stays taken: this usage is libkrb5's */
     }
     return s->state > 0 ? &s->h : NULL;
 }
 
-int krb_fast_verify(krb5_context ctx, const krb_keyv *k, krb5_key kk, krb5_cksumtype type,
+int krb_fast_verify(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,
                     krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *ck,
                     size_t cklen)
 {
+    return krb_fast_verify2(ctx, cap, k, type, usage, data, dlen, NULL, 0, ck, cklen);
+}
+
+int krb_fast_verify2(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,
+                     krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *data2,
+                     size_t d2len, const uint8_t *ck, size_t cklen)
+{
     if (cklen != 12)
         return -1;
-    const struct hmac_sha1_ctx *h = fast_state(ctx, k, kk, type, usage);
+    const struct krb_ck_key *h = fast_state(ctx, cap, k, type, usage);
     if (!h)
         return -1;
     uint8_t mine[12];
-    krb_aes_sha1_ck(h, data, dlen, mine);
+    krb_aes_sha1_ck(h, data, dlen, data2, d2len, mine);
     int eq = ct_memeq(mine, ck, sizeof mine);
     secure_wipe(mine, sizeof mine);
     return eq ? 1 : 0;

@@ -11,93 +11,160 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <krb5/krb5.h>
+#include <nettle/sha1.h>
 
 #include "keytab/keystore.h"
 #include "verify/krb_der.h"
 #include "verify/verdict.h"
 
+/* Longest key of any enctype libkrb5 supports (AES256, Camellia256: 32 bytes). Every key is
+ * length-checked by krb_key_fits before it is kept. */
+#define KRB_KEY_MAX 32
+
+/* nettle's HMAC-SHA1 key state of one checksum key (krb_fast.c): the outer and inner contexts
+ * hmac_set_key makes (the message state is made per message as a copy of inner). */
+struct krb_ck_key {
+    struct sha1_ctx outer;
+    struct sha1_ctx inner;
+};
+
+/* One key usage's AES-SHA1 fast path for one key (krb_fast.c). */
+struct krb_fast_ck;
+
+/* What a key caches for the MIC checks (issue 10), made on first use (krb_keyv_x) and freed
+ * (wiped) with the key: the enctype's mandatory checksum (ck_state 1: ck_type / ck_len known;
+ * -1 none), the krb5_key (libkrb5 keeps derived keys inside; made only when the fast path cannot
+ * be used) and the fast path's states for RFC 4121's two usages per key (23 acceptor sign, 25
+ * initiator sign; any further usage goes to libkrb5), each allocated when its usage is first
+ * used. */
+struct krb_keyx {
+    krb5_key kk;
+    krb5_cksumtype ck_type;
+    int8_t ck_state;
+    uint8_t ck_len;
+    struct krb_fast_ck *s[2];
+};
+
 /* A key owned by the SA, copied out of krb5 structures so that freeing needs no context. */
 typedef struct {
     int32_t enctype;
-    uint8_t *val; /* NULL when unset; wiped before it is freed */
-    size_t len;
-    /* Caches filled on first use by the MIC checks (issue 10), freed by krb_keyv_clear:
-     * a krb5_key (libkrb5 keeps the derived Kc inside it, wiped by krb5_k_free_key) and the
-     * enctype's mandatory checksum type and length (ck_state 1; -1 when there is none). */
-    krb5_key kk;
-    int ck_state;
-    krb5_cksumtype ck_type;
-    size_t ck_len;
-    /* The AES-SHA1 MIC fast path's HMAC key states per usage (krb_fast.c), made on first use;
-     * wiped and freed by krb_keyv_clear. */
-    struct krb_fast *fast;
+    uint8_t len;              /* 0 when unset */
+    uint8_t val[KRB_KEY_MAX]; /* wiped when cleared */
+    struct krb_keyx *x;       /* caches, NULL until used */
 } krb_keyv;
 
 /* An EncryptedData kept for later decryption (RFC 4120 5.2.9). */
 typedef struct {
     int32_t etype;
-    uint8_t *cipher; /* NULL when absent */
-    size_t len;
+    uint32_t len;
+    uint8_t *cipher; /* NULL when absent (or freed once the handshake's own key opened it) */
 } krb_encpart;
 
 /* What the Authenticator or the EncAPRepPart carried. */
 typedef struct {
     krb_keyv subkey;
     uint32_t seq;
-    int have_seq;
     uint32_t gss_flags;
-    int have_gss_flags;
+    uint8_t have_seq;
+    uint8_t have_gss_flags;
 } krb_inner;
+
+/* Where a candidate key comes from (krb_keys.c); at most KRB_SRC_N distinct candidates exist. */
+typedef enum {
+    KRB_SRC_SESSION = 0,
+    KRB_SRC_AUTH_SUBKEY,
+    KRB_SRC_APREP_SUBKEY,
+    KRB_SRC_KL_AUTH_SUBKEY,
+    KRB_SRC_KL_APREP_SUBKEY,
+    KRB_SRC_KL_KEY,
+    KRB_SRC_N
+} krb_src;
+
+/* The key-log cache of an SA: what a KERBEROS key-log line gives (derived lazily in verify, keyed
+ * by the line); allocated only while the SA has a line. */
+typedef struct {
+    int32_t src_enctype;
+    uint8_t *src;      /* copy of the line's key, to notice a changed key log */
+    size_t src_len;
+    unsigned line;
+    krb_keyv key;      /* usable key, or unset (then why says why) */
+    krb_inner auth;    /* Authenticator decrypted with the key-log key */
+    krb_inner aprep;   /* EncAPRepPart decrypted with the key-log key */
+    char *why;
+    uint8_t unsupported;
+    uint8_t auth_ok;   /* the key-log key decrypted the Authenticator: it is the session key */
+    uint8_t proven;    /* the key-log key verified a signature of this SA: it is the signing key */
+} krb_kl;
+
+/* Per-capture state of the mechanism (mech_ops.cap_new), shared by its SAs: texts interned once
+ * for every SA, and which AES-SHA1 fast-path states were checked against libkrb5. */
+typedef struct krb_cap krb_cap;
 
 typedef struct {
     /* handshake facts, set on the first pass by on_token */
-    int apreq_seen;      /* an AP-REQ whose ticket was decoded */
-    char *service;       /* ticket sname@realm as sent (g_malloc'd) */
-    char *client;        /* client principal from the decrypted ticket, or NULL */
+    uint8_t apreq_seen;  /* an AP-REQ whose ticket was decoded */
+    uint8_t auth_ok;     /* Authenticator decrypted and parsed: its subkey is known or absent */
+    uint8_t aprep_seen;
+    uint8_t aprep_ok;    /* EncAPRepPart decrypted and parsed */
+    uint8_t nokey_unsupported; /* ... because an enctype is not supported */
+    uint8_t verified_src; /* which key last verified a signature: a krb_src + 1 for the SA's own
+                             keys, 0 none, KRB_VERIFIED_COPY for verified_copy */
+    uint8_t own_cap;     /* cap is this SA's own (made without a per-capture state) */
+    uint8_t cc_made;     /* bit s: the candidates of slot s are in cc / cc_n (see below) */
     int32_t tkt_enctype;
     uint32_t tkt_kvno;
+    char *client;        /* client principal from the decrypted ticket, or NULL */
     krb_keyv session;    /* from the keytab-decrypted ticket */
-    int auth_ok;         /* Authenticator decrypted and parsed: its subkey is known or absent */
     krb_inner auth;
-    int aprep_seen;
-    int aprep_ok;        /* EncAPRepPart decrypted and parsed */
     krb_inner aprep;
     krb_encpart auth_enc, aprep_enc;
     char *nokey_why;     /* why the handshake gave no key (g_malloc'd), NULL otherwise */
-    int nokey_unsupported; /* ... because an enctype is not supported */
     char *bad_token_why; /* the last handshake token that could not be parsed, or NULL */
+    krb_kl *kl;          /* key-log cache, NULL without a line */
+    krb_keyv *verified_copy; /* a copy of the key that last verified, when its source may change */
+    krb_cap *cap;        /* per-capture state (owned when own_cap) */
 
-    /* cache of what a key-log line gives (derived lazily in verify, keyed by the line) */
-    int kl_set;
-    int32_t kl_src_enctype;
-    uint8_t *kl_src;     /* copy of the line's key, to notice a changed key log */
-    size_t kl_src_len;
-    unsigned kl_line;
-    krb_keyv kl_key;     /* usable key, or unset (then kl_why says why) */
-    krb_inner kl_auth;   /* Authenticator decrypted with the key-log key */
-    krb_inner kl_aprep;  /* EncAPRepPart decrypted with the key-log key */
-    char *kl_why;
-    int kl_unsupported;
-    int kl_auth_ok;      /* the key-log key decrypted the Authenticator: it is the session key */
-    int kl_proven;       /* the key-log key verified a signature of this SA: it is the signing key */
-
-    krb_keyv verified;   /* a copy of the key that last verified a signature (for key export) */
-
-    /* Per-message caches (issue 10): what verify would otherwise format for every message.
-     * Each is valid while epoch is the one it was made in; epoch changes with anything the
-     * candidates or the texts depend on (every handshake token, the key-log cache, kl_proven). */
+    /* Per-message caches (issue 10): what verify would otherwise compute or format for every
+     * message. They are valid while epoch equals cache_epoch; epoch changes with anything the
+     * candidates or the texts depend on (every handshake token, the key-log cache, proven). Texts
+     * are interned in the per-capture cap (shared by SAs, freed with it) and named by their id
+     * there (0: none). Candidate slots: RFC 4121 without / with AcceptorSubkey, RFC 4757. */
     uint64_t epoch;
-    struct krb_cands_cache *cc[3]; /* RFC 4121 without / with AcceptorSubkey, RFC 4757 */
-    struct krb_text_cache *ok_txt[6]; /* the VALID text before its SND_SEQ, per candidate list
-                                         (as cc) and sender */
-    struct krb_text_cache *bad_txt; /* an INVALID / NO_KEY text after keys did not match */
+    uint64_t cache_epoch;
+    uint64_t bad_key;              /* the INVALID / NO_KEY text after keys did not match: for */
+    uint32_t bad_txt, bad_note_txt; /* which candidates, the text and its note */
+    uint32_t cc_miss[2];           /* what krb_cands_cfx said is missing */
+    uint32_t ok_txt[6];            /* the VALID text before its SND_SEQ, per slot and sender */
+    uint8_t ok_i[6];               /* candidate index of ok_txt + 1 */
+    uint8_t bad_status, bad_note;
+    uint8_t cc_n[3];
+    uint8_t cc_dropped[3];
+    uint8_t cc[3][8];              /* krb_src | 0x80 when authoritative (8: KRB_CANDS_MAX) */
     ks_keylog_memo kl_memo;        /* the key-log lookup, kept until the key log changes */
 } krb_sa;
 
+#define KRB_VERIFIED_COPY 0xff
+
+/* The key-log cache for reading: sa->kl, or an all-unset one. */
+const krb_kl *krb_sa_kl(const krb_sa *sa);
+/* The SA's key of source src (unset keys have len 0). */
+const krb_keyv *krb_src_key(const krb_sa *sa, krb_src src);
+
+/* ---- per-capture state (krb_mic.c) ---- */
+krb_cap *krb_cap_new(void);
+void krb_cap_free(krb_cap *cap);
+/* text (taken) as the capture's one copy of that string: its id (> 0). */
+uint32_t krb_cap_intern(krb_cap *cap, char *text);
+/* The text of an id, NULL for 0. */
+const char *krb_cap_text(const krb_cap *cap, uint32_t id);
+/* Whether the fast path was checked for (enctype, usage): 0 not yet, 1 good, -1 bad; and set. */
+int krb_cap_fast_checked(const krb_cap *cap, int32_t enctype, krb5_keyusage usage);
+void krb_cap_fast_set(krb_cap *cap, int32_t enctype, krb5_keyusage usage, int state);
+/* krb_ck_fold(usage), made once per capture (it is public: nothing secret). */
+const uint8_t *krb_cap_ck_fold(krb_cap *cap, krb5_keyusage usage);
+
 /* Marks the SA's per-message caches stale (mech_kerberos.c). */
 void krb_sa_changed(krb_sa *sa);
-/* Frees the per-message caches. */
-void krb_sa_caches_free(krb_sa *sa);
 
 /* ---- mech_kerberos.c: key and SA state ---- */
 
@@ -115,6 +182,10 @@ void krb_inner_clear(krb_inner *in);
 void krb_kl_clear(krb_sa *sa);
 /* Forgets everything an AP-REQ established (a second AP-REQ on one SA starts over). */
 void krb_apreq_clear(krb_sa *sa);
+/* Remembers the key (of source src) that verified a signature, for the key export. */
+void krb_remember_verified(krb_sa *sa, krb_src src, const krb_keyv *k);
+/* Gives the remembered key its own copy if it is the key of src, which is about to change. */
+void krb_verified_pin(krb_sa *sa, krb_src src);
 
 /* ---- krb_util.c ---- */
 
@@ -157,17 +228,18 @@ void krb_on_krberror(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, not
 
 /* ---- krb_keytab.c ---- */
 
-/* Decrypts ticket with the configured keytab; on failure sets sa->nokey_why (and
- * sa->nokey_unsupported) naming what was looked up. Notes go to notes. */
+/* Decrypts ticket (for service, its sname as sent) with the configured keytab; on failure sets
+ * sa->nokey_why (and sa->nokey_unsupported) naming what was looked up. Notes go to notes. */
 void krb_keytab_open_ticket(krb_sa *sa, krb5_context ctx, keystore *ks, krb5_ticket *ticket,
-                            note_list *notes);
+                            const char *service, note_list *notes);
 
 /* ---- krb_keys.c ---- */
 
 typedef struct {
     const krb_keyv *k;
-    char label[112];
+    krb_src src;
     int authoritative; /* a mismatch with this key proves the signature wrong */
+    char label[112];   /* only when the list was made with labels */
 } krb_cand;
 
 /* At most KRB_CANDS_MAX candidates per token: more than the sources of one token (RFC 4121: 4,
@@ -186,11 +258,13 @@ void krb_kl_refresh(krb_sa *sa, krb5_context ctx, const keylog_entry *e);
  * an enctype libkrb5 does not support. */
 char *krb_nokey_text(const krb_sa *sa, const char *opaque, int *unsupported);
 /* The candidate keys of an RFC 4121 token (acceptor_subkey: its flag 0x04), with what is
- * missing appended to miss; and those of an RFC 4757 token. */
-void krb_cands_cfx(const krb_sa *sa, int acceptor_subkey, krb_cands *cs, GString *miss);
-void krb_cands_rc4(const krb_sa *sa, krb_cands *cs);
-/* Notes that candidates were dropped (cs->dropped), if any. */
-void krb_cands_note(const krb_cands *cs, note_list *notes);
+ * missing appended to miss (may be NULL); and those of an RFC 4757 token. The labels (texts for
+ * messages) are formatted only when labels is set; the list is the same either way. */
+void krb_cands_cfx(const krb_sa *sa, int acceptor_subkey, krb_cands *cs, GString *miss,
+                   int labels);
+void krb_cands_rc4(const krb_sa *sa, krb_cands *cs, int labels);
+/* Notes that candidates were dropped (dropped of a list), if any. */
+void krb_cands_note(size_t dropped, note_list *notes);
 
 /* ---- krb_mic.c ---- */
 
@@ -204,16 +278,23 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque, mss
 
 /* ---- krb_fast.c ---- */
 
-struct hmac_sha1_ctx;
-/* Checks an RFC 4121 MIC checksum (type, usage) over data with k (kk: its krb5_key or NULL) on the
- * AES-SHA1 fast path: 1 match, 0 mismatch, -1 no fast path for this key, usage and type (other
- * enctypes, checksum lengths, or a state that did not give libkrb5's checksum on its first use):
- * then ask libkrb5. */
-int krb_fast_verify(krb5_context ctx, const krb_keyv *k, krb5_key kk, krb5_cksumtype type,
+/* Checks an RFC 4121 MIC checksum (type, usage) over data with k on the AES-SHA1 fast path: 1
+ * match, 0 mismatch, -1 no fast path for this key, usage and type (other enctypes, checksum
+ * lengths, or fast-path states that did not give libkrb5's checksum when first checked in this
+ * capture, cap): then ask libkrb5. */
+int krb_fast_verify(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,
                     krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *ck,
                     size_t cklen);
-/* Wipes and frees a key's fast-path states (NULL: nothing). */
-void krb_fast_free(struct krb_fast *f);
+/* The same over data || data2 (d2len bytes; the two parts need not be contiguous). */
+int krb_fast_verify2(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,
+                     krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *data2,
+                     size_t d2len, const uint8_t *ck, size_t cklen);
+/* The key's caches, made on first use (only the caches of k are written). */
+struct krb_keyx *krb_keyv_x(const krb_keyv *k);
+/* The key's krb5_key, made on first use and kept with the key (NULL if libkrb5 refuses it). */
+krb5_key krb_keyv_kkey(krb5_context ctx, const krb_keyv *k);
+/* Wipes and frees a key's caches (NULL: nothing). */
+void krb_keyx_free(struct krb_keyx *x);
 /* RFC 3961 5.1 n-fold of in (inlen > 0) into outlen bytes. */
 void krb_nfold(const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen);
 /* RFC 3961 5.1 DK(key, constant) for the RFC 3962 AES keys (keylen 16 or 32) into out (keylen
@@ -221,10 +302,15 @@ void krb_nfold(const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen);
 int krb_aes_dk(const uint8_t *key, size_t keylen, const uint8_t *constant, size_t clen,
                uint8_t *out);
 /* The HMAC-SHA1 state of Kc = DK(key, usage || 0x99) for enctype 17 / 18; -1 for others. */
-int krb_aes_sha1_ck_init(struct hmac_sha1_ctx *h, int32_t enctype, const uint8_t *key,
+int krb_aes_sha1_ck_init(struct krb_ck_key *h, int32_t enctype, const uint8_t *key,
                          size_t keylen, krb5_keyusage usage);
-/* hmac-sha1-96-aes* over data with such a state (not changed). */
-void krb_aes_sha1_ck(const struct hmac_sha1_ctx *h, const uint8_t *data, size_t dlen,
-                     uint8_t out[12]);
+/* The same from the n-fold of usage || 0x99 into 16 bytes (krb_ck_fold). */
+int krb_aes_sha1_ck_init_folded(struct krb_ck_key *h, int32_t enctype, const uint8_t *key,
+                                size_t keylen, const uint8_t fold[16]);
+/* RFC 3961 5.1 n-fold of a checksum key's constant usage || 0x99 into 16 bytes. */
+void krb_ck_fold(krb5_keyusage usage, uint8_t out[16]);
+/* hmac-sha1-96-aes* over data || data2 (d2len may be 0) with such a state (not changed). */
+void krb_aes_sha1_ck(const struct krb_ck_key *h, const uint8_t *data, size_t dlen,
+                     const uint8_t *data2, size_t d2len, uint8_t out[12]);
 
 #endif

@@ -5,46 +5,78 @@
 #include <string.h>
 #include <stdarg.h>
 
+/* Copies what an Authenticator / EncAPRepPart gave (the subkey bytes, not their caches). */
+static void inner_copy(krb_inner *dst, const krb_inner *src)
+{
+    krb_inner_clear(dst);
+    if (src->subkey.len)
+        krb_keyv_set(&dst->subkey, src->subkey.enctype, src->subkey.val, src->subkey.len);
+    dst->seq = src->seq;
+    dst->have_seq = src->have_seq;
+    dst->gss_flags = src->gss_flags;
+    dst->have_gss_flags = src->have_gss_flags;
+}
+
+/* Whether the key-log key is the ticket session key (same enctype and bytes). */
+static int kl_is_session(const krb_sa *sa, const krb_keyv *k)
+{
+    return sa->session.len && k->enctype == sa->session.enctype && k->len == sa->session.len &&
+           memcmp(k->val, sa->session.val, k->len) == 0;
+}
+
 /* Brings the key-log cache up to date with the line for opaque: the key itself, and the subkeys
- * it decrypts from the kept Authenticator / AP-REP when it is the session key. */
+ * it decrypts from the kept Authenticator / AP-REP when it is the session key. Once the session
+ * key opened them, their ciphertext is no longer kept: the key-log key opens them exactly when it
+ * is that session key (their integrity checks fail for any other key), and then gives what the
+ * session key gave. */
 void krb_kl_refresh(krb_sa *sa, krb5_context ctx, const keylog_entry *e)
 {
     if (!e) {
-        if (sa->kl_set)
+        if (sa->kl)
             krb_kl_clear(sa);
         return;
     }
-    if (sa->kl_set && sa->kl_src_enctype == e->enctype && sa->kl_src_len == e->key1_len &&
-        sa->kl_line == e->line && memcmp(sa->kl_src, e->key1, e->key1_len) == 0)
+    krb_kl *kl = sa->kl;
+    if (kl && kl->src_enctype == e->enctype && kl->src_len == e->key1_len &&
+        kl->line == e->line && memcmp(kl->src, e->key1, e->key1_len) == 0)
         return;
     krb_kl_clear(sa); /* marks the caches stale */
-    sa->kl_set = 1;
-    sa->kl_src_enctype = e->enctype;
-    sa->kl_src = g_memdup2(e->key1, e->key1_len ? e->key1_len : 1);
-    sa->kl_src_len = e->key1_len;
-    sa->kl_line = e->line;
+    kl = sa->kl = g_new0(krb_kl, 1);
+    kl->src_enctype = e->enctype;
+    kl->src = g_memdup2(e->key1, e->key1_len ? e->key1_len : 1);
+    kl->src_len = e->key1_len;
+    kl->line = e->line;
     char *why = NULL;
     int r = krb_key_fits(ctx, e->enctype, e->key1_len, &why);
     if (r < 0) {
-        sa->kl_why = g_strdup_printf("KERBEROS key-log line %u: %s", e->line, why);
-        sa->kl_unsupported = r == -2;
+        kl->why = g_strdup_printf("KERBEROS key-log line %u: %s", e->line, why);
+        kl->unsupported = r == -2;
         g_free(why);
         return;
     }
-    krb_keyv_set(&sa->kl_key, e->enctype, e->key1, e->key1_len);
-    if (sa->auth_enc.cipher && sa->auth_enc.etype == e->enctype) {
-        if (krb_decrypt_inner(ctx, &sa->kl_key, 11, &sa->auth_enc, 0, &sa->kl_auth, &why) < 0) {
-            krb_inner_clear(&sa->kl_auth); /* not the session key: fine, it may be a subkey */
+    krb_keyv_set(&kl->key, e->enctype, e->key1, e->key1_len);
+    if (sa->auth_enc.len && sa->auth_enc.etype == e->enctype) {
+        if (!sa->auth_enc.cipher) { /* opened by the session key (auth_ok) */
+            if (kl_is_session(sa, &kl->key)) {
+                inner_copy(&kl->auth, &sa->auth);
+                kl->auth_ok = 1;
+            }
+        } else if (krb_decrypt_inner(ctx, &kl->key, 11, &sa->auth_enc, 0, &kl->auth, &why) < 0) {
+            krb_inner_clear(&kl->auth); /* not the session key: fine, it may be a subkey */
             g_free(why);
             why = NULL;
         } else {
-            sa->kl_auth_ok = 1;
+            kl->auth_ok = 1;
         }
     }
-    if (sa->aprep_enc.cipher && sa->aprep_enc.etype == e->enctype &&
-        krb_decrypt_inner(ctx, &sa->kl_key, 12, &sa->aprep_enc, 1, &sa->kl_aprep, &why) < 0) {
-        krb_inner_clear(&sa->kl_aprep);
-        g_free(why);
+    if (sa->aprep_enc.len && sa->aprep_enc.etype == e->enctype) {
+        if (!sa->aprep_enc.cipher) { /* opened by the session key (aprep_ok) */
+            if (kl_is_session(sa, &kl->key))
+                inner_copy(&kl->aprep, &sa->aprep);
+        } else if (krb_decrypt_inner(ctx, &kl->key, 12, &sa->aprep_enc, 1, &kl->aprep, &why) < 0) {
+            krb_inner_clear(&kl->aprep);
+            g_free(why);
+        }
     }
 }
 
@@ -55,17 +87,21 @@ void krb_kl_refresh(krb_sa *sa, krb5_context ctx, const keylog_entry *e)
  * Keys it decrypts out of the AP-REQ / AP-REP are always trusted. */
 static int kl_key_trusted(const krb_sa *sa)
 {
-    return sa->kl_proven || (sa->kl_auth_ok && !sa->kl_auth.subkey.val);
+    const krb_kl *kl = krb_sa_kl(sa);
+    return kl->proven || (kl->auth_ok && !kl->auth.subkey.len);
 }
 
-/* Adds a candidate key with a printf-formatted label for messages. */
-static void cand_add(krb_cands *cs, const krb_keyv *k, int authoritative, const char *fmt, ...)
-    G_GNUC_PRINTF(4, 5);
+/* Adds a candidate key (of source src) with a printf-formatted label for messages (formatted
+ * only when labels). */
+static void cand_add(krb_cands *cs, const krb_sa *sa, krb_src src, int authoritative, int labels,
+                     const char *fmt, ...) G_GNUC_PRINTF(6, 7);
 
 /* Adds a candidate key (unset keys and duplicates of the same bytes are skipped). */
-static void cand_add(krb_cands *cs, const krb_keyv *k, int authoritative, const char *fmt, ...)
+static void cand_add(krb_cands *cs, const krb_sa *sa, krb_src src, int authoritative, int labels,
+                     const char *fmt, ...)
 {
-    if (!k->val)
+    const krb_keyv *k = krb_src_key(sa, src);
+    if (!k->len)
         return;
     for (size_t i = 0; i < cs->n; i++)
         if (cs->c[i].k->enctype == k->enctype && cs->c[i].k->len == k->len &&
@@ -79,11 +115,15 @@ static void cand_add(krb_cands *cs, const krb_keyv *k, int authoritative, const 
     }
     krb_cand *c = &cs->c[cs->n++];
     c->k = k;
+    c->src = src;
     c->authoritative = authoritative;
-    va_list ap;
-    va_start(ap, fmt);
-    g_vsnprintf(c->label, sizeof c->label, fmt, ap);
-    va_end(ap);
+    c->label[0] = 0;
+    if (labels) {
+        va_list ap;
+        va_start(ap, fmt);
+        g_vsnprintf(c->label, sizeof c->label, fmt, ap);
+        va_end(ap);
+    }
 }
 
 /* Why no handshake or key-log key exists for this SA, naming every source looked at. */
@@ -94,7 +134,7 @@ char *krb_nokey_text(const krb_sa *sa, const char *opaque, int *unsupported)
     if (sa->nokey_why) {
         g_string_append(s, sa->nokey_why);
         *unsupported = sa->nokey_unsupported;
-    } else if (sa->apreq_seen && !sa->session.val) {
+    } else if (sa->apreq_seen && !sa->session.len) {
         g_string_append(s, "the AP-REQ gave no usable key");
     } else if (!sa->apreq_seen && sa->bad_token_why) {
         g_string_append_printf(s, "the SA's Kerberos handshake could not be used (%s)",
@@ -102,10 +142,11 @@ char *krb_nokey_text(const krb_sa *sa, const char *opaque, int *unsupported)
     } else if (!sa->apreq_seen) {
         g_string_append(s, "no Kerberos AP-REQ seen on this SA");
     }
-    if (sa->kl_why) {
-        g_string_append_printf(s, "; %s", sa->kl_why);
-        *unsupported |= sa->kl_unsupported;
-    } else if (!sa->kl_set) {
+    const krb_kl *kl = krb_sa_kl(sa);
+    if (kl->why) {
+        g_string_append_printf(s, "; %s", kl->why);
+        *unsupported |= kl->unsupported;
+    } else if (!sa->kl) {
         if (opaque)
             g_string_append_printf(s, "; no KERBEROS key-log entry for opaque %s", opaque);
         else
@@ -114,63 +155,78 @@ char *krb_nokey_text(const krb_sa *sa, const char *opaque, int *unsupported)
     return g_string_free(s, FALSE);
 }
 
+/* An enctype name for a label, only when labels are made (krb5_enctype_to_name costs). */
+static const char *ename(int labels, int32_t e, char *buf, size_t n)
+{
+    return labels ? krb_etype_name(e, buf, n) : "";
+}
+
 /* The RFC 4121 candidates (4.2.2): AcceptorSubkey set -> the acceptor subkey; clear -> the
  * initiator subkey, or the session key when the Authenticator had none. */
-void krb_cands_cfx(const krb_sa *sa, int acceptor_subkey, krb_cands *cs, GString *miss)
+void krb_cands_cfx(const krb_sa *sa, int acceptor_subkey, krb_cands *cs, GString *miss, int labels)
 {
     char eb[64];
+    const krb_kl *kl = krb_sa_kl(sa);
     if (acceptor_subkey) {
-        if (sa->aprep.subkey.val)
-            cand_add(cs, &sa->aprep.subkey, 1, "the acceptor subkey (%s) from the AP-REP",
-                     krb_etype_name(sa->aprep.subkey.enctype, eb, sizeof eb));
-        else if (sa->session.val)
+        if (sa->aprep.subkey.len)
+            cand_add(cs, sa, KRB_SRC_APREP_SUBKEY, 1, labels,
+                     "the acceptor subkey (%s) from the AP-REP",
+                     ename(labels, sa->aprep.subkey.enctype, eb, sizeof eb));
+        else if (sa->session.len && miss)
             g_string_append_printf(miss, "%sthe token has flag AcceptorSubkey but %s",
                                    miss->len ? "; " : "",
                                    !sa->aprep_seen ? "no AP-REP was seen"
                                    : !sa->aprep_ok ? "the AP-REP could not be decrypted"
                                                    : "the AP-REP carried no subkey");
-        if (sa->kl_aprep.subkey.val)
-            cand_add(cs, &sa->kl_aprep.subkey, 1,
+        if (kl->aprep.subkey.len)
+            cand_add(cs, sa, KRB_SRC_KL_APREP_SUBKEY, 1, labels,
                      "the acceptor subkey (%s) from the AP-REP decrypted with key-log line %u",
-                     krb_etype_name(sa->kl_aprep.subkey.enctype, eb, sizeof eb), sa->kl_line);
+                     ename(labels, kl->aprep.subkey.enctype, eb, sizeof eb), kl->line);
     } else {
-        if (sa->auth.subkey.val)
-            cand_add(cs, &sa->auth.subkey, 1, "the authenticator subkey (%s) from the AP-REQ",
-                     krb_etype_name(sa->auth.subkey.enctype, eb, sizeof eb));
-        else if (sa->session.val)
-            cand_add(cs, &sa->session, sa->auth_ok, "the ticket session key (%s)%s",
-                     krb_etype_name(sa->session.enctype, eb, sizeof eb),
+        if (sa->auth.subkey.len)
+            cand_add(cs, sa, KRB_SRC_AUTH_SUBKEY, 1, labels,
+                     "the authenticator subkey (%s) from the AP-REQ",
+                     ename(labels, sa->auth.subkey.enctype, eb, sizeof eb));
+        else if (sa->session.len)
+            cand_add(cs, sa, KRB_SRC_SESSION, sa->auth_ok, labels,
+                     "the ticket session key (%s)%s",
+                     ename(labels, sa->session.enctype, eb, sizeof eb),
                      sa->auth_ok ? "" : " (the Authenticator could not be read)");
-        if (sa->kl_auth.subkey.val)
-            cand_add(cs, &sa->kl_auth.subkey, 1, "the authenticator subkey (%s) from the AP-REQ "
+        if (kl->auth.subkey.len)
+            cand_add(cs, sa, KRB_SRC_KL_AUTH_SUBKEY, 1, labels,
+                     "the authenticator subkey (%s) from the AP-REQ "
                      "decrypted with key-log line %u",
-                     krb_etype_name(sa->kl_auth.subkey.enctype, eb, sizeof eb), sa->kl_line);
+                     ename(labels, kl->auth.subkey.enctype, eb, sizeof eb), kl->line);
     }
-    if (sa->kl_key.val)
-        cand_add(cs, &sa->kl_key, kl_key_trusted(sa), "the key (%s) of KERBEROS key-log line %u",
-                 krb_etype_name(sa->kl_key.enctype, eb, sizeof eb), sa->kl_line);
+    if (kl->key.len)
+        cand_add(cs, sa, KRB_SRC_KL_KEY, kl_key_trusted(sa), labels,
+                 "the key (%s) of KERBEROS key-log line %u",
+                 ename(labels, kl->key.enctype, eb, sizeof eb), kl->line);
 }
 
 /* The RFC 4757 candidates: MIT keeps the initiator subkey, Windows may use the acceptor's
  * (ms-sipae.md 7), so every key the handshake gave is tried. */
-void krb_cands_rc4(const krb_sa *sa, krb_cands *cs)
+void krb_cands_rc4(const krb_sa *sa, krb_cands *cs, int labels)
 {
     int complete = sa->auth_ok && (!sa->aprep_seen || sa->aprep_ok);
-    cand_add(cs, &sa->auth.subkey, complete, "the authenticator subkey from the AP-REQ");
-    cand_add(cs, &sa->aprep.subkey, complete, "the acceptor subkey from the AP-REP");
-    cand_add(cs, &sa->session, complete, "the ticket session key");
-    cand_add(cs, &sa->kl_auth.subkey, 1,
-             "the authenticator subkey decrypted with key-log line %u", sa->kl_line);
-    cand_add(cs, &sa->kl_aprep.subkey, 1,
-             "the acceptor subkey decrypted with key-log line %u", sa->kl_line);
-    cand_add(cs, &sa->kl_key, kl_key_trusted(sa), "the key of KERBEROS key-log line %u",
-             sa->kl_line);
+    unsigned line = krb_sa_kl(sa)->line;
+    cand_add(cs, sa, KRB_SRC_AUTH_SUBKEY, complete, labels,
+             "the authenticator subkey from the AP-REQ");
+    cand_add(cs, sa, KRB_SRC_APREP_SUBKEY, complete, labels,
+             "the acceptor subkey from the AP-REP");
+    cand_add(cs, sa, KRB_SRC_SESSION, complete, labels, "the ticket session key");
+    cand_add(cs, sa, KRB_SRC_KL_AUTH_SUBKEY, 1, labels,
+             "the authenticator subkey decrypted with key-log line %u", line);
+    cand_add(cs, sa, KRB_SRC_KL_APREP_SUBKEY, 1, labels,
+             "the acceptor subkey decrypted with key-log line %u", line);
+    cand_add(cs, sa, KRB_SRC_KL_KEY, kl_key_trusted(sa), labels,
+             "the key of KERBEROS key-log line %u", line);
 }
 
 /* A note when candidates were dropped because the list was full. */
-void krb_cands_note(const krb_cands *cs, note_list *notes)
+void krb_cands_note(size_t dropped, note_list *notes)
 {
-    if (cs->dropped)
+    if (dropped)
         note_add(notes, NOTE_UNSUPPORTED, NOTE_SEV_NOTE, "Kerberos: %zu candidate key(s) not tried: "
-                 "at most %d keys are tried per signature", cs->dropped, KRB_CANDS_MAX);
+                 "at most %d keys are tried per signature", dropped, KRB_CANDS_MAX);
 }

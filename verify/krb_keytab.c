@@ -41,7 +41,7 @@ static char *krb_describe_keytab_miss(krb5_context ctx, krb5_keytab kt, const ch
 /* Decrypts the ticket with the keytab (krb5_server_decrypt_ticket_keytab: no clock or replay
  * checks); without a usable key, sa->nokey_why says which key was looked up and missing. */
 void krb_keytab_open_ticket(krb_sa *sa, krb5_context ctx, keystore *ks, krb5_ticket *ticket,
-                            note_list *notes)
+                            const char *service, note_list *notes)
 {
     char eb[80];
     krb5_error_code rc;
@@ -51,12 +51,12 @@ void krb_keytab_open_ticket(krb_sa *sa, krb5_context ctx, keystore *ks, krb5_tic
     if (!kt) {
         sa->nokey_why = path
             ? g_strdup_printf("keytab %s could not be read or holds no keys: no key for %s "
-                              "kvno %u enctype %s", path, sa->service, sa->tkt_kvno, eb)
+                              "kvno %u enctype %s", path, service, sa->tkt_kvno, eb)
             : g_strdup_printf("no keytab configured (preference mssipae.keytab): no key for %s "
-                              "kvno %u enctype %s", sa->service, sa->tkt_kvno, eb);
+                              "kvno %u enctype %s", service, sa->tkt_kvno, eb);
     } else if (!krb5_c_valid_enctype(sa->tkt_enctype)) {
         sa->nokey_why = g_strdup_printf("ticket for %s uses enctype %s, which libkrb5 does not "
-                                        "support", sa->service, eb);
+                                        "support", service, eb);
         sa->nokey_unsupported = 1;
     } else {
         rc = krb5_server_decrypt_ticket_keytab(ctx, kt, ticket);
@@ -72,14 +72,14 @@ void krb_keytab_open_ticket(krb_sa *sa, krb5_context ctx, keystore *ks, krb5_tic
         if (ticket->enc_part2 && krb5_unparse_name(ctx, ticket->server, &kname) == 0) {
             /* the cleartext sname is not integrity-protected; the keytab entry that decrypted
              * the ticket says whose it really is */
-            if (strcmp(kname, sa->service) != 0)
+            if (strcmp(kname, service) != 0)
                 note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE, "Kerberos AP-REQ: the ticket names "
-                         "%s but was decrypted with the keytab key of %s", sa->service, kname);
+                         "%s but was decrypted with the keytab key of %s", service, kname);
             krb5_free_unparsed_name(ctx, kname);
         }
         if (!ticket->enc_part2)
             sa->nokey_why = krb_describe_keytab_miss(ctx, kt, path ? path : "(in memory)",
-                                                 ticket->server, sa->service, sa->tkt_enctype,
+                                                 ticket->server, service, sa->tkt_enctype,
                                                  sa->tkt_kvno);
     }
 }

@@ -9,100 +9,147 @@
 
 typedef enum { CHK_MATCH, CHK_NOMATCH, CHK_SKIP_TYPE, CHK_SKIP_LEN, CHK_ERROR } chk_res;
 
-/* ---- per-SA caches of what every message would format again (issue 10) ---- */
+/* ---- per-capture state: interned texts, fast-path checks (issue 10) ---- */
 
-/* The candidates of one token kind (and what is missing), as krb_cands_cfx / krb_cands_rc4 made
- * them in epoch. */
-struct krb_cands_cache {
-    uint64_t epoch;
-    krb_cands cs;
-    char *miss;
+struct krb_cap {
+    GHashTable *ids;   /* text -> id */
+    GPtrArray *texts;  /* id - 1 -> text (g_malloc'd) */
+    struct {
+        int32_t enctype;
+        krb5_keyusage usage;
+        int state;
+    } fast[8];
+    size_t nfast;
+    struct {
+        krb5_keyusage usage;
+        uint8_t blk[16];
+    } fold[4];
+    size_t nfold;
+    uint8_t fold_tmp[16]; /* for usages beyond fold */
 };
 
-/* One text, valid in epoch for key (which names the token kind, candidate and sender, or which
- * candidates did not match). */
-struct krb_text_cache {
-    uint64_t epoch;
-    uint64_t key;
-    sig_status status;
-    note_kind note; /* the note that goes with the text (NOTE_KINDS: none) */
-    char *text;
-    char *note_text; /* "Kerberos: <text>" */
-};
-
-static void text_cache_free(struct krb_text_cache *t)
+krb_cap *krb_cap_new(void)
 {
-    if (!t)
+    krb_cap *c = g_new0(krb_cap, 1);
+    c->ids = g_hash_table_new(g_str_hash, g_str_equal);
+    c->texts = g_ptr_array_new_with_free_func(g_free);
+    return c;
+}
+
+void krb_cap_free(krb_cap *cap)
+{
+    if (!cap)
         return;
-    g_free(t->text);
-    g_free(t->note_text);
-    g_free(t);
+    g_hash_table_destroy(cap->ids);
+    g_ptr_array_free(cap->texts, TRUE);
+    g_free(cap);
 }
 
-void krb_sa_caches_free(krb_sa *sa)
+uint32_t krb_cap_intern(krb_cap *cap, char *text)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(sa->cc); i++) {
-        if (sa->cc[i])
-            g_free(sa->cc[i]->miss);
-        g_free(sa->cc[i]);
-        sa->cc[i] = NULL;
+    gpointer id = g_hash_table_lookup(cap->ids, text);
+    if (id) {
+        g_free(text);
+        return GPOINTER_TO_UINT(id);
     }
-    for (size_t i = 0; i < G_N_ELEMENTS(sa->ok_txt); i++) {
-        text_cache_free(sa->ok_txt[i]);
-        sa->ok_txt[i] = NULL;
-    }
-    text_cache_free(sa->bad_txt);
-    sa->bad_txt = NULL;
+    g_ptr_array_add(cap->texts, text);
+    g_hash_table_insert(cap->ids, text, GUINT_TO_POINTER(cap->texts->len));
+    return cap->texts->len;
 }
+
+const char *krb_cap_text(const krb_cap *cap, uint32_t id)
+{
+    return id ? g_ptr_array_index(cap->texts, id - 1) : NULL;
+}
+
+int krb_cap_fast_checked(const krb_cap *cap, int32_t enctype, krb5_keyusage usage)
+{
+    for (size_t i = 0; i < cap->nfast; i++)
+        if (cap->fast[i].enctype == enctype && cap->fast[i].usage == usage)
+            return cap->fast[i].state;
+    return 0;
+}
+
+void krb_cap_fast_set(krb_cap *cap, int32_t enctype, krb5_keyusage usage, int state)
+{
+    if (cap->nfast < G_N_ELEMENTS(cap->fast)) { /* beyond: checked again for the next key */
+        cap->fast[cap->nfast].enctype = enctype;
+        cap->fast[cap->nfast].usage = usage;
+        cap->fast[cap->nfast].state = state;
+        cap->nfast++;
+    }
+}
+
+const uint8_t *krb_cap_ck_fold(krb_cap *cap, krb5_keyusage usage)
+{
+    for (size_t i = 0; i < cap->nfold; i++)
+        if (cap->fold[i].usage == usage)
+            return cap->fold[i].blk;
+    if (cap->nfold == G_N_ELEMENTS(cap->fold)) {
+        krb_ck_fold(usage, cap->fold_tmp);
+        return cap->fold_tmp;
+    }
+    cap->fold[cap->nfold].usage = usage;
+    krb_ck_fold(usage, cap->fold[cap->nfold].blk);
+    return cap->fold[cap->nfold++].blk;
+}
+
+/* ---- per-SA caches of what every message would compute or format again (issue 10) ---- */
+
+/* Forgets the caches when the SA changed since they were made. */
+static void caches_fresh(krb_sa *sa)
+{
+    if (sa->cache_epoch == sa->epoch)
+        return;
+    sa->cache_epoch = sa->epoch;
+    sa->cc_made = 0;
+    memset(sa->ok_i, 0, sizeof sa->ok_i);
+    memset(sa->ok_txt, 0, sizeof sa->ok_txt);
+    sa->bad_txt = sa->bad_note_txt = 0;
+}
+
+/* The candidates of one token kind, without labels, as the cache keeps them. */
+typedef struct {
+    size_t n, dropped;
+    uint8_t c[KRB_CANDS_MAX]; /* krb_src | 0x80 when authoritative */
+    const char *miss;
+} cands_view;
 
 /* The candidates of slot (0, 1: RFC 4121 without / with AcceptorSubkey; 2: RFC 4757), made once
- * per epoch. *miss (slot 0, 1) is what krb_cands_cfx appended. */
-static const krb_cands *cands_cached(krb_sa *sa, int slot, const char **miss)
+ * per epoch; miss (slot 0, 1) is what krb_cands_cfx appended ("" for slot 2). */
+static void cands_cached(krb_sa *sa, int slot, cands_view *v)
 {
-    struct krb_cands_cache *c = sa->cc[slot];
-    if (!c) {
-        c = sa->cc[slot] = g_new0(struct krb_cands_cache, 1);
-        c->epoch = sa->epoch - 1;
+    caches_fresh(sa);
+    if (!(sa->cc_made & (1u << slot))) {
+        krb_cands cs;
+        cs.n = cs.dropped = 0;
+        if (slot < 2) {
+            GString *m = g_string_new(NULL);
+            krb_cands_cfx(sa, slot, &cs, m, 0);
+            sa->cc_miss[slot] = krb_cap_intern(sa->cap, g_string_free(m, FALSE));
+        } else {
+            krb_cands_rc4(sa, &cs, 0);
+        }
+        for (size_t i = 0; i < cs.n; i++)
+            sa->cc[slot][i] = (uint8_t)(cs.c[i].src | (cs.c[i].authoritative ? 0x80 : 0));
+        sa->cc_n[slot] = (uint8_t)cs.n;
+        sa->cc_dropped[slot] = (uint8_t)(cs.dropped > 255 ? 255 : cs.dropped);
+        sa->cc_made |= (uint8_t)(1u << slot);
     }
-    if (c->epoch != sa->epoch) {
-        memset(&c->cs, 0, sizeof c->cs);
-        g_free(c->miss);
-        GString *m = g_string_new(NULL);
-        if (slot < 2)
-            krb_cands_cfx(sa, slot, &c->cs, m);
-        else
-            krb_cands_rc4(sa, &c->cs);
-        c->miss = g_string_free(m, FALSE);
-        c->epoch = sa->epoch;
-    }
-    if (miss)
-        *miss = c->miss;
-    return &c->cs;
+    v->n = sa->cc_n[slot];
+    v->dropped = sa->cc_dropped[slot];
+    memcpy(v->c, sa->cc[slot], v->n);
+    v->miss = slot < 2 ? krb_cap_text(sa->cap, sa->cc_miss[slot]) : "";
 }
 
-/* The text kept in *slot for key in this epoch, or NULL. */
-static struct krb_text_cache *text_get(krb_sa *sa, struct krb_text_cache **slot, uint64_t key)
+/* The same candidates with their labels (for texts: made only when a text is made). */
+static void cands_labelled(const krb_sa *sa, int slot, krb_cands *cs)
 {
-    struct krb_text_cache *t = *slot;
-    return t && t->text && t->epoch == sa->epoch && t->key == key ? t : NULL;
-}
-
-/* Keeps text (taken) in *slot for key in this epoch. */
-static struct krb_text_cache *text_set(krb_sa *sa, struct krb_text_cache **slot, uint64_t key,
-                                       sig_status status, note_kind note, char *text)
-{
-    struct krb_text_cache *t = *slot;
-    if (!t)
-        t = *slot = g_new0(struct krb_text_cache, 1);
-    g_free(t->text);
-    g_free(t->note_text);
-    t->epoch = sa->epoch;
-    t->key = key;
-    t->status = status;
-    t->note = note;
-    t->text = text;
-    t->note_text = note == NOTE_KINDS ? NULL : g_strconcat("Kerberos: ", text, NULL);
-    return t;
+    cs->n = cs->dropped = 0;
+    if (slot < 2)
+        krb_cands_cfx(sa, slot, cs, NULL, 1);
+    else
+        krb_cands_rc4(sa, cs, 1);
 }
 
 /* prefix || "0x" || hex8(hi) when have_hi || hex8(lo) || suffix: the printf "0x%08x%08x" /
@@ -126,46 +173,72 @@ static char *text_with_seq(const char *prefix, int have_hi, uint32_t hi, uint32_
     return out;
 }
 
-/* The key's krb5_key, created on first use and kept with the key (NULL if libkrb5 refuses it).
- * Only the caches of k are written: the key bytes never change. */
-static krb5_key keyv_kkey(krb5_context ctx, const krb_keyv *ck)
+/* The input of an RFC 4121 MIC checksum, buffer || token[0..15] (RFC 4121 4.2.4): the fast path
+ * reads the two parts where they are; libkrb5 gets them joined, made on first need. */
+typedef struct {
+    const uint8_t *buf;
+    size_t buflen;
+    const uint8_t *tok16;
+    uint8_t *data; /* joined, or NULL */
+    uint8_t *heap;
+    uint8_t stack[2048];
+} cfx_input;
+
+static const uint8_t *cfx_joined(cfx_input *in)
 {
-    krb_keyv *k = (krb_keyv *)ck;
-    if (!k->kk) {
-        krb5_keyblock kb = krb_keyv_block(k);
-        if (krb5_k_create_key(ctx, &kb, &k->kk) != 0)
-            k->kk = NULL;
+    if (!in->data) {
+        size_t dlen = in->buflen + 16;
+        in->data = dlen <= sizeof in->stack ? in->stack : (in->heap = g_malloc(dlen));
+        if (in->buflen)
+            memcpy(in->data, in->buf, in->buflen);
+        memcpy(in->data + in->buflen, in->tok16, 16);
     }
-    return k->kk;
+    return in->data;
+}
+
+static void cfx_input_done(cfx_input *in)
+{
+    if (in->data)
+        secure_wipe(in->data, in->buflen + 16);
+    g_free(in->heap);
 }
 
 /* RFC 4121 4.2.6.1: checksum = mandatory checksum of the key's enctype with usage
  * 23 (KG-USAGE-ACCEPTOR-SIGN) or 25 (KG-USAGE-INITIATOR-SIGN) over buffer || token[0..15]. */
-static chk_res check_cfx(krb5_context ctx, const krb_keyv *k, krb5_keyusage usage,
-                         const uint8_t *data, size_t dlen, const uint8_t *ck, size_t cklen,
-                         size_t *want_len)
+static chk_res check_cfx(krb5_context ctx, krb_cap *cap, const krb_keyv *k,
+                         krb5_keyusage usage, cfx_input *in, const uint8_t *ck,
+                         size_t cklen, size_t *want_len)
 {
-    krb5_keyblock kb = krb_keyv_block(k);
-    if (!k->ck_state) {
+    struct krb_keyx *kc = krb_keyv_x(k); /* cache only */
+    if (!kc->ck_state && (k->enctype == ENCTYPE_AES128_CTS_HMAC_SHA1_96 ||
+                          k->enctype == ENCTYPE_AES256_CTS_HMAC_SHA1_96)) {
+        /* RFC 3962 7: the required checksums of enctypes 17 and 18 are hmac-sha1-96-aes128 (15)
+         * and hmac-sha1-96-aes256 (16), 12 bytes -- what libkrb5 would say below */
+        kc->ck_state = 1;
+        kc->ck_type = k->enctype == ENCTYPE_AES128_CTS_HMAC_SHA1_96
+                          ? CKSUMTYPE_HMAC_SHA1_96_AES128 : CKSUMTYPE_HMAC_SHA1_96_AES256;
+        kc->ck_len = 12;
+    }
+    if (!kc->ck_state) {
         /* cksumtype 0: libkrb5 picks the enctype's mandatory checksum (RFC 3961 "required");
          * learnt once per key from a checksum over empty data */
-        krb_keyv *kc = (krb_keyv *)k; /* cache only */
         krb5_checksum mand;
         krb5_data empty = {KV5M_DATA, 0, (char *)""};
+        krb5_keyblock kb = krb_keyv_block(k);
         memset(&mand, 0, sizeof mand);
         if (krb5_c_make_checksum(ctx, 0, &kb, usage, &empty, &mand) != 0) {
             kc->ck_state = -1;
         } else {
             kc->ck_state = 1;
             kc->ck_type = mand.checksum_type;
-            kc->ck_len = mand.length;
+            kc->ck_len = (uint8_t)mand.length;
             krb5_free_checksum_contents(ctx, &mand);
         }
     }
-    if (k->ck_state < 0)
+    if (kc->ck_state < 0)
         return CHK_SKIP_TYPE;
-    krb5_cksumtype type = k->ck_type;
-    *want_len = k->ck_len;
+    krb5_cksumtype type = kc->ck_type;
+    *want_len = kc->ck_len;
     if (*want_len != cklen)
         return CHK_SKIP_LEN;
     krb5_checksum c;
@@ -174,14 +247,17 @@ static chk_res check_cfx(krb5_context ctx, const krb_keyv *k, krb5_keyusage usag
     c.checksum_type = type;
     c.length = (unsigned int)cklen;
     c.contents = (krb5_octet *)ck;
-    krb5_data d = {KV5M_DATA, (unsigned int)dlen, (char *)data};
     krb5_boolean valid = FALSE;
-    krb5_key kk = keyv_kkey(ctx, k);
-    /* AES-SHA1 (17, 18): the HMAC key state kept per key and usage, checked against libkrb5 the
-     * first time; other enctypes, and a state that did not match, go to libkrb5 */
-    int fast = krb_fast_verify(ctx, k, kk, type, usage, data, dlen, ck, cklen);
+    /* AES-SHA1 (17, 18): the HMAC key states kept per key and usage, checked against libkrb5
+     * once per capture; other enctypes, and states that did not match, go to libkrb5 (with a
+     * krb5_key kept per key, made only then) */
+    int fast = krb_fast_verify2(ctx, cap, k, type, usage, in->buf, in->buflen, in->tok16, 16, ck,
+                                cklen);
     if (fast >= 0)
         return fast ? CHK_MATCH : CHK_NOMATCH;
+    krb5_data d = {KV5M_DATA, (unsigned int)(in->buflen + 16), (char *)cfx_joined(in)};
+    krb5_keyblock kb = krb_keyv_block(k);
+    krb5_key kk = krb_keyv_kkey(ctx, k);
     krb5_error_code rc = kk ? krb5_k_verify_checksum(ctx, kk, usage, &d, &c, &valid)
                             : krb5_c_verify_checksum(ctx, &kb, usage, &d, &c, &valid);
     if (rc != 0)
@@ -201,7 +277,7 @@ static chk_res check_rc4(krb5_context ctx, const krb_keyv *k, const uint8_t *dat
     krb5_checksum c;
     krb5_data d = {KV5M_DATA, (unsigned int)dlen, (char *)data};
     memset(&c, 0, sizeof c);
-    krb5_key kk = keyv_kkey(ctx, k);
+    krb5_key kk = krb_keyv_kkey(ctx, k);
     krb5_error_code rc = kk ? krb5_k_make_checksum(ctx, CKSUMTYPE_HMAC_MD5_ARCFOUR, kk, 15, &d, &c)
                             : krb5_c_make_checksum(ctx, CKSUMTYPE_HMAC_MD5_ARCFOUR, &kb, 15, &d, &c);
     if (rc != 0)
@@ -241,16 +317,6 @@ static const char *hdr_of(mssipae_dir dir)
     return dir == DIR_S2C ? "a server header (rspauth=)" : "a client header (response=)";
 }
 
-/* Keeps a copy of the key that verified a signature: the SA's key, for the key export. */
-static void remember_verified(krb_sa *sa, const krb_keyv *k)
-{
-    if (k == &sa->verified || (sa->verified.val && sa->verified.enctype == k->enctype &&
-                               sa->verified.len == k->len &&
-                               memcmp(sa->verified.val, k->val, k->len) == 0))
-        return;
-    krb_keyv_set(&sa->verified, k->enctype, k->val, k->len);
-}
-
 /* A MIC that verifies but was made by the other side than the header it sits in says: a
  * signature reflected from the other direction, never valid. */
 static sig_verdict reflected(const char *fmt_name, int acceptor, const char *marker,
@@ -269,23 +335,28 @@ static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char
                                 size_t cklen, const char *miss, note_list *notes);
 
 /* no_match, the text kept per SA when keys were tried (it then depends only on the candidates,
- * i.e. slot and epoch, and on which of them did not match). */
+ * i.e. slot and epoch, and on which of them did not match). The labelled candidates are made
+ * only when a text is made. */
 static sig_verdict no_match(krb_sa *sa, int slot, const char *opaque, const char *fmt_name,
-                            const krb_cands *cs, const chk_res *res, size_t want_len,
+                            const cands_view *cv, const chk_res *res, size_t want_len,
                             size_t cklen, const char *miss, note_list *notes)
 {
     uint64_t nomatch = 0;
-    for (size_t i = 0; i < cs->n; i++)
+    for (size_t i = 0; i < cv->n; i++)
         if (res[i] == CHK_NOMATCH)
             nomatch |= (uint64_t)1 << i;
-    if (!nomatch)
-        return no_match_fmt(sa, opaque, fmt_name, cs, res, want_len, cklen, miss, notes);
+    krb_cands cs;
+    if (!nomatch) {
+        cands_labelled(sa, slot, &cs);
+        return no_match_fmt(sa, opaque, fmt_name, &cs, res, want_len, cklen, miss, notes);
+    }
     uint64_t key = nomatch << 2 | (uint64_t)slot;
-    struct krb_text_cache *t = text_get(sa, &sa->bad_txt, key);
-    if (!t) {
+    caches_fresh(sa);
+    if (!sa->bad_txt || sa->bad_key != key) {
         /* made once: the note it adds, if any, is "Kerberos: <why>" with severity warning */
+        cands_labelled(sa, slot, &cs);
         note_list *tmp = note_list_new();
-        sig_verdict v = no_match_fmt(sa, opaque, fmt_name, cs, res, want_len, cklen, miss, tmp);
+        sig_verdict v = no_match_fmt(sa, opaque, fmt_name, &cs, res, want_len, cklen, miss, tmp);
         const mssipae_note *n = tmp->len ? &g_array_index(tmp, mssipae_note, 0) : NULL;
         int cacheable = tmp->len == 0 ||
                         (tmp->len == 1 && n->sev == NOTE_SEV_WARN && v.why &&
@@ -300,11 +371,17 @@ static sig_verdict no_match(krb_sa *sa, int slot, const char *opaque, const char
         }
         note_kind nk = n ? n->kind : NOTE_KINDS;
         note_list_free(tmp);
-        t = text_set(sa, &sa->bad_txt, key, v.status, nk, v.why); /* takes v.why */
+        sa->bad_key = key;
+        sa->bad_status = (uint8_t)v.status;
+        sa->bad_note = (uint8_t)nk;
+        sa->bad_note_txt = nk == NOTE_KINDS
+            ? 0 : krb_cap_intern(sa->cap, g_strconcat("Kerberos: ", v.why, NULL));
+        sa->bad_txt = krb_cap_intern(sa->cap, v.why); /* takes v.why */
     }
-    if (t->note != NOTE_KINDS)
-        note_add_text(notes, t->note, NOTE_SEV_WARN, t->note_text);
-    return verdict_copy(t->status, t->text);
+    if (sa->bad_note_txt)
+        note_add_text(notes, (note_kind)sa->bad_note, NOTE_SEV_WARN,
+                      krb_cap_text(sa->cap, sa->bad_note_txt));
+    return verdict_copy((sig_status)sa->bad_status, krb_cap_text(sa->cap, sa->bad_txt));
 }
 
 static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char *fmt_name,
@@ -317,7 +394,7 @@ static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char
         if (res[i] == CHK_NOMATCH) {
             tried++;
             auth |= cs->c[i].authoritative;
-            kl_untrusted |= cs->c[i].k == &sa->kl_key && !cs->c[i].authoritative;
+            kl_untrusted |= cs->c[i].src == KRB_SRC_KL_KEY && !cs->c[i].authoritative;
             g_string_append_printf(t, "%s%s", t->len ? ", " : "", cs->c[i].label);
         } else if (res[i] == CHK_SKIP_LEN) {
             badlen++;
@@ -362,6 +439,22 @@ static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char
     return v;
 }
 
+/* The VALID text before its SND_SEQ for candidate i of slot, sent by acceptor, kept per SA in
+ * ok_txt[tslot] (fmt: "... verified with %s, key usage %d (sent by the %s), SND_SEQ "). */
+static const char *ok_text(krb_sa *sa, int slot, int tslot, size_t i, const char *fmt,
+                           int usage, int acceptor)
+{
+    caches_fresh(sa);
+    if (sa->ok_txt[tslot] && sa->ok_i[tslot] == i + 1)
+        return krb_cap_text(sa->cap, sa->ok_txt[tslot]);
+    krb_cands cs;
+    cands_labelled(sa, slot, &cs);
+    sa->ok_txt[tslot] = krb_cap_intern(sa->cap, g_strdup_printf(fmt, i < cs.n ? cs.c[i].label : "",
+                                                                usage, who(acceptor)));
+    sa->ok_i[tslot] = (uint8_t)(i + 1);
+    return krb_cap_text(sa->cap, sa->ok_txt[tslot]);
+}
+
 /* RFC 4121 4.2.6.1 MIC token: 04 04 | Flags | FF x5 | SND_SEQ (8) | SGN_CKSUM. */
 sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
                               mssipae_dir dir, const uint8_t *buf, size_t buflen,
@@ -385,31 +478,32 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
                       (uint32_t)sig[14] << 8 | sig[15];
     krb5_keyusage usage = acceptor ? 23 : 25;
 
-    const char *miss = NULL;
-    /* kept per SA (a match that makes the cache stale does not rebuild it before we return) */
-    const krb_cands *cs = cands_cached(sa, acc_subkey, &miss);
-    krb_cands_note(cs, notes);
-    if (!acc_subkey && sa->aprep.subkey.val)
+    /* kept per SA; a copy, as a match may make the cache stale before we return */
+    cands_view cv;
+    cands_cached(sa, acc_subkey, &cv);
+    krb_cands_note(cv.dropped, notes);
+    if (!acc_subkey && sa->aprep.subkey.len)
         note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE, "Kerberos: the AP-REP set an acceptor subkey "
                  "but this RFC 4121 token lacks flag AcceptorSubkey (0x04): checked with the "
                  "initiator's key");
 
     /* data = buffer || first 16 bytes of the token (RFC 4121 4.2.4) */
-    size_t dlen = buflen + 16;
-    uint8_t stackbuf[2048];
-    uint8_t *data = dlen <= sizeof stackbuf ? stackbuf : g_malloc(dlen);
-    if (buflen)
-        memcpy(data, buf, buflen);
-    memcpy(data + buflen, sig, 16);
-    chk_res res[G_N_ELEMENTS(cs->c)];
+    cfx_input in;
+    in.buf = buflen ? buf : (const uint8_t *)"";
+    in.buflen = buflen;
+    in.tok16 = sig;
+    in.data = in.heap = NULL;
+    chk_res res[KRB_CANDS_MAX];
     size_t want_len = 0;
     sig_verdict v = {SIG_NONE, NULL};
-    for (size_t i = 0; i < cs->n && v.status == SIG_NONE; i++) {
-        res[i] = check_cfx(ctx, cs->c[i].k, usage, data, dlen, sig + 16, siglen - 16, &want_len);
+    for (size_t i = 0; i < cv.n && v.status == SIG_NONE; i++) {
+        krb_src src = (krb_src)(cv.c[i] & 0x7f);
+        const krb_keyv *k = krb_src_key(sa, src);
+        res[i] = check_cfx(ctx, sa->cap, k, usage, &in, sig + 16, siglen - 16, &want_len);
         if (res[i] != CHK_MATCH)
             continue;
-        if (cs->c[i].k == &sa->kl_key && !sa->kl_proven) {
-            sa->kl_proven = 1; /* a checksum match proves the key (a cache, like a derived key) */
+        if (src == KRB_SRC_KL_KEY && !sa->kl->proven) {
+            sa->kl->proven = 1; /* a checksum match proves the key (a cache, like a derived key) */
             krb_sa_changed(sa); /* it is now authoritative: candidates and texts change */
         }
         if (acceptor != (dir == DIR_S2C)) {
@@ -419,28 +513,22 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
         } else {
             /* "RFC 4121 MIC verified with %s, key usage %d (sent by the %s), SND_SEQ %s", the
              * part before SND_SEQ kept per SA (candidate, sender) */
-            uint64_t key = (uint64_t)i << 8 | (uint64_t)acc_subkey << 4 | (uint64_t)acceptor;
-            struct krb_text_cache **slot = &sa->ok_txt[acc_subkey * 2 + acceptor];
-            struct krb_text_cache *t = text_get(sa, slot, key);
-            if (!t)
-                t = text_set(sa, slot, key, SIG_VALID, NOTE_KINDS, g_strdup_printf(
-                    "RFC 4121 MIC verified with %s, key usage %d (sent by the %s), SND_SEQ ",
-                    cs->c[i].label, (int)usage, who(acceptor)));
+            const char *t = ok_text(sa, acc_subkey, acc_subkey * 2 + acceptor, i,
+                                    "RFC 4121 MIC verified with %s, key usage %d (sent by the "
+                                    "%s), SND_SEQ ", (int)usage, acceptor);
             v.status = SIG_VALID;
-            v.why = text_with_seq(t->text, seq_hi != 0, seq_hi, seq_lo, "");
-            remember_verified(sa, cs->c[i].k);
+            v.why = text_with_seq(t, seq_hi != 0, seq_hi, seq_lo, "");
+            krb_remember_verified(sa, src, k);
         }
     }
-    secure_wipe(data, dlen);
-    if (data != stackbuf)
-        g_free(data);
+    cfx_input_done(&in);
     if (v.status == SIG_NONE) {
-        if (cs->n == 0 && acceptor != (dir == DIR_S2C))
+        if (cv.n == 0 && acceptor != (dir == DIR_S2C))
             note_add(notes, NOTE_TOKEN, NOTE_SEV_WARN, "Kerberos: RFC 4121 MIC with flag "
                      "SentByAcceptor %s is carried in %s", acceptor ? "set" : "clear",
                      hdr_of(dir));
-        v = no_match(sa, acc_subkey, opaque, "RFC 4121 MIC", cs, res, want_len, siglen - 16,
-                     miss, notes);
+        v = no_match(sa, acc_subkey, opaque, "RFC 4121 MIC", &cv, res, want_len, siglen - 16,
+                     cv.miss, notes);
     }
     return v;
 }
@@ -463,8 +551,9 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
     if (hdr[4] != 0xff || hdr[5] != 0xff || hdr[6] != 0xff || hdr[7] != 0xff)
         return verdict_make(SIG_MALFORMED, "RFC 4757 MIC: SEAL_ALG / Filler are %02x%02x %02x%02x, "
                             "not ffff ffff", hdr[4], hdr[5], hdr[6], hdr[7]);
-    const krb_cands *cs = cands_cached(sa, 2, NULL);
-    krb_cands_note(cs, notes);
+    cands_view cv;
+    cands_cached(sa, 2, &cv);
+    krb_cands_note(cv.dropped, notes);
 
     /* checksum input = header8 (TOK_ID .. Filler) || buffer (RFC 4757 7.2) */
     size_t dlen = buflen + 8;
@@ -473,15 +562,17 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
     memcpy(data, hdr, 8);
     if (buflen)
         memcpy(data + 8, buf, buflen);
-    chk_res res[G_N_ELEMENTS(cs->c)];
+    chk_res res[KRB_CANDS_MAX];
     sig_verdict v = {SIG_NONE, NULL};
-    for (size_t i = 0; i < cs->n && v.status == SIG_NONE; i++) {
+    for (size_t i = 0; i < cv.n && v.status == SIG_NONE; i++) {
         uint8_t ps[8];
-        res[i] = check_rc4(ctx, cs->c[i].k, data, dlen, hdr + 8, hdr + 16, ps);
+        krb_src src = (krb_src)(cv.c[i] & 0x7f);
+        const krb_keyv *k = krb_src_key(sa, src);
+        res[i] = check_rc4(ctx, k, data, dlen, hdr + 8, hdr + 16, ps);
         if (res[i] != CHK_MATCH)
             continue;
-        if (cs->c[i].k == &sa->kl_key && !sa->kl_proven) {
-            sa->kl_proven = 1;
+        if (src == KRB_SRC_KL_KEY && !sa->kl->proven) {
+            sa->kl->proven = 1;
             krb_sa_changed(sa);
         }
         uint32_t seq = (uint32_t)ps[0] << 24 | (uint32_t)ps[1] << 16 | (uint32_t)ps[2] << 8 | ps[3];
@@ -491,9 +582,12 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
         else if (ps[4] == 0xff && ps[5] == 0xff && ps[6] == 0xff && ps[7] == 0xff)
             acceptor = 1;
         else {
+            krb_cands cs;
+            cands_labelled(sa, 2, &cs);
             v = verdict_make(SIG_INVALID, "RFC 4757 MIC: checksum matches with %s but SND_SEQ "
                              "decrypts to direction %02x%02x%02x%02x (neither 00000000 nor "
-                             "ffffffff)", cs->c[i].label, ps[4], ps[5], ps[6], ps[7]);
+                             "ffffffff)", i < cs.n ? cs.c[i].label : "", ps[4], ps[5], ps[6],
+                             ps[7]);
             note_add(notes, NOTE_INVALID, NOTE_SEV_WARN, "Kerberos: %s", v.why);
             break;
         }
@@ -506,24 +600,19 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
              * sequence number is visible, and hand it to the tracker, which watches it */
             /* "RFC 4757 MIC verified with %s, key usage 15 (sent by the %s), SND_SEQ 0x%08x
              * (not covered by the checksum)", the part before SND_SEQ kept per SA */
-            uint64_t key = (uint64_t)i << 8 | (uint64_t)2 << 4 | (uint64_t)acceptor;
-            struct krb_text_cache **slot = &sa->ok_txt[4 + acceptor];
-            struct krb_text_cache *t = text_get(sa, slot, key);
-            if (!t)
-                t = text_set(sa, slot, key, SIG_VALID, NOTE_KINDS, g_strdup_printf(
-                    "RFC 4757 MIC verified with %s, key usage 15 (sent by the %s), SND_SEQ ",
-                    cs->c[i].label, who(acceptor)));
+            const char *t = ok_text(sa, 2, 4 + acceptor, i, "RFC 4757 MIC verified with %s, key "
+                                    "usage %d (sent by the %s), SND_SEQ ", 15, acceptor);
             v.status = SIG_VALID;
-            v.why = text_with_seq(t->text, 0, 0, seq, " (not covered by the checksum)");
+            v.why = text_with_seq(t, 0, 0, seq, " (not covered by the checksum)");
             v.has_unprotected_seq = 1;
             v.unprotected_seq = seq;
-            remember_verified(sa, cs->c[i].k);
+            krb_remember_verified(sa, src, k);
         }
     }
     secure_wipe(data, dlen);
     if (data != stackbuf)
         g_free(data);
     if (v.status == SIG_NONE)
-        v = no_match(sa, 2, opaque, "RFC 4757 MIC", cs, res, 0, 8, "", notes);
+        v = no_match(sa, 2, opaque, "RFC 4757 MIC", &cv, res, 0, 8, "", notes);
     return v;
 }

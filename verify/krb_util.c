@@ -70,10 +70,16 @@ void krb_gss_flag_names(uint32_t f, char *buf, size_t n)
         {0x100, "TRANS"},   {0x1000, "DCE_STYLE"}, {0x2000, "IDENTIFY"},
         {0x4000, "EXTENDED_ERROR"},
     };
-    GString *s = g_string_new(NULL);
+    char s[160]; /* every name once, with spaces: 91 bytes */
+    size_t len = 0;
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
-        if (f & names[i].bit)
-            g_string_append_printf(s, "%s%s", s->len ? " " : "", names[i].name);
-    g_strlcpy(buf, s->len ? s->str : "none", n);
-    g_string_free(s, TRUE);
+        if (f & names[i].bit) {
+            size_t nl = strlen(names[i].name);
+            if (len)
+                s[len++] = ' ';
+            memcpy(s + len, names[i].name, nl);
+            len += nl;
+        }
+    s[len] = 0;
+    g_strlcpy(buf, len ? s : "none", n);
 }

@@ -27,24 +27,19 @@
 /* Wipes and frees a key so secrets do not linger in freed heap memory. */
 void krb_keyv_clear(krb_keyv *k)
 {
-    if (k->val) {
-        secure_wipe(k->val, k->len);
-        g_free(k->val);
-    }
-    if (k->kk)
-        krb5_k_free_key(NULL, k->kk); /* zaps the key and its derived keys; needs no context */
-    krb_fast_free(k->fast);         /* wipes the HMAC key states */
-    memset(k, 0, sizeof *k);
+    krb_keyx_free(k->x); /* zaps the krb5_key and its derived keys, wipes the HMAC states */
+    secure_wipe(k, sizeof *k);
 }
 
-/* Copies key bytes into an SA-owned key. */
+/* Copies key bytes into an SA-owned key (len <= KRB_KEY_MAX: krb_key_fits checked it). */
 void krb_keyv_set(krb_keyv *k, int32_t enctype, const uint8_t *val, size_t len)
 {
     krb_keyv_clear(k);
+    if (len > KRB_KEY_MAX)
+        return; /* no libkrb5 enctype has a longer key */
     k->enctype = enctype;
-    k->val = g_malloc(len ? len : 1);
     memcpy(k->val, val, len);
-    k->len = len;
+    k->len = (uint8_t)len;
 }
 
 /* A krb5 view of an SA key, for the krb5_c_* calls (which never modify it). */
@@ -54,8 +49,8 @@ krb5_keyblock krb_keyv_block(const krb_keyv *k)
     memset(&kb, 0, sizeof kb);
     kb.magic = KV5M_KEYBLOCK;
     kb.enctype = k->enctype;
-    kb.length = (unsigned int)k->len;
-    kb.contents = k->val;
+    kb.length = k->len;
+    kb.contents = (krb5_octet *)k->val;
     return kb;
 }
 
@@ -78,35 +73,111 @@ void krb_sa_changed(krb_sa *sa)
     sa->epoch++;
 }
 
+static const krb_kl kl_none;
+
+const krb_kl *krb_sa_kl(const krb_sa *sa)
+{
+    return sa->kl ? sa->kl : &kl_none;
+}
+
+const krb_keyv *krb_src_key(const krb_sa *sa, krb_src src)
+{
+    const krb_kl *kl = krb_sa_kl(sa);
+    switch (src) {
+    case KRB_SRC_SESSION:
+        return &sa->session;
+    case KRB_SRC_AUTH_SUBKEY:
+        return &sa->auth.subkey;
+    case KRB_SRC_APREP_SUBKEY:
+        return &sa->aprep.subkey;
+    case KRB_SRC_KL_AUTH_SUBKEY:
+        return &kl->auth.subkey;
+    case KRB_SRC_KL_APREP_SUBKEY:
+        return &kl->aprep.subkey;
+    case KRB_SRC_KL_KEY:
+    default:
+        return &kl->key;
+    }
+}
+
+/* The key that last verified a signature, or NULL. */
+static const krb_keyv *verified_key(const krb_sa *sa)
+{
+    if (sa->verified_src == KRB_VERIFIED_COPY)
+        return sa->verified_copy;
+    if (sa->verified_src)
+        return krb_src_key(sa, (krb_src)(sa->verified_src - 1));
+    return NULL;
+}
+
+static void verified_clear(krb_sa *sa)
+{
+    if (sa->verified_copy) {
+        krb_keyv_clear(sa->verified_copy);
+        g_free(sa->verified_copy);
+    }
+    sa->verified_copy = NULL;
+    sa->verified_src = 0;
+}
+
+/* Makes the verified key a copy of its own when it is the key of src, which is about to change. */
+void krb_verified_pin(krb_sa *sa, krb_src src)
+{
+    if (sa->verified_src != (uint8_t)(src + 1))
+        return;
+    const krb_keyv *k = krb_src_key(sa, src);
+    sa->verified_copy = g_new0(krb_keyv, 1);
+    krb_keyv_set(sa->verified_copy, k->enctype, k->val, k->len);
+    sa->verified_src = KRB_VERIFIED_COPY;
+}
+
+/* Remembers the key (of source src) that verified a signature: the SA's key, for the key export.
+ * The handshake's own keys are referred to (they change only with a new AP-REQ, which forgets
+ * this, or a new AP-REP, which pins it); key-log keys are copied. */
+void krb_remember_verified(krb_sa *sa, krb_src src, const krb_keyv *k)
+{
+    const krb_keyv *cur = verified_key(sa);
+    if (cur == k || (cur && cur->enctype == k->enctype && cur->len == k->len &&
+                     memcmp(cur->val, k->val, k->len) == 0))
+        return;
+    if (src <= KRB_SRC_APREP_SUBKEY) {
+        verified_clear(sa);
+        sa->verified_src = (uint8_t)(src + 1);
+        return;
+    }
+    krb_keyv *c = g_new0(krb_keyv, 1);
+    krb_keyv_set(c, k->enctype, k->val, k->len);
+    verified_clear(sa);
+    sa->verified_copy = c;
+    sa->verified_src = KRB_VERIFIED_COPY;
+}
+
 /* Forgets the key-log cache, e.g. when the handshake or the key-log line changed. */
 void krb_kl_clear(krb_sa *sa)
 {
     krb_sa_changed(sa);
-    if (sa->kl_src) {
-        secure_wipe(sa->kl_src, sa->kl_src_len);
-        g_free(sa->kl_src);
+    krb_kl *kl = sa->kl;
+    if (!kl)
+        return;
+    if (kl->src) {
+        secure_wipe(kl->src, kl->src_len);
+        g_free(kl->src);
     }
-    sa->kl_src = NULL;
-    sa->kl_src_len = 0;
-    sa->kl_set = 0;
-    krb_keyv_clear(&sa->kl_key);
-    krb_inner_clear(&sa->kl_auth);
-    krb_inner_clear(&sa->kl_aprep);
-    g_free(sa->kl_why);
-    sa->kl_why = NULL;
-    sa->kl_unsupported = 0;
-    sa->kl_auth_ok = 0;
-    sa->kl_proven = 0;
+    krb_keyv_clear(&kl->key);
+    krb_inner_clear(&kl->auth);
+    krb_inner_clear(&kl->aprep);
+    g_free(kl->why);
+    g_free(kl);
+    sa->kl = NULL;
 }
 
 /* Forgets everything an AP-REQ established (a second AP-REQ on one SA starts over). */
 void krb_apreq_clear(krb_sa *sa)
 {
-    krb_keyv_clear(&sa->verified);
+    verified_clear(sa);
     sa->apreq_seen = 0;
-    g_free(sa->service);
     g_free(sa->client);
-    sa->service = sa->client = NULL;
+    sa->client = NULL;
     sa->tkt_enctype = 0;
     sa->tkt_kvno = 0;
     krb_keyv_clear(&sa->session);
@@ -121,10 +192,27 @@ void krb_apreq_clear(krb_sa *sa)
     krb_kl_clear(sa);
 }
 
-/* A fresh SA knows nothing: every field zero means "not seen". */
+static void *krb_cap_new_v(void)
+{
+    return krb_cap_new();
+}
+
+static void krb_cap_free_v(void *cap)
+{
+    krb_cap_free(cap);
+}
+
+/* A fresh SA knows nothing: every field zero means "not seen". Without a per-capture state (unit
+ * tests), the SA makes its own. */
 static void *krb_sa_new(void *cap)
 {
-    return g_new0(krb_sa, 1);
+    krb_sa *sa = g_new0(krb_sa, 1);
+    sa->cap = cap;
+    if (!cap) {
+        sa->cap = krb_cap_new();
+        sa->own_cap = 1;
+    }
+    return sa;
 }
 
 /* Frees the SA, wiping every key it holds. */
@@ -134,11 +222,12 @@ static void krb_sa_free(void *st)
     if (!sa)
         return;
     krb_apreq_clear(sa);
-    krb_keyv_clear(&sa->verified);
+    verified_clear(sa);
     krb_encpart_clear(&sa->aprep_enc);
     g_free(sa->bad_token_why);
-    krb_sa_caches_free(sa);
     keystore_keylog_memo_clear(&sa->kl_memo);
+    if (sa->own_cap)
+        krb_cap_free(sa->cap);
     g_free(sa);
 }
 
@@ -273,7 +362,7 @@ int krb_sa_key(const void *st, krb_key_role role, int32_t *enctype, const uint8_
     const krb_keyv *k = role == KRB_KEY_SESSION ? &sa->session
                         : role == KRB_KEY_AUTH_SUBKEY ? &sa->auth.subkey
                                                       : &sa->aprep.subkey;
-    if (!k->val)
+    if (!k->len)
         return 0;
     *enctype = k->enctype;
     *key = k->val;
@@ -334,10 +423,10 @@ static char *krb_client_name(const void *st)
 static size_t krb_export_keys(const void *st, const char *const *opaques, size_t n, GString *out)
 {
     const krb_sa *sa = st;
-    const krb_keyv *k = sa->verified.val ? &sa->verified
-                        : sa->aprep.subkey.val ? &sa->aprep.subkey
-                        : sa->auth.subkey.val ? &sa->auth.subkey
-                        : sa->auth_ok && sa->session.val ? &sa->session : NULL;
+    const krb_keyv *k = verified_key(sa) ? verified_key(sa)
+                        : sa->aprep.subkey.len ? &sa->aprep.subkey
+                        : sa->auth.subkey.len ? &sa->auth.subkey
+                        : sa->auth_ok && sa->session.len ? &sa->session : NULL;
     if (!k)
         return 0;
     char *hex = codec_hex_encode(k->val, k->len);
@@ -351,6 +440,8 @@ static size_t krb_export_keys(const void *st, const char *const *opaques, size_t
 const mech_ops mech_kerberos_ops = {
     .scheme = "Kerberos",
     .keylog = KEYLOG_KERBEROS,
+    .cap_new = krb_cap_new_v,
+    .cap_free = krb_cap_free_v,
     .sa_new = krb_sa_new,
     .sa_free = krb_sa_free,
     .is_final_client_token = krb_is_final_client_token,

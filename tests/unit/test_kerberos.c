@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nettle/hmac.h>
-
 #include "keytab/keystore.h"
 #include "verify/krb.h"
 #include "verify/krb_der.h"
@@ -473,6 +471,70 @@ static void test_keylog_session_key_with_handshake(void **state)
     /* without the handshake the session key is not the MIC key, and nothing in the capture
      * says whether the line holds the session key or a subkey: "no key", never "invalid" */
     keylog_case("aes256-oneleg", "ticket_session_key", "session_key_etype", 0, SIG_NO_KEY);
+}
+
+/* Once the keytab's session key opened the Authenticator / AP-REP, their ciphertext is not kept:
+ * a key-log line then gives what decrypting them with its key gave (same key: the same subkeys
+ * and sequence numbers; another key: nothing). Compared with an SA that kept the ciphertext (no
+ * keytab: the key-log key decrypts it). */
+static void assert_same_inner(const krb_inner *a, const krb_inner *b)
+{
+    assert_int_equal(a->subkey.len, b->subkey.len);
+    assert_int_equal(a->subkey.enctype, b->subkey.enctype);
+    assert_memory_equal(a->subkey.val, b->subkey.val, a->subkey.len);
+    assert_int_equal(a->have_seq, b->have_seq);
+    assert_int_equal(a->seq, b->seq);
+    assert_int_equal(a->have_gss_flags, b->have_gss_flags);
+    assert_int_equal(a->gss_flags, b->gss_flags);
+}
+
+static void test_keylog_after_keytab_opened(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *cs, *key, *et;
+    } v[] = {
+        {"aes256-oneleg", "ticket_session_key", "session_key_etype"},
+        {"aes256-mutual", "ticket_session_key", "session_key_etype"},
+        {"rc4-session-oneleg", "ticket_session_key", "session_key_etype"},
+        {"aes256-oneleg", "authenticator_subkey", "authenticator_subkey_etype"},
+        {"aes256-mutual", "acceptor_subkey", "session_key_etype"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(v); i++) {
+        kl_env e;
+        kl_env_init(&e, v[i].cs, v[i].key, v[i].et);
+        keystore *both = keystore_new();
+        assert_int_equal(keystore_set_keytab(both, KEYTAB), 0);
+        assert_int_equal(keystore_set_keylog(both, e.kl), 0);
+        note_list *notes = note_list_new();
+        krb_sa *kept = feed(v[i].cs, e.ks, notes);  /* no keytab: ciphertext kept */
+        krb_sa *opened = feed(v[i].cs, both, notes); /* keytab: opened, ciphertext dropped */
+        assert_int_equal(kept->session.len, 0);
+        assert_non_null(kept->auth_enc.cipher);
+        assert_true(opened->auth_ok);
+        assert_null(opened->auth_enc.cipher);
+        size_t buflen, al, il;
+        char *buf = case_buf(v[i].cs, &buflen);
+        uint8_t *acc = case_hex(v[i].cs, "mic-acceptor.hex", &al);
+        uint8_t *ini = case_hex(v[i].cs, "mic-initiator.hex", &il);
+        expect(kept, e.ks, "1A2B3C4D", DIR_C2S, buf, buflen, ini, il, SIG_VALID);
+        expect(opened, both, "1A2B3C4D", DIR_C2S, buf, buflen, ini, il, SIG_VALID);
+        const krb_kl *a = krb_sa_kl(kept), *b = krb_sa_kl(opened);
+        assert_non_null(kept->kl);
+        assert_non_null(opened->kl);
+        assert_int_equal(a->auth_ok, b->auth_ok);
+        assert_int_equal(a->auth_ok, strcmp(v[i].key, "ticket_session_key") == 0);
+        assert_same_inner(&a->auth, &b->auth);
+        assert_same_inner(&a->aprep, &b->aprep);
+        g_free(buf);
+        g_free(acc);
+        g_free(ini);
+        K->sa_free(kept);
+        K->sa_free(opened);
+        note_list_free(notes);
+        keystore_free(both);
+        kl_env_clear(&e);
+    }
 }
 
 /* A key-log key becomes the SA's proven key only by verifying one of its signatures: a damaged
@@ -1223,16 +1285,26 @@ static void test_fast_equals_libkrb5(void **state)
                 key[i] = (uint8_t)(kv * 91 + i * 13 + 5);
             krb5_keyblock kb = {KV5M_KEYBLOCK, ets[e], (unsigned int)klen, key};
             for (size_t u = 0; u < G_N_ELEMENTS(usages); u++) {
-                struct hmac_sha1_ctx h;
+                struct krb_ck_key h;
                 assert_int_equal(krb_aes_sha1_ck_init(&h, ets[e], key, klen, usages[u]), 0);
+                /* h is reused for every length (it must not change), data in one part and split
+                 * in two as the MIC check hashes buffer || token header */
                 for (size_t l = 0; l < G_N_ELEMENTS(lens); l++) {
                     krb5_data d = {KV5M_DATA, (unsigned int)lens[l], (char *)data};
                     krb5_checksum c;
                     assert_int_equal(krb5_c_make_checksum(ctx, 0, &kb, usages[u], &d, &c), 0);
-                    uint8_t mine[12];
-                    krb_aes_sha1_ck(&h, data, lens[l], mine);
                     assert_int_equal(c.length, 12);
+                    uint8_t mine[12];
+                    krb_aes_sha1_ck(&h, data, lens[l], NULL, 0, mine);
                     assert_memory_equal(c.contents, mine, 12);
+                    const size_t cuts[] = {0, 1, lens[l] / 2, lens[l] > 16 ? lens[l] - 16 : 0,
+                                           lens[l]};
+                    for (size_t j = 0; j < G_N_ELEMENTS(cuts); j++) {
+                        memset(mine, 0, sizeof mine);
+                        size_t cut = cuts[j] < lens[l] ? cuts[j] : lens[l];
+                        krb_aes_sha1_ck(&h, data, cut, data + cut, lens[l] - cut, mine);
+                        assert_memory_equal(c.contents, mine, 12);
+                    }
                     krb5_free_checksum_contents(ctx, &c);
                 }
             }
@@ -1240,7 +1312,7 @@ static void test_fast_equals_libkrb5(void **state)
     }
     /* other enctypes have no fast path */
     uint8_t key[32] = {1};
-    struct hmac_sha1_ctx h;
+    struct krb_ck_key h;
     assert_int_equal(krb_aes_sha1_ck_init(&h, ENCTYPE_AES256_CTS_HMAC_SHA384_192, key, 32, 23), -1);
     assert_int_equal(krb_aes_sha1_ck_init(&h, ENCTYPE_AES128_CTS_HMAC_SHA256_128, key, 16, 23), -1);
     assert_int_equal(krb_aes_sha1_ck_init(&h, ENCTYPE_ARCFOUR_HMAC, key, 16, 23), -1);
@@ -1249,8 +1321,9 @@ static void test_fast_equals_libkrb5(void **state)
 }
 
 /* krb_fast_verify on an SA-style key: a match, a mismatch, and -1 (libkrb5) where there is no
- * fast path: other enctypes and checksum types, another checksum length, a third usage, and a
- * state that does not give libkrb5's checksum (here: checked against another key's krb5_key). */
+ * fast path: other enctypes and checksum types, another checksum length, a third usage, and an
+ * enctype and usage whose fast path did not give libkrb5's checksum in this capture (cap). The
+ * first state of an enctype and usage in a capture is cross-checked with libkrb5. */
 static void test_fast_verify_fallbacks(void **state)
 {
     (void)state;
@@ -1260,6 +1333,7 @@ static void test_fast_verify_fallbacks(void **state)
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (uint8_t)(i ^ 0x5a);
     krb5_data d = {KV5M_DATA, (unsigned int)sizeof data, (char *)data};
+    krb_cap *cap = krb_cap_new();
     static const struct {
         int32_t et;
         size_t len;
@@ -1285,50 +1359,54 @@ static void test_fast_verify_fallbacks(void **state)
             for (krb5_keyusage u = 23; u <= 25; u += 2) {
                 krb5_checksum c;
                 assert_int_equal(krb5_k_make_checksum(ctx, 0, kk, u, &d, &c), 0);
-                int r = krb_fast_verify(ctx, &k, kk, c.checksum_type, u, data, sizeof data,
+                int r = krb_fast_verify(ctx, cap, &k, c.checksum_type, u, data, sizeof data,
                                         c.contents, c.length);
                 assert_int_equal(r, ks[i].fast ? 1 : -1);
+                if (ks[i].fast) /* checked against libkrb5 the first time, and found good */
+                    assert_int_equal(krb_cap_fast_checked(cap, ks[i].et, u), 1);
                 if (ks[i].fast) {
                     c.contents[5] ^= 0x10;
-                    assert_int_equal(krb_fast_verify(ctx, &k, kk, c.checksum_type, u, data,
+                    assert_int_equal(krb_fast_verify(ctx, cap, &k, c.checksum_type, u, data,
                                                      sizeof data, c.contents, c.length), 0);
                     c.contents[5] ^= 0x10;
-                    assert_int_equal(krb_fast_verify(ctx, &k, kk, c.checksum_type, u, data,
+                    assert_int_equal(krb_fast_verify(ctx, cap, &k, c.checksum_type, u, data,
                                                      sizeof data - 1, c.contents, c.length), 0);
                     /* a shorter checksum, or another checksum type: libkrb5's business */
-                    assert_int_equal(krb_fast_verify(ctx, &k, kk, c.checksum_type, u, data,
+                    assert_int_equal(krb_fast_verify(ctx, cap, &k, c.checksum_type, u, data,
                                                      sizeof data, c.contents, 10), -1);
-                    assert_int_equal(krb_fast_verify(ctx, &k, kk, CKSUMTYPE_HMAC_SHA256_128_AES128,
+                    assert_int_equal(krb_fast_verify(ctx, cap, &k, CKSUMTYPE_HMAC_SHA256_128_AES128,
                                                      u, data, sizeof data, c.contents, 12), -1);
                 }
                 krb5_free_checksum_contents(ctx, &c);
             }
         if (ks[i].fast) {
             /* both slots are taken (23, 25): a third usage goes to libkrb5 */
-            assert_int_equal(krb_fast_verify(ctx, &k, kk, ks[i].len == 16
+            assert_int_equal(krb_fast_verify(ctx, cap, &k, ks[i].len == 16
                                              ? CKSUMTYPE_HMAC_SHA1_96_AES128
                                              : CKSUMTYPE_HMAC_SHA1_96_AES256, 24, data,
                                              sizeof data, data, 12), -1);
-            /* cross-checked against another key's libkrb5 checksum: never used */
+            /* an enctype and usage found bad in this capture: never used, for any key */
+            krb_cap *bad = krb_cap_new();
+            krb_cap_fast_set(bad, ks[i].et, 23, -1);
             krb_keyv k2;
             memset(&k2, 0, sizeof k2);
             krb_keyv_set(&k2, ks[i].et, raw, ks[i].len);
-            raw[0] ^= 1;
-            krb5_keyblock kb2 = {KV5M_KEYBLOCK, ks[i].et, (unsigned int)ks[i].len, raw};
-            krb5_key other;
-            assert_int_equal(krb5_k_create_key(ctx, &kb2, &other), 0);
             krb5_checksum c;
             assert_int_equal(krb5_k_make_checksum(ctx, 0, kk, 23, &d, &c), 0);
-            for (int round = 0; round < 2; round++)
-                assert_int_equal(krb_fast_verify(ctx, &k2, other, c.checksum_type, 23, data,
+            for (int round = 0; round < 2; round++) {
+                assert_int_equal(krb_fast_verify(ctx, bad, &k2, c.checksum_type, 23, data,
                                                  sizeof data, c.contents, c.length), -1);
+                assert_int_equal(krb_fast_verify(ctx, cap, &k2, c.checksum_type, 23, data,
+                                                 sizeof data, c.contents, c.length), 1);
+            }
             krb5_free_checksum_contents(ctx, &c);
-            krb5_k_free_key(ctx, other);
             krb_keyv_clear(&k2);
+            krb_cap_free(bad);
         }
         krb5_k_free_key(ctx, kk);
         krb_keyv_clear(&k);
     }
+    krb_cap_free(cap);
     krb5_free_context(ctx);
 }
 
@@ -1345,6 +1423,7 @@ int main(void)
         cmocka_unit_test(test_keylog_session_key_with_handshake),
         cmocka_unit_test(test_keylog_bad_keys),
         cmocka_unit_test(test_keylog_key_proven_by_a_match),
+        cmocka_unit_test(test_keylog_after_keytab_opened),
         cmocka_unit_test(test_no_keytab),
         cmocka_unit_test(test_other_keytab),
         cmocka_unit_test(test_hostile_truncated),
