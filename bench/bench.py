@@ -123,11 +123,11 @@ def main():
     print("\nmachine: %s, %d cores; tshark %s" % (cpu_model(), os.cpu_count() or 0,
                                                  tshark_version()))
     print("summary (median of %d paired runs; ratios plugin enabled / disabled)" % args.runs)
-    print("%-9s %9s %8s %8s %8s %9s %9s %10s %10s %9s" % (
+    print("%-13s %9s %8s %8s %8s %9s %9s %10s %10s %9s" % (
         "scheme", "signed", "cpu-off", "cpu-on", "ratio", "us/sig", "rss-ratio", "micro-ns",
         "wrong-ns", "B/sig"))
     for r in rows:
-        print("%-9s %9d %8.2f %8.2f %8.2f %9.2f %9.2f %10.0f %10.0f %9.0f" % (
+        print("%-13s %9d %8.2f %8.2f %8.2f %9.2f %9.2f %10.0f %10.0f %9.0f" % (
             r["scheme"], r["signed"], r["cpu_off"], r["cpu_on"], r["cpu_on"] / r["cpu_off"],
             (r["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6, r["rss_on"] / r["rss_off"],
             r["micro"]["ns_sig"], r["micro_bad"]["ns_sig"], r["micro"]["kept"]))
@@ -150,7 +150,7 @@ def linearity(rows):
             b = big["micro"]["ns_sig"]
             ta = (r["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6
             tb = (big["cpu_on"] - big["cpu_off"]) / big["signed"] * 1e6
-            print("linearity %-9s %d -> %d signed headers: core %.0f -> %.0f ns (%+.1f %%), "
+            print("linearity %-13s %d -> %d signed headers: core %.0f -> %.0f ns (%+.1f %%), "
                   "tshark +%.2f -> +%.2f us per header (%+.1f %%)" % (
                       scheme, r["signed"], big["signed"], a, b, (b / a - 1) * 100, ta, tb,
                       (tb / ta - 1) * 100 if ta else 0.0))
