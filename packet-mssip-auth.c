@@ -1018,11 +1018,10 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     if (!n)
         return 0;
     /* the frame's records (usually one) */
-    const msg_rec *local_recs[SIP_PDUS_LOCAL];
-    const msg_rec **recs = n <= SIP_PDUS_LOCAL ? local_recs
-                                               : wmem_alloc_array(pinfo->pool, const msg_rec *, n);
-    for (guint i = 0; i < n; i++)
-        recs[i] = rec_index_get(frame_recs, &hit, i);
+    const void *local_recs[SIP_PDUS_LOCAL];
+    const void **recs = n <= SIP_PDUS_LOCAL ? local_recs
+                                            : wmem_alloc_array(pinfo->pool, const void *, n);
+    rec_index_get(frame_recs, &hit, recs);
     guint rec_npdus = rec_index_npdus(&hit);
     /* A tree whose SIP messages match the stored records gets the items, re-created from the
      * message bytes; otherwise -- no tree, or one where no mssipae field is shown or filtered
@@ -1049,7 +1048,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         mssipae_tap_frame *tf = wmem_new(pinfo->pool, mssipae_tap_frame);
         tf->n = n;
         tf->r = wmem_alloc_array(pinfo->pool, const msg_rec *, n);
-        memcpy(tf->r, recs, n * sizeof *recs);
+        memcpy(tf->r, recs, n * sizeof *tf->r);
         tap_queue_packet(mssipae_tap, pinfo, tf);
     }
     return tvb_captured_length(tvb);

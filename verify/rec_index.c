@@ -19,7 +19,10 @@ typedef struct {
 
 struct rec_index {
     /* the record pointers in order */
-    GByteArray *delta; /* per record: distance from the previous one in 8-byte units, 0: escape */
+    struct {
+        guint8 *data;  /* per record: distance from the previous one in 8-byte units, 0: escape */
+        unsigned len, cap;
+    } delta;           /* (appended to once per record: cheaper by hand than a GByteArray) */
     GArray *cp;        /* rec_checkpoint per 64 records */
     GArray *esc;       /* const void *: the escaped pointers, in order */
     const void *last;  /* the last record added */
@@ -45,7 +48,8 @@ struct rec_index {
 rec_index *rec_index_new(void)
 {
     rec_index *ix = g_new0(rec_index, 1);
-    ix->delta = g_byte_array_sized_new(4096);
+    ix->delta.cap = 4096;
+    ix->delta.data = g_malloc(ix->delta.cap);
     ix->cp = g_array_new(FALSE, FALSE, sizeof(rec_checkpoint));
     ix->esc = g_array_new(FALSE, FALSE, sizeof(const void *));
     ix->blocks = g_array_sized_new(FALSE, FALSE, sizeof(rec_block), 64);
@@ -57,7 +61,7 @@ void rec_index_free(rec_index *ix)
 {
     if (!ix)
         return;
-    g_byte_array_free(ix->delta, TRUE);
+    g_free(ix->delta.data);
     g_array_free(ix->cp, TRUE);
     g_array_free(ix->esc, TRUE);
     g_array_free(ix->blocks, TRUE);
@@ -67,7 +71,7 @@ void rec_index_free(rec_index *ix)
 
 void rec_index_clear(rec_index *ix)
 {
-    g_byte_array_set_size(ix->delta, 0);
+    ix->delta.len = 0;
     g_array_set_size(ix->cp, 0);
     g_array_set_size(ix->esc, 0);
     ix->last = NULL;
@@ -80,12 +84,12 @@ void rec_index_clear(rec_index *ix)
 
 size_t rec_index_count(const rec_index *ix)
 {
-    return ix->delta->len;
+    return ix->delta.len;
 }
 
 size_t rec_index_bytes(const rec_index *ix)
 {
-    return ix->delta->len + (size_t)ix->cp->len * sizeof(rec_checkpoint) +
+    return ix->delta.len + (size_t)ix->cp->len * sizeof(rec_checkpoint) +
            (size_t)ix->esc->len * sizeof(const void *) +
            (size_t)ix->blocks->len * sizeof(rec_block) +
            (size_t)ix->odd->len * sizeof(rec_index_pos);
@@ -95,7 +99,7 @@ size_t rec_index_bytes(const rec_index *ix)
 
 static void list_add(rec_index *ix, const void *r)
 {
-    unsigned i = ix->delta->len;
+    unsigned i = ix->delta.len;
     guint8 d = 0;
     if (i % REC_BLOCK == 0) {
         rec_checkpoint c = { r, ix->esc->len };
@@ -108,13 +112,17 @@ static void list_add(rec_index *ix, const void *r)
         else
             g_array_append_val(ix->esc, r);
     }
-    g_byte_array_append(ix->delta, &d, 1);
+    if (ix->delta.len == ix->delta.cap) {
+        ix->delta.cap *= 2;
+        ix->delta.data = g_realloc(ix->delta.data, ix->delta.cap);
+    }
+    ix->delta.data[ix->delta.len++] = d;
     ix->last = r;
 }
 
-/* Record idx (< rec_index_count()): from the cursor when it is before idx in the same run of 64,
- * else from idx's checkpoint. */
-static const void *list_get(rec_index *ix, unsigned idx)
+/* Records idx .. idx + n - 1 (< rec_index_count()) into out: from the cursor when it is at or
+ * before idx in the same run of 64, else from idx's checkpoint. */
+static void list_get(rec_index *ix, unsigned idx, unsigned n, const void **out)
 {
     unsigned j, e;
     guintptr r;
@@ -128,19 +136,23 @@ static const void *list_get(rec_index *ix, unsigned idx)
         r = (guintptr)c->r;
         e = c->esc;
     }
-    const guint8 *d = ix->delta->data;
-    while (j < idx) {
-        j++;
-        if (d[j])
-            r += (guintptr)d[j] * 8;
+    const guint8 *d = ix->delta.data;
+    for (unsigned end = idx + n - 1;; j++) {
+        if (j >= idx)
+            *out++ = (const void *)r;
+        if (j == end)
+            break;
+        if ((j + 1) % REC_BLOCK == 0) /* a checkpoint (its delta byte is not read) */
+            r = (guintptr)g_array_index(ix->cp, rec_checkpoint, (j + 1) / REC_BLOCK).r;
+        else if (d[j + 1])
+            r += (guintptr)d[j + 1] * 8;
         else
             r = (guintptr)g_array_index(ix->esc, const void *, e++);
     }
     ix->cur.valid = 1;
-    ix->cur.idx = idx;
+    ix->cur.idx = j;
     ix->cur.r = (const void *)r;
     ix->cur.esc = e;
-    return (const void *)r;
 }
 
 /* ---- frames ---- */
@@ -148,7 +160,7 @@ static const void *list_get(rec_index *ix, unsigned idx)
 int rec_index_add(rec_index *ix, uint32_t frame, unsigned n, const void *const *recs,
                   const uint16_t *pdu, uint16_t npdus)
 {
-    if (!n || (ix->delta->len && frame <= ix->last_frame))
+    if (!n || (ix->delta.len && frame <= ix->last_frame))
         return 0; /* not in frame order: a frame dissected twice before it was marked visited */
     unsigned b = frame / REC_BLOCK;
     if (b >= ix->blocks->len) {
@@ -157,7 +169,7 @@ int rec_index_add(rec_index *ix, uint32_t frame, unsigned n, const void *const *
         for (unsigned i = old; i <= b; i++) {
             rec_block *nb = &g_array_index(ix->blocks, rec_block, i);
             nb->bits = 0;
-            nb->first = ix->delta->len;
+            nb->first = ix->delta.len;
             nb->has_odd = 0;
         }
     }
@@ -238,8 +250,8 @@ unsigned rec_index_find(rec_index *ix, uint32_t frame, rec_index_hit *hit)
     return hit->n = 1;
 }
 
-const void *rec_index_get(rec_index *ix, const rec_index_hit *hit, unsigned i)
+void rec_index_get(rec_index *ix, const rec_index_hit *hit, const void **out)
 {
-    g_return_val_if_fail(i < hit->n, NULL);
-    return list_get(ix, hit->first + i);
+    if (hit->n)
+        list_get(ix, hit->first, hit->n, out);
 }

@@ -58,8 +58,8 @@ int rec_index_add(rec_index *ix, uint32_t frame, unsigned n, const void *const *
 /* The records stored for frame: returns their number (also hit->n), 0 for none. */
 unsigned rec_index_find(rec_index *ix, uint32_t frame, rec_index_hit *hit);
 
-/* Record i (< hit->n) of a look-up. */
-const void *rec_index_get(rec_index *ix, const rec_index_hit *hit, unsigned i);
+/* The hit->n records of a look-up, in the order they were added, into out[0 .. hit->n - 1]. */
+void rec_index_get(rec_index *ix, const rec_index_hit *hit, const void **out);
 
 /* Which SIP message of the frame record i belongs to, and how many the frame had. */
 static inline unsigned rec_index_pdu(const rec_index_hit *hit, unsigned i)
