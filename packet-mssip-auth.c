@@ -7,7 +7,7 @@
  *
  * Results are computed once, on the first pass, and a small record of each (msg_rec: the
  * outcome of every auth header) is kept for each SIP message that has something to show
- * (rec_list, found by frame number through rec_blocks); every pass uses the stored record,
+ * (verify/rec_index.h: found by frame number); every pass uses the stored record,
  * and a tree that shows mssipae fields gets the full result re-created from the frame's bytes
  * (result_expand), so `tshark -2`, the GUI and a one-pass run show the same fields.
  */
@@ -41,6 +41,7 @@
 #include "keytab/keystore.h"
 #include "sigbuf/sigbuf.h"
 #include "sigbuf/sip_msg.h"
+#include "verify/rec_index.h"
 #include "verify/sa.h"
 
 #ifndef MSSIPAE_VERSION
@@ -357,242 +358,22 @@ static void mssipae_prefs_apply(void)
 /* ---- capture state: rebuilt per file and after every preference change ---- */
 
 /* The records of the SIP messages that have something to show (MS-SIPAE headers or notes),
- * kept in capture order on the first pass; nothing for the other messages (unsigned ones share
- * the core's empty record and are not stored). About 1.5 bytes per stored message:
- *   rec_list   the record pointers, in capture order, delta-coded (below: ~1.3 bytes each);
- *   rec_blocks one entry per 64 frame numbers: a bit per frame that has records, and the index
- *              in rec_list of the block's first record (0.25 byte per frame);
- *   rec_odd    the rare frames whose records are not simply "the one SIP message of the
- *              frame" (several messages, or a record for message 2 of 2): which message each
- *              record belongs to and how many the frame had, in capture order.
- * Passes go in frame order, so a cursor into rec_odd makes its look-ups O(1) there too. */
-typedef struct {
-    guint64 bits;      /* bit f % 64: frame f has records */
-    guint32 first;     /* index in rec_list of the first record of the block */
-    guint32 has_odd;   /* some frame of the block is in rec_odd */
-} rec_block;
-
-typedef struct {
-    guint32 frame;
-    guint16 pdu;       /* which SIP message of the frame */
-    guint16 npdus;     /* how many the frame had on the first pass */
-} rec_pos;
-
-/* The record pointers in capture order. The core allocates its records one after the other
- * in an arena, so a record usually sits a few words after the previous one: one byte per record
- * holds that distance in 8-byte units (1-255), 0 means "see the next escape" (a new arena
- * block, or any other distance), and every 64th record's pointer is kept whole with the number
- * of escapes before it, so that a look-up decodes at most 63 bytes -- none when the passes go
- * in frame order (the cursor). */
-typedef struct {
-    const msg_rec *r;  /* record 64 * i */
-    guint32 esc;       /* escapes before it */
-} rec_checkpoint;
-
-static struct {
-    GByteArray *delta;     /* per record: distance from the previous one in 8-byte units, 0: escape */
-    GArray *cp;            /* rec_checkpoint per 64 records */
-    GArray *esc;           /* const msg_rec *: the escaped pointers, in order */
-    const msg_rec *last;   /* the last record added */
-    struct {
-        gboolean valid;
-        guint idx;         /* the last record decoded */
-        const msg_rec *r;  /* its pointer */
-        guint esc;         /* escapes up to and including it */
-    } cur;
-} rec_list;
-
-static guint rec_list_len(void)
-{
-    return rec_list.delta->len;
-}
-
-static void rec_list_add(const msg_rec *r)
-{
-    guint i = rec_list.delta->len;
-    guint8 d = 0;
-    if (i % 64 == 0) {
-        rec_checkpoint c = { r, rec_list.esc->len };
-        g_array_append_val(rec_list.cp, c);
-        d = 1; /* not read: the checkpoint has the pointer */
-    } else {
-        guintptr a = (guintptr)rec_list.last, b = (guintptr)r;
-        if (b > a && (b - a) % 8 == 0 && (b - a) / 8 <= 255)
-            d = (guint8)((b - a) / 8);
-        else
-            g_array_append_val(rec_list.esc, r);
-    }
-    g_byte_array_append(rec_list.delta, &d, 1);
-    rec_list.last = r;
-}
-
-/* Record idx (< rec_list_len()). */
-static const msg_rec *rec_list_get(guint idx)
-{
-    guint j;
-    const guint8 *r;
-    guint e;
-    if (rec_list.cur.valid && rec_list.cur.idx <= idx && rec_list.cur.idx / 64 == idx / 64) {
-        j = rec_list.cur.idx;
-        r = (const guint8 *)rec_list.cur.r;
-        e = rec_list.cur.esc;
-    } else {
-        const rec_checkpoint *c = &g_array_index(rec_list.cp, rec_checkpoint, idx / 64);
-        j = idx / 64 * 64;
-        r = (const guint8 *)c->r;
-        e = c->esc;
-    }
-    const guint8 *d = rec_list.delta->data;
-    while (j < idx) {
-        j++;
-        if (d[j])
-            r += (gsize)d[j] * 8;
-        else
-            r = (const guint8 *)g_array_index(rec_list.esc, const msg_rec *, e++);
-    }
-    rec_list.cur.valid = TRUE;
-    rec_list.cur.idx = idx;
-    rec_list.cur.r = (const msg_rec *)r;
-    rec_list.cur.esc = e;
-    return (const msg_rec *)r;
-}
-static GArray *rec_blocks; /* rec_block, index = frame / 64 */
-static GArray *rec_odd;    /* rec_pos, sorted by frame */
-static guint32 rec_last_frame; /* the last frame stored (the first pass goes in frame order) */
-static struct {
-    gboolean valid;
-    guint block;       /* the block of the last look-up that needed rec_odd */
-    guint32 frame;     /* its frame */
-    guint k;           /* the first rec_odd entry of a frame >= frame */
-    guint adj;         /* records of the block's odd frames before frame, minus one each */
-} odd_cur;             /* where the last rec_odd look-up ended */
-
-/* Where the records of frame f are: *first in rec_list, the count returned (0: none); *odd the
- * frame's rec_odd entries (one per record), NULL for a plain frame (one record, SIP message 0
- * of 1). */
-static guint frame_recs_find(guint32 f, guint *first, const rec_pos **odd)
-{
-    *odd = NULL;
-    guint b = f / 64, bit = f % 64;
-    if (!rec_blocks || b >= rec_blocks->len)
-        return 0;
-    const rec_block *blk = &g_array_index(rec_blocks, rec_block, b);
-    if (!(blk->bits >> bit & 1))
-        return 0;
-    guint idx = blk->first + (guint)__builtin_popcountll(blk->bits & ((G_GUINT64_CONSTANT(1) << bit) - 1));
-    if (!blk->has_odd) {
-        *first = idx;
-        return 1;
-    }
-    /* from where the last look-up of this block ended (passes go in frame order), else from
-     * the block's first rec_odd entry */
-    const rec_pos *v = (const rec_pos *)(void *)rec_odd->data;
-    guint k, adj = 0;
-    if (odd_cur.valid && odd_cur.block == b && odd_cur.frame <= f) {
-        k = odd_cur.k;
-        adj = odd_cur.adj;
-    } else {
-        guint32 bstart = (guint32)b * 64;
-        guint lo = 0, hi = rec_odd->len;
-        while (lo < hi) {
-            guint mid = lo + (hi - lo) / 2;
-            if (v[mid].frame < bstart)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        k = lo;
-    }
-    /* every odd frame before f in the block has one bit but possibly several records */
-    while (k < rec_odd->len && v[k].frame < f) {
-        guint32 fr = v[k].frame;
-        guint n = 0;
-        while (k < rec_odd->len && v[k].frame == fr) {
-            n++;
-            k++;
-        }
-        adj += n - 1;
-    }
-    odd_cur.valid = TRUE;
-    odd_cur.block = b;
-    odd_cur.frame = f;
-    odd_cur.k = k;
-    odd_cur.adj = adj;
-    idx += adj;
-    *first = idx;
-    if (k < rec_odd->len && v[k].frame == f) {
-        guint e = k;
-        while (e < rec_odd->len && v[e].frame == f)
-            e++;
-        *odd = &v[k];
-        return e - k;
-    }
-    return 1;
-}
-
-/* Stores the n records of frame f (first pass, in frame order): r[i] is for SIP message pdu[i]
- * of npdus. */
-static void frame_recs_add(guint32 f, guint n, const msg_rec *const *r, const guint16 *pdu,
-                           guint16 npdus)
-{
-    if (!n || (rec_list_len() && f <= rec_last_frame))
-        return; /* not in frame order: a frame dissected twice before it was marked visited */
-    guint b = f / 64;
-    if (b >= rec_blocks->len) {
-        guint old = rec_blocks->len;
-        g_array_set_size(rec_blocks, b + 1);
-        for (guint i = old; i <= b; i++) {
-            rec_block *nb = &g_array_index(rec_blocks, rec_block, i);
-            nb->bits = 0;
-            nb->first = rec_list_len();
-            nb->has_odd = 0;
-        }
-    }
-    rec_block *blk = &g_array_index(rec_blocks, rec_block, b);
-    blk->bits |= G_GUINT64_CONSTANT(1) << (f % 64);
-    if (n != 1 || pdu[0] != 0 || npdus != 1) {
-        blk->has_odd = 1;
-        for (guint i = 0; i < n; i++) {
-            rec_pos p = { f, pdu[i], npdus };
-            g_array_append_val(rec_odd, p);
-        }
-    }
-    for (guint i = 0; i < n; i++)
-        rec_list_add(r[i]);
-    rec_last_frame = f;
-}
+ * kept in capture order on the first pass and found by frame number on every pass
+ * (verify/rec_index.h: about 1.5 bytes per stored message); nothing for the other messages
+ * (unsigned ones share the core's empty record and are not stored). */
+static rec_index *frame_recs;
 
 static void frame_recs_reset(void)
 {
-    if (!rec_list.delta) {
-        rec_list.delta = g_byte_array_sized_new(4096);
-        rec_list.cp = g_array_new(FALSE, FALSE, sizeof(rec_checkpoint));
-        rec_list.esc = g_array_new(FALSE, FALSE, sizeof(const msg_rec *));
-        rec_blocks = g_array_sized_new(FALSE, FALSE, sizeof(rec_block), 64);
-        rec_odd = g_array_new(FALSE, FALSE, sizeof(rec_pos));
-    }
-    g_byte_array_set_size(rec_list.delta, 0);
-    g_array_set_size(rec_list.cp, 0);
-    g_array_set_size(rec_list.esc, 0);
-    rec_list.last = NULL;
-    memset(&rec_list.cur, 0, sizeof rec_list.cur);
-    g_array_set_size(rec_blocks, 0);
-    g_array_set_size(rec_odd, 0);
-    rec_last_frame = 0;
-    memset(&odd_cur, 0, sizeof odd_cur);
+    if (!frame_recs)
+        frame_recs = rec_index_new();
+    rec_index_clear(frame_recs);
 }
 
 static void frame_recs_free(void)
 {
-    if (rec_list.delta) {
-        g_byte_array_free(rec_list.delta, TRUE);
-        g_array_free(rec_list.cp, TRUE);
-        g_array_free(rec_list.esc, TRUE);
-        g_array_free(rec_blocks, TRUE);
-        g_array_free(rec_odd, TRUE);
-    }
-    memset(&rec_list, 0, sizeof rec_list);
-    rec_blocks = rec_odd = NULL;
+    rec_index_free(frame_recs);
+    frame_recs = NULL;
 }
 
 /* "address:port" into buf (MAX_ADDR_STR_LEN + 12 bytes), without printf. */
@@ -1210,12 +991,12 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
             .dst = endpoint_str(&pinfo->dst, pinfo->destport, dst),
         };
         guint nmax = MIN(npdus, G_MAXUINT16);
-        const msg_rec *local_r[SIP_PDUS_LOCAL];
+        const void *local_r[SIP_PDUS_LOCAL];
         guint16 local_i[SIP_PDUS_LOCAL];
-        const msg_rec **kept = local_r;
+        const void **kept = local_r;
         guint16 *kept_i = local_i;
         if (nmax > SIP_PDUS_LOCAL) {
-            kept = wmem_alloc_array(pinfo->pool, const msg_rec *, nmax);
+            kept = wmem_alloc_array(pinfo->pool, const void *, nmax);
             kept_i = wmem_alloc_array(pinfo->pool, guint16, nmax);
         }
         guint nkept = 0;
@@ -1230,20 +1011,18 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
                 kept_i[nkept++] = (guint16)i;
             }
         }
-        frame_recs_add(pinfo->num, nkept, kept, kept_i, (guint16)nmax);
+        rec_index_add(frame_recs, pinfo->num, nkept, kept, kept_i, (guint16)nmax);
     }
-    guint first = 0;
-    const rec_pos *odd = NULL;
-    guint n = frame_recs_find(pinfo->num, &first, &odd);
+    rec_index_hit hit;
+    guint n = rec_index_find(frame_recs, pinfo->num, &hit);
     if (!n)
         return 0;
     /* the frame's records (usually one) */
-    const msg_rec *local_recs[SIP_PDUS_LOCAL];
-    const msg_rec **recs = n <= SIP_PDUS_LOCAL ? local_recs
-                                               : wmem_alloc_array(pinfo->pool, const msg_rec *, n);
-    for (guint i = 0; i < n; i++)
-        recs[i] = rec_list_get(first + i);
-    guint rec_npdus = odd ? odd[0].npdus : 1;
+    const void *local_recs[SIP_PDUS_LOCAL];
+    const void **recs = n <= SIP_PDUS_LOCAL ? local_recs
+                                            : wmem_alloc_array(pinfo->pool, const void *, n);
+    rec_index_get(frame_recs, &hit, recs);
+    guint rec_npdus = rec_index_npdus(&hit);
     /* A tree whose SIP messages match the stored records gets the items, re-created from the
      * message bytes; otherwise -- no tree, or one where no mssipae field is shown or filtered
      * on (tshark -Y sip): Wireshark's "fake items" convention -- the expert infos are added
@@ -1252,7 +1031,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
                          proto_field_is_referenced(tree, proto_mssipae);
     for (guint i = 0; i < n; i++) {
         const msg_rec *r = recs[i];
-        guint pi = odd ? odd[i].pdu : 0;
+        guint pi = rec_index_pdu(&hit, i);
         msg_result *full = NULL;
         const sip_pdu *pdu = with_tree && pi < npdus ? &pdus.v[pi] : NULL;
         if (pdu)
@@ -1269,7 +1048,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         mssipae_tap_frame *tf = wmem_new(pinfo->pool, mssipae_tap_frame);
         tf->n = n;
         tf->r = wmem_alloc_array(pinfo->pool, const msg_rec *, n);
-        memcpy(tf->r, recs, n * sizeof *recs);
+        memcpy(tf->r, recs, n * sizeof *tf->r);
         tap_queue_packet(mssipae_tap, pinfo, tf);
     }
     return tvb_captured_length(tvb);
