@@ -17,7 +17,11 @@ struct result_store {
     GPtrArray *blocks;   /* arena blocks (g_malloc'd) */
     size_t used;         /* bytes used in the newest block */
     GHashTable *why;     /* interned reasons: string -> itself (owned) */
-    GPtrArray *notes;    /* note lists moved into records (owned) */
+    GPtrArray *notes;    /* note lists kept for records (owned; compact copies whose texts
+                            are interned in why) */
+    GHashTable *lists;   /* the kept note lists by content (list_hash): equal lists are one */
+    GHashTable *extras;  /* msg_rec_extra made only of shared lists, by content (extra_key):
+                            messages whose notes are all their SA's usual ones share one */
     msg_rec empty;       /* shared record of messages without MS-SIPAE headers or notes */
 };
 
@@ -129,6 +133,68 @@ static void free_notes(gpointer p)
     note_list_free(p);
 }
 
+/* Kept note lists by content: their texts are interned, so equal texts are equal pointers. */
+static guint list_hash(gconstpointer p)
+{
+    const note_list *l = p;
+    guint64 h = l->len;
+    for (guint i = 0; i < l->len; i++) {
+        const mssipae_note *n = &g_array_index(l, mssipae_note, i);
+        h = (h ^ (guint64)(uintptr_t)n->text ^ ((guint64)n->kind << 48 | (guint64)n->sev << 40 |
+                                                (guint64)n->fact << 32)) * 0x100000001B3ull;
+    }
+    return (guint)(h ^ (h >> 32));
+}
+
+static gboolean list_equal(gconstpointer a, gconstpointer b)
+{
+    const note_list *x = a, *y = b;
+    if (x->len != y->len)
+        return FALSE;
+    for (guint i = 0; i < x->len; i++) {
+        const mssipae_note *m = &g_array_index(x, mssipae_note, i);
+        const mssipae_note *n = &g_array_index(y, mssipae_note, i);
+        if (m->text != n->text || m->kind != n->kind || m->sev != n->sev || m->fact != n->fact)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* A shared msg_rec_extra is kept in the arena after its number of auth headers (extra_key):
+ * the hash table's key is the start of that block. */
+typedef struct {
+    guint64 n;           /* auth_notes entries */
+} extra_head;
+
+static const msg_rec_extra *extra_of(gconstpointer k)
+{
+    return (const msg_rec_extra *)(const void *)((const char *)k + sizeof(extra_head));
+}
+
+static guint extra_hash(gconstpointer k)
+{
+    guint64 n = ((const extra_head *)k)->n;
+    const msg_rec_extra *x = extra_of(k);
+    guint64 h = n * 0x9E3779B97F4A7C15ull ^ (guint64)(uintptr_t)x->notes ^
+                ((guint64)x->unsigned_sa << 8 | x->unsigned_dir);
+    for (guint64 i = 0; i < n; i++)
+        h = (h ^ (guint64)(uintptr_t)x->auth_notes[i]) * 0x100000001B3ull;
+    return (guint)(h ^ (h >> 32));
+}
+
+static gboolean extra_equal(gconstpointer a, gconstpointer b)
+{
+    guint64 n = ((const extra_head *)a)->n;
+    const msg_rec_extra *x = extra_of(a), *y = extra_of(b);
+    if (n != ((const extra_head *)b)->n || x->notes != y->notes ||
+        x->unsigned_sa != y->unsigned_sa || x->unsigned_dir != y->unsigned_dir)
+        return FALSE;
+    for (guint64 i = 0; i < n; i++)
+        if (x->auth_notes[i] != y->auth_notes[i])
+            return FALSE;
+    return TRUE;
+}
+
 result_store *result_store_new(void)
 {
     result_store *rs = g_new0(result_store, 1);
@@ -136,6 +202,8 @@ result_store *result_store_new(void)
     rs->used = ARENA_BLOCK;
     rs->why = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     rs->notes = g_ptr_array_new_with_free_func(free_notes);
+    rs->lists = g_hash_table_new(list_hash, list_equal);
+    rs->extras = g_hash_table_new(extra_hash, extra_equal);
     rs->empty.flags = MR_PARSED;
     return rs;
 }
@@ -147,6 +215,8 @@ void result_store_free(result_store *rs)
     g_ptr_array_free(rs->blocks, TRUE);
     g_hash_table_destroy(rs->why);
     g_ptr_array_free(rs->notes, TRUE);
+    g_hash_table_destroy(rs->extras); /* its keys live in the arena */
+    g_hash_table_destroy(rs->lists);  /* its keys are in notes */
     g_free(rs);
 }
 
@@ -343,15 +413,29 @@ static int notes_equal(const note_list *a, const note_list *b)
     return 1;
 }
 
-/* Moves l into the store (*l becomes NULL); NULL, leaving an empty list where it is. */
-static note_list *keep_notes(result_store *rs, note_list **l)
+/* The store's copy of l, NULL when l is NULL or empty: its texts interned, and one list for
+ * all equal lists (a TLS-DSK SA's facts are the same in both directions, its handshake notes
+ * the same as other SAs'); *made is set to 1 when the copy is new. l stays the caller's. */
+static note_list *keep_notes(result_store *rs, const note_list *l, int *made)
 {
-    note_list *n = *l;
-    if (!n || !n->len)
+    if (!l || !l->len)
         return NULL;
-    *l = NULL;
-    g_ptr_array_add(rs->notes, n);
-    return n;
+    note_list *c = g_array_sized_new(FALSE, FALSE, sizeof(mssipae_note), l->len);
+    g_array_set_size(c, l->len); /* no clear function: the texts are the store's */
+    for (guint i = 0; i < l->len; i++) {
+        mssipae_note n = g_array_index(l, mssipae_note, i);
+        n.text = (char *)intern(rs, n.text);
+        g_array_index(c, mssipae_note, i) = n;
+    }
+    note_list *k = g_hash_table_lookup(rs->lists, c);
+    if (k) {
+        g_array_free(c, TRUE);
+        return k;
+    }
+    g_hash_table_add(rs->lists, c);
+    g_ptr_array_add(rs->notes, c);
+    *made = 1;
+    return c;
 }
 
 const msg_rec *result_keep(result_store *rs, msg_result *r)
@@ -369,18 +453,38 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
         extra = a->notes && a->notes->len;
     }
     if (extra) {
-        msg_rec_extra *x = arena_alloc(rs, sizeof(msg_rec_extra) + (size_t)n * sizeof(note_list *));
-        x->notes = keep_notes(rs, &r->notes);
+        /* built after its head on the stack (small messages) or the heap, then kept: shared
+         * when it holds only lists kept before (the SA's usual notes), else in the arena */
+        size_t xs = sizeof(extra_head) + sizeof(msg_rec_extra) + (size_t)n * sizeof(note_list *);
+        guint64 stackbuf[32];
+        void *kb = xs <= sizeof stackbuf ? (void *)stackbuf : g_malloc(xs);
+        ((extra_head *)kb)->n = n;
+        msg_rec_extra *x = (msg_rec_extra *)(void *)((char *)kb + sizeof(extra_head));
+        memset(x, 0, sizeof *x);
+        int fresh = 0; /* a list was made for this message: no earlier extra can equal it */
+        x->notes = keep_notes(rs, r->notes, &fresh);
         x->unsigned_sa = r->unsigned_sa;
         x->unsigned_dir = (uint8_t)r->unsigned_dir;
-        for (guint i = 0; i < n; i++)
-        {
+        for (guint i = 0; i < n; i++) {
             auth_result *a = g_ptr_array_index(r->auths, i);
-            x->auth_notes[i] = notes_equal(a->notes, a->notes_hint)
-                                   ? (note_list *)a->notes_hint /* shared, read-only */
-                                   : keep_notes(rs, &a->notes);
+            if (notes_equal(a->notes, a->notes_hint)) {
+                x->auth_notes[i] = (note_list *)a->notes_hint; /* shared, read-only */
+            } else {
+                x->auth_notes[i] = keep_notes(rs, a->notes, &fresh);
+            }
         }
-        m->extra = x;
+        const void *found = fresh ? NULL : g_hash_table_lookup(rs->extras, kb);
+        if (found) {
+            m->extra = extra_of(found);
+        } else {
+            void *kept = arena_alloc(rs, xs);
+            memcpy(kept, kb, xs);
+            if (!fresh)
+                g_hash_table_add(rs->extras, kept);
+            m->extra = extra_of(kept);
+        }
+        if (kb != (void *)stackbuf)
+            g_free(kb);
     }
     for (guint i = 0; i < n; i++) {
         auth_result *a = g_ptr_array_index(r->auths, i);

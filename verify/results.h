@@ -231,8 +231,9 @@ void auth_result_free(gpointer p);
  * note list. */
 void auth_result_clear(auth_result *a);
 
-/* The record kept for full result r (which stays the caller's): moves r's note lists into the
- * store (r's become NULL) and interns the reasons. Messages with no auth header and no note all
+/* The record kept for full result r (which stays the caller's, note lists included): keeps
+ * compact copies of r's note lists (texts interned; a header's list equal to its notes_hint is
+ * shared, and so is a msg_rec_extra equal to one kept before) and interns the reasons. Messages with no auth header and no note all
  * share one empty record. Valid until result_store_free. */
 const msg_rec *result_keep(result_store *rs, msg_result *r);
 

@@ -5,7 +5,8 @@
 
 /* What the table knows about one pair of transport endpoints. */
 typedef struct sa_pair {
-    GPtrArray *open;     /* sa_entry* still SA_PENDING or SA_BOUND, oldest first */
+    GPtrArray *open;     /* sa_entry* still SA_PENDING or SA_BOUND, oldest first; NULL when
+                            none (most pairs, once their SA is confirmed) */
     sa_entry *signing;   /* the SA that last signed between the two endpoints */
 } sa_pair;
 
@@ -33,8 +34,9 @@ struct sa_table {
     GPtrArray *sas;      /* sa_entry*, owned, in creation order (id = index + 1) */
     GHashTable *named;   /* "SCHEME|OPAQUE" (upper case) -> GPtrArray of sa_entry*, oldest first */
     GHashTable *pairs;   /* pair_key() -> sa_pair* */
-    GHashTable *offers;  /* offer_key() -> version + 1 */
-    GHashTable *strs;    /* interned realm / targetname texts: string -> itself (owned) */
+    GHashTable *offers;  /* set of offer_rec, by (mech, realm, targetname, client) */
+    GHashTable *strs;    /* interned realm / targetname / endpoint texts: string -> itself
+                            (owned) */
     void *caps[MECH_COUNT]; /* per-capture state of each mechanism (mech_ops.cap_new) */
 };
 
@@ -94,13 +96,30 @@ static char *name_key(const mech_ops *mech, const char *opaque)
 
 
 
-/* Key of the version a first-leg challenge offered to one client: the mechanism (a pointer, so
- * case cannot matter), realm and targetname as sent, and the client's endpoint. */
-static char *offer_key(const mech_ops *mech, const char *realm, const char *target,
-                       const char *client_ep)
+/* The version a first-leg challenge offered to one client: the mechanism (a pointer, so case
+ * cannot matter), realm and targetname as sent and the client's endpoint (absent ones as ""),
+ * all interned by the table, so they compare as pointers. */
+typedef struct {
+    const mech_ops *mech;
+    const char *realm, *target, *client;
+    unsigned version;
+} offer_rec;
+
+static guint offer_hash(gconstpointer p)
 {
-    return g_strdup_printf("%p|%s|%s|%s", (const void *)mech, realm ? realm : "",
-                           target ? target : "", client_ep ? client_ep : "");
+    const offer_rec *o = p;
+    guint64 h = (guint64)(uintptr_t)o->mech;
+    h = (h ^ (guint64)(uintptr_t)o->realm) * 0x100000001B3ull;
+    h = (h ^ (guint64)(uintptr_t)o->target) * 0x100000001B3ull;
+    h = (h ^ (guint64)(uintptr_t)o->client) * 0x100000001B3ull;
+    return (guint)(h ^ (h >> 29));
+}
+
+static gboolean offer_equal(gconstpointer a, gconstpointer b)
+{
+    const offer_rec *x = a, *y = b;
+    return x->mech == y->mech && x->realm == y->realm && x->target == y->target &&
+           x->client == y->client;
 }
 
 void sip_txn_clear(sip_txn *t)
@@ -151,8 +170,6 @@ static void sa_free(gpointer p)
         g_ptr_array_free(s->aliases, TRUE);
     sa_txn_drop(&s->txn);
     sa_txn_drop(&s->bind_txn);
-    g_free(s->client_ep);
-    g_free(s->server_ep);
     for (int d = 0; d < 2; d++) {
         sa_seq_clear(&s->seq[d]);
         if (s->mech_seq)
@@ -189,7 +206,8 @@ static const char *intern(sa_table *tab, const char *s)
 static void pair_free(gpointer p)
 {
     sa_pair *pr = p;
-    g_ptr_array_free(pr->open, TRUE);
+    if (pr->open)
+        g_ptr_array_free(pr->open, TRUE);
     g_free(pr);
 }
 
@@ -200,7 +218,7 @@ sa_table *sa_table_new(void)
     tab->named = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify)g_ptr_array_unref);
     tab->pairs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pair_free);
-    tab->offers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    tab->offers = g_hash_table_new_full(offer_hash, offer_equal, g_free, NULL);
     tab->strs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (size_t i = 0; i < MECH_COUNT; i++)
         if (mech_at(i)->cap_new)
@@ -242,7 +260,6 @@ static sa_pair *pair_get(sa_table *tab, const char *a, const char *b, int create
     sa_pair *pr = g_hash_table_lookup(tab->pairs, k);
     if (!pr && create) {
         pr = g_new0(sa_pair, 1);
-        pr->open = g_ptr_array_new();
         g_hash_table_insert(tab->pairs, k == buf ? g_strdup(buf) : k, pr);
     } else {
         key_free(k, buf);
@@ -265,8 +282,8 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
     s->realm = intern(tab, realm);
     s->targetname = intern(tab, targetname);
     s->proxy = (uint8_t)(proxy != 0);
-    s->client_ep = g_strdup(client_ep);
-    s->server_ep = g_strdup(server_ep);
+    s->client_ep = intern(tab, client_ep);
+    s->server_ep = intern(tab, server_ep);
     s->state = SA_PENDING;
     for (int d = 0; d < 2; d++)
         sa_seq_init(&s->seq[d]);
@@ -274,6 +291,8 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
     sa_pair *pr = pair_get(tab, client_ep, server_ep, 1);
     if (client_ep && server_ep)
         s->pair = pr;
+    if (!pr->open)
+        pr->open = g_ptr_array_new();
     GPtrArray *open = pr->open;
     if (open->len >= SA_OPEN_MAX) {
         if (evicted)
@@ -363,8 +382,13 @@ void sa_table_confirm(sa_table *tab, sa_entry *s)
     sa_txn_drop(&s->txn);
     sa_txn_drop(&s->bind_txn);
     sa_pair *pr = s->pair ? s->pair : pair_get(tab, s->client_ep, s->server_ep, 0);
-    if (pr)
+    if (pr && pr->open) {
         g_ptr_array_remove(pr->open, s);
+        if (!pr->open->len) { /* most pairs: their one SA is confirmed */
+            g_ptr_array_free(pr->open, TRUE);
+            pr->open = NULL;
+        }
+    }
 }
 
 int sa_on_pair(const sa_entry *s, const char *src, const char *dst)
@@ -469,7 +493,7 @@ sa_entry **sa_table_open(sa_table *tab, const mech_ops *mech, const char *a, con
 {
     *n = 0;
     sa_pair *pr = pair_get(tab, a, b, 0);
-    if (!pr || !pr->open->len)
+    if (!pr || !pr->open || !pr->open->len)
         return NULL;
     sa_entry **out = g_new(sa_entry *, pr->open->len);
     for (guint i = 0; i < pr->open->len; i++) {
@@ -496,18 +520,27 @@ void sa_table_set_signing(sa_table *tab, sa_entry *s)
 void sa_table_offer(sa_table *tab, const mech_ops *mech, const char *realm,
                     const char *targetname, const char *client_ep, unsigned version)
 {
-    g_hash_table_replace(tab->offers, offer_key(mech, realm, targetname, client_ep),
-                         GUINT_TO_POINTER(version + 1));
+    offer_rec k = { mech, intern(tab, realm ? realm : ""), intern(tab, targetname ? targetname : ""),
+                    intern(tab, client_ep ? client_ep : ""), version };
+    offer_rec *o = g_hash_table_lookup(tab->offers, &k);
+    if (o)
+        o->version = version;
+    else
+        g_hash_table_add(tab->offers, g_memdup2(&k, sizeof k));
 }
 
 int sa_table_offered(sa_table *tab, const mech_ops *mech, const char *realm,
                      const char *targetname, const char *client_ep, unsigned *version)
 {
-    char *k = offer_key(mech, realm, targetname, client_ep);
-    gpointer v = g_hash_table_lookup(tab->offers, k);
-    g_free(k);
-    if (!v)
+    /* texts the table has never seen were never offered */
+    offer_rec k = { mech, g_hash_table_lookup(tab->strs, realm ? realm : ""),
+                    g_hash_table_lookup(tab->strs, targetname ? targetname : ""),
+                    g_hash_table_lookup(tab->strs, client_ep ? client_ep : ""), 0 };
+    if (!k.realm || !k.target || !k.client)
         return 0;
-    *version = GPOINTER_TO_UINT(v) - 1;
+    const offer_rec *o = g_hash_table_lookup(tab->offers, &k);
+    if (!o)
+        return 0;
+    *version = o->version;
     return 1;
 }

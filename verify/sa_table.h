@@ -60,7 +60,7 @@ typedef struct sa_entry {
                                   open SAs bind): read with sa_txn() */
     sip_txn *bind_txn;         /* request answered by the response that named the opaque (the
                                   same) */
-    char *client_ep, *server_ep;
+    const char *client_ep, *server_ep; /* interned by the table (shared), NULL when unknown */
     sa_seq seq[2];             /* cnum (DIR_C2S) / snum (DIR_S2C) bookkeeping */
     sa_seq *mech_seq;          /* [2]: a mechanism sequence number the signature does not protect
                                   (RFC 4757 SND_SEQ), per direction, from verified messages;
