@@ -228,7 +228,9 @@ def target_seeds():
                 "both": b"D\0u\0Pa$$word\0" + b"aa" * 16, "utf8": "É\0ü\0pässwörd\0".encode(),
                 # a bad (invalid UTF-8) password that is part of the user name, which the message
                 # about it names: not a leak (fuzzer finding, kept as a regression seed)
-                "pw-in-user": b"\xc3\x89\0\xd5\xb6r\xc3\x89\0\xb6r\xc3\x89\0"}
+                "pw-in-user": b"\xc3\x89\0\xd5\xb6r\xc3\x89\0\xb6r\xc3\x89\0",
+                # the same with ")" after it: the message names the user followed by ")"
+                "pw-over-user": b"\xc3\x89\0\xd5\xb6r\xc3\x89\0\xb6r\xc3\x89)\0"}
     t["core"] = {k: SEP.join(v) for k, v in core_seeds().items()}
     return t
 
