@@ -227,7 +227,8 @@ static const unsigned char known_cand[12][32] = {
 };
 #undef KC
 
-int authp_known_index(const char *name, size_t n)
+/* authp_known_index, inlined into the parser (once per parameter). */
+static inline __attribute__((always_inline)) int known_index(const char *name, size_t n)
 {
     if (n == 0 || n >= G_N_ELEMENTS(known_by_len))
         return -1;
@@ -275,6 +276,11 @@ int authp_known_index(const char *name, size_t n)
     return -1;
 }
 
+int authp_known_index(const char *name, size_t n)
+{
+    return known_index(name, n);
+}
+
 int authp_is_known(const char *name)
 {
     return authp_known_index(name, strlen(name)) >= 0;
@@ -314,6 +320,23 @@ char *authp_unquote(slice v, int *was_quoted)
     if (was_quoted)
         *was_quoted = q;
     return out;
+}
+
+/* memcpy of the n bytes at s to d, without the call for the usual parameter name (at most 16
+ * bytes): two overlapping loads and stores cover them exactly. */
+static inline void copy_short(char *d, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        guint64 a = ld8(s), b = ld8(s + n - 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        guint32 a = ld4(s), b = ld4(s + n - 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else {
+        memcpy(d, s, n);
+    }
 }
 
 /* Parameters are gathered on the stack and appended to h->params this many at a time. */
@@ -375,12 +398,12 @@ static int parse(const char *v, size_t n, authp_header *h, authp_store *st)
         }
         authp_param *a = &batch[nb++];
         a->name = ar;
-        memcpy(ar, name.p, name.n);
+        copy_short(ar, name.p, name.n);
         ar[name.n] = 0;
         ar += name.n + 1;
         a->value = ar;
         ar += unquote_to(ar, value, esc, &a->quoted) + 1;
-        a->known = authp_known_index(name.p, name.n);
+        a->known = known_index(name.p, name.n);
         if (a->known >= 0) {
             if (h->first[a->known]) {
                 if (!dups)
