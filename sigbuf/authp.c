@@ -12,6 +12,26 @@ static inline int is_token_char(char c)
     return sip_is_token_char(c);
 }
 
+/* Index of the first byte of p[i, n) that is not a token character, or n: four bytes per bounds
+ * check. */
+static inline __attribute__((always_inline)) size_t scan_token(const char *p, size_t i, size_t n)
+{
+    while (n - i >= 4) {
+        if (!is_token_char(p[i]))
+            return i;
+        if (!is_token_char(p[i + 1]))
+            return i + 1;
+        if (!is_token_char(p[i + 2]))
+            return i + 2;
+        if (!is_token_char(p[i + 3]))
+            return i + 3;
+        i += 4;
+    }
+    while (i < n && is_token_char(p[i]))
+        i++;
+    return i;
+}
+
 /* Byte classes for next_param's loops: blanks and line ends (LWS), ',' and '"'. */
 enum { C_LWS = 1, C_COMMA = 2, C_QUOTE = 4 };
 static const unsigned char cls_tab[256] = {
@@ -100,8 +120,7 @@ static inline __attribute__((always_inline)) int next_param(authp_cursor *c, sli
         return AUTHP_EOF;
     }
     size_t s = off;
-    while (off < n && is_token_char(p[off]))
-        off++;
+    off = scan_token(p, off, n);
     if (off == s)
         goto invalid_name;
     name->p = p + s;
@@ -286,6 +305,34 @@ int authp_is_known(const char *name)
     return authp_known_index(name, strlen(name)) >= 0;
 }
 
+/* memcpy of the n bytes at s to d without the call, for the usual parameter name or value (at
+ * most 32 bytes): overlapping loads and stores cover the n bytes exactly; longer: memcpy. */
+static inline __attribute__((always_inline)) void copy_short(char *d, const char *s, size_t n)
+{
+    if (n >= 16 && n <= 32) {
+        guint64 a = ld8(s), b = ld8(s + 8), y = ld8(s + n - 16), z = ld8(s + n - 8);
+        memcpy(d, &a, 8);
+        memcpy(d + 8, &b, 8);
+        memcpy(d + n - 16, &y, 8);
+        memcpy(d + n - 8, &z, 8);
+    } else if (n >= 8 && n < 16) {
+        guint64 a = ld8(s), b = ld8(s + n - 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        guint32 a = ld4(s), b = ld4(s + n - 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n > 0 && n < 4) {
+        char a = s[0], b = s[n / 2], c = s[n - 1];
+        d[0] = a;
+        d[n / 2] = b;
+        d[n - 1] = c;
+    } else if (n) {
+        memcpy(d, s, n);
+    }
+}
+
 /* authp_unquote into out (room for v.n + 1 bytes); returns the length written before the NUL.
  * esc: 0 when a quoted v is known to hold no backslash (next_param said so). */
 static inline size_t unquote_to(char *out, slice v, int esc, int *was_quoted)
@@ -293,7 +340,7 @@ static inline size_t unquote_to(char *out, slice v, int esc, int *was_quoted)
     if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"') {
         *was_quoted = 1;
         if (!esc) { /* no quoted-pair: the bytes between the quotes */
-            memcpy(out, v.p + 1, v.n - 2);
+            copy_short(out, v.p + 1, v.n - 2);
             out[v.n - 2] = 0;
             return v.n - 2;
         }
@@ -307,7 +354,7 @@ static inline size_t unquote_to(char *out, slice v, int esc, int *was_quoted)
         return o;
     }
     *was_quoted = 0;
-    memcpy(out, v.p, v.n);
+    copy_short(out, v.p, v.n);
     out[v.n] = 0;
     return v.n;
 }
@@ -320,23 +367,6 @@ char *authp_unquote(slice v, int *was_quoted)
     if (was_quoted)
         *was_quoted = q;
     return out;
-}
-
-/* memcpy of the n bytes at s to d, without the call for the usual parameter name (at most 16
- * bytes): two overlapping loads and stores cover them exactly. */
-static inline void copy_short(char *d, const char *s, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        guint64 a = ld8(s), b = ld8(s + n - 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n >= 4 && n < 8) {
-        guint32 a = ld4(s), b = ld4(s + n - 4);
-        memcpy(d, &a, 4);
-        memcpy(d + n - 4, &b, 4);
-    } else {
-        memcpy(d, s, n);
-    }
 }
 
 /* Parameters are gathered on the stack and appended to h->params this many at a time. */
