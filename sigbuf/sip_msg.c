@@ -394,23 +394,6 @@ const sip_hdr *sip_hdr_find(const sip_msg *m, const char *name, char compact)
     return NULL;
 }
 
-int sip_hdr_value_slice(const sip_msg *m, const sip_hdr *h, slice *out)
-{
-    const char *v = m->buf + h->value_off;
-    size_t n = h->value_len;
-    /* an unfolded header's value ends before its line's LF: only a stray CR can be in it */
-    if (memchr(v, '\r', n) || (h->folded && memchr(v, '\n', n)))
-        return 0;
-    size_t a = 0, b = n;
-    while (a < b && (v[a] == ' ' || v[a] == '\t'))
-        a++;
-    while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
-        b--;
-    out->p = v + a;
-    out->n = b - a;
-    return 1;
-}
-
 char *sip_hdr_value(const sip_msg *m, const sip_hdr *h, size_t *len)
 {
     slice sv;
