@@ -70,7 +70,12 @@ static int eq_nocase(const char *p, const char *name, size_t n)
 static int param_s(const char *params, const char *name, size_t nl, slice *out)
 {
     const char *p = params;
-    while ((p = strchr(p, ';')) != NULL) {
+    for (;;) {
+        /* strchr (p, ';') inline: the next ';' is usually the first byte or a few after */
+        while (*p && *p != ';')
+            p++;
+        if (!*p)
+            break;
         p++;
         while (*p == ' ' || *p == '\t')
             p++;

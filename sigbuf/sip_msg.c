@@ -359,14 +359,6 @@ int sip_hdr_is(const sip_msg *m, const sip_hdr *h, const char *name, char compac
     return h->name.n == n && eq_nocase(h->name.p, name, n);
 }
 
-const sip_hdr *sip_hdr_find_kind(const sip_msg *m, sip_hk k)
-{
-    if (!m->hdrs || k <= SIP_HK_OTHER || k >= SIP_HK_COUNT || !m->first[k] ||
-        m->first[k] > m->hdrs->len)
-        return NULL;
-    return &g_array_index(m->hdrs, sip_hdr, m->first[k] - 1);
-}
-
 const sip_hdr *sip_hdr_find(const sip_msg *m, const char *name, char compact)
 {
     if (!m->hdrs)

@@ -89,7 +89,13 @@ int sip_hdr_is(const sip_msg *m, const sip_hdr *h, const char *name, char compac
 
 /* The first header of kind k (by its full name or its compact form), or NULL. Same as
  * sip_hdr_find with the kind's name and compact letter, without comparing names. */
-const sip_hdr *sip_hdr_find_kind(const sip_msg *m, sip_hk k);
+static inline const sip_hdr *sip_hdr_find_kind(const sip_msg *m, sip_hk k)
+{
+    if (!m->hdrs || k <= SIP_HK_OTHER || k >= SIP_HK_COUNT || !m->first[k] ||
+        m->first[k] > m->hdrs->len)
+        return NULL;
+    return &g_array_index(m->hdrs, sip_hdr, m->first[k] - 1);
+}
 
 /* The kind of header name name (n bytes, case-insensitive); *compact (may be NULL) is set to 1
  * for a compact form. SIP_HK_OTHER when it is none of sip_hk. */
