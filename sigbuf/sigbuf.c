@@ -360,10 +360,12 @@ static const char *hdr_text(const sip_msg *m, const sip_hdr *h, vbuf *b, size_t 
     return b->heap;
 }
 
-static void vbuf_free(vbuf *b)
+static inline void vbuf_free(vbuf *b)
 {
-    g_free(b->heap);
-    b->heap = NULL;
+    if (b->heap) { /* the usual value was a slice or on the stack: no call */
+        g_free(b->heap);
+        b->heap = NULL;
+    }
 }
 
 /* The layout, once: inlined into sigbuf_build (items NULL: bytes only, no item code) and
