@@ -2,6 +2,9 @@
 #include "sigbuf/sip_msg.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Offset of the end of the line starting at off (the position of its LF or len), and the
  * offset of the next line. */
@@ -230,11 +233,21 @@ sip_hk sip_hk_classify(const char *p, size_t n, int *compact)
     return hk_classify(p, n, compact);
 }
 
-/* Index of the first c in p[i, n), or n: eight bytes at a time (a header name is short: the
+/* Index of the first c in p[i, n), or n: sixteen (SSE2) or eight bytes at a time (a header name is short: the
  * call to memchr would cost more than the scan). */
 static inline __attribute__((always_inline)) size_t find_byte(const char *p, size_t i, size_t n,
                                                               char c)
 {
+#ifdef __SSE2__
+    const __m128i pc = _mm_set1_epi8(c);
+    while (n - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, pc));
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
+        i += 16;
+    }
+#endif
 #if G_BYTE_ORDER == G_LITTLE_ENDIAN
     const guint64 ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     const guint64 pat = ones * (unsigned char)c;
