@@ -3,6 +3,9 @@
 #include "sigbuf/authp.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static int is_lws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -10,6 +13,26 @@ static int is_lws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\
 static inline int is_token_char(char c)
 {
     return sip_is_token_char(c);
+}
+
+/* Index of the first byte of p[i, n) that is not a token character, or n: four bytes per bounds
+ * check. */
+static inline __attribute__((always_inline)) size_t scan_token(const char *p, size_t i, size_t n)
+{
+    while (n - i >= 4) {
+        if (!is_token_char(p[i]))
+            return i;
+        if (!is_token_char(p[i + 1]))
+            return i + 1;
+        if (!is_token_char(p[i + 2]))
+            return i + 2;
+        if (!is_token_char(p[i + 3]))
+            return i + 3;
+        i += 4;
+    }
+    while (i < n && is_token_char(p[i]))
+        i++;
+    return i;
 }
 
 /* Byte classes for next_param's loops: blanks and line ends (LWS), ',' and '"'. */
@@ -33,6 +56,18 @@ static inline void skip_lws(authp_cursor *c)
  * most of a header: the hex response, the base64 gssapi-data). */
 static inline size_t find_quote_or_bs(const char *p, size_t i, size_t n)
 {
+#ifdef __SSE2__
+    /* sixteen bytes at a time where SSE2 is there (every x86-64) */
+    const __m128i dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+    while (n - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        unsigned mask = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(x, dq), _mm_cmpeq_epi8(x, bs)));
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
+        i += 16;
+    }
+#endif
     const guint64 ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     while (i + 8 <= n) {
         guint64 w;
@@ -71,8 +106,7 @@ int authp_begin(authp_cursor *c, const char *v, size_t n, slice *scheme)
     c->err_off = 0;
     skip_lws(c);
     size_t s = c->off;
-    while (c->off < n && is_token_char(v[c->off]))
-        c->off++;
+    c->off = scan_token(v, s, n);
     if (c->off == s)
         return fail(c, "no authentication scheme");
     scheme->p = v + s;
@@ -100,8 +134,7 @@ static inline __attribute__((always_inline)) int next_param(authp_cursor *c, sli
         return AUTHP_EOF;
     }
     size_t s = off;
-    while (off < n && is_token_char(p[off]))
-        off++;
+    off = scan_token(p, off, n);
     if (off == s)
         goto invalid_name;
     name->p = p + s;
@@ -227,7 +260,8 @@ static const unsigned char known_cand[12][32] = {
 };
 #undef KC
 
-int authp_known_index(const char *name, size_t n)
+/* authp_known_index, inlined into the parser (once per parameter). */
+static inline __attribute__((always_inline)) int known_index(const char *name, size_t n)
 {
     if (n == 0 || n >= G_N_ELEMENTS(known_by_len))
         return -1;
@@ -275,9 +309,42 @@ int authp_known_index(const char *name, size_t n)
     return -1;
 }
 
+int authp_known_index(const char *name, size_t n)
+{
+    return known_index(name, n);
+}
+
 int authp_is_known(const char *name)
 {
     return authp_known_index(name, strlen(name)) >= 0;
+}
+
+/* memcpy of the n bytes at s to d without the call, for the usual parameter name or value (at
+ * most 32 bytes): overlapping loads and stores cover the n bytes exactly; longer: memcpy. */
+static inline __attribute__((always_inline)) void copy_short(char *d, const char *s, size_t n)
+{
+    if (n >= 16 && n <= 32) {
+        guint64 a = ld8(s), b = ld8(s + 8), y = ld8(s + n - 16), z = ld8(s + n - 8);
+        memcpy(d, &a, 8);
+        memcpy(d + 8, &b, 8);
+        memcpy(d + n - 16, &y, 8);
+        memcpy(d + n - 8, &z, 8);
+    } else if (n >= 8 && n < 16) {
+        guint64 a = ld8(s), b = ld8(s + n - 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        guint32 a = ld4(s), b = ld4(s + n - 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n > 0 && n < 4) {
+        char a = s[0], b = s[n / 2], c = s[n - 1];
+        d[0] = a;
+        d[n / 2] = b;
+        d[n - 1] = c;
+    } else if (n) {
+        memcpy(d, s, n);
+    }
 }
 
 /* authp_unquote into out (room for v.n + 1 bytes); returns the length written before the NUL.
@@ -287,7 +354,7 @@ static inline size_t unquote_to(char *out, slice v, int esc, int *was_quoted)
     if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"') {
         *was_quoted = 1;
         if (!esc) { /* no quoted-pair: the bytes between the quotes */
-            memcpy(out, v.p + 1, v.n - 2);
+            copy_short(out, v.p + 1, v.n - 2);
             out[v.n - 2] = 0;
             return v.n - 2;
         }
@@ -301,7 +368,7 @@ static inline size_t unquote_to(char *out, slice v, int esc, int *was_quoted)
         return o;
     }
     *was_quoted = 0;
-    memcpy(out, v.p, v.n);
+    copy_short(out, v.p, v.n);
     out[v.n] = 0;
     return v.n;
 }
@@ -375,12 +442,12 @@ static int parse(const char *v, size_t n, authp_header *h, authp_store *st)
         }
         authp_param *a = &batch[nb++];
         a->name = ar;
-        memcpy(ar, name.p, name.n);
+        copy_short(ar, name.p, name.n);
         ar[name.n] = 0;
         ar += name.n + 1;
         a->value = ar;
         ar += unquote_to(ar, value, esc, &a->quoted) + 1;
-        a->known = authp_known_index(name.p, name.n);
+        a->known = known_index(name.p, name.n);
         if (a->known >= 0) {
             if (h->first[a->known]) {
                 if (!dups)

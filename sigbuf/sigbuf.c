@@ -70,7 +70,12 @@ static int eq_nocase(const char *p, const char *name, size_t n)
 static int param_s(const char *params, const char *name, size_t nl, slice *out)
 {
     const char *p = params;
-    while ((p = strchr(p, ';')) != NULL) {
+    for (;;) {
+        /* strchr (p, ';') inline: the next ';' is usually the first byte or a few after */
+        while (*p && *p != ';')
+            p++;
+        if (!*p)
+            break;
         p++;
         while (*p == ' ' || *p == '\t')
             p++;
@@ -355,10 +360,12 @@ static const char *hdr_text(const sip_msg *m, const sip_hdr *h, vbuf *b, size_t 
     return b->heap;
 }
 
-static void vbuf_free(vbuf *b)
+static inline void vbuf_free(vbuf *b)
 {
-    g_free(b->heap);
-    b->heap = NULL;
+    if (b->heap) { /* the usual value was a slice or on the stack: no call */
+        g_free(b->heap);
+        b->heap = NULL;
+    }
 }
 
 /* The layout, once: inlined into sigbuf_build (items NULL: bytes only, no item code) and

@@ -2,6 +2,9 @@
 #include "sigbuf/sip_msg.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Offset of the end of the line starting at off (the position of its LF or len), and the
  * offset of the next line. */
@@ -83,104 +86,6 @@ static int parse_start_line(sip_msg *m, size_t end, const char **why)
     m->method.p = s;
     m->method.n = i;
     return 0;
-}
-
-/* Headers gathered on the stack before they are appended to m->hdrs. */
-#define SIP_HDR_BATCH 24
-
-static int parse(const char *buf, size_t len, sip_msg *m, const char **why);
-
-int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
-{
-    memset(m, 0, sizeof *m);
-    return parse(buf, len, m, why);
-}
-
-int sip_msg_parse_with(const char *buf, size_t len, sip_msg *m, GArray *hdrs, const char **why)
-{
-    memset(m, 0, sizeof *m);
-    g_array_set_size(hdrs, 0);
-    m->hdrs = hdrs;
-    m->hdrs_borrowed = 1;
-    return parse(buf, len, m, why);
-}
-
-static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
-{
-    m->buf = buf;
-    m->len = len;
-    if (!buf || len == 0) {
-        *why = "empty message";
-        return -1;
-    }
-    size_t next;
-    size_t end = line_end(buf, len, 0, &next);
-    if (parse_start_line(m, end, why) < 0)
-        return -1;
-    /* the headers are gathered on the stack and go to m->hdrs in one append (one allocation of
-     * the right size for the usual message) */
-    sip_hdr batch[SIP_HDR_BATCH];
-    guint nb = 0, total = 0;
-    m->hdr_end = len;
-    size_t off = next;
-    sip_hdr *cur = NULL;
-    while (off < len) {
-        size_t nl;
-        size_t e = line_end(buf, len, off, &nl);
-        if (e == off) { /* blank line: end of headers */
-            m->hdr_end = nl;
-            m->complete = 1;
-            break;
-        }
-        if ((buf[off] == ' ' || buf[off] == '\t') && cur) {
-            /* continuation of the previous header (folding) */
-            cur->line_len = nl - cur->line_off;
-            cur->value_len = e - cur->value_off;
-            cur->folded = 1;
-        } else {
-            const char *colon = memchr(buf + off, ':', e - off);
-            if (!colon) {
-                m->bad_lines++;
-                cur = NULL;
-            } else {
-                if (nb == SIP_HDR_BATCH) { /* cur is replaced below: the batch may move */
-                    if (!m->hdrs)
-                        m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 2 * SIP_HDR_BATCH);
-                    g_array_append_vals(m->hdrs, batch, nb);
-                    nb = 0;
-                }
-                sip_hdr *h = &batch[nb++];
-                total++;
-                size_t ne = (size_t)(colon - buf);
-                while (ne > off && (buf[ne - 1] == ' ' || buf[ne - 1] == '\t'))
-                    ne--;
-                h->name.p = buf + off;
-                h->name.n = ne - off;
-                h->line_off = off;
-                h->line_len = nl - off;
-                h->value_off = (size_t)(colon - buf) + 1;
-                h->value_len = e - h->value_off;
-                h->kind = sip_hk_classify(h->name.p, h->name.n, &h->compact);
-                h->folded = 0;
-                if (h->kind != SIP_HK_OTHER && !m->first[h->kind])
-                    m->first[h->kind] = total;
-                cur = h;
-            }
-        }
-        off = nl;
-    }
-    if (!m->hdrs)
-        m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), nb ? nb : 1);
-    if (nb)
-        g_array_append_vals(m->hdrs, batch, nb);
-    return 0;
-}
-
-void sip_msg_clear(sip_msg *m)
-{
-    if (m->hdrs && !m->hdrs_borrowed)
-        g_array_free(m->hdrs, TRUE);
-    m->hdrs = NULL;
 }
 
 /* g_ascii_tolower, inlined (GLib's is a function call per byte). */
@@ -286,7 +191,8 @@ static inline int eq_lower_words(const char *p, const char *lower, size_t n)
     return eq8(ld8(p + n - 8), ld8(lower + n - 8));
 }
 
-sip_hk sip_hk_classify(const char *p, size_t n, int *compact)
+/* sip_hk_classify, inlined into the parser (once per header). */
+static inline __attribute__((always_inline)) sip_hk hk_classify(const char *p, size_t n, int *compact)
 {
     sip_hk k = SIP_HK_OTHER;
     int c = 0;
@@ -322,6 +228,141 @@ sip_hk sip_hk_classify(const char *p, size_t n, int *compact)
     return k;
 }
 
+sip_hk sip_hk_classify(const char *p, size_t n, int *compact)
+{
+    return hk_classify(p, n, compact);
+}
+
+/* Index of the first c in p[i, n), or n: sixteen (SSE2) or eight bytes at a time (a header name is short: the
+ * call to memchr would cost more than the scan). */
+static inline __attribute__((always_inline)) size_t find_byte(const char *p, size_t i, size_t n,
+                                                              char c)
+{
+#ifdef __SSE2__
+    const __m128i pc = _mm_set1_epi8(c);
+    while (n - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, pc));
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
+        i += 16;
+    }
+#endif
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+    const guint64 ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    const guint64 pat = ones * (unsigned char)c;
+    while (n - i >= 8) {
+        guint64 w = ld8(p + i) ^ pat;
+        guint64 hit = (w - ones) & ~w & highs; /* the lowest flagged byte is exact */
+        if (hit)
+            return i + (size_t)(__builtin_ctzll(hit) >> 3);
+        i += 8;
+    }
+#endif
+    while (i < n && p[i] != c)
+        i++;
+    return i;
+}
+
+/* Headers gathered on the stack before they are appended to m->hdrs. */
+#define SIP_HDR_BATCH 24
+
+static int parse(const char *buf, size_t len, sip_msg *m, const char **why);
+
+int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
+{
+    memset(m, 0, sizeof *m);
+    return parse(buf, len, m, why);
+}
+
+int sip_msg_parse_with(const char *buf, size_t len, sip_msg *m, GArray *hdrs, const char **why)
+{
+    memset(m, 0, sizeof *m);
+    g_array_set_size(hdrs, 0);
+    m->hdrs = hdrs;
+    m->hdrs_borrowed = 1;
+    return parse(buf, len, m, why);
+}
+
+static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
+{
+    m->buf = buf;
+    m->len = len;
+    if (!buf || len == 0) {
+        *why = "empty message";
+        return -1;
+    }
+    size_t next;
+    size_t end = line_end(buf, len, 0, &next);
+    if (parse_start_line(m, end, why) < 0)
+        return -1;
+    /* the headers are gathered on the stack and go to m->hdrs in one append (one allocation of
+     * the right size for the usual message) */
+    sip_hdr batch[SIP_HDR_BATCH];
+    guint nb = 0, total = 0;
+    m->hdr_end = len;
+    size_t off = next;
+    sip_hdr *cur = NULL;
+    while (off < len) {
+        size_t nl;
+        size_t e = line_end(buf, len, off, &nl);
+        if (e == off) { /* blank line: end of headers */
+            m->hdr_end = nl;
+            m->complete = 1;
+            break;
+        }
+        if ((buf[off] == ' ' || buf[off] == '\t') && cur) {
+            /* continuation of the previous header (folding) */
+            cur->line_len = nl - cur->line_off;
+            cur->value_len = e - cur->value_off;
+            cur->folded = 1;
+        } else {
+            size_t ci = find_byte(buf, off, e, ':');
+            const char *colon = ci < e ? buf + ci : NULL;
+            if (!colon) {
+                m->bad_lines++;
+                cur = NULL;
+            } else {
+                if (nb == SIP_HDR_BATCH) { /* cur is replaced below: the batch may move */
+                    if (!m->hdrs)
+                        m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 2 * SIP_HDR_BATCH);
+                    g_array_append_vals(m->hdrs, batch, nb);
+                    nb = 0;
+                }
+                sip_hdr *h = &batch[nb++];
+                total++;
+                size_t ne = (size_t)(colon - buf);
+                while (ne > off && (buf[ne - 1] == ' ' || buf[ne - 1] == '\t'))
+                    ne--;
+                h->name.p = buf + off;
+                h->name.n = ne - off;
+                h->line_off = off;
+                h->line_len = nl - off;
+                h->value_off = (size_t)(colon - buf) + 1;
+                h->value_len = e - h->value_off;
+                h->kind = hk_classify(h->name.p, h->name.n, &h->compact);
+                h->folded = 0;
+                if (h->kind != SIP_HK_OTHER && !m->first[h->kind])
+                    m->first[h->kind] = total;
+                cur = h;
+            }
+        }
+        off = nl;
+    }
+    if (!m->hdrs)
+        m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), nb ? nb : 1);
+    if (nb)
+        g_array_append_vals(m->hdrs, batch, nb);
+    return 0;
+}
+
+void sip_msg_clear(sip_msg *m)
+{
+    if (m->hdrs && !m->hdrs_borrowed)
+        g_array_free(m->hdrs, TRUE);
+    m->hdrs = NULL;
+}
+
 int sip_hdr_is(const sip_msg *m, const sip_hdr *h, const char *name, char compact)
 {
     (void)m;
@@ -329,14 +370,6 @@ int sip_hdr_is(const sip_msg *m, const sip_hdr *h, const char *name, char compac
         return 1;
     size_t n = strlen(name);
     return h->name.n == n && eq_nocase(h->name.p, name, n);
-}
-
-const sip_hdr *sip_hdr_find_kind(const sip_msg *m, sip_hk k)
-{
-    if (!m->hdrs || k <= SIP_HK_OTHER || k >= SIP_HK_COUNT || !m->first[k] ||
-        m->first[k] > m->hdrs->len)
-        return NULL;
-    return &g_array_index(m->hdrs, sip_hdr, m->first[k] - 1);
 }
 
 const sip_hdr *sip_hdr_find(const sip_msg *m, const char *name, char compact)
@@ -364,23 +397,6 @@ const sip_hdr *sip_hdr_find(const sip_msg *m, const char *name, char compact)
             return h;
     }
     return NULL;
-}
-
-int sip_hdr_value_slice(const sip_msg *m, const sip_hdr *h, slice *out)
-{
-    const char *v = m->buf + h->value_off;
-    size_t n = h->value_len;
-    /* an unfolded header's value ends before its line's LF: only a stray CR can be in it */
-    if (memchr(v, '\r', n) || (h->folded && memchr(v, '\n', n)))
-        return 0;
-    size_t a = 0, b = n;
-    while (a < b && (v[a] == ' ' || v[a] == '\t'))
-        a++;
-    while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
-        b--;
-    out->p = v + a;
-    out->n = b - a;
-    return 1;
 }
 
 char *sip_hdr_value(const sip_msg *m, const sip_hdr *h, size_t *len)

@@ -10,6 +10,7 @@
 
 #include <glib.h>
 #include <stddef.h>
+#include <string.h>
 
 typedef struct {
     const char *p;
@@ -88,7 +89,13 @@ int sip_hdr_is(const sip_msg *m, const sip_hdr *h, const char *name, char compac
 
 /* The first header of kind k (by its full name or its compact form), or NULL. Same as
  * sip_hdr_find with the kind's name and compact letter, without comparing names. */
-const sip_hdr *sip_hdr_find_kind(const sip_msg *m, sip_hk k);
+static inline const sip_hdr *sip_hdr_find_kind(const sip_msg *m, sip_hk k)
+{
+    if (!m->hdrs || k <= SIP_HK_OTHER || k >= SIP_HK_COUNT || !m->first[k] ||
+        m->first[k] > m->hdrs->len)
+        return NULL;
+    return &g_array_index(m->hdrs, sip_hdr, m->first[k] - 1);
+}
 
 /* The kind of header name name (n bytes, case-insensitive); *compact (may be NULL) is set to 1
  * for a compact form. SIP_HK_OTHER when it is none of sip_hk. */
@@ -100,7 +107,23 @@ char *sip_hdr_value(const sip_msg *m, const sip_hdr *h, size_t *len);
 
 /* When the value of h has no line break (CR or LF, i.e. no folding), sets *out to the same bytes
  * sip_hdr_value would return, as a slice into the message (no copy, not NUL-terminated) and
- * returns 1; otherwise returns 0 (use sip_hdr_value). */
-int sip_hdr_value_slice(const sip_msg *m, const sip_hdr *h, slice *out);
+ * returns 1; otherwise returns 0 (use sip_hdr_value). Inline: it runs for every header the core
+ * reads. */
+static inline int sip_hdr_value_slice(const sip_msg *m, const sip_hdr *h, slice *out)
+{
+    const char *v = m->buf + h->value_off;
+    size_t n = h->value_len;
+    /* an unfolded header's value ends before its line's LF: only a stray CR can be in it */
+    if (memchr(v, '\r', n) || (h->folded && memchr(v, '\n', n)))
+        return 0;
+    size_t a = 0, b = n;
+    while (a < b && (v[a] == ' ' || v[a] == '\t'))
+        a++;
+    while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+        b--;
+    out->p = v + a;
+    out->n = b - a;
+    return 1;
+}
 
 #endif
