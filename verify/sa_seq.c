@@ -94,9 +94,14 @@ void sa_seq_commit(sa_seq *q, uint32_t num, uint32_t frame)
     if (!seq_first(q, num, &seen)) {
         if (num >= 1 && frame != 0 && num - 1 < q->n_dense + SEQ_DENSE_SLACK) {
             if (num - 1 >= q->n_dense) {
-                uint32_t n = MAX(16u, q->n_dense);
-                while (n <= num - 1)
-                    n *= 2;
+                /* grow by a quarter, at least to num, in steps of 4 entries (the window stays
+                   close to the counters' reach: an SA of 25 numbers a direction holds 28, not
+                   32), from 16 entries */
+                uint64_t want = q->n_dense ? (uint64_t)q->n_dense + q->n_dense / 4 : 16u;
+                if (want < num)
+                    want = num;
+                want = (want + 3u) & ~(uint64_t)3u;
+                uint32_t n = want > G_MAXUINT32 ? num : (uint32_t)want;
                 size_t es = q->wide ? sizeof(uint32_t) : sizeof(uint16_t);
                 q->dense = g_realloc(q->dense, n * es);
                 memset((char *)q->dense + q->n_dense * es, 0, (size_t)(n - q->n_dense) * es);

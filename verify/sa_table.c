@@ -22,17 +22,59 @@ typedef struct sa_pair {
 #define NAMED_MEMO_OPAQUE 40
 typedef struct {
     const mech_ops *mech;
-    GPtrArray *list;     /* the index list the answer was read from */
+    struct name_list *list; /* the index list the answer was read from */
     guint len;           /* its length then */
     sa_entry *last;      /* and its newest SA then */
     sa_entry *s;         /* the answer */
     char opaque[NAMED_MEMO_OPAQUE]; /* exact bytes of the opaque looked up, NUL-terminated */
 } named_memo;
 
+/* The SAs one opaque names (a value of sa_table.named), oldest first, in one allocation with
+ * its key: v points to one while a single SA is named (the usual case), else to a g_malloc'd
+ * array of cap entries. Its address never changes (the memo keeps it). */
+typedef struct name_list {
+    sa_entry **v;
+    guint len, cap;
+    sa_entry *one;
+    char key[];          /* "SCHEME|OPAQUE" (upper case), the hash key */
+} name_list;
+
+static void name_list_free(gpointer p)
+{
+    name_list *l = p;
+    if (l->v != &l->one)
+        g_free(l->v);
+    g_free(l);
+}
+
+/* Appends s to l. */
+static void name_list_add(name_list *l, sa_entry *s)
+{
+    if (l->len == l->cap) {
+        guint cap = l->cap * 2 < 4 ? 4 : l->cap * 2;
+        if (l->v == &l->one) {
+            sa_entry **v = g_new(sa_entry *, cap);
+            memcpy(v, l->v, l->len * sizeof *v);
+            l->v = v;
+        } else {
+            l->v = g_renew(sa_entry *, l->v, cap);
+        }
+        l->cap = cap;
+    }
+    l->v[l->len++] = s;
+}
+
+/* Drops l's oldest SA. */
+static void name_list_drop_oldest(name_list *l)
+{
+    memmove(l->v, l->v + 1, (l->len - 1) * sizeof *l->v);
+    l->len--;
+}
+
 struct sa_table {
     named_memo *memo;    /* NAMED_MEMO_SIZE entries, allocated on first use */
     GPtrArray *sas;      /* sa_entry*, owned, in creation order (id = index + 1) */
-    GHashTable *named;   /* "SCHEME|OPAQUE" (upper case) -> GPtrArray of sa_entry*, oldest first */
+    GHashTable *named;   /* "SCHEME|OPAQUE" (upper case) -> name_list (owning its key) */
     GHashTable *pairs;   /* pair_key() -> sa_pair* */
     GHashTable *offers;  /* set of offer_rec, by (mech, realm, targetname, client) */
     GHashTable *strs;    /* interned realm / targetname / endpoint texts: string -> itself
@@ -85,13 +127,6 @@ static char *name_key_in(const mech_ops *mech, const char *opaque, char *buf, si
     for (char *p = k; *p; p++)
         *p = g_ascii_toupper(*p);
     return k;
-}
-
-
-/* The same, always g_malloc'd (a key to insert). */
-static char *name_key(const mech_ops *mech, const char *opaque)
-{
-    return name_key_in(mech, opaque, NULL, 0);
 }
 
 
@@ -215,8 +250,7 @@ sa_table *sa_table_new(void)
 {
     sa_table *tab = g_new0(sa_table, 1);
     tab->sas = g_ptr_array_new_with_free_func(sa_free);
-    tab->named = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                       (GDestroyNotify)g_ptr_array_unref);
+    tab->named = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, name_list_free);
     tab->pairs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pair_free);
     tab->offers = g_hash_table_new_full(offer_hash, offer_equal, g_free, NULL);
     tab->strs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -354,22 +388,28 @@ int sa_table_name(sa_table *tab, sa_entry *s, const char *opaque, note_list *not
         if (s->state == SA_PENDING)
             s->state = SA_BOUND;
     }
-    char *k = name_key(s->mech, opaque);
-    GPtrArray *list = g_hash_table_lookup(tab->named, k);
+    char buf[KEY_BUF];
+    char *k = name_key_in(s->mech, opaque, buf, sizeof buf);
+    name_list *list = g_hash_table_lookup(tab->named, k);
     if (!list) {
-        list = g_ptr_array_new();
-        g_hash_table_insert(tab->named, k, list);
-    } else {
-        g_free(k);
+        size_t kl = strlen(k) + 1;
+        list = g_malloc(sizeof *list + kl);
+        list->v = &list->one;
+        list->len = 0;
+        list->cap = 1;
+        list->one = NULL;
+        memcpy(list->key, k, kl);
+        g_hash_table_insert(tab->named, list->key, list);
     }
+    key_free(k, buf);
     if (list->len >= SA_NAME_MAX) {
-        const sa_entry *old = g_ptr_array_index(list, 0);
+        const sa_entry *old = list->v[0];
         note_add(notes, NOTE_BIND, NOTE_SEV_WARN, "opaque %s names more than %d %s SAs: SA %u "
                  "(handshake frame %u), the oldest, is no longer found by it", opaque,
                  SA_NAME_MAX, s->mech->scheme, old->id, old->frame);
-        g_ptr_array_remove_index(list, 0);
+        name_list_drop_oldest(list);
     }
-    g_ptr_array_add(list, s);
+    name_list_add(list, s);
     return alias;
 }
 
@@ -428,7 +468,7 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
     }
     const named_memo *me = memo_ok && tab->memo ? &tab->memo[idx] : NULL;
     if (me && me->s && me->mech == mech && me->list->len == me->len &&
-        g_ptr_array_index(me->list, me->len - 1) == me->last &&
+        me->list->v[me->len - 1] == me->last &&
         memcmp(me->opaque, opaque, ol + 1) == 0 && streq0(me->s->realm, realm) &&
         streq0(me->s->targetname, targetname) && me->s->client_ep && me->s->server_ep &&
         sa_on_pair(me->s, src, dst)) {
@@ -437,11 +477,11 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
     }
     char buf[KEY_BUF];
     char *k = name_key_in(mech, opaque, buf, sizeof buf);
-    GPtrArray *list = g_hash_table_lookup(tab->named, k);
+    const name_list *list = g_hash_table_lookup(tab->named, k);
     key_free(k, buf);
     sa_entry *here = NULL, *away = NULL, *away_confirmed = NULL;
     for (guint i = list ? list->len : 0; i-- > 0;) {
-        sa_entry *s = g_ptr_array_index(list, i);
+        sa_entry *s = list->v[i];
         int names = streq0(s->realm, realm) && streq0(s->targetname, targetname);
         if (sa_on_pair(s, src, dst)) {
             if (names) {
@@ -451,9 +491,9 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
                         tab->memo = g_new0(named_memo, NAMED_MEMO_SIZE);
                     named_memo *w = &tab->memo[idx];
                     w->mech = mech;
-                    w->list = list;
+                    w->list = (name_list *)list;
                     w->len = list->len;
-                    w->last = g_ptr_array_index(list, list->len - 1);
+                    w->last = list->v[list->len - 1];
                     w->s = s;
                     memcpy(w->opaque, opaque, ol + 1);
                 }
