@@ -396,13 +396,16 @@ static const char *endpoint_format(const address *a, guint32 port, char *buf)
 }
 
 /* The texts of recently seen IPv4/IPv6 endpoints (twice per SIP message otherwise), in a small
- * direct-mapped cache: the text depends only on the address bytes and the port. */
+ * direct-mapped cache: the text depends only on the address bytes and the port. The text is
+ * always copied into the caller's buf: source and destination can share a slot, and the second
+ * look-up must not change the text the first one returned. */
 #define EP_CACHE_SIZE 256
 #define EP_TEXT_MAX 56 /* "[v6 address]:port" fits; longer texts are not cached */
 typedef struct {
     guint8 used;
     guint8 len;        /* address length: 4 or 16 */
     guint16 port;
+    guint8 tlen;       /* strlen(text) */
     guint8 addr[16];
     char text[EP_TEXT_MAX];
 } ep_entry;
@@ -419,7 +422,7 @@ static const char *endpoint_str(const address *a, guint32 port, char *buf)
         h = (h ^ ad[i]) * 0x01000193u;
     ep_entry *e = &ep_cache[(h ^ (h >> 16)) % EP_CACHE_SIZE];
     if (e->used && e->len == a->len && e->port == port && memcmp(e->addr, ad, (size_t)a->len) == 0)
-        return e->text;
+        return memcpy(buf, e->text, (size_t)e->tlen + 1);
     endpoint_format(a, port, buf);
     size_t n = strlen(buf);
     if (n >= EP_TEXT_MAX)
@@ -428,8 +431,9 @@ static const char *endpoint_str(const address *a, guint32 port, char *buf)
     e->len = (guint8)a->len;
     e->port = (guint16)port;
     memcpy(e->addr, ad, (size_t)a->len);
+    e->tlen = (guint8)n;
     memcpy(e->text, buf, n + 1);
-    return e->text;
+    return buf;
 }
 
 static keystore *the_keystore;

@@ -14,11 +14,13 @@ Run: cd tests/integration && MSSIPAE_BUILD_DIR=... MSSIPAE_SOURCE_DIR=... python
 import os
 import re
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from demo_common import DEMO, VALID, NO_KEY, demo_options, signed_headers  # noqa: E402
+from demo_common import (DEMO, VALID, NO_KEY, demo_options, ep_slot, readdress,  # noqa: E402
+                         signed_headers)
 import itbase  # noqa: E402
 
 NAME = "kerberos-mit"
@@ -49,7 +51,23 @@ class KerberosDemo(itbase.PluginTestCase):
         self.assertEqual(demo_options(NAME), ["-o", "mssipae.keytab:%s/sip.keytab" % DEMO])
 
     def test_every_signature_valid_with_keytab_no_key_without(self):
-        signed = signed_headers(self.t, self.pcap)
+        self.check(self.pcap)
+
+    def test_endpoints_in_one_cache_slot(self):
+        """Regression: the first client moved to an address whose "address:port" text shares
+        the glue's endpoint-cache slot with the server's. Source and destination of every
+        message must still be told apart (the 200 OK that names the opaque travels server ->
+        client on the SA's endpoints): every signed header stays valid, none is "no SA"."""
+        server = ep_slot(bytes([10, 0, 0, 10]), 5060)
+        client = next(bytes([10, 0, c, d]) for c in range(1, 255) for d in range(1, 255)
+                      if ep_slot(bytes([10, 0, c, d]), 50123) == server)
+        with tempfile.TemporaryDirectory() as tmp:
+            pcap = os.path.join(tmp, NAME + "-slot.pcap")
+            readdress(self.pcap, bytes([10, 0, 0, 21]), client, pcap)
+            self.check(self.t.stage(pcap))
+
+    def check(self, pcap):
+        signed = signed_headers(self.t, pcap)
         sigs = [s.lower() for v in signed.values() for s in v]
         # two clients: AES (RFC 4121 tokens) and RC4 (RFC 4757 tokens), signed both ways
         self.assertGreaterEqual(len(sigs), 12)
@@ -58,7 +76,7 @@ class KerberosDemo(itbase.PluginTestCase):
         fields = ["frame.number", "mssipae.sig.status", "mssipae.sig.why", "mssipae.direction",
                   "mssipae.scheme"]
         for extra, status in ((self.staged_options(), VALID), ((), NO_KEY)):
-            rows = self.t.assert_same_both_passes(self.pcap, fields, extra_args=extra, split=True,
+            rows = self.t.assert_same_both_passes(pcap, fields, extra_args=extra, split=True,
                                                   display_filter="mssipae.sig.status")
             got = {int(r[0][0]): r for r in rows}
             self.assertEqual(sorted(got), sorted(signed), "frames with a signature status")
