@@ -633,7 +633,8 @@ static void add_notes_no_tree(packet_info *pinfo, const msg_rec *r)
         add_notes(pinfo, NULL, msg_rec_auth_notes(r, i));
         note_kind kind;
         note_sev sev;
-        char *vn = auth_rec_verdict_note(&r->auths[i], &kind, &sev);
+        char *vn = auth_rec_verdict_note(sa_tracker_results(the_tracker), &r->auths[i], &kind,
+                                         &sev);
         if (vn)
             expert_add_info_format(pinfo, NULL, &ei_notes[kind], "%s", utf8(pinfo, vn));
         g_free(vn);
@@ -1039,7 +1040,16 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         msg_result *full = NULL;
         const sip_pdu *pdu = with_tree && pi < npdus ? &pdus.v[pi] : NULL;
         if (pdu)
-            full = result_expand(r, pdu_bytes(pdu), (size_t)pdu->len);
+            full = result_expand(sa_tracker_results(the_tracker), r, pdu_bytes(pdu),
+                                 (size_t)pdu->len);
+        for (guint j = 0; full && j < full->auths->len; j++) { /* not in the record: the SA's */
+            auth_result *a = g_ptr_array_index(full->auths, j);
+            sa_info si;
+            if (a->sa_id && sa_tracker_info(the_tracker, a->sa_id, &si)) {
+                a->sa_frame = si.first_frame;
+                sa_info_clear(&si);
+            }
+        }
         if (full)
             render(tvb, pinfo, tree, pdu, full);
         else

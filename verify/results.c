@@ -8,7 +8,20 @@
 #include "sigbuf/sip_msg.h"
 #include "verify/ahdr.h"
 
-G_STATIC_ASSERT(sizeof(auth_rec) == 24);
+G_STATIC_ASSERT(sizeof(auth_rec) == 16);
+
+/* The reason area: blocks of this size that never move, named by why_ref (block << AREA_SHIFT
+ * | offset / 8); an object larger than a block gets a block of its own. Interned texts sit
+ * after their own reference (interned_obj), so a reason given as text (a hint) names itself. */
+#define AREA_BLOCK (16 * 1024)
+#define AREA_SHIFT 11 /* log2(AREA_BLOCK / 8) */
+#define AREA_MAX_BLOCKS (1u << (32 - AREA_SHIFT))
+G_STATIC_ASSERT(AREA_BLOCK / 8 == 1u << AREA_SHIFT);
+
+typedef struct {
+    why_ref self;
+    char text[];
+} interned_obj;
 
 /* Records are never freed one by one: they are carved from blocks of this size. */
 #define ARENA_BLOCK (64 * 1024)
@@ -16,7 +29,9 @@ G_STATIC_ASSERT(sizeof(auth_rec) == 24);
 struct result_store {
     GPtrArray *blocks;   /* arena blocks (g_malloc'd) */
     size_t used;         /* bytes used in the newest block */
-    GHashTable *why;     /* interned reasons: string -> itself (owned) */
+    GPtrArray *area;     /* reason area blocks (g_malloc'd): interned texts, why_splits */
+    size_t area_used;    /* bytes used in the newest area block */
+    GHashTable *why;     /* interned texts (in the area): text -> itself */
     GPtrArray *notes;    /* note lists kept for records (owned; compact copies whose texts
                             are interned in why) */
     GHashTable *lists;   /* the kept note lists by content (list_hash): equal lists are one */
@@ -200,7 +215,10 @@ result_store *result_store_new(void)
     result_store *rs = g_new0(result_store, 1);
     rs->blocks = g_ptr_array_new_with_free_func(g_free);
     rs->used = ARENA_BLOCK;
-    rs->why = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    rs->area = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(rs->area, g_malloc(AREA_BLOCK));
+    rs->area_used = 8; /* reference 0 is none */
+    rs->why = g_hash_table_new(g_str_hash, g_str_equal);
     rs->notes = g_ptr_array_new_with_free_func(free_notes);
     rs->lists = g_hash_table_new(list_hash, list_equal);
     rs->extras = g_hash_table_new(extra_hash, extra_equal);
@@ -214,6 +232,7 @@ void result_store_free(result_store *rs)
         return;
     g_ptr_array_free(rs->blocks, TRUE);
     g_hash_table_destroy(rs->why);
+    g_ptr_array_free(rs->area, TRUE);
     g_ptr_array_free(rs->notes, TRUE);
     g_hash_table_destroy(rs->extras); /* its keys live in the arena */
     g_hash_table_destroy(rs->lists);  /* its keys are in notes */
@@ -275,6 +294,32 @@ static void *arena_alloc(result_store *rs, size_t n)
     return p;
 }
 
+/* n bytes (8-byte aligned) in the reason area and their reference in *ref. */
+static void *area_alloc(result_store *rs, size_t n, why_ref *ref)
+{
+    n = (n + 7) & ~(size_t)7;
+    if (n > AREA_BLOCK || rs->area_used + n > AREA_BLOCK) {
+        if (rs->area->len >= AREA_MAX_BLOCKS) /* 32 GiB of reasons */
+            g_error("mssipae: result store reason area exhausted");
+        char *p = g_malloc(MAX(n, (size_t)AREA_BLOCK));
+        g_ptr_array_add(rs->area, p);
+        rs->area_used = MIN(n, (size_t)AREA_BLOCK); /* a big object's block is full */
+        *ref = (why_ref)((rs->area->len - 1) << AREA_SHIFT);
+        return p;
+    }
+    *ref = (why_ref)(((rs->area->len - 1) << AREA_SHIFT) | (rs->area_used >> 3));
+    char *p = (char *)g_ptr_array_index(rs->area, rs->area->len - 1) + rs->area_used;
+    rs->area_used += n;
+    return p;
+}
+
+static const void *area_get(const result_store *rs, why_ref ref)
+{
+    return (const char *)g_ptr_array_index(rs->area, ref >> AREA_SHIFT) +
+           ((size_t)(ref & ((1u << AREA_SHIFT) - 1)) << 3);
+}
+
+/* The store's copy of text s (NULL for NULL). */
 static const char *intern(result_store *rs, const char *s)
 {
     if (!s)
@@ -282,9 +327,19 @@ static const char *intern(result_store *rs, const char *s)
     const char *k = g_hash_table_lookup(rs->why, s);
     if (k)
         return k;
-    char *copy = g_strdup(s);
-    g_hash_table_add(rs->why, copy);
-    return copy;
+    size_t n = strlen(s);
+    why_ref ref;
+    interned_obj *o = area_alloc(rs, sizeof(interned_obj) + n + 1, &ref);
+    o->self = ref;
+    memcpy(o->text, s, n + 1);
+    g_hash_table_add(rs->why, o->text);
+    return o->text;
+}
+
+/* The reference of an interned text. */
+static why_ref interned_ref(const char *text)
+{
+    return ((const interned_obj *)(const void *)(text - offsetof(interned_obj, text)))->self;
 }
 
 /* Keeps reason why: the hint itself when equal; when they share a long beginning and why
@@ -315,14 +370,14 @@ static size_t common_prefix(const char *a, const char *b, size_t n)
     return i;
 }
 
-static const char *keep_why(result_store *rs, const char *why, const char *hint, auth_rec *k)
+static why_ref keep_why(result_store *rs, const char *why, const char *hint, auth_rec *k)
 {
     uint8_t *flags = &k->flags;
     if (!why)
-        return NULL;
-    if (hint) {
+        return 0;
+    if (hint) { /* interned in rs (auth_rec_why_interned) */
         if (strcmp(hint, why) == 0) /* the usual case: the same reason as before */
-            return hint;
+            return interned_ref(hint);
         size_t lh = strlen(hint), lw = strlen(why);
         size_t p = common_prefix(hint, why, MIN(lh, lw));
         size_t tail = lw - p;
@@ -334,36 +389,45 @@ static const char *keep_why(result_store *rs, const char *why, const char *hint,
             memset(k->x.t.tail, 0, sizeof k->x.t.tail);
             memcpy(k->x.t.tail, why + p, tail);
             *flags |= AR_WHY_TAIL;
-            return hint;
+            return interned_ref(hint);
         }
         if (p >= WHY_SPLIT_MIN_SHARED && tail <= WHY_SPLIT_MAX_TAIL) {
-            why_split *w = arena_alloc(rs, sizeof(why_split) + tail + 1);
+            why_ref ref;
+            why_split *w = area_alloc(rs, sizeof(why_split) + tail + 1, &ref);
             w->base = hint;
             w->base_len = (uint32_t)p;
             memcpy(w->tail, why + p, tail + 1);
             *flags |= AR_WHY_SPLIT;
-            return (const char *)w;
+            return ref;
         }
     }
-    return intern(rs, why);
+    return interned_ref(intern(rs, why));
 }
 
-char *auth_rec_why_dup(const auth_rec *k)
+const char *auth_rec_why_interned(const result_store *rs, const auth_rec *k)
+{
+    if (!k->why || (k->flags & (AR_WHY_SPLIT | AR_WHY_TAIL)))
+        return NULL;
+    return ((const interned_obj *)area_get(rs, k->why))->text;
+}
+
+char *auth_rec_why_dup(const result_store *rs, const auth_rec *k)
 {
     if (!k->why)
         return NULL;
     if (k->flags & AR_WHY_TAIL) {
-        size_t bl = strlen(k->why) - k->x.t.cut;
+        const char *base = ((const interned_obj *)area_get(rs, k->why))->text;
+        size_t bl = strlen(base) - k->x.t.cut;
         size_t tl = strnlen(k->x.t.tail, sizeof k->x.t.tail);
         char *t = g_malloc(bl + tl + 1);
-        memcpy(t, k->why, bl);
+        memcpy(t, base, bl);
         memcpy(t + bl, k->x.t.tail, tl);
         t[bl + tl] = 0;
         return t;
     }
     if (!(k->flags & AR_WHY_SPLIT))
-        return g_strdup(k->why);
-    const why_split *w = (const why_split *)(const void *)k->why;
+        return g_strdup(((const interned_obj *)area_get(rs, k->why))->text);
+    const why_split *w = area_get(rs, k->why);
     size_t tl = strlen(w->tail);
     char *t = g_malloc(w->base_len + tl + 1);
     memcpy(t, w->base, w->base_len);
@@ -388,11 +452,12 @@ int auth_verdict_note_kind(sig_status status, note_kind *kind, note_sev *sev)
     return 0;
 }
 
-char *auth_rec_verdict_note(const auth_rec *k, note_kind *kind, note_sev *sev)
+char *auth_rec_verdict_note(const result_store *rs, const auth_rec *k, note_kind *kind,
+                            note_sev *sev)
 {
     if (!(k->flags & AR_VERDICT_NOTE) || !auth_verdict_note_kind(k->status, kind, sev))
         return NULL;
-    char *why = auth_rec_why_dup(k);
+    char *why = auth_rec_why_dup(rs, k);
     char *t = g_strconcat("signature ", sig_status_name(k->status), ": ", why ? why : "", NULL);
     g_free(why);
     return t;
@@ -490,7 +555,6 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
         auth_result *a = g_ptr_array_index(r->auths, i);
         auth_rec *k = &m->auths[i];
         k->sa_id = a->sa_id;
-        k->sa_frame = a->sa_frame;
         k->status = (uint8_t)a->status;
         k->dir = (uint8_t)a->dir;
         k->flags = (uint8_t)((a->has_version ? AR_HAS_VERSION : 0) |
@@ -521,7 +585,8 @@ static note_list *copy_notes(const note_list *l)
     return c;
 }
 
-msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len)
+msg_result *result_expand(const result_store *rs, const msg_rec *rec, const char *msg,
+                          size_t len)
 {
     msg_result *r = result_new();
     r->parsed = (rec->flags & MR_PARSED) != 0;
@@ -551,9 +616,8 @@ msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len)
         if (k->dir != a->dir)
             goto mismatch;
         a->status = (sig_status)k->status;
-        auth_result_set_why(a, auth_rec_why_dup(k));
-        a->sa_id = k->sa_id;
-        a->sa_frame = k->sa_frame;
+        auth_result_set_why(a, auth_rec_why_dup(rs, k));
+        a->sa_id = k->sa_id; /* sa_frame: the caller's (the SA's) */
         a->has_version = (k->flags & AR_HAS_VERSION) != 0;
         a->version_from_sa = (k->flags & AR_VERSION_FROM_SA) != 0;
         a->version = auth_rec_version(k);
@@ -561,7 +625,7 @@ msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len)
         const note_list *kn = msg_rec_auth_notes(rec, r->auths->len - 1);
         a->notes = kn ? copy_notes(kn) : NULL;
         mssipae_note vn = { NOTE_MALFORMED, NOTE_SEV_CHAT, NULL, FACT_NONE };
-        vn.text = auth_rec_verdict_note(k, &vn.kind, &vn.sev);
+        vn.text = auth_rec_verdict_note(rs, k, &vn.kind, &vn.sev);
         if (vn.text) {
             if (!a->notes)
                 a->notes = note_list_new();

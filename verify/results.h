@@ -53,7 +53,8 @@ typedef struct {
     char *sigbuf;            /* rebuilt signature buffer (signed headers only), NUL-terminated */
     size_t sigbuf_len;       /* its length in bytes */
     uint32_t sa_id;          /* 0 when no SA */
-    uint32_t sa_frame;       /* frame where the SA's handshake started */
+    uint32_t sa_frame;       /* frame where the SA's handshake started (not in the record:
+                                result_expand leaves 0, its caller puts the SA's back) */
     sig_status status;       /* SIG_NONE when the header carries no signature */
     char *why;               /* reason for status (NULL for VALID without detail) */
     const char *why_hint;    /* the tracker's hint: a reason kept earlier for the same SA and
@@ -100,11 +101,19 @@ typedef struct {
 
 /* ---- what is kept for the whole capture ----
  *
- * Per MS-SIPAE auth header only its outcome is kept (auth_rec, 24 bytes): status, reason, SA,
+ * Per MS-SIPAE auth header only its outcome is kept (auth_rec, 16 bytes): status, reason, SA,
  * the version the buffer was built for, notes. Everything that can be read again from the
  * message bytes (name, parameters, signature, gssapi-data, the signature buffer) is re-created
  * when a tree asks for it (result_expand). Reasons are interned: every header of an SA with the
- * same reason shares one copy. Records live in the store's arena. */
+ * same reason shares one copy. Records live in the store's arena; reasons in its reason area,
+ * named by a 32-bit reference (why_ref) that only the store resolves. The frame where a
+ * header's SA started is the SA's, not kept here. */
+
+typedef struct result_store result_store;
+
+/* A reference to an object of the store's reason area (an interned reason or a why_split);
+ * 0 for none. */
+typedef uint32_t why_ref;
 
 enum {
     AR_HAS_VERSION = 1u << 0,
@@ -125,13 +134,12 @@ typedef struct {
     char tail[];             /* the rest, NUL-terminated */
 } why_split;
 
-/* One auth header's outcome: 24 bytes. */
+/* One auth header's outcome: 16 bytes. */
 typedef struct {
-    const char *why;         /* interned in the store (shared), or a why_split (AR_WHY_SPLIT),
-                                or the interned base of AR_WHY_TAIL, NULL when none: read it
+    why_ref why;             /* interned in the store (shared), or a why_split (AR_WHY_SPLIT),
+                                or the interned base of AR_WHY_TAIL, 0 when none: read it
                                 with auth_rec_why_dup */
     uint32_t sa_id;          /* 0 when no SA */
-    uint32_t sa_frame;
     uint8_t version;         /* with AR_HAS_VERSION, unless AR_VERSION_BIG: auth_rec_version */
     uint8_t status;          /* sig_status */
     uint8_t dir;             /* mssipae_dir */
@@ -144,6 +152,8 @@ typedef struct {
         } t;
     } x;
 } auth_rec;
+
+G_STATIC_ASSERT(sizeof(auth_rec) == 16);
 
 /* The version the header's buffer was built for (with AR_HAS_VERSION). */
 static inline uint32_t auth_rec_version(const auth_rec *k)
@@ -161,7 +171,7 @@ typedef struct {
 
 enum { MR_PARSED = 1u << 0, MR_REQUEST = 1u << 1 };
 
-/* One message: 16 bytes and 24 per auth header. */
+/* One message: 16 bytes and 16 per auth header. */
 typedef struct {
     const msg_rec_extra *extra; /* NULL when the message and its headers have no note */
     uint32_t n_auths;
@@ -171,15 +181,15 @@ typedef struct {
     auth_rec auths[];        /* n_auths, in message order */
 } msg_rec;
 
+/* Records are 8-byte aligned and sized (rec_index codes their distances in 8-byte units). */
+G_STATIC_ASSERT(sizeof(msg_rec) == 16 && sizeof(auth_rec) % 8 == 0);
+
 /* The interned reason of k, NULL when it has none or is a why_split (only result_expand needs
  * the text: auth_rec_why_dup). */
-static inline const char *auth_rec_why_interned(const auth_rec *k)
-{
-    return (k->flags & (AR_WHY_SPLIT | AR_WHY_TAIL)) ? NULL : k->why;
-}
+const char *auth_rec_why_interned(const result_store *rs, const auth_rec *k);
 
-/* The reason of k as g_malloc'd text, NULL when none. */
-char *auth_rec_why_dup(const auth_rec *k);
+/* The reason of k (kept in rs) as g_malloc'd text, NULL when none. */
+char *auth_rec_why_dup(const result_store *rs, const auth_rec *k);
 
 /* The expert info a verdict of status gets (invalid, no key, malformed, unsupported): 1 with
  * its kind and severity, else 0. */
@@ -188,7 +198,8 @@ int auth_verdict_note_kind(sig_status status, note_kind *kind, note_sev *sev);
 /* The verdict's expert info of header k (AR_VERDICT_NOTE): "signature <status>: <why>", as
  * g_malloc'd text with its kind and severity; NULL when k has none. It comes after the notes of
  * msg_rec_auth_notes. */
-char *auth_rec_verdict_note(const auth_rec *k, note_kind *kind, note_sev *sev);
+char *auth_rec_verdict_note(const result_store *rs, const auth_rec *k, note_kind *kind,
+                            note_sev *sev);
 
 /* Notes of the message, and of its auth header i; NULL when none. */
 static inline const note_list *msg_rec_notes(const msg_rec *r)
@@ -211,8 +222,6 @@ static inline uint32_t msg_rec_unsigned_sa(const msg_rec *r, mssipae_dir *dir)
         *dir = (mssipae_dir)r->extra->unsigned_dir;
     return r->extra->unsigned_sa;
 }
-
-typedef struct result_store result_store;
 
 result_store *result_store_new(void);
 void result_store_free(result_store *rs);
@@ -239,8 +248,10 @@ const msg_rec *result_keep(result_store *rs, msg_result *r);
 
 /* The full result of a kept record, re-created from the same message bytes: every header
  * decoded again, its signature buffer rebuilt for the recorded version, the recorded outcome
- * (status, reason, SA, version, notes: copies) put back. NULL when the bytes do not give the
+ * (status, reason, SA, version, notes: copies) put back; sa_frame stays 0 (the caller fills
+ * it from the SA: sa_tracker_info's first_frame). NULL when the bytes do not give the
  * headers the record was made from. Free with msg_result_free. */
-msg_result *result_expand(const msg_rec *rec, const char *msg, size_t len);
+msg_result *result_expand(const result_store *rs, const msg_rec *rec, const char *msg,
+                          size_t len);
 
 #endif

@@ -54,6 +54,11 @@ void sa_tracker_free(sa_tracker *t)
     g_free(t);
 }
 
+const result_store *sa_tracker_results(const sa_tracker *t)
+{
+    return t->results;
+}
+
 uint32_t sa_tracker_count(const sa_tracker *t)
 {
     return sa_table_count(t->tab);
@@ -467,7 +472,7 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
     const msg_rec *k = result_keep(t->results, r);
     for (guint i = 0; i < k->n_auths; i++) {
         const auth_rec *ar = &k->auths[i];
-        const char *why = auth_rec_why_interned(ar);
+        const char *why = auth_rec_why_interned(t->results, ar);
         const note_list *notes = msg_rec_auth_notes(k, i);
         sa_entry *s = ar->sa_id && (why || notes) ? sa_table_get(t->tab, ar->sa_id) : NULL;
         if (s && why)
@@ -482,8 +487,13 @@ const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
                                      const msg_meta *meta)
 {
     const msg_rec *k = sa_tracker_process_rec(t, msg, len, meta);
-    msg_result *r = result_expand(k, msg, len);
+    msg_result *r = result_expand(t->results, k, msg, len);
     g_assert(r); /* the same bytes give the same headers */
+    for (guint i = 0; i < r->auths->len; i++) { /* records keep no sa_frame: the SA's */
+        auth_result *a = g_ptr_array_index(r->auths, i);
+        const sa_entry *s = sa_table_get(t->tab, a->sa_id);
+        a->sa_frame = s ? s->frame : 0;
+    }
     g_ptr_array_add(t->full, r);
     return r;
 }

@@ -48,6 +48,8 @@ const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
                                      const msg_meta *meta);
 
 /* Number of SAs created so far (ids 1 .. count). */
+/* The store the records of sa_tracker_process_rec live in (result_expand, auth_rec_*). */
+const result_store *sa_tracker_results(const sa_tracker *t);
 uint32_t sa_tracker_count(const sa_tracker *t);
 
 /* What the tracker knows about one SA, for statistics. Strings are borrowed from the tracker
