@@ -790,18 +790,11 @@ static int noess_matches(const uint8_t ks[12], uint32_t seq, ntlm_mac_memo *m,
     return diff == 0;
 }
 
-int ntlm_ek_matches(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_memo *m,
-                    const uint8_t sig[16])
+/* The checksum of an ESS MAC (01000000 || ck || LE32(seq)) against the HMAC h of SeqNum ||
+ * buffer: ck = h (no KEY_EXCH) or h XOR the SeqNum's keystream, compared 8 bytes at once. */
+static int ess_ck_matches(ntlm_ek *e, uint32_t flags, int d, uint32_t seq, const uint8_t *h,
+                          const uint8_t sig[16])
 {
-    if (!(flags & NTLM_FL_ESS))
-        return noess_matches(ek_alt(e, ntlm_noess_choice(flags)), seq, m, sig);
-    /* The MAC is 01000000 || ck || LE32(seq): the clear fields decide before any HMAC. */
-    if (rd32le(sig) != 1 || rd32le(sig + 12) != seq)
-        return 0;
-    int d = dir ? 1 : 0;
-    ek_hmac(e, d);
-    const uint8_t *h = memo_hmac(&e->hmac[d], seq, m);
-    /* ck = h (no KEY_EXCH) or h XOR the SeqNum's keystream, compared 8 bytes at once */
     uint64_t hv, sv, kv = 0;
     memcpy(&hv, h, 8);
     memcpy(&sv, sig + 4, 8);
@@ -820,6 +813,19 @@ int ntlm_ek_matches(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_
     return ok;
 }
 
+int ntlm_ek_matches(ntlm_ek *e, uint32_t flags, int dir, uint32_t seq, ntlm_mac_memo *m,
+                    const uint8_t sig[16])
+{
+    if (!(flags & NTLM_FL_ESS))
+        return noess_matches(ek_alt(e, ntlm_noess_choice(flags)), seq, m, sig);
+    /* The MAC is 01000000 || ck || LE32(seq): the clear fields decide before any HMAC. */
+    if (rd32le(sig) != 1 || rd32le(sig + 12) != seq)
+        return 0;
+    int d = dir ? 1 : 0;
+    ek_hmac(e, d);
+    return ess_ck_matches(e, flags, d, seq, memo_hmac(&e->hmac[d], seq, m), sig);
+}
+
 uint32_t ntlm_ek_match_mask(ntlm_ek *e, const uint32_t *fl, size_t n, uint32_t want, int first,
                             int dir, uint32_t seq, ntlm_mac_memo *m, const uint8_t sig[16])
 {
@@ -829,9 +835,7 @@ uint32_t ntlm_ek_match_mask(ntlm_ek *e, const uint32_t *fl, size_t n, uint32_t w
     if (rd32le(sig) != 1)
         return 0; /* every MAC starts 01000000 */
     int d = dir ? 1 : 0;
-    uint32_t wire = rd32le(sig + 12), ck_lo = rd32le(sig + 8);
-    uint64_t sv;
-    memcpy(&sv, sig + 4, 8);
+    uint32_t wire = rd32le(sig + 12);
     const uint8_t *h = NULL;
     uint32_t out = 0;
     for (size_t i = 0; i < n; i++) {
@@ -840,8 +844,7 @@ uint32_t ntlm_ek_match_mask(ntlm_ek *e, const uint32_t *fl, size_t n, uint32_t w
         uint32_t f = fl[i];
         int ok;
         if (!(f & NTLM_FL_ESS)) {
-            const uint8_t *ks = ek_alt(e, ntlm_noess_choice(f));
-            ok = (wire ^ rd32le(ks + 8)) == seq && (ck_lo ^ rd32le(ks + 4) ^ memo_crc(m)) == 0;
+            ok = noess_matches(ek_alt(e, ntlm_noess_choice(f)), seq, m, sig);
         } else if (wire != seq) {
             ok = 0;
         } else {
@@ -849,19 +852,7 @@ uint32_t ntlm_ek_match_mask(ntlm_ek *e, const uint32_t *fl, size_t n, uint32_t w
                 ek_hmac(e, d);
                 h = memo_hmac(&e->hmac[d], seq, m);
             }
-            uint64_t hv, kv = 0;
-            memcpy(&hv, h, 8);
-            if (!(f & NTLM_FL_KEY_EXCH)) {
-                kv = 0;
-            } else if (seq == NTLM_SEQ_SIP) {
-                memcpy(&kv, ek_kx(e, f, d), 8);
-            } else {
-                uint8_t ks[8];
-                ess_seq_ks(e->esk, f, d, seq, ks);
-                memcpy(&kv, ks, 8);
-                secure_wipe(ks, sizeof ks);
-            }
-            ok = (hv ^ kv ^ sv) == 0;
+            ok = ess_ck_matches(e, f, d, seq, h, sig);
         }
         if (ok) {
             out |= 1u << i;
