@@ -183,6 +183,19 @@ static tls_cert *cert_get(GHashTable *cache, const uint8_t *der, size_t n)
     return c;
 }
 
+/* The bytes to read: p itself, or, after an incomplete unit kept from before (partial), p
+ * appended to it. *total is their length. */
+static const uint8_t *with_partial(GByteArray *partial, const uint8_t *p, size_t n, size_t *total)
+{
+    if (!partial) {
+        *total = n;
+        return p;
+    }
+    g_byte_array_append(partial, p, (guint)n);
+    *total = partial->len;
+    return partial->data;
+}
+
 /* The pending bytes of a reassembly buffer after `used` of the `total` bytes at data were
  * consumed: *buf holds them alone afterwards (NULL when none). data is either (*buf)->data (the
  * buffer was used) or the caller's bytes. */
@@ -431,13 +444,8 @@ static void handle_handshake_record(tls_hs *hs, mssipae_dir d, const uint8_t *p,
     }
     hs->held += n;
     hs->msg_len[d] += n;
-    const uint8_t *data = p;
-    size_t total = n;
-    if (hs->msg[d]) {
-        g_byte_array_append(hs->msg[d], p, (guint)n);
-        data = hs->msg[d]->data;
-        total = hs->msg[d]->len;
-    }
+    size_t total;
+    const uint8_t *data = with_partial(hs->msg[d], p, n, &total);
     size_t off = 0;
     while (!hs->broken[d] && total - off >= TLS_HS_HDR) {
         const uint8_t *h = data + off;
@@ -503,13 +511,8 @@ void tls_hs_feed(tls_hs *hs, mssipae_dir d, const uint8_t *tok, size_t len, note
     /* records are read in place from the token; only an incomplete one is copied (rec[d]) */
     hs->held += len;
     hs->rec_len[d] += len;
-    const uint8_t *data = tok;
-    size_t total = len;
-    if (hs->rec[d]) {
-        g_byte_array_append(hs->rec[d], tok, (guint)len);
-        data = hs->rec[d]->data;
-        total = hs->rec[d]->len;
-    }
+    size_t total;
+    const uint8_t *data = with_partial(hs->rec[d], tok, len, &total);
     size_t off = 0;
     while (!hs->broken[d] && total - off >= TLS_REC_HDR) {
         const uint8_t *h = data + off;
