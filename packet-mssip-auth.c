@@ -1040,16 +1040,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         msg_result *full = NULL;
         const sip_pdu *pdu = with_tree && pi < npdus ? &pdus.v[pi] : NULL;
         if (pdu)
-            full = result_expand(sa_tracker_results(the_tracker), r, pdu_bytes(pdu),
-                                 (size_t)pdu->len);
-        for (guint j = 0; full && j < full->auths->len; j++) { /* not in the record: the SA's */
-            auth_result *a = g_ptr_array_index(full->auths, j);
-            sa_info si;
-            if (a->sa_id && sa_tracker_info(the_tracker, a->sa_id, &si)) {
-                a->sa_frame = si.first_frame;
-                sa_info_clear(&si);
-            }
-        }
+            full = sa_tracker_expand(the_tracker, r, pdu_bytes(pdu), (size_t)pdu->len);
         if (full)
             render(tvb, pinfo, tree, pdu, full);
         else

@@ -483,17 +483,23 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
     return k;
 }
 
+msg_result *sa_tracker_expand(const sa_tracker *t, const msg_rec *k, const char *msg, size_t len)
+{
+    msg_result *r = result_expand(t->results, k, msg, len);
+    for (guint i = 0; r && i < r->auths->len; i++) { /* records keep no sa_frame: the SA's */
+        auth_result *a = g_ptr_array_index(r->auths, i);
+        const sa_entry *s = a->sa_id ? sa_table_get(t->tab, a->sa_id) : NULL;
+        a->sa_frame = s ? s->frame : 0;
+    }
+    return r;
+}
+
 const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
                                      const msg_meta *meta)
 {
     const msg_rec *k = sa_tracker_process_rec(t, msg, len, meta);
-    msg_result *r = result_expand(t->results, k, msg, len);
+    msg_result *r = sa_tracker_expand(t, k, msg, len);
     g_assert(r); /* the same bytes give the same headers */
-    for (guint i = 0; i < r->auths->len; i++) { /* records keep no sa_frame: the SA's */
-        auth_result *a = g_ptr_array_index(r->auths, i);
-        const sa_entry *s = sa_table_get(t->tab, a->sa_id);
-        a->sa_frame = s ? s->frame : 0;
-    }
     g_ptr_array_add(t->full, r);
     return r;
 }

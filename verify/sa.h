@@ -50,6 +50,11 @@ const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
 /* Number of SAs created so far (ids 1 .. count). */
 /* The store the records of sa_tracker_process_rec live in (result_expand, auth_rec_*). */
 const result_store *sa_tracker_results(const sa_tracker *t);
+
+/* The full result of a record of this tracker, re-created from the message's bytes
+ * (result_expand), with each header's sa_frame from its SA; NULL when the bytes do not give the
+ * record's headers. Free with msg_result_free. */
+msg_result *sa_tracker_expand(const sa_tracker *t, const msg_rec *k, const char *msg, size_t len);
 uint32_t sa_tracker_count(const sa_tracker *t);
 
 /* What the tracker knows about one SA, for statistics. Strings are borrowed from the tracker
