@@ -470,10 +470,12 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
         t->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 32);
     }
     const msg_rec *k = result_keep(t->results, r);
-    for (guint i = 0; i < k->n_auths; i++) {
+    const msg_rec_extra *x = msg_rec_extra_of(t->results, k);
+    guint n = msg_rec_n_auths(k);
+    for (guint i = 0; i < n; i++) {
         const auth_rec *ar = &k->auths[i];
         const char *why = auth_rec_why_interned(t->results, ar);
-        const note_list *notes = msg_rec_auth_notes(k, i);
+        const note_list *notes = x ? x->auth_notes[i] : NULL;
         sa_entry *s = ar->sa_id && (why || notes) ? sa_table_get(t->tab, ar->sa_id) : NULL;
         if (s && why)
             s->why_kept[ar->dir & 1] = why;
