@@ -66,7 +66,7 @@ void auth_result_clear(auth_result *a)
     if (a->other_params)
         g_ptr_array_free(a->other_params, TRUE);
     memset(a, 0, sizeof *a);
-    if (notes)
+    if (notes && notes->len)
         g_array_set_size(notes, 0); /* frees the texts */
     a->notes = notes;
     if (strings_cap) {
@@ -245,20 +245,31 @@ void result_reset(msg_result *r)
     GPtrArray *spare = r->spare;
     if (!spare)
         spare = g_ptr_array_new_with_free_func(auth_result_free);
-    /* keep a few for the next message's headers, free the rest */
-    for (guint i = 0; i < auths->len; i++) {
-        auth_result *a = g_ptr_array_index(auths, i);
-        if (spare->len < SPARE_MAX) {
-            auth_result_clear(a);
-            g_ptr_array_add(spare, a);
-            auths->pdata[i] = NULL;
+    /* keep a few for the next message's headers (in message order), free the rest */
+    guint n = auths->len;
+    if (!spare->len && n <= SPARE_MAX) {
+        /* the usual case (the headers took the spares): the arrays trade places (both free
+         * auth_results) */
+        for (guint i = 0; i < n; i++)
+            auth_result_clear(g_ptr_array_index(auths, i));
+        GPtrArray *t = spare;
+        spare = auths;
+        auths = t;
+    } else {
+        for (guint i = 0; i < n; i++) {
+            auth_result *a = g_ptr_array_index(auths, i);
+            if (spare->len < SPARE_MAX) {
+                auth_result_clear(a);
+                g_ptr_array_add(spare, a);
+                auths->pdata[i] = NULL;
+            }
         }
+        g_ptr_array_set_size(auths, 0); /* frees the rest */
     }
-    g_ptr_array_set_size(auths, 0); /* frees the rest */
-    if (notes)
-        g_array_set_size(notes, 0); /* frees the texts */
-    else
+    if (!notes)
         notes = note_list_new();
+    else if (notes->len)
+        g_array_set_size(notes, 0); /* frees the texts */
     memset(r, 0, sizeof *r);
     r->auths = auths;
     r->notes = notes;

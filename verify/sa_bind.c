@@ -317,6 +317,8 @@ static sa_entry *new_sa(sa_table *tab, const mech_ops *mech, auth_result *a, con
 static void confirm_if_client(sa_table *tab, sa_entry *s, const auth_result *a,
                               const msg_facts *f)
 {
+    if (s->state == SA_CONFIRMED) /* already (the usual signed header): nothing would change */
+        return;
     if (a->kind == AH_CREDENTIALS && sa_has_name(s, a->opaque) &&
         sa_from_server(s, f->meta->dst, f->meta->src))
         sa_table_confirm(tab, s);

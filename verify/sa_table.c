@@ -361,7 +361,8 @@ int sa_has_name(const sa_entry *s, const char *opaque)
 {
     if (!opaque)
         return 0;
-    if (s->opaque && eq_nocase(s->opaque, opaque))
+    /* the usual header names its SA's primary opaque with the same bytes */
+    if (s->opaque && (strcmp(s->opaque, opaque) == 0 || eq_nocase(s->opaque, opaque)))
         return 1;
     for (guint i = 0; s->aliases && i < s->aliases->len; i++)
         if (eq_nocase(g_ptr_array_index(s->aliases, i), opaque))
@@ -454,17 +455,22 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
     if (!opaque)
         return NULL;
     /* the memo (see named_memo): exact opaque bytes, the list unchanged, the SA matching */
-    size_t ol = 0;
-    guint32 hv = 2166136261u;
-    while (ol < NAMED_MEMO_OPAQUE && opaque[ol]) {
-        hv = (hv ^ (unsigned char)opaque[ol]) * 16777619u;
-        ol++;
-    }
+    size_t ol = strnlen(opaque, NAMED_MEMO_OPAQUE);
     int memo_ok = ol < NAMED_MEMO_OPAQUE && src && dst;
     guint idx = 0;
-    if (memo_ok) {
-        hv ^= (guint32)((uintptr_t)mech >> 4);
-        idx = (hv ^ (hv >> 16)) % NAMED_MEMO_SIZE;
+    if (memo_ok) { /* the slot: a hash of the opaque's bytes, eight at a time, and mech */
+        guint64 hv = 0xcbf29ce484222325ull ^ ol ^ ((guint64)(uintptr_t)mech << 8);
+        size_t i = 0;
+        for (; i + 8 <= ol; i += 8) {
+            guint64 w;
+            memcpy(&w, opaque + i, 8);
+            hv = (hv ^ w) * 0x100000001B3ull;
+        }
+        guint64 w = 0;
+        for (size_t j = 0; i + j < ol; j++)
+            w |= (guint64)(unsigned char)opaque[i + j] << (8 * j);
+        hv = ((hv ^ w) ^ (hv >> 29)) * 0x9E3779B97F4A7C15ull;
+        idx = (guint)(hv >> 32) % NAMED_MEMO_SIZE;
     }
     const named_memo *me = memo_ok && tab->memo ? &tab->memo[idx] : NULL;
     if (me && me->s && me->mech == mech && me->list->len == me->len &&
