@@ -410,6 +410,11 @@ const char *auth_rec_why_interned(const result_store *rs, const auth_rec *k)
     return ((const interned_obj *)area_get(rs, k->why))->text;
 }
 
+const char *result_store_why_text(const result_store *rs, why_ref ref)
+{
+    return ref ? ((const interned_obj *)area_get(rs, ref))->text : NULL;
+}
+
 char *auth_rec_why_dup(const result_store *rs, const auth_rec *k)
 {
     if (!k->why)

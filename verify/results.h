@@ -223,6 +223,16 @@ static inline int msg_rec_status_code(const msg_rec *r)
  * the text: auth_rec_why_dup). */
 const char *auth_rec_why_interned(const result_store *rs, const auth_rec *k);
 
+/* The reference of k's interned reason, 0 when it has none or is a why_split (the same test
+ * as auth_rec_why_interned, without reading the store). */
+static inline why_ref auth_rec_why_ref_interned(const auth_rec *k)
+{
+    return (k->flags & (AR_WHY_SPLIT | AR_WHY_TAIL)) ? 0 : k->why;
+}
+
+/* The text of an interned reason of rs named by ref (auth_rec_why_ref_interned), NULL for 0. */
+const char *result_store_why_text(const result_store *rs, why_ref ref);
+
 /* The reason of k (kept in rs) as g_malloc'd text, NULL when none. */
 char *auth_rec_why_dup(const result_store *rs, const auth_rec *k);
 

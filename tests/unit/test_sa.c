@@ -5,10 +5,12 @@
  */
 #include "testutil.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "keytab/keystore.h"
 #include "verify/sa.h"
+#include "verify/sa_seq.h"
 #include "verify/sa_table.h"
 
 #include <glib/gstdio.h>
@@ -620,6 +622,67 @@ static void test_record_layout(void **state)
     result_store_free(rs);
 }
 
+/* The first frame of num as sa_seq_check reports it ("repeated ... first seen in frame N"),
+ * 0 when not recorded. */
+static uint32_t seq_first_frame(const sa_seq *q, uint32_t num)
+{
+    note_list *l = note_list_new();
+    sa_seq_check(q, num, "cnum", 1, l);
+    uint32_t f = 0;
+    for (guint i = 0; i < l->len; i++) {
+        const char *t = g_array_index(l, mssipae_note, i).text;
+        const char *p = strstr(t, "first seen in frame ");
+        if (p)
+            f = (uint32_t)strtoul(p + strlen("first seen in frame "), NULL, 10);
+    }
+    note_list_free(l);
+    return f;
+}
+
+/* sa_seq keeps every recorded number's first frame whatever its storage: the 2-byte window,
+ * the 4-byte one (frames far apart), the hash (far jumps, frame 0), in any order of these. */
+static void test_seq_storage(void **state)
+{
+    (void)state;
+    for (int order = 0; order < 2; order++) {
+        sa_seq q;
+        sa_seq_init(&q);
+        if (order) { /* the hash first, before any window */
+            sa_seq_commit(&q, 4000000000u, 77);
+            sa_seq_commit(&q, 5, 0);
+        }
+        for (uint32_t n = 1; n <= 40; n++)
+            sa_seq_commit(&q, n, 1000 + n);
+        sa_seq_commit(&q, 3, 999999);            /* a repeat keeps the first frame */
+        sa_seq_commit(&q, 41, 1000 + 70000);      /* does not fit 2 bytes: widened */
+        sa_seq_commit(&q, 41 + 5000, 1234);       /* beyond the window's slack: hash */
+        if (!order) {
+            sa_seq_commit(&q, 4000000000u, 77);
+            sa_seq_commit(&q, 5, 0);             /* already recorded: unchanged */
+        }
+        sa_seq_commit(&q, 60, 0);                 /* frame 0: hash */
+        for (uint32_t n = 1; n <= 40; n++)
+            if (!(order && n == 5))
+                assert_int_equal(seq_first_frame(&q, n), 1000 + n);
+        assert_int_equal(seq_first_frame(&q, 41), 1000 + 70000);
+        assert_int_equal(seq_first_frame(&q, 41 + 5000), 1234);
+        assert_int_equal(seq_first_frame(&q, 4000000000u), 77);
+        assert_int_equal(seq_first_frame(&q, 42), 0);
+        assert_int_equal(seq_first_frame(&q, 4000000001u), 0);
+        if (order) {
+            note_list *l = note_list_new(); /* 5 was first seen in frame 0 (the hash) */
+            sa_seq_check(&q, 5, "cnum", 1, l);
+            assert_true(tu_has_note(l, NOTE_SEQ, "cnum 5 repeated on SA 1 (first seen in frame 0)"));
+            note_list_free(l);
+        }
+        note_list *l = note_list_new();
+        sa_seq_check(&q, 4000000002u, "cnum", 1, l);
+        assert_true(tu_has_note(l, NOTE_SEQ, "jumps from 4000000000 to 4000000002"));
+        note_list_free(l);
+        sa_seq_clear(&q);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +698,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_name_index_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keylog_trial_bounded, setup, teardown),
         cmocka_unit_test(test_record_layout),
+        cmocka_unit_test(test_seq_storage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
