@@ -449,8 +449,13 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
 
     msg_facts f;
     int facts = 0;
-    for (guint i = 0; i < m.hdrs->len; i++) {
-        auth_result *a = ahdr_decode_reuse(&m, &g_array_index(m.hdrs, sip_hdr, i), r->spare);
+    /* the headers are read only from here on: their array, its length and the spares are
+     * loaded once, not after every call */
+    const sip_hdr *hv = (const sip_hdr *)(const void *)m.hdrs->data;
+    guint nh = m.hdrs->len;
+    GPtrArray *spare = r->spare;
+    for (guint i = 0; i < nh; i++) {
+        auth_result *a = ahdr_decode_reuse(&m, &hv[i], spare);
         if (!a)
             continue;
         if (!facts) {
