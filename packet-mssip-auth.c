@@ -629,17 +629,17 @@ static void add_notes(packet_info *pinfo, proto_item *pi, const note_list *notes
 /* The expert infos of one stored message record without a tree (every pass, see above). */
 static void add_notes_no_tree(packet_info *pinfo, const msg_rec *r)
 {
-    for (guint i = 0; i < r->n_auths; i++) {
-        add_notes(pinfo, NULL, msg_rec_auth_notes(r, i));
+    const result_store *rs = sa_tracker_results(the_tracker);
+    for (guint i = 0; i < msg_rec_n_auths(r); i++) {
+        add_notes(pinfo, NULL, msg_rec_auth_notes(rs, r, i));
         note_kind kind;
         note_sev sev;
-        char *vn = auth_rec_verdict_note(sa_tracker_results(the_tracker), &r->auths[i], &kind,
-                                         &sev);
+        char *vn = auth_rec_verdict_note(rs, &r->auths[i], &kind, &sev);
         if (vn)
             expert_add_info_format(pinfo, NULL, &ei_notes[kind], "%s", utf8(pinfo, vn));
         g_free(vn);
     }
-    add_notes(pinfo, NULL, msg_rec_notes(r));
+    add_notes(pinfo, NULL, msg_rec_notes(rs, r));
 }
 
 /* Info column, in the style of TCP's bracketed notes: one note per signed header
@@ -660,12 +660,12 @@ static const char *info_note(sig_status st)
 
 static void add_info_column(packet_info *pinfo, const msg_rec *r)
 {
-    for (guint i = 0; i < r->n_auths; i++) {
+    for (guint i = 0; i < msg_rec_n_auths(r); i++) {
         const char *t = info_note((sig_status)r->auths[i].status);
         if (t)
             col_append_sep_str(pinfo->cinfo, COL_INFO, " ", t);
     }
-    if (msg_rec_unsigned_sa(r, NULL))
+    if (msg_rec_unsigned_sa(sa_tracker_results(the_tracker), r, NULL))
         col_append_sep_str(pinfo->cinfo, COL_INFO, " ", "[MS-SIPAE unsigned]");
 }
 
@@ -1011,7 +1011,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
              * core reads the start line and headers only, up to the blank line */
             const msg_rec *r = sa_tracker_process_rec(the_tracker, pdu_bytes(pdu),
                                                       (size_t)pdu->len, &meta);
-            if (r->n_auths || msg_rec_notes(r)) {
+            if (msg_rec_n_auths(r) || msg_rec_notes(sa_tracker_results(the_tracker), r)) {
                 kept[nkept] = r;
                 kept_i[nkept++] = (guint16)i;
             }
@@ -1084,13 +1084,13 @@ static void count_frame(sa_stats *ss, const mssipae_tap_frame *tf)
 {
     for (guint i = 0; i < tf->n; i++) {
         const msg_rec *r = tf->r[i];
-        for (guint j = 0; j < r->n_auths; j++) {
+        for (guint j = 0; j < msg_rec_n_auths(r); j++) {
             const auth_rec *a = &r->auths[j];
             if (a->status > SIG_NONE && a->status < N_COUNTS)
                 sa_row(ss, a->sa_id)->c[a->dir == DIR_S2C][a->status]++;
         }
         mssipae_dir ud = DIR_C2S;
-        guint32 us = msg_rec_unsigned_sa(r, &ud);
+        guint32 us = msg_rec_unsigned_sa(sa_tracker_results(the_tracker), r, &ud);
         if (us)
             sa_row(ss, us)->c[ud == DIR_S2C][0]++;
     }
@@ -1240,13 +1240,13 @@ static tap_packet_status st_packet(stats_tree *st, packet_info *pinfo _U_, epan_
     const mssipae_tap_frame *tf = data;
     for (guint i = 0; i < tf->n; i++) {
         const msg_rec *r = tf->r[i];
-        for (guint j = 0; j < r->n_auths; j++) {
+        for (guint j = 0; j < msg_rec_n_auths(r); j++) {
             const auth_rec *a = &r->auths[j];
             if (a->status > SIG_NONE && a->status < N_COUNTS)
                 st_tick(st, a->sa_id, (mssipae_dir)a->dir, (int)a->status);
         }
         mssipae_dir ud = DIR_C2S;
-        guint32 us = msg_rec_unsigned_sa(r, &ud);
+        guint32 us = msg_rec_unsigned_sa(sa_tracker_results(the_tracker), r, &ud);
         if (us)
             st_tick(st, us, ud, 0);
     }

@@ -143,7 +143,7 @@ int main(int argc, char **argv)
             msg_meta meta = { (uint32_t)(i + 1), msgs[i].src, msgs[i].dst };
             const msg_rec *res = sa_tracker_process_rec(tr, msgs[i].data, msgs[i].len, &meta);
             if (r == 0)
-                for (guint j = 0; j < res->n_auths; j++) {
+                for (guint j = 0; j < msg_rec_n_auths(res); j++) {
                     const auth_rec *a = &res->auths[j];
                     if (a->status != SIG_NONE) {
                         counts[a->status < 8 ? a->status : 0]++;

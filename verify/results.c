@@ -35,8 +35,9 @@ struct result_store {
     GPtrArray *notes;    /* note lists kept for records (owned; compact copies whose texts
                             are interned in why) */
     GHashTable *lists;   /* the kept note lists by content (list_hash): equal lists are one */
-    GHashTable *extras;  /* msg_rec_extra made only of shared lists, by content (extra_key):
-                            messages whose notes are all their SA's usual ones share one */
+    GHashTable *extras;  /* msg_rec_extra (in the area) made only of shared lists, by content,
+                            -> its why_ref: messages whose notes are all their SA's usual ones
+                            share one */
     msg_rec empty;       /* shared record of messages without MS-SIPAE headers or notes */
 };
 
@@ -65,7 +66,7 @@ void auth_result_clear(auth_result *a)
     if (a->other_params)
         g_ptr_array_free(a->other_params, TRUE);
     memset(a, 0, sizeof *a);
-    if (notes)
+    if (notes && notes->len)
         g_array_set_size(notes, 0); /* frees the texts */
     a->notes = notes;
     if (strings_cap) {
@@ -175,36 +176,23 @@ static gboolean list_equal(gconstpointer a, gconstpointer b)
     return TRUE;
 }
 
-/* A shared msg_rec_extra is kept in the arena after its number of auth headers (extra_key):
- * the hash table's key is the start of that block. */
-typedef struct {
-    guint64 n;           /* auth_notes entries */
-} extra_head;
-
-static const msg_rec_extra *extra_of(gconstpointer k)
-{
-    return (const msg_rec_extra *)(const void *)((const char *)k + sizeof(extra_head));
-}
-
 static guint extra_hash(gconstpointer k)
 {
-    guint64 n = ((const extra_head *)k)->n;
-    const msg_rec_extra *x = extra_of(k);
-    guint64 h = n * 0x9E3779B97F4A7C15ull ^ (guint64)(uintptr_t)x->notes ^
+    const msg_rec_extra *x = k;
+    guint64 h = x->n_auths * 0x9E3779B97F4A7C15ull ^ (guint64)(uintptr_t)x->notes ^
                 ((guint64)x->unsigned_sa << 8 | x->unsigned_dir);
-    for (guint64 i = 0; i < n; i++)
+    for (guint i = 0; i < x->n_auths; i++)
         h = (h ^ (guint64)(uintptr_t)x->auth_notes[i]) * 0x100000001B3ull;
     return (guint)(h ^ (h >> 32));
 }
 
 static gboolean extra_equal(gconstpointer a, gconstpointer b)
 {
-    guint64 n = ((const extra_head *)a)->n;
-    const msg_rec_extra *x = extra_of(a), *y = extra_of(b);
-    if (n != ((const extra_head *)b)->n || x->notes != y->notes ||
+    const msg_rec_extra *x = a, *y = b;
+    if (x->n_auths != y->n_auths || x->notes != y->notes ||
         x->unsigned_sa != y->unsigned_sa || x->unsigned_dir != y->unsigned_dir)
         return FALSE;
-    for (guint64 i = 0; i < n; i++)
+    for (guint i = 0; i < x->n_auths; i++)
         if (x->auth_notes[i] != y->auth_notes[i])
             return FALSE;
     return TRUE;
@@ -222,7 +210,7 @@ result_store *result_store_new(void)
     rs->notes = g_ptr_array_new_with_free_func(free_notes);
     rs->lists = g_hash_table_new(list_hash, list_equal);
     rs->extras = g_hash_table_new(extra_hash, extra_equal);
-    rs->empty.flags = MR_PARSED;
+    rs->empty.bits = MR_PARSED;
     return rs;
 }
 
@@ -234,7 +222,7 @@ void result_store_free(result_store *rs)
     g_hash_table_destroy(rs->why);
     g_ptr_array_free(rs->area, TRUE);
     g_ptr_array_free(rs->notes, TRUE);
-    g_hash_table_destroy(rs->extras); /* its keys live in the arena */
+    g_hash_table_destroy(rs->extras); /* its keys live in the area */
     g_hash_table_destroy(rs->lists);  /* its keys are in notes */
     g_free(rs);
 }
@@ -257,20 +245,31 @@ void result_reset(msg_result *r)
     GPtrArray *spare = r->spare;
     if (!spare)
         spare = g_ptr_array_new_with_free_func(auth_result_free);
-    /* keep a few for the next message's headers, free the rest */
-    for (guint i = 0; i < auths->len; i++) {
-        auth_result *a = g_ptr_array_index(auths, i);
-        if (spare->len < SPARE_MAX) {
-            auth_result_clear(a);
-            g_ptr_array_add(spare, a);
-            auths->pdata[i] = NULL;
+    /* keep a few for the next message's headers (in message order), free the rest */
+    guint n = auths->len;
+    if (!spare->len && n <= SPARE_MAX) {
+        /* the usual case (the headers took the spares): the arrays trade places (both free
+         * auth_results) */
+        for (guint i = 0; i < n; i++)
+            auth_result_clear(g_ptr_array_index(auths, i));
+        GPtrArray *t = spare;
+        spare = auths;
+        auths = t;
+    } else {
+        for (guint i = 0; i < n; i++) {
+            auth_result *a = g_ptr_array_index(auths, i);
+            if (spare->len < SPARE_MAX) {
+                auth_result_clear(a);
+                g_ptr_array_add(spare, a);
+                auths->pdata[i] = NULL;
+            }
         }
+        g_ptr_array_set_size(auths, 0); /* frees the rest */
     }
-    g_ptr_array_set_size(auths, 0); /* frees the rest */
-    if (notes)
-        g_array_set_size(notes, 0); /* frees the texts */
-    else
+    if (!notes)
         notes = note_list_new();
+    else if (notes->len)
+        g_array_set_size(notes, 0); /* frees the texts */
     memset(r, 0, sizeof *r);
     r->auths = auths;
     r->notes = notes;
@@ -411,6 +410,11 @@ const char *auth_rec_why_interned(const result_store *rs, const auth_rec *k)
     return ((const interned_obj *)area_get(rs, k->why))->text;
 }
 
+const char *result_store_why_text(const result_store *rs, why_ref ref)
+{
+    return ref ? ((const interned_obj *)area_get(rs, ref))->text : NULL;
+}
+
 char *auth_rec_why_dup(const result_store *rs, const auth_rec *k)
 {
     if (!k->why)
@@ -503,29 +507,49 @@ static note_list *keep_notes(result_store *rs, const note_list *l, int *made)
     return c;
 }
 
+const msg_rec_extra *msg_rec_extra_of(const result_store *rs, const msg_rec *r)
+{
+    return r->extra ? area_get(rs, r->extra) : NULL;
+}
+
 const msg_rec *result_keep(result_store *rs, msg_result *r)
 {
     if (r->parsed && !r->auths->len && !(r->notes && r->notes->len) && !r->unsigned_sa)
         return &rs->empty;
     guint n = r->auths->len;
-    msg_rec *m = arena_alloc(rs, sizeof(msg_rec) + (size_t)n * sizeof(auth_rec));
-    m->flags = (uint8_t)((r->parsed ? MR_PARSED : 0) | (r->is_request ? MR_REQUEST : 0));
-    m->status_code = (int16_t)CLAMP(r->status_code, G_MININT16, G_MAXINT16);
-    m->n_auths = n;
+    int status = CLAMP(r->status_code, G_MININT16, G_MAXINT16);
+    /* a count or status code that does not fit its bits (hostile input) goes before the record */
+    int big = n >= MR_N_ESC || status < 0 || (unsigned)status >= MR_STATUS_ESC;
+    size_t rs_size = sizeof(msg_rec) + (size_t)n * sizeof(auth_rec);
+    msg_rec *m;
+    if (G_LIKELY(!big)) {
+        m = arena_alloc(rs, rs_size);
+        m->bits = (uint32_t)n << MR_N_SHIFT | (uint32_t)status << MR_STATUS_SHIFT;
+    } else {
+        msg_rec_big *b = arena_alloc(rs, sizeof(msg_rec_big) + rs_size);
+        b->n_auths = n;
+        b->status_code = status;
+        m = (msg_rec *)(void *)(b + 1);
+        m->bits = (n >= MR_N_ESC ? MR_N_ESC : n) << MR_N_SHIFT |
+                  ((status < 0 || (unsigned)status >= MR_STATUS_ESC) ? MR_STATUS_ESC
+                                                                      : (uint32_t)status)
+                      << MR_STATUS_SHIFT;
+    }
+    m->bits |= (uint32_t)((r->parsed ? MR_PARSED : 0) | (r->is_request ? MR_REQUEST : 0));
+    m->extra = 0;
     int extra = (r->notes && r->notes->len) || r->unsigned_sa;
     for (guint i = 0; i < n && !extra; i++) {
         const auth_result *a = g_ptr_array_index(r->auths, i);
         extra = a->notes && a->notes->len;
     }
     if (extra) {
-        /* built after its head on the stack (small messages) or the heap, then kept: shared
-         * when it holds only lists kept before (the SA's usual notes), else in the arena */
-        size_t xs = sizeof(extra_head) + sizeof(msg_rec_extra) + (size_t)n * sizeof(note_list *);
+        /* built on the stack (small messages) or the heap, then kept: shared when it holds
+         * only lists kept before (the SA's usual notes), else in the area */
+        size_t xs = sizeof(msg_rec_extra) + (size_t)n * sizeof(note_list *);
         guint64 stackbuf[32];
-        void *kb = xs <= sizeof stackbuf ? (void *)stackbuf : g_malloc(xs);
-        ((extra_head *)kb)->n = n;
-        msg_rec_extra *x = (msg_rec_extra *)(void *)((char *)kb + sizeof(extra_head));
+        msg_rec_extra *x = xs <= sizeof stackbuf ? (void *)stackbuf : g_malloc(xs);
         memset(x, 0, sizeof *x);
+        x->n_auths = n;
         int fresh = 0; /* a list was made for this message: no earlier extra can equal it */
         x->notes = keep_notes(rs, r->notes, &fresh);
         x->unsigned_sa = r->unsigned_sa;
@@ -538,18 +562,19 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
                 x->auth_notes[i] = keep_notes(rs, a->notes, &fresh);
             }
         }
-        const void *found = fresh ? NULL : g_hash_table_lookup(rs->extras, kb);
-        if (found) {
-            m->extra = extra_of(found);
+        gpointer found = NULL;
+        if (!fresh && g_hash_table_lookup_extended(rs->extras, x, NULL, &found)) {
+            m->extra = GPOINTER_TO_UINT(found);
         } else {
-            void *kept = arena_alloc(rs, xs);
-            memcpy(kept, kb, xs);
+            why_ref ref;
+            void *kept = area_alloc(rs, xs, &ref);
+            memcpy(kept, x, xs);
             if (!fresh)
-                g_hash_table_add(rs->extras, kept);
-            m->extra = extra_of(kept);
+                g_hash_table_insert(rs->extras, kept, GUINT_TO_POINTER(ref));
+            m->extra = ref;
         }
-        if (kb != (void *)stackbuf)
-            g_free(kb);
+        if (x != (void *)stackbuf)
+            g_free(x);
     }
     for (guint i = 0; i < n; i++) {
         auth_result *a = g_ptr_array_index(r->auths, i);
@@ -589,13 +614,14 @@ msg_result *result_expand(const result_store *rs, const msg_rec *rec, const char
                           size_t len)
 {
     msg_result *r = result_new();
-    r->parsed = (rec->flags & MR_PARSED) != 0;
-    r->is_request = (rec->flags & MR_REQUEST) != 0;
-    r->status_code = rec->status_code;
-    r->unsigned_sa = msg_rec_unsigned_sa(rec, &r->unsigned_dir);
+    guint n_auths = msg_rec_n_auths(rec);
+    r->parsed = (msg_rec_flags(rec) & MR_PARSED) != 0;
+    r->is_request = (msg_rec_flags(rec) & MR_REQUEST) != 0;
+    r->status_code = msg_rec_status_code(rec);
+    r->unsigned_sa = msg_rec_unsigned_sa(rs, rec, &r->unsigned_dir);
     note_list_free(r->notes);
-    r->notes = msg_rec_notes(rec) ? copy_notes(msg_rec_notes(rec)) : NULL;
-    if (!rec->n_auths)
+    r->notes = msg_rec_notes(rs, rec) ? copy_notes(msg_rec_notes(rs, rec)) : NULL;
+    if (!n_auths)
         return r;
     sip_msg m;
     const char *why;
@@ -607,7 +633,7 @@ msg_result *result_expand(const result_store *rs, const msg_rec *rec, const char
         auth_result *a = ahdr_decode(&m, &g_array_index(m.hdrs, sip_hdr, i));
         if (!a)
             continue;
-        if (r->auths->len == rec->n_auths) { /* not the message the record was made from */
+        if (r->auths->len == n_auths) { /* not the message the record was made from */
             auth_result_free(a);
             goto mismatch;
         }
@@ -622,7 +648,7 @@ msg_result *result_expand(const result_store *rs, const msg_rec *rec, const char
         a->version_from_sa = (k->flags & AR_VERSION_FROM_SA) != 0;
         a->version = auth_rec_version(k);
         note_list_free(a->notes);
-        const note_list *kn = msg_rec_auth_notes(rec, r->auths->len - 1);
+        const note_list *kn = msg_rec_auth_notes(rs, rec, r->auths->len - 1);
         a->notes = kn ? copy_notes(kn) : NULL;
         mssipae_note vn = { NOTE_MALFORMED, NOTE_SEV_CHAT, NULL, FACT_NONE };
         vn.text = auth_rec_verdict_note(rs, k, &vn.kind, &vn.sev);
@@ -640,7 +666,7 @@ msg_result *result_expand(const result_store *rs, const msg_rec *rec, const char
             a->sigbuf = b->str;
         }
     }
-    if (r->auths->len != rec->n_auths)
+    if (r->auths->len != n_auths)
         goto mismatch;
     sip_msg_clear(&m);
     return r;

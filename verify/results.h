@@ -111,8 +111,8 @@ typedef struct {
 
 typedef struct result_store result_store;
 
-/* A reference to an object of the store's reason area (an interned reason or a why_split);
- * 0 for none. */
+/* A reference to an object of the store's area (an interned reason, a why_split, or a
+ * record's msg_rec_extra); 0 for none. */
 typedef uint32_t why_ref;
 
 enum {
@@ -161,32 +161,77 @@ static inline uint32_t auth_rec_version(const auth_rec *k)
     return (k->flags & AR_VERSION_BIG) ? k->x.version_big : k->version;
 }
 
-/* What few messages have: notes, an unsigned message on a signing SA (it always has a note). */
+/* What few messages have: notes, an unsigned message on a signing SA (it always has a note).
+ * Kept in the store's area (like reasons: never moves), named by msg_rec.extra; messages
+ * whose notes are all lists kept before (their SA's usual notes) share one. */
 typedef struct {
-    note_list *notes;        /* message-level notes, NULL when none */
+    uint32_t n_auths;        /* entries of auth_notes: the record's n_auths */
     uint32_t unsigned_sa;    /* as msg_result.unsigned_sa */
+    note_list *notes;        /* message-level notes, NULL when none */
     uint8_t unsigned_dir;    /* mssipae_dir, with unsigned_sa */
     note_list *auth_notes[]; /* per auth header (n_auths), NULL when none */
 } msg_rec_extra;
 
 enum { MR_PARSED = 1u << 0, MR_REQUEST = 1u << 1 };
 
-/* One message: 16 bytes and 16 per auth header. */
+/* msg_rec.bits: MR_* flags (2 bits), the status code (10 bits: SIP's are three digits) and the
+ * number of auth headers (20 bits). A field holding its escape value (all ones) means the
+ * value did not fit: it is then in a msg_rec_big just before the record. */
+#define MR_FLAGS_MASK 0x3u
+#define MR_STATUS_SHIFT 2
+#define MR_STATUS_ESC 0x3FFu
+#define MR_N_SHIFT 12
+#define MR_N_ESC 0xFFFFFu
+
 typedef struct {
-    const msg_rec_extra *extra; /* NULL when the message and its headers have no note */
     uint32_t n_auths;
-    int16_t status_code;
-    uint8_t flags;           /* MR_* */
-    uint8_t pad_;
+    int32_t status_code;     /* clamped to int16 (as records always kept it) */
+} msg_rec_big;
+
+/* One message: 8 bytes and 16 per auth header. */
+typedef struct {
+    why_ref extra;           /* a msg_rec_extra in the store's area (msg_rec_extra_of), 0 when
+                                the message and its headers have no note */
+    uint32_t bits;           /* flags | status code | n_auths: read with the msg_rec_* below */
     auth_rec auths[];        /* n_auths, in message order */
 } msg_rec;
 
 /* Records are 8-byte aligned and sized (rec_index codes their distances in 8-byte units). */
-G_STATIC_ASSERT(sizeof(msg_rec) == 16 && sizeof(auth_rec) % 8 == 0);
+G_STATIC_ASSERT(sizeof(msg_rec) == 8 && sizeof(auth_rec) % 8 == 0 && sizeof(msg_rec_big) == 8);
+
+static inline unsigned msg_rec_flags(const msg_rec *r)
+{
+    return r->bits & MR_FLAGS_MASK;
+}
+
+/* Number of auth headers (entries of auths). */
+static inline guint msg_rec_n_auths(const msg_rec *r)
+{
+    guint n = r->bits >> MR_N_SHIFT;
+    return G_LIKELY(n != MR_N_ESC) ? n : ((const msg_rec_big *)(const void *)r - 1)->n_auths;
+}
+
+/* The status code of a response (0 for requests and unparsed messages). */
+static inline int msg_rec_status_code(const msg_rec *r)
+{
+    guint s = (r->bits >> MR_STATUS_SHIFT) & MR_STATUS_ESC;
+    return G_LIKELY(s != MR_STATUS_ESC) ? (int)s
+                                        : ((const msg_rec_big *)(const void *)r - 1)->status_code;
+}
 
 /* The interned reason of k, NULL when it has none or is a why_split (only result_expand needs
  * the text: auth_rec_why_dup). */
 const char *auth_rec_why_interned(const result_store *rs, const auth_rec *k);
+
+/* The reference of k's interned reason, 0 when it has none or is a why_split (the same test
+ * as auth_rec_why_interned, without reading the store). */
+static inline why_ref auth_rec_why_ref_interned(const auth_rec *k)
+{
+    return (k->flags & (AR_WHY_SPLIT | AR_WHY_TAIL)) ? 0 : k->why;
+}
+
+/* The text of an interned reason of rs named by ref (auth_rec_why_ref_interned), NULL for 0. */
+const char *result_store_why_text(const result_store *rs, why_ref ref);
 
 /* The reason of k (kept in rs) as g_malloc'd text, NULL when none. */
 char *auth_rec_why_dup(const result_store *rs, const auth_rec *k);
@@ -201,26 +246,34 @@ int auth_verdict_note_kind(sig_status status, note_kind *kind, note_sev *sev);
 char *auth_rec_verdict_note(const result_store *rs, const auth_rec *k, note_kind *kind,
                             note_sev *sev);
 
+/* The extra of record r (kept in rs), NULL when it has none. */
+const msg_rec_extra *msg_rec_extra_of(const result_store *rs, const msg_rec *r);
+
 /* Notes of the message, and of its auth header i; NULL when none. */
-static inline const note_list *msg_rec_notes(const msg_rec *r)
+static inline const note_list *msg_rec_notes(const result_store *rs, const msg_rec *r)
 {
-    return r->extra ? r->extra->notes : NULL;
+    const msg_rec_extra *x = msg_rec_extra_of(rs, r);
+    return x ? x->notes : NULL;
 }
 
-static inline const note_list *msg_rec_auth_notes(const msg_rec *r, guint i)
+static inline const note_list *msg_rec_auth_notes(const result_store *rs, const msg_rec *r,
+                                                  guint i)
 {
-    return r->extra && i < r->n_auths ? r->extra->auth_notes[i] : NULL;
+    const msg_rec_extra *x = msg_rec_extra_of(rs, r);
+    return x && i < x->n_auths ? x->auth_notes[i] : NULL;
 }
 
 /* The signing SA of an unsigned message (its NOTE_UNSIGNED note), 0 when none; *dir (may be
  * NULL) receives which way it travelled. */
-static inline uint32_t msg_rec_unsigned_sa(const msg_rec *r, mssipae_dir *dir)
+static inline uint32_t msg_rec_unsigned_sa(const result_store *rs, const msg_rec *r,
+                                           mssipae_dir *dir)
 {
-    if (!r->extra || !r->extra->unsigned_sa)
+    const msg_rec_extra *x = msg_rec_extra_of(rs, r);
+    if (!x || !x->unsigned_sa)
         return 0;
     if (dir)
-        *dir = (mssipae_dir)r->extra->unsigned_dir;
-    return r->extra->unsigned_sa;
+        *dir = (mssipae_dir)x->unsigned_dir;
+    return x->unsigned_sa;
 }
 
 result_store *result_store_new(void);

@@ -73,14 +73,14 @@ int sa_tracker_info(const sa_tracker *t, uint32_t id, sa_info *out)
     out->id = s->id;
     out->first_frame = s->frame;
     out->last_frame = s->last_frame;
-    out->scheme = s->mech->scheme;
+    out->scheme = sa_mech(s)->scheme;
     out->has_version = s->has_version;
     out->version = s->version;
     out->realm = s->realm;
     out->targetname = s->targetname;
     out->opaque = s->opaque;
-    out->n_aliases = s->aliases ? s->aliases->len : 0;
-    out->client_name = s->mech->client_name ? s->mech->client_name(s->mstate) : NULL;
+    out->n_aliases = sa_aliases(s) ? sa_aliases(s)->len : 0;
+    out->client_name = sa_mech(s)->client_name ? sa_mech(s)->client_name(s->mstate) : NULL;
     out->client_ep = s->client_ep;
     out->server_ep = s->server_ep;
     out->implicit = s->implicit;
@@ -99,18 +99,19 @@ char *sa_tracker_export_keys(const sa_tracker *t, size_t *lines)
     size_t total = 0;
     for (uint32_t id = 1; id <= sa_table_count(t->tab); id++) {
         const sa_entry *s = sa_table_get(t->tab, id);
-        if (!s->opaque || !s->mech->export_keys)
+        if (!s->opaque || !sa_mech(s)->export_keys)
             continue;
         GPtrArray *names = g_ptr_array_new();
         g_ptr_array_add(names, s->opaque);
-        for (guint i = 0; s->aliases && i < s->aliases->len; i++)
-            g_ptr_array_add(names, g_ptr_array_index(s->aliases, i));
+        const GPtrArray *aliases = sa_aliases(s);
+        for (guint i = 0; aliases && i < aliases->len; i++)
+            g_ptr_array_add(names, g_ptr_array_index(aliases, i));
         GString *one = g_string_new(NULL);
-        size_t n = s->mech->export_keys(s->mstate, (const char *const *)names->pdata, names->len,
+        size_t n = sa_mech(s)->export_keys(s->mstate, (const char *const *)names->pdata, names->len,
                                         one);
         if (n) {
             g_string_append_printf(out, "# SA %u (%s, handshake frame %u)\n", s->id,
-                                   s->mech->scheme, s->frame);
+                                   sa_mech(s)->scheme, s->frame);
             g_string_append_len(out, one->str, one->len);
             total += n;
         }
@@ -385,8 +386,8 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     record_signed(t, s, a, f->meta->frame);
     /* most headers of an SA keep the reason the previous one kept, or one that differs only
      * at its end: result_keep shares it */
-    a->why_hint = s->why_kept[a->dir];
-    a->notes_hint = s->notes_kept[a->dir];
+    a->why_hint = result_store_why_text(t->results, s->why_kept[a->dir & 1]);
+    a->notes_hint = s->notes_kept[a->dir & 1];
 }
 
 /* An unsigned message between the endpoints of an SA that signs: every message after the
@@ -409,7 +410,7 @@ static void check_unsigned(sa_tracker *t, msg_result *r, const sip_msg *m, const
                                : g_strdup_printf("%d response", m->status_code);
     note_add(r->notes, NOTE_UNSIGNED, NOTE_SEV_WARN,
              "unsigned %s between the endpoints of %s SA %u (opaque %s), which signs every "
-             "message", what, s->mech->scheme, s->id, s->opaque ? s->opaque : "?");
+             "message", what, sa_mech(s)->scheme, s->id, s->opaque ? s->opaque : "?");
     g_free(what);
     r->unsigned_sa = s->id;
     r->unsigned_dir = s->client_ep && strcmp(meta->src, s->client_ep) == 0 ? DIR_C2S : DIR_S2C;
@@ -448,8 +449,13 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
 
     msg_facts f;
     int facts = 0;
-    for (guint i = 0; i < m.hdrs->len; i++) {
-        auth_result *a = ahdr_decode_reuse(&m, &g_array_index(m.hdrs, sip_hdr, i), r->spare);
+    /* the headers are read only from here on: their array, its length and the spares are
+     * loaded once, not after every call */
+    const sip_hdr *hv = (const sip_hdr *)(const void *)m.hdrs->data;
+    guint nh = m.hdrs->len;
+    GPtrArray *spare = r->spare;
+    for (guint i = 0; i < nh; i++) {
+        auth_result *a = ahdr_decode_reuse(&m, &hv[i], spare);
         if (!a)
             continue;
         if (!facts) {
@@ -470,10 +476,12 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
         t->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 32);
     }
     const msg_rec *k = result_keep(t->results, r);
-    for (guint i = 0; i < k->n_auths; i++) {
+    const msg_rec_extra *x = msg_rec_extra_of(t->results, k);
+    guint n = msg_rec_n_auths(k);
+    for (guint i = 0; i < n; i++) {
         const auth_rec *ar = &k->auths[i];
-        const char *why = auth_rec_why_interned(t->results, ar);
-        const note_list *notes = msg_rec_auth_notes(k, i);
+        why_ref why = auth_rec_why_ref_interned(ar);
+        const note_list *notes = x ? x->auth_notes[i] : NULL;
         sa_entry *s = ar->sa_id && (why || notes) ? sa_table_get(t->tab, ar->sa_id) : NULL;
         if (s && why)
             s->why_kept[ar->dir & 1] = why;

@@ -166,15 +166,15 @@ static void bind_named(sa_table *tab, sa_entry *s, auth_result *a, const sip_txn
         if (alias)
             note_add(a->notes, NOTE_BIND, NOTE_SEV_WARN, "%s: opaque %s is a second name of %s SA "
                      "%u, which the server already named %s for this transaction", a->name,
-                     a->opaque, s->mech->scheme, s->id, or_empty(s->opaque));
+                     a->opaque, sa_mech(s)->scheme, s->id, or_empty(s->opaque));
         else
-            sa_txn_set(&s->bind_txn, resp);
+            sa_txn_set(s, 1, resp);
     }
     GString *d = g_string_new(NULL);
-    describe_diff(d, s, a, sa_txn(s->txn), resp);
+    describe_diff(d, s, a, sa_txn_of(s), resp);
     if (how || d->len)
         note_add(a->notes, NOTE_BIND, NOTE_SEV_NOTE, "%s: bound to %s SA %u (handshake frame %u)%s%s"
-                 "%s%s", a->name, s->mech->scheme, s->id, s->frame, how ? " as " : "",
+                 "%s%s", a->name, sa_mech(s)->scheme, s->id, s->frame, how ? " as " : "",
                  how ? how : "", d->len ? "; differs from the request that carried the token: " : "",
                  d->str);
     g_string_free(d, TRUE);
@@ -198,13 +198,13 @@ static sa_entry *bind_from_response(sa_table *tab, const mech_ops *mech, auth_re
         if (s->state == SA_PENDING) {
             npending++;
             only = s;
-            if (txn_same(sa_txn(s->txn), msg_facts_txn(f))) {
+            if (txn_same(sa_txn_of(s), msg_facts_txn(f))) {
                 if (!exact)
                     exact = s;
                 if (!exact_family && s->proxy == a->proxy)
                     exact_family = s;
             }
-        } else if (a->opaque && !same_bind && txn_same(sa_txn(s->bind_txn), msg_facts_txn(f)) &&
+        } else if (a->opaque && !same_bind && txn_same(sa_bind_txn_of(s), msg_facts_txn(f)) &&
                    s->proxy == a->proxy) {
             same_bind = s;
         }
@@ -275,7 +275,7 @@ static void note_names_differ(auth_result *a, const sa_entry *s)
     note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN,
              "%s: realm \"%s\" / targetname \"%s\" differ from those of %s SA %u "
              "(\"%s\" / \"%s\"), found by its opaque %s on the same endpoints",
-             a->name, or_empty(a->realm), or_empty(a->targetname), s->mech->scheme, s->id,
+             a->name, or_empty(a->realm), or_empty(a->targetname), sa_mech(s)->scheme, s->id,
              or_empty(s->realm), or_empty(s->targetname), a->opaque);
 }
 
@@ -309,7 +309,7 @@ static sa_entry *new_sa(sa_table *tab, const mech_ops *mech, auth_result *a, con
     if (old)
         note_add(a->notes, NOTE_BIND, NOTE_SEV_WARN, "%s: more than %d handshakes are open between "
                  "these endpoints: %s SA %u (handshake frame %u) no longer waits for its opaque",
-                 a->name, SA_OPEN_MAX, old->mech->scheme, old->id, old->frame);
+                 a->name, SA_OPEN_MAX, sa_mech(old)->scheme, old->id, old->frame);
     return s;
 }
 
@@ -317,6 +317,8 @@ static sa_entry *new_sa(sa_table *tab, const mech_ops *mech, auth_result *a, con
 static void confirm_if_client(sa_table *tab, sa_entry *s, const auth_result *a,
                               const msg_facts *f)
 {
+    if (s->state == SA_CONFIRMED) /* already (the usual signed header): nothing would change */
+        return;
     if (a->kind == AH_CREDENTIALS && sa_has_name(s, a->opaque) &&
         sa_from_server(s, f->meta->dst, f->meta->src))
         sa_table_confirm(tab, s);
@@ -358,7 +360,7 @@ sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, a
             s = new_sa(tab, mech, a, f, dst, src);
             if (a->opaque) {
                 sa_table_name(tab, s, a->opaque, a->notes);
-                sa_txn_set(&s->bind_txn, msg_facts_txn(f));
+                sa_txn_set(s, 1, msg_facts_txn(f));
             }
         }
         if (a->has_version) { /* the challenge's version is the SA's */
@@ -383,7 +385,7 @@ sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, a
         /* the request carrying the client's latest token (rule 2a); only an open SA binds by
          * it (a confirmed one is never open again) */
         if (f->is_request && s->state != SA_CONFIRMED)
-            sa_txn_set(&s->txn, msg_facts_txn(f));
+            sa_txn_set(s, 0, msg_facts_txn(f));
         confirm_if_client(tab, s, a, f);
         take_version(s, a);
     } else { /* AH_INFO with gssapi-data: e.g. a Kerberos AP-REP */

@@ -12,11 +12,28 @@ void sa_seq_init(sa_seq *q)
     memset(q, 0, sizeof *q);
 }
 
+/* Bytes before the window's entries in q->dense: the hash's pointer, when there is one. */
+static inline size_t hdr_size(const sa_seq *q)
+{
+    return q->has_sparse ? sizeof(GHashTable *) : 0;
+}
+
+static inline GHashTable *sparse_of(const sa_seq *q)
+{
+    return q->has_sparse ? *(GHashTable *const *)q->dense : NULL;
+}
+
+static inline void *entries(const sa_seq *q)
+{
+    return (char *)q->dense + hdr_size(q);
+}
+
 void sa_seq_clear(sa_seq *q)
 {
+    GHashTable *sparse = sparse_of(q);
+    if (sparse)
+        g_hash_table_destroy(sparse);
     g_free(q->dense);
-    if (q->sparse)
-        g_hash_table_destroy(q->sparse);
     memset(q, 0, sizeof *q);
 }
 
@@ -24,8 +41,8 @@ void sa_seq_clear(sa_seq *q)
 static inline uint32_t dense_get(const sa_seq *q, uint32_t i)
 {
     if (q->wide)
-        return ((const uint32_t *)q->dense)[i];
-    uint16_t v = ((const uint16_t *)q->dense)[i];
+        return ((const uint32_t *)entries(q))[i];
+    uint16_t v = ((const uint16_t *)entries(q))[i];
     return v ? q->base + v - 1u : 0;
 }
 
@@ -37,7 +54,8 @@ static int seq_first(const sa_seq *q, uint32_t num, uint32_t *frame)
         *frame = f;
         return 1;
     }
-    gpointer v = q->sparse ? g_hash_table_lookup(q->sparse, GUINT_TO_POINTER(num)) : NULL;
+    GHashTable *sparse = sparse_of(q);
+    gpointer v = sparse ? g_hash_table_lookup(sparse, GUINT_TO_POINTER(num)) : NULL;
     if (!v)
         return 0;
     *frame = GPOINTER_TO_UINT(v) - 1;
@@ -47,11 +65,14 @@ static int seq_first(const sa_seq *q, uint32_t num, uint32_t *frame)
 /* Makes the window hold uint32_t frames. */
 static void widen(sa_seq *q)
 {
-    uint32_t *w = g_new0(uint32_t, MAX(q->n_dense, 1u));
+    size_t h = hdr_size(q);
+    char *nd = g_malloc0(h + (size_t)MAX(q->n_dense, 1u) * sizeof(uint32_t));
+    memcpy(nd, q->dense, h);
+    uint32_t *w = (uint32_t *)(void *)(nd + h);
     for (uint32_t i = 0; i < q->n_dense; i++)
         w[i] = dense_get(q, i);
     g_free(q->dense);
-    q->dense = w;
+    q->dense = nd;
     q->wide = 1;
 }
 
@@ -59,18 +80,36 @@ static void widen(sa_seq *q)
 static void dense_put(sa_seq *q, uint32_t i, uint32_t frame)
 {
     if (!q->wide) {
-        int empty = q->last == 0 && !q->sparse;
+        int empty = q->last == 0 && !q->has_sparse;
         for (uint32_t j = 0; empty && j < q->n_dense; j++)
-            empty = ((const uint16_t *)q->dense)[j] == 0;
+            empty = ((const uint16_t *)entries(q))[j] == 0;
         if (empty)
             q->base = frame;
         if (frame >= q->base && frame - q->base < 0xffffu) {
-            ((uint16_t *)q->dense)[i] = (uint16_t)(frame - q->base + 1);
+            ((uint16_t *)entries(q))[i] = (uint16_t)(frame - q->base + 1);
             return;
         }
         widen(q);
     }
-    ((uint32_t *)q->dense)[i] = frame;
+    ((uint32_t *)entries(q))[i] = frame;
+}
+
+/* The hash, made on first use at the start of q->dense. */
+static GHashTable *sparse_get(sa_seq *q)
+{
+    if (!q->has_sparse) {
+        size_t es = q->wide ? sizeof(uint32_t) : sizeof(uint16_t);
+        size_t n = (size_t)q->n_dense * es;
+        char *nd = g_malloc(sizeof(GHashTable *) + n);
+        if (n)
+            memcpy(nd + sizeof(GHashTable *), q->dense, n);
+        GHashTable *h = g_hash_table_new(g_direct_hash, g_direct_equal);
+        memcpy(nd, &h, sizeof h);
+        g_free(q->dense);
+        q->dense = nd;
+        q->has_sparse = 1;
+    }
+    return sparse_of(q);
 }
 
 void sa_seq_check(const sa_seq *q, uint32_t num, const char *label, uint32_t sa_id,
@@ -103,15 +142,15 @@ void sa_seq_commit(sa_seq *q, uint32_t num, uint32_t frame)
                 want = (want + 3u) & ~(uint64_t)3u;
                 uint32_t n = want > G_MAXUINT32 ? num : (uint32_t)want;
                 size_t es = q->wide ? sizeof(uint32_t) : sizeof(uint16_t);
-                q->dense = g_realloc(q->dense, n * es);
-                memset((char *)q->dense + q->n_dense * es, 0, (size_t)(n - q->n_dense) * es);
+                size_t h = hdr_size(q);
+                q->dense = g_realloc(q->dense, h + (size_t)n * es);
+                memset((char *)q->dense + h + (size_t)q->n_dense * es, 0,
+                       (size_t)(n - q->n_dense) * es);
                 q->n_dense = n;
             }
             dense_put(q, num - 1, frame);
         } else if (frame != G_MAXUINT32) {
-            if (!q->sparse)
-                q->sparse = g_hash_table_new(g_direct_hash, g_direct_equal);
-            g_hash_table_insert(q->sparse, GUINT_TO_POINTER(num), GUINT_TO_POINTER(frame + 1));
+            g_hash_table_insert(sparse_get(q), GUINT_TO_POINTER(num), GUINT_TO_POINTER(frame + 1));
         }
     }
     if (num > q->last)

@@ -20,15 +20,17 @@
  * numbers indexed by number - 1 (counters start at 1 and grow by one), and a hash only for
  * numbers far beyond it (a jump) or seen in frame 0. The window holds 2 bytes a number (the
  * frame's distance from base, the first frame recorded, plus 1) while every frame fits, else 4
- * (the frame itself). Nothing is allocated before the first number. */
+ * (the frame itself). Nothing is allocated before the first number. 24 bytes: the hash, rare,
+ * is named at the start of the window's allocation (has_sparse). */
 typedef struct {
-    void *dense;        /* uint16_t (narrow) or uint32_t (wide) per number n at [n - 1]: 0 = not
-                           recorded */
-    GHashTable *sparse; /* number -> frame + 1 (GUINT_TO_POINTER), for the rest; NULL if none */
-    uint32_t n_dense;   /* allocated entries of dense */
+    void *dense;        /* [GHashTable *sparse, when has_sparse] then uint16_t (narrow) or
+                           uint32_t (wide) per number n at [n - 1]: 0 = not recorded. The hash
+                           maps number -> frame + 1 (GUINT_TO_POINTER) for the rest */
+    uint32_t n_dense;   /* entries of the window */
     uint32_t last;      /* highest number recorded, 0 for none */
     uint32_t base;      /* narrow: frame of entry value 1 */
-    uint32_t wide;      /* 1 when dense holds uint32_t frames */
+    uint8_t wide;       /* 1 when the window holds uint32_t frames */
+    uint8_t has_sparse; /* 1 when dense begins with the hash */
 } sa_seq;
 
 void sa_seq_init(sa_seq *q);

@@ -3,8 +3,11 @@
 
 #include <string.h>
 
-/* What the table knows about one pair of transport endpoints. */
+/* What the table knows about one pair of transport endpoints; its own key in the table's
+ * pairs (a set). */
 typedef struct sa_pair {
+    const char *a, *b;   /* the endpoints, interned by the table ("" when unknown), in address
+                            order: the pair either way round */
     GPtrArray *open;     /* sa_entry* still SA_PENDING or SA_BOUND, oldest first; NULL when
                             none (most pairs, once their SA is confirmed) */
     sa_entry *signing;   /* the SA that last signed between the two endpoints */
@@ -96,23 +99,18 @@ static void key_free(char *k, const char *buf)
         g_free(k);
 }
 
-/* Key of a pair of endpoints, either way round; unknown endpoints count as "", written into buf
- * (cap bytes) when it fits, else g_malloc'd. */
-static char *pair_key_in(const char *a, const char *b, char *buf, size_t cap)
+static guint pair_hash(gconstpointer p)
 {
-    a = a ? a : "";
-    b = b ? b : "";
-    if (strcmp(a, b) > 0) {
-        const char *x = a;
-        a = b;
-        b = x;
-    }
-    size_t la = strlen(a), lb = strlen(b);
-    char *k = la + lb + 2 <= cap ? buf : g_malloc(la + lb + 2);
-    memcpy(k, a, la);
-    k[la] = '|';
-    memcpy(k + la + 1, b, lb + 1);
-    return k;
+    const sa_pair *x = p;
+    guint64 h = ((guint64)(uintptr_t)x->a * 0x9E3779B97F4A7C15ull) ^ (guint64)(uintptr_t)x->b;
+    h *= 0x100000001B3ull;
+    return (guint)(h ^ (h >> 32));
+}
+
+static gboolean pair_equal(gconstpointer p, gconstpointer q)
+{
+    const sa_pair *x = p, *y = q;
+    return x->a == y->a && x->b == y->b;
 }
 
 /* Index key of an opaque: "SCHEME|OPAQUE" (both compare case-insensitively), written into buf
@@ -179,14 +177,7 @@ void sip_txn_copy(sip_txn *dst, const sip_txn *src)
 
 const sip_txn sip_txn_none;
 
-void sa_txn_set(sip_txn **slot, const sip_txn *src)
-{
-    if (!*slot)
-        *slot = g_new0(sip_txn, 1);
-    sip_txn_copy(*slot, src);
-}
-
-void sa_txn_drop(sip_txn **slot)
+static void txn_drop(sip_txn **slot)
 {
     if (*slot) {
         sip_txn_clear(*slot);
@@ -195,16 +186,38 @@ void sa_txn_drop(sip_txn **slot)
     }
 }
 
+void sa_txn_set(sa_entry *s, int bind, const sip_txn *src)
+{
+    if (!s->rare)
+        s->rare = g_new0(sa_rare, 1);
+    sip_txn **slot = bind ? &s->rare->bind_txn : &s->rare->txn;
+    if (!*slot)
+        *slot = g_new0(sip_txn, 1);
+    sip_txn_copy(*slot, src);
+}
+
+void sa_txns_drop(sa_entry *s)
+{
+    if (!s->rare)
+        return;
+    txn_drop(&s->rare->txn);
+    txn_drop(&s->rare->bind_txn);
+    if (!s->rare->aliases) { /* nothing left in it */
+        g_free(s->rare);
+        s->rare = NULL;
+    }
+}
+
 static void sa_free(gpointer p)
 {
     sa_entry *s = p;
-    if (s->mech && s->mstate)
-        s->mech->sa_free(s->mstate);
+    if (s->mstate)
+        sa_mech(s)->sa_free(s->mstate);
     g_free(s->opaque);
-    if (s->aliases)
-        g_ptr_array_free(s->aliases, TRUE);
-    sa_txn_drop(&s->txn);
-    sa_txn_drop(&s->bind_txn);
+    if (s->rare && s->rare->aliases)
+        g_ptr_array_free(s->rare->aliases, TRUE);
+    sa_txns_drop(s);
+    g_free(s->rare);
     for (int d = 0; d < 2; d++) {
         sa_seq_clear(&s->seq[d]);
         if (s->mech_seq)
@@ -251,7 +264,7 @@ sa_table *sa_table_new(void)
     sa_table *tab = g_new0(sa_table, 1);
     tab->sas = g_ptr_array_new_with_free_func(sa_free);
     tab->named = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, name_list_free);
-    tab->pairs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pair_free);
+    tab->pairs = g_hash_table_new_full(pair_hash, pair_equal, pair_free, NULL);
     tab->offers = g_hash_table_new_full(offer_hash, offer_equal, g_free, NULL);
     tab->strs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (size_t i = 0; i < MECH_COUNT; i++)
@@ -289,14 +302,31 @@ uint32_t sa_table_count(const sa_table *tab)
 /* The record of a pair, created on first use. */
 static sa_pair *pair_get(sa_table *tab, const char *a, const char *b, int create)
 {
-    char buf[KEY_BUF];
-    char *k = pair_key_in(a, b, buf, sizeof buf);
-    sa_pair *pr = g_hash_table_lookup(tab->pairs, k);
+    /* by the table's copies of the endpoints (unknown ones as ""): a text the table has never
+     * seen has no pair */
+    a = a ? a : "";
+    b = b ? b : "";
+    sa_pair k = { NULL, NULL, NULL, NULL };
+    if (create) {
+        k.a = intern(tab, a);
+        k.b = intern(tab, b);
+    } else {
+        k.a = g_hash_table_lookup(tab->strs, a);
+        k.b = k.a ? g_hash_table_lookup(tab->strs, b) : NULL;
+        if (!k.a || !k.b)
+            return NULL;
+    }
+    if ((uintptr_t)k.a > (uintptr_t)k.b) {
+        const char *x = k.a;
+        k.a = k.b;
+        k.b = x;
+    }
+    sa_pair *pr = g_hash_table_lookup(tab->pairs, &k);
     if (!pr && create) {
         pr = g_new0(sa_pair, 1);
-        g_hash_table_insert(tab->pairs, k == buf ? g_strdup(buf) : k, pr);
-    } else {
-        key_free(k, buf);
+        pr->a = k.a;
+        pr->b = k.b;
+        g_hash_table_add(tab->pairs, pr);
     }
     return pr;
 }
@@ -311,7 +341,7 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
     s->id = tab->sas->len + 1;
     s->frame = frame;
     s->last_frame = frame;
-    s->mech = mech;
+    s->mech_ix = (uint8_t)mech_index(mech);
     s->mstate = mech->sa_new(tab->caps[mech_index(mech)]);
     s->realm = intern(tab, realm);
     s->targetname = intern(tab, targetname);
@@ -361,10 +391,12 @@ int sa_has_name(const sa_entry *s, const char *opaque)
 {
     if (!opaque)
         return 0;
-    if (s->opaque && eq_nocase(s->opaque, opaque))
+    /* the usual header names its SA's primary opaque with the same bytes */
+    if (s->opaque && (strcmp(s->opaque, opaque) == 0 || eq_nocase(s->opaque, opaque)))
         return 1;
-    for (guint i = 0; s->aliases && i < s->aliases->len; i++)
-        if (eq_nocase(g_ptr_array_index(s->aliases, i), opaque))
+    const GPtrArray *aliases = sa_aliases(s);
+    for (guint i = 0; aliases && i < aliases->len; i++)
+        if (eq_nocase(g_ptr_array_index(aliases, i), opaque))
             return 1;
     return 0;
 }
@@ -375,21 +407,23 @@ int sa_table_name(sa_table *tab, sa_entry *s, const char *opaque, note_list *not
         return 0;
     int alias = s->opaque != NULL;
     if (alias) {
-        if (!s->aliases)
-            s->aliases = g_ptr_array_new_with_free_func(g_free);
-        if (s->aliases->len >= SA_ALIASES_MAX) {
+        if (!s->rare)
+            s->rare = g_new0(sa_rare, 1);
+        if (!s->rare->aliases)
+            s->rare->aliases = g_ptr_array_new_with_free_func(g_free);
+        if (s->rare->aliases->len >= SA_ALIASES_MAX) {
             note_add(notes, NOTE_BIND, NOTE_SEV_WARN, "%s SA %u has %d opaques already: %s is not "
-                     "added as another name", s->mech->scheme, s->id, SA_ALIASES_MAX + 1, opaque);
+                     "added as another name", sa_mech(s)->scheme, s->id, SA_ALIASES_MAX + 1, opaque);
             return 0;
         }
-        g_ptr_array_add(s->aliases, g_strdup(opaque));
+        g_ptr_array_add(s->rare->aliases, g_strdup(opaque));
     } else {
         s->opaque = g_strdup(opaque);
         if (s->state == SA_PENDING)
             s->state = SA_BOUND;
     }
     char buf[KEY_BUF];
-    char *k = name_key_in(s->mech, opaque, buf, sizeof buf);
+    char *k = name_key_in(sa_mech(s), opaque, buf, sizeof buf);
     name_list *list = g_hash_table_lookup(tab->named, k);
     if (!list) {
         size_t kl = strlen(k) + 1;
@@ -406,7 +440,7 @@ int sa_table_name(sa_table *tab, sa_entry *s, const char *opaque, note_list *not
         const sa_entry *old = list->v[0];
         note_add(notes, NOTE_BIND, NOTE_SEV_WARN, "opaque %s names more than %d %s SAs: SA %u "
                  "(handshake frame %u), the oldest, is no longer found by it", opaque,
-                 SA_NAME_MAX, s->mech->scheme, old->id, old->frame);
+                 SA_NAME_MAX, sa_mech(s)->scheme, old->id, old->frame);
         name_list_drop_oldest(list);
     }
     name_list_add(list, s);
@@ -419,8 +453,7 @@ void sa_table_confirm(sa_table *tab, sa_entry *s)
         return;
     s->state = SA_CONFIRMED;
     /* only open SAs bind by transaction (sa_bind.c): their transactions are not needed now */
-    sa_txn_drop(&s->txn);
-    sa_txn_drop(&s->bind_txn);
+    sa_txns_drop(s);
     sa_pair *pr = s->pair ? s->pair : pair_get(tab, s->client_ep, s->server_ep, 0);
     if (pr && pr->open) {
         g_ptr_array_remove(pr->open, s);
@@ -454,17 +487,22 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
     if (!opaque)
         return NULL;
     /* the memo (see named_memo): exact opaque bytes, the list unchanged, the SA matching */
-    size_t ol = 0;
-    guint32 hv = 2166136261u;
-    while (ol < NAMED_MEMO_OPAQUE && opaque[ol]) {
-        hv = (hv ^ (unsigned char)opaque[ol]) * 16777619u;
-        ol++;
-    }
+    size_t ol = strnlen(opaque, NAMED_MEMO_OPAQUE);
     int memo_ok = ol < NAMED_MEMO_OPAQUE && src && dst;
     guint idx = 0;
-    if (memo_ok) {
-        hv ^= (guint32)((uintptr_t)mech >> 4);
-        idx = (hv ^ (hv >> 16)) % NAMED_MEMO_SIZE;
+    if (memo_ok) { /* the slot: a hash of the opaque's bytes, eight at a time, and mech */
+        guint64 hv = 0xcbf29ce484222325ull ^ ol ^ ((guint64)(uintptr_t)mech << 8);
+        size_t i = 0;
+        for (; i + 8 <= ol; i += 8) {
+            guint64 w;
+            memcpy(&w, opaque + i, 8);
+            hv = (hv ^ w) * 0x100000001B3ull;
+        }
+        guint64 w = 0;
+        for (size_t j = 0; i + j < ol; j++)
+            w |= (guint64)(unsigned char)opaque[i + j] << (8 * j);
+        hv = ((hv ^ w) ^ (hv >> 29)) * 0x9E3779B97F4A7C15ull;
+        idx = (guint)(hv >> 32) % NAMED_MEMO_SIZE;
     }
     const named_memo *me = memo_ok && tab->memo ? &tab->memo[idx] : NULL;
     if (me && me->s && me->mech == mech && me->list->len == me->len &&
@@ -536,9 +574,10 @@ sa_entry **sa_table_open(sa_table *tab, const mech_ops *mech, const char *a, con
     if (!pr || !pr->open || !pr->open->len)
         return NULL;
     sa_entry **out = g_new(sa_entry *, pr->open->len);
+    size_t ix = mech_index(mech);
     for (guint i = 0; i < pr->open->len; i++) {
         sa_entry *s = g_ptr_array_index(pr->open, i);
-        if (s->mech == mech)
+        if (s->mech_ix == ix)
             out[(*n)++] = s;
     }
     return out;

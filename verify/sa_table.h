@@ -38,39 +38,52 @@ typedef struct {
     char *from_tag;
 } sip_txn;
 
+/* What only some SAs need, and most only for a while: the binding transactions (an open SA's,
+ * dropped once it is confirmed) and further opaques. Made on first use, freed when empty. */
+typedef struct {
+    sip_txn *txn;              /* request that carried the latest client token (binding key);
+                                  NULL when none, and dropped once the SA is confirmed (only
+                                  open SAs bind) */
+    sip_txn *bind_txn;         /* request answered by the response that named the opaque (the
+                                  same) */
+    GPtrArray *aliases;        /* further opaques naming this SA (char*), NULL when none */
+} sa_rare;
+
 typedef struct sa_entry {
     uint32_t id;               /* 1, 2, ... in creation order */
     uint32_t frame;            /* where the handshake started */
     uint32_t last_frame;       /* the last frame with a header of this SA */
     unsigned version;
-    const mech_ops *mech;
-    void *mstate;              /* owned by the mechanism */
+    void *mstate;              /* owned by the mechanism (sa_mech) */
     const char *realm, *targetname; /* of the header that started the SA (interned by the
                                   table: shared by every SA with the same text) */
     char *opaque;              /* primary opaque, NULL while SA_PENDING */
-    GPtrArray *aliases;        /* further opaques naming this SA (char*), NULL when none */
+    const char *client_ep, *server_ep; /* interned by the table (shared), NULL when unknown */
+    struct sa_pair *pair;      /* the record of its endpoint pair (sa_table.c; endpoints never
+                                  change), NULL when either endpoint is unknown */
+    sa_rare *rare;             /* NULL when none: read with sa_txn_of, sa_bind_txn_of,
+                                  sa_aliases */
+    sa_seq seq[2];             /* cnum (DIR_C2S) / snum (DIR_S2C) bookkeeping */
+    sa_seq *mech_seq;          /* [2]: a mechanism sequence number the signature does not protect
+                                  (RFC 4757 SND_SEQ), per direction, from verified messages;
+                                  NULL until the first (sa_mech_seq) */
+    const note_list *notes_kept[2]; /* per direction: the notes last kept for a header of this
+                                  SA (owned by the result store; sa.c: a memo, not a verdict) */
+    uint32_t why_kept[2];      /* the same for its reason: a why_ref of an interned reason of
+                                  the result store, 0 for none */
     uint8_t state;             /* sa_state */
     uint8_t proxy;             /* family: 1 Proxy-*, 0 WWW-/Authorization/Authentication-Info */
     uint8_t has_version;
     uint8_t handshake_seen;    /* a token was fed to the mechanism */
     uint8_t signed_seen;       /* a signed message of this SA verified (or, without keys, was seen) */
     uint8_t implicit;          /* created from a key-log entry; handshake not in the capture */
-    sip_txn *txn;              /* request that carried the latest client token (binding key);
-                                  NULL when none, and dropped once the SA is confirmed (only
-                                  open SAs bind): read with sa_txn() */
-    sip_txn *bind_txn;         /* request answered by the response that named the opaque (the
-                                  same) */
-    const char *client_ep, *server_ep; /* interned by the table (shared), NULL when unknown */
-    sa_seq seq[2];             /* cnum (DIR_C2S) / snum (DIR_S2C) bookkeeping */
-    sa_seq *mech_seq;          /* [2]: a mechanism sequence number the signature does not protect
-                                  (RFC 4757 SND_SEQ), per direction, from verified messages;
-                                  NULL until the first (sa_mech_seq) */
-    struct sa_pair *pair;      /* the record of its endpoint pair (sa_table.c; endpoints never
-                                  change), NULL when either endpoint is unknown */
-    const char *why_kept[2];   /* per direction: the reason last kept for a header of this SA,
-                                  as interned by the result store (sa.c; a memo, not a verdict) */
-    const note_list *notes_kept[2]; /* the same for its notes (owned by the result store) */
+    uint8_t mech_ix;           /* its mechanism: mech_at(mech_ix), read with sa_mech */
 } sa_entry;
+
+static inline const mech_ops *sa_mech(const sa_entry *s)
+{
+    return mech_at(s->mech_ix);
+}
 
 typedef struct sa_table sa_table;
 
@@ -154,15 +167,24 @@ int sa_from_server(const sa_entry *s, const char *src, const char *dst);
 void sip_txn_clear(sip_txn *t);
 void sip_txn_copy(sip_txn *dst, const sip_txn *src);
 
-/* A transaction of an SA (txn, bind_txn), an empty one for NULL. */
+/* The transactions of an SA (sa_rare), an empty one when none. */
 extern const sip_txn sip_txn_none;
-static inline const sip_txn *sa_txn(const sip_txn *t)
+static inline const sip_txn *sa_txn_of(const sa_entry *s)
 {
-    return t ? t : &sip_txn_none;
+    return s->rare && s->rare->txn ? s->rare->txn : &sip_txn_none;
 }
-/* Sets an SA's transaction *slot to a copy of src (made on first use). */
-void sa_txn_set(sip_txn **slot, const sip_txn *src);
-/* Drops it. */
-void sa_txn_drop(sip_txn **slot);
+static inline const sip_txn *sa_bind_txn_of(const sa_entry *s)
+{
+    return s->rare && s->rare->bind_txn ? s->rare->bind_txn : &sip_txn_none;
+}
+/* The further opaques of s (char*), NULL when none. */
+static inline const GPtrArray *sa_aliases(const sa_entry *s)
+{
+    return s->rare ? s->rare->aliases : NULL;
+}
+/* Sets s's transaction (bind 0: txn, 1: bind_txn) to a copy of src. */
+void sa_txn_set(sa_entry *s, int bind, const sip_txn *src);
+/* Drops both transactions of s. */
+void sa_txns_drop(sa_entry *s);
 
 #endif

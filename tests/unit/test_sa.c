@@ -5,10 +5,12 @@
  */
 #include "testutil.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "keytab/keystore.h"
 #include "verify/sa.h"
+#include "verify/sa_seq.h"
 #include "verify/sa_table.h"
 
 #include <glib/gstdio.h>
@@ -548,6 +550,139 @@ static void test_hostile(void **state)
     g_free(msg);
 }
 
+/* The kept record (results.h): 8 bytes plus 16 per auth header; a status code or a number of
+ * auth headers that does not fit its bits is kept whole before the record (escape), and
+ * everything reads back as it was (status codes clamped to int16, as always). */
+static void test_record_layout(void **state)
+{
+    (void)state;
+    result_store *rs = result_store_new();
+    static const int codes[] = { 0, 100, 200, 401, 699, 999, 1021, 1022, 1023, 1024, 5000,
+                                 32767, 70000, -1, -32768, -70000 };
+    const msg_rec *recs[G_N_ELEMENTS(codes)];
+    for (size_t i = 0; i < G_N_ELEMENTS(codes); i++) {
+        msg_result *r = result_new();
+        r->parsed = 1;
+        r->is_request = (int)(i & 1);
+        r->status_code = codes[i];
+        note_add(r->notes, NOTE_MALFORMED, NOTE_SEV_NOTE, "note %zu", i);
+        recs[i] = result_keep(rs, r);
+        msg_result_free(r);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(codes); i++) { /* read back after the others were kept */
+        const msg_rec *k = recs[i];
+        assert_int_equal((uintptr_t)k % 8, 0);
+        assert_int_equal(msg_rec_status_code(k), CLAMP(codes[i], G_MININT16, G_MAXINT16));
+        assert_int_equal(msg_rec_n_auths(k), 0);
+        assert_int_equal(msg_rec_flags(k), MR_PARSED | ((i & 1) ? MR_REQUEST : 0));
+        char *want = g_strdup_printf("note %zu", i);
+        assert_true(tu_has_note(msg_rec_notes(rs, k), NOTE_MALFORMED, want));
+        g_free(want);
+        msg_result *x = result_expand(rs, k, NULL, 0);
+        assert_non_null(x);
+        assert_int_equal(x->status_code, CLAMP(codes[i], G_MININT16, G_MAXINT16));
+        assert_int_equal(x->is_request, (int)(i & 1));
+        msg_result_free(x);
+    }
+    /* hostile input: more auth headers than the record's 20 bits count (one auth_result
+     * repeated: only its outcome is read), one of them with a note */
+    for (guint n = MR_N_ESC - 1; n <= MR_N_ESC + 1; n++) {
+        msg_result *r = result_new();
+        g_ptr_array_set_free_func(r->auths, NULL);
+        auth_result *a = g_new0(auth_result, 1);
+        auth_result *b = g_new0(auth_result, 1);
+        a->status = SIG_INVALID;
+        a->sa_id = 7;
+        a->dir = DIR_S2C;
+        b->status = SIG_VALID;
+        b->sa_id = 9;
+        b->notes = note_list_new();
+        note_add(b->notes, NOTE_SEQ, NOTE_SEV_NOTE, "last one");
+        r->parsed = 1;
+        r->status_code = 200;
+        for (guint i = 0; i + 1 < n; i++)
+            g_ptr_array_add(r->auths, a);
+        g_ptr_array_add(r->auths, b);
+        const msg_rec *k = result_keep(rs, r);
+        assert_int_equal(msg_rec_n_auths(k), n);
+        assert_int_equal(msg_rec_status_code(k), 200);
+        assert_int_equal(msg_rec_flags(k), MR_PARSED);
+        assert_int_equal(k->auths[0].status, SIG_INVALID);
+        assert_int_equal(k->auths[n - 2].sa_id, 7);
+        assert_int_equal(k->auths[n - 2].dir, DIR_S2C);
+        assert_int_equal(k->auths[n - 1].status, SIG_VALID);
+        assert_int_equal(k->auths[n - 1].sa_id, 9);
+        assert_null(msg_rec_auth_notes(rs, k, 0));
+        assert_true(tu_has_note(msg_rec_auth_notes(rs, k, n - 1), NOTE_SEQ, "last one"));
+        assert_null(msg_rec_auth_notes(rs, k, n));
+        msg_result_free(r);
+        auth_result_free(a);
+        auth_result_free(b);
+    }
+    result_store_free(rs);
+}
+
+/* The first frame of num as sa_seq_check reports it ("repeated ... first seen in frame N"),
+ * 0 when not recorded. */
+static uint32_t seq_first_frame(const sa_seq *q, uint32_t num)
+{
+    note_list *l = note_list_new();
+    sa_seq_check(q, num, "cnum", 1, l);
+    uint32_t f = 0;
+    for (guint i = 0; i < l->len; i++) {
+        const char *t = g_array_index(l, mssipae_note, i).text;
+        const char *p = strstr(t, "first seen in frame ");
+        if (p)
+            f = (uint32_t)strtoul(p + strlen("first seen in frame "), NULL, 10);
+    }
+    note_list_free(l);
+    return f;
+}
+
+/* sa_seq keeps every recorded number's first frame whatever its storage: the 2-byte window,
+ * the 4-byte one (frames far apart), the hash (far jumps, frame 0), in any order of these. */
+static void test_seq_storage(void **state)
+{
+    (void)state;
+    for (int order = 0; order < 2; order++) {
+        sa_seq q;
+        sa_seq_init(&q);
+        if (order) { /* the hash first, before any window */
+            sa_seq_commit(&q, 4000000000u, 77);
+            sa_seq_commit(&q, 5, 0);
+        }
+        for (uint32_t n = 1; n <= 40; n++)
+            sa_seq_commit(&q, n, 1000 + n);
+        sa_seq_commit(&q, 3, 999999);            /* a repeat keeps the first frame */
+        sa_seq_commit(&q, 41, 1000 + 70000);      /* does not fit 2 bytes: widened */
+        sa_seq_commit(&q, 41 + 5000, 1234);       /* beyond the window's slack: hash */
+        if (!order) {
+            sa_seq_commit(&q, 4000000000u, 77);
+            sa_seq_commit(&q, 5, 0);             /* already recorded: unchanged */
+        }
+        sa_seq_commit(&q, 60, 0);                 /* frame 0: hash */
+        for (uint32_t n = 1; n <= 40; n++)
+            if (!(order && n == 5))
+                assert_int_equal(seq_first_frame(&q, n), 1000 + n);
+        assert_int_equal(seq_first_frame(&q, 41), 1000 + 70000);
+        assert_int_equal(seq_first_frame(&q, 41 + 5000), 1234);
+        assert_int_equal(seq_first_frame(&q, 4000000000u), 77);
+        assert_int_equal(seq_first_frame(&q, 42), 0);
+        assert_int_equal(seq_first_frame(&q, 4000000001u), 0);
+        if (order) {
+            note_list *l = note_list_new(); /* 5 was first seen in frame 0 (the hash) */
+            sa_seq_check(&q, 5, "cnum", 1, l);
+            assert_true(tu_has_note(l, NOTE_SEQ, "cnum 5 repeated on SA 1 (first seen in frame 0)"));
+            note_list_free(l);
+        }
+        note_list *l = note_list_new();
+        sa_seq_check(&q, 4000000002u, "cnum", 1, l);
+        assert_true(tu_has_note(l, NOTE_SEQ, "jumps from 4000000000 to 4000000002"));
+        note_list_free(l);
+        sa_seq_clear(&q);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +697,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_sas_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_index_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keylog_trial_bounded, setup, teardown),
+        cmocka_unit_test(test_record_layout),
+        cmocka_unit_test(test_seq_storage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
