@@ -97,7 +97,8 @@ static int fail(authp_cursor *c, const char *why)
     return AUTHP_ERR;
 }
 
-int authp_begin(authp_cursor *c, const char *v, size_t n, slice *scheme)
+static inline __attribute__((always_inline)) int begin(authp_cursor *c, const char *v, size_t n,
+                                                       slice *scheme)
 {
     c->p = v;
     c->n = n;
@@ -114,6 +115,11 @@ int authp_begin(authp_cursor *c, const char *v, size_t n, slice *scheme)
     if (c->off < n && !is_lws(v[c->off]))
         return fail(c, "invalid character after the scheme");
     return AUTHP_OK;
+}
+
+int authp_begin(authp_cursor *c, const char *v, size_t n, slice *scheme)
+{
+    return begin(c, v, n, scheme);
 }
 
 /* authp_next; *esc is set to 1 when a quoted value holds a quoted-pair (a backslash). The
@@ -402,7 +408,7 @@ static inline __attribute__((always_inline)) int parse(const char *v, size_t n, 
             st->params = g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 2 * AUTHP_BATCH);
         st->params->len = 0; /* no clear function, not zero-terminated: emptied as it is */
     }
-    if (authp_begin(&c, v, n, &scheme) != AUTHP_OK) {
+    if (begin(&c, v, n, &scheme) != AUTHP_OK) {
         h->params = st ? st->params : g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 16);
         h->error = g_strdup(c.why);
         return -1;

@@ -33,9 +33,10 @@ int ahdr_parse_u32(const char *s, uint32_t *out)
     guint64 v = 0;
     size_t i = 0;
     for (; s[i]; i++) {
-        if (i == 10 || !g_ascii_isdigit(s[i])) /* more than 10 characters, or not a digit */
+        unsigned d = (unsigned)(unsigned char)s[i] - '0'; /* 0-9 for a digit, else larger */
+        if (i == 10 || d > 9) /* more than 10 characters, or not a digit */
             return -1;
-        v = v * 10 + (guint64)(s[i] - '0');
+        v = v * 10 + d;
     }
     if (v > G_MAXUINT32)
         return -1;
@@ -71,8 +72,13 @@ auth_result *ahdr_decode(const sip_msg *m, const sip_hdr *h)
 static __attribute__((noinline)) auth_result *decode(const sip_msg *m, const sip_hdr *h,
                                                      GPtrArray *spare, ah_kind kind, int proxy)
 {
-    auth_result *a = spare && spare->len ? g_ptr_array_steal_index_fast(spare, spare->len - 1)
-                                         : g_new0(auth_result, 1);
+    /* the last spare taken as g_ptr_array_steal_index_fast (spare, len - 1) does it, without
+     * the call: the array (results.c) is not NULL-terminated, so that is the pointer and len */
+    auth_result *a;
+    if (spare && spare->len)
+        a = g_ptr_array_index(spare, --spare->len);
+    else
+        a = g_new0(auth_result, 1);
     if (!a->notes)
         a->notes = note_list_new();
     if (h->name.n < sizeof a->name_buf) {
