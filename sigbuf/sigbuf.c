@@ -66,8 +66,29 @@ static int eq_nocase(const char *p, const char *name, size_t n)
     return 1;
 }
 
-/* sigbuf_param without the copy: 1 and *out when present. */
-static int param_s(const char *params, const char *name, size_t nl, slice *out)
+/* eq_nocase for a lower-case name (the callers' literals): a letter of name matches its byte
+ * with the 0x20 bit set ('T' | 0x20 == 't', and no other byte gives a letter so), anything else
+ * byte for byte. */
+static inline __attribute__((always_inline)) int eq_lower(const char *p, const char *lower,
+                                                          size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char t = lower[i];
+        if (t >= 'a' && t <= 'z' ? (char)(p[i] | 0x20) != t : p[i] != t)
+            return 0;
+    }
+    return 1;
+}
+
+/* Bytes that end a parameter name in param_s: NUL, ';', ',', '=', SP, HT. */
+static const unsigned char pname_end[256] = {
+    [0] = 1, [';'] = 1, [','] = 1, ['='] = 1, [' '] = 1, ['\t'] = 1,
+};
+
+/* sigbuf_param without the copy: 1 and *out when present. lower: name is lower-case (a
+ * literal; inlined there, the comparison folds). */
+static inline __attribute__((always_inline)) int param_s_(const char *params, const char *name,
+                                                          size_t nl, int lower, slice *out)
 {
     const char *p = params;
     for (;;) {
@@ -80,9 +101,9 @@ static int param_s(const char *params, const char *name, size_t nl, slice *out)
         while (*p == ' ' || *p == '\t')
             p++;
         const char *e = p;
-        while (*e && *e != ';' && *e != ',' && *e != '=' && *e != ' ' && *e != '\t')
+        while (!pname_end[(unsigned char)*e])
             e++;
-        if ((size_t)(e - p) == nl && eq_nocase(p, name, nl)) {
+        if ((size_t)(e - p) == nl && (lower ? eq_lower(p, name, nl) : eq_nocase(p, name, nl))) {
             while (*e == ' ' || *e == '\t')
                 e++;
             if (*e != '=') {
@@ -97,6 +118,11 @@ static int param_s(const char *params, const char *name, size_t nl, slice *out)
         p = e;
     }
     return 0;
+}
+
+static int param_s(const char *params, const char *name, size_t nl, slice *out)
+{
+    return param_s_(params, name, nl, 0, out);
 }
 
 /* name-addr / addr-spec (RFC 3261 §20.20): the URI is inside <...> if there are angle
@@ -125,7 +151,7 @@ static int nameaddr_s(const char *v, slice *uri, slice *tag)
         }
         params = semi;
     }
-    if (tag && params && param_s(params, "tag", 3, tag))
+    if (tag && params && param_s_(params, "tag", 3, 1, tag))
         found |= 2;
     return found;
 }
@@ -358,7 +384,8 @@ typedef struct {
 } vbuf;
 
 /* The NUL-terminated value of h (sip_hdr_value's bytes), or NULL when h is NULL. */
-static char *hdr_value(const sip_msg *m, const sip_hdr *h, vbuf *b)
+static inline __attribute__((always_inline)) char *hdr_value(const sip_msg *m, const sip_hdr *h,
+                                                            vbuf *b)
 {
     b->heap = NULL;
     if (!h)
@@ -374,7 +401,9 @@ static char *hdr_value(const sip_msg *m, const sip_hdr *h, vbuf *b)
 
 /* hdr_value without the copy when h is not folded: the value's bytes in the message up to its
  * first NUL (what strlen of hdr_value's copy counts), *n their length; NULL when h is NULL. */
-static const char *hdr_text(const sip_msg *m, const sip_hdr *h, vbuf *b, size_t *n)
+static inline __attribute__((always_inline)) const char *hdr_text(const sip_msg *m,
+                                                                  const sip_hdr *h, vbuf *b,
+                                                                  size_t *n)
 {
     b->heap = NULL;
     *n = 0;
