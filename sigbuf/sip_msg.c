@@ -94,17 +94,8 @@ static inline char lc(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
 }
 
-/* 1 when the n bytes at p equal lower (n bytes of lower-case ASCII, no NUL) ignoring ASCII
- * case: the same answer as g_ascii_strncasecmp (p, lower, n) == 0 for a p of at least n bytes. */
-static int eq_lower(const char *p, const char *lower, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (lc(p[i]) != lower[i])
-            return 0;
-    return 1;
-}
-
-/* The same, for a name of any case (the names callers pass). */
+/* 1 when the n bytes at p equal the n bytes of name ignoring ASCII case (the names callers
+ * pass). */
 static int eq_nocase(const char *p, const char *name, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -150,12 +141,14 @@ static const unsigned char hk_by_len[26][3] = {
     [25] = { SIP_HK_PROXY_AUTHENTICATION_INFO },
 };
 
-/* The kind whose full name (4 bytes or more) has length n and a first letter with low five bits
+/* The kind whose full name (2 bytes or more) has length n and a first letter with low five bits
  * c & 31 (SIP_HK_OTHER: none); with the length, the first letter tells the names apart but for
  * proxy-authorization / p-asserted-identity (sip_hk_classify). A first byte that is not a letter
  * may share the five bits only to fail the comparison. */
 #define HC(n, c) [n][(c) & 31]
 static const unsigned char hk_cand[26][32] = {
+    HC(2, 't') = SIP_HK_TO,
+    HC(3, 'v') = SIP_HK_VIA,
     HC(4, 'f') = SIP_HK_FROM,
     HC(4, 'c') = SIP_HK_CSEQ,
     HC(7, 'c') = SIP_HK_CALL_ID,
@@ -206,14 +199,13 @@ static inline __attribute__((always_inline)) sip_hk hk_classify(const char *p, s
         }
         c = k != SIP_HK_OTHER;
     } else if (n >= 2 && n < 4) {
-        char c0 = lc(p[0]);
-        for (int j = 0; j < 3 && hk_by_len[n][j]; j++) {
-            int i = hk_by_len[n][j];
-            if (hk_info[i].name[0] == c0 && eq_lower(p + 1, hk_info[i].name + 1, n - 1)) {
-                k = (sip_hk)i;
-                break;
-            }
-        }
+        /* to, via: the one candidate of this length and first letter; their bytes are all
+         * letters, which lc matches as the byte with the 0x20 bit set */
+        int i = hk_cand[n][(unsigned char)p[0] & 31];
+        if (i && (char)(p[0] | 0x20) == hk_info[i].name[0] &&
+            (char)(p[1] | 0x20) == hk_info[i].name[1] &&
+            (n == 2 || (char)(p[2] | 0x20) == hk_info[i].name[2]))
+            k = (sip_hk)i;
     } else if (n >= 4 && n < G_N_ELEMENTS(hk_by_len)) {
         /* the one candidate of this length and first letter (19 'p' has two: the second byte
          * tells them apart), then one comparison */
