@@ -250,8 +250,7 @@ static inline __attribute__((always_inline)) size_t put(GString *b, const char *
         char *w = b->str + len; /* locals: the copy below cannot change them */
         w[0] = '<';
         copy_short(w + 1, v, vn);
-        w[vn + 1] = '>';
-        w[vn + 2] = 0;
+        w[vn + 1] = '>'; /* the NUL: once, at the end of build() */
         b->len = len + vn + 2;
         off = len + 1;
     } else {
@@ -517,6 +516,7 @@ build(const sip_msg *m, const sigbuf_auth *a, unsigned version, GArray *items, G
     if (!m->is_request)
         emit(&e, "Status code", m->status.p, m->status.n, (size_t)(m->status.p - m->buf),
              m->status.n);
+    e.b->str[e.b->len] = 0; /* put() leaves it out (a GString always has room for it) */
     return e.b;
 }
 
