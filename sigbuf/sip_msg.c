@@ -126,21 +126,6 @@ static const struct {
     [SIP_HK_EXPIRES] = { "expires", 0 },
 };
 
-/* The kinds whose full name has a given length (at most 3; SIP_HK_OTHER ends the list). */
-static const unsigned char hk_by_len[26][3] = {
-    [2] = { SIP_HK_TO },
-    [3] = { SIP_HK_VIA },
-    [4] = { SIP_HK_FROM, SIP_HK_CSEQ },
-    [7] = { SIP_HK_CALL_ID, SIP_HK_EXPIRES },
-    [13] = { SIP_HK_AUTHORIZATION },
-    [16] = { SIP_HK_WWW_AUTHENTICATE },
-    [18] = { SIP_HK_PROXY_AUTHENTICATE },
-    [19] = { SIP_HK_PROXY_AUTHORIZATION, SIP_HK_AUTHENTICATION_INFO,
-             SIP_HK_P_ASSERTED_IDENTITY },
-    [20] = { SIP_HK_P_PREFERRED_IDENTITY },
-    [25] = { SIP_HK_PROXY_AUTHENTICATION_INFO },
-};
-
 /* The kind whose full name (2 bytes or more) has length n and a first letter with low five bits
  * c & 31 (SIP_HK_OTHER: none); with the length, the first letter tells the names apart but for
  * proxy-authorization / p-asserted-identity (sip_hk_classify). A first byte that is not a letter
@@ -206,7 +191,7 @@ static inline __attribute__((always_inline)) sip_hk hk_classify(const char *p, s
             (char)(p[1] | 0x20) == hk_info[i].name[1] &&
             (n == 2 || (char)(p[2] | 0x20) == hk_info[i].name[2]))
             k = (sip_hk)i;
-    } else if (n >= 4 && n < G_N_ELEMENTS(hk_by_len)) {
+    } else if (n >= 4 && n < G_N_ELEMENTS(hk_cand)) {
         /* the one candidate of this length and first letter (19 'p' has two: the second byte
          * tells them apart), then one comparison */
         int i = hk_cand[n][(unsigned char)p[0] & 31];
