@@ -97,7 +97,8 @@ static int fail(authp_cursor *c, const char *why)
     return AUTHP_ERR;
 }
 
-int authp_begin(authp_cursor *c, const char *v, size_t n, slice *scheme)
+static inline __attribute__((always_inline)) int begin(authp_cursor *c, const char *v, size_t n,
+                                                       slice *scheme)
 {
     c->p = v;
     c->n = n;
@@ -114,6 +115,11 @@ int authp_begin(authp_cursor *c, const char *v, size_t n, slice *scheme)
     if (c->off < n && !is_lws(v[c->off]))
         return fail(c, "invalid character after the scheme");
     return AUTHP_OK;
+}
+
+int authp_begin(authp_cursor *c, const char *v, size_t n, slice *scheme)
+{
+    return begin(c, v, n, scheme);
 }
 
 /* authp_next; *esc is set to 1 when a quoted value holds a quoted-pair (a backslash). The
@@ -349,7 +355,8 @@ static inline __attribute__((always_inline)) void copy_short(char *d, const char
 
 /* authp_unquote into out (room for v.n + 1 bytes); returns the length written before the NUL.
  * esc: 0 when a quoted v is known to hold no backslash (next_param said so). */
-static inline size_t unquote_to(char *out, slice v, int esc, int *was_quoted)
+static inline __attribute__((always_inline)) size_t unquote_to(char *out, slice v, int esc,
+                                                                 int *was_quoted)
 {
     if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"') {
         *was_quoted = 1;
@@ -386,8 +393,11 @@ char *authp_unquote(slice v, int *was_quoted)
 /* Parameters are gathered on the stack and appended to h->params this many at a time. */
 #define AUTHP_BATCH 24
 
-/* The parser; st NULL: storage of the header's own. */
-static int parse(const char *v, size_t n, authp_header *h, authp_store *st)
+/* The parser; st NULL: storage of the header's own. others_only: h->params gets only the
+ * parameters [MS-SIPAE] does not define (the known ones are in h->first), and a known
+ * parameter's name is not copied (authp_parse_others). */
+static inline __attribute__((always_inline)) int parse(const char *v, size_t n, authp_header *h,
+                                                       authp_store *st, const int others_only)
 {
     memset(h, 0, sizeof *h);
     authp_cursor c;
@@ -398,7 +408,7 @@ static int parse(const char *v, size_t n, authp_header *h, authp_store *st)
             st->params = g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 2 * AUTHP_BATCH);
         st->params->len = 0; /* no clear function, not zero-terminated: emptied as it is */
     }
-    if (authp_begin(&c, v, n, &scheme) != AUTHP_OK) {
+    if (begin(&c, v, n, &scheme) != AUTHP_OK) {
         h->params = st ? st->params : g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 16);
         h->error = g_strdup(c.why);
         return -1;
@@ -440,6 +450,22 @@ static int parse(const char *v, size_t n, authp_header *h, authp_store *st)
             g_array_append_vals(h->params, batch, nb);
             nb = 0;
         }
+        int k = known_index(name.p, name.n);
+        if (others_only && k >= 0) { /* the value only, for h->first */
+            int q;
+            char *val = ar;
+            ar += unquote_to(ar, value, esc, &q) + 1;
+            if (h->first[k]) {
+                if (!dups)
+                    dups = g_string_new(NULL);
+                else
+                    g_string_append(dups, ", ");
+                g_string_append(dups, known[k].name);
+            } else {
+                h->first[k] = val;
+            }
+            continue;
+        }
         authp_param *a = &batch[nb++];
         a->name = ar;
         copy_short(ar, name.p, name.n);
@@ -447,16 +473,16 @@ static int parse(const char *v, size_t n, authp_header *h, authp_store *st)
         ar += name.n + 1;
         a->value = ar;
         ar += unquote_to(ar, value, esc, &a->quoted) + 1;
-        a->known = known_index(name.p, name.n);
-        if (a->known >= 0) {
-            if (h->first[a->known]) {
+        a->known = k;
+        if (k >= 0) {
+            if (h->first[k]) {
                 if (!dups)
                     dups = g_string_new(NULL);
                 else
                     g_string_append(dups, ", ");
-                g_string_append(dups, known[a->known].name);
+                g_string_append(dups, known[k].name);
             } else {
-                h->first[a->known] = a->value;
+                h->first[k] = a->value;
             }
         }
     }
@@ -476,12 +502,17 @@ static int parse(const char *v, size_t n, authp_header *h, authp_store *st)
 
 int authp_parse(const char *v, size_t n, authp_header *h)
 {
-    return parse(v, n, h, NULL);
+    return parse(v, n, h, NULL, 0);
 }
 
 int authp_parse_with(const char *v, size_t n, authp_header *h, authp_store *st)
 {
-    return parse(v, n, h, st);
+    return parse(v, n, h, st, 0);
+}
+
+int authp_parse_others(const char *v, size_t n, authp_header *h, authp_store *st)
+{
+    return parse(v, n, h, st, 1);
 }
 
 void authp_store_free(authp_store *st)

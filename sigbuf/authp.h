@@ -97,6 +97,12 @@ void authp_header_clear(authp_header *h);
  * or freed); authp_header_clear still frees the rest (error, dups). */
 int authp_parse_with(const char *v, size_t n, authp_header *h, authp_store *st);
 
+/* authp_parse_with for a caller that reads the known parameters through h->first only
+ * (ahdr): h->params holds just the parameters [MS-SIPAE] does not define, in order (known -1),
+ * and a known parameter's name is not copied. Scheme, first, error and dups are as
+ * authp_parse_with makes them. */
+int authp_parse_others(const char *v, size_t n, authp_header *h, authp_store *st);
+
 /* 1 when name is one of the parameters [MS-SIPAE] defines (realm, targetname, opaque, version,
  * gssapi-data, qop, crand, srand, cnum, snum, response, rspauth, sts-uri), case-insensitively. */
 int authp_is_known(const char *name);

@@ -66,8 +66,29 @@ static int eq_nocase(const char *p, const char *name, size_t n)
     return 1;
 }
 
-/* sigbuf_param without the copy: 1 and *out when present. */
-static int param_s(const char *params, const char *name, size_t nl, slice *out)
+/* eq_nocase for a lower-case name (the callers' literals): a letter of name matches its byte
+ * with the 0x20 bit set ('T' | 0x20 == 't', and no other byte gives a letter so), anything else
+ * byte for byte. */
+static inline __attribute__((always_inline)) int eq_lower(const char *p, const char *lower,
+                                                          size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char t = lower[i];
+        if (t >= 'a' && t <= 'z' ? (char)(p[i] | 0x20) != t : p[i] != t)
+            return 0;
+    }
+    return 1;
+}
+
+/* Bytes that end a parameter name in param_s: NUL, ';', ',', '=', SP, HT. */
+static const unsigned char pname_end[256] = {
+    [0] = 1, [';'] = 1, [','] = 1, ['='] = 1, [' '] = 1, ['\t'] = 1,
+};
+
+/* sigbuf_param without the copy: 1 and *out when present. lower: name is lower-case (a
+ * literal; inlined there, the comparison folds). */
+static inline __attribute__((always_inline)) int param_s_(const char *params, const char *name,
+                                                          size_t nl, int lower, slice *out)
 {
     const char *p = params;
     for (;;) {
@@ -80,9 +101,9 @@ static int param_s(const char *params, const char *name, size_t nl, slice *out)
         while (*p == ' ' || *p == '\t')
             p++;
         const char *e = p;
-        while (*e && *e != ';' && *e != ',' && *e != '=' && *e != ' ' && *e != '\t')
+        while (!pname_end[(unsigned char)*e])
             e++;
-        if ((size_t)(e - p) == nl && eq_nocase(p, name, nl)) {
+        if ((size_t)(e - p) == nl && (lower ? eq_lower(p, name, nl) : eq_nocase(p, name, nl))) {
             while (*e == ' ' || *e == '\t')
                 e++;
             if (*e != '=') {
@@ -97,6 +118,11 @@ static int param_s(const char *params, const char *name, size_t nl, slice *out)
         p = e;
     }
     return 0;
+}
+
+static int param_s(const char *params, const char *name, size_t nl, slice *out)
+{
+    return param_s_(params, name, nl, 0, out);
 }
 
 /* name-addr / addr-spec (RFC 3261 §20.20): the URI is inside <...> if there are angle
@@ -125,7 +151,7 @@ static int nameaddr_s(const char *v, slice *uri, slice *tag)
         }
         params = semi;
     }
-    if (tag && params && param_s(params, "tag", 3, tag))
+    if (tag && params && param_s_(params, "tag", 3, 1, tag))
         found |= 2;
     return found;
 }
@@ -183,18 +209,48 @@ typedef struct {
     GArray *items; /* sigbuf_item, or NULL */
 } emitter;
 
-/* Appends "<v>" (v may be NULL: "<>"); returns the offset of v in the buffer. */
-static inline size_t put(GString *b, const char *v, size_t n)
+static inline guint64 ld8(const char *p) { guint64 w; memcpy(&w, p, 8); return w; }
+static inline guint32 ld4(const char *p) { guint32 w; memcpy(&w, p, 4); return w; }
+
+/* memcpy of n bytes without the call for the usual item (at most 32 bytes): overlapping loads
+ * and stores cover the n bytes exactly; longer: memcpy. */
+static inline __attribute__((always_inline)) void copy_short(char *d, const char *s, size_t n)
+{
+    if (n >= 16 && n <= 32) {
+        guint64 a = ld8(s), b = ld8(s + 8), y = ld8(s + n - 16), z = ld8(s + n - 8);
+        memcpy(d, &a, 8);
+        memcpy(d + 8, &b, 8);
+        memcpy(d + n - 16, &y, 8);
+        memcpy(d + n - 8, &z, 8);
+    } else if (n >= 8 && n < 16) {
+        guint64 a = ld8(s), b = ld8(s + n - 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        guint32 a = ld4(s), b = ld4(s + n - 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n > 0 && n < 4) {
+        char a = s[0], b = s[n / 2], c = s[n - 1];
+        d[0] = a;
+        d[n / 2] = b;
+        d[n - 1] = c;
+    } else if (n) {
+        memcpy(d, s, n);
+    }
+}
+
+/* Appends "<v>" (v may be NULL: "<>"); returns the offset of v in the buffer. Inlined into
+ * every emit (sixteen per buffer). */
+static inline __attribute__((always_inline)) size_t put(GString *b, const char *v, size_t n)
 {
     size_t vn = v ? n : 0;
     size_t off, len = b->len;
     if (b->allocated_len - len > vn + 2) { /* room for "<v>" and the NUL: write in place */
         char *w = b->str + len; /* locals: the copy below cannot change them */
         w[0] = '<';
-        if (vn)
-            memcpy(w + 1, v, vn);
-        w[vn + 1] = '>';
-        w[vn + 2] = 0;
+        copy_short(w + 1, v, vn);
+        w[vn + 1] = '>'; /* the NUL: once, at the end of build() */
         b->len = len + vn + 2;
         off = len + 1;
     } else {
@@ -327,7 +383,8 @@ typedef struct {
 } vbuf;
 
 /* The NUL-terminated value of h (sip_hdr_value's bytes), or NULL when h is NULL. */
-static char *hdr_value(const sip_msg *m, const sip_hdr *h, vbuf *b)
+static inline __attribute__((always_inline)) char *hdr_value(const sip_msg *m, const sip_hdr *h,
+                                                            vbuf *b)
 {
     b->heap = NULL;
     if (!h)
@@ -343,7 +400,9 @@ static char *hdr_value(const sip_msg *m, const sip_hdr *h, vbuf *b)
 
 /* hdr_value without the copy when h is not folded: the value's bytes in the message up to its
  * first NUL (what strlen of hdr_value's copy counts), *n their length; NULL when h is NULL. */
-static const char *hdr_text(const sip_msg *m, const sip_hdr *h, vbuf *b, size_t *n)
+static inline __attribute__((always_inline)) const char *hdr_text(const sip_msg *m,
+                                                                  const sip_hdr *h, vbuf *b,
+                                                                  size_t *n)
 {
     b->heap = NULL;
     *n = 0;
@@ -457,6 +516,7 @@ build(const sip_msg *m, const sigbuf_auth *a, unsigned version, GArray *items, G
     if (!m->is_request)
         emit(&e, "Status code", m->status.p, m->status.n, (size_t)(m->status.p - m->buf),
              m->status.n);
+    e.b->str[e.b->len] = 0; /* put() leaves it out (a GString always has room for it) */
     return e.b;
 }
 

@@ -94,17 +94,8 @@ static inline char lc(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
 }
 
-/* 1 when the n bytes at p equal lower (n bytes of lower-case ASCII, no NUL) ignoring ASCII
- * case: the same answer as g_ascii_strncasecmp (p, lower, n) == 0 for a p of at least n bytes. */
-static int eq_lower(const char *p, const char *lower, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (lc(p[i]) != lower[i])
-            return 0;
-    return 1;
-}
-
-/* The same, for a name of any case (the names callers pass). */
+/* 1 when the n bytes at p equal the n bytes of name ignoring ASCII case (the names callers
+ * pass). */
 static int eq_nocase(const char *p, const char *name, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -135,27 +126,14 @@ static const struct {
     [SIP_HK_EXPIRES] = { "expires", 0 },
 };
 
-/* The kinds whose full name has a given length (at most 3; SIP_HK_OTHER ends the list). */
-static const unsigned char hk_by_len[26][3] = {
-    [2] = { SIP_HK_TO },
-    [3] = { SIP_HK_VIA },
-    [4] = { SIP_HK_FROM, SIP_HK_CSEQ },
-    [7] = { SIP_HK_CALL_ID, SIP_HK_EXPIRES },
-    [13] = { SIP_HK_AUTHORIZATION },
-    [16] = { SIP_HK_WWW_AUTHENTICATE },
-    [18] = { SIP_HK_PROXY_AUTHENTICATE },
-    [19] = { SIP_HK_PROXY_AUTHORIZATION, SIP_HK_AUTHENTICATION_INFO,
-             SIP_HK_P_ASSERTED_IDENTITY },
-    [20] = { SIP_HK_P_PREFERRED_IDENTITY },
-    [25] = { SIP_HK_PROXY_AUTHENTICATION_INFO },
-};
-
-/* The kind whose full name (4 bytes or more) has length n and a first letter with low five bits
+/* The kind whose full name (2 bytes or more) has length n and a first letter with low five bits
  * c & 31 (SIP_HK_OTHER: none); with the length, the first letter tells the names apart but for
  * proxy-authorization / p-asserted-identity (sip_hk_classify). A first byte that is not a letter
  * may share the five bits only to fail the comparison. */
 #define HC(n, c) [n][(c) & 31]
 static const unsigned char hk_cand[26][32] = {
+    HC(2, 't') = SIP_HK_TO,
+    HC(3, 'v') = SIP_HK_VIA,
     HC(4, 'f') = SIP_HK_FROM,
     HC(4, 'c') = SIP_HK_CSEQ,
     HC(7, 'c') = SIP_HK_CALL_ID,
@@ -206,15 +184,14 @@ static inline __attribute__((always_inline)) sip_hk hk_classify(const char *p, s
         }
         c = k != SIP_HK_OTHER;
     } else if (n >= 2 && n < 4) {
-        char c0 = lc(p[0]);
-        for (int j = 0; j < 3 && hk_by_len[n][j]; j++) {
-            int i = hk_by_len[n][j];
-            if (hk_info[i].name[0] == c0 && eq_lower(p + 1, hk_info[i].name + 1, n - 1)) {
-                k = (sip_hk)i;
-                break;
-            }
-        }
-    } else if (n >= 4 && n < G_N_ELEMENTS(hk_by_len)) {
+        /* to, via: the one candidate of this length and first letter; their bytes are all
+         * letters, which lc matches as the byte with the 0x20 bit set */
+        int i = hk_cand[n][(unsigned char)p[0] & 31];
+        if (i && (char)(p[0] | 0x20) == hk_info[i].name[0] &&
+            (char)(p[1] | 0x20) == hk_info[i].name[1] &&
+            (n == 2 || (char)(p[2] | 0x20) == hk_info[i].name[2]))
+            k = (sip_hk)i;
+    } else if (n >= 4 && n < G_N_ELEMENTS(hk_cand)) {
         /* the one candidate of this length and first letter (19 'p' has two: the second byte
          * tells them apart), then one comparison */
         int i = hk_cand[n][(unsigned char)p[0] & 31];
@@ -278,7 +255,10 @@ int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
 int sip_msg_parse_with(const char *buf, size_t len, sip_msg *m, GArray *hdrs, const char **why)
 {
     memset(m, 0, sizeof *m);
-    g_array_set_size(hdrs, 0);
+    /* emptied without g_array_set_size: it would zero the old elements (the array clears),
+     * which are overwritten by the append and never read past len (a growth zeroes anew);
+     * a sip_hdr owns nothing, so there is no clear function to call */
+    hdrs->len = 0;
     m->hdrs = hdrs;
     m->hdrs_borrowed = 1;
     return parse(buf, len, m, why);

@@ -33,9 +33,10 @@ int ahdr_parse_u32(const char *s, uint32_t *out)
     guint64 v = 0;
     size_t i = 0;
     for (; s[i]; i++) {
-        if (i == 10 || !g_ascii_isdigit(s[i])) /* more than 10 characters, or not a digit */
+        unsigned d = (unsigned)(unsigned char)s[i] - '0'; /* 0-9 for a digit, else larger */
+        if (i == 10 || d > 9) /* more than 10 characters, or not a digit */
             return -1;
-        v = v * 10 + (guint64)(s[i] - '0');
+        v = v * 10 + d;
     }
     if (v > G_MAXUINT32)
         return -1;
@@ -66,14 +67,18 @@ auth_result *ahdr_decode(const sip_msg *m, const sip_hdr *h)
     return ahdr_decode_reuse(m, h, NULL);
 }
 
-auth_result *ahdr_decode_reuse(const sip_msg *m, const sip_hdr *h, GPtrArray *spare)
+/* ahdr_decode_reuse for one of the six headers; out of line: most headers of a message are
+ * none of them, and their call then costs only the kind test. */
+static __attribute__((noinline)) auth_result *decode(const sip_msg *m, const sip_hdr *h,
+                                                     GPtrArray *spare, ah_kind kind, int proxy)
 {
-    ah_kind kind;
-    int proxy;
-    if (!auth_header_kind(m, h, &kind, &proxy))
-        return NULL;
-    auth_result *a = spare && spare->len ? g_ptr_array_steal_index_fast(spare, spare->len - 1)
-                                         : g_new0(auth_result, 1);
+    /* the last spare taken as g_ptr_array_steal_index_fast (spare, len - 1) does it, without
+     * the call: the array (results.c) is not NULL-terminated, so that is the pointer and len */
+    auth_result *a;
+    if (spare && spare->len)
+        a = g_ptr_array_index(spare, --spare->len);
+    else
+        a = g_new0(auth_result, 1);
     if (!a->notes)
         a->notes = note_list_new();
     if (h->name.n < sizeof a->name_buf) {
@@ -98,7 +103,7 @@ auth_result *ahdr_decode_reuse(const sip_msg *m, const sip_hdr *h, GPtrArray *sp
     }
     authp_header ah;
     authp_store st = { a->strings, a->strings_cap, a->params_store };
-    int prc = authp_parse_with(sv.p, sv.n, &ah, &st);
+    int prc = authp_parse_others(sv.p, sv.n, &ah, &st); /* ah.params: the unknown ones only */
     a->strings = st.arena; /* the arena holds the parameter strings: reused storage */
     a->strings_cap = st.cap;
     a->params_store = st.params;
@@ -108,14 +113,15 @@ auth_result *ahdr_decode_reuse(const sip_msg *m, const sip_hdr *h, GPtrArray *sp
         note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN,
                  "%s: parameter(s) given more than once, the first is used: %s", a->name, ah.dups);
     a->scheme = (char *)ah.scheme;
-    a->realm = (char *)authp_get_known(&ah, AUTHP_K_REALM);
-    a->targetname = (char *)authp_get_known(&ah, AUTHP_K_TARGETNAME);
-    a->opaque = (char *)authp_get_known(&ah, AUTHP_K_OPAQUE);
-    a->qop = (char *)authp_get_known(&ah, AUTHP_K_QOP);
+    /* ah.params is set: ah.first[k] is what authp_get_known (&ah, k) returns */
+    a->realm = (char *)ah.first[AUTHP_K_REALM];
+    a->targetname = (char *)ah.first[AUTHP_K_TARGETNAME];
+    a->opaque = (char *)ah.first[AUTHP_K_OPAQUE];
+    a->qop = (char *)ah.first[AUTHP_K_QOP];
     int client = kind == AH_CREDENTIALS;
     if (kind != AH_CHALLENGE) {
-        a->rand = (char *)authp_get_known(&ah, client ? AUTHP_K_CRAND : AUTHP_K_SRAND);
-        a->num_str = (char *)authp_get_known(&ah, client ? AUTHP_K_CNUM : AUTHP_K_SNUM);
+        a->rand = (char *)ah.first[client ? AUTHP_K_CRAND : AUTHP_K_SRAND];
+        a->num_str = (char *)ah.first[client ? AUTHP_K_CNUM : AUTHP_K_SNUM];
         if (a->num_str) {
             if (ahdr_parse_u32(a->num_str, &a->num) == 0)
                 a->has_num = 1;
@@ -132,7 +138,7 @@ auth_result *ahdr_decode_reuse(const sip_msg *m, const sip_hdr *h, GPtrArray *sp
             a->other_params = g_ptr_array_new_with_free_func(g_free);
         g_ptr_array_add(a->other_params, g_strdup_printf("%s=%s", p->name, p->value));
     }
-    const char *ver = authp_get_known(&ah, AUTHP_K_VERSION);
+    const char *ver = ah.first[AUTHP_K_VERSION];
     if (ver) {
         uint32_t vv;
         if (ahdr_parse_u32(ver, &vv) == 0) {
@@ -143,7 +149,7 @@ auth_result *ahdr_decode_reuse(const sip_msg *m, const sip_hdr *h, GPtrArray *sp
                      a->name, ver);
         }
     }
-    const char *gss = authp_get_known(&ah, AUTHP_K_GSSAPI_DATA);
+    const char *gss = ah.first[AUTHP_K_GSSAPI_DATA];
     if (gss) {
         a->has_gss = 1;
         const char *why;
@@ -151,7 +157,7 @@ auth_result *ahdr_decode_reuse(const sip_msg *m, const sip_hdr *h, GPtrArray *sp
             note_add(a->notes, NOTE_MALFORMED, NOTE_SEV_WARN, "%s: gssapi-data: %s", a->name, why);
     }
     /* signature parameters only from *-Info and *-Authorization headers (reference §3) */
-    const char *sig = kind == AH_CHALLENGE ? NULL : authp_get_known(&ah, client ? AUTHP_K_RESPONSE : AUTHP_K_RSPAUTH);
+    const char *sig = kind == AH_CHALLENGE ? NULL : ah.first[client ? AUTHP_K_RESPONSE : AUTHP_K_RSPAUTH];
     if (sig) {
         a->has_sig = 1;
         const char *why = NULL;
@@ -172,8 +178,19 @@ auth_result *ahdr_decode_reuse(const sip_msg *m, const sip_hdr *h, GPtrArray *sp
         a->status = SIG_MALFORMED;
         a->why = g_strdup_printf("auth header could not be parsed: %s", ah.error);
     }
-    authp_header_clear(&ah);
+    /* authp_header_clear without its memset of ah (not used again): the storage is borrowed */
+    g_free(ah.error);
+    g_free(ah.dups);
     g_free(v);
     return a;
+}
+
+auth_result *ahdr_decode_reuse(const sip_msg *m, const sip_hdr *h, GPtrArray *spare)
+{
+    ah_kind kind;
+    int proxy;
+    if (!auth_header_kind(m, h, &kind, &proxy))
+        return NULL;
+    return decode(m, h, spare, kind, proxy);
 }
 
