@@ -67,7 +67,9 @@ def main():
     if os.path.exists(so):
         dis = objdump(so)
         n = len(re.findall(r"call\s+\S+\s+<secure_wipe>", dis))
-        bz = re.search(r"<explicit_bzero@plt>", dis) is not None
+        # through a PLT stub, or (-fno-plt) an indirect call through the GOT
+        bz = re.search(r"<explicit_bzero@plt>|(call|jmp)\s+\*\S+\s+#\s*\S+\s+<explicit_bzero@",
+                       dis) is not None
         ok = n > 0 and bz
         print("%s mssipae.so: %d calls to secure_wipe, explicit_bzero imported: %s"
               % ("ok  " if ok else "FAIL", n, bz))
