@@ -1253,9 +1253,13 @@ int keystore_client_random(keystore *ks, const uint8_t cr[32], uint8_t ms[48], c
     *origin = NULL;
     if (!ks)
         return 0;
-    char hex[65];
-    for (int i = 0; i < 32; i++)
-        g_snprintf(hex + 2 * i, 3, "%02x", cr[i]);
+    static const char digits[] = "0123456789abcdef";
+    char hex[65]; /* as "%02x" per byte */
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[cr[i] >> 4];
+        hex[2 * i + 1] = digits[cr[i] & 15];
+    }
+    hex[64] = 0;
     const keylog_entry *e = keystore_keylog_find(ks, KEYLOG_CLIENT_RANDOM, hex);
     if (e && e->key1_len == 48) {
         memcpy(ms, e->key1, 48);

@@ -136,6 +136,7 @@ typedef struct {
     GHashTable *by_ticket; /* cache_key -> tlsdsk_sess (ref) */
     GHashTable *certs;     /* certificates read (tls_cert_cache_new) */
     tlsdsk_texts *texts;
+    tls_hmac_cache *macs;  /* signing keys kept keyed (tls_hmac_cached) */
 } tlsdsk_cap;
 
 /* A variant proven by a VALID signature of the SA. */
@@ -206,6 +207,7 @@ static void *tlsdsk_cap_new(void)
     c->by_ticket = g_hash_table_new_full(cache_key_hash, cache_key_equal, g_free, sess_unref);
     c->texts = texts_new();
     c->certs = tls_cert_cache_new();
+    c->macs = tls_hmac_cache_new();
     return c;
 }
 
@@ -218,6 +220,7 @@ static void tlsdsk_cap_free(void *p)
     g_hash_table_destroy(c->by_ticket);
     g_hash_table_destroy(c->texts);
     g_hash_table_destroy(c->certs);
+    tls_hmac_cache_free(c->macs);
     g_free(c);
 }
 
@@ -284,10 +287,15 @@ static tlsdsk_sess *cache_get(GHashTable *t, const uint8_t *p, size_t n, int tic
     return cache_key_of(&k, p, n, ticket) == 0 ? g_hash_table_lookup(t, &k) : NULL;
 }
 
+/* Lower-case hex of n bytes, NUL-terminated (as "%02x" each; no printf per byte). */
 static void hex_lower(const uint8_t *p, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++)
-        g_snprintf(out + 2 * i, 3, "%02x", p[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = 0;
 }
 
 /* ---- handshake tokens ---- */
@@ -485,14 +493,14 @@ static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth,
         *why = g_strdup(hs->broken_why ? hs->broken_why : "no ClientHello of this SA in the capture");
         return -1;
     }
-    char cr[65];
-    hex_lower(hs->cr, 32, cr);
     char *origin = NULL;
     if (keystore_client_random(ks, hs->cr, s->ms, &origin)) {
         s->have_ms = 1;
         s->ms_src = origin;
         return 0;
     }
+    char cr[65]; /* for the reasons below */
+    hex_lower(hs->cr, 32, cr);
     if (tls_hs_resumed(hs)) {
         tlsdsk_sess *parent = s->parent ? s->parent : sess_find_parent(cap, s);
         if (!parent || parent->busy || depth >= TLSDSK_RESUME_DEPTH) {
@@ -585,11 +593,12 @@ static const uint8_t *kb_key(const tlsdsk_sa *st, int i, mssipae_dir dir)
 }
 
 /* Recomputes HMAC-h(key, buf) and compares with sig (siglen == tls_hash_len(h)). */
-static int mac_matches(tls_hash h, const uint8_t *key, size_t klen, const uint8_t *buf,
-                       size_t buflen, const uint8_t *sig, size_t siglen, int *ok)
+static int mac_matches(const tlsdsk_sa *st, tls_hash h, const uint8_t *key, size_t klen,
+                       const uint8_t *buf, size_t buflen, const uint8_t *sig, size_t siglen,
+                       int *ok)
 {
     uint8_t mac[TLS_SESSION_HASH_MAX];
-    if (tls_hmac(h, key, klen, buf, buflen, mac) < 0)
+    if (tls_hmac_cached(st->cap ? st->cap->macs : NULL, h, key, klen, buf, buflen, mac) < 0)
         return -1;
     *ok = ct_memeq(mac, sig, siglen);
     secure_wipe(mac, sizeof(mac));
@@ -640,7 +649,7 @@ static sig_verdict verify_explicit(tlsdsk_sa *st, const keylog_entry *e, const c
                 (!hs->have_sh || (hs->version < TLS_V12 && suite && suite->mac == h));
     int proven = st->proven.set && st->proven.explicit_keys && st->proven.h == h;
     int ok = 0;
-    if (!key || !klen || mac_matches(h, key, klen, buf, buflen, sig, siglen, &ok) < 0)
+    if (!key || !klen || mac_matches(st, h, key, klen, buf, buflen, sig, siglen, &ok) < 0)
         return verdict_make(SIG_NO_KEY, "key-log line %u for opaque %s has no usable %s",
                             e->line, opaque, key_name(dir));
     if (ok)
@@ -712,7 +721,7 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
                 (h == TLS_H_MD5 || h == TLS_H_SHA1);
     for (int i = 0; i < st->kb_n; i++) {
         int ok = 0;
-        if (mac_matches(h, kb_key(st, i, dir), TLSDSK_KEY_LEN, buf, buflen, sig, siglen, &ok) < 0)
+        if (mac_matches(st, h, kb_key(st, i, dir), TLSDSK_KEY_LEN, buf, buflen, sig, siglen, &ok) < 0)
             continue;
         tls_prf_kind prf = (tls_prf_kind)st->kb_prf[i];
         int proven = st->proven.set && !st->proven.explicit_keys && st->proven.prf == prf &&
