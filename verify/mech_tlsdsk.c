@@ -100,24 +100,51 @@ static gboolean cache_key_equal(gconstpointer a, gconstpointer b)
     return x->len == y->len && memcmp(x->b, y->b, x->len) == 0;
 }
 
-/* Texts made once per capture (see above): key -> g_malloc'd text. */
-typedef GHashTable tlsdsk_texts;
+/* Texts made once per capture (see above): key -> g_malloc'd text; the last text of each kind
+ * is remembered, so the headers of an SA find theirs without a hash lookup. */
+#define TX_KINDS 8
+typedef struct {
+    GHashTable *h;
+    uint64_t last_key[TX_KINDS];
+    const char *last[TX_KINDS];
+} tlsdsk_texts;
 
 static tlsdsk_texts *texts_new(void)
 {
-    return g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+    tlsdsk_texts *t = g_new0(tlsdsk_texts, 1);
+    t->h = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+    return t;
+}
+
+static void texts_free(tlsdsk_texts *t)
+{
+    if (!t)
+        return;
+    g_hash_table_destroy(t->h);
+    g_free(t);
 }
 
 /* The text for key, or NULL. */
 static const char *text_get(tlsdsk_texts *t, uint64_t key)
 {
-    return g_hash_table_lookup(t, &key);
+    unsigned kind = (unsigned)(key >> 48) % TX_KINDS;
+    if (t->last[kind] && t->last_key[kind] == key)
+        return t->last[kind];
+    const char *v = g_hash_table_lookup(t->h, &key);
+    if (v) {
+        t->last_key[kind] = key;
+        t->last[kind] = v;
+    }
+    return v;
 }
 
 /* Keeps text (g_malloc'd, taken) for key; returns it. */
 static const char *text_put(tlsdsk_texts *t, uint64_t key, char *text)
 {
-    g_hash_table_insert(t, g_memdup2(&key, sizeof key), text);
+    g_hash_table_insert(t->h, g_memdup2(&key, sizeof key), text);
+    unsigned kind = (unsigned)(key >> 48) % TX_KINDS;
+    t->last_key[kind] = key;
+    t->last[kind] = text;
     return text;
 }
 
@@ -218,7 +245,7 @@ static void tlsdsk_cap_free(void *p)
         return;
     g_hash_table_destroy(c->by_sid);
     g_hash_table_destroy(c->by_ticket);
-    g_hash_table_destroy(c->texts);
+    texts_free(c->texts);
     g_hash_table_destroy(c->certs);
     tls_hmac_cache_free(c->macs);
     g_free(c);
@@ -253,7 +280,7 @@ static void tlsdsk_sa_free(void *p)
         g_free(st->xkeys);
     }
     if (st->own_texts)
-        g_hash_table_destroy(st->texts);
+        texts_free(st->texts);
     keystore_keylog_memo_clear(&st->kl_memo);
     g_free(st);
 }

@@ -560,6 +560,10 @@ void tls_hs_trim(tls_hs *hs)
 {
     if (!hs || !hs->ccs[DIR_C2S] || !hs->ccs[DIR_S2C])
         return;
+    if (hs->kx_seen && !hs->transcript && !hs->cke && !hs->ch_ticket && !hs->ticket &&
+        !hs->rec[0] && !hs->rec[1] && !hs->msg[0] && !hs->msg[1] && !hs->rec_len[0] &&
+        !hs->rec_len[1] && !hs->msg_len[0] && !hs->msg_len[1])
+        return; /* trimmed already (the usual case: called for every signature) */
     hs_drop(hs, &hs->transcript);
     hs->kx_seen = 1; /* nothing more enters the transcript */
     hs_drop(hs, &hs->cke);
