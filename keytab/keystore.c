@@ -1299,9 +1299,11 @@ static gboolean ks_tls_keylog_refresh(keystore *ks)
     return added;
 }
 
-int keystore_client_random(keystore *ks, const uint8_t cr[32], uint8_t ms[48], char **origin)
+int keystore_client_random_src(keystore *ks, const uint8_t cr[32], uint8_t ms[48], char **src,
+                               unsigned *line)
 {
-    *origin = NULL;
+    *src = NULL;
+    *line = 0;
     if (!ks)
         return 0;
     static const char digits[] = "0123456789abcdef";
@@ -1314,7 +1316,8 @@ int keystore_client_random(keystore *ks, const uint8_t cr[32], uint8_t ms[48], c
     const keylog_entry *e = keystore_keylog_find(ks, KEYLOG_CLIENT_RANDOM, hex);
     if (e && e->key1_len == 48) {
         memcpy(ms, e->key1, 48);
-        *origin = g_strdup_printf("key log %s line %u (CLIENT_RANDOM)", ks->kl_path, e->line);
+        *src = g_strconcat("key log ", ks->kl_path, NULL);
+        *line = e->line;
         return 1;
     }
     if (!ks->tk_path)
@@ -1325,6 +1328,19 @@ int keystore_client_random(keystore *ks, const uint8_t cr[32], uint8_t ms[48], c
     if (!m)
         return 0;
     memcpy(ms, m->ms, 48);
-    *origin = g_strdup_printf("TLS key log %s line %u (CLIENT_RANDOM)", ks->tk_path, m->line);
+    *src = g_strconcat("TLS key log ", ks->tk_path, NULL);
+    *line = m->line;
+    return 1;
+}
+
+int keystore_client_random(keystore *ks, const uint8_t cr[32], uint8_t ms[48], char **origin)
+{
+    char *src = NULL;
+    unsigned line = 0;
+    *origin = NULL;
+    if (!keystore_client_random_src(ks, cr, ms, &src, &line))
+        return 0;
+    *origin = g_strdup_printf("%s line %u (CLIENT_RANDOM)", src, line);
+    g_free(src);
     return 1;
 }

@@ -71,8 +71,11 @@ typedef struct tlsdsk_sess {
     uint8_t rsa_tried;        /* the RSA path ran to a final outcome (once per handshake) */
     uint8_t busy;             /* on the current resumption chain (loop guard) */
     uint8_t sid_registered, ticket_registered;
+    uint32_t ms_line;         /* a CLIENT_RANDOM line: ms_src names the key log, the source is
+                                 "<ms_src> line <ms_line> (CLIENT_RANDOM)" (sess_src); else 0 */
     tls_hs *hs;
-    char *ms_src;             /* which source gave it (no secret) */
+    const char *ms_src;       /* which source gave it (no secret); shared, in the text table
+                                 (text_intern): one copy for every SA of one RSA key or key log */
     char *rsa_why;            /* why the RSA path gave no master secret */
     struct tlsdsk_sess *parent; /* resumed: the earlier handshake of this session (ref), found
                                    by ticket or session id as soon as the resumption shows */
@@ -105,6 +108,7 @@ static gboolean cache_key_equal(gconstpointer a, gconstpointer b)
 #define TX_KINDS 8
 typedef struct {
     GHashTable *h;
+    GHashTable *strs;         /* other shared texts (text_intern), owned */
     uint64_t last_key[TX_KINDS];
     const char *last[TX_KINDS];
 } tlsdsk_texts;
@@ -113,6 +117,7 @@ static tlsdsk_texts *texts_new(void)
 {
     tlsdsk_texts *t = g_new0(tlsdsk_texts, 1);
     t->h = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+    t->strs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return t;
 }
 
@@ -121,6 +126,7 @@ static void texts_free(tlsdsk_texts *t)
     if (!t)
         return;
     g_hash_table_destroy(t->h);
+    g_hash_table_destroy(t->strs);
     g_free(t);
 }
 
@@ -136,6 +142,18 @@ static const char *text_get(tlsdsk_texts *t, uint64_t key)
         t->last[kind] = v;
     }
     return v;
+}
+
+/* The table's copy of text s (g_malloc'd, taken: freed when a copy is there already). */
+static const char *text_intern(tlsdsk_texts *t, char *s)
+{
+    const char *k = g_hash_table_lookup(t->strs, s);
+    if (k) {
+        g_free(s);
+        return k;
+    }
+    g_hash_table_add(t->strs, s);
+    return s;
 }
 
 /* Keeps text (g_malloc'd, taken) for key; returns it. */
@@ -220,7 +238,6 @@ static void sess_unref(gpointer p)
         tlsdsk_sess *parent = s->parent;
         tls_hs_free(s->hs);
         secure_wipe(s->ms, sizeof(s->ms));
-        g_free(s->ms_src);
         g_free(s->rsa_why);
         g_free(s);
         s = parent;
@@ -432,7 +449,7 @@ static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t
 /* ---- master secret ---- */
 
 /* The RSA path: the server key chosen by certificate, decrypting the ClientKeyExchange. */
-static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, char **why)
+static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, tlsdsk_texts *tx, char **why)
 {
     const tls_hs *hs = s->hs;
     const tls_suite *suite = tls_suite_find(hs->suite);
@@ -500,8 +517,9 @@ static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, char **why)
             }
             secure_wipe(pms, sizeof(pms));
             if (rc == 0)
-                s->ms_src = g_strdup_printf("RSA key %s, %s master secret", origin,
-                                            hs->ems ? "extended" : "standard");
+                s->ms_src = text_intern(tx, g_strdup_printf("RSA key %s, %s master secret",
+                                                            origin,
+                                                            hs->ems ? "extended" : "standard"));
             else
                 *why = g_strdup("the TLS PRF failed");
         }
@@ -510,7 +528,36 @@ static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, char **why)
 }
 
 /* The master secret of a handshake from the first source that has it; 0, or -1 with *why. */
-static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth, char **why)
+/* The source of s's master secret as text: s->ms_src itself, or a CLIENT_RANDOM line's made in
+ * buf (size bytes) or, when longer, in *heap (the caller g_frees it). NULL when none. */
+static const char *sess_src(const tlsdsk_sess *s, char *buf, size_t size, char **heap)
+{
+    static const char tail[] = " (CLIENT_RANDOM)";
+    *heap = NULL;
+    if (!s->ms_src || !s->ms_line)
+        return s->ms_src;
+    size_t n = strlen(s->ms_src);
+    if (n + sizeof(" line 4294967295") + sizeof tail > size)
+        return *heap = g_strdup_printf("%s line %u%s", s->ms_src, s->ms_line, tail);
+    char num[12], *q = num + sizeof num;
+    uint32_t v = s->ms_line;
+    do
+        *--q = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    size_t nl = (size_t)(num + sizeof num - q);
+    char *o = buf;
+    memcpy(o, s->ms_src, n);
+    o += n;
+    memcpy(o, " line ", 6);
+    o += 6;
+    memcpy(o, q, nl);
+    o += nl;
+    memcpy(o, tail, sizeof tail); /* with its NUL */
+    return buf;
+}
+
+static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, tlsdsk_texts *tx, keystore *ks, int depth,
+                       char **why)
 {
     *why = NULL;
     if (s->have_ms)
@@ -521,9 +568,11 @@ static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth,
         return -1;
     }
     char *origin = NULL;
-    if (keystore_client_random(ks, hs->cr, s->ms, &origin)) {
+    unsigned line = 0;
+    if (keystore_client_random_src(ks, hs->cr, s->ms, &origin, &line)) {
         s->have_ms = 1;
-        s->ms_src = origin;
+        s->ms_src = text_intern(tx, origin);
+        s->ms_line = line;
         return 0;
     }
     char cr[65]; /* for the reasons below */
@@ -537,7 +586,7 @@ static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth,
         }
         char *pwhy = NULL;
         s->busy = 1;
-        int rc = sess_master(parent, cap, ks, depth + 1, &pwhy);
+        int rc = sess_master(parent, cap, tx, ks, depth + 1, &pwhy);
         s->busy = 0;
         if (rc < 0) {
             *why = g_strdup_printf("resumed session (client random %s): its full handshake has no "
@@ -547,14 +596,17 @@ static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth,
         }
         memcpy(s->ms, parent->ms, TLS_MS_LEN);
         s->have_ms = 1;
-        s->ms_src = g_strdup_printf("resumed session, master secret of the earlier handshake "
-                                    "(%s)", parent->ms_src);
+        char pb[256], *ph;
+        const char *psrc = sess_src(parent, pb, sizeof pb, &ph);
+        s->ms_src = text_intern(tx, g_strdup_printf("resumed session, master secret of the "
+                                                    "earlier handshake (%s)", psrc));
+        g_free(ph);
         return 0;
     }
     if (!s->rsa_tried) {
         g_free(s->rsa_why);
         s->rsa_why = NULL;
-        if (sess_master_rsa(s, ks, &s->rsa_why) == 0) {
+        if (sess_master_rsa(s, ks, tx, &s->rsa_why) == 0) {
             s->have_ms = 1;
             return 0;
         }
@@ -728,13 +780,16 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
                                                           : "an unknown TLS version",
                             hs->version);
     char *why = NULL;
-    if (sess_master(s, st->cap, ks, 0, &why) < 0) {
+    if (sess_master(s, st->cap, st->texts, ks, 0, &why) < 0) {
         sig_verdict v = verdict_make(SIG_NO_KEY, "no TLS-DSK key-log line for opaque %s; %s",
                                      opaque ? opaque : "(none)", why);
         g_free(why);
         return v;
     }
-    note_fact_add_text(notes, FACT_TLS_SECRET_SRC, FACT_STR(s->ms_src));
+    char srcb[256], *srch;
+    const char *src = sess_src(s, srcb, sizeof srcb, &srch);
+    note_fact_add_text(notes, FACT_TLS_SECRET_SRC, FACT_STR(src));
+    g_free(srch);
     tls_hs_trim(s->hs); /* the handshake bytes are not needed any more (once it is over) */
     if (!hs->have_sh)
         return verdict_make(SIG_NO_KEY, "no ServerHello of this SA in the capture: the server "
