@@ -109,6 +109,9 @@ static gboolean cache_key_equal(gconstpointer a, gconstpointer b)
 typedef struct {
     GHashTable *h;
     GHashTable *strs;         /* other shared texts (text_intern), owned */
+    const char *src_base;     /* the last CLIENT_RANDOM source made (sess_src_text): */
+    uint32_t src_line;        /* its key log and line, */
+    char *src_text;           /* and its text (owned) */
     uint64_t last_key[TX_KINDS];
     const char *last[TX_KINDS];
 } tlsdsk_texts;
@@ -127,6 +130,7 @@ static void texts_free(tlsdsk_texts *t)
         return;
     g_hash_table_destroy(t->h);
     g_hash_table_destroy(t->strs);
+    g_free(t->src_text);
     g_free(t);
 }
 
@@ -556,6 +560,22 @@ static const char *sess_src(const tlsdsk_sess *s, char *buf, size_t size, char *
     return buf;
 }
 
+/* sess_src through the text table's last one: the headers of an SA show the same source. */
+static const char *sess_src_text(tlsdsk_texts *t, const tlsdsk_sess *s)
+{
+    if (!s->ms_src || !s->ms_line)
+        return s->ms_src;
+    if (t->src_text && t->src_base == s->ms_src && t->src_line == s->ms_line)
+        return t->src_text;
+    char b[256], *h;
+    const char *x = sess_src(s, b, sizeof b, &h);
+    g_free(t->src_text);
+    t->src_text = h ? h : g_strdup(x);
+    t->src_base = s->ms_src;
+    t->src_line = s->ms_line;
+    return t->src_text;
+}
+
 static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, tlsdsk_texts *tx, keystore *ks, int depth,
                        char **why)
 {
@@ -786,10 +806,7 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
         g_free(why);
         return v;
     }
-    char srcb[256], *srch;
-    const char *src = sess_src(s, srcb, sizeof srcb, &srch);
-    note_fact_add_text(notes, FACT_TLS_SECRET_SRC, FACT_STR(src));
-    g_free(srch);
+    note_fact_add_text(notes, FACT_TLS_SECRET_SRC, FACT_STR(sess_src_text(st->texts, s)));
     tls_hs_trim(s->hs); /* the handshake bytes are not needed any more (once it is over) */
     if (!hs->have_sh)
         return verdict_make(SIG_NO_KEY, "no ServerHello of this SA in the capture: the server "
