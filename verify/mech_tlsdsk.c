@@ -80,6 +80,7 @@ typedef struct tlsdsk_sess {
     struct tlsdsk_sess *parent; /* resumed: the earlier handshake of this session (ref), found
                                    by ticket or session id as soon as the resumption shows */
     uint8_t ms[TLS_MS_LEN];   /* valid when have_ms; wiped on free */
+    tls_hs hs_store;          /* what hs points to: the reader, in the same allocation */
 } tlsdsk_sess;
 
 /* A key of the session cache: a session id as sent, or the SHA-256 of a ticket. */
@@ -223,7 +224,8 @@ static tlsdsk_sess *sess_new(void)
 {
     tlsdsk_sess *s = g_new0(tlsdsk_sess, 1);
     s->refs = 1;
-    s->hs = tls_hs_new();
+    tls_hs_init(&s->hs_store);
+    s->hs = &s->hs_store;
     return s;
 }
 
@@ -240,7 +242,7 @@ static void sess_unref(gpointer p)
     tlsdsk_sess *s = p;
     while (s && --s->refs == 0) {
         tlsdsk_sess *parent = s->parent;
-        tls_hs_free(s->hs);
+        tls_hs_clear(s->hs);
         secure_wipe(s->ms, sizeof(s->ms));
         g_free(s->rsa_why);
         g_free(s);

@@ -220,7 +220,20 @@ tls_hs *tls_hs_new(void)
     return g_new0(tls_hs, 1);
 }
 
+void tls_hs_init(tls_hs *hs)
+{
+    memset(hs, 0, sizeof *hs);
+}
+
 void tls_hs_free(tls_hs *hs)
+{
+    if (!hs)
+        return;
+    tls_hs_clear(hs);
+    g_free(hs);
+}
+
+void tls_hs_clear(tls_hs *hs)
 {
     if (!hs)
         return;
@@ -236,7 +249,6 @@ void tls_hs_free(tls_hs *hs)
     free_bytes(hs->transcript);
     g_free(hs->broken_why);
     secure_wipe(hs, sizeof(*hs));
-    g_free(hs);
 }
 
 /* ---- handshake messages ---- */
