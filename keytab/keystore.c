@@ -863,6 +863,7 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
     GHashTable *tab = g_hash_table_new_full(ks_entry_hash, ks_entry_key_equal, ks_entry_free, NULL);
     gboolean new_errors = FALSE;
     unsigned lineno = 0, bad = 0, conflicts = 0;
+    uint8_t pbuf[KEYLOG_PARSE_BUF]; /* the fields of the line being read; wiped at the end */
     /* earlier conflicting lines may have been handed out: keep them valid until reset */
     for (guint i = 0; i < ks->kl_conflicted->len; i++)
         g_ptr_array_add(ks->kl_parked, ks->kl_conflicted->pdata[i]);
@@ -882,7 +883,7 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
 
         keylog_entry e;
         const char *why = NULL;
-        keylog_line_status st = keylog_parse_line(line, llen, &e, &why);
+        keylog_line_status st = keylog_parse_line_to(line, llen, &e, &why, pbuf);
         if (st == KEYLOG_LINE_EMPTY)
             continue;
         if (st == KEYLOG_LINE_BAD) {
@@ -899,7 +900,6 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
         if (prev && ks_entry_same(prev, &e)) {
             /* The same line again: keep the first copy, note where it was last seen. */
             prev->line = lineno;
-            keylog_entry_clear(&e);
             continue;
         }
         char *key = prev ? ks_keylog_key(e.scheme, e.id) : NULL; /* conflicts only */
@@ -909,7 +909,6 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
             for (guint i = 0; i < alts->len && !seen; i++)
                 seen = ks_entry_same(alts->pdata[i], &e);
             if (seen) { /* repeats an earlier one of the conflicting lines: nothing new */
-                keylog_entry_clear(&e);
                 g_free(key);
                 continue;
             }
@@ -922,7 +921,6 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
         } else {
             ent = ks_entry_pack(&e);
         }
-        keylog_entry_clear(&e);
         /* Another line for the same id with a different key: the later one is what find()
          * returns, but every line is kept and offered (keystore_keylog_conflicts), since only a
          * signature can tell which one is right; the conflict is reported. */
@@ -944,6 +942,7 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
         g_free(key);
         g_hash_table_add(tab, ent);
     }
+    secure_wipe(pbuf, sizeof pbuf);
     if (bad > KS_KEYLOG_REPORT_MAX)
         new_errors |= ks_keylog_error(ks, g_strdup_printf(
             "key log %s: %u malformed lines in all (only the first %d are listed)", ks->kl_path,
