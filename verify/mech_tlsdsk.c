@@ -104,6 +104,21 @@ static gboolean cache_key_equal(gconstpointer a, gconstpointer b)
     return x->len == y->len && memcmp(x->b, y->b, x->len) == 0;
 }
 
+static guint sess_sid_hash(gconstpointer p)
+{
+    const tls_hs *hs = ((const tlsdsk_sess *)p)->hs;
+    guint h = 2166136261u;
+    for (size_t i = 0; i < hs->sid_len; i++)
+        h = (h ^ hs->sid[i]) * 16777619u;
+    return h;
+}
+
+static gboolean sess_sid_equal(gconstpointer a, gconstpointer b)
+{
+    const tls_hs *x = ((const tlsdsk_sess *)a)->hs, *y = ((const tlsdsk_sess *)b)->hs;
+    return x->sid_len == y->sid_len && memcmp(x->sid, y->sid, x->sid_len) == 0;
+}
+
 /* Texts made once per capture (see above): key -> g_malloc'd text; the last text of each kind
  * is remembered, so the headers of an SA find theirs without a hash lookup. */
 #define TX_KINDS 8
@@ -182,7 +197,8 @@ static uint64_t text_key(unsigned kind, unsigned h, unsigned dir, unsigned prf, 
 
 /* Per capture: the TLS session cache (session id / ticket -> the handshake that made it). */
 typedef struct {
-    GHashTable *by_sid;    /* cache_key -> tlsdsk_sess (ref) */
+    GHashTable *by_sid;    /* set of tlsdsk_sess (ref) by their ServerHello session id (the
+                              session's own bytes are the key: no copy per SA) */
     GHashTable *by_ticket; /* cache_key -> tlsdsk_sess (ref) */
     GHashTable *certs;     /* certificates read (tls_cert_cache_new) */
     tlsdsk_texts *texts;
@@ -253,7 +269,7 @@ static void sess_unref(gpointer p)
 static void *tlsdsk_cap_new(void)
 {
     tlsdsk_cap *c = g_new0(tlsdsk_cap, 1);
-    c->by_sid = g_hash_table_new_full(cache_key_hash, cache_key_equal, g_free, sess_unref);
+    c->by_sid = g_hash_table_new_full(sess_sid_hash, sess_sid_equal, sess_unref, NULL);
     c->by_ticket = g_hash_table_new_full(cache_key_hash, cache_key_equal, g_free, sess_unref);
     c->texts = texts_new();
     c->certs = tls_cert_cache_new();
@@ -337,6 +353,26 @@ static tlsdsk_sess *cache_get(GHashTable *t, const uint8_t *p, size_t n, int tic
     return cache_key_of(&k, p, n, ticket) == 0 ? g_hash_table_lookup(t, &k) : NULL;
 }
 
+/* The session cache by session id: a set of sessions keyed by hs->sid (set once, by the
+ * ServerHello, before the session is registered; a second ServerHello is refused), hashed and
+ * compared as a cache_key of it would be. */
+static void sid_put(GHashTable *t, tlsdsk_sess *s)
+{
+    g_hash_table_add(t, sess_ref(s)); /* replaces (and unrefs) an earlier one with this id */
+}
+
+static tlsdsk_sess *sid_get(GHashTable *t, const uint8_t *p, size_t n)
+{
+    if (n > sizeof(((tls_hs *)NULL)->sid))
+        return NULL;
+    tls_hs ph; /* a probe: only its session id is read */
+    tlsdsk_sess probe;
+    ph.sid_len = (uint8_t)n;
+    memcpy(ph.sid, p, n);
+    probe.hs = &ph;
+    return g_hash_table_lookup(t, &probe);
+}
+
 /* Lower-case hex of n bytes, NUL-terminated (as "%02x" each; no printf per byte). */
 static void hex_lower(const uint8_t *p, size_t n, char *out)
 {
@@ -369,7 +405,7 @@ static tlsdsk_sess *sess_find_parent(const tlsdsk_cap *cap, const tlsdsk_sess *s
     if (hs->ch_ticket)
         p = cache_get(cap->by_ticket, hs->ch_ticket->data, hs->ch_ticket->len, 1);
     if (!p && hs->sid_len)
-        p = cache_get(cap->by_sid, hs->sid, hs->sid_len, 0);
+        p = sid_get(cap->by_sid, hs->sid, hs->sid_len);
     /* hostile data could name a session that (indirectly) resumes this one: no cycles */
     for (const tlsdsk_sess *a = p; a; a = a->parent)
         if (a == s)
@@ -441,7 +477,7 @@ static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t
     if (!cap)
         return;
     if (hs->have_sh && hs->sid_len && !st->sess->sid_registered && !tls_hs_resumed(hs)) {
-        cache_put(cap->by_sid, hs->sid, hs->sid_len, 0, st->sess);
+        sid_put(cap->by_sid, st->sess);
         st->sess->sid_registered = 1;
     }
     if (hs->ticket && !st->sess->ticket_registered) {
