@@ -37,29 +37,41 @@ static int kl_field_is(const kl_field *f, const char *kw)
     return f->len == n && g_ascii_strncasecmp(f->p, kw, n) == 0;
 }
 
-/* Decodes a whole field of hex digits into a fresh buffer; strict, so typos are reported. */
-static uint8_t *kl_hex(const kl_field *f, size_t *out_len, const char **why)
+/* Decodes a key field into out (room for max bytes) and checks its length is within
+ * [min, max] bytes; strict, so typos are reported: a bad digit anywhere in the field is named
+ * before a wrong length (as a decoder of the whole field would). */
+static int kl_key(const kl_field *f, size_t min, size_t max, uint8_t *out, size_t *out_len,
+                  const char *why_len, const char **why)
 {
-    uint8_t *out;
-    if (codec_hex_decode(f->p, f->len, &out, out_len, why) < 0)
-        return NULL;
-    return out;
-}
-
-/* Decodes a key field and checks its length is within [min, max] bytes. */
-static uint8_t *kl_key(const kl_field *f, size_t min, size_t max, size_t *out_len,
-                       const char *why_len, const char **why)
-{
-    uint8_t *k = kl_hex(f, out_len, why);
-    if (!k)
-        return NULL;
-    if (*out_len < min || *out_len > max) {
-        secure_wipe(k, *out_len);
-        g_free(k);
-        *why = why_len;
-        return NULL;
+    *out_len = 0;
+    if (f->len / 2 <= max) {
+        if (codec_hex_decode_to(f->p, f->len, out, out_len, why) < 0)
+            return -1;
+    } else {
+        /* too long: only checked for digits, a piece at a time */
+        uint8_t tmp[64];
+        size_t n;
+        if (f->len % 2) {
+            *why = "odd number of hex digits";
+            return -1;
+        }
+        for (size_t off = 0; off < f->len; off += 2 * sizeof tmp) {
+            size_t piece = MIN(2 * sizeof tmp, f->len - off);
+            if (codec_hex_decode_to(f->p + off, piece, tmp, &n, why) < 0) {
+                secure_wipe(tmp, sizeof tmp);
+                return -1;
+            }
+        }
+        secure_wipe(tmp, sizeof tmp);
+        *out_len = f->len / 2;
     }
-    return k;
+    if (*out_len < min || *out_len > max) {
+        secure_wipe(out, MIN(*out_len, max));
+        *out_len = 0;
+        *why = why_len;
+        return -1;
+    }
+    return 0;
 }
 
 /* Parses a decimal enctype in int32 range (RFC 3961 enctypes are signed 32-bit numbers). */
@@ -101,15 +113,20 @@ static int kl_enctype(const kl_field *f, int32_t *out, const char **why)
     return 0;
 }
 
-/* Copies an opaque, upper-cased, after checking it is printable ASCII of sane length. */
-static char *kl_opaque(const kl_field *f, const char **why)
+/* Copies an opaque, upper-cased, into out (room for KEYLOG_MAX_OPAQUE + 1) after checking
+ * its length. */
+static int kl_opaque(const kl_field *f, char *out, const char **why)
 {
     if (f->len > KEYLOG_MAX_OPAQUE) {
         *why = "opaque longer than 256 characters";
-        return NULL;
+        return -1;
     }
-    char *s = g_ascii_strup(f->p, (gssize)f->len);
-    return s;
+    for (size_t i = 0; i < f->len; i++) { /* as g_ascii_toupper, without a call per byte */
+        char c = f->p[i];
+        out[i] = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+    }
+    out[f->len] = 0;
+    return 0;
 }
 
 /* Splits the line into fields; returns the field count, or -1 with *why on a bad byte. */
@@ -149,9 +166,19 @@ static int kl_split(const char *line, size_t len, kl_field *fields, const char *
     return n;
 }
 
-/* Parses one key-log line into *out: the single parser for every key-log source. */
-keylog_line_status keylog_parse_line(const char *line, size_t len, keylog_entry *out,
-                                     const char **why)
+/* Where keylog_parse_line_to puts the fields of an entry. */
+typedef struct {
+    char id[KEYLOG_MAX_OPAQUE + 1]; /* an opaque, or a client random's 64 digits */
+    uint8_t key1[KEYLOG_MAX_KEY];
+    uint8_t key2[KEYLOG_MAX_KEY];
+} kl_store;
+
+G_STATIC_ASSERT(sizeof(kl_store) <= KEYLOG_PARSE_BUF);
+
+/* Parses one key-log line into *out, its fields in buf: the single parser for every key-log
+ * source. */
+keylog_line_status keylog_parse_line_to(const char *line, size_t len, keylog_entry *out,
+                                        const char **why, void *buf)
 {
     const char *dummy_why;
     if (!why)
@@ -187,6 +214,7 @@ keylog_line_status keylog_parse_line(const char *line, size_t len, keylog_entry 
         return KEYLOG_LINE_BAD;
     }
 
+    kl_store *st = buf;
     keylog_entry e = { 0 };
     int want;
     if (kl_field_is(&f[0], "NTLM")) {
@@ -216,51 +244,72 @@ keylog_line_status keylog_parse_line(const char *line, size_t len, keylog_entry 
 
     switch (e.scheme) {
     case KEYLOG_NTLM:
-        if (!(e.id = kl_opaque(&f[1], why)))
-            goto bad;
-        if (!(e.key1 = kl_key(&f[2], 16, 16, &e.key1_len,
-                              "NTLM session key must be 16 bytes (32 hex digits)", why)))
-            goto bad;
+        if (kl_opaque(&f[1], st->id, why) < 0 ||
+            kl_key(&f[2], 16, 16, st->key1, &e.key1_len,
+                   "NTLM session key must be 16 bytes (32 hex digits)", why) < 0)
+            return KEYLOG_LINE_BAD;
+        e.key1 = st->key1;
         break;
     case KEYLOG_KERBEROS:
-        if (!(e.id = kl_opaque(&f[1], why)))
-            goto bad;
-        if (kl_enctype(&f[2], &e.enctype, why) != 0)
-            goto bad;
-        if (!(e.key1 = kl_key(&f[3], 1, KEYLOG_MAX_KEY, &e.key1_len,
-                              "Kerberos key must be 1 to 64 bytes", why)))
-            goto bad;
+        if (kl_opaque(&f[1], st->id, why) < 0 || kl_enctype(&f[2], &e.enctype, why) != 0 ||
+            kl_key(&f[3], 1, KEYLOG_MAX_KEY, st->key1, &e.key1_len,
+                   "Kerberos key must be 1 to 64 bytes", why) < 0)
+            return KEYLOG_LINE_BAD;
+        e.key1 = st->key1;
         break;
     case KEYLOG_TLSDSK:
-        if (!(e.id = kl_opaque(&f[1], why)))
-            goto bad;
-        if (!(e.key1 = kl_key(&f[2], 1, KEYLOG_MAX_KEY, &e.key1_len,
-                              "TLS-DSK client key must be 1 to 64 bytes", why)))
-            goto bad;
-        if (!(e.key2 = kl_key(&f[3], 1, KEYLOG_MAX_KEY, &e.key2_len,
-                              "TLS-DSK server key must be 1 to 64 bytes", why)))
-            goto bad;
+        if (kl_opaque(&f[1], st->id, why) < 0 ||
+            kl_key(&f[2], 1, KEYLOG_MAX_KEY, st->key1, &e.key1_len,
+                   "TLS-DSK client key must be 1 to 64 bytes", why) < 0)
+            return KEYLOG_LINE_BAD;
+        e.key1 = st->key1;
+        if (kl_key(&f[3], 1, KEYLOG_MAX_KEY, st->key2, &e.key2_len,
+                   "TLS-DSK server key must be 1 to 64 bytes", why) < 0)
+            return KEYLOG_LINE_BAD;
+        e.key2 = st->key2;
         break;
     case KEYLOG_CLIENT_RANDOM: {
+        /* only validated (into key2's room); the id keeps the text form, lower-cased */
         size_t rlen = 0;
-        uint8_t *r = kl_key(&f[1], 32, 32, &rlen,
-                            "client random must be 32 bytes (64 hex digits)", why);
-        if (!r)
-            goto bad;
-        g_free(r); /* only validated; the id keeps the text form */
-        e.id = g_ascii_strdown(f[1].p, (gssize)f[1].len);
-        if (!(e.key1 = kl_key(&f[2], 48, 48, &e.key1_len,
-                              "master secret must be 48 bytes (96 hex digits)", why)))
-            goto bad;
+        if (kl_key(&f[1], 32, 32, st->key2, &rlen,
+                   "client random must be 32 bytes (64 hex digits)", why) < 0)
+            return KEYLOG_LINE_BAD;
+        for (size_t i = 0; i < f[1].len; i++) { /* as g_ascii_tolower */
+            char c = f[1].p[i];
+            st->id[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+        }
+        st->id[f[1].len] = 0;
+        if (kl_key(&f[2], 48, 48, st->key1, &e.key1_len,
+                   "master secret must be 48 bytes (96 hex digits)", why) < 0)
+            return KEYLOG_LINE_BAD;
+        e.key1 = st->key1;
         break;
     }
     }
+    e.id = st->id;
     *out = e;
     return KEYLOG_LINE_OK;
+}
 
-bad:
-    keylog_entry_clear(&e);
-    return KEYLOG_LINE_BAD;
+/* keylog_parse_line_to, each field then copied to its own allocation. */
+keylog_line_status keylog_parse_line(const char *line, size_t len, keylog_entry *out,
+                                     const char **why)
+{
+    kl_store st;
+    keylog_entry e;
+    keylog_line_status r = keylog_parse_line_to(line, len, out ? &e : NULL, why, &st);
+    if (r == KEYLOG_LINE_OK) {
+        e.id = g_strdup(e.id);
+        if (e.key1)
+            e.key1 = g_memdup2(e.key1, e.key1_len);
+        if (e.key2)
+            e.key2 = g_memdup2(e.key2, e.key2_len);
+        *out = e;
+    } else if (out) {
+        memset(out, 0, sizeof(*out));
+    }
+    secure_wipe(&st, sizeof st);
+    return r;
 }
 
 /* Frees what keylog_parse_line allocated, wiping the keys first. */

@@ -42,6 +42,11 @@ typedef enum {
 /* Parses one line (without or with its trailing CR/LF). */
 keylog_line_status keylog_parse_line(const char *line, size_t len, keylog_entry *out,
                                      const char **why);
+/* The same without allocating: id, key1 and key2 of *out point into buf (KEYLOG_PARSE_BUF
+ * bytes, which the caller wipes; never keylog_entry_clear such an entry). */
+#define KEYLOG_PARSE_BUF 400
+keylog_line_status keylog_parse_line_to(const char *line, size_t len, keylog_entry *out,
+                                        const char **why, void *buf);
 void keylog_entry_clear(keylog_entry *e);
 
 #endif

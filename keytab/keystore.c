@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -87,7 +88,8 @@ struct keystore {
     ks_nt_cred *global;    /* mssipae.nt_password, or NULL */
 
     char *kl_path;
-    GHashTable *kl_table;    /* "scheme:id" -> keylog_entry * (owned) */
+    GHashTable *kl_table;    /* set of keylog_entry * by (scheme, id) (owned, packed:
+                                ks_entry_pack) */
     GPtrArray *kl_parked;    /* keylog_entry * replaced on a re-read, kept valid until reset */
     GHashTable *kl_reported; /* key-log error texts already recorded */
     GHashTable *kl_alts;     /* "scheme:id" -> GPtrArray of keylog_entry * (not owned): every
@@ -160,10 +162,13 @@ static void ks_tls_ms_free(gpointer p)
     g_free(p);
 }
 
+static size_t ks_entry_size(const keylog_entry *e);
+
+/* Frees a packed entry of the key-log table (ks_entry_pack), wiping its keys first. */
 static void ks_entry_free(gpointer p)
 {
     keylog_entry *e = p;
-    keylog_entry_clear(e);
+    secure_wipe(e, ks_entry_size(e));
     g_free(e);
 }
 
@@ -792,14 +797,73 @@ static char *ks_read_file(const char *path, size_t *len, char **why)
     return (char *)b;
 }
 
+/* The key-log table is a set of entries hashed and compared by (scheme, id), each entry one
+ * allocation with its keys and id after it (issue 10: a key log of tens of thousands of
+ * CLIENT_RANDOM lines kept ~330 bytes per line in five allocations: the entry, its id, its key,
+ * an index string "scheme:id" and the table's slots; now one allocation and one slot). */
+static guint ks_entry_hash(gconstpointer p)
+{
+    const keylog_entry *e = p;
+    return g_str_hash(e->id) * 31u + (guint)e->scheme;
+}
+
+static gboolean ks_entry_key_equal(gconstpointer a, gconstpointer b)
+{
+    const keylog_entry *x = a, *y = b;
+    return x->scheme == y->scheme && strcmp(x->id, y->id) == 0;
+}
+
+/* Bytes of a packed entry (ks_entry_pack). */
+static size_t ks_entry_size(const keylog_entry *e)
+{
+    return sizeof *e + e->key1_len + e->key2_len + strlen(e->id) + 1;
+}
+
+/* A copy of e in one allocation: the entry, then key1, key2 and the id. */
+static keylog_entry *ks_entry_pack(const keylog_entry *e)
+{
+    size_t il = strlen(e->id) + 1;
+    keylog_entry *p = g_malloc(sizeof *p + e->key1_len + e->key2_len + il);
+    uint8_t *q = (uint8_t *)(p + 1);
+    *p = *e;
+    p->key1 = e->key1 ? q : NULL;
+    if (e->key1_len)
+        memcpy(q, e->key1, e->key1_len);
+    q += e->key1_len;
+    p->key2 = e->key2 ? q : NULL;
+    if (e->key2_len)
+        memcpy(q, e->key2, e->key2_len);
+    q += e->key2_len;
+    memcpy(q, e->id, il);
+    p->id = (char *)q;
+    return p;
+}
+
+/* A lookup probe: scheme and the id normalised as the table keeps it (CLIENT_RANDOM lower,
+ * others upper), in buf when it fits, else in *heap (the caller g_frees it). */
+static void ks_entry_probe(keylog_entry *probe, keylog_scheme scheme, const char *id, char *buf,
+                           size_t size, char **heap)
+{
+    memset(probe, 0, sizeof *probe);
+    probe->scheme = scheme;
+    *heap = NULL;
+    size_t idl = strlen(id);
+    char *t = buf;
+    if (idl >= size)
+        t = *heap = g_malloc(idl + 1);
+    for (size_t i = 0; i <= idl; i++)
+        t[i] = scheme == KEYLOG_CLIENT_RANDOM ? g_ascii_tolower(id[i]) : g_ascii_toupper(id[i]);
+    probe->id = t;
+}
+
 /* Parses the file content into a new table, keeping unchanged entries at the same address. */
 static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
 {
     GHashTable *old = ks->kl_table;
-    GHashTable *tab = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ks_entry_free);
-    GHashTable *reused = g_hash_table_new(g_direct_hash, g_direct_equal);
+    GHashTable *tab = g_hash_table_new_full(ks_entry_hash, ks_entry_key_equal, ks_entry_free, NULL);
     gboolean new_errors = FALSE;
     unsigned lineno = 0, bad = 0, conflicts = 0;
+    uint8_t pbuf[KEYLOG_PARSE_BUF]; /* the fields of the line being read; wiped at the end */
     /* earlier conflicting lines may have been handed out: keep them valid until reset */
     for (guint i = 0; i < ks->kl_conflicted->len; i++)
         g_ptr_array_add(ks->kl_parked, ks->kl_conflicted->pdata[i]);
@@ -819,7 +883,7 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
 
         keylog_entry e;
         const char *why = NULL;
-        keylog_line_status st = keylog_parse_line(line, llen, &e, &why);
+        keylog_line_status st = keylog_parse_line_to(line, llen, &e, &why, pbuf);
         if (st == KEYLOG_LINE_EMPTY)
             continue;
         if (st == KEYLOG_LINE_BAD) {
@@ -831,48 +895,37 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
             continue;
         }
         e.line = lineno;
-        char *key = ks_keylog_key(e.scheme, e.id);
-        keylog_entry *prev = g_hash_table_lookup(tab, key);
+        /* e's id is normalised by the parser as the table keeps it: e is its own probe */
+        keylog_entry *prev = g_hash_table_lookup(tab, &e);
         if (prev && ks_entry_same(prev, &e)) {
             /* The same line again: keep the first copy, note where it was last seen. */
             prev->line = lineno;
-            keylog_entry_clear(&e);
-            g_free(key);
             continue;
         }
+        char *key = prev ? ks_keylog_key(e.scheme, e.id) : NULL; /* conflicts only */
         GPtrArray *alts = prev ? g_hash_table_lookup(ks->kl_alts, key) : NULL;
         if (alts) {
             gboolean seen = FALSE;
             for (guint i = 0; i < alts->len && !seen; i++)
                 seen = ks_entry_same(alts->pdata[i], &e);
             if (seen) { /* repeats an earlier one of the conflicting lines: nothing new */
-                keylog_entry_clear(&e);
                 g_free(key);
                 continue;
             }
         }
-        keylog_entry *ent = NULL;
-        gpointer old_key = NULL, old_val = NULL;
-        if (old && g_hash_table_lookup_extended(old, key, &old_key, &old_val) &&
-            ks_entry_same(old_val, &e)) {
+        keylog_entry *ent = old ? g_hash_table_lookup(old, &e) : NULL;
+        if (ent && ks_entry_same(ent, &e)) {
             /* Unchanged: move the old entry over so pointers handed out stay valid. */
-            g_hash_table_steal(old, key);
-            g_free(old_key);
-            ent = old_val;
+            g_hash_table_steal(old, ent);
             ent->line = lineno;
-            keylog_entry_clear(&e);
-            g_hash_table_add(reused, ent);
         } else {
-            ent = g_new(keylog_entry, 1);
-            *ent = e;
+            ent = ks_entry_pack(&e);
         }
         /* Another line for the same id with a different key: the later one is what find()
          * returns, but every line is kept and offered (keystore_keylog_conflicts), since only a
          * signature can tell which one is right; the conflict is reported. */
         if (prev) {
-            gpointer stored_key = NULL;
-            g_hash_table_steal_extended(tab, key, &stored_key, NULL);
-            g_free(stored_key);
+            g_hash_table_steal(tab, prev);
             g_ptr_array_add(ks->kl_conflicted, prev);
             if (!alts) {
                 alts = g_ptr_array_new();
@@ -886,9 +939,10 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
                     "line is tried and the one a signature verifies with is used", ks->kl_path,
                     prev->line, lineno, ent->id));
         }
-        g_hash_table_replace(tab, key, ent);
+        g_free(key);
+        g_hash_table_add(tab, ent);
     }
-    g_hash_table_destroy(reused);
+    secure_wipe(pbuf, sizeof pbuf);
     if (bad > KS_KEYLOG_REPORT_MAX)
         new_errors |= ks_keylog_error(ks, g_strdup_printf(
             "key log %s: %u malformed lines in all (only the first %d are listed)", ks->kl_path,
@@ -903,15 +957,27 @@ static gboolean ks_keylog_parse(keystore *ks, const char *data, size_t len)
         gpointer k, v;
         g_hash_table_iter_init(&it, old);
         while (g_hash_table_iter_next(&it, &k, &v)) {
-            g_ptr_array_add(ks->kl_parked, v);
+            g_ptr_array_add(ks->kl_parked, k);
             g_hash_table_iter_steal(&it);
-            g_free(k);
         }
         g_hash_table_destroy(old);
     }
     ks->kl_table = tab;
     ks_keylog_changed(ks);
     return new_errors;
+}
+
+/* Monotonic time in microseconds for the recheck interval: the coarse clock (a tick's
+ * resolution is plenty for an interval of a second, and reading it costs no timestamp counter:
+ * it runs for every lookup), g_get_monotonic_time where there is none. */
+static gint64 ks_now_us(void)
+{
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
+        return (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+#endif
+    return g_get_monotonic_time();
 }
 
 /* Loads the key log when it was never read or its identity changed; TRUE when errors were added. */
@@ -921,7 +987,7 @@ static gboolean ks_keylog_refresh(keystore *ks)
         return FALSE; /* held: one look at the file serves a whole trial */
     gint64 now = 0;
     if (ks->kl_recheck_us > 0) {
-        now = g_get_monotonic_time();
+        now = ks_now_us();
         if (ks->kl_loaded && now >= ks->kl_checked && now - ks->kl_checked < ks->kl_recheck_us)
             return FALSE; /* looked at less than the interval ago (issue 10: no stat per message) */
         ks->kl_checked = now;
@@ -980,13 +1046,11 @@ const keylog_entry *keystore_keylog_find(keystore *ks, keylog_scheme scheme, con
         return NULL;
     if (ks->kl_pin && ks->kl_pin->scheme == scheme && g_ascii_strcasecmp(ks->kl_pin->id, opaque) == 0)
         return ks->kl_pin;
-    char kb[128];
-    const char *k = ks_keylog_key_buf(scheme, opaque, kb, sizeof kb);
-    if (k)
-        return g_hash_table_lookup(ks->kl_table, k);
-    char *key = ks_keylog_key(scheme, opaque);
-    const keylog_entry *e = g_hash_table_lookup(ks->kl_table, key);
-    g_free(key);
+    char kb[128], *heap;
+    keylog_entry probe;
+    ks_entry_probe(&probe, scheme, opaque, kb, sizeof kb, &heap);
+    const keylog_entry *e = g_hash_table_lookup(ks->kl_table, &probe);
+    g_free(heap);
     return e;
 }
 
@@ -1248,18 +1312,25 @@ static gboolean ks_tls_keylog_refresh(keystore *ks)
     return added;
 }
 
-int keystore_client_random(keystore *ks, const uint8_t cr[32], uint8_t ms[48], char **origin)
+int keystore_client_random_src(keystore *ks, const uint8_t cr[32], uint8_t ms[48], char **src,
+                               unsigned *line)
 {
-    *origin = NULL;
+    *src = NULL;
+    *line = 0;
     if (!ks)
         return 0;
-    char hex[65];
-    for (int i = 0; i < 32; i++)
-        g_snprintf(hex + 2 * i, 3, "%02x", cr[i]);
+    static const char digits[] = "0123456789abcdef";
+    char hex[65]; /* as "%02x" per byte */
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[cr[i] >> 4];
+        hex[2 * i + 1] = digits[cr[i] & 15];
+    }
+    hex[64] = 0;
     const keylog_entry *e = keystore_keylog_find(ks, KEYLOG_CLIENT_RANDOM, hex);
     if (e && e->key1_len == 48) {
         memcpy(ms, e->key1, 48);
-        *origin = g_strdup_printf("key log %s line %u (CLIENT_RANDOM)", ks->kl_path, e->line);
+        *src = g_strconcat("key log ", ks->kl_path, NULL);
+        *line = e->line;
         return 1;
     }
     if (!ks->tk_path)
@@ -1270,6 +1341,19 @@ int keystore_client_random(keystore *ks, const uint8_t cr[32], uint8_t ms[48], c
     if (!m)
         return 0;
     memcpy(ms, m->ms, 48);
-    *origin = g_strdup_printf("TLS key log %s line %u (CLIENT_RANDOM)", ks->tk_path, m->line);
+    *src = g_strconcat("TLS key log ", ks->tk_path, NULL);
+    *line = m->line;
+    return 1;
+}
+
+int keystore_client_random(keystore *ks, const uint8_t cr[32], uint8_t ms[48], char **origin)
+{
+    char *src = NULL;
+    unsigned line = 0;
+    *origin = NULL;
+    if (!keystore_client_random_src(ks, cr, ms, &src, &line))
+        return 0;
+    *origin = g_strdup_printf("%s line %u (CLIENT_RANDOM)", src, line);
+    g_free(src);
     return 1;
 }

@@ -82,6 +82,11 @@ int keystore_set_tls_keylog(keystore *ks, const char *path);
  * mssipae.keylog_file first, then of the TLS key log. Returns 1 and fills ms and *origin
  * (g_malloc'd, e.g. "key log /x/keys.log line 3 (CLIENT_RANDOM)"; the caller frees it), or 0. */
 int keystore_client_random(keystore *ks, const uint8_t cr[32], uint8_t ms[48], char **origin);
+/* The same with the origin in two parts, for a caller that keeps it for many handshakes and
+ * shares the first: *src (g_malloc'd: "key log /x/keys.log" or "TLS key log /y/tls.log") and
+ * *line (from 1); the origin text is "<src> line <line> (CLIENT_RANDOM)". */
+int keystore_client_random_src(keystore *ks, const uint8_t cr[32], uint8_t ms[48], char **src,
+                               unsigned *line);
 
 /* Configuration problems seen so far (unreadable keytab, bad key-log lines, bad NT hash), one
  * line each, for a single report; new ones are appended (key-log lines found by a later

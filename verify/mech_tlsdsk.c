@@ -71,12 +71,16 @@ typedef struct tlsdsk_sess {
     uint8_t rsa_tried;        /* the RSA path ran to a final outcome (once per handshake) */
     uint8_t busy;             /* on the current resumption chain (loop guard) */
     uint8_t sid_registered, ticket_registered;
+    uint32_t ms_line;         /* a CLIENT_RANDOM line: ms_src names the key log, the source is
+                                 "<ms_src> line <ms_line> (CLIENT_RANDOM)" (sess_src); else 0 */
     tls_hs *hs;
-    char *ms_src;             /* which source gave it (no secret) */
+    const char *ms_src;       /* which source gave it (no secret); shared, in the text table
+                                 (text_intern): one copy for every SA of one RSA key or key log */
     char *rsa_why;            /* why the RSA path gave no master secret */
     struct tlsdsk_sess *parent; /* resumed: the earlier handshake of this session (ref), found
                                    by ticket or session id as soon as the resumption shows */
     uint8_t ms[TLS_MS_LEN];   /* valid when have_ms; wiped on free */
+    tls_hs hs_store;          /* what hs points to: the reader, in the same allocation */
 } tlsdsk_sess;
 
 /* A key of the session cache: a session id as sent, or the SHA-256 of a ticket. */
@@ -100,24 +104,85 @@ static gboolean cache_key_equal(gconstpointer a, gconstpointer b)
     return x->len == y->len && memcmp(x->b, y->b, x->len) == 0;
 }
 
-/* Texts made once per capture (see above): key -> g_malloc'd text. */
-typedef GHashTable tlsdsk_texts;
+static guint sess_sid_hash(gconstpointer p)
+{
+    const tls_hs *hs = ((const tlsdsk_sess *)p)->hs;
+    guint h = 2166136261u;
+    for (size_t i = 0; i < hs->sid_len; i++)
+        h = (h ^ hs->sid[i]) * 16777619u;
+    return h;
+}
+
+static gboolean sess_sid_equal(gconstpointer a, gconstpointer b)
+{
+    const tls_hs *x = ((const tlsdsk_sess *)a)->hs, *y = ((const tlsdsk_sess *)b)->hs;
+    return x->sid_len == y->sid_len && memcmp(x->sid, y->sid, x->sid_len) == 0;
+}
+
+/* Texts made once per capture (see above): key -> g_malloc'd text; the last text of each kind
+ * is remembered, so the headers of an SA find theirs without a hash lookup. */
+#define TX_KINDS 8
+typedef struct {
+    GHashTable *h;
+    GHashTable *strs;         /* other shared texts (text_intern), owned */
+    const char *src_base;     /* the last CLIENT_RANDOM source made (sess_src_text): */
+    uint32_t src_line;        /* its key log and line, */
+    char *src_text;           /* and its text (owned) */
+    uint64_t last_key[TX_KINDS];
+    const char *last[TX_KINDS];
+} tlsdsk_texts;
 
 static tlsdsk_texts *texts_new(void)
 {
-    return g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+    tlsdsk_texts *t = g_new0(tlsdsk_texts, 1);
+    t->h = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+    t->strs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    return t;
+}
+
+static void texts_free(tlsdsk_texts *t)
+{
+    if (!t)
+        return;
+    g_hash_table_destroy(t->h);
+    g_hash_table_destroy(t->strs);
+    g_free(t->src_text);
+    g_free(t);
 }
 
 /* The text for key, or NULL. */
 static const char *text_get(tlsdsk_texts *t, uint64_t key)
 {
-    return g_hash_table_lookup(t, &key);
+    unsigned kind = (unsigned)(key >> 48) % TX_KINDS;
+    if (t->last[kind] && t->last_key[kind] == key)
+        return t->last[kind];
+    const char *v = g_hash_table_lookup(t->h, &key);
+    if (v) {
+        t->last_key[kind] = key;
+        t->last[kind] = v;
+    }
+    return v;
+}
+
+/* The table's copy of text s (g_malloc'd, taken: freed when a copy is there already). */
+static const char *text_intern(tlsdsk_texts *t, char *s)
+{
+    const char *k = g_hash_table_lookup(t->strs, s);
+    if (k) {
+        g_free(s);
+        return k;
+    }
+    g_hash_table_add(t->strs, s);
+    return s;
 }
 
 /* Keeps text (g_malloc'd, taken) for key; returns it. */
 static const char *text_put(tlsdsk_texts *t, uint64_t key, char *text)
 {
-    g_hash_table_insert(t, g_memdup2(&key, sizeof key), text);
+    g_hash_table_insert(t->h, g_memdup2(&key, sizeof key), text);
+    unsigned kind = (unsigned)(key >> 48) % TX_KINDS;
+    t->last_key[kind] = key;
+    t->last[kind] = text;
     return text;
 }
 
@@ -132,10 +197,12 @@ static uint64_t text_key(unsigned kind, unsigned h, unsigned dir, unsigned prf, 
 
 /* Per capture: the TLS session cache (session id / ticket -> the handshake that made it). */
 typedef struct {
-    GHashTable *by_sid;    /* cache_key -> tlsdsk_sess (ref) */
+    GHashTable *by_sid;    /* set of tlsdsk_sess (ref) by their ServerHello session id (the
+                              session's own bytes are the key: no copy per SA) */
     GHashTable *by_ticket; /* cache_key -> tlsdsk_sess (ref) */
     GHashTable *certs;     /* certificates read (tls_cert_cache_new) */
     tlsdsk_texts *texts;
+    tls_hmac_cache *macs;  /* signing keys kept keyed (tls_hmac_cached) */
 } tlsdsk_cap;
 
 /* A variant proven by a VALID signature of the SA. */
@@ -173,7 +240,8 @@ static tlsdsk_sess *sess_new(void)
 {
     tlsdsk_sess *s = g_new0(tlsdsk_sess, 1);
     s->refs = 1;
-    s->hs = tls_hs_new();
+    tls_hs_init(&s->hs_store);
+    s->hs = &s->hs_store;
     return s;
 }
 
@@ -190,9 +258,8 @@ static void sess_unref(gpointer p)
     tlsdsk_sess *s = p;
     while (s && --s->refs == 0) {
         tlsdsk_sess *parent = s->parent;
-        tls_hs_free(s->hs);
+        tls_hs_clear(s->hs);
         secure_wipe(s->ms, sizeof(s->ms));
-        g_free(s->ms_src);
         g_free(s->rsa_why);
         g_free(s);
         s = parent;
@@ -202,10 +269,11 @@ static void sess_unref(gpointer p)
 static void *tlsdsk_cap_new(void)
 {
     tlsdsk_cap *c = g_new0(tlsdsk_cap, 1);
-    c->by_sid = g_hash_table_new_full(cache_key_hash, cache_key_equal, g_free, sess_unref);
+    c->by_sid = g_hash_table_new_full(sess_sid_hash, sess_sid_equal, sess_unref, NULL);
     c->by_ticket = g_hash_table_new_full(cache_key_hash, cache_key_equal, g_free, sess_unref);
     c->texts = texts_new();
     c->certs = tls_cert_cache_new();
+    c->macs = tls_hmac_cache_new();
     return c;
 }
 
@@ -216,8 +284,9 @@ static void tlsdsk_cap_free(void *p)
         return;
     g_hash_table_destroy(c->by_sid);
     g_hash_table_destroy(c->by_ticket);
-    g_hash_table_destroy(c->texts);
+    texts_free(c->texts);
     g_hash_table_destroy(c->certs);
+    tls_hmac_cache_free(c->macs);
     g_free(c);
 }
 
@@ -250,7 +319,7 @@ static void tlsdsk_sa_free(void *p)
         g_free(st->xkeys);
     }
     if (st->own_texts)
-        g_hash_table_destroy(st->texts);
+        texts_free(st->texts);
     keystore_keylog_memo_clear(&st->kl_memo);
     g_free(st);
 }
@@ -284,10 +353,35 @@ static tlsdsk_sess *cache_get(GHashTable *t, const uint8_t *p, size_t n, int tic
     return cache_key_of(&k, p, n, ticket) == 0 ? g_hash_table_lookup(t, &k) : NULL;
 }
 
+/* The session cache by session id: a set of sessions keyed by hs->sid (set once, by the
+ * ServerHello, before the session is registered; a second ServerHello is refused), hashed and
+ * compared as a cache_key of it would be. */
+static void sid_put(GHashTable *t, tlsdsk_sess *s)
+{
+    g_hash_table_add(t, sess_ref(s)); /* replaces (and unrefs) an earlier one with this id */
+}
+
+static tlsdsk_sess *sid_get(GHashTable *t, const uint8_t *p, size_t n)
+{
+    if (n > sizeof(((tls_hs *)NULL)->sid))
+        return NULL;
+    tls_hs ph; /* a probe: only its session id is read */
+    tlsdsk_sess probe;
+    ph.sid_len = (uint8_t)n;
+    memcpy(ph.sid, p, n);
+    probe.hs = &ph;
+    return g_hash_table_lookup(t, &probe);
+}
+
+/* Lower-case hex of n bytes, NUL-terminated (as "%02x" each; no printf per byte). */
 static void hex_lower(const uint8_t *p, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++)
-        g_snprintf(out + 2 * i, 3, "%02x", p[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = 0;
 }
 
 /* ---- handshake tokens ---- */
@@ -311,7 +405,7 @@ static tlsdsk_sess *sess_find_parent(const tlsdsk_cap *cap, const tlsdsk_sess *s
     if (hs->ch_ticket)
         p = cache_get(cap->by_ticket, hs->ch_ticket->data, hs->ch_ticket->len, 1);
     if (!p && hs->sid_len)
-        p = cache_get(cap->by_sid, hs->sid, hs->sid_len, 0);
+        p = sid_get(cap->by_sid, hs->sid, hs->sid_len);
     /* hostile data could name a session that (indirectly) resumes this one: no cycles */
     for (const tlsdsk_sess *a = p; a; a = a->parent)
         if (a == s)
@@ -383,7 +477,7 @@ static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t
     if (!cap)
         return;
     if (hs->have_sh && hs->sid_len && !st->sess->sid_registered && !tls_hs_resumed(hs)) {
-        cache_put(cap->by_sid, hs->sid, hs->sid_len, 0, st->sess);
+        sid_put(cap->by_sid, st->sess);
         st->sess->sid_registered = 1;
     }
     if (hs->ticket && !st->sess->ticket_registered) {
@@ -397,7 +491,7 @@ static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t
 /* ---- master secret ---- */
 
 /* The RSA path: the server key chosen by certificate, decrypting the ClientKeyExchange. */
-static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, char **why)
+static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, tlsdsk_texts *tx, char **why)
 {
     const tls_hs *hs = s->hs;
     const tls_suite *suite = tls_suite_find(hs->suite);
@@ -465,8 +559,9 @@ static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, char **why)
             }
             secure_wipe(pms, sizeof(pms));
             if (rc == 0)
-                s->ms_src = g_strdup_printf("RSA key %s, %s master secret", origin,
-                                            hs->ems ? "extended" : "standard");
+                s->ms_src = text_intern(tx, g_strdup_printf("RSA key %s, %s master secret",
+                                                            origin,
+                                                            hs->ems ? "extended" : "standard"));
             else
                 *why = g_strdup("the TLS PRF failed");
         }
@@ -475,7 +570,52 @@ static int sess_master_rsa(tlsdsk_sess *s, keystore *ks, char **why)
 }
 
 /* The master secret of a handshake from the first source that has it; 0, or -1 with *why. */
-static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth, char **why)
+/* The source of s's master secret as text: s->ms_src itself, or a CLIENT_RANDOM line's made in
+ * buf (size bytes) or, when longer, in *heap (the caller g_frees it). NULL when none. */
+static const char *sess_src(const tlsdsk_sess *s, char *buf, size_t size, char **heap)
+{
+    static const char tail[] = " (CLIENT_RANDOM)";
+    *heap = NULL;
+    if (!s->ms_src || !s->ms_line)
+        return s->ms_src;
+    size_t n = strlen(s->ms_src);
+    if (n + sizeof(" line 4294967295") + sizeof tail > size)
+        return *heap = g_strdup_printf("%s line %u%s", s->ms_src, s->ms_line, tail);
+    char num[12], *q = num + sizeof num;
+    uint32_t v = s->ms_line;
+    do
+        *--q = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    size_t nl = (size_t)(num + sizeof num - q);
+    char *o = buf;
+    memcpy(o, s->ms_src, n);
+    o += n;
+    memcpy(o, " line ", 6);
+    o += 6;
+    memcpy(o, q, nl);
+    o += nl;
+    memcpy(o, tail, sizeof tail); /* with its NUL */
+    return buf;
+}
+
+/* sess_src through the text table's last one: the headers of an SA show the same source. */
+static const char *sess_src_text(tlsdsk_texts *t, const tlsdsk_sess *s)
+{
+    if (!s->ms_src || !s->ms_line)
+        return s->ms_src;
+    if (t->src_text && t->src_base == s->ms_src && t->src_line == s->ms_line)
+        return t->src_text;
+    char b[256], *h;
+    const char *x = sess_src(s, b, sizeof b, &h);
+    g_free(t->src_text);
+    t->src_text = h ? h : g_strdup(x);
+    t->src_base = s->ms_src;
+    t->src_line = s->ms_line;
+    return t->src_text;
+}
+
+static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, tlsdsk_texts *tx, keystore *ks, int depth,
+                       char **why)
 {
     *why = NULL;
     if (s->have_ms)
@@ -485,14 +625,16 @@ static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth,
         *why = g_strdup(hs->broken_why ? hs->broken_why : "no ClientHello of this SA in the capture");
         return -1;
     }
-    char cr[65];
-    hex_lower(hs->cr, 32, cr);
     char *origin = NULL;
-    if (keystore_client_random(ks, hs->cr, s->ms, &origin)) {
+    unsigned line = 0;
+    if (keystore_client_random_src(ks, hs->cr, s->ms, &origin, &line)) {
         s->have_ms = 1;
-        s->ms_src = origin;
+        s->ms_src = text_intern(tx, origin);
+        s->ms_line = line;
         return 0;
     }
+    char cr[65]; /* for the reasons below */
+    hex_lower(hs->cr, 32, cr);
     if (tls_hs_resumed(hs)) {
         tlsdsk_sess *parent = s->parent ? s->parent : sess_find_parent(cap, s);
         if (!parent || parent->busy || depth >= TLSDSK_RESUME_DEPTH) {
@@ -502,7 +644,7 @@ static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth,
         }
         char *pwhy = NULL;
         s->busy = 1;
-        int rc = sess_master(parent, cap, ks, depth + 1, &pwhy);
+        int rc = sess_master(parent, cap, tx, ks, depth + 1, &pwhy);
         s->busy = 0;
         if (rc < 0) {
             *why = g_strdup_printf("resumed session (client random %s): its full handshake has no "
@@ -512,14 +654,17 @@ static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, keystore *ks, int depth,
         }
         memcpy(s->ms, parent->ms, TLS_MS_LEN);
         s->have_ms = 1;
-        s->ms_src = g_strdup_printf("resumed session, master secret of the earlier handshake "
-                                    "(%s)", parent->ms_src);
+        char pb[256], *ph;
+        const char *psrc = sess_src(parent, pb, sizeof pb, &ph);
+        s->ms_src = text_intern(tx, g_strdup_printf("resumed session, master secret of the "
+                                                    "earlier handshake (%s)", psrc));
+        g_free(ph);
         return 0;
     }
     if (!s->rsa_tried) {
         g_free(s->rsa_why);
         s->rsa_why = NULL;
-        if (sess_master_rsa(s, ks, &s->rsa_why) == 0) {
+        if (sess_master_rsa(s, ks, tx, &s->rsa_why) == 0) {
             s->have_ms = 1;
             return 0;
         }
@@ -585,11 +730,12 @@ static const uint8_t *kb_key(const tlsdsk_sa *st, int i, mssipae_dir dir)
 }
 
 /* Recomputes HMAC-h(key, buf) and compares with sig (siglen == tls_hash_len(h)). */
-static int mac_matches(tls_hash h, const uint8_t *key, size_t klen, const uint8_t *buf,
-                       size_t buflen, const uint8_t *sig, size_t siglen, int *ok)
+static int mac_matches(const tlsdsk_sa *st, tls_hash h, const uint8_t *key, size_t klen,
+                       const uint8_t *buf, size_t buflen, const uint8_t *sig, size_t siglen,
+                       int *ok)
 {
     uint8_t mac[TLS_SESSION_HASH_MAX];
-    if (tls_hmac(h, key, klen, buf, buflen, mac) < 0)
+    if (tls_hmac_cached(st->cap ? st->cap->macs : NULL, h, key, klen, buf, buflen, mac) < 0)
         return -1;
     *ok = ct_memeq(mac, sig, siglen);
     secure_wipe(mac, sizeof(mac));
@@ -640,7 +786,7 @@ static sig_verdict verify_explicit(tlsdsk_sa *st, const keylog_entry *e, const c
                 (!hs->have_sh || (hs->version < TLS_V12 && suite && suite->mac == h));
     int proven = st->proven.set && st->proven.explicit_keys && st->proven.h == h;
     int ok = 0;
-    if (!key || !klen || mac_matches(h, key, klen, buf, buflen, sig, siglen, &ok) < 0)
+    if (!key || !klen || mac_matches(st, h, key, klen, buf, buflen, sig, siglen, &ok) < 0)
         return verdict_make(SIG_NO_KEY, "key-log line %u for opaque %s has no usable %s",
                             e->line, opaque, key_name(dir));
     if (ok)
@@ -692,13 +838,13 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
                                                           : "an unknown TLS version",
                             hs->version);
     char *why = NULL;
-    if (sess_master(s, st->cap, ks, 0, &why) < 0) {
+    if (sess_master(s, st->cap, st->texts, ks, 0, &why) < 0) {
         sig_verdict v = verdict_make(SIG_NO_KEY, "no TLS-DSK key-log line for opaque %s; %s",
                                      opaque ? opaque : "(none)", why);
         g_free(why);
         return v;
     }
-    note_fact_add_text(notes, FACT_TLS_SECRET_SRC, FACT_STR(s->ms_src));
+    note_fact_add_text(notes, FACT_TLS_SECRET_SRC, FACT_STR(sess_src_text(st->texts, s)));
     tls_hs_trim(s->hs); /* the handshake bytes are not needed any more (once it is over) */
     if (!hs->have_sh)
         return verdict_make(SIG_NO_KEY, "no ServerHello of this SA in the capture: the server "
@@ -712,7 +858,7 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
                 (h == TLS_H_MD5 || h == TLS_H_SHA1);
     for (int i = 0; i < st->kb_n; i++) {
         int ok = 0;
-        if (mac_matches(h, kb_key(st, i, dir), TLSDSK_KEY_LEN, buf, buflen, sig, siglen, &ok) < 0)
+        if (mac_matches(st, h, kb_key(st, i, dir), TLSDSK_KEY_LEN, buf, buflen, sig, siglen, &ok) < 0)
             continue;
         tls_prf_kind prf = (tls_prf_kind)st->kb_prf[i];
         int proven = st->proven.set && !st->proven.explicit_keys && st->proven.prf == prf &&

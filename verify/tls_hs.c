@@ -220,7 +220,20 @@ tls_hs *tls_hs_new(void)
     return g_new0(tls_hs, 1);
 }
 
+void tls_hs_init(tls_hs *hs)
+{
+    memset(hs, 0, sizeof *hs);
+}
+
 void tls_hs_free(tls_hs *hs)
+{
+    if (!hs)
+        return;
+    tls_hs_clear(hs);
+    g_free(hs);
+}
+
+void tls_hs_clear(tls_hs *hs)
 {
     if (!hs)
         return;
@@ -236,7 +249,6 @@ void tls_hs_free(tls_hs *hs)
     free_bytes(hs->transcript);
     g_free(hs->broken_why);
     secure_wipe(hs, sizeof(*hs));
-    g_free(hs);
 }
 
 /* ---- handshake messages ---- */
@@ -560,6 +572,10 @@ void tls_hs_trim(tls_hs *hs)
 {
     if (!hs || !hs->ccs[DIR_C2S] || !hs->ccs[DIR_S2C])
         return;
+    if (hs->kx_seen && !hs->transcript && !hs->cke && !hs->ch_ticket && !hs->ticket &&
+        !hs->rec[0] && !hs->rec[1] && !hs->msg[0] && !hs->msg[1] && !hs->rec_len[0] &&
+        !hs->rec_len[1] && !hs->msg_len[0] && !hs->msg_len[1])
+        return; /* trimmed already (the usual case: called for every signature) */
     hs_drop(hs, &hs->transcript);
     hs->kx_seen = 1; /* nothing more enters the transcript */
     hs_drop(hs, &hs->cke);

@@ -87,6 +87,9 @@ typedef struct tls_hs {
     uint8_t ccs[2];             /* ChangeCipherSpec seen, by direction (mssipae_dir) */
     uint8_t broken[2];          /* reading stopped for this direction */
     int messages;               /* handshake messages read */
+    uint32_t held;              /* bytes held: pending records and messages, transcript,
+                                   certificates (their DER length), tickets, ClientKeyExchange
+                                   (at most TLS_HS_MAX_HELD) */
     tls_cert *server_cert;      /* the server's leaf certificate */
     tls_cert *client_cert;      /* the client's leaf certificate */
     GByteArray *ch_ticket;      /* the ClientHello's non-empty ticket: presented for resumption */
@@ -100,17 +103,19 @@ typedef struct tls_hs {
      * (NULL when none: whole records and messages are read in place from the token) */
     GByteArray *rec[2];
     GByteArray *msg[2];
-    size_t rec_len[2], msg_len[2]; /* what the two would hold if every token were copied in
+    uint32_t rec_len[2], msg_len[2]; /* what the two would hold if every token were copied in
                                    first (the accounting of held, and so of the cap, is that) */
     char *broken_why;           /* first reason reading stopped (g_malloc'd) */
     GHashTable *cert_cache;     /* tls_cert_cache_new's, shared (not owned); NULL: none */
-    size_t held;                /* bytes held: pending records and messages, transcript,
-                                   certificates (their DER length), tickets, ClientKeyExchange */
 } tls_hs;
 
 tls_hs *tls_hs_new(void);
 /* Frees the reader; secret-bearing buffers (ClientKeyExchange, ticket) are wiped first. */
 void tls_hs_free(tls_hs *hs);
+/* The same for a reader kept inside another structure (issue 10: one allocation less per SA):
+ * tls_hs_init zeroes it, tls_hs_clear frees what it holds and wipes it, not freeing hs. */
+void tls_hs_init(tls_hs *hs);
+void tls_hs_clear(tls_hs *hs);
 
 /* Feeds one token (the decoded gssapi-data) sent in direction dir. Problems become notes
  * (NOTE_MALFORMED for framing errors, NOTE_TOKEN for facts such as a TLS alert). */

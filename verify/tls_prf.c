@@ -96,6 +96,55 @@ int tls_hmac(tls_hash h, const uint8_t *key, size_t klen, const uint8_t *data, s
     return gnutls_hmac_fast(m, key, klen, data, dlen, out) < 0 ? -1 : 0;
 }
 
+#define HMAC_CACHE_SLOTS 8   /* a power of two */
+#define HMAC_CACHE_KEY_MAX 64 /* longer keys (none from a key block or key log) are not cached */
+
+typedef struct {
+    uint8_t used;
+    uint8_t h;                /* tls_hash */
+    uint8_t klen;
+    uint8_t key[HMAC_CACHE_KEY_MAX];
+    hmac_ctx c;
+} hmac_slot;
+
+struct tls_hmac_cache {
+    hmac_slot slot[HMAC_CACHE_SLOTS];
+};
+
+tls_hmac_cache *tls_hmac_cache_new(void)
+{
+    return g_new0(tls_hmac_cache, 1);
+}
+
+void tls_hmac_cache_free(tls_hmac_cache *c)
+{
+    if (!c)
+        return;
+    secure_wipe(c, sizeof *c);
+    g_free(c);
+}
+
+int tls_hmac_cached(tls_hmac_cache *c, tls_hash h, const uint8_t *key, size_t klen,
+                    const uint8_t *data, size_t dlen, uint8_t *out)
+{
+    if (!c || klen == 0 || klen > HMAC_CACHE_KEY_MAX)
+        return tls_hmac(h, key, klen, data, dlen, out);
+    unsigned i = ((unsigned)key[0] ^ ((unsigned)key[klen - 1] << 1) ^ (unsigned)h) &
+                 (HMAC_CACHE_SLOTS - 1);
+    hmac_slot *s = &c->slot[i];
+    if (!s->used || s->h != (uint8_t)h || s->klen != klen || memcmp(s->key, key, klen) != 0) {
+        s->used = 0;
+        if (hmac_key(&s->c, h, key, klen) < 0)
+            return -1;
+        s->used = 1;
+        s->h = (uint8_t)h;
+        s->klen = (uint8_t)klen;
+        memcpy(s->key, key, klen);
+    }
+    hmac_run(&s->c, data, dlen, NULL, 0, out); /* leaves the state keyed for the next one */
+    return 0;
+}
+
 /* P_hash(secret, seed) (RFC 2246 5): A(0) = seed, A(i) = HMAC(secret, A(i-1)),
  * output = HMAC(secret, A(1) || seed) || HMAC(secret, A(2) || seed) || ...; XORed into out
  * when xor is set (for the TLS 1.0 PRF's second half). */

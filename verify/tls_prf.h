@@ -64,4 +64,16 @@ int tlsdsk_key_block(tls_prf_kind k, const uint8_t ms[TLS_MS_LEN], const uint8_t
 int tls_hmac(tls_hash h, const uint8_t *key, size_t klen, const uint8_t *data, size_t dlen,
              uint8_t *out);
 
+/* A few HMAC keys kept keyed (nettle's hashed inner and outer pads), per capture: the signatures
+ * of an SA reuse their direction's key, so the two key blocks of the HMAC set-up are hashed once
+ * per key instead of once per signature (issue 10), and nothing is kept per SA. Slots are found
+ * by the key's bytes (compared in full); a miss keys a slot again. Secrets are wiped by
+ * tls_hmac_cache_free. */
+typedef struct tls_hmac_cache tls_hmac_cache;
+tls_hmac_cache *tls_hmac_cache_new(void);
+void tls_hmac_cache_free(tls_hmac_cache *c);
+/* tls_hmac through the cache (c may be NULL: plain tls_hmac). */
+int tls_hmac_cached(tls_hmac_cache *c, tls_hash h, const uint8_t *key, size_t klen,
+                    const uint8_t *data, size_t dlen, uint8_t *out);
+
 #endif
