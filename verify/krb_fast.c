@@ -8,9 +8,11 @@
  * HMAC update and digest (hmac_update / hmac_digest) on a copy of that state. AES and HMAC-SHA1
  * are nettle's, used through its public API only.
  *
- * Per key and usage actually used, the state kept is the outer and inner contexts that nettle's
- * hmac_set_key makes (its third, the message state, is documented to start as a copy of the
- * inner one, and is made per message), allocated on first use.
+ * Per key and usage actually used, the state kept is what defines the outer and inner contexts
+ * that nettle's hmac_set_key makes: their chaining values (struct sha1_ctx's state), as each has
+ * hashed exactly one block with nothing buffered (checked when made). Per message the two
+ * contexts are re-made from them and the message state starts as a copy of the inner one, as
+ * hmac_set_key makes it. The states sit in the key's caches (no allocation of their own).
  *
  * Safety: the first time a state is made for an enctype and usage in a capture, it must give
  * libkrb5's checksum (krb5_c_make_checksum) over a fixed input; if it does not, or for any other
@@ -25,27 +27,13 @@
 #include <nettle/aes.h>
 #include <nettle/hmac.h>
 
-/* One key usage's fast path for one key (allocated when the usage is first used): state 1 ready
- * (h), -1 libkrb5 only. */
-struct krb_fast_ck {
-    struct krb_ck_key h;
-    krb5_keyusage usage;
-    int state;
-};
-
 void krb_keyx_free(struct krb_keyx *x)
 {
     if (!x)
         return;
     if (x->kk)
         krb5_k_free_key(NULL, x->kk); /* zaps the key and its derived keys; needs no context */
-    for (size_t i = 0; i < G_N_ELEMENTS(x->s); i++) {
-        if (x->s[i]) {
-            secure_wipe(x->s[i], sizeof *x->s[i]);
-            g_free(x->s[i]);
-        }
-    }
-    secure_wipe(x, sizeof *x);
+    secure_wipe(x, sizeof *x); /* and the fast-path states in it */
     g_free(x);
 }
 
@@ -183,11 +171,29 @@ int krb_aes_sha1_ck_init_folded(struct krb_ck_key *h, int32_t enctype, const uin
     uint8_t kc[32];
     if (aes_dk_folded(key, keylen, fold, kc) != 0)
         return -1;
-    struct sha1_ctx st; /* the message state hmac_set_key also makes: made per message instead */
-    hmac_set_key(&h->outer, &h->inner, &st, &nettle_sha1, keylen, kc);
+    struct sha1_ctx outer, inner, st; /* st: the message state, made per message instead */
+    hmac_set_key(&outer, &inner, &st, &nettle_sha1, keylen, kc);
+    /* each context hashed one block (the padded key) and buffers nothing: its chaining value
+     * alone defines it (see ctx_of) */
+    int ok = outer.count == 1 && outer.index == 0 && inner.count == 1 && inner.index == 0;
+    if (ok) {
+        memcpy(h->outer, outer.state, sizeof h->outer);
+        memcpy(h->inner, inner.state, sizeof h->inner);
+    }
+    secure_wipe(&outer, sizeof outer);
+    secure_wipe(&inner, sizeof inner);
     secure_wipe(&st, sizeof st);
     secure_wipe(kc, sizeof kc);
-    return 0;
+    return ok ? 0 : -1;
+}
+
+/* The sha1_ctx that hashed one block to the chaining value state, with nothing buffered (what
+ * hmac_set_key left; the buffer is not read while index is 0). */
+static void ctx_of(struct sha1_ctx *c, const uint32_t state[_SHA1_DIGEST_LENGTH])
+{
+    memcpy(c->state, state, sizeof c->state);
+    c->count = 1;
+    c->index = 0;
 }
 
 /* The 96-bit checksum over data || data2 (d2len may be 0) with a state from krb_aes_sha1_ck_init
@@ -196,12 +202,17 @@ int krb_aes_sha1_ck_init_folded(struct krb_ck_key *h, int32_t enctype, const uin
 void krb_aes_sha1_ck(const struct krb_ck_key *h, const uint8_t *data, size_t dlen,
                      const uint8_t *data2, size_t d2len, uint8_t out[12])
 {
-    struct sha1_ctx st = h->inner;
+    struct sha1_ctx outer, inner, st;
+    ctx_of(&inner, h->inner);
+    st = inner;
     hmac_update(&st, &nettle_sha1, dlen, data);
     if (d2len)
         hmac_update(&st, &nettle_sha1, d2len, data2);
-    hmac_digest(&h->outer, &h->inner, &st, &nettle_sha1, 12, out);
+    ctx_of(&outer, h->outer);
+    hmac_digest(&outer, &inner, &st, &nettle_sha1, 12, out);
     secure_wipe(&st, sizeof st);
+    secure_wipe(&outer, offsetof(struct sha1_ctx, block));
+    secure_wipe(&inner, offsetof(struct sha1_ctx, block));
 }
 
 /* Whether h gives libkrb5's checksum (type, key k, usage) over a fixed input of 100 bytes (two
@@ -238,20 +249,18 @@ static const struct krb_ck_key *fast_state(krb5_context ctx, krb_cap *cap, const
     if (checked < 0)
         return NULL;
     struct krb_keyx *x = krb_keyv_x(k);
-    struct krb_fast_ck **slot = NULL;
+    struct krb_fast_ck *s = NULL;
     for (size_t i = 0; i < G_N_ELEMENTS(x->s); i++) {
-        if (x->s[i] && x->s[i]->usage == usage) {
-            slot = &x->s[i];
+        if (x->s[i].state && x->s[i].usage == usage) {
+            s = &x->s[i];
             break;
         }
-        if (!x->s[i] && !slot)
-            slot = &x->s[i];
+        if (!x->s[i].state && !s)
+            s = &x->s[i];
     }
-    if (!slot)
+    if (!s)
         return NULL; /* a third usage: libkrb5 */
-    struct krb_fast_ck *s = *slot;
-    if (!s) {
-        s = *slot = g_new0(struct krb_fast_ck, 1);
+    if (!s->state) {
         s->usage = usage;
         s->state = -1;
         if (krb_aes_sha1_ck_init_folded(&s->h, k->enctype, k->val, k->len,

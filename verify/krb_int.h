@@ -21,28 +21,35 @@
  * length-checked by krb_key_fits before it is kept. */
 #define KRB_KEY_MAX 32
 
-/* nettle's HMAC-SHA1 key state of one checksum key (krb_fast.c): the outer and inner contexts
- * hmac_set_key makes (the message state is made per message as a copy of inner). */
+/* nettle's HMAC-SHA1 key state of one checksum key (krb_fast.c), kept compact: the chaining
+ * values (struct sha1_ctx's public field state) of the outer and inner contexts hmac_set_key
+ * makes. After hmac_set_key each of them has hashed exactly one block (count 1, index 0, nothing
+ * buffered), which krb_aes_sha1_ck_init checks, so the full contexts are re-made from these alone
+ * for each message (20 bytes each instead of sizeof (struct sha1_ctx), 104). */
 struct krb_ck_key {
-    struct sha1_ctx outer;
-    struct sha1_ctx inner;
+    uint32_t outer[_SHA1_DIGEST_LENGTH];
+    uint32_t inner[_SHA1_DIGEST_LENGTH];
 };
 
-/* One key usage's AES-SHA1 fast path for one key (krb_fast.c). */
-struct krb_fast_ck;
+/* One key usage's AES-SHA1 fast path for one key (krb_fast.c): state 0 unused, 1 ready (h),
+ * -1 libkrb5 only. */
+struct krb_fast_ck {
+    struct krb_ck_key h;
+    krb5_keyusage usage;
+    int8_t state;
+};
 
 /* What a key caches for the MIC checks (issue 10), made on first use (krb_keyv_x) and freed
  * (wiped) with the key: the enctype's mandatory checksum (ck_state 1: ck_type / ck_len known;
  * -1 none), the krb5_key (libkrb5 keeps derived keys inside; made only when the fast path cannot
  * be used) and the fast path's states for RFC 4121's two usages per key (23 acceptor sign, 25
- * initiator sign; any further usage goes to libkrb5), each allocated when its usage is first
- * used. */
+ * initiator sign; any further usage goes to libkrb5), in place (one allocation per key). */
 struct krb_keyx {
     krb5_key kk;
     krb5_cksumtype ck_type;
     int8_t ck_state;
     uint8_t ck_len;
-    struct krb_fast_ck *s[2];
+    struct krb_fast_ck s[2];
 };
 
 /* A key owned by the SA, copied out of krb5 structures so that freeing needs no context. */
