@@ -245,6 +245,8 @@ static const struct krb_ck_key *fast_state(krb5_context ctx, krb_cap *cap, const
     if ((k->enctype != ENCTYPE_AES128_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES128) &&
         (k->enctype != ENCTYPE_AES256_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES256))
         return NULL;
+    if (usage < 0 || usage > 255)
+        return NULL; /* not one of RFC 4121's: libkrb5 */
     int checked = krb_cap_fast_checked(cap, k->enctype, usage);
     if (checked < 0)
         return NULL;
@@ -261,7 +263,7 @@ static const struct krb_ck_key *fast_state(krb5_context ctx, krb_cap *cap, const
     if (!s)
         return NULL; /* a third usage: libkrb5 */
     if (!s->state) {
-        s->usage = usage;
+        s->usage = (uint8_t)usage;
         s->state = -1;
         if (krb_aes_sha1_ck_init_folded(&s->h, k->enctype, k->val, k->len,
                                         krb_cap_ck_fold(cap, usage)) == 0) {

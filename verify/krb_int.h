@@ -32,10 +32,10 @@ struct krb_ck_key {
 };
 
 /* One key usage's AES-SHA1 fast path for one key (krb_fast.c): state 0 unused, 1 ready (h),
- * -1 libkrb5 only. */
+ * -1 libkrb5 only. Usages above 255 (none of RFC 4121's) always go to libkrb5. */
 struct krb_fast_ck {
     struct krb_ck_key h;
-    krb5_keyusage usage;
+    uint8_t usage;
     int8_t state;
 };
 
@@ -116,7 +116,8 @@ typedef struct {
     uint8_t nokey_unsupported; /* ... because an enctype is not supported */
     uint8_t verified_src; /* which key last verified a signature: a krb_src + 1 for the SA's own
                              keys, 0 none, KRB_VERIFIED_COPY for verified_copy */
-    uint8_t own_cap;     /* cap is this SA's own (made without a per-capture state) */
+    uint8_t own_cap : 1; /* cap is this SA's own (made without a per-capture state) */
+    uint8_t stale : 1;   /* the per-message caches below are stale */
     uint8_t cc_made;     /* bit s: the candidates of slot s are in cc / cc_n (see below) */
     int32_t tkt_enctype;
     uint32_t tkt_kvno;
@@ -132,14 +133,11 @@ typedef struct {
     krb_cap *cap;        /* per-capture state (owned when own_cap) */
 
     /* Per-message caches (issue 10): what verify would otherwise compute or format for every
-     * message. They are valid while epoch equals cache_epoch; epoch changes with anything the
-     * candidates or the texts depend on (every handshake token, the key-log cache, proven). Texts
+     * message. They are valid while stale is clear; stale is set by anything the candidates or
+     * the texts depend on (every handshake token, the key-log cache, proven). Texts
      * are interned in the per-capture cap (shared by SAs, freed with it) and named by their id
      * there (0: none). Candidate slots: RFC 4121 without / with AcceptorSubkey, RFC 4757. */
-    uint64_t epoch;
-    uint64_t cache_epoch;
-    uint64_t bad_key;              /* the INVALID / NO_KEY text after keys did not match: for */
-    uint32_t bad_txt, bad_note_txt; /* which candidates, the text and its note */
+    uint32_t bad_txt, bad_note_txt; /* the INVALID / NO_KEY text after keys did not match and */
     uint32_t cc_miss[2];           /* what krb_cands_cfx said is missing */
     uint32_t ok_txt[6];            /* the VALID text before its SND_SEQ, per slot and sender */
     uint8_t ok_i[6];               /* candidate index of ok_txt + 1 */
@@ -147,6 +145,7 @@ typedef struct {
     uint8_t cc_n[3];
     uint8_t cc_dropped[3];
     uint8_t cc[3][8];              /* krb_src | 0x80 when authoritative (8: KRB_CANDS_MAX) */
+    uint16_t bad_key;              /* for which candidates bad_txt is (see no_match) */
     ks_keylog_memo kl_memo;        /* the key-log lookup, kept until the key log changes */
 } krb_sa;
 

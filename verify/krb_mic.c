@@ -99,9 +99,9 @@ const uint8_t *krb_cap_ck_fold(krb_cap *cap, krb5_keyusage usage)
 /* Forgets the caches when the SA changed since they were made. */
 static void caches_fresh(krb_sa *sa)
 {
-    if (sa->cache_epoch == sa->epoch)
+    if (!sa->stale)
         return;
-    sa->cache_epoch = sa->epoch;
+    sa->stale = 0;
     sa->cc_made = 0;
     memset(sa->ok_i, 0, sizeof sa->ok_i);
     memset(sa->ok_txt, 0, sizeof sa->ok_txt);
@@ -116,7 +116,7 @@ typedef struct {
 } cands_view;
 
 /* The candidates of slot (0, 1: RFC 4121 without / with AcceptorSubkey; 2: RFC 4757), made once
- * per epoch; miss (slot 0, 1) is what krb_cands_cfx appended ("" for slot 2). */
+ * while the caches are fresh; miss (slot 0, 1) is what krb_cands_cfx appended ("" for slot 2). */
 static void cands_cached(krb_sa *sa, int slot, cands_view *v)
 {
     caches_fresh(sa);
@@ -335,22 +335,23 @@ static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char
                                 size_t cklen, const char *miss, note_list *notes);
 
 /* no_match, the text kept per SA when keys were tried (it then depends only on the candidates,
- * i.e. slot and epoch, and on which of them did not match). The labelled candidates are made
+ * i.e. slot and the caches' freshness, and on which of them did not match). The labelled candidates are made
  * only when a text is made. */
 static sig_verdict no_match(krb_sa *sa, int slot, const char *opaque, const char *fmt_name,
                             const cands_view *cv, const chk_res *res, size_t want_len,
                             size_t cklen, const char *miss, note_list *notes)
 {
-    uint64_t nomatch = 0;
+    uint16_t nomatch = 0; /* cv->n <= KRB_CANDS_MAX (8) */
     for (size_t i = 0; i < cv->n; i++)
         if (res[i] == CHK_NOMATCH)
-            nomatch |= (uint64_t)1 << i;
+            nomatch |= (uint16_t)(1u << i);
     krb_cands cs;
     if (!nomatch) {
         cands_labelled(sa, slot, &cs);
         return no_match_fmt(sa, opaque, fmt_name, &cs, res, want_len, cklen, miss, notes);
     }
-    uint64_t key = nomatch << 2 | (uint64_t)slot;
+    G_STATIC_ASSERT(KRB_CANDS_MAX + 2 <= 16);
+    uint16_t key = (uint16_t)(nomatch << 2 | (unsigned)slot);
     caches_fresh(sa);
     if (!sa->bad_txt || sa->bad_key != key) {
         /* made once: the note it adds, if any, is "Kerberos: <why>" with severity warning */

@@ -70,7 +70,7 @@ void krb_inner_clear(krb_inner *in)
 
 void krb_sa_changed(krb_sa *sa)
 {
-    sa->epoch++;
+    sa->stale = 1;
 }
 
 static const krb_kl kl_none;
