@@ -146,7 +146,8 @@ typedef struct {
     uint8_t cc_dropped[3];
     uint8_t cc[3][8];              /* krb_src | 0x80 when authoritative (8: KRB_CANDS_MAX) */
     uint16_t bad_key;              /* for which candidates bad_txt is (see no_match) */
-    ks_keylog_memo kl_memo;        /* the key-log lookup, kept until the key log changes */
+    ks_keylog_memo *kl_memo;       /* the key-log lookup, kept until the key log changes; made
+                                      only once the key log has a KERBEROS line (see kl_line) */
 } krb_sa;
 
 #define KRB_VERIFIED_COPY 0xff

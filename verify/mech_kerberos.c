@@ -225,7 +225,10 @@ static void krb_sa_free(void *st)
     verified_clear(sa);
     krb_encpart_clear(&sa->aprep_enc);
     g_free(sa->bad_token_why);
-    keystore_keylog_memo_clear(&sa->kl_memo);
+    if (sa->kl_memo) {
+        keystore_keylog_memo_clear(sa->kl_memo);
+        g_free(sa->kl_memo);
+    }
     if (sa->own_cap)
         krb_cap_free(sa->cap);
     g_free(sa);
@@ -300,6 +303,20 @@ static void krb_on_token(void *st, mssipae_dir dir, const uint8_t *tok, size_t l
         krb_on_krberror(sa, msg, msglen, ks, notes);
 }
 
+/* The key-log line for the SA's opaque, or NULL. Without a KERBEROS line in the key log (or
+ * without a key log) every lookup answers NULL, so no memo is made for it (issue 10: the memo and
+ * its copy of the opaque were 72 bytes per SA); the listing looks at the key-log file as a lookup
+ * does. */
+static const keylog_entry *kl_line(krb_sa *sa, keystore *ks, const char *opaque)
+{
+    const char *const *ids;
+    if (!opaque || keystore_keylog_ids_view(ks, KEYLOG_KERBEROS, &ids) == 0)
+        return NULL;
+    if (!sa->kl_memo)
+        sa->kl_memo = g_new0(ks_keylog_memo, 1);
+    return keystore_keylog_find_memo(ks, KEYLOG_KERBEROS, opaque, sa->kl_memo);
+}
+
 /* Tells the token format by its first bytes (ms-sipae.md 7) and checks it with every key the SA
  * or the key log offers. */
 static sig_verdict krb_verify(void *st, keystore *ks, const char *opaque, mssipae_dir dir,
@@ -348,7 +365,7 @@ static sig_verdict krb_verify(void *st, keystore *ks, const char *opaque, mssipa
     }
     if (!ctx)
         return verdict_make(SIG_NO_KEY, "libkrb5 context unavailable");
-    krb_kl_refresh(sa, ctx, opaque ? keystore_keylog_find_memo(ks, KEYLOG_KERBEROS, opaque, &sa->kl_memo) : NULL);
+    krb_kl_refresh(sa, ctx, kl_line(sa, ks, opaque));
     if (cfx)
         return krb_verify_cfx(sa, ctx, opaque, dir, buf, buflen, sig, siglen, notes);
     return krb_verify_rc4(sa, ctx, opaque, dir, buf, buflen, rc4hdr, notes);
