@@ -26,6 +26,15 @@ struct krb_cap {
     } fold[4];
     size_t nfold;
     uint8_t fold_tmp[16]; /* for usages beyond fold */
+    /* VALID texts (ok_text) of the handshake's own keys, shared by the SAs: the text of text slot
+     * tslot for a candidate of source src <= KRB_SRC_APREP_SUBKEY depends on nothing else but
+     * the key's enctype and (the session key's label) auth_ok */
+    struct {
+        uint32_t txt;
+        int32_t enctype;
+        uint8_t tslot, src, auth_ok;
+    } okc[16];
+    size_t nokc;
 };
 
 krb_cap *krb_cap_new(void)
@@ -440,20 +449,46 @@ static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char
     return v;
 }
 
-/* The VALID text before its SND_SEQ for candidate i of slot, sent by acceptor, kept per SA in
- * ok_txt[tslot] (fmt: "... verified with %s, key usage %d (sent by the %s), SND_SEQ "). */
-static const char *ok_text(krb_sa *sa, int slot, int tslot, size_t i, const char *fmt,
-                           int usage, int acceptor)
+/* The VALID text before its SND_SEQ for candidate i (of source src) of slot, sent by acceptor,
+ * kept per SA in ok_txt[tslot] (fmt: "... verified with %s, key usage %d (sent by the %s),
+ * SND_SEQ "; tslot tells slot, fmt, usage and acceptor). For the handshake's own keys the text is
+ * also kept per capture (okc), as its label depends only on src, the enctype and auth_ok (see
+ * krb_cands_cfx / krb_cands_rc4): a new SA does not label its candidates again. */
+static const char *ok_text(krb_sa *sa, int slot, int tslot, size_t i, krb_src src,
+                           const char *fmt, int usage, int acceptor)
 {
     caches_fresh(sa);
     if (sa->ok_txt[tslot] && sa->ok_i[tslot] == i + 1)
         return krb_cap_text(sa->cap, sa->ok_txt[tslot]);
-    krb_cands cs;
-    cands_labelled(sa, slot, &cs);
-    sa->ok_txt[tslot] = krb_cap_intern(sa->cap, g_strdup_printf(fmt, i < cs.n ? cs.c[i].label : "",
-                                                                usage, who(acceptor)));
+    krb_cap *cap = sa->cap;
+    int shared = src <= KRB_SRC_APREP_SUBKEY;
+    int32_t enctype = krb_src_key(sa, src)->enctype;
+    uint8_t auth_ok = sa->auth_ok ? 1 : 0;
+    uint32_t id = 0;
+    for (size_t j = 0; shared && j < cap->nokc; j++)
+        if (cap->okc[j].tslot == tslot && cap->okc[j].src == src &&
+            cap->okc[j].enctype == enctype && cap->okc[j].auth_ok == auth_ok) {
+            id = cap->okc[j].txt;
+            break;
+        }
+    if (!id) {
+        krb_cands cs;
+        cands_labelled(sa, slot, &cs);
+        id = krb_cap_intern(cap, g_strdup_printf(fmt, i < cs.n ? cs.c[i].label : "", usage,
+                                                 who(acceptor)));
+        /* only when the labelled list agrees (it always does for these sources) */
+        if (shared && i < cs.n && cs.c[i].src == src && cap->nokc < G_N_ELEMENTS(cap->okc)) {
+            cap->okc[cap->nokc].txt = id;
+            cap->okc[cap->nokc].enctype = enctype;
+            cap->okc[cap->nokc].tslot = (uint8_t)tslot;
+            cap->okc[cap->nokc].src = (uint8_t)src;
+            cap->okc[cap->nokc].auth_ok = auth_ok;
+            cap->nokc++;
+        }
+    }
+    sa->ok_txt[tslot] = id;
     sa->ok_i[tslot] = (uint8_t)(i + 1);
-    return krb_cap_text(sa->cap, sa->ok_txt[tslot]);
+    return krb_cap_text(cap, id);
 }
 
 /* RFC 4121 4.2.6.1 MIC token: 04 04 | Flags | FF x5 | SND_SEQ (8) | SGN_CKSUM. */
@@ -514,7 +549,7 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
         } else {
             /* "RFC 4121 MIC verified with %s, key usage %d (sent by the %s), SND_SEQ %s", the
              * part before SND_SEQ kept per SA (candidate, sender) */
-            const char *t = ok_text(sa, acc_subkey, acc_subkey * 2 + acceptor, i,
+            const char *t = ok_text(sa, acc_subkey, acc_subkey * 2 + acceptor, i, src,
                                     "RFC 4121 MIC verified with %s, key usage %d (sent by the "
                                     "%s), SND_SEQ ", (int)usage, acceptor);
             v.status = SIG_VALID;
@@ -601,7 +636,7 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
              * sequence number is visible, and hand it to the tracker, which watches it */
             /* "RFC 4757 MIC verified with %s, key usage 15 (sent by the %s), SND_SEQ 0x%08x
              * (not covered by the checksum)", the part before SND_SEQ kept per SA */
-            const char *t = ok_text(sa, 2, 4 + acceptor, i, "RFC 4757 MIC verified with %s, key "
+            const char *t = ok_text(sa, 2, 4 + acceptor, i, src, "RFC 4757 MIC verified with %s, key "
                                     "usage %d (sent by the %s), SND_SEQ ", 15, acceptor);
             v.status = SIG_VALID;
             v.why = text_with_seq(t, 0, 0, seq, " (not covered by the checksum)");
