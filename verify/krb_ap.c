@@ -296,19 +296,27 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
         }
     }
 
-    GString *s = g_string_new(NULL);
-    g_string_printf(s, "Kerberos AP-REQ for %s: ticket %s kvno %u", service,
-                    krb_etype_name(sa->tkt_enctype, eb2, sizeof eb2), sa->tkt_kvno);
-    if (sa->client)
-        g_string_append_printf(s, "; client %s", sa->client);
-    if (sa->session.len)
-        g_string_append_printf(s, "; session key %s",
-                               krb_etype_name(sa->session.enctype, eb3, sizeof eb3));
+    /* "Kerberos AP-REQ for %s: ticket %s kvno %u" ...: the plain strings appended as they are
+     * (one printf per AP-REQ less; issue 10) */
+    GString *s = g_string_sized_new(256);
+    g_string_append(s, "Kerberos AP-REQ for ");
+    g_string_append(s, service);
+    g_string_append(s, ": ticket ");
+    g_string_append(s, krb_etype_name(sa->tkt_enctype, eb2, sizeof eb2));
+    g_string_append_printf(s, " kvno %u", sa->tkt_kvno);
+    if (sa->client) {
+        g_string_append(s, "; client ");
+        g_string_append(s, sa->client);
+    }
+    if (sa->session.len) {
+        g_string_append(s, "; session key ");
+        g_string_append(s, krb_etype_name(sa->session.enctype, eb3, sizeof eb3));
+    }
     if (sa->auth_ok) {
-        g_string_append_printf(s, "; authenticator subkey %s",
-                               sa->auth.subkey.len
-                                   ? krb_etype_name(sa->auth.subkey.enctype, eb3, sizeof eb3)
-                                   : "none");
+        g_string_append(s, "; authenticator subkey ");
+        g_string_append(s, sa->auth.subkey.len
+                               ? krb_etype_name(sa->auth.subkey.enctype, eb3, sizeof eb3)
+                               : "none");
         if (sa->auth.have_seq)
             g_string_append_printf(s, ", seq-number 0x%08x", sa->auth.seq);
         if (sa->auth.have_gss_flags) {
@@ -317,7 +325,7 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
             g_string_append_printf(s, "; GSS flags 0x%x (%s)", sa->auth.gss_flags, fn);
         }
     }
-    note_add(notes, NOTE_TOKEN, NOTE_SEV_CHAT, "%s", s->str);
+    note_add_text(notes, NOTE_TOKEN, NOTE_SEV_CHAT, s->str);
     g_string_free(s, TRUE);
     g_free(service); /* only this AP-REQ's texts name it */
 

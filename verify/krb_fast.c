@@ -202,17 +202,17 @@ static void ctx_of(struct sha1_ctx *c, const uint32_t state[_SHA1_DIGEST_LENGTH]
 void krb_aes_sha1_ck(const struct krb_ck_key *h, const uint8_t *data, size_t dlen,
                      const uint8_t *data2, size_t d2len, uint8_t out[12])
 {
-    struct sha1_ctx outer, inner, st;
-    ctx_of(&inner, h->inner);
-    st = inner;
-    hmac_update(&st, &nettle_sha1, dlen, data);
+    struct {
+        struct sha1_ctx outer, inner, st;
+    } c; /* wiped at once */
+    ctx_of(&c.inner, h->inner);
+    c.st = c.inner;
+    hmac_update(&c.st, &nettle_sha1, dlen, data);
     if (d2len)
-        hmac_update(&st, &nettle_sha1, d2len, data2);
-    ctx_of(&outer, h->outer);
-    hmac_digest(&outer, &inner, &st, &nettle_sha1, 12, out);
-    secure_wipe(&st, sizeof st);
-    secure_wipe(&outer, offsetof(struct sha1_ctx, block));
-    secure_wipe(&inner, offsetof(struct sha1_ctx, block));
+        hmac_update(&c.st, &nettle_sha1, d2len, data2);
+    ctx_of(&c.outer, h->outer);
+    hmac_digest(&c.outer, &c.inner, &c.st, &nettle_sha1, 12, out);
+    secure_wipe(&c, sizeof c);
 }
 
 /* Whether h gives libkrb5's checksum (type, key k, usage) over a fixed input of 100 bytes (two

@@ -164,10 +164,10 @@ static void cands_labelled(const krb_sa *sa, int slot, krb_cands *cs)
 /* prefix || "0x" || hex8(hi) when have_hi || hex8(lo) || suffix: the printf "0x%08x%08x" /
  * "0x%08x" of the texts, without a printf. */
 static char *text_with_seq(const char *prefix, int have_hi, uint32_t hi, uint32_t lo,
-                           const char *suffix)
+                           const char *suffix, size_t sl)
 {
     static const char hx[] = "0123456789abcdef";
-    size_t pl = strlen(prefix), sl = strlen(suffix);
+    size_t pl = strlen(prefix);
     char *out = g_malloc(pl + 2 + 16 + sl + 1), *p = out;
     memcpy(p, prefix, pl);
     p += pl;
@@ -553,7 +553,7 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
                                     "RFC 4121 MIC verified with %s, key usage %d (sent by the "
                                     "%s), SND_SEQ ", (int)usage, acceptor);
             v.status = SIG_VALID;
-            v.why = text_with_seq(t, seq_hi != 0, seq_hi, seq_lo, "");
+            v.why = text_with_seq(t, seq_hi != 0, seq_hi, seq_lo, "", 0);
             krb_remember_verified(sa, src, k);
         }
     }
@@ -639,7 +639,8 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
             const char *t = ok_text(sa, 2, 4 + acceptor, i, src, "RFC 4757 MIC verified with %s, key "
                                     "usage %d (sent by the %s), SND_SEQ ", 15, acceptor);
             v.status = SIG_VALID;
-            v.why = text_with_seq(t, 0, 0, seq, " (not covered by the checksum)");
+            static const char nc[] = " (not covered by the checksum)";
+            v.why = text_with_seq(t, 0, 0, seq, nc, sizeof nc - 1);
             v.has_unprotected_seq = 1;
             v.unprotected_seq = seq;
             krb_remember_verified(sa, src, k);
