@@ -158,8 +158,9 @@ void krb_token_bad(krb_sa *sa, note_list *notes, note_kind kind, const char *wha
 {
     note_add(notes, kind, kind == NOTE_UNSUPPORTED ? NOTE_SEV_NOTE : NOTE_SEV_WARN,
              "Kerberos %s: %s", what, why);
-    g_free(sa->bad_token_why);
-    sa->bad_token_why = g_strdup_printf("%s: %s", what, why);
+    krb_sa_rare *r = krb_rare(sa);
+    g_free(r->bad_token_why);
+    r->bad_token_why = g_strdup_printf("%s: %s", what, why);
     g_free(why);
 }
 
@@ -236,8 +237,10 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
         note_add(notes, NOTE_TOKEN, NOTE_SEV_WARN,
                  "Kerberos: a second AP-REQ on this SA; its keys replace the first one's");
     krb_apreq_clear(sa);
-    g_free(sa->bad_token_why);
-    sa->bad_token_why = NULL;
+    if (sa->rare) {
+        g_free(sa->rare->bad_token_why);
+        sa->rare->bad_token_why = NULL;
+    }
     sa->apreq_seen = 1;
 
     char *svc = NULL;
@@ -256,17 +259,19 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
 
     char eb2[64], eb3[64];
     krb_keytab_open_ticket(sa, ctx, ks, ticket, service, notes);
-    if (sa->nokey_why)
+    if (krb_sa_nokey_why(sa))
         note_add(notes, sa->nokey_unsupported ? NOTE_UNSUPPORTED : NOTE_NO_KEY, NOTE_SEV_WARN,
-                 "Kerberos AP-REQ: %s", sa->nokey_why);
+                 "Kerberos AP-REQ: %s", krb_sa_nokey_why(sa));
 
     if (ticket->enc_part2 && ticket->enc_part2->session) {
         const krb5_keyblock *s = ticket->enc_part2->session;
         char *why = NULL;
         if (krb_key_fits(ctx, s->enctype, s->length, &why) < 0) {
-            sa->nokey_why = g_strdup_printf("ticket session key: %s", why);
+            g_free(krb_rare(sa)->nokey_why); /* NULL: the keytab decrypted the ticket */
+            sa->rare->nokey_why = g_strdup_printf("ticket session key: %s", why);
             sa->nokey_unsupported = 1;
-            note_add(notes, NOTE_UNSUPPORTED, NOTE_SEV_WARN, "Kerberos AP-REQ: %s", sa->nokey_why);
+            note_add(notes, NOTE_UNSUPPORTED, NOTE_SEV_WARN, "Kerberos AP-REQ: %s",
+                     sa->rare->nokey_why);
             g_free(why);
         } else {
             krb_keyv_set(&sa->session, s->enctype, s->contents, s->length);

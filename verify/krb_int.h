@@ -103,6 +103,18 @@ typedef struct {
     uint8_t proven;    /* the key-log key verified a signature of this SA: it is the signing key */
 } krb_kl;
 
+/* What few SAs need (issue 10: kept out of krb_sa, which every SA has): texts of a handshake
+ * that gave no key, a copy of a verifying key whose source may change, the key-log cache and the
+ * key-log lookup memo. Allocated when one of them is first set (krb_rare), freed with the SA. */
+typedef struct {
+    char *nokey_why;     /* why the handshake gave no key (g_malloc'd), NULL otherwise */
+    char *bad_token_why; /* the last handshake token that could not be parsed, or NULL */
+    krb_keyv *verified_copy; /* a copy of the key that last verified, when its source may change */
+    krb_kl *kl;          /* key-log cache, NULL without a line */
+    ks_keylog_memo memo; /* the key-log lookup, kept until the key log changes; used only once
+                            the key log has a KERBEROS line (see kl_line) */
+} krb_sa_rare;
+
 /* Per-capture state of the mechanism (mech_ops.cap_new), shared by its SAs: texts interned once
  * for every SA, and which AES-SHA1 fast-path states were checked against libkrb5. */
 typedef struct krb_cap krb_cap;
@@ -126,10 +138,7 @@ typedef struct {
     krb_inner auth;
     krb_inner aprep;
     krb_encpart auth_enc, aprep_enc;
-    char *nokey_why;     /* why the handshake gave no key (g_malloc'd), NULL otherwise */
-    char *bad_token_why; /* the last handshake token that could not be parsed, or NULL */
-    krb_kl *kl;          /* key-log cache, NULL without a line */
-    krb_keyv *verified_copy; /* a copy of the key that last verified, when its source may change */
+    krb_sa_rare *rare;   /* see krb_sa_rare; NULL until needed */
     krb_cap *cap;        /* per-capture state (owned when own_cap) */
 
     /* Per-message caches (issue 10): what verify would otherwise compute or format for every
@@ -146,11 +155,30 @@ typedef struct {
     uint8_t cc_dropped[3];
     uint8_t cc[3][8];              /* krb_src | 0x80 when authoritative (8: KRB_CANDS_MAX) */
     uint16_t bad_key;              /* for which candidates bad_txt is (see no_match) */
-    ks_keylog_memo *kl_memo;       /* the key-log lookup, kept until the key log changes; made
-                                      only once the key log has a KERBEROS line (see kl_line) */
 } krb_sa;
 
 #define KRB_VERIFIED_COPY 0xff
+
+/* The SA's rare part, made when first needed (for writing). */
+static inline krb_sa_rare *krb_rare(krb_sa *sa)
+{
+    if (!sa->rare)
+        sa->rare = g_new0(krb_sa_rare, 1);
+    return sa->rare;
+}
+/* Its fields for reading (NULL when the part was never made). */
+static inline const char *krb_sa_nokey_why(const krb_sa *sa)
+{
+    return sa->rare ? sa->rare->nokey_why : NULL;
+}
+static inline const char *krb_sa_bad_token_why(const krb_sa *sa)
+{
+    return sa->rare ? sa->rare->bad_token_why : NULL;
+}
+static inline krb_kl *krb_sa_klp(const krb_sa *sa)
+{
+    return sa->rare ? sa->rare->kl : NULL;
+}
 
 /* The key-log cache for reading: sa->kl, or an all-unset one. */
 const krb_kl *krb_sa_kl(const krb_sa *sa);

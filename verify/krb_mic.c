@@ -538,8 +538,8 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
         res[i] = check_cfx(ctx, sa->cap, k, usage, &in, sig + 16, siglen - 16, &want_len);
         if (res[i] != CHK_MATCH)
             continue;
-        if (src == KRB_SRC_KL_KEY && !sa->kl->proven) {
-            sa->kl->proven = 1; /* a checksum match proves the key (a cache, like a derived key) */
+        if (src == KRB_SRC_KL_KEY && !krb_sa_klp(sa)->proven) {
+            krb_sa_klp(sa)->proven = 1; /* a checksum match proves the key (a cache, like a derived key) */
             krb_sa_changed(sa); /* it is now authoritative: candidates and texts change */
         }
         if (acceptor != (dir == DIR_S2C)) {
@@ -607,8 +607,8 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
         res[i] = check_rc4(ctx, k, data, dlen, hdr + 8, hdr + 16, ps);
         if (res[i] != CHK_MATCH)
             continue;
-        if (src == KRB_SRC_KL_KEY && !sa->kl->proven) {
-            sa->kl->proven = 1;
+        if (src == KRB_SRC_KL_KEY && !krb_sa_klp(sa)->proven) {
+            krb_sa_klp(sa)->proven = 1;
             krb_sa_changed(sa);
         }
         uint32_t seq = (uint32_t)ps[0] << 24 | (uint32_t)ps[1] << 16 | (uint32_t)ps[2] << 8 | ps[3];
