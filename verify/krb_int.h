@@ -147,13 +147,11 @@ typedef struct {
      * are interned in the per-capture cap (shared by SAs, freed with it) and named by their id
      * there (0: none). Candidate slots: RFC 4121 without / with AcceptorSubkey, RFC 4757. */
     uint32_t bad_txt, bad_note_txt; /* the INVALID / NO_KEY text after keys did not match and */
-    uint32_t cc_miss[2];           /* what krb_cands_cfx said is missing */
     uint32_t ok_txt[6];            /* the VALID text before its SND_SEQ, per slot and sender */
     uint8_t ok_i[6];               /* candidate index of ok_txt + 1 */
     uint8_t bad_status, bad_note;
     uint8_t cc_n[3];
-    uint8_t cc_dropped[3];
-    uint8_t cc[3][8];              /* krb_src | 0x80 when authoritative (8: KRB_CANDS_MAX) */
+    uint8_t cc[3][KRB_SRC_N];      /* krb_src | 0x80 when authoritative */
     uint16_t bad_key;              /* for which candidates bad_txt is (see no_match) */
 } krb_sa;
 

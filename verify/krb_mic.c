@@ -120,35 +120,44 @@ static void caches_fresh(krb_sa *sa)
 /* The candidates of one token kind, without labels, as the cache keeps them. */
 typedef struct {
     size_t n, dropped;
-    uint8_t c[KRB_CANDS_MAX]; /* krb_src | 0x80 when authoritative */
-    const char *miss;
+    uint8_t c[KRB_SRC_N]; /* krb_src | 0x80 when authoritative */
 } cands_view;
 
+/* Each list adds every source at most once (krb_cands_cfx / krb_cands_rc4), so it holds at most
+ * KRB_SRC_N candidates and never drops one: the cache keeps KRB_SRC_N and no dropped count. */
+G_STATIC_ASSERT(KRB_SRC_N <= KRB_CANDS_MAX);
+
 /* The candidates of slot (0, 1: RFC 4121 without / with AcceptorSubkey; 2: RFC 4757), made once
- * while the caches are fresh; miss (slot 0, 1) is what krb_cands_cfx appended ("" for slot 2). */
+ * while the caches are fresh. What krb_cands_cfx says is missing is made only when a text needs
+ * it (cfx_miss). */
 static void cands_cached(krb_sa *sa, int slot, cands_view *v)
 {
     caches_fresh(sa);
     if (!(sa->cc_made & (1u << slot))) {
         krb_cands cs;
         cs.n = cs.dropped = 0;
-        if (slot < 2) {
-            GString *m = g_string_new(NULL);
-            krb_cands_cfx(sa, slot, &cs, m, 0);
-            sa->cc_miss[slot] = krb_cap_intern(sa->cap, g_string_free(m, FALSE));
-        } else {
+        if (slot < 2)
+            krb_cands_cfx(sa, slot, &cs, NULL, 0);
+        else
             krb_cands_rc4(sa, &cs, 0);
-        }
-        for (size_t i = 0; i < cs.n; i++)
+        for (size_t i = 0; i < cs.n && i < KRB_SRC_N; i++)
             sa->cc[slot][i] = (uint8_t)(cs.c[i].src | (cs.c[i].authoritative ? 0x80 : 0));
-        sa->cc_n[slot] = (uint8_t)cs.n;
-        sa->cc_dropped[slot] = (uint8_t)(cs.dropped > 255 ? 255 : cs.dropped);
+        sa->cc_n[slot] = (uint8_t)(cs.n < KRB_SRC_N ? cs.n : KRB_SRC_N);
         sa->cc_made |= (uint8_t)(1u << slot);
     }
     v->n = sa->cc_n[slot];
-    v->dropped = sa->cc_dropped[slot];
+    v->dropped = 0; /* see above */
     memcpy(v->c, sa->cc[slot], v->n);
-    v->miss = slot < 2 ? krb_cap_text(sa->cap, sa->cc_miss[slot]) : "";
+}
+
+/* What krb_cands_cfx says is missing for slot (0, 1), as the candidates were made (g_malloc'd). */
+static char *cfx_miss(const krb_sa *sa, int slot)
+{
+    krb_cands cs;
+    cs.n = cs.dropped = 0;
+    GString *m = g_string_new(NULL);
+    krb_cands_cfx(sa, slot, &cs, m, 0);
+    return g_string_free(m, FALSE);
 }
 
 /* The same candidates with their labels (for texts: made only when a text is made). */
@@ -563,8 +572,12 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
             note_add(notes, NOTE_TOKEN, NOTE_SEV_WARN, "Kerberos: RFC 4121 MIC with flag "
                      "SentByAcceptor %s is carried in %s", acceptor ? "set" : "clear",
                      hdr_of(dir));
+        /* what is missing is said only when no key was tried (no_match_fmt), i.e. when there
+         * is no candidate; the SA did not change since cands_cached (only a match changes it) */
+        char *miss = cv.n == 0 ? cfx_miss(sa, acc_subkey) : NULL;
         v = no_match(sa, acc_subkey, opaque, "RFC 4121 MIC", &cv, res, want_len, siglen - 16,
-                     cv.miss, notes);
+                     miss ? miss : "", notes);
+        g_free(miss);
     }
     return v;
 }
