@@ -279,7 +279,7 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
         char *cl = NULL;
         if (ticket->enc_part2->client && krb5_unparse_name(ctx, ticket->enc_part2->client,
                                                            &cl) == 0) {
-            sa->client = g_strdup(cl);
+            sa->client = krb_cap_text(sa->cap, krb_cap_intern(sa->cap, g_strdup(cl)));
             krb5_free_unparsed_name(ctx, cl);
         }
     }

@@ -133,7 +133,8 @@ typedef struct {
     uint8_t cc_made;     /* bit s: the candidates of slot s are in cc / cc_n (see below) */
     int32_t tkt_enctype;
     uint32_t tkt_kvno;
-    char *client;        /* client principal from the decrypted ticket, or NULL */
+    const char *client;  /* client principal from the decrypted ticket, or NULL: the capture's
+                            one copy of that name (krb_cap_intern; SAs of one client share it) */
     krb_keyv session;    /* from the keytab-decrypted ticket */
     krb_inner auth;
     krb_inner aprep;

@@ -178,8 +178,7 @@ void krb_apreq_clear(krb_sa *sa)
 {
     verified_clear(sa);
     sa->apreq_seen = 0;
-    g_free(sa->client);
-    sa->client = NULL;
+    sa->client = NULL; /* the capture's copy (cap) */
     sa->tkt_enctype = 0;
     sa->tkt_kvno = 0;
     krb_keyv_clear(&sa->session);

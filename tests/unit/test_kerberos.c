@@ -1190,6 +1190,19 @@ static void test_cfx_missing_and_shared_texts(void **state)
         void *st = K->sa_new(cap);
         note_list *notes = note_list_new();
         K->on_token(st, DIR_C2S, req, n, ks, notes);
+        /* the client name (kept once per capture) as the AP-REQ note gives it */
+        char *cn = K->client_name(st);
+        char *want_cn = tu_value(VALUES, "client");
+        assert_non_null(cn);
+        assert_string_equal(cn, want_cn);
+        g_free(want_cn);
+        char *want_cl = g_strdup_printf("; client %s;", cn);
+        int seen = 0;
+        for (guint j = 0; j < notes->len; j++)
+            seen |= strstr(g_array_index(notes, mssipae_note, j).text, want_cl) != NULL;
+        assert_true(seen);
+        g_free(want_cl);
+        g_free(cn);
         note_list_free(notes);
         for (int rep = 0; rep < 2; rep++) {
             char *why = NULL;
