@@ -148,8 +148,9 @@ typedef struct {
      * are interned in the per-capture cap (shared by SAs, freed with it) and named by their id
      * there (0: none). Candidate slots: RFC 4121 without / with AcceptorSubkey, RFC 4757. */
     uint32_t bad_txt, bad_note_txt; /* the INVALID / NO_KEY text after keys did not match and */
-    uint32_t ok_txt[6];            /* the VALID text before its SND_SEQ, per slot and sender */
-    uint8_t ok_i[6];               /* candidate index of ok_txt + 1 */
+    uint32_t ok_txt[2];            /* the VALID texts before their SND_SEQ last used, for */
+    uint8_t ok_key[2];             /* text slot << 4 | candidate index + 1 (0: none); an SA
+                                      uses one text slot per sender (see ok_text) */
     uint8_t bad_status, bad_note;
     uint8_t cc_n[3];
     uint8_t cc[3][KRB_SRC_N];      /* krb_src | 0x80 when authoritative */

@@ -112,7 +112,7 @@ static void caches_fresh(krb_sa *sa)
         return;
     sa->stale = 0;
     sa->cc_made = 0;
-    memset(sa->ok_i, 0, sizeof sa->ok_i);
+    memset(sa->ok_key, 0, sizeof sa->ok_key);
     memset(sa->ok_txt, 0, sizeof sa->ok_txt);
     sa->bad_txt = sa->bad_note_txt = 0;
 }
@@ -459,7 +459,7 @@ static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char
 }
 
 /* The VALID text before its SND_SEQ for candidate i (of source src) of slot, sent by acceptor,
- * kept per SA in ok_txt[tslot] (fmt: "... verified with %s, key usage %d (sent by the %s),
+ * kept per SA for the two (tslot, i) last used (fmt: "... verified with %s, key usage %d (sent by the %s),
  * SND_SEQ "; tslot tells slot, fmt, usage and acceptor). For the handshake's own keys the text is
  * also kept per capture (okc), as its label depends only on src, the enctype and auth_ok (see
  * krb_cands_cfx / krb_cands_rc4): a new SA does not label its candidates again. */
@@ -467,8 +467,11 @@ static const char *ok_text(krb_sa *sa, int slot, int tslot, size_t i, krb_src sr
                            const char *fmt, int usage, int acceptor)
 {
     caches_fresh(sa);
-    if (sa->ok_txt[tslot] && sa->ok_i[tslot] == i + 1)
-        return krb_cap_text(sa->cap, sa->ok_txt[tslot]);
+    uint8_t key = (uint8_t)(tslot << 4 | (int)(i + 1)); /* tslot < 6, i < KRB_SRC_N */
+    if (sa->ok_key[0] == key)
+        return krb_cap_text(sa->cap, sa->ok_txt[0]);
+    if (sa->ok_key[1] == key)
+        return krb_cap_text(sa->cap, sa->ok_txt[1]);
     krb_cap *cap = sa->cap;
     int shared = src <= KRB_SRC_APREP_SUBKEY;
     int32_t enctype = krb_src_key(sa, src)->enctype;
@@ -495,8 +498,10 @@ static const char *ok_text(krb_sa *sa, int slot, int tslot, size_t i, krb_src sr
             cap->nokc++;
         }
     }
-    sa->ok_txt[tslot] = id;
-    sa->ok_i[tslot] = (uint8_t)(i + 1);
+    sa->ok_txt[1] = sa->ok_txt[0];
+    sa->ok_key[1] = sa->ok_key[0];
+    sa->ok_txt[0] = id;
+    sa->ok_key[0] = key;
     return krb_cap_text(cap, id);
 }
 
