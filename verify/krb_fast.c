@@ -8,11 +8,10 @@
  * HMAC update and digest (hmac_update / hmac_digest) on a copy of that state. AES and HMAC-SHA1
  * are nettle's, used through its public API only.
  *
- * Per key and usage actually used, the state kept is what defines the outer and inner contexts
- * that nettle's hmac_set_key makes: their chaining values (struct sha1_ctx's state), as each has
- * hashed exactly one block with nothing buffered (checked when made). Per message the two
- * contexts are re-made from them and the message state starts as a copy of the inner one, as
- * hmac_set_key makes it. The states sit in the key's caches (no allocation of their own).
+ * Per key and usage actually used, the state kept is the outer and inner contexts that nettle's
+ * hmac_set_key makes, as it made them (its third, the message state, is documented to start as a
+ * copy of the inner one, and is made per message). They sit in the key's caches, which grow by
+ * one state when a usage is first used (no allocation of their own).
  *
  * Safety: the first time a state is made for an enctype and usage in a capture, it must give
  * libkrb5's checksum (krb5_c_make_checksum) over a fixed input; if it does not, or for any other
@@ -33,7 +32,7 @@ void krb_keyx_free(struct krb_keyx *x)
         return;
     if (x->kk)
         krb5_k_free_key(NULL, x->kk); /* zaps the key and its derived keys; needs no context */
-    secure_wipe(x, sizeof *x); /* and the fast-path states in it */
+    secure_wipe(x, sizeof *x + x->ns * sizeof x->h[0]); /* and the fast-path states in it */
     g_free(x);
 }
 
@@ -43,6 +42,20 @@ struct krb_keyx *krb_keyv_x(const krb_keyv *ck)
     if (!k->x)
         k->x = g_new0(struct krb_keyx, 1);
     return k->x;
+}
+
+/* k's caches with room for one more fast-path state (h[ns], zeroed): a new allocation, the old one
+ * wiped and freed (realloc could leave the states it moved behind). */
+static struct krb_keyx *keyx_grow(const krb_keyv *ck)
+{
+    krb_keyv *k = (krb_keyv *)ck; /* cache only */
+    struct krb_keyx *old = krb_keyv_x(k);
+    size_t had = sizeof *old + old->ns * sizeof old->h[0];
+    struct krb_keyx *x = g_malloc0(had + sizeof x->h[0]);
+    memcpy(x, old, had);
+    secure_wipe(old, had);
+    g_free(old);
+    return k->x = x;
 }
 
 krb5_key krb_keyv_kkey(krb5_context ctx, const krb_keyv *k)
@@ -171,29 +184,11 @@ int krb_aes_sha1_ck_init_folded(struct krb_ck_key *h, int32_t enctype, const uin
     uint8_t kc[32];
     if (aes_dk_folded(key, keylen, fold, kc) != 0)
         return -1;
-    struct sha1_ctx outer, inner, st; /* st: the message state, made per message instead */
-    hmac_set_key(&outer, &inner, &st, &nettle_sha1, keylen, kc);
-    /* each context hashed one block (the padded key) and buffers nothing: its chaining value
-     * alone defines it (see ctx_of) */
-    int ok = outer.count == 1 && outer.index == 0 && inner.count == 1 && inner.index == 0;
-    if (ok) {
-        memcpy(h->outer, outer.state, sizeof h->outer);
-        memcpy(h->inner, inner.state, sizeof h->inner);
-    }
-    secure_wipe(&outer, sizeof outer);
-    secure_wipe(&inner, sizeof inner);
+    struct sha1_ctx st; /* the message state hmac_set_key also makes: made per message instead */
+    hmac_set_key(&h->outer, &h->inner, &st, &nettle_sha1, keylen, kc);
     secure_wipe(&st, sizeof st);
     secure_wipe(kc, sizeof kc);
-    return ok ? 0 : -1;
-}
-
-/* The sha1_ctx that hashed one block to the chaining value state, with nothing buffered (what
- * hmac_set_key left; the buffer is not read while index is 0). */
-static void ctx_of(struct sha1_ctx *c, const uint32_t state[_SHA1_DIGEST_LENGTH])
-{
-    memcpy(c->state, state, sizeof c->state);
-    c->count = 1;
-    c->index = 0;
+    return 0;
 }
 
 /* The 96-bit checksum over data || data2 (d2len may be 0) with a state from krb_aes_sha1_ck_init
@@ -202,17 +197,12 @@ static void ctx_of(struct sha1_ctx *c, const uint32_t state[_SHA1_DIGEST_LENGTH]
 void krb_aes_sha1_ck(const struct krb_ck_key *h, const uint8_t *data, size_t dlen,
                      const uint8_t *data2, size_t d2len, uint8_t out[12])
 {
-    struct {
-        struct sha1_ctx outer, inner, st;
-    } c; /* wiped at once */
-    ctx_of(&c.inner, h->inner);
-    c.st = c.inner;
-    hmac_update(&c.st, &nettle_sha1, dlen, data);
+    struct sha1_ctx st = h->inner;
+    hmac_update(&st, &nettle_sha1, dlen, data);
     if (d2len)
-        hmac_update(&c.st, &nettle_sha1, d2len, data2);
-    ctx_of(&c.outer, h->outer);
-    hmac_digest(&c.outer, &c.inner, &c.st, &nettle_sha1, 12, out);
-    secure_wipe(&c, sizeof c);
+        hmac_update(&st, &nettle_sha1, d2len, data2);
+    hmac_digest(&h->outer, &h->inner, &st, &nettle_sha1, 12, out);
+    secure_wipe(&st, sizeof st);
 }
 
 /* Whether h gives libkrb5's checksum (type, key k, usage) over a fixed input of 100 bytes (two
@@ -251,34 +241,31 @@ static const struct krb_ck_key *fast_state(krb5_context ctx, krb_cap *cap, const
     if (checked < 0)
         return NULL;
     struct krb_keyx *x = krb_keyv_x(k);
-    struct krb_fast_ck *s = NULL;
-    for (size_t i = 0; i < G_N_ELEMENTS(x->s); i++) {
-        if (x->s[i].state && x->s[i].usage == usage) {
-            s = &x->s[i];
-            break;
-        }
-        if (!x->s[i].state && !s)
-            s = &x->s[i];
+    for (size_t i = 0; i < x->ns; i++) {
+        if (x->s[i].usage == usage)
+            return x->s[i].state > 0 ? &x->h[i] : NULL;
     }
-    if (!s)
+    if (x->ns == G_N_ELEMENTS(x->s))
         return NULL; /* a third usage: libkrb5 */
-    if (!s->state) {
-        s->usage = (uint8_t)usage;
-        s->state = -1;
-        if (krb_aes_sha1_ck_init_folded(&s->h, k->enctype, k->val, k->len,
-                                        krb_cap_ck_fold(cap, usage)) == 0) {
-            s->state = 1;
-            if (!checked) {
-                int ok = cross_check(ctx, k, type, usage, &s->h);
-                krb_cap_fast_set(cap, k->enctype, usage, ok ? 1 : -1);
-                if (!ok)
-                    s->state = -1;
-            }
+    x = keyx_grow(k);
+    size_t i = x->ns++;
+    struct krb_fast_ck *s = &x->s[i];
+    struct krb_ck_key *h = &x->h[i];
+    s->usage = (uint8_t)usage;
+    s->state = -1;
+    if (krb_aes_sha1_ck_init_folded(h, k->enctype, k->val, k->len, krb_cap_ck_fold(cap, usage)) ==
+        0) {
+        s->state = 1;
+        if (!checked) {
+            int ok = cross_check(ctx, k, type, usage, h);
+            krb_cap_fast_set(cap, k->enctype, usage, ok ? 1 : -1);
+            if (!ok)
+                s->state = -1;
         }
-        if (s->state < 0)
-            secure_wipe(&s->h, sizeof s->h); /* the slot stays taken: this usage is libkrb5's */
     }
-    return s->state > 0 ? &s->h : NULL;
+    if (s->state < 0)
+        secure_wipe(h, sizeof *h); /* the slot stays taken: this usage is libkrb5's */
+    return s->state > 0 ? h : NULL;
 }
 
 int krb_fast_verify(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,

@@ -21,20 +21,18 @@
  * length-checked by krb_key_fits before it is kept. */
 #define KRB_KEY_MAX 32
 
-/* nettle's HMAC-SHA1 key state of one checksum key (krb_fast.c), kept compact: the chaining
- * values (struct sha1_ctx's public field state) of the outer and inner contexts hmac_set_key
- * makes. After hmac_set_key each of them has hashed exactly one block (count 1, index 0, nothing
- * buffered), which krb_aes_sha1_ck_init checks, so the full contexts are re-made from these alone
- * for each message (20 bytes each instead of sizeof (struct sha1_ctx), 104). */
+/* nettle's HMAC-SHA1 key state of one checksum key (krb_fast.c): the outer and inner contexts
+ * hmac_set_key makes (the message state is made per message as a copy of inner), used through
+ * nettle's API only (hmac_update / hmac_digest on a copy), never rebuilt by hand. */
 struct krb_ck_key {
-    uint32_t outer[_SHA1_DIGEST_LENGTH];
-    uint32_t inner[_SHA1_DIGEST_LENGTH];
+    struct sha1_ctx outer;
+    struct sha1_ctx inner;
 };
 
-/* One key usage's AES-SHA1 fast path for one key (krb_fast.c): state 0 unused, 1 ready (h),
- * -1 libkrb5 only. Usages above 255 (none of RFC 4121's) always go to libkrb5. */
+/* One key usage's AES-SHA1 fast path for one key (krb_fast.c): state 1 ready (its krb_ck_key in
+ * the key's caches), -1 libkrb5 only. Usages above 255 (none of RFC 4121's) always go to
+ * libkrb5. */
 struct krb_fast_ck {
-    struct krb_ck_key h;
     uint8_t usage;
     int8_t state;
 };
@@ -43,13 +41,18 @@ struct krb_fast_ck {
  * (wiped) with the key: the enctype's mandatory checksum (ck_state 1: ck_type / ck_len known;
  * -1 none), the krb5_key (libkrb5 keeps derived keys inside; made only when the fast path cannot
  * be used) and the fast path's states for RFC 4121's two usages per key (23 acceptor sign, 25
- * initiator sign; any further usage goes to libkrb5), in place (one allocation per key). */
+ * initiator sign; any further usage goes to libkrb5): s[i] for i < ns is a usage taken, h[i] its
+ * state. The caches are one allocation per key, grown (krb_fast.c) by one krb_ck_key when a
+ * usage is first used, so a key whose MIC checks use one usage, or none, keeps no room for the
+ * others. */
 struct krb_keyx {
     krb5_key kk;
     krb5_cksumtype ck_type;
     int8_t ck_state;
     uint8_t ck_len;
+    uint8_t ns;
     struct krb_fast_ck s[2];
+    struct krb_ck_key h[];
 };
 
 /* A key owned by the SA, copied out of krb5 structures so that freeing needs no context. */
@@ -324,7 +327,8 @@ int krb_fast_verify(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksu
 int krb_fast_verify2(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,
                      krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *data2,
                      size_t d2len, const uint8_t *ck, size_t cklen);
-/* The key's caches, made on first use (only the caches of k are written). */
+/* The key's caches, made on first use (only the caches of k are written). A fast-path state's
+ * first use (krb_fast_verify) may move them: the pointer is not kept across that call. */
 struct krb_keyx *krb_keyv_x(const krb_keyv *k);
 /* The key's krb5_key, made on first use and kept with the key (NULL if libkrb5 refuses it). */
 krb5_key krb_keyv_kkey(krb5_context ctx, const krb_keyv *k);
