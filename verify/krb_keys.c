@@ -126,7 +126,8 @@ static void cand_add(krb_cands *cs, const krb_sa *sa, krb_src src, int authorita
     }
 }
 
-/* Why no handshake or key-log key exists for this SA, naming every source looked at. */
+/* Why no handshake or key-log key exists for this SA, naming every source looked at; its parts
+ * are joined with "; ", an empty part adding nothing (no leading or doubled separator). */
 char *krb_nokey_text(const krb_sa *sa, const char *opaque, int *unsupported)
 {
     GString *s = g_string_new(NULL);
@@ -143,14 +144,16 @@ char *krb_nokey_text(const krb_sa *sa, const char *opaque, int *unsupported)
         g_string_append(s, "no Kerberos AP-REQ seen on this SA");
     }
     const krb_kl *kl = krb_sa_kl(sa);
+    const char *sep = s->len ? "; " : ""; /* the handshake part may be empty */
     if (kl->why) {
-        g_string_append_printf(s, "; %s", kl->why);
+        g_string_append_printf(s, "%s%s", sep, kl->why);
         *unsupported |= kl->unsupported;
     } else if (!krb_sa_klp(sa)) {
         if (opaque)
-            g_string_append_printf(s, "; no KERBEROS key-log entry for opaque %s", opaque);
+            g_string_append_printf(s, "%sno KERBEROS key-log entry for opaque %s", sep, opaque);
         else
-            g_string_append(s, "; no opaque known to look up a KERBEROS key-log entry");
+            g_string_append_printf(s, "%sno opaque known to look up a KERBEROS key-log entry",
+                                   sep);
     }
     return g_string_free(s, FALSE);
 }

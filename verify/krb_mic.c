@@ -448,8 +448,9 @@ static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char
     } else {
         int unsup = 0;
         char *nk = krb_nokey_text(sa, opaque, &unsup);
+        /* one separator, and only between two parts that are not empty */
         v = verdict_make(unsup ? SIG_UNSUPPORTED : SIG_NO_KEY, "%s%s%s", miss,
-                         *miss ? "; " : "", nk);
+                         *miss && *nk ? "; " : "", nk);
         note_add(notes, unsup ? NOTE_UNSUPPORTED : NOTE_NO_KEY, NOTE_SEV_WARN, "Kerberos: %s",
                  v.why);
         g_free(nk);
