@@ -29,8 +29,8 @@ struct krb_ck_key {
     struct sha1_ctx inner;
 };
 
-/* One key usage's AES-SHA1 fast path for one key (krb_fast.c): state 1 ready (its krb_ck_key in
- * the key's caches), -1 libkrb5 only. Usages above 255 (none of RFC 4121's) always go to
+/* One key usage's AES-SHA1 fast path for one key (krb_fast.c): state 1 ready (its checksum key
+ * Kc in the key's caches), -1 libkrb5 only. Usages above 255 (none of RFC 4121's) always go to
  * libkrb5. */
 struct krb_fast_ck {
     uint8_t usage;
@@ -40,19 +40,22 @@ struct krb_fast_ck {
 /* What a key caches for the MIC checks (issue 10), made on first use (krb_keyv_x) and freed
  * (wiped) with the key: the enctype's mandatory checksum (ck_state 1: ck_type / ck_len known;
  * -1 none), the krb5_key (libkrb5 keeps derived keys inside; made only when the fast path cannot
- * be used) and the fast path's states for RFC 4121's two usages per key (23 acceptor sign, 25
- * initiator sign; any further usage goes to libkrb5): s[i] for i < ns is a usage taken, h[i] its
- * state. The caches are one allocation per key, grown (krb_fast.c) by one krb_ck_key when a
- * usage is first used, so a key whose MIC checks use one usage, or none, keeps no room for the
- * others. */
+ * be used) and the fast path's checksum keys for RFC 4121's two usages per key (23 acceptor
+ * sign, 25 initiator sign; any further usage goes to libkrb5): s[i] for i < ns is a usage taken,
+ * kc[i * kclen ..] its Kc = DK(key, usage || 0x99) (kclen: the key's length, 16 or 32). nettle's
+ * HMAC contexts made from a Kc are not kept here but in the capture's small cache (krb_fast.c),
+ * which SAs used in runs hit. The caches are one allocation per key, grown (krb_fast.c) by one
+ * Kc when a usage is first used, so a key whose MIC checks use one usage, or none, keeps no room
+ * for the others. */
 struct krb_keyx {
     krb5_key kk;
     krb5_cksumtype ck_type;
     int8_t ck_state;
     uint8_t ck_len;
     uint8_t ns;
+    uint8_t kclen;
     struct krb_fast_ck s[2];
-    struct krb_ck_key h[];
+    uint8_t kc[];
 };
 
 /* A key owned by the SA, copied out of krb5 structures so that freeing needs no context. */
@@ -200,6 +203,10 @@ int krb_cap_fast_checked(const krb_cap *cap, int32_t enctype, krb5_keyusage usag
 void krb_cap_fast_set(krb_cap *cap, int32_t enctype, krb5_keyusage usage, int state);
 /* krb_ck_fold(usage), made once per capture (it is public: nothing secret). */
 const uint8_t *krb_cap_ck_fold(krb_cap *cap, krb5_keyusage usage);
+/* The capture's cache of HMAC contexts by checksum key (krb_fast.c; NULL until first used), for
+ * krb_fast.c: the address of its pointer in cap. */
+struct krb_ck_cache;
+struct krb_ck_cache **krb_cap_ck_cache(krb_cap *cap);
 
 /* Marks the SA's per-message caches stale (mech_kerberos.c). */
 void krb_sa_changed(krb_sa *sa);
@@ -334,6 +341,8 @@ struct krb_keyx *krb_keyv_x(const krb_keyv *k);
 krb5_key krb_keyv_kkey(krb5_context ctx, const krb_keyv *k);
 /* Wipes and frees a key's caches (NULL: nothing). */
 void krb_keyx_free(struct krb_keyx *x);
+/* Wipes and frees a capture's cache of HMAC contexts (NULL: nothing). */
+void krb_ck_cache_free(struct krb_ck_cache *c);
 /* RFC 3961 5.1 n-fold of in (inlen > 0) into outlen bytes. */
 void krb_nfold(const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen);
 /* RFC 3961 5.1 DK(key, constant) for the RFC 3962 AES keys (keylen 16 or 32) into out (keylen

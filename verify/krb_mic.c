@@ -35,6 +35,7 @@ struct krb_cap {
         uint8_t tslot, src, auth_ok;
     } okc[16];
     size_t nokc;
+    struct krb_ck_cache *ckc; /* HMAC contexts by checksum key (krb_fast.c), made on first use */
 };
 
 krb_cap *krb_cap_new(void)
@@ -49,6 +50,7 @@ void krb_cap_free(krb_cap *cap)
 {
     if (!cap)
         return;
+    krb_ck_cache_free(cap->ckc); /* wipes the HMAC contexts */
     g_hash_table_destroy(cap->ids);
     g_ptr_array_free(cap->texts, TRUE);
     g_free(cap);
@@ -101,6 +103,11 @@ const uint8_t *krb_cap_ck_fold(krb_cap *cap, krb5_keyusage usage)
     cap->fold[cap->nfold].usage = usage;
     krb_ck_fold(usage, cap->fold[cap->nfold].blk);
     return cap->fold[cap->nfold++].blk;
+}
+
+struct krb_ck_cache **krb_cap_ck_cache(krb_cap *cap)
+{
+    return &cap->ckc;
 }
 
 /* ---- per-SA caches of what every message would compute or format again (issue 10) ---- */

@@ -1495,6 +1495,62 @@ static void test_fast_verify_fallbacks(void **state)
     krb5_free_context(ctx);
 }
 
+/* The capture's cache of HMAC contexts by checksum key (krb_fast.c): keys used interleaved, many
+ * more than its slots (evictions, several keys per set), each checked in turn with both usages,
+ * several rounds: every checksum matches its own key and usage and no other (a cached state is
+ * only ever used for its own Kc: no false hit after a replacement). */
+static void test_fast_cache_interleaved(void **state)
+{
+    (void)state;
+    krb5_context ctx;
+    assert_int_equal(krb5_init_context(&ctx), 0);
+    uint8_t data[80];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 7 + 3);
+    krb5_data d = {KV5M_DATA, (unsigned int)sizeof data, (char *)data};
+    krb_cap *cap = krb_cap_new();
+    enum { NK = 300 };
+    krb_keyv *k = g_new0(krb_keyv, NK);
+    uint8_t (*ck)[2][12] = g_malloc0(NK * sizeof *ck);
+    for (size_t i = 0; i < NK; i++) {
+        uint8_t raw[32];
+        for (size_t j = 0; j < sizeof raw; j++)
+            raw[j] = (uint8_t)(j * 5 + i * 29 + (i >> 8) + 1);
+        int aes256 = i % 3 != 0;
+        krb_keyv_set(&k[i], aes256 ? ENCTYPE_AES256_CTS_HMAC_SHA1_96
+                                   : ENCTYPE_AES128_CTS_HMAC_SHA1_96, raw, aes256 ? 32 : 16);
+        krb5_keyblock kb = krb_keyv_block(&k[i]);
+        for (int u = 0; u < 2; u++) {
+            krb5_checksum c;
+            assert_int_equal(krb5_c_make_checksum(ctx, 0, &kb, u ? 25 : 23, &d, &c), 0);
+            assert_int_equal(c.length, 12);
+            memcpy(ck[i][u], c.contents, 12);
+            krb5_free_checksum_contents(ctx, &c);
+        }
+    }
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < NK; i++)
+            for (int u = 0; u < 2; u++) {
+                krb5_cksumtype t = k[i].len == 32 ? CKSUMTYPE_HMAC_SHA1_96_AES256
+                                                  : CKSUMTYPE_HMAC_SHA1_96_AES128;
+                krb5_keyusage us = u ? 25 : 23;
+                assert_int_equal(krb_fast_verify(ctx, cap, &k[i], t, us, data, sizeof data,
+                                                 ck[i][u], 12), 1);
+                /* the other usage's checksum, and the next key's (same type): mismatches */
+                assert_int_equal(krb_fast_verify(ctx, cap, &k[i], t, us, data, sizeof data,
+                                                 ck[i][!u], 12), 0);
+                size_t o = (i + 3) % NK; /* same enctype as i (3 apart) */
+                assert_int_equal(krb_fast_verify(ctx, cap, &k[i], t, us, data, sizeof data,
+                                                 ck[o][u], 12), 0);
+            }
+    for (size_t i = 0; i < NK; i++)
+        krb_keyv_clear(&k[i]);
+    g_free(k);
+    g_free(ck);
+    krb_cap_free(cap);
+    krb5_free_context(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1520,6 +1576,7 @@ int main(void)
         cmocka_unit_test(test_aes_dk_rfc3962),
         cmocka_unit_test(test_fast_equals_libkrb5),
         cmocka_unit_test(test_fast_verify_fallbacks),
+        cmocka_unit_test(test_fast_cache_interleaved),
     };
     (void)CASES;
     return cmocka_run_group_tests(tests, NULL, NULL);
