@@ -6,15 +6,16 @@
  * zero IV, which on the one-block n-fold of the constant is a plain AES chain. Kc is derived once
  * per key and usage and kept with the key (16 or 32 bytes); nettle's HMAC key state made from it
  * (hmac_set_key: the outer and inner contexts, two SHA-1 compressions) is kept in a small cache
- * per capture keyed by Kc (2-way sets, the full Kc compared on a hit), so that a message of an SA
- * used in a run costs one HMAC update and digest (hmac_update / hmac_digest) on a copy of that
- * state, and a miss (SAs interleaved) the re-keying. AES and HMAC-SHA1 are nettle's, used
- * through its public API only.
+ * per capture keyed by Kc (2-way sets, the full Kc compared on a hit; more sets while it
+ * thrashes), so that a message of an SA used in a run costs one HMAC update and digest
+ * (hmac_update / hmac_digest) on a copy of that state, and a miss (SAs interleaved) the
+ * re-keying. AES and HMAC-SHA1 are nettle's, used through its public API only.
  *
  * Safety: the first time a state is made for an enctype and usage in a capture, it must give
  * libkrb5's checksum (krb5_c_make_checksum) over a fixed input; if it does not, or for any other
  * enctype or checksum type, keys of that enctype and usage stay on the libkrb5 path. The Kc are
- * wiped when freed with their key; the cache's slots when replaced and when the capture ends.
+ * wiped when freed with their key; the cache's slots when replaced, its arrays when it grows and
+ * when the capture ends.
  */
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include "verify/krb_int.h"
@@ -206,7 +207,13 @@ int krb_aes_sha1_ck_init_folded(struct krb_ck_key *h, int32_t enctype, const uin
 
 /* ---- the capture's cache of HMAC key states by checksum key ---- */
 
-#define CK_SETS 64 /* a power of two; 2 ways each: 128 states (about 30 KB per capture) */
+/* The cache starts with CK_SETS_MIN sets of 2 ways (128 states, about 30 KB) and doubles, up to
+ * CK_SETS_MAX (2048 states, about 500 KB), while it thrashes: more than a quarter of the
+ * CK_WINDOW lookups of a window missed (many SAs interleaved). SAs used in runs miss about once
+ * per SA and usage, and keep it small. */
+#define CK_SETS_MIN 64
+#define CK_SETS_MAX 1024
+#define CK_WINDOW 256
 
 typedef struct {
     struct krb_ck_key h;
@@ -215,14 +222,16 @@ typedef struct {
 } ck_slot;
 
 struct krb_ck_cache {
-    ck_slot way[CK_SETS][2];
-    uint8_t mru[CK_SETS]; /* the way last used in each set (the other is replaced on a miss) */
+    unsigned nsets;         /* a power of two */
+    unsigned win, win_miss; /* lookups and misses in the current window */
+    ck_slot *way;           /* set i: way[2 * i], way[2 * i + 1] */
+    uint8_t *mru;           /* the way last used in each set (the other is replaced on a miss) */
 };
 
 /* Kc is an AES output (pseudo-random): its first bytes pick the set. */
-static unsigned ck_set_of(const uint8_t *kc)
+static unsigned ck_set_of(const struct krb_ck_cache *c, const uint8_t *kc)
 {
-    return ((unsigned)kc[0] | (unsigned)kc[1] << 8) & (CK_SETS - 1);
+    return ((unsigned)kc[0] | (unsigned)kc[1] << 8) & (c->nsets - 1);
 }
 
 /* Whether the klen bytes (16 or 32) at a and b are equal: the whole key, compared a word at a
@@ -241,19 +250,65 @@ static inline int kc_eq(const uint8_t *a, const uint8_t *b, size_t klen)
     return d == 0;
 }
 
+static void ck_arrays_free(ck_slot *way, uint8_t *mru, unsigned nsets)
+{
+    secure_wipe(way, (size_t)nsets * 2 * sizeof *way);
+    g_free(way);
+    g_free(mru);
+}
+
 void krb_ck_cache_free(struct krb_ck_cache *c)
 {
     if (!c)
         return;
-    secure_wipe(c, sizeof *c);
+    ck_arrays_free(c->way, c->mru, c->nsets);
     g_free(c);
+}
+
+static struct krb_ck_cache *ck_cache_new(void)
+{
+    struct krb_ck_cache *c = g_new0(struct krb_ck_cache, 1);
+    c->nsets = CK_SETS_MIN;
+    c->way = g_new0(ck_slot, 2 * CK_SETS_MIN);
+    c->mru = g_new0(uint8_t, CK_SETS_MIN);
+    return c;
+}
+
+/* Twice the sets: the states kept move to their new sets (those of the old set's 2 ways go to 2
+ * different sets or to the 2 ways of one), the old arrays are wiped. */
+static void ck_grow(struct krb_ck_cache *c)
+{
+    unsigned on = c->nsets;
+    ck_slot *ow = c->way;
+    uint8_t *om = c->mru;
+    c->nsets = on * 2;
+    c->way = g_new0(ck_slot, 2 * (size_t)c->nsets);
+    c->mru = g_new0(uint8_t, c->nsets);
+    for (unsigned i = 0; i < on; i++)
+        for (unsigned j = 0; j < 2; j++) {
+            unsigned w = om[i] ^ 1u ^ j; /* the last used last: it stays the last used */
+            const ck_slot *s = &ow[2 * i + w];
+            if (!s->klen)
+                continue;
+            unsigned set = ck_set_of(c, s->kc);
+            unsigned nw = c->way[2 * set].klen ? 1 : 0;
+            c->way[2 * set + nw] = *s;
+            c->mru[set] = (uint8_t)nw;
+        }
+    ck_arrays_free(ow, om, on);
 }
 
 /* A miss: the state of kc made in way w of set (the slot wiped first), now the last used. */
 static __attribute__((noinline)) const struct krb_ck_key *
 ck_fill(struct krb_ck_cache *c, unsigned set, unsigned w, const uint8_t *kc, size_t klen)
 {
-    ck_slot *s = &c->way[set][w];
+    if (++c->win_miss > CK_WINDOW / 4 && c->nsets < CK_SETS_MAX) {
+        ck_grow(c); /* thrashing: more room, and kc's set in it */
+        c->win = c->win_miss = 0;
+        set = ck_set_of(c, kc);
+        w = c->way[2 * set].klen ? c->mru[set] ^ 1u : 0;
+    }
+    ck_slot *s = &c->way[2 * set + w];
     secure_wipe(s, sizeof *s);
     ck_set_key(&s->h, kc, klen);
     memcpy(s->kc, kc, klen);
@@ -268,12 +323,14 @@ static const struct krb_ck_key *ck_cached(krb_cap *cap, const uint8_t *kc, size_
 {
     struct krb_ck_cache **pc = krb_cap_ck_cache(cap);
     if (!*pc)
-        *pc = g_new0(struct krb_ck_cache, 1);
+        *pc = ck_cache_new();
     struct krb_ck_cache *c = *pc;
-    unsigned set = ck_set_of(kc), m = c->mru[set];
+    if (++c->win == CK_WINDOW)
+        c->win = c->win_miss = 0;
+    unsigned set = ck_set_of(c, kc), m = c->mru[set];
     for (unsigned j = 0; j < 2; j++) { /* the way last used first */
         unsigned w = m ^ j;
-        ck_slot *s = &c->way[set][w];
+        ck_slot *s = &c->way[2 * set + w];
         if (s->klen == klen && kc_eq(s->kc, kc, klen)) { /* the full key: no false hit */
             c->mru[set] = (uint8_t)w;
             return &s->h;
@@ -286,9 +343,11 @@ static const struct krb_ck_key *ck_cached(krb_cap *cap, const uint8_t *kc, size_
 static void ck_drop(krb_cap *cap, const uint8_t *kc, size_t klen)
 {
     struct krb_ck_cache *c = *krb_cap_ck_cache(cap);
-    unsigned set = ck_set_of(kc);
-    for (unsigned w = 0; c && w < 2; w++) {
-        ck_slot *s = &c->way[set][w];
+    if (!c)
+        return;
+    unsigned set = ck_set_of(c, kc);
+    for (unsigned w = 0; w < 2; w++) {
+        ck_slot *s = &c->way[2 * set + w];
         if (s->klen == klen && kc_eq(s->kc, kc, klen))
             secure_wipe(s, sizeof *s);
     }

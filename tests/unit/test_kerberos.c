@@ -1496,9 +1496,10 @@ static void test_fast_verify_fallbacks(void **state)
 }
 
 /* The capture's cache of HMAC contexts by checksum key (krb_fast.c): keys used interleaved, many
- * more than its slots (evictions, several keys per set), each checked in turn with both usages,
- * several rounds: every checksum matches its own key and usage and no other (a cached state is
- * only ever used for its own Kc: no false hit after a replacement). */
+ * more than its slots (evictions, several keys per set, the cache growing as it thrashes), each
+ * checked in turn with both usages, several rounds: every checksum matches its own key and usage
+ * and no other (a cached state is only ever used for its own Kc: no false hit after a
+ * replacement or a move). */
 static void test_fast_cache_interleaved(void **state)
 {
     (void)state;
