@@ -158,8 +158,9 @@ void krb_token_bad(krb_sa *sa, note_list *notes, note_kind kind, const char *wha
 {
     note_add(notes, kind, kind == NOTE_UNSUPPORTED ? NOTE_SEV_NOTE : NOTE_SEV_WARN,
              "Kerberos %s: %s", what, why);
-    g_free(sa->bad_token_why);
-    sa->bad_token_why = g_strdup_printf("%s: %s", what, why);
+    krb_sa_rare *r = krb_rare(sa);
+    g_free(r->bad_token_why);
+    r->bad_token_why = g_strdup_printf("%s: %s", what, why);
     g_free(why);
 }
 
@@ -236,8 +237,10 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
         note_add(notes, NOTE_TOKEN, NOTE_SEV_WARN,
                  "Kerberos: a second AP-REQ on this SA; its keys replace the first one's");
     krb_apreq_clear(sa);
-    g_free(sa->bad_token_why);
-    sa->bad_token_why = NULL;
+    if (sa->rare) {
+        g_free(sa->rare->bad_token_why);
+        sa->rare->bad_token_why = NULL;
+    }
     sa->apreq_seen = 1;
 
     char *svc = NULL;
@@ -256,17 +259,19 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
 
     char eb2[64], eb3[64];
     krb_keytab_open_ticket(sa, ctx, ks, ticket, service, notes);
-    if (sa->nokey_why)
+    if (krb_sa_nokey_why(sa))
         note_add(notes, sa->nokey_unsupported ? NOTE_UNSUPPORTED : NOTE_NO_KEY, NOTE_SEV_WARN,
-                 "Kerberos AP-REQ: %s", sa->nokey_why);
+                 "Kerberos AP-REQ: %s", krb_sa_nokey_why(sa));
 
     if (ticket->enc_part2 && ticket->enc_part2->session) {
         const krb5_keyblock *s = ticket->enc_part2->session;
         char *why = NULL;
         if (krb_key_fits(ctx, s->enctype, s->length, &why) < 0) {
-            sa->nokey_why = g_strdup_printf("ticket session key: %s", why);
+            g_free(krb_rare(sa)->nokey_why); /* NULL: the keytab decrypted the ticket */
+            sa->rare->nokey_why = g_strdup_printf("ticket session key: %s", why);
             sa->nokey_unsupported = 1;
-            note_add(notes, NOTE_UNSUPPORTED, NOTE_SEV_WARN, "Kerberos AP-REQ: %s", sa->nokey_why);
+            note_add(notes, NOTE_UNSUPPORTED, NOTE_SEV_WARN, "Kerberos AP-REQ: %s",
+                     sa->rare->nokey_why);
             g_free(why);
         } else {
             krb_keyv_set(&sa->session, s->enctype, s->contents, s->length);
@@ -274,7 +279,7 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
         char *cl = NULL;
         if (ticket->enc_part2->client && krb5_unparse_name(ctx, ticket->enc_part2->client,
                                                            &cl) == 0) {
-            sa->client = g_strdup(cl);
+            sa->client = krb_cap_text(sa->cap, krb_cap_intern(sa->cap, g_strdup(cl)));
             krb5_free_unparsed_name(ctx, cl);
         }
     }
@@ -296,19 +301,27 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
         }
     }
 
-    GString *s = g_string_new(NULL);
-    g_string_printf(s, "Kerberos AP-REQ for %s: ticket %s kvno %u", service,
-                    krb_etype_name(sa->tkt_enctype, eb2, sizeof eb2), sa->tkt_kvno);
-    if (sa->client)
-        g_string_append_printf(s, "; client %s", sa->client);
-    if (sa->session.len)
-        g_string_append_printf(s, "; session key %s",
-                               krb_etype_name(sa->session.enctype, eb3, sizeof eb3));
+    /* "Kerberos AP-REQ for %s: ticket %s kvno %u" ...: the plain strings appended as they are
+     * (one printf per AP-REQ less; issue 10) */
+    GString *s = g_string_sized_new(256);
+    g_string_append(s, "Kerberos AP-REQ for ");
+    g_string_append(s, service);
+    g_string_append(s, ": ticket ");
+    g_string_append(s, krb_etype_name(sa->tkt_enctype, eb2, sizeof eb2));
+    g_string_append_printf(s, " kvno %u", sa->tkt_kvno);
+    if (sa->client) {
+        g_string_append(s, "; client ");
+        g_string_append(s, sa->client);
+    }
+    if (sa->session.len) {
+        g_string_append(s, "; session key ");
+        g_string_append(s, krb_etype_name(sa->session.enctype, eb3, sizeof eb3));
+    }
     if (sa->auth_ok) {
-        g_string_append_printf(s, "; authenticator subkey %s",
-                               sa->auth.subkey.len
-                                   ? krb_etype_name(sa->auth.subkey.enctype, eb3, sizeof eb3)
-                                   : "none");
+        g_string_append(s, "; authenticator subkey ");
+        g_string_append(s, sa->auth.subkey.len
+                               ? krb_etype_name(sa->auth.subkey.enctype, eb3, sizeof eb3)
+                               : "none");
         if (sa->auth.have_seq)
             g_string_append_printf(s, ", seq-number 0x%08x", sa->auth.seq);
         if (sa->auth.have_gss_flags) {
@@ -317,7 +330,7 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
             g_string_append_printf(s, "; GSS flags 0x%x (%s)", sa->auth.gss_flags, fn);
         }
     }
-    note_add(notes, NOTE_TOKEN, NOTE_SEV_CHAT, "%s", s->str);
+    note_add_text(notes, NOTE_TOKEN, NOTE_SEV_CHAT, s->str);
     g_string_free(s, TRUE);
     g_free(service); /* only this AP-REQ's texts name it */
 

@@ -3,19 +3,19 @@
  *
  * hmac-sha1-96-aes128 / -aes256 (RFC 3962 6/7, RFC 3961 5.4) is HMAC-SHA1(Kc, data) truncated to
  * 96 bits, Kc = DK(base key, usage || 0x99) (RFC 3961 5.1), DK with E = AES in CBC-CTS with a
- * zero IV, which on the one-block n-fold of the constant is a plain AES chain. Kc is derived and
- * nettle's HMAC key state made (hmac_set_key) once per key and usage; a message then costs one
- * HMAC update and digest (hmac_update / hmac_digest) on a copy of that state. AES and HMAC-SHA1
- * are nettle's, used through its public API only.
- *
- * Per key and usage actually used, the state kept is the outer and inner contexts that nettle's
- * hmac_set_key makes (its third, the message state, is documented to start as a copy of the
- * inner one, and is made per message), allocated on first use.
+ * zero IV, which on the one-block n-fold of the constant is a plain AES chain. Kc is derived once
+ * per key and usage and kept with the key (16 or 32 bytes); nettle's HMAC key state made from it
+ * (hmac_set_key: the outer and inner contexts, two SHA-1 compressions) is kept in a small cache
+ * per capture keyed by Kc (2-way sets, the full Kc compared on a hit; more sets while it
+ * thrashes), so that a message of an SA used in a run costs one HMAC update and digest
+ * (hmac_update / hmac_digest) on a copy of that state, and a miss (SAs interleaved) the
+ * re-keying. AES and HMAC-SHA1 are nettle's, used through its public API only.
  *
  * Safety: the first time a state is made for an enctype and usage in a capture, it must give
  * libkrb5's checksum (krb5_c_make_checksum) over a fixed input; if it does not, or for any other
- * enctype or checksum type, keys of that enctype and usage stay on the libkrb5 path. The states
- * are wiped when freed.
+ * enctype or checksum type, keys of that enctype and usage stay on the libkrb5 path. The Kc are
+ * wiped when freed with their key; the cache's slots when replaced, its arrays when it grows and
+ * when the capture ends.
  */
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include "verify/krb_int.h"
@@ -25,27 +25,13 @@
 #include <nettle/aes.h>
 #include <nettle/hmac.h>
 
-/* One key usage's fast path for one key (allocated when the usage is first used): state 1 ready
- * (h), -1 libkrb5 only. */
-struct krb_fast_ck {
-    struct krb_ck_key h;
-    krb5_keyusage usage;
-    int state;
-};
-
 void krb_keyx_free(struct krb_keyx *x)
 {
     if (!x)
         return;
     if (x->kk)
         krb5_k_free_key(NULL, x->kk); /* zaps the key and its derived keys; needs no context */
-    for (size_t i = 0; i < G_N_ELEMENTS(x->s); i++) {
-        if (x->s[i]) {
-            secure_wipe(x->s[i], sizeof *x->s[i]);
-            g_free(x->s[i]);
-        }
-    }
-    secure_wipe(x, sizeof *x);
+    secure_wipe(x, sizeof *x + (size_t)x->ns * x->kclen); /* and the checksum keys in it */
     g_free(x);
 }
 
@@ -55,6 +41,21 @@ struct krb_keyx *krb_keyv_x(const krb_keyv *ck)
     if (!k->x)
         k->x = g_new0(struct krb_keyx, 1);
     return k->x;
+}
+
+/* k's caches with room for one more checksum key (kc[ns], zeroed; kclen = the key's length): a
+ * new allocation, the old one wiped and freed (realloc could leave the keys it moved behind). */
+static struct krb_keyx *keyx_grow(const krb_keyv *ck)
+{
+    krb_keyv *k = (krb_keyv *)ck; /* cache only */
+    struct krb_keyx *old = krb_keyv_x(k);
+    size_t had = sizeof *old + (size_t)old->ns * old->kclen;
+    struct krb_keyx *x = g_malloc0(had + k->len);
+    memcpy(x, old, had);
+    x->kclen = k->len; /* the same for every usage of the key */
+    secure_wipe(old, had);
+    g_free(old);
+    return k->x = x;
 }
 
 krb5_key krb_keyv_kkey(krb5_context ctx, const krb_keyv *k)
@@ -173,21 +174,183 @@ int krb_aes_sha1_ck_init(struct krb_ck_key *h, int32_t enctype, const uint8_t *k
     return krb_aes_sha1_ck_init_folded(h, enctype, key, keylen, fold);
 }
 
-int krb_aes_sha1_ck_init_folded(struct krb_ck_key *h, int32_t enctype, const uint8_t *key,
-                                size_t keylen, const uint8_t fold[16])
+/* Kc = DK(key, usage || 0x99) for enctype 17 / 18 from the n-fold of the constant, into kc
+ * (keylen bytes): 0, or -1 for another enctype or a key of the wrong length. */
+static int ck_derive(int32_t enctype, const uint8_t *key, size_t keylen, const uint8_t fold[16],
+                     uint8_t *kc)
 {
     size_t want = enctype == ENCTYPE_AES128_CTS_HMAC_SHA1_96 ? 16
                   : enctype == ENCTYPE_AES256_CTS_HMAC_SHA1_96 ? 32 : 0;
     if (!want || keylen != want)
         return -1;
-    uint8_t kc[32];
-    if (aes_dk_folded(key, keylen, fold, kc) != 0)
-        return -1;
+    return aes_dk_folded(key, keylen, fold, kc);
+}
+
+/* nettle's HMAC-SHA1 key state of kc (klen bytes). */
+static void ck_set_key(struct krb_ck_key *h, const uint8_t *kc, size_t klen)
+{
     struct sha1_ctx st; /* the message state hmac_set_key also makes: made per message instead */
-    hmac_set_key(&h->outer, &h->inner, &st, &nettle_sha1, keylen, kc);
+    hmac_set_key(&h->outer, &h->inner, &st, &nettle_sha1, klen, kc);
     secure_wipe(&st, sizeof st);
+}
+
+int krb_aes_sha1_ck_init_folded(struct krb_ck_key *h, int32_t enctype, const uint8_t *key,
+                                size_t keylen, const uint8_t fold[16])
+{
+    uint8_t kc[32];
+    if (ck_derive(enctype, key, keylen, fold, kc) != 0)
+        return -1;
+    ck_set_key(h, kc, keylen);
     secure_wipe(kc, sizeof kc);
     return 0;
+}
+
+/* ---- the capture's cache of HMAC key states by checksum key ---- */
+
+/* The cache starts with CK_SETS_MIN sets of 2 ways (128 states, about 30 KB) and doubles, up to
+ * CK_SETS_MAX (2048 states, about 500 KB), while it thrashes: more than a quarter of the
+ * CK_WINDOW lookups of a window missed (many SAs interleaved). SAs used in runs miss about once
+ * per SA and usage, and keep it small. */
+#define CK_SETS_MIN 64
+#define CK_SETS_MAX 1024
+#define CK_WINDOW 256
+
+typedef struct {
+    struct krb_ck_key h;
+    uint8_t kc[32];
+    uint8_t klen; /* 0: empty */
+} ck_slot;
+
+struct krb_ck_cache {
+    unsigned nsets;         /* a power of two */
+    unsigned win, win_miss; /* lookups and misses in the current window */
+    ck_slot *way;           /* set i: way[2 * i], way[2 * i + 1] */
+    uint8_t *mru;           /* the way last used in each set (the other is replaced on a miss) */
+};
+
+/* Kc is an AES output (pseudo-random): its first bytes pick the set. */
+static unsigned ck_set_of(const struct krb_ck_cache *c, const uint8_t *kc)
+{
+    return ((unsigned)kc[0] | (unsigned)kc[1] << 8) & (c->nsets - 1);
+}
+
+/* Whether the klen bytes (16 or 32) at a and b are equal: the whole key, compared a word at a
+ * time. */
+static inline int kc_eq(const uint8_t *a, const uint8_t *b, size_t klen)
+{
+    uint64_t w[8];
+    memcpy(w, a, 16);
+    memcpy(w + 4, b, 16);
+    uint64_t d = (w[0] ^ w[4]) | (w[1] ^ w[5]);
+    if (klen > 16) {
+        memcpy(w + 2, a + 16, 16);
+        memcpy(w + 6, b + 16, 16);
+        d |= (w[2] ^ w[6]) | (w[3] ^ w[7]);
+    }
+    return d == 0;
+}
+
+static void ck_arrays_free(ck_slot *way, uint8_t *mru, unsigned nsets)
+{
+    secure_wipe(way, (size_t)nsets * 2 * sizeof *way);
+    g_free(way);
+    g_free(mru);
+}
+
+void krb_ck_cache_free(struct krb_ck_cache *c)
+{
+    if (!c)
+        return;
+    ck_arrays_free(c->way, c->mru, c->nsets);
+    g_free(c);
+}
+
+static struct krb_ck_cache *ck_cache_new(void)
+{
+    struct krb_ck_cache *c = g_new0(struct krb_ck_cache, 1);
+    c->nsets = CK_SETS_MIN;
+    c->way = g_new0(ck_slot, 2 * CK_SETS_MIN);
+    c->mru = g_new0(uint8_t, CK_SETS_MIN);
+    return c;
+}
+
+/* Twice the sets: the states kept move to their new sets (those of the old set's 2 ways go to 2
+ * different sets or to the 2 ways of one), the old arrays are wiped. */
+static void ck_grow(struct krb_ck_cache *c)
+{
+    unsigned on = c->nsets;
+    ck_slot *ow = c->way;
+    uint8_t *om = c->mru;
+    c->nsets = on * 2;
+    c->way = g_new0(ck_slot, 2 * (size_t)c->nsets);
+    c->mru = g_new0(uint8_t, c->nsets);
+    for (unsigned i = 0; i < on; i++)
+        for (unsigned j = 0; j < 2; j++) {
+            unsigned w = om[i] ^ 1u ^ j; /* the last used last: it stays the last used */
+            const ck_slot *s = &ow[2 * i + w];
+            if (!s->klen)
+                continue;
+            unsigned set = ck_set_of(c, s->kc);
+            unsigned nw = c->way[2 * set].klen ? 1 : 0;
+            c->way[2 * set + nw] = *s;
+            c->mru[set] = (uint8_t)nw;
+        }
+    ck_arrays_free(ow, om, on);
+}
+
+/* A miss: the state of kc made in way w of set (the slot wiped first), now the last used. */
+static __attribute__((noinline)) const struct krb_ck_key *
+ck_fill(struct krb_ck_cache *c, unsigned set, unsigned w, const uint8_t *kc, size_t klen)
+{
+    if (++c->win_miss > CK_WINDOW / 4 && c->nsets < CK_SETS_MAX) {
+        ck_grow(c); /* thrashing: more room, and kc's set in it */
+        c->win = c->win_miss = 0;
+        set = ck_set_of(c, kc);
+        w = c->way[2 * set].klen ? c->mru[set] ^ 1u : 0;
+    }
+    ck_slot *s = &c->way[2 * set + w];
+    secure_wipe(s, sizeof *s);
+    ck_set_key(&s->h, kc, klen);
+    memcpy(s->kc, kc, klen);
+    s->klen = (uint8_t)klen;
+    c->mru[set] = (uint8_t)w;
+    return &s->h;
+}
+
+/* The HMAC key state of kc (klen bytes, 16 or 32) from the capture's cache, made there on a miss
+ * (the replaced slot wiped first). Valid until the next call on the cache. */
+static const struct krb_ck_key *ck_cached(krb_cap *cap, const uint8_t *kc, size_t klen)
+{
+    struct krb_ck_cache **pc = krb_cap_ck_cache(cap);
+    if (!*pc)
+        *pc = ck_cache_new();
+    struct krb_ck_cache *c = *pc;
+    if (++c->win == CK_WINDOW)
+        c->win = c->win_miss = 0;
+    unsigned set = ck_set_of(c, kc), m = c->mru[set];
+    for (unsigned j = 0; j < 2; j++) { /* the way last used first */
+        unsigned w = m ^ j;
+        ck_slot *s = &c->way[2 * set + w];
+        if (s->klen == klen && kc_eq(s->kc, kc, klen)) { /* the full key: no false hit */
+            c->mru[set] = (uint8_t)w;
+            return &s->h;
+        }
+    }
+    return ck_fill(c, set, m ^ 1u, kc, klen);
+}
+
+/* Wipes the cache's state of kc, if there is one (a Kc found not to give libkrb5's checksum). */
+static void ck_drop(krb_cap *cap, const uint8_t *kc, size_t klen)
+{
+    struct krb_ck_cache *c = *krb_cap_ck_cache(cap);
+    if (!c)
+        return;
+    unsigned set = ck_set_of(c, kc);
+    for (unsigned w = 0; w < 2; w++) {
+        ck_slot *s = &c->way[2 * set + w];
+        if (s->klen == klen && kc_eq(s->kc, kc, klen))
+            secure_wipe(s, sizeof *s);
+    }
 }
 
 /* The 96-bit checksum over data || data2 (d2len may be 0) with a state from krb_aes_sha1_ck_init
@@ -226,48 +389,51 @@ static int cross_check(krb5_context ctx, const krb_keyv *k, krb5_cksumtype type,
     return eq;
 }
 
-/* The ready state of key k for usage, made on first use (the first of its enctype and usage in
- * the capture cross-checked with libkrb5); NULL: libkrb5. */
+/* The ready state of key k for usage: its Kc made on first use (the first of its enctype and
+ * usage in the capture cross-checked with libkrb5), its HMAC key state from the capture's cache;
+ * NULL: libkrb5. */
 static const struct krb_ck_key *fast_state(krb5_context ctx, krb_cap *cap, const krb_keyv *k,
                                            krb5_cksumtype type, krb5_keyusage usage)
 {
     if ((k->enctype != ENCTYPE_AES128_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES128) &&
         (k->enctype != ENCTYPE_AES256_CTS_HMAC_SHA1_96 || type != CKSUMTYPE_HMAC_SHA1_96_AES256))
         return NULL;
+    if (usage < 0 || usage > 255)
+        return NULL; /* not one of RFC 4121's: libkrb5 */
     int checked = krb_cap_fast_checked(cap, k->enctype, usage);
     if (checked < 0)
         return NULL;
     struct krb_keyx *x = krb_keyv_x(k);
-    struct krb_fast_ck **slot = NULL;
-    for (size_t i = 0; i < G_N_ELEMENTS(x->s); i++) {
-        if (x->s[i] && x->s[i]->usage == usage) {
-            slot = &x->s[i];
-            break;
-        }
-        if (!x->s[i] && !slot)
-            slot = &x->s[i];
+    for (size_t i = 0; i < x->ns; i++) {
+        if (x->s[i].usage == usage)
+            return x->s[i].state > 0 ? ck_cached(cap, x->kc + i * x->kclen, x->kclen) : NULL;
     }
-    if (!slot)
+    if (x->ns == G_N_ELEMENTS(x->s))
         return NULL; /* a third usage: libkrb5 */
-    struct krb_fast_ck *s = *slot;
-    if (!s) {
-        s = *slot = g_new0(struct krb_fast_ck, 1);
-        s->usage = usage;
-        s->state = -1;
-        if (krb_aes_sha1_ck_init_folded(&s->h, k->enctype, k->val, k->len,
-                                        krb_cap_ck_fold(cap, usage)) == 0) {
-            s->state = 1;
-            if (!checked) {
-                int ok = cross_check(ctx, k, type, usage, &s->h);
-                krb_cap_fast_set(cap, k->enctype, usage, ok ? 1 : -1);
-                if (!ok)
-                    s->state = -1;
-            }
+    x = keyx_grow(k);
+    size_t i = x->ns++;
+    struct krb_fast_ck *s = &x->s[i];
+    uint8_t *kc = x->kc + i * x->kclen;
+    const struct krb_ck_key *h = NULL;
+    s->usage = (uint8_t)usage;
+    s->state = -1;
+    if (ck_derive(k->enctype, k->val, k->len, krb_cap_ck_fold(cap, usage), kc) == 0) {
+        s->state = 1;
+        h = ck_cached(cap, kc, x->kclen);
+        if (!checked) {
+            int ok = cross_check(ctx, k, type, usage, h);
+            krb_cap_fast_set(cap, k->enctype, usage, ok ? 1 : -1);
+            if (!ok)
+                s->state = -1;
         }
-        if (s->state < 0)
-            secure_wipe(&s->h, sizeof s->h); /* the slot stays taken: this usage is libkrb5's */
     }
-    return s->state > 0 ? &s->h : NULL;
+    if (s->state < 0) {
+        if (h)
+            ck_drop(cap, kc, x->kclen);
+        secure_wipe(kc, x->kclen); /* the slot stays taken: this usage is libkrb5's */
+        h = NULL;
+    }
+    return h;
 }
 
 int krb_fast_verify(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,

@@ -22,27 +22,40 @@
 #define KRB_KEY_MAX 32
 
 /* nettle's HMAC-SHA1 key state of one checksum key (krb_fast.c): the outer and inner contexts
- * hmac_set_key makes (the message state is made per message as a copy of inner). */
+ * hmac_set_key makes (the message state is made per message as a copy of inner), used through
+ * nettle's API only (hmac_update / hmac_digest on a copy), never rebuilt by hand. */
 struct krb_ck_key {
     struct sha1_ctx outer;
     struct sha1_ctx inner;
 };
 
-/* One key usage's AES-SHA1 fast path for one key (krb_fast.c). */
-struct krb_fast_ck;
+/* One key usage's AES-SHA1 fast path for one key (krb_fast.c): state 1 ready (its checksum key
+ * Kc in the key's caches), -1 libkrb5 only. Usages above 255 (none of RFC 4121's) always go to
+ * libkrb5. */
+struct krb_fast_ck {
+    uint8_t usage;
+    int8_t state;
+};
 
 /* What a key caches for the MIC checks (issue 10), made on first use (krb_keyv_x) and freed
  * (wiped) with the key: the enctype's mandatory checksum (ck_state 1: ck_type / ck_len known;
  * -1 none), the krb5_key (libkrb5 keeps derived keys inside; made only when the fast path cannot
- * be used) and the fast path's states for RFC 4121's two usages per key (23 acceptor sign, 25
- * initiator sign; any further usage goes to libkrb5), each allocated when its usage is first
- * used. */
+ * be used) and the fast path's checksum keys for RFC 4121's two usages per key (23 acceptor
+ * sign, 25 initiator sign; any further usage goes to libkrb5): s[i] for i < ns is a usage taken,
+ * kc[i * kclen ..] its Kc = DK(key, usage || 0x99) (kclen: the key's length, 16 or 32). nettle's
+ * HMAC contexts made from a Kc are not kept here but in the capture's small cache (krb_fast.c),
+ * which SAs used in runs hit. The caches are one allocation per key, grown (krb_fast.c) by one
+ * Kc when a usage is first used, so a key whose MIC checks use one usage, or none, keeps no room
+ * for the others. */
 struct krb_keyx {
     krb5_key kk;
     krb5_cksumtype ck_type;
     int8_t ck_state;
     uint8_t ck_len;
-    struct krb_fast_ck *s[2];
+    uint8_t ns;
+    uint8_t kclen;
+    struct krb_fast_ck s[2];
+    uint8_t kc[];
 };
 
 /* A key owned by the SA, copied out of krb5 structures so that freeing needs no context. */
@@ -96,6 +109,18 @@ typedef struct {
     uint8_t proven;    /* the key-log key verified a signature of this SA: it is the signing key */
 } krb_kl;
 
+/* What few SAs need (issue 10: kept out of krb_sa, which every SA has): texts of a handshake
+ * that gave no key, a copy of a verifying key whose source may change, the key-log cache and the
+ * key-log lookup memo. Allocated when one of them is first set (krb_rare), freed with the SA. */
+typedef struct {
+    char *nokey_why;     /* why the handshake gave no key (g_malloc'd), NULL otherwise */
+    char *bad_token_why; /* the last handshake token that could not be parsed, or NULL */
+    krb_keyv *verified_copy; /* a copy of the key that last verified, when its source may change */
+    krb_kl *kl;          /* key-log cache, NULL without a line */
+    ks_keylog_memo memo; /* the key-log lookup, kept until the key log changes; used only once
+                            the key log has a KERBEROS line (see kl_line) */
+} krb_sa_rare;
+
 /* Per-capture state of the mechanism (mech_ops.cap_new), shared by its SAs: texts interned once
  * for every SA, and which AES-SHA1 fast-path states were checked against libkrb5. */
 typedef struct krb_cap krb_cap;
@@ -109,41 +134,57 @@ typedef struct {
     uint8_t nokey_unsupported; /* ... because an enctype is not supported */
     uint8_t verified_src; /* which key last verified a signature: a krb_src + 1 for the SA's own
                              keys, 0 none, KRB_VERIFIED_COPY for verified_copy */
-    uint8_t own_cap;     /* cap is this SA's own (made without a per-capture state) */
+    uint8_t own_cap : 1; /* cap is this SA's own (made without a per-capture state) */
+    uint8_t stale : 1;   /* the per-message caches below are stale */
     uint8_t cc_made;     /* bit s: the candidates of slot s are in cc / cc_n (see below) */
     int32_t tkt_enctype;
     uint32_t tkt_kvno;
-    char *client;        /* client principal from the decrypted ticket, or NULL */
+    const char *client;  /* client principal from the decrypted ticket, or NULL: the capture's
+                            one copy of that name (krb_cap_intern; SAs of one client share it) */
     krb_keyv session;    /* from the keytab-decrypted ticket */
     krb_inner auth;
     krb_inner aprep;
     krb_encpart auth_enc, aprep_enc;
-    char *nokey_why;     /* why the handshake gave no key (g_malloc'd), NULL otherwise */
-    char *bad_token_why; /* the last handshake token that could not be parsed, or NULL */
-    krb_kl *kl;          /* key-log cache, NULL without a line */
-    krb_keyv *verified_copy; /* a copy of the key that last verified, when its source may change */
+    krb_sa_rare *rare;   /* see krb_sa_rare; NULL until needed */
     krb_cap *cap;        /* per-capture state (owned when own_cap) */
 
     /* Per-message caches (issue 10): what verify would otherwise compute or format for every
-     * message. They are valid while epoch equals cache_epoch; epoch changes with anything the
-     * candidates or the texts depend on (every handshake token, the key-log cache, proven). Texts
+     * message. They are valid while stale is clear; stale is set by anything the candidates or
+     * the texts depend on (every handshake token, the key-log cache, proven). Texts
      * are interned in the per-capture cap (shared by SAs, freed with it) and named by their id
      * there (0: none). Candidate slots: RFC 4121 without / with AcceptorSubkey, RFC 4757. */
-    uint64_t epoch;
-    uint64_t cache_epoch;
-    uint64_t bad_key;              /* the INVALID / NO_KEY text after keys did not match: for */
-    uint32_t bad_txt, bad_note_txt; /* which candidates, the text and its note */
-    uint32_t cc_miss[2];           /* what krb_cands_cfx said is missing */
-    uint32_t ok_txt[6];            /* the VALID text before its SND_SEQ, per slot and sender */
-    uint8_t ok_i[6];               /* candidate index of ok_txt + 1 */
+    uint32_t bad_txt, bad_note_txt; /* the INVALID / NO_KEY text after keys did not match and */
+    uint32_t ok_txt[2];            /* the VALID texts before their SND_SEQ last used, for */
+    uint8_t ok_key[2];             /* text slot << 4 | candidate index + 1 (0: none); an SA
+                                      uses one text slot per sender (see ok_text) */
     uint8_t bad_status, bad_note;
     uint8_t cc_n[3];
-    uint8_t cc_dropped[3];
-    uint8_t cc[3][8];              /* krb_src | 0x80 when authoritative (8: KRB_CANDS_MAX) */
-    ks_keylog_memo kl_memo;        /* the key-log lookup, kept until the key log changes */
+    uint8_t cc[3][KRB_SRC_N];      /* krb_src | 0x80 when authoritative */
+    uint16_t bad_key;              /* for which candidates bad_txt is (see no_match) */
 } krb_sa;
 
 #define KRB_VERIFIED_COPY 0xff
+
+/* The SA's rare part, made when first needed (for writing). */
+static inline krb_sa_rare *krb_rare(krb_sa *sa)
+{
+    if (!sa->rare)
+        sa->rare = g_new0(krb_sa_rare, 1);
+    return sa->rare;
+}
+/* Its fields for reading (NULL when the part was never made). */
+static inline const char *krb_sa_nokey_why(const krb_sa *sa)
+{
+    return sa->rare ? sa->rare->nokey_why : NULL;
+}
+static inline const char *krb_sa_bad_token_why(const krb_sa *sa)
+{
+    return sa->rare ? sa->rare->bad_token_why : NULL;
+}
+static inline krb_kl *krb_sa_klp(const krb_sa *sa)
+{
+    return sa->rare ? sa->rare->kl : NULL;
+}
 
 /* The key-log cache for reading: sa->kl, or an all-unset one. */
 const krb_kl *krb_sa_kl(const krb_sa *sa);
@@ -162,6 +203,10 @@ int krb_cap_fast_checked(const krb_cap *cap, int32_t enctype, krb5_keyusage usag
 void krb_cap_fast_set(krb_cap *cap, int32_t enctype, krb5_keyusage usage, int state);
 /* krb_ck_fold(usage), made once per capture (it is public: nothing secret). */
 const uint8_t *krb_cap_ck_fold(krb_cap *cap, krb5_keyusage usage);
+/* The capture's cache of HMAC contexts by checksum key (krb_fast.c; NULL until first used), for
+ * krb_fast.c: the address of its pointer in cap. */
+struct krb_ck_cache;
+struct krb_ck_cache **krb_cap_ck_cache(krb_cap *cap);
 
 /* Marks the SA's per-message caches stale (mech_kerberos.c). */
 void krb_sa_changed(krb_sa *sa);
@@ -289,12 +334,15 @@ int krb_fast_verify(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksu
 int krb_fast_verify2(krb5_context ctx, krb_cap *cap, const krb_keyv *k, krb5_cksumtype type,
                      krb5_keyusage usage, const uint8_t *data, size_t dlen, const uint8_t *data2,
                      size_t d2len, const uint8_t *ck, size_t cklen);
-/* The key's caches, made on first use (only the caches of k are written). */
+/* The key's caches, made on first use (only the caches of k are written). A fast-path state's
+ * first use (krb_fast_verify) may move them: the pointer is not kept across that call. */
 struct krb_keyx *krb_keyv_x(const krb_keyv *k);
 /* The key's krb5_key, made on first use and kept with the key (NULL if libkrb5 refuses it). */
 krb5_key krb_keyv_kkey(krb5_context ctx, const krb_keyv *k);
 /* Wipes and frees a key's caches (NULL: nothing). */
 void krb_keyx_free(struct krb_keyx *x);
+/* Wipes and frees a capture's cache of HMAC contexts (NULL: nothing). */
+void krb_ck_cache_free(struct krb_ck_cache *c);
 /* RFC 3961 5.1 n-fold of in (inlen > 0) into outlen bytes. */
 void krb_nfold(const uint8_t *in, size_t inlen, uint8_t *out, size_t outlen);
 /* RFC 3961 5.1 DK(key, constant) for the RFC 3962 AES keys (keylen 16 or 32) into out (keylen

@@ -32,16 +32,16 @@ static int kl_is_session(const krb_sa *sa, const krb_keyv *k)
 void krb_kl_refresh(krb_sa *sa, krb5_context ctx, const keylog_entry *e)
 {
     if (!e) {
-        if (sa->kl)
+        if (krb_sa_klp(sa))
             krb_kl_clear(sa);
         return;
     }
-    krb_kl *kl = sa->kl;
+    krb_kl *kl = krb_sa_klp(sa);
     if (kl && kl->src_enctype == e->enctype && kl->src_len == e->key1_len &&
         kl->line == e->line && memcmp(kl->src, e->key1, e->key1_len) == 0)
         return;
     krb_kl_clear(sa); /* marks the caches stale */
-    kl = sa->kl = g_new0(krb_kl, 1);
+    kl = krb_rare(sa)->kl = g_new0(krb_kl, 1);
     kl->src_enctype = e->enctype;
     kl->src = g_memdup2(e->key1, e->key1_len ? e->key1_len : 1);
     kl->src_len = e->key1_len;
@@ -126,31 +126,34 @@ static void cand_add(krb_cands *cs, const krb_sa *sa, krb_src src, int authorita
     }
 }
 
-/* Why no handshake or key-log key exists for this SA, naming every source looked at. */
+/* Why no handshake or key-log key exists for this SA, naming every source looked at; its parts
+ * are joined with "; ", an empty part adding nothing (no leading or doubled separator). */
 char *krb_nokey_text(const krb_sa *sa, const char *opaque, int *unsupported)
 {
     GString *s = g_string_new(NULL);
     *unsupported = 0;
-    if (sa->nokey_why) {
-        g_string_append(s, sa->nokey_why);
+    if (krb_sa_nokey_why(sa)) {
+        g_string_append(s, krb_sa_nokey_why(sa));
         *unsupported = sa->nokey_unsupported;
     } else if (sa->apreq_seen && !sa->session.len) {
         g_string_append(s, "the AP-REQ gave no usable key");
-    } else if (!sa->apreq_seen && sa->bad_token_why) {
+    } else if (!sa->apreq_seen && krb_sa_bad_token_why(sa)) {
         g_string_append_printf(s, "the SA's Kerberos handshake could not be used (%s)",
-                               sa->bad_token_why);
+                               krb_sa_bad_token_why(sa));
     } else if (!sa->apreq_seen) {
         g_string_append(s, "no Kerberos AP-REQ seen on this SA");
     }
     const krb_kl *kl = krb_sa_kl(sa);
+    const char *sep = s->len ? "; " : ""; /* the handshake part may be empty */
     if (kl->why) {
-        g_string_append_printf(s, "; %s", kl->why);
+        g_string_append_printf(s, "%s%s", sep, kl->why);
         *unsupported |= kl->unsupported;
-    } else if (!sa->kl) {
+    } else if (!krb_sa_klp(sa)) {
         if (opaque)
-            g_string_append_printf(s, "; no KERBEROS key-log entry for opaque %s", opaque);
+            g_string_append_printf(s, "%sno KERBEROS key-log entry for opaque %s", sep, opaque);
         else
-            g_string_append(s, "; no opaque known to look up a KERBEROS key-log entry");
+            g_string_append_printf(s, "%sno opaque known to look up a KERBEROS key-log entry",
+                                   sep);
     }
     return g_string_free(s, FALSE);
 }

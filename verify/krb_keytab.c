@@ -39,7 +39,7 @@ static char *krb_describe_keytab_miss(krb5_context ctx, krb5_keytab kt, const ch
 }
 
 /* Decrypts the ticket with the keytab (krb5_server_decrypt_ticket_keytab: no clock or replay
- * checks); without a usable key, sa->nokey_why says which key was looked up and missing. */
+ * checks); without a usable key, the SA's nokey_why says which key was looked up and missing. */
 void krb_keytab_open_ticket(krb_sa *sa, krb5_context ctx, keystore *ks, krb5_ticket *ticket,
                             const char *service, note_list *notes)
 {
@@ -49,13 +49,13 @@ void krb_keytab_open_ticket(krb_sa *sa, krb5_context ctx, keystore *ks, krb5_tic
     const char *path = keystore_keytab_path(ks);
     krb_etype_desc(sa->tkt_enctype, eb, sizeof eb);
     if (!kt) {
-        sa->nokey_why = path
+        krb_rare(sa)->nokey_why = path
             ? g_strdup_printf("keytab %s could not be read or holds no keys: no key for %s "
                               "kvno %u enctype %s", path, service, sa->tkt_kvno, eb)
             : g_strdup_printf("no keytab configured (preference mssipae.keytab): no key for %s "
                               "kvno %u enctype %s", service, sa->tkt_kvno, eb);
     } else if (!krb5_c_valid_enctype(sa->tkt_enctype)) {
-        sa->nokey_why = g_strdup_printf("ticket for %s uses enctype %s, which libkrb5 does not "
+        krb_rare(sa)->nokey_why = g_strdup_printf("ticket for %s uses enctype %s, which libkrb5 does not "
                                         "support", service, eb);
         sa->nokey_unsupported = 1;
     } else {
@@ -78,7 +78,7 @@ void krb_keytab_open_ticket(krb_sa *sa, krb5_context ctx, keystore *ks, krb5_tic
             krb5_free_unparsed_name(ctx, kname);
         }
         if (!ticket->enc_part2)
-            sa->nokey_why = krb_describe_keytab_miss(ctx, kt, path ? path : "(in memory)",
+            krb_rare(sa)->nokey_why = krb_describe_keytab_miss(ctx, kt, path ? path : "(in memory)",
                                                  ticket->server, service, sa->tkt_enctype,
                                                  sa->tkt_kvno);
     }

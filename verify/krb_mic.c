@@ -26,6 +26,16 @@ struct krb_cap {
     } fold[4];
     size_t nfold;
     uint8_t fold_tmp[16]; /* for usages beyond fold */
+    /* VALID texts (ok_text) of the handshake's own keys, shared by the SAs: the text of text slot
+     * tslot for a candidate of source src <= KRB_SRC_APREP_SUBKEY depends on nothing else but
+     * the key's enctype and (the session key's label) auth_ok */
+    struct {
+        uint32_t txt;
+        int32_t enctype;
+        uint8_t tslot, src, auth_ok;
+    } okc[16];
+    size_t nokc;
+    struct krb_ck_cache *ckc; /* HMAC contexts by checksum key (krb_fast.c), made on first use */
 };
 
 krb_cap *krb_cap_new(void)
@@ -40,6 +50,7 @@ void krb_cap_free(krb_cap *cap)
 {
     if (!cap)
         return;
+    krb_ck_cache_free(cap->ckc); /* wipes the HMAC contexts */
     g_hash_table_destroy(cap->ids);
     g_ptr_array_free(cap->texts, TRUE);
     g_free(cap);
@@ -94,16 +105,21 @@ const uint8_t *krb_cap_ck_fold(krb_cap *cap, krb5_keyusage usage)
     return cap->fold[cap->nfold++].blk;
 }
 
+struct krb_ck_cache **krb_cap_ck_cache(krb_cap *cap)
+{
+    return &cap->ckc;
+}
+
 /* ---- per-SA caches of what every message would compute or format again (issue 10) ---- */
 
 /* Forgets the caches when the SA changed since they were made. */
 static void caches_fresh(krb_sa *sa)
 {
-    if (sa->cache_epoch == sa->epoch)
+    if (!sa->stale)
         return;
-    sa->cache_epoch = sa->epoch;
+    sa->stale = 0;
     sa->cc_made = 0;
-    memset(sa->ok_i, 0, sizeof sa->ok_i);
+    memset(sa->ok_key, 0, sizeof sa->ok_key);
     memset(sa->ok_txt, 0, sizeof sa->ok_txt);
     sa->bad_txt = sa->bad_note_txt = 0;
 }
@@ -111,35 +127,44 @@ static void caches_fresh(krb_sa *sa)
 /* The candidates of one token kind, without labels, as the cache keeps them. */
 typedef struct {
     size_t n, dropped;
-    uint8_t c[KRB_CANDS_MAX]; /* krb_src | 0x80 when authoritative */
-    const char *miss;
+    uint8_t c[KRB_SRC_N]; /* krb_src | 0x80 when authoritative */
 } cands_view;
 
+/* Each list adds every source at most once (krb_cands_cfx / krb_cands_rc4), so it holds at most
+ * KRB_SRC_N candidates and never drops one: the cache keeps KRB_SRC_N and no dropped count. */
+G_STATIC_ASSERT(KRB_SRC_N <= KRB_CANDS_MAX);
+
 /* The candidates of slot (0, 1: RFC 4121 without / with AcceptorSubkey; 2: RFC 4757), made once
- * per epoch; miss (slot 0, 1) is what krb_cands_cfx appended ("" for slot 2). */
+ * while the caches are fresh. What krb_cands_cfx says is missing is made only when a text needs
+ * it (cfx_miss). */
 static void cands_cached(krb_sa *sa, int slot, cands_view *v)
 {
     caches_fresh(sa);
     if (!(sa->cc_made & (1u << slot))) {
         krb_cands cs;
         cs.n = cs.dropped = 0;
-        if (slot < 2) {
-            GString *m = g_string_new(NULL);
-            krb_cands_cfx(sa, slot, &cs, m, 0);
-            sa->cc_miss[slot] = krb_cap_intern(sa->cap, g_string_free(m, FALSE));
-        } else {
+        if (slot < 2)
+            krb_cands_cfx(sa, slot, &cs, NULL, 0);
+        else
             krb_cands_rc4(sa, &cs, 0);
-        }
-        for (size_t i = 0; i < cs.n; i++)
+        for (size_t i = 0; i < cs.n && i < KRB_SRC_N; i++)
             sa->cc[slot][i] = (uint8_t)(cs.c[i].src | (cs.c[i].authoritative ? 0x80 : 0));
-        sa->cc_n[slot] = (uint8_t)cs.n;
-        sa->cc_dropped[slot] = (uint8_t)(cs.dropped > 255 ? 255 : cs.dropped);
+        sa->cc_n[slot] = (uint8_t)(cs.n < KRB_SRC_N ? cs.n : KRB_SRC_N);
         sa->cc_made |= (uint8_t)(1u << slot);
     }
     v->n = sa->cc_n[slot];
-    v->dropped = sa->cc_dropped[slot];
+    v->dropped = 0; /* see above */
     memcpy(v->c, sa->cc[slot], v->n);
-    v->miss = slot < 2 ? krb_cap_text(sa->cap, sa->cc_miss[slot]) : "";
+}
+
+/* What krb_cands_cfx says is missing for slot (0, 1), as the candidates were made (g_malloc'd). */
+static char *cfx_miss(const krb_sa *sa, int slot)
+{
+    krb_cands cs;
+    cs.n = cs.dropped = 0;
+    GString *m = g_string_new(NULL);
+    krb_cands_cfx(sa, slot, &cs, m, 0);
+    return g_string_free(m, FALSE);
 }
 
 /* The same candidates with their labels (for texts: made only when a text is made). */
@@ -155,10 +180,10 @@ static void cands_labelled(const krb_sa *sa, int slot, krb_cands *cs)
 /* prefix || "0x" || hex8(hi) when have_hi || hex8(lo) || suffix: the printf "0x%08x%08x" /
  * "0x%08x" of the texts, without a printf. */
 static char *text_with_seq(const char *prefix, int have_hi, uint32_t hi, uint32_t lo,
-                           const char *suffix)
+                           const char *suffix, size_t sl)
 {
     static const char hx[] = "0123456789abcdef";
-    size_t pl = strlen(prefix), sl = strlen(suffix);
+    size_t pl = strlen(prefix);
     char *out = g_malloc(pl + 2 + 16 + sl + 1), *p = out;
     memcpy(p, prefix, pl);
     p += pl;
@@ -335,22 +360,23 @@ static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char
                                 size_t cklen, const char *miss, note_list *notes);
 
 /* no_match, the text kept per SA when keys were tried (it then depends only on the candidates,
- * i.e. slot and epoch, and on which of them did not match). The labelled candidates are made
+ * i.e. slot and the caches' freshness, and on which of them did not match). The labelled candidates are made
  * only when a text is made. */
 static sig_verdict no_match(krb_sa *sa, int slot, const char *opaque, const char *fmt_name,
                             const cands_view *cv, const chk_res *res, size_t want_len,
                             size_t cklen, const char *miss, note_list *notes)
 {
-    uint64_t nomatch = 0;
+    uint16_t nomatch = 0; /* cv->n <= KRB_CANDS_MAX (8) */
     for (size_t i = 0; i < cv->n; i++)
         if (res[i] == CHK_NOMATCH)
-            nomatch |= (uint64_t)1 << i;
+            nomatch |= (uint16_t)(1u << i);
     krb_cands cs;
     if (!nomatch) {
         cands_labelled(sa, slot, &cs);
         return no_match_fmt(sa, opaque, fmt_name, &cs, res, want_len, cklen, miss, notes);
     }
-    uint64_t key = nomatch << 2 | (uint64_t)slot;
+    G_STATIC_ASSERT(KRB_CANDS_MAX + 2 <= 16);
+    uint16_t key = (uint16_t)(nomatch << 2 | (unsigned)slot);
     caches_fresh(sa);
     if (!sa->bad_txt || sa->bad_key != key) {
         /* made once: the note it adds, if any, is "Kerberos: <why>" with severity warning */
@@ -429,8 +455,9 @@ static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char
     } else {
         int unsup = 0;
         char *nk = krb_nokey_text(sa, opaque, &unsup);
+        /* one separator, and only between two parts that are not empty */
         v = verdict_make(unsup ? SIG_UNSUPPORTED : SIG_NO_KEY, "%s%s%s", miss,
-                         *miss ? "; " : "", nk);
+                         *miss && *nk ? "; " : "", nk);
         note_add(notes, unsup ? NOTE_UNSUPPORTED : NOTE_NO_KEY, NOTE_SEV_WARN, "Kerberos: %s",
                  v.why);
         g_free(nk);
@@ -439,20 +466,51 @@ static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char
     return v;
 }
 
-/* The VALID text before its SND_SEQ for candidate i of slot, sent by acceptor, kept per SA in
- * ok_txt[tslot] (fmt: "... verified with %s, key usage %d (sent by the %s), SND_SEQ "). */
-static const char *ok_text(krb_sa *sa, int slot, int tslot, size_t i, const char *fmt,
-                           int usage, int acceptor)
+/* The VALID text before its SND_SEQ for candidate i (of source src) of slot, sent by acceptor,
+ * kept per SA for the two (tslot, i) last used (fmt: "... verified with %s, key usage %d (sent by the %s),
+ * SND_SEQ "; tslot tells slot, fmt, usage and acceptor). For the handshake's own keys the text is
+ * also kept per capture (okc), as its label depends only on src, the enctype and auth_ok (see
+ * krb_cands_cfx / krb_cands_rc4): a new SA does not label its candidates again. */
+static const char *ok_text(krb_sa *sa, int slot, int tslot, size_t i, krb_src src,
+                           const char *fmt, int usage, int acceptor)
 {
     caches_fresh(sa);
-    if (sa->ok_txt[tslot] && sa->ok_i[tslot] == i + 1)
-        return krb_cap_text(sa->cap, sa->ok_txt[tslot]);
-    krb_cands cs;
-    cands_labelled(sa, slot, &cs);
-    sa->ok_txt[tslot] = krb_cap_intern(sa->cap, g_strdup_printf(fmt, i < cs.n ? cs.c[i].label : "",
-                                                                usage, who(acceptor)));
-    sa->ok_i[tslot] = (uint8_t)(i + 1);
-    return krb_cap_text(sa->cap, sa->ok_txt[tslot]);
+    uint8_t key = (uint8_t)(tslot << 4 | (int)(i + 1)); /* tslot < 6, i < KRB_SRC_N */
+    if (sa->ok_key[0] == key)
+        return krb_cap_text(sa->cap, sa->ok_txt[0]);
+    if (sa->ok_key[1] == key)
+        return krb_cap_text(sa->cap, sa->ok_txt[1]);
+    krb_cap *cap = sa->cap;
+    int shared = src <= KRB_SRC_APREP_SUBKEY;
+    int32_t enctype = krb_src_key(sa, src)->enctype;
+    uint8_t auth_ok = sa->auth_ok ? 1 : 0;
+    uint32_t id = 0;
+    for (size_t j = 0; shared && j < cap->nokc; j++)
+        if (cap->okc[j].tslot == tslot && cap->okc[j].src == src &&
+            cap->okc[j].enctype == enctype && cap->okc[j].auth_ok == auth_ok) {
+            id = cap->okc[j].txt;
+            break;
+        }
+    if (!id) {
+        krb_cands cs;
+        cands_labelled(sa, slot, &cs);
+        id = krb_cap_intern(cap, g_strdup_printf(fmt, i < cs.n ? cs.c[i].label : "", usage,
+                                                 who(acceptor)));
+        /* only when the labelled list agrees (it always does for these sources) */
+        if (shared && i < cs.n && cs.c[i].src == src && cap->nokc < G_N_ELEMENTS(cap->okc)) {
+            cap->okc[cap->nokc].txt = id;
+            cap->okc[cap->nokc].enctype = enctype;
+            cap->okc[cap->nokc].tslot = (uint8_t)tslot;
+            cap->okc[cap->nokc].src = (uint8_t)src;
+            cap->okc[cap->nokc].auth_ok = auth_ok;
+            cap->nokc++;
+        }
+    }
+    sa->ok_txt[1] = sa->ok_txt[0];
+    sa->ok_key[1] = sa->ok_key[0];
+    sa->ok_txt[0] = id;
+    sa->ok_key[0] = key;
+    return krb_cap_text(cap, id);
 }
 
 /* RFC 4121 4.2.6.1 MIC token: 04 04 | Flags | FF x5 | SND_SEQ (8) | SGN_CKSUM. */
@@ -502,8 +560,8 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
         res[i] = check_cfx(ctx, sa->cap, k, usage, &in, sig + 16, siglen - 16, &want_len);
         if (res[i] != CHK_MATCH)
             continue;
-        if (src == KRB_SRC_KL_KEY && !sa->kl->proven) {
-            sa->kl->proven = 1; /* a checksum match proves the key (a cache, like a derived key) */
+        if (src == KRB_SRC_KL_KEY && !krb_sa_klp(sa)->proven) {
+            krb_sa_klp(sa)->proven = 1; /* a checksum match proves the key (a cache, like a derived key) */
             krb_sa_changed(sa); /* it is now authoritative: candidates and texts change */
         }
         if (acceptor != (dir == DIR_S2C)) {
@@ -513,11 +571,11 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
         } else {
             /* "RFC 4121 MIC verified with %s, key usage %d (sent by the %s), SND_SEQ %s", the
              * part before SND_SEQ kept per SA (candidate, sender) */
-            const char *t = ok_text(sa, acc_subkey, acc_subkey * 2 + acceptor, i,
+            const char *t = ok_text(sa, acc_subkey, acc_subkey * 2 + acceptor, i, src,
                                     "RFC 4121 MIC verified with %s, key usage %d (sent by the "
                                     "%s), SND_SEQ ", (int)usage, acceptor);
             v.status = SIG_VALID;
-            v.why = text_with_seq(t, seq_hi != 0, seq_hi, seq_lo, "");
+            v.why = text_with_seq(t, seq_hi != 0, seq_hi, seq_lo, "", 0);
             krb_remember_verified(sa, src, k);
         }
     }
@@ -527,8 +585,12 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
             note_add(notes, NOTE_TOKEN, NOTE_SEV_WARN, "Kerberos: RFC 4121 MIC with flag "
                      "SentByAcceptor %s is carried in %s", acceptor ? "set" : "clear",
                      hdr_of(dir));
+        /* what is missing is said only when no key was tried (no_match_fmt), i.e. when there
+         * is no candidate; the SA did not change since cands_cached (only a match changes it) */
+        char *miss = cv.n == 0 ? cfx_miss(sa, acc_subkey) : NULL;
         v = no_match(sa, acc_subkey, opaque, "RFC 4121 MIC", &cv, res, want_len, siglen - 16,
-                     cv.miss, notes);
+                     miss ? miss : "", notes);
+        g_free(miss);
     }
     return v;
 }
@@ -571,8 +633,8 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
         res[i] = check_rc4(ctx, k, data, dlen, hdr + 8, hdr + 16, ps);
         if (res[i] != CHK_MATCH)
             continue;
-        if (src == KRB_SRC_KL_KEY && !sa->kl->proven) {
-            sa->kl->proven = 1;
+        if (src == KRB_SRC_KL_KEY && !krb_sa_klp(sa)->proven) {
+            krb_sa_klp(sa)->proven = 1;
             krb_sa_changed(sa);
         }
         uint32_t seq = (uint32_t)ps[0] << 24 | (uint32_t)ps[1] << 16 | (uint32_t)ps[2] << 8 | ps[3];
@@ -600,10 +662,11 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
              * sequence number is visible, and hand it to the tracker, which watches it */
             /* "RFC 4757 MIC verified with %s, key usage 15 (sent by the %s), SND_SEQ 0x%08x
              * (not covered by the checksum)", the part before SND_SEQ kept per SA */
-            const char *t = ok_text(sa, 2, 4 + acceptor, i, "RFC 4757 MIC verified with %s, key "
+            const char *t = ok_text(sa, 2, 4 + acceptor, i, src, "RFC 4757 MIC verified with %s, key "
                                     "usage %d (sent by the %s), SND_SEQ ", 15, acceptor);
             v.status = SIG_VALID;
-            v.why = text_with_seq(t, 0, 0, seq, " (not covered by the checksum)");
+            static const char nc[] = " (not covered by the checksum)";
+            v.why = text_with_seq(t, 0, 0, seq, nc, sizeof nc - 1);
             v.has_unprotected_seq = 1;
             v.unprotected_seq = seq;
             krb_remember_verified(sa, src, k);

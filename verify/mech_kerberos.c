@@ -70,14 +70,15 @@ void krb_inner_clear(krb_inner *in)
 
 void krb_sa_changed(krb_sa *sa)
 {
-    sa->epoch++;
+    sa->stale = 1;
 }
 
 static const krb_kl kl_none;
 
 const krb_kl *krb_sa_kl(const krb_sa *sa)
 {
-    return sa->kl ? sa->kl : &kl_none;
+    const krb_kl *kl = krb_sa_klp(sa);
+    return kl ? kl : &kl_none;
 }
 
 const krb_keyv *krb_src_key(const krb_sa *sa, krb_src src)
@@ -104,7 +105,7 @@ const krb_keyv *krb_src_key(const krb_sa *sa, krb_src src)
 static const krb_keyv *verified_key(const krb_sa *sa)
 {
     if (sa->verified_src == KRB_VERIFIED_COPY)
-        return sa->verified_copy;
+        return sa->rare->verified_copy;
     if (sa->verified_src)
         return krb_src_key(sa, (krb_src)(sa->verified_src - 1));
     return NULL;
@@ -112,11 +113,11 @@ static const krb_keyv *verified_key(const krb_sa *sa)
 
 static void verified_clear(krb_sa *sa)
 {
-    if (sa->verified_copy) {
-        krb_keyv_clear(sa->verified_copy);
-        g_free(sa->verified_copy);
+    if (sa->rare && sa->rare->verified_copy) {
+        krb_keyv_clear(sa->rare->verified_copy);
+        g_free(sa->rare->verified_copy);
+        sa->rare->verified_copy = NULL;
     }
-    sa->verified_copy = NULL;
     sa->verified_src = 0;
 }
 
@@ -126,8 +127,9 @@ void krb_verified_pin(krb_sa *sa, krb_src src)
     if (sa->verified_src != (uint8_t)(src + 1))
         return;
     const krb_keyv *k = krb_src_key(sa, src);
-    sa->verified_copy = g_new0(krb_keyv, 1);
-    krb_keyv_set(sa->verified_copy, k->enctype, k->val, k->len);
+    krb_keyv *c = g_new0(krb_keyv, 1);
+    krb_keyv_set(c, k->enctype, k->val, k->len);
+    krb_rare(sa)->verified_copy = c;
     sa->verified_src = KRB_VERIFIED_COPY;
 }
 
@@ -148,7 +150,7 @@ void krb_remember_verified(krb_sa *sa, krb_src src, const krb_keyv *k)
     krb_keyv *c = g_new0(krb_keyv, 1);
     krb_keyv_set(c, k->enctype, k->val, k->len);
     verified_clear(sa);
-    sa->verified_copy = c;
+    krb_rare(sa)->verified_copy = c;
     sa->verified_src = KRB_VERIFIED_COPY;
 }
 
@@ -156,7 +158,7 @@ void krb_remember_verified(krb_sa *sa, krb_src src, const krb_keyv *k)
 void krb_kl_clear(krb_sa *sa)
 {
     krb_sa_changed(sa);
-    krb_kl *kl = sa->kl;
+    krb_kl *kl = krb_sa_klp(sa);
     if (!kl)
         return;
     if (kl->src) {
@@ -168,7 +170,7 @@ void krb_kl_clear(krb_sa *sa)
     krb_inner_clear(&kl->aprep);
     g_free(kl->why);
     g_free(kl);
-    sa->kl = NULL;
+    sa->rare->kl = NULL;
 }
 
 /* Forgets everything an AP-REQ established (a second AP-REQ on one SA starts over). */
@@ -176,8 +178,7 @@ void krb_apreq_clear(krb_sa *sa)
 {
     verified_clear(sa);
     sa->apreq_seen = 0;
-    g_free(sa->client);
-    sa->client = NULL;
+    sa->client = NULL; /* the capture's copy (cap) */
     sa->tkt_enctype = 0;
     sa->tkt_kvno = 0;
     krb_keyv_clear(&sa->session);
@@ -186,8 +187,10 @@ void krb_apreq_clear(krb_sa *sa)
     krb_encpart_clear(&sa->auth_enc);
     sa->aprep_ok = 0;
     krb_inner_clear(&sa->aprep);
-    g_free(sa->nokey_why);
-    sa->nokey_why = NULL;
+    if (sa->rare) {
+        g_free(sa->rare->nokey_why);
+        sa->rare->nokey_why = NULL;
+    }
     sa->nokey_unsupported = 0;
     krb_kl_clear(sa);
 }
@@ -224,8 +227,11 @@ static void krb_sa_free(void *st)
     krb_apreq_clear(sa);
     verified_clear(sa);
     krb_encpart_clear(&sa->aprep_enc);
-    g_free(sa->bad_token_why);
-    keystore_keylog_memo_clear(&sa->kl_memo);
+    if (sa->rare) { /* krb_apreq_clear freed its key-log cache and nokey_why */
+        g_free(sa->rare->bad_token_why);
+        keystore_keylog_memo_clear(&sa->rare->memo);
+        g_free(sa->rare);
+    }
     if (sa->own_cap)
         krb_cap_free(sa->cap);
     g_free(sa);
@@ -300,6 +306,18 @@ static void krb_on_token(void *st, mssipae_dir dir, const uint8_t *tok, size_t l
         krb_on_krberror(sa, msg, msglen, ks, notes);
 }
 
+/* The key-log line for the SA's opaque, or NULL. Without a KERBEROS line in the key log (or
+ * without a key log) every lookup answers NULL, so no memo is made for it (issue 10: the memo and
+ * its copy of the opaque were 72 bytes per SA); the listing looks at the key-log file as a lookup
+ * does. */
+static const keylog_entry *kl_line(krb_sa *sa, keystore *ks, const char *opaque)
+{
+    const char *const *ids;
+    if (!opaque || keystore_keylog_ids_view(ks, KEYLOG_KERBEROS, &ids) == 0)
+        return NULL;
+    return keystore_keylog_find_memo(ks, KEYLOG_KERBEROS, opaque, &krb_rare(sa)->memo);
+}
+
 /* Tells the token format by its first bytes (ms-sipae.md 7) and checks it with every key the SA
  * or the key log offers. */
 static sig_verdict krb_verify(void *st, keystore *ks, const char *opaque, mssipae_dir dir,
@@ -348,7 +366,7 @@ static sig_verdict krb_verify(void *st, keystore *ks, const char *opaque, mssipa
     }
     if (!ctx)
         return verdict_make(SIG_NO_KEY, "libkrb5 context unavailable");
-    krb_kl_refresh(sa, ctx, opaque ? keystore_keylog_find_memo(ks, KEYLOG_KERBEROS, opaque, &sa->kl_memo) : NULL);
+    krb_kl_refresh(sa, ctx, kl_line(sa, ks, opaque));
     if (cfx)
         return krb_verify_cfx(sa, ctx, opaque, dir, buf, buflen, sig, siglen, notes);
     return krb_verify_rc4(sa, ctx, opaque, dir, buf, buflen, rc4hdr, notes);
