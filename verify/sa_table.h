@@ -69,8 +69,8 @@ typedef struct sa_entry {
                                   NULL until the first (sa_mech_seq) */
     const note_list *notes_kept[2]; /* per direction: the notes last kept for a header of this
                                   SA (owned by the result store; sa.c: a memo, not a verdict) */
-    uint32_t why_kept[2];      /* the same for its reason: a why_ref of an interned reason of
-                                  the result store, 0 for none */
+    uint32_t why_kept[2];      /* the same for its reason: a why_ref of a reason of the result
+                                  store (auth_rec_why_hint), 0 for none */
     uint8_t state;             /* sa_state */
     uint8_t proxy;             /* family: 1 Proxy-*, 0 WWW-/Authorization/Authentication-Info */
     uint8_t has_version;
@@ -78,6 +78,7 @@ typedef struct sa_entry {
     uint8_t signed_seen;       /* a signed message of this SA verified (or, without keys, was seen) */
     uint8_t implicit;          /* created from a key-log entry; handshake not in the capture */
     uint8_t mech_ix;           /* its mechanism: mech_at(mech_ix), read with sa_mech */
+    uint8_t why_kept_split;    /* bit dir: why_kept[dir] is a why_split */
 } sa_entry;
 
 static inline const mech_ops *sa_mech(const sa_entry *s)
