@@ -79,7 +79,9 @@ struct sa_table {
     GPtrArray *sas;      /* sa_entry*, owned, in creation order (id = index + 1) */
     GHashTable *named;   /* "SCHEME|OPAQUE" (upper case) -> name_list (owning its key) */
     GHashTable *pairs;   /* pair_key() -> sa_pair* */
-    GHashTable *offers;  /* set of offer_rec, by (mech, realm, targetname, client) */
+    GHashTable *offers;  /* set of offer_set, by client */
+    GHashTable *offers_more; /* set of offer_more, by (client, mech, realm, targetname): the
+                            entries beyond a client's OFFER_INLINE; NULL until needed */
     GHashTable *strs;    /* interned realm / targetname / endpoint texts: string -> itself
                             (owned) */
     void *caps[MECH_COUNT]; /* per-capture state of each mechanism (mech_ops.cap_new) */
@@ -129,30 +131,57 @@ static char *name_key_in(const mech_ops *mech, const char *opaque, char *buf, si
 
 
 
-/* The version a first-leg challenge offered to one client: the mechanism (a pointer, so case
- * cannot matter), realm and targetname as sent and the client's endpoint (absent ones as ""),
- * all interned by the table, so they compare as pointers. */
+/* The versions first-leg challenges offered to one client (its endpoint, "" when unknown): per
+ * mechanism, realm and targetname as sent (absent ones as ""). Texts are interned by the
+ * table, so they compare as pointers. One allocation per client holds its first OFFER_INLINE
+ * entries (a challenge offers each scheme once: most clients have a few), its own key in the
+ * table's offers (a set); a client offered more (hostile input) has the rest in offers_more,
+ * one offer_more each, so no look-up scans more than OFFER_INLINE entries. */
+#define OFFER_INLINE 8
+
 typedef struct {
-    const mech_ops *mech;
-    const char *realm, *target, *client;
+    const char *realm, *target;
+    uint32_t mech_ix;
     unsigned version;
 } offer_rec;
 
+typedef struct {
+    const char *client;
+    guint n;             /* entries of v, at most OFFER_INLINE */
+    offer_rec v[];
+} offer_set;
+
+typedef struct {
+    const char *client;
+    offer_rec o;
+} offer_more;
+
 static guint offer_hash(gconstpointer p)
 {
-    const offer_rec *o = p;
-    guint64 h = (guint64)(uintptr_t)o->mech;
-    h = (h ^ (guint64)(uintptr_t)o->realm) * 0x100000001B3ull;
-    h = (h ^ (guint64)(uintptr_t)o->target) * 0x100000001B3ull;
-    h = (h ^ (guint64)(uintptr_t)o->client) * 0x100000001B3ull;
-    return (guint)(h ^ (h >> 29));
+    guint64 h = (guint64)(uintptr_t)((const offer_set *)p)->client * 0x9E3779B97F4A7C15ull;
+    return (guint)(h >> 32);
 }
 
 static gboolean offer_equal(gconstpointer a, gconstpointer b)
 {
-    const offer_rec *x = a, *y = b;
-    return x->mech == y->mech && x->realm == y->realm && x->target == y->target &&
-           x->client == y->client;
+    return ((const offer_set *)a)->client == ((const offer_set *)b)->client;
+}
+
+static guint more_hash(gconstpointer p)
+{
+    const offer_more *m = p;
+    guint64 h = (guint64)m->o.mech_ix;
+    h = (h ^ (guint64)(uintptr_t)m->o.realm) * 0x100000001B3ull;
+    h = (h ^ (guint64)(uintptr_t)m->o.target) * 0x100000001B3ull;
+    h = (h ^ (guint64)(uintptr_t)m->client) * 0x100000001B3ull;
+    return (guint)(h ^ (h >> 29));
+}
+
+static gboolean more_equal(gconstpointer a, gconstpointer b)
+{
+    const offer_more *x = a, *y = b;
+    return x->o.mech_ix == y->o.mech_ix && x->o.realm == y->o.realm &&
+           x->o.target == y->o.target && x->client == y->client;
 }
 
 void sip_txn_clear(sip_txn *t)
@@ -280,6 +309,8 @@ void sa_table_free(sa_table *tab)
     g_hash_table_destroy(tab->named);
     g_hash_table_destroy(tab->pairs);
     g_hash_table_destroy(tab->offers);
+    if (tab->offers_more)
+        g_hash_table_destroy(tab->offers_more);
     g_ptr_array_free(tab->sas, TRUE); /* before the caps: SAs may point into them */
     g_free(tab->memo);
     g_hash_table_destroy(tab->strs);
@@ -596,30 +627,69 @@ void sa_table_set_signing(sa_table *tab, sa_entry *s)
     (s->pair ? s->pair : pair_get(tab, s->client_ep, s->server_ep, 1))->signing = s;
 }
 
+/* The entry of (client, mech_ix, realm, target), NULL when none. */
+static offer_rec *offer_find(const sa_table *tab, const char *client, size_t mech_ix,
+                             const char *realm, const char *target, offer_set **set)
+{
+    offer_set k = { client, 0 };
+    offer_set *o = g_hash_table_lookup(tab->offers, &k);
+    *set = o;
+    for (guint i = 0; o && i < o->n; i++)
+        if (o->v[i].mech_ix == mech_ix && o->v[i].realm == realm && o->v[i].target == target)
+            return &o->v[i];
+    if (!o || o->n < OFFER_INLINE || !tab->offers_more)
+        return NULL;
+    offer_more m = { client, { realm, target, (uint32_t)mech_ix, 0 } };
+    offer_more *x = g_hash_table_lookup(tab->offers_more, &m);
+    return x ? &x->o : NULL;
+}
+
 void sa_table_offer(sa_table *tab, const mech_ops *mech, const char *realm,
                     const char *targetname, const char *client_ep, unsigned version)
 {
-    offer_rec k = { mech, intern(tab, realm ? realm : ""), intern(tab, targetname ? targetname : ""),
-                    intern(tab, client_ep ? client_ep : ""), version };
-    offer_rec *o = g_hash_table_lookup(tab->offers, &k);
+    size_t ix = mech_index(mech);
+    const char *r = intern(tab, realm ? realm : ""), *t = intern(tab, targetname ? targetname : "");
+    const char *c = intern(tab, client_ep ? client_ep : "");
+    offer_set *o;
+    offer_rec *e = offer_find(tab, c, ix, r, t, &o);
+    if (e) {
+        e->version = version;
+        return;
+    }
+    offer_rec add = { r, t, (uint32_t)ix, version };
+    guint n = o ? o->n : 0;
+    if (n >= OFFER_INLINE) {
+        if (!tab->offers_more)
+            tab->offers_more = g_hash_table_new_full(more_hash, more_equal, g_free, NULL);
+        offer_more *m = g_new(offer_more, 1);
+        m->client = c;
+        m->o = add;
+        g_hash_table_add(tab->offers_more, m);
+        return;
+    }
+    /* the set grows by one entry (out of the table while it moves) */
     if (o)
-        o->version = version;
-    else
-        g_hash_table_add(tab->offers, g_memdup2(&k, sizeof k));
+        g_hash_table_steal(tab->offers, o);
+    o = g_realloc(o, sizeof(offer_set) + (n + 1) * sizeof(offer_rec));
+    o->client = c;
+    o->n = n + 1;
+    o->v[n] = add;
+    g_hash_table_add(tab->offers, o);
 }
 
 int sa_table_offered(sa_table *tab, const mech_ops *mech, const char *realm,
                      const char *targetname, const char *client_ep, unsigned *version)
 {
     /* texts the table has never seen were never offered */
-    offer_rec k = { mech, g_hash_table_lookup(tab->strs, realm ? realm : ""),
-                    g_hash_table_lookup(tab->strs, targetname ? targetname : ""),
-                    g_hash_table_lookup(tab->strs, client_ep ? client_ep : ""), 0 };
-    if (!k.realm || !k.target || !k.client)
+    const char *r = g_hash_table_lookup(tab->strs, realm ? realm : "");
+    const char *t = g_hash_table_lookup(tab->strs, targetname ? targetname : "");
+    const char *c = g_hash_table_lookup(tab->strs, client_ep ? client_ep : "");
+    if (!r || !t || !c)
         return 0;
-    const offer_rec *o = g_hash_table_lookup(tab->offers, &k);
-    if (!o)
+    offer_set *o;
+    const offer_rec *e = offer_find(tab, c, mech_index(mech), r, t, &o);
+    if (!e)
         return 0;
-    *version = o->version;
+    *version = e->version;
     return 1;
 }
