@@ -698,6 +698,43 @@ static void test_why_sharing(void **state)
     result_store_free(rs);
 }
 
+/* Offers (sa_table_offer / sa_table_offered): per (mechanism, realm, targetname, client), the
+ * latest version wins; absent texts are "" ; a client offered many (beyond what one allocation
+ * holds) still finds each. */
+static void test_offers(void **state)
+{
+    (void)state;
+    sa_table *tab = sa_table_new();
+    const mech_ops *m0 = mech_at(0), *m1 = mech_at(1);
+    unsigned v = 0;
+    assert_false(sa_table_offered(tab, m0, "R", "T", "c:1", &v));
+    sa_table_offer(tab, m0, "R", "T", "c:1", 3);
+    sa_table_offer(tab, m1, "R", "T", "c:1", 4);
+    sa_table_offer(tab, m0, NULL, NULL, NULL, 5);
+    assert_true(sa_table_offered(tab, m0, "R", "T", "c:1", &v) && v == 3);
+    assert_true(sa_table_offered(tab, m1, "R", "T", "c:1", &v) && v == 4);
+    assert_true(sa_table_offered(tab, m0, "", "", "", &v) && v == 5);
+    assert_false(sa_table_offered(tab, m0, "R", "T", "c:2", &v));
+    assert_false(sa_table_offered(tab, m0, "R", "X", "c:1", &v));
+    sa_table_offer(tab, m0, "R", "T", "c:1", 7); /* the latest wins */
+    assert_true(sa_table_offered(tab, m0, "R", "T", "c:1", &v) && v == 7);
+    for (unsigned i = 0; i < 40; i++) {
+        char realm[16];
+        g_snprintf(realm, sizeof realm, "realm%u", i);
+        sa_table_offer(tab, mech_at(i % 2), realm, "T", "c:1", 100 + i);
+    }
+    for (unsigned i = 0; i < 40; i++) {
+        char realm[16];
+        g_snprintf(realm, sizeof realm, "realm%u", i);
+        sa_table_offer(tab, mech_at(i % 2), realm, "T", "c:1", 200 + i); /* updated */
+        assert_true(sa_table_offered(tab, mech_at(i % 2), realm, "T", "c:1", &v));
+        assert_int_equal(v, 200 + i);
+        assert_false(sa_table_offered(tab, mech_at((i + 1) % 2), realm, "T", "c:1", &v));
+    }
+    assert_true(sa_table_offered(tab, m1, "R", "T", "c:1", &v) && v == 4);
+    sa_table_free(tab);
+}
+
 /* The first frame of num as sa_seq_check reports it ("repeated ... first seen in frame N"),
  * 0 when not recorded. */
 static uint32_t seq_first_frame(const sa_seq *q, uint32_t num)
@@ -775,6 +812,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keylog_trial_bounded, setup, teardown),
         cmocka_unit_test(test_record_layout),
         cmocka_unit_test(test_why_sharing),
+        cmocka_unit_test(test_offers),
         cmocka_unit_test(test_seq_storage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
