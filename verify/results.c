@@ -397,15 +397,14 @@ static char *split_text(const why_split *w, char *buf, size_t cap, size_t *len)
     return t;
 }
 
-/* 1 when split w's text is why (lw bytes). */
-static int split_equal(const why_split *w, const char *why, size_t lw)
+/* 1 when split w's text is why (without measuring why: the usual header of an SA). */
+static int split_equal(const why_split *w, const char *why)
 {
-    if (lw < w->base_len || memcmp(w->base, why, w->base_len) != 0)
+    if (strncmp(w->base, why, w->base_len) != 0)
         return 0;
     why += w->base_len;
-    lw -= w->base_len;
     size_t tl = strlen(w->tail);
-    if (lw < tl || memcmp(w->tail, why, tl) != 0)
+    if (strncmp(w->tail, why, tl) != 0)
         return 0;
     return strcmp(w->base + w->base_end, why + tl) == 0;
 }
@@ -448,13 +447,19 @@ static why_ref keep_why(result_store *rs, const char *why, why_ref hint_ref, int
 {
     if (!why)
         return 0;
+    if (hint_ref && hint_split &&
+        split_equal(area_get(rs, hint_ref), why)) { /* the usual case: the same as before */
+        k->flags |= AR_WHY_SPLIT;
+        return hint_ref;
+    }
+    if (hint_ref && !hint_split) {
+        const char *hint = ((const interned_obj *)area_get(rs, hint_ref))->text;
+        if (strcmp(hint, why) == 0) /* the usual case: the same reason as before */
+            return hint_ref;
+    }
     size_t lw = strlen(why);
     if (hint_ref && hint_split) { /* a why_split kept earlier for the same SA */
         const why_split *w = area_get(rs, hint_ref);
-        if (split_equal(w, why, lw)) { /* the usual case: the same reason as before */
-            k->flags |= AR_WHY_SPLIT;
-            return hint_ref;
-        }
         char buf[512];
         size_t lh;
         char *h = split_text(w, buf, sizeof buf, &lh);
@@ -467,8 +472,6 @@ static why_ref keep_why(result_store *rs, const char *why, why_ref hint_ref, int
         }
     } else if (hint_ref) { /* an interned reason kept earlier for the same SA */
         const char *hint = ((const interned_obj *)area_get(rs, hint_ref))->text;
-        if (strcmp(hint, why) == 0) /* the usual case: the same reason as before */
-            return hint_ref;
         size_t lh = strlen(hint);
         if (keep_tail(hint, lh, why, lw, k))
             return hint_ref;
