@@ -76,8 +76,8 @@ int sa_tracker_info(const sa_tracker *t, uint32_t id, sa_info *out)
     out->scheme = sa_mech(s)->scheme;
     out->has_version = s->has_version;
     out->version = s->version;
-    out->realm = s->realm;
-    out->targetname = s->targetname;
+    out->realm = sa_realm(s);
+    out->targetname = sa_targetname(s);
     out->opaque = s->opaque;
     out->n_aliases = sa_aliases(s) ? sa_aliases(s)->len : 0;
     out->client_name = sa_mech(s)->client_name ? sa_mech(s)->client_name(s->mstate) : NULL;

@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+/* An SA is one heap block: 152 bytes are a 160-byte malloc chunk (168 would take 176). */
+G_STATIC_ASSERT(sizeof(sa_entry) <= 152);
+
 /* What the table knows about one pair of transport endpoints; its own key in the table's
  * pairs (a set). */
 typedef struct sa_pair {
@@ -84,6 +87,7 @@ struct sa_table {
                             entries beyond a client's OFFER_INLINE; NULL until needed */
     GHashTable *strs;    /* interned realm / targetname / endpoint texts: string -> itself
                             (owned) */
+    GHashTable *names;   /* set of sa_names (owned), by their interned texts */
     void *caps[MECH_COUNT]; /* per-capture state of each mechanism (mech_ops.cap_new) */
 };
 
@@ -231,7 +235,7 @@ void sa_txns_drop(sa_entry *s)
         return;
     txn_drop(&s->rare->txn);
     txn_drop(&s->rare->bind_txn);
-    if (!s->rare->aliases) { /* nothing left in it */
+    if (!s->rare->aliases && !s->rare->mech_seq) { /* nothing left in it */
         g_free(s->rare);
         s->rare = NULL;
     }
@@ -245,25 +249,28 @@ static void sa_free(gpointer p)
     g_free(s->opaque);
     if (s->rare && s->rare->aliases)
         g_ptr_array_free(s->rare->aliases, TRUE);
+    sa_seq *ms = s->rare ? s->rare->mech_seq : NULL;
     sa_txns_drop(s);
-    g_free(s->rare);
     for (int d = 0; d < 2; d++) {
         sa_seq_clear(&s->seq[d]);
-        if (s->mech_seq)
-            sa_seq_clear(&s->mech_seq[d]);
+        if (ms)
+            sa_seq_clear(&ms[d]);
     }
-    g_free(s->mech_seq);
+    g_free(ms);
+    g_free(s->rare);
     g_free(s);
 }
 
 sa_seq *sa_mech_seq(sa_entry *s, int dir)
 {
-    if (!s->mech_seq) {
-        s->mech_seq = g_new(sa_seq, 2);
-        sa_seq_init(&s->mech_seq[0]);
-        sa_seq_init(&s->mech_seq[1]);
+    if (!s->rare)
+        s->rare = g_new0(sa_rare, 1);
+    if (!s->rare->mech_seq) {
+        s->rare->mech_seq = g_new(sa_seq, 2);
+        sa_seq_init(&s->rare->mech_seq[0]);
+        sa_seq_init(&s->rare->mech_seq[1]);
     }
-    return &s->mech_seq[dir & 1];
+    return &s->rare->mech_seq[dir & 1];
 }
 
 /* The table's one copy of text s (NULL stays NULL). */
@@ -278,6 +285,32 @@ static const char *intern(sa_table *tab, const char *s)
         k = c;
     }
     return k;
+}
+
+static guint names_hash(gconstpointer p)
+{
+    const sa_names *n = p;
+    guint64 h = ((guint64)(uintptr_t)n->realm * 0x9E3779B97F4A7C15ull) ^ (guint64)(uintptr_t)n->targetname;
+    h *= 0x100000001B3ull;
+    return (guint)(h ^ (h >> 32));
+}
+
+static gboolean names_equal(gconstpointer p, gconstpointer q)
+{
+    const sa_names *x = p, *y = q;
+    return x->realm == y->realm && x->targetname == y->targetname;
+}
+
+/* The table's record of (realm, targetname), made on first use. */
+static const sa_names *names_get(sa_table *tab, const char *realm, const char *targetname)
+{
+    sa_names k = { intern(tab, realm), intern(tab, targetname) };
+    sa_names *n = g_hash_table_lookup(tab->names, &k);
+    if (!n) {
+        n = g_memdup2(&k, sizeof k);
+        g_hash_table_add(tab->names, n);
+    }
+    return n;
 }
 
 static void pair_free(gpointer p)
@@ -296,6 +329,7 @@ sa_table *sa_table_new(void)
     tab->pairs = g_hash_table_new_full(pair_hash, pair_equal, pair_free, NULL);
     tab->offers = g_hash_table_new_full(offer_hash, offer_equal, g_free, NULL);
     tab->strs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    tab->names = g_hash_table_new_full(names_hash, names_equal, g_free, NULL);
     for (size_t i = 0; i < MECH_COUNT; i++)
         if (mech_at(i)->cap_new)
             tab->caps[i] = mech_at(i)->cap_new();
@@ -313,6 +347,7 @@ void sa_table_free(sa_table *tab)
         g_hash_table_destroy(tab->offers_more);
     g_ptr_array_free(tab->sas, TRUE); /* before the caps: SAs may point into them */
     g_free(tab->memo);
+    g_hash_table_destroy(tab->names);
     g_hash_table_destroy(tab->strs);
     for (size_t i = 0; i < MECH_COUNT; i++)
         if (tab->caps[i])
@@ -374,8 +409,7 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
     s->last_frame = frame;
     s->mech_ix = (uint8_t)mech_index(mech);
     s->mstate = mech->sa_new(tab->caps[mech_index(mech)]);
-    s->realm = intern(tab, realm);
-    s->targetname = intern(tab, targetname);
+    s->names = names_get(tab, realm, targetname);
     s->proxy = (uint8_t)(proxy != 0);
     s->client_ep = intern(tab, client_ep);
     s->server_ep = intern(tab, server_ep);
@@ -538,8 +572,8 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
     const named_memo *me = memo_ok && tab->memo ? &tab->memo[idx] : NULL;
     if (me && me->s && me->mech == mech && me->list->len == me->len &&
         me->list->v[me->len - 1] == me->last &&
-        memcmp(me->opaque, opaque, ol + 1) == 0 && streq0(me->s->realm, realm) &&
-        streq0(me->s->targetname, targetname) && me->s->client_ep && me->s->server_ep &&
+        memcmp(me->opaque, opaque, ol + 1) == 0 && streq0(sa_realm(me->s), realm) &&
+        streq0(sa_targetname(me->s), targetname) && me->s->client_ep && me->s->server_ep &&
         sa_on_pair(me->s, src, dst)) {
         *how = SA_NAMED_HERE;
         return me->s;
@@ -551,7 +585,7 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
     sa_entry *here = NULL, *away = NULL, *away_confirmed = NULL;
     for (guint i = list ? list->len : 0; i-- > 0;) {
         sa_entry *s = list->v[i];
-        int names = streq0(s->realm, realm) && streq0(s->targetname, targetname);
+        int names = streq0(sa_realm(s), realm) && streq0(sa_targetname(s), targetname);
         if (sa_on_pair(s, src, dst)) {
             if (names) {
                 *how = SA_NAMED_HERE;
