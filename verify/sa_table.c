@@ -35,21 +35,68 @@ typedef struct {
     char opaque[NAMED_MEMO_OPAQUE]; /* exact bytes of the opaque looked up, NUL-terminated */
 } named_memo;
 
-/* The SAs one opaque names (a value of sa_table.named), oldest first, in one allocation with
- * its key: v points to one while a single SA is named (the usual case), else to a g_malloc'd
- * array of cap entries. Its address never changes (the memo keeps it). */
+/* g_ascii_strcasecmp(a, b) == 0, inlined: equal bytes first (the usual case). */
+static inline int eq_nocase(const char *a, const char *b)
+{
+    if (a == b)
+        return 1;
+    for (;; a++, b++) {
+        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x != y) {
+            if (x >= 'A' && x <= 'Z')
+                x = (unsigned char)(x + ('a' - 'A'));
+            if (y >= 'A' && y <= 'Z')
+                y = (unsigned char)(y + ('a' - 'A'));
+            if (x != y)
+                return 0;
+        }
+        if (!x)
+            return 1;
+    }
+}
+
+/* The SAs one opaque names (a set in sa_table.named, by mechanism and opaque compared
+ * case-insensitively), oldest first, in one 24-byte allocation: the entry itself while a
+ * single SA is named (the usual case), else a g_malloc'd array of cap entries. Its address
+ * never changes (the memo keeps it). */
 typedef struct name_list {
-    sa_entry **v;
-    guint len, cap;
-    sa_entry *one;
-    char key[];          /* "SCHEME|OPAQUE" (upper case), the hash key */
+    const char *opaque;  /* the key: the copy the first SA it named keeps (the SA's primary
+                            opaque or alias, kept until the table is freed) */
+    union {
+        sa_entry *one;   /* cap 1 */
+        sa_entry **many; /* cap > 1 */
+    } u;
+    uint16_t len, cap;   /* at most SA_NAME_MAX */
+    uint8_t mech_ix;
 } name_list;
+
+G_STATIC_ASSERT(sizeof(name_list) == 24 && SA_NAME_MAX < 0x8000);
+
+static inline sa_entry **name_list_v(const name_list *l)
+{
+    return l->cap == 1 ? (sa_entry **)&l->u.one : l->u.many;
+}
+
+static guint name_hash(gconstpointer p)
+{
+    const name_list *l = p;
+    guint32 h = 2166136261u ^ l->mech_ix;
+    for (const char *c = l->opaque; *c; c++)
+        h = (h ^ (guint8)g_ascii_toupper(*c)) * 16777619u;
+    return h;
+}
+
+static gboolean name_equal(gconstpointer p, gconstpointer q)
+{
+    const name_list *x = p, *y = q;
+    return x->mech_ix == y->mech_ix && eq_nocase(x->opaque, y->opaque);
+}
 
 static void name_list_free(gpointer p)
 {
     name_list *l = p;
-    if (l->v != &l->one)
-        g_free(l->v);
+    if (l->cap > 1)
+        g_free(l->u.many);
     g_free(l);
 }
 
@@ -57,30 +104,31 @@ static void name_list_free(gpointer p)
 static void name_list_add(name_list *l, sa_entry *s)
 {
     if (l->len == l->cap) {
-        guint cap = l->cap * 2 < 4 ? 4 : l->cap * 2;
-        if (l->v == &l->one) {
+        guint cap = l->cap * 2u < 4 ? 4 : l->cap * 2u;
+        if (l->cap == 1) {
             sa_entry **v = g_new(sa_entry *, cap);
-            memcpy(v, l->v, l->len * sizeof *v);
-            l->v = v;
+            v[0] = l->u.one;
+            l->u.many = v;
         } else {
-            l->v = g_renew(sa_entry *, l->v, cap);
+            l->u.many = g_renew(sa_entry *, l->u.many, cap);
         }
-        l->cap = cap;
+        l->cap = (uint16_t)cap;
     }
-    l->v[l->len++] = s;
+    name_list_v(l)[l->len++] = s;
 }
 
 /* Drops l's oldest SA. */
 static void name_list_drop_oldest(name_list *l)
 {
-    memmove(l->v, l->v + 1, (l->len - 1) * sizeof *l->v);
+    sa_entry **v = name_list_v(l);
+    memmove(v, v + 1, (l->len - 1) * sizeof *v);
     l->len--;
 }
 
 struct sa_table {
     named_memo *memo;    /* NAMED_MEMO_SIZE entries, allocated on first use */
     GPtrArray *sas;      /* sa_entry*, owned, in creation order (id = index + 1) */
-    GHashTable *named;   /* "SCHEME|OPAQUE" (upper case) -> name_list (owning its key) */
+    GHashTable *named;   /* set of name_list, by (mechanism, opaque) */
     GHashTable *pairs;   /* pair_key() -> sa_pair* */
     GHashTable *offers;  /* set of offer_set, by client */
     GHashTable *offers_more; /* set of offer_more, by (client, mech, realm, targetname): the
@@ -96,15 +144,6 @@ static int streq0(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
-/* Look-up keys are built on the stack when they fit (KEY_BUF), else g_malloc'd: key_free. */
-#define KEY_BUF 160
-
-static void key_free(char *k, const char *buf)
-{
-    if (k != buf)
-        g_free(k);
-}
-
 static guint pair_hash(gconstpointer p)
 {
     const sa_pair *x = p;
@@ -118,22 +157,6 @@ static gboolean pair_equal(gconstpointer p, gconstpointer q)
     const sa_pair *x = p, *y = q;
     return x->a == y->a && x->b == y->b;
 }
-
-/* Index key of an opaque: "SCHEME|OPAQUE" (both compare case-insensitively), written into buf
- * (cap bytes) when it fits, else g_malloc'd: free with key_free(k, buf). */
-static char *name_key_in(const mech_ops *mech, const char *opaque, char *buf, size_t cap)
-{
-    size_t ls = strlen(mech->scheme), lo = strlen(opaque);
-    char *k = ls + lo + 2 <= cap ? buf : g_malloc(ls + lo + 2);
-    memcpy(k, mech->scheme, ls);
-    k[ls] = '|';
-    memcpy(k + ls + 1, opaque, lo + 1);
-    for (char *p = k; *p; p++)
-        *p = g_ascii_toupper(*p);
-    return k;
-}
-
-
 
 /* The versions first-leg challenges offered to one client (its endpoint, "" when unknown): per
  * mechanism, realm and targetname as sent (absent ones as ""). Texts are interned by the
@@ -325,7 +348,7 @@ sa_table *sa_table_new(void)
 {
     sa_table *tab = g_new0(sa_table, 1);
     tab->sas = g_ptr_array_new_with_free_func(sa_free);
-    tab->named = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, name_list_free);
+    tab->named = g_hash_table_new_full(name_hash, name_equal, name_list_free, NULL);
     tab->pairs = g_hash_table_new_full(pair_hash, pair_equal, pair_free, NULL);
     tab->offers = g_hash_table_new_full(offer_hash, offer_equal, g_free, NULL);
     tab->strs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -432,26 +455,6 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
     return s;
 }
 
-/* g_ascii_strcasecmp(a, b) == 0, inlined: equal bytes first (the usual case). */
-static inline int eq_nocase(const char *a, const char *b)
-{
-    if (a == b)
-        return 1;
-    for (;; a++, b++) {
-        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
-        if (x != y) {
-            if (x >= 'A' && x <= 'Z')
-                x = (unsigned char)(x + ('a' - 'A'));
-            if (y >= 'A' && y <= 'Z')
-                y = (unsigned char)(y + ('a' - 'A'));
-            if (x != y)
-                return 0;
-        }
-        if (!x)
-            return 1;
-    }
-}
-
 int sa_has_name(const sa_entry *s, const char *opaque)
 {
     if (!opaque)
@@ -487,22 +490,18 @@ int sa_table_name(sa_table *tab, sa_entry *s, const char *opaque, note_list *not
         if (s->state == SA_PENDING)
             s->state = SA_BOUND;
     }
-    char buf[KEY_BUF];
-    char *k = name_key_in(sa_mech(s), opaque, buf, sizeof buf);
-    name_list *list = g_hash_table_lookup(tab->named, k);
+    /* the SA's own copy (kept until the table is freed): the key of a new list */
+    const char *copy = alias ? g_ptr_array_index(s->rare->aliases, s->rare->aliases->len - 1)
+                             : s->opaque;
+    name_list k = { copy, { NULL }, 0, 0, s->mech_ix };
+    name_list *list = g_hash_table_lookup(tab->named, &k);
     if (!list) {
-        size_t kl = strlen(k) + 1;
-        list = g_malloc(sizeof *list + kl);
-        list->v = &list->one;
-        list->len = 0;
+        list = g_memdup2(&k, sizeof k);
         list->cap = 1;
-        list->one = NULL;
-        memcpy(list->key, k, kl);
-        g_hash_table_insert(tab->named, list->key, list);
+        g_hash_table_add(tab->named, list);
     }
-    key_free(k, buf);
     if (list->len >= SA_NAME_MAX) {
-        const sa_entry *old = list->v[0];
+        const sa_entry *old = name_list_v(list)[0];
         note_add(notes, NOTE_BIND, NOTE_SEV_WARN, "opaque %s names more than %d %s SAs: SA %u "
                  "(handshake frame %u), the oldest, is no longer found by it", opaque,
                  SA_NAME_MAX, sa_mech(s)->scheme, old->id, old->frame);
@@ -571,20 +570,19 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
     }
     const named_memo *me = memo_ok && tab->memo ? &tab->memo[idx] : NULL;
     if (me && me->s && me->mech == mech && me->list->len == me->len &&
-        me->list->v[me->len - 1] == me->last &&
+        name_list_v(me->list)[me->len - 1] == me->last &&
         memcmp(me->opaque, opaque, ol + 1) == 0 && streq0(sa_realm(me->s), realm) &&
         streq0(sa_targetname(me->s), targetname) && me->s->client_ep && me->s->server_ep &&
         sa_on_pair(me->s, src, dst)) {
         *how = SA_NAMED_HERE;
         return me->s;
     }
-    char buf[KEY_BUF];
-    char *k = name_key_in(mech, opaque, buf, sizeof buf);
-    const name_list *list = g_hash_table_lookup(tab->named, k);
-    key_free(k, buf);
+    name_list k = { opaque, { NULL }, 0, 0, (uint8_t)mech_index(mech) };
+    const name_list *list = g_hash_table_lookup(tab->named, &k);
+    sa_entry *const *lv = list ? name_list_v(list) : NULL;
     sa_entry *here = NULL, *away = NULL, *away_confirmed = NULL;
     for (guint i = list ? list->len : 0; i-- > 0;) {
-        sa_entry *s = list->v[i];
+        sa_entry *s = lv[i];
         int names = streq0(sa_realm(s), realm) && streq0(sa_targetname(s), targetname);
         if (sa_on_pair(s, src, dst)) {
             if (names) {
@@ -596,7 +594,7 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
                     w->mech = mech;
                     w->list = (name_list *)list;
                     w->len = list->len;
-                    w->last = list->v[list->len - 1];
+                    w->last = lv[list->len - 1];
                     w->s = s;
                     memcpy(w->opaque, opaque, ol + 1);
                 }
@@ -624,11 +622,8 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
 
 int sa_table_known(sa_table *tab, const mech_ops *mech, const char *opaque)
 {
-    char buf[KEY_BUF];
-    char *k = name_key_in(mech, opaque, buf, sizeof buf);
-    int known = g_hash_table_contains(tab->named, k);
-    key_free(k, buf);
-    return known;
+    name_list k = { opaque, { NULL }, 0, 0, (uint8_t)mech_index(mech) };
+    return g_hash_table_contains(tab->named, &k);
 }
 
 sa_entry **sa_table_open(sa_table *tab, const mech_ops *mech, const char *a, const char *b,
