@@ -26,19 +26,26 @@ typedef struct {
 /* Records are never freed one by one: they are carved from blocks of this size. */
 #define ARENA_BLOCK (64 * 1024)
 
+/* How many reasons interned last a new reason is compared with (keep_why). */
+#define WHY_RECENT 4
+
 struct result_store {
     GPtrArray *blocks;   /* arena blocks (g_malloc'd) */
     size_t used;         /* bytes used in the newest block */
     GPtrArray *area;     /* reason area blocks (g_malloc'd): interned texts, why_splits */
     size_t area_used;    /* bytes used in the newest area block */
     GHashTable *why;     /* interned texts (in the area): text -> itself */
-    GPtrArray *notes;    /* note lists kept for records (owned; compact copies whose texts
-                            are interned in why) */
-    GHashTable *lists;   /* the kept note lists by content (list_hash): equal lists are one */
+    GHashTable *lists;   /* the note lists kept for records, by content (list_hash): equal
+                            lists are one (owned: compact copies whose texts are interned in
+                            why and whose entries are in the area, keep_notes) */
     GHashTable *extras;  /* msg_rec_extra (in the area) made only of shared lists, by content,
                             -> its why_ref: messages whose notes are all their SA's usual ones
                             share one */
     msg_rec empty;       /* shared record of messages without MS-SIPAE headers or notes */
+    const char *recent[WHY_RECENT]; /* the reasons interned last (keep_why), a ring: a new
+                            reason of another SA is kept as a why_split of one of them */
+    uint32_t recent_len[WHY_RECENT];
+    guint recent_next;
 };
 
 void auth_result_clear(auth_result *a)
@@ -144,9 +151,10 @@ void msg_result_free(msg_result *r)
     g_free(r);
 }
 
-static void free_notes(gpointer p)
+/* Frees a kept note list: its entries are in the area (keep_notes), only its header is its own. */
+static void free_kept_list(gpointer p)
 {
-    note_list_free(p);
+    g_array_free(p, FALSE);
 }
 
 /* Kept note lists by content: their texts are interned, so equal texts are equal pointers. */
@@ -207,8 +215,7 @@ result_store *result_store_new(void)
     g_ptr_array_add(rs->area, g_malloc(AREA_BLOCK));
     rs->area_used = 8; /* reference 0 is none */
     rs->why = g_hash_table_new(g_str_hash, g_str_equal);
-    rs->notes = g_ptr_array_new_with_free_func(free_notes);
-    rs->lists = g_hash_table_new(list_hash, list_equal);
+    rs->lists = g_hash_table_new_full(list_hash, list_equal, free_kept_list, NULL);
     rs->extras = g_hash_table_new(extra_hash, extra_equal);
     rs->empty.bits = MR_PARSED;
     return rs;
@@ -221,9 +228,8 @@ void result_store_free(result_store *rs)
     g_ptr_array_free(rs->blocks, TRUE);
     g_hash_table_destroy(rs->why);
     g_ptr_array_free(rs->area, TRUE);
-    g_ptr_array_free(rs->notes, TRUE);
     g_hash_table_destroy(rs->extras); /* its keys live in the area */
-    g_hash_table_destroy(rs->lists);  /* its keys are in notes */
+    g_hash_table_destroy(rs->lists);
     g_free(rs);
 }
 
@@ -369,38 +375,140 @@ static size_t common_prefix(const char *a, const char *b, size_t n)
     return i;
 }
 
-static why_ref keep_why(result_store *rs, const char *why, const char *hint, auth_rec *k)
+/* The length of the common end of a and b, at most n bytes. */
+static size_t common_suffix(const char *a, size_t la, const char *b, size_t lb, size_t n)
 {
-    uint8_t *flags = &k->flags;
+    size_t i = 0;
+    while (i < n && a[la - 1 - i] == b[lb - 1 - i])
+        i++;
+    return i;
+}
+
+/* The text of split w into buf (cap bytes) when it fits, else g_malloc'd; *len its length. */
+static char *split_text(const why_split *w, char *buf, size_t cap, size_t *len)
+{
+    size_t tl = strlen(w->tail), el = strlen(w->base + w->base_end);
+    size_t n = w->base_len + tl + el;
+    char *t = n + 1 <= cap ? buf : g_malloc(n + 1);
+    memcpy(t, w->base, w->base_len);
+    memcpy(t + w->base_len, w->tail, tl);
+    memcpy(t + w->base_len + tl, w->base + w->base_end, el + 1);
+    *len = n;
+    return t;
+}
+
+/* 1 when split w's text is why (without measuring why: the usual header of an SA). */
+static int split_equal(const why_split *w, const char *why)
+{
+    if (strncmp(w->base, why, w->base_len) != 0)
+        return 0;
+    why += w->base_len;
+    size_t tl = strlen(w->tail);
+    if (strncmp(w->tail, why, tl) != 0)
+        return 0;
+    return strcmp(w->base + w->base_end, why + tl) == 0;
+}
+
+/* A short new end of why relative to hint text h (lh bytes): kept in the record itself
+ * (AR_WHY_TAIL); 1 when it was. */
+static int keep_tail(const char *h, size_t lh, const char *why, size_t lw, auth_rec *k)
+{
+    size_t p = common_prefix(h, why, MIN(lh, lw));
+    size_t tail = lw - p, cut = lh - p;
+    if (p >= WHY_SPLIT_MIN_SHARED && tail <= sizeof k->x.t.tail && cut <= 255 &&
+        !(k->flags & AR_VERSION_BIG)) {
+        k->x.t.cut = (uint8_t)cut;
+        memset(k->x.t.tail, 0, sizeof k->x.t.tail);
+        memcpy(k->x.t.tail, why + p, tail);
+        k->flags |= AR_WHY_TAIL;
+        return 1;
+    }
+    return 0;
+}
+
+/* A why_split of why (lw bytes) made of base's first p bytes, mid bytes of its own, and base
+ * from base_end on. */
+static why_ref new_split(result_store *rs, const char *base, size_t p, size_t base_end,
+                         const char *why, size_t mid, auth_rec *k)
+{
+    why_ref ref;
+    why_split *w = area_alloc(rs, sizeof(why_split) + mid + 1, &ref);
+    w->base = base;
+    w->base_len = (uint32_t)p;
+    w->base_end = (uint32_t)base_end;
+    memcpy(w->tail, why + p, mid);
+    w->tail[mid] = 0;
+    k->flags |= AR_WHY_SPLIT;
+    return ref;
+}
+
+static why_ref keep_why(result_store *rs, const char *why, why_ref hint_ref, int hint_split,
+                        auth_rec *k)
+{
     if (!why)
         return 0;
-    if (hint) { /* interned in rs (auth_rec_why_interned) */
+    if (hint_ref && hint_split &&
+        split_equal(area_get(rs, hint_ref), why)) { /* the usual case: the same as before */
+        k->flags |= AR_WHY_SPLIT;
+        return hint_ref;
+    }
+    if (hint_ref && !hint_split) {
+        const char *hint = ((const interned_obj *)area_get(rs, hint_ref))->text;
         if (strcmp(hint, why) == 0) /* the usual case: the same reason as before */
-            return interned_ref(hint);
-        size_t lh = strlen(hint), lw = strlen(why);
-        size_t p = common_prefix(hint, why, MIN(lh, lw));
-        size_t tail = lw - p;
-        size_t cut = lh - p;
-        if (p >= WHY_SPLIT_MIN_SHARED && tail <= sizeof k->x.t.tail && cut <= 255 &&
-            !(*flags & AR_VERSION_BIG)) {
-            /* a short new end (a sequence number's last digits): kept in the record itself */
-            k->x.t.cut = (uint8_t)cut;
-            memset(k->x.t.tail, 0, sizeof k->x.t.tail);
-            memcpy(k->x.t.tail, why + p, tail);
-            *flags |= AR_WHY_TAIL;
-            return interned_ref(hint);
+            return hint_ref;
+    }
+    size_t lw = strlen(why);
+    if (hint_ref && hint_split) { /* a why_split kept earlier for the same SA */
+        const why_split *w = area_get(rs, hint_ref);
+        char buf[512];
+        size_t lh;
+        char *h = split_text(w, buf, sizeof buf, &lh);
+        int tail = keep_tail(h, lh, why, lw, k);
+        if (h != buf)
+            g_free(h);
+        if (tail) { /* the split's text with a short new end */
+            k->flags |= AR_WHY_SPLIT;
+            return hint_ref;
         }
-        if (p >= WHY_SPLIT_MIN_SHARED && tail <= WHY_SPLIT_MAX_TAIL) {
-            why_ref ref;
-            why_split *w = area_alloc(rs, sizeof(why_split) + tail + 1, &ref);
-            w->base = hint;
-            w->base_len = (uint32_t)p;
-            memcpy(w->tail, why + p, tail + 1);
-            *flags |= AR_WHY_SPLIT;
-            return ref;
+    } else if (hint_ref) { /* an interned reason kept earlier for the same SA */
+        const char *hint = ((const interned_obj *)area_get(rs, hint_ref))->text;
+        size_t lh = strlen(hint);
+        if (keep_tail(hint, lh, why, lw, k))
+            return hint_ref;
+        size_t p = common_prefix(hint, why, MIN(lh, lw));
+        if (p >= WHY_SPLIT_MIN_SHARED && lw - p <= WHY_SPLIT_MAX_TAIL)
+            return new_split(rs, hint, p, lh, why, lw - p, k);
+    }
+    const char *known = g_hash_table_lookup(rs->why, why);
+    if (known)
+        return interned_ref(known);
+    /* a reason new to the store: the same sentence as one of another SA kept just before,
+     * with other names or numbers in it, keeps only its own middle */
+    int best = -1;
+    size_t best_p = 0, best_q = 0, best_mid = WHY_SPLIT_MAX_TAIL + 1;
+    for (int i = 0; i < WHY_RECENT; i++) {
+        const char *r = rs->recent[i];
+        if (!r)
+            continue;
+        size_t lr = rs->recent_len[i];
+        size_t p = common_prefix(r, why, MIN(lr, lw));
+        size_t q = common_suffix(r, lr, why, lw, MIN(lr, lw) - p);
+        size_t mid = lw - p - q;
+        if (p + q >= WHY_SPLIT_MIN_SHARED && mid < best_mid) {
+            best = i;
+            best_p = p;
+            best_q = q;
+            best_mid = mid;
         }
     }
-    return interned_ref(intern(rs, why));
+    if (best >= 0)
+        return new_split(rs, rs->recent[best], best_p, rs->recent_len[best] - best_q, why,
+                         best_mid, k);
+    const char *text = intern(rs, why);
+    rs->recent[rs->recent_next] = text;
+    rs->recent_len[rs->recent_next] = (uint32_t)lw;
+    rs->recent_next = (rs->recent_next + 1) % WHY_RECENT;
+    return interned_ref(text);
 }
 
 const char *auth_rec_why_interned(const result_store *rs, const auth_rec *k)
@@ -419,23 +527,28 @@ char *auth_rec_why_dup(const result_store *rs, const auth_rec *k)
 {
     if (!k->why)
         return NULL;
-    if (k->flags & AR_WHY_TAIL) {
-        const char *base = ((const interned_obj *)area_get(rs, k->why))->text;
-        size_t bl = strlen(base) - k->x.t.cut;
-        size_t tl = strnlen(k->x.t.tail, sizeof k->x.t.tail);
-        char *t = g_malloc(bl + tl + 1);
-        memcpy(t, base, bl);
-        memcpy(t + bl, k->x.t.tail, tl);
-        t[bl + tl] = 0;
-        return t;
+    char *text;
+    size_t len;
+    if (k->flags & AR_WHY_SPLIT) {
+        text = split_text(area_get(rs, k->why), NULL, 0, &len);
+    } else {
+        const char *t = ((const interned_obj *)area_get(rs, k->why))->text;
+        len = strlen(t);
+        if (!(k->flags & AR_WHY_TAIL))
+            return g_memdup2(t, len + 1);
+        text = (char *)t;
     }
-    if (!(k->flags & AR_WHY_SPLIT))
-        return g_strdup(((const interned_obj *)area_get(rs, k->why))->text);
-    const why_split *w = area_get(rs, k->why);
-    size_t tl = strlen(w->tail);
-    char *t = g_malloc(w->base_len + tl + 1);
-    memcpy(t, w->base, w->base_len);
-    memcpy(t + w->base_len, w->tail, tl + 1);
+    if (!(k->flags & AR_WHY_TAIL))
+        return text;
+    /* the base's text with its last cut bytes replaced by the record's tail */
+    size_t bl = len - k->x.t.cut;
+    size_t tl = strnlen(k->x.t.tail, sizeof k->x.t.tail);
+    char *t = g_malloc(bl + tl + 1);
+    memcpy(t, text, bl);
+    memcpy(t + bl, k->x.t.tail, tl);
+    t[bl + tl] = 0;
+    if (k->flags & AR_WHY_SPLIT)
+        g_free(text);
     return t;
 }
 
@@ -489,22 +602,32 @@ static note_list *keep_notes(result_store *rs, const note_list *l, int *made)
 {
     if (!l || !l->len)
         return NULL;
-    note_list *c = g_array_sized_new(FALSE, FALSE, sizeof(mssipae_note), l->len);
-    g_array_set_size(c, l->len); /* no clear function: the texts are the store's */
+    /* looked up as a copy on the stack (small lists) with the store's texts */
+    mssipae_note stack[16];
+    mssipae_note *v = l->len <= G_N_ELEMENTS(stack) ? stack : g_new(mssipae_note, l->len);
     for (guint i = 0; i < l->len; i++) {
-        mssipae_note n = g_array_index(l, mssipae_note, i);
-        n.text = (char *)intern(rs, n.text);
-        g_array_index(c, mssipae_note, i) = n;
+        v[i] = g_array_index(l, mssipae_note, i);
+        v[i].text = (char *)intern(rs, v[i].text);
     }
-    note_list *k = g_hash_table_lookup(rs->lists, c);
-    if (k) {
-        g_array_free(c, TRUE);
-        return k;
+    GArray probe = { (gchar *)v, l->len };
+    note_list *k = g_hash_table_lookup(rs->lists, &probe);
+    if (!k) {
+        /* a new list: an empty GArray whose entries are the exact bytes in the area (a pow2
+         * block of the heap otherwise). Kept lists are read-only: never grown or set, and
+         * freed without their entries (free_kept_list). */
+        why_ref ref;
+        size_t n = (size_t)l->len * sizeof(mssipae_note);
+        void *entries = area_alloc(rs, n, &ref);
+        memcpy(entries, v, n);
+        k = g_array_new(FALSE, FALSE, sizeof(mssipae_note));
+        k->data = entries;
+        k->len = l->len;
+        g_hash_table_add(rs->lists, k);
+        *made = 1;
     }
-    g_hash_table_add(rs->lists, c);
-    g_ptr_array_add(rs->notes, c);
-    *made = 1;
-    return c;
+    if (v != stack)
+        g_free(v);
+    return k;
 }
 
 const msg_rec_extra *msg_rec_extra_of(const result_store *rs, const msg_rec *r)
@@ -594,7 +717,7 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
             k->x.version_big = a->version;
             k->flags |= AR_VERSION_BIG;
         }
-        k->why = keep_why(rs, a->why, a->why_hint, k);
+        k->why = keep_why(rs, a->why, a->why_hint, a->why_hint_split, k);
     }
     return m;
 }

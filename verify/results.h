@@ -57,8 +57,10 @@ typedef struct {
                                 result_expand leaves 0, its caller puts the SA's back) */
     sig_status status;       /* SIG_NONE when the header carries no signature */
     char *why;               /* reason for status (NULL for VALID without detail) */
-    const char *why_hint;    /* the tracker's hint: a reason kept earlier for the same SA and
-                                direction, which why may equal or extend (result_keep) */
+    uint32_t why_hint;       /* the tracker's hint: a why_ref of a reason kept earlier for the
+                                same SA and direction (auth_rec_why_hint), which why may equal
+                                or extend (result_keep); 0 for none */
+    int why_hint_split;      /* 1 when why_hint is a why_split, 0 when an interned text */
     const note_list *notes_hint; /* the same for notes: a list kept earlier for the same SA and
                                 direction (TLS-DSK facts repeat on every header), shared when
                                 equal */
@@ -121,17 +123,21 @@ enum {
     AR_HAS_SIGBUF = 1u << 2,    /* a signature buffer was built (with version) */
     AR_WHY_SPLIT = 1u << 3,     /* why is a why_split, not the text itself */
     AR_VERDICT_NOTE = 1u << 4,  /* the verdict's expert info follows the notes (auth_rec_verdict_note) */
-    AR_WHY_TAIL = 1u << 5,      /* why is an interned reason whose last x.t.cut bytes this one
-                                   replaces by x.t.tail (a split without a record of its own) */
+    AR_WHY_TAIL = 1u << 5,      /* why is an interned reason (or, with AR_WHY_SPLIT, a
+                                   why_split) whose last x.t.cut bytes this one replaces by
+                                   x.t.tail (a split without a record of its own) */
     AR_VERSION_BIG = 1u << 6,   /* the version does not fit in a byte: it is x.version_big */
 };
 
-/* A reason that differs from one kept earlier for the same SA only at its end (a sequence
- * number, say): the shared beginning of that text and this one's own end. */
+/* A reason that shares most of its text with one kept earlier (for the same SA: a sequence
+ * number at its end; for another SA: the same sentence with other key names or numbers): the
+ * shared beginning and end of that text and this one's own middle. The text is base's first
+ * base_len bytes, then tail, then base from base_end to its end. */
 typedef struct {
-    const char *base;        /* an interned reason; its first base_len bytes begin this one */
+    const char *base;        /* an interned reason */
     uint32_t base_len;
-    char tail[];             /* the rest, NUL-terminated */
+    uint32_t base_end;       /* strlen(base) when only the beginning is shared */
+    char tail[];             /* this text's own middle, NUL-terminated */
 } why_split;
 
 /* One auth header's outcome: 16 bytes. */
@@ -228,6 +234,15 @@ const char *auth_rec_why_interned(const result_store *rs, const auth_rec *k);
 static inline why_ref auth_rec_why_ref_interned(const auth_rec *k)
 {
     return (k->flags & (AR_WHY_SPLIT | AR_WHY_TAIL)) ? 0 : k->why;
+}
+
+/* The reference of k's reason as a hint for a later header (auth_result.why_hint): an
+ * interned text or a why_split (*split then 1); 0 when it has none or is kept in the record
+ * (AR_WHY_TAIL). */
+static inline why_ref auth_rec_why_hint(const auth_rec *k, int *split)
+{
+    *split = (k->flags & AR_WHY_SPLIT) != 0;
+    return (k->flags & AR_WHY_TAIL) ? 0 : k->why;
 }
 
 /* The text of an interned reason of rs named by ref (auth_rec_why_ref_interned), NULL for 0. */

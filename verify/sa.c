@@ -76,8 +76,8 @@ int sa_tracker_info(const sa_tracker *t, uint32_t id, sa_info *out)
     out->scheme = sa_mech(s)->scheme;
     out->has_version = s->has_version;
     out->version = s->version;
-    out->realm = s->realm;
-    out->targetname = s->targetname;
+    out->realm = sa_realm(s);
+    out->targetname = sa_targetname(s);
     out->opaque = s->opaque;
     out->n_aliases = sa_aliases(s) ? sa_aliases(s)->len : 0;
     out->client_name = sa_mech(s)->client_name ? sa_mech(s)->client_name(s->mstate) : NULL;
@@ -386,7 +386,8 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     record_signed(t, s, a, f->meta->frame);
     /* most headers of an SA keep the reason the previous one kept, or one that differs only
      * at its end: result_keep shares it */
-    a->why_hint = result_store_why_text(t->results, s->why_kept[a->dir & 1]);
+    a->why_hint = s->why_kept[a->dir & 1];
+    a->why_hint_split = (s->why_kept_split >> (a->dir & 1)) & 1;
     a->notes_hint = s->notes_kept[a->dir & 1];
 }
 
@@ -480,11 +481,15 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
     guint n = msg_rec_n_auths(k);
     for (guint i = 0; i < n; i++) {
         const auth_rec *ar = &k->auths[i];
-        why_ref why = auth_rec_why_ref_interned(ar);
+        int split;
+        why_ref why = auth_rec_why_hint(ar, &split);
         const note_list *notes = x ? x->auth_notes[i] : NULL;
         sa_entry *s = ar->sa_id && (why || notes) ? sa_table_get(t->tab, ar->sa_id) : NULL;
-        if (s && why)
+        if (s && why) {
             s->why_kept[ar->dir & 1] = why;
+            s->why_kept_split = (uint8_t)((s->why_kept_split & ~(1u << (ar->dir & 1))) |
+                                          ((unsigned)split << (ar->dir & 1)));
+        }
         if (s && notes)
             s->notes_kept[ar->dir & 1] = notes;
     }

@@ -143,12 +143,12 @@ static void describe_diff(GString *d, const sa_entry *s, const auth_result *a, c
     if (!streq0(req->from_tag, resp->from_tag))
         g_string_append_printf(d, "%sFrom tag \"%s\" (request: \"%s\")", d->len ? ", " : "",
                                or_empty(resp->from_tag), or_empty(req->from_tag));
-    if (!streq0(s->realm, a->realm))
+    if (!streq0(sa_realm(s), a->realm))
         g_string_append_printf(d, "%srealm \"%s\" (SA: \"%s\")", d->len ? ", " : "",
-                               or_empty(a->realm), or_empty(s->realm));
-    if (!streq0(s->targetname, a->targetname))
+                               or_empty(a->realm), or_empty(sa_realm(s)));
+    if (!streq0(sa_targetname(s), a->targetname))
         g_string_append_printf(d, "%stargetname \"%s\" (SA: \"%s\")", d->len ? ", " : "",
-                               or_empty(a->targetname), or_empty(s->targetname));
+                               or_empty(a->targetname), or_empty(sa_targetname(s)));
     if (s->proxy != a->proxy)
         g_string_append_printf(d, "%s%s header for an SA of the %s family", d->len ? ", " : "",
                                a->name, s->proxy ? "Proxy-*" : "WWW-Authenticate/Authorization");
@@ -276,7 +276,7 @@ static void note_names_differ(auth_result *a, const sa_entry *s)
              "%s: realm \"%s\" / targetname \"%s\" differ from those of %s SA %u "
              "(\"%s\" / \"%s\"), found by its opaque %s on the same endpoints",
              a->name, or_empty(a->realm), or_empty(a->targetname), sa_mech(s)->scheme, s->id,
-             or_empty(s->realm), or_empty(s->targetname), a->opaque);
+             or_empty(sa_realm(s)), or_empty(sa_targetname(s)), a->opaque);
 }
 
 /* Rule 4, with rule 2 and 3 in between: the SA a header's opaque names. resp: the header

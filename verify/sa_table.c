@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+/* An SA is one heap block: 152 bytes are a 160-byte malloc chunk (168 would take 176). */
+G_STATIC_ASSERT(sizeof(sa_entry) <= 152);
+
 /* What the table knows about one pair of transport endpoints; its own key in the table's
  * pairs (a set). */
 typedef struct sa_pair {
@@ -32,21 +35,68 @@ typedef struct {
     char opaque[NAMED_MEMO_OPAQUE]; /* exact bytes of the opaque looked up, NUL-terminated */
 } named_memo;
 
-/* The SAs one opaque names (a value of sa_table.named), oldest first, in one allocation with
- * its key: v points to one while a single SA is named (the usual case), else to a g_malloc'd
- * array of cap entries. Its address never changes (the memo keeps it). */
+/* g_ascii_strcasecmp(a, b) == 0, inlined: equal bytes first (the usual case). */
+static inline int eq_nocase(const char *a, const char *b)
+{
+    if (a == b)
+        return 1;
+    for (;; a++, b++) {
+        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x != y) {
+            if (x >= 'A' && x <= 'Z')
+                x = (unsigned char)(x + ('a' - 'A'));
+            if (y >= 'A' && y <= 'Z')
+                y = (unsigned char)(y + ('a' - 'A'));
+            if (x != y)
+                return 0;
+        }
+        if (!x)
+            return 1;
+    }
+}
+
+/* The SAs one opaque names (a set in sa_table.named, by mechanism and opaque compared
+ * case-insensitively), oldest first, in one 24-byte allocation: the entry itself while a
+ * single SA is named (the usual case), else a g_malloc'd array of cap entries. Its address
+ * never changes (the memo keeps it). */
 typedef struct name_list {
-    sa_entry **v;
-    guint len, cap;
-    sa_entry *one;
-    char key[];          /* "SCHEME|OPAQUE" (upper case), the hash key */
+    const char *opaque;  /* the key: the copy the first SA it named keeps (the SA's primary
+                            opaque or alias, kept until the table is freed) */
+    union {
+        sa_entry *one;   /* cap 1 */
+        sa_entry **many; /* cap > 1 */
+    } u;
+    uint16_t len, cap;   /* at most SA_NAME_MAX */
+    uint8_t mech_ix;
 } name_list;
+
+G_STATIC_ASSERT(sizeof(name_list) == 24 && SA_NAME_MAX < 0x8000);
+
+static inline sa_entry **name_list_v(const name_list *l)
+{
+    return l->cap == 1 ? (sa_entry **)&l->u.one : l->u.many;
+}
+
+static guint name_hash(gconstpointer p)
+{
+    const name_list *l = p;
+    guint32 h = 2166136261u ^ l->mech_ix;
+    for (const char *c = l->opaque; *c; c++)
+        h = (h ^ (guint8)g_ascii_toupper(*c)) * 16777619u;
+    return h;
+}
+
+static gboolean name_equal(gconstpointer p, gconstpointer q)
+{
+    const name_list *x = p, *y = q;
+    return x->mech_ix == y->mech_ix && eq_nocase(x->opaque, y->opaque);
+}
 
 static void name_list_free(gpointer p)
 {
     name_list *l = p;
-    if (l->v != &l->one)
-        g_free(l->v);
+    if (l->cap > 1)
+        g_free(l->u.many);
     g_free(l);
 }
 
@@ -54,49 +104,44 @@ static void name_list_free(gpointer p)
 static void name_list_add(name_list *l, sa_entry *s)
 {
     if (l->len == l->cap) {
-        guint cap = l->cap * 2 < 4 ? 4 : l->cap * 2;
-        if (l->v == &l->one) {
+        guint cap = l->cap * 2u < 4 ? 4 : l->cap * 2u;
+        if (l->cap == 1) {
             sa_entry **v = g_new(sa_entry *, cap);
-            memcpy(v, l->v, l->len * sizeof *v);
-            l->v = v;
+            v[0] = l->u.one;
+            l->u.many = v;
         } else {
-            l->v = g_renew(sa_entry *, l->v, cap);
+            l->u.many = g_renew(sa_entry *, l->u.many, cap);
         }
-        l->cap = cap;
+        l->cap = (uint16_t)cap;
     }
-    l->v[l->len++] = s;
+    name_list_v(l)[l->len++] = s;
 }
 
 /* Drops l's oldest SA. */
 static void name_list_drop_oldest(name_list *l)
 {
-    memmove(l->v, l->v + 1, (l->len - 1) * sizeof *l->v);
+    sa_entry **v = name_list_v(l);
+    memmove(v, v + 1, (l->len - 1) * sizeof *v);
     l->len--;
 }
 
 struct sa_table {
     named_memo *memo;    /* NAMED_MEMO_SIZE entries, allocated on first use */
     GPtrArray *sas;      /* sa_entry*, owned, in creation order (id = index + 1) */
-    GHashTable *named;   /* "SCHEME|OPAQUE" (upper case) -> name_list (owning its key) */
+    GHashTable *named;   /* set of name_list, by (mechanism, opaque) */
     GHashTable *pairs;   /* pair_key() -> sa_pair* */
-    GHashTable *offers;  /* set of offer_rec, by (mech, realm, targetname, client) */
+    GHashTable *offers;  /* set of offer_set, by client */
+    GHashTable *offers_more; /* set of offer_more, by (client, mech, realm, targetname): the
+                            entries beyond a client's OFFER_INLINE; NULL until needed */
     GHashTable *strs;    /* interned realm / targetname / endpoint texts: string -> itself
                             (owned) */
+    GHashTable *names;   /* set of sa_names (owned), by their interned texts */
     void *caps[MECH_COUNT]; /* per-capture state of each mechanism (mech_ops.cap_new) */
 };
 
 static int streq0(const char *a, const char *b)
 {
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
-/* Look-up keys are built on the stack when they fit (KEY_BUF), else g_malloc'd: key_free. */
-#define KEY_BUF 160
-
-static void key_free(char *k, const char *buf)
-{
-    if (k != buf)
-        g_free(k);
 }
 
 static guint pair_hash(gconstpointer p)
@@ -113,46 +158,57 @@ static gboolean pair_equal(gconstpointer p, gconstpointer q)
     return x->a == y->a && x->b == y->b;
 }
 
-/* Index key of an opaque: "SCHEME|OPAQUE" (both compare case-insensitively), written into buf
- * (cap bytes) when it fits, else g_malloc'd: free with key_free(k, buf). */
-static char *name_key_in(const mech_ops *mech, const char *opaque, char *buf, size_t cap)
-{
-    size_t ls = strlen(mech->scheme), lo = strlen(opaque);
-    char *k = ls + lo + 2 <= cap ? buf : g_malloc(ls + lo + 2);
-    memcpy(k, mech->scheme, ls);
-    k[ls] = '|';
-    memcpy(k + ls + 1, opaque, lo + 1);
-    for (char *p = k; *p; p++)
-        *p = g_ascii_toupper(*p);
-    return k;
-}
+/* The versions first-leg challenges offered to one client (its endpoint, "" when unknown): per
+ * mechanism, realm and targetname as sent (absent ones as ""). Texts are interned by the
+ * table, so they compare as pointers. One allocation per client holds its first OFFER_INLINE
+ * entries (a challenge offers each scheme once: most clients have a few), its own key in the
+ * table's offers (a set); a client offered more (hostile input) has the rest in offers_more,
+ * one offer_more each, so no look-up scans more than OFFER_INLINE entries. */
+#define OFFER_INLINE 8
 
-
-
-/* The version a first-leg challenge offered to one client: the mechanism (a pointer, so case
- * cannot matter), realm and targetname as sent and the client's endpoint (absent ones as ""),
- * all interned by the table, so they compare as pointers. */
 typedef struct {
-    const mech_ops *mech;
-    const char *realm, *target, *client;
+    const char *realm, *target;
+    uint32_t mech_ix;
     unsigned version;
 } offer_rec;
 
+typedef struct {
+    const char *client;
+    guint n;             /* entries of v, at most OFFER_INLINE */
+    offer_rec v[];
+} offer_set;
+
+typedef struct {
+    const char *client;
+    offer_rec o;
+} offer_more;
+
 static guint offer_hash(gconstpointer p)
 {
-    const offer_rec *o = p;
-    guint64 h = (guint64)(uintptr_t)o->mech;
-    h = (h ^ (guint64)(uintptr_t)o->realm) * 0x100000001B3ull;
-    h = (h ^ (guint64)(uintptr_t)o->target) * 0x100000001B3ull;
-    h = (h ^ (guint64)(uintptr_t)o->client) * 0x100000001B3ull;
-    return (guint)(h ^ (h >> 29));
+    guint64 h = (guint64)(uintptr_t)((const offer_set *)p)->client * 0x9E3779B97F4A7C15ull;
+    return (guint)(h >> 32);
 }
 
 static gboolean offer_equal(gconstpointer a, gconstpointer b)
 {
-    const offer_rec *x = a, *y = b;
-    return x->mech == y->mech && x->realm == y->realm && x->target == y->target &&
-           x->client == y->client;
+    return ((const offer_set *)a)->client == ((const offer_set *)b)->client;
+}
+
+static guint more_hash(gconstpointer p)
+{
+    const offer_more *m = p;
+    guint64 h = (guint64)m->o.mech_ix;
+    h = (h ^ (guint64)(uintptr_t)m->o.realm) * 0x100000001B3ull;
+    h = (h ^ (guint64)(uintptr_t)m->o.target) * 0x100000001B3ull;
+    h = (h ^ (guint64)(uintptr_t)m->client) * 0x100000001B3ull;
+    return (guint)(h ^ (h >> 29));
+}
+
+static gboolean more_equal(gconstpointer a, gconstpointer b)
+{
+    const offer_more *x = a, *y = b;
+    return x->o.mech_ix == y->o.mech_ix && x->o.realm == y->o.realm &&
+           x->o.target == y->o.target && x->client == y->client;
 }
 
 void sip_txn_clear(sip_txn *t)
@@ -202,7 +258,7 @@ void sa_txns_drop(sa_entry *s)
         return;
     txn_drop(&s->rare->txn);
     txn_drop(&s->rare->bind_txn);
-    if (!s->rare->aliases) { /* nothing left in it */
+    if (!s->rare->aliases && !s->rare->mech_seq) { /* nothing left in it */
         g_free(s->rare);
         s->rare = NULL;
     }
@@ -216,25 +272,28 @@ static void sa_free(gpointer p)
     g_free(s->opaque);
     if (s->rare && s->rare->aliases)
         g_ptr_array_free(s->rare->aliases, TRUE);
+    sa_seq *ms = s->rare ? s->rare->mech_seq : NULL;
     sa_txns_drop(s);
-    g_free(s->rare);
     for (int d = 0; d < 2; d++) {
         sa_seq_clear(&s->seq[d]);
-        if (s->mech_seq)
-            sa_seq_clear(&s->mech_seq[d]);
+        if (ms)
+            sa_seq_clear(&ms[d]);
     }
-    g_free(s->mech_seq);
+    g_free(ms);
+    g_free(s->rare);
     g_free(s);
 }
 
 sa_seq *sa_mech_seq(sa_entry *s, int dir)
 {
-    if (!s->mech_seq) {
-        s->mech_seq = g_new(sa_seq, 2);
-        sa_seq_init(&s->mech_seq[0]);
-        sa_seq_init(&s->mech_seq[1]);
+    if (!s->rare)
+        s->rare = g_new0(sa_rare, 1);
+    if (!s->rare->mech_seq) {
+        s->rare->mech_seq = g_new(sa_seq, 2);
+        sa_seq_init(&s->rare->mech_seq[0]);
+        sa_seq_init(&s->rare->mech_seq[1]);
     }
-    return &s->mech_seq[dir & 1];
+    return &s->rare->mech_seq[dir & 1];
 }
 
 /* The table's one copy of text s (NULL stays NULL). */
@@ -251,6 +310,32 @@ static const char *intern(sa_table *tab, const char *s)
     return k;
 }
 
+static guint names_hash(gconstpointer p)
+{
+    const sa_names *n = p;
+    guint64 h = ((guint64)(uintptr_t)n->realm * 0x9E3779B97F4A7C15ull) ^ (guint64)(uintptr_t)n->targetname;
+    h *= 0x100000001B3ull;
+    return (guint)(h ^ (h >> 32));
+}
+
+static gboolean names_equal(gconstpointer p, gconstpointer q)
+{
+    const sa_names *x = p, *y = q;
+    return x->realm == y->realm && x->targetname == y->targetname;
+}
+
+/* The table's record of (realm, targetname), made on first use. */
+static const sa_names *names_get(sa_table *tab, const char *realm, const char *targetname)
+{
+    sa_names k = { intern(tab, realm), intern(tab, targetname) };
+    sa_names *n = g_hash_table_lookup(tab->names, &k);
+    if (!n) {
+        n = g_memdup2(&k, sizeof k);
+        g_hash_table_add(tab->names, n);
+    }
+    return n;
+}
+
 static void pair_free(gpointer p)
 {
     sa_pair *pr = p;
@@ -263,10 +348,11 @@ sa_table *sa_table_new(void)
 {
     sa_table *tab = g_new0(sa_table, 1);
     tab->sas = g_ptr_array_new_with_free_func(sa_free);
-    tab->named = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, name_list_free);
+    tab->named = g_hash_table_new_full(name_hash, name_equal, name_list_free, NULL);
     tab->pairs = g_hash_table_new_full(pair_hash, pair_equal, pair_free, NULL);
     tab->offers = g_hash_table_new_full(offer_hash, offer_equal, g_free, NULL);
     tab->strs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    tab->names = g_hash_table_new_full(names_hash, names_equal, g_free, NULL);
     for (size_t i = 0; i < MECH_COUNT; i++)
         if (mech_at(i)->cap_new)
             tab->caps[i] = mech_at(i)->cap_new();
@@ -280,8 +366,11 @@ void sa_table_free(sa_table *tab)
     g_hash_table_destroy(tab->named);
     g_hash_table_destroy(tab->pairs);
     g_hash_table_destroy(tab->offers);
+    if (tab->offers_more)
+        g_hash_table_destroy(tab->offers_more);
     g_ptr_array_free(tab->sas, TRUE); /* before the caps: SAs may point into them */
     g_free(tab->memo);
+    g_hash_table_destroy(tab->names);
     g_hash_table_destroy(tab->strs);
     for (size_t i = 0; i < MECH_COUNT; i++)
         if (tab->caps[i])
@@ -343,8 +432,7 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
     s->last_frame = frame;
     s->mech_ix = (uint8_t)mech_index(mech);
     s->mstate = mech->sa_new(tab->caps[mech_index(mech)]);
-    s->realm = intern(tab, realm);
-    s->targetname = intern(tab, targetname);
+    s->names = names_get(tab, realm, targetname);
     s->proxy = (uint8_t)(proxy != 0);
     s->client_ep = intern(tab, client_ep);
     s->server_ep = intern(tab, server_ep);
@@ -365,26 +453,6 @@ sa_entry *sa_table_create(sa_table *tab, const mech_ops *mech, uint32_t frame, c
     }
     g_ptr_array_add(open, s);
     return s;
-}
-
-/* g_ascii_strcasecmp(a, b) == 0, inlined: equal bytes first (the usual case). */
-static inline int eq_nocase(const char *a, const char *b)
-{
-    if (a == b)
-        return 1;
-    for (;; a++, b++) {
-        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
-        if (x != y) {
-            if (x >= 'A' && x <= 'Z')
-                x = (unsigned char)(x + ('a' - 'A'));
-            if (y >= 'A' && y <= 'Z')
-                y = (unsigned char)(y + ('a' - 'A'));
-            if (x != y)
-                return 0;
-        }
-        if (!x)
-            return 1;
-    }
 }
 
 int sa_has_name(const sa_entry *s, const char *opaque)
@@ -422,22 +490,18 @@ int sa_table_name(sa_table *tab, sa_entry *s, const char *opaque, note_list *not
         if (s->state == SA_PENDING)
             s->state = SA_BOUND;
     }
-    char buf[KEY_BUF];
-    char *k = name_key_in(sa_mech(s), opaque, buf, sizeof buf);
-    name_list *list = g_hash_table_lookup(tab->named, k);
+    /* the SA's own copy (kept until the table is freed): the key of a new list */
+    const char *copy = alias ? g_ptr_array_index(s->rare->aliases, s->rare->aliases->len - 1)
+                             : s->opaque;
+    name_list k = { copy, { NULL }, 0, 0, s->mech_ix };
+    name_list *list = g_hash_table_lookup(tab->named, &k);
     if (!list) {
-        size_t kl = strlen(k) + 1;
-        list = g_malloc(sizeof *list + kl);
-        list->v = &list->one;
-        list->len = 0;
+        list = g_memdup2(&k, sizeof k);
         list->cap = 1;
-        list->one = NULL;
-        memcpy(list->key, k, kl);
-        g_hash_table_insert(tab->named, list->key, list);
+        g_hash_table_add(tab->named, list);
     }
-    key_free(k, buf);
     if (list->len >= SA_NAME_MAX) {
-        const sa_entry *old = list->v[0];
+        const sa_entry *old = name_list_v(list)[0];
         note_add(notes, NOTE_BIND, NOTE_SEV_WARN, "opaque %s names more than %d %s SAs: SA %u "
                  "(handshake frame %u), the oldest, is no longer found by it", opaque,
                  SA_NAME_MAX, sa_mech(s)->scheme, old->id, old->frame);
@@ -506,21 +570,20 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
     }
     const named_memo *me = memo_ok && tab->memo ? &tab->memo[idx] : NULL;
     if (me && me->s && me->mech == mech && me->list->len == me->len &&
-        me->list->v[me->len - 1] == me->last &&
-        memcmp(me->opaque, opaque, ol + 1) == 0 && streq0(me->s->realm, realm) &&
-        streq0(me->s->targetname, targetname) && me->s->client_ep && me->s->server_ep &&
+        name_list_v(me->list)[me->len - 1] == me->last &&
+        memcmp(me->opaque, opaque, ol + 1) == 0 && streq0(sa_realm(me->s), realm) &&
+        streq0(sa_targetname(me->s), targetname) && me->s->client_ep && me->s->server_ep &&
         sa_on_pair(me->s, src, dst)) {
         *how = SA_NAMED_HERE;
         return me->s;
     }
-    char buf[KEY_BUF];
-    char *k = name_key_in(mech, opaque, buf, sizeof buf);
-    const name_list *list = g_hash_table_lookup(tab->named, k);
-    key_free(k, buf);
+    name_list k = { opaque, { NULL }, 0, 0, (uint8_t)mech_index(mech) };
+    const name_list *list = g_hash_table_lookup(tab->named, &k);
+    sa_entry *const *lv = list ? name_list_v(list) : NULL;
     sa_entry *here = NULL, *away = NULL, *away_confirmed = NULL;
     for (guint i = list ? list->len : 0; i-- > 0;) {
-        sa_entry *s = list->v[i];
-        int names = streq0(s->realm, realm) && streq0(s->targetname, targetname);
+        sa_entry *s = lv[i];
+        int names = streq0(sa_realm(s), realm) && streq0(sa_targetname(s), targetname);
         if (sa_on_pair(s, src, dst)) {
             if (names) {
                 *how = SA_NAMED_HERE;
@@ -531,7 +594,7 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
                     w->mech = mech;
                     w->list = (name_list *)list;
                     w->len = list->len;
-                    w->last = list->v[list->len - 1];
+                    w->last = lv[list->len - 1];
                     w->s = s;
                     memcpy(w->opaque, opaque, ol + 1);
                 }
@@ -559,11 +622,8 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
 
 int sa_table_known(sa_table *tab, const mech_ops *mech, const char *opaque)
 {
-    char buf[KEY_BUF];
-    char *k = name_key_in(mech, opaque, buf, sizeof buf);
-    int known = g_hash_table_contains(tab->named, k);
-    key_free(k, buf);
-    return known;
+    name_list k = { opaque, { NULL }, 0, 0, (uint8_t)mech_index(mech) };
+    return g_hash_table_contains(tab->named, &k);
 }
 
 sa_entry **sa_table_open(sa_table *tab, const mech_ops *mech, const char *a, const char *b,
@@ -596,30 +656,69 @@ void sa_table_set_signing(sa_table *tab, sa_entry *s)
     (s->pair ? s->pair : pair_get(tab, s->client_ep, s->server_ep, 1))->signing = s;
 }
 
+/* The entry of (client, mech_ix, realm, target), NULL when none. */
+static offer_rec *offer_find(const sa_table *tab, const char *client, size_t mech_ix,
+                             const char *realm, const char *target, offer_set **set)
+{
+    offer_set k = { client, 0 };
+    offer_set *o = g_hash_table_lookup(tab->offers, &k);
+    *set = o;
+    for (guint i = 0; o && i < o->n; i++)
+        if (o->v[i].mech_ix == mech_ix && o->v[i].realm == realm && o->v[i].target == target)
+            return &o->v[i];
+    if (!o || o->n < OFFER_INLINE || !tab->offers_more)
+        return NULL;
+    offer_more m = { client, { realm, target, (uint32_t)mech_ix, 0 } };
+    offer_more *x = g_hash_table_lookup(tab->offers_more, &m);
+    return x ? &x->o : NULL;
+}
+
 void sa_table_offer(sa_table *tab, const mech_ops *mech, const char *realm,
                     const char *targetname, const char *client_ep, unsigned version)
 {
-    offer_rec k = { mech, intern(tab, realm ? realm : ""), intern(tab, targetname ? targetname : ""),
-                    intern(tab, client_ep ? client_ep : ""), version };
-    offer_rec *o = g_hash_table_lookup(tab->offers, &k);
+    size_t ix = mech_index(mech);
+    const char *r = intern(tab, realm ? realm : ""), *t = intern(tab, targetname ? targetname : "");
+    const char *c = intern(tab, client_ep ? client_ep : "");
+    offer_set *o;
+    offer_rec *e = offer_find(tab, c, ix, r, t, &o);
+    if (e) {
+        e->version = version;
+        return;
+    }
+    offer_rec add = { r, t, (uint32_t)ix, version };
+    guint n = o ? o->n : 0;
+    if (n >= OFFER_INLINE) {
+        if (!tab->offers_more)
+            tab->offers_more = g_hash_table_new_full(more_hash, more_equal, g_free, NULL);
+        offer_more *m = g_new(offer_more, 1);
+        m->client = c;
+        m->o = add;
+        g_hash_table_add(tab->offers_more, m);
+        return;
+    }
+    /* the set grows by one entry (out of the table while it moves) */
     if (o)
-        o->version = version;
-    else
-        g_hash_table_add(tab->offers, g_memdup2(&k, sizeof k));
+        g_hash_table_steal(tab->offers, o);
+    o = g_realloc(o, sizeof(offer_set) + (n + 1) * sizeof(offer_rec));
+    o->client = c;
+    o->n = n + 1;
+    o->v[n] = add;
+    g_hash_table_add(tab->offers, o);
 }
 
 int sa_table_offered(sa_table *tab, const mech_ops *mech, const char *realm,
                      const char *targetname, const char *client_ep, unsigned *version)
 {
     /* texts the table has never seen were never offered */
-    offer_rec k = { mech, g_hash_table_lookup(tab->strs, realm ? realm : ""),
-                    g_hash_table_lookup(tab->strs, targetname ? targetname : ""),
-                    g_hash_table_lookup(tab->strs, client_ep ? client_ep : ""), 0 };
-    if (!k.realm || !k.target || !k.client)
+    const char *r = g_hash_table_lookup(tab->strs, realm ? realm : "");
+    const char *t = g_hash_table_lookup(tab->strs, targetname ? targetname : "");
+    const char *c = g_hash_table_lookup(tab->strs, client_ep ? client_ep : "");
+    if (!r || !t || !c)
         return 0;
-    const offer_rec *o = g_hash_table_lookup(tab->offers, &k);
-    if (!o)
+    offer_set *o;
+    const offer_rec *e = offer_find(tab, c, mech_index(mech), r, t, &o);
+    if (!e)
         return 0;
-    *version = o->version;
+    *version = e->version;
     return 1;
 }

@@ -39,7 +39,8 @@ typedef struct {
 } sip_txn;
 
 /* What only some SAs need, and most only for a while: the binding transactions (an open SA's,
- * dropped once it is confirmed) and further opaques. Made on first use, freed when empty. */
+ * dropped once it is confirmed), further opaques, a mechanism's unprotected sequence numbers.
+ * Made on first use, freed when empty. */
 typedef struct {
     sip_txn *txn;              /* request that carried the latest client token (binding key);
                                   NULL when none, and dropped once the SA is confirmed (only
@@ -47,7 +48,16 @@ typedef struct {
     sip_txn *bind_txn;         /* request answered by the response that named the opaque (the
                                   same) */
     GPtrArray *aliases;        /* further opaques naming this SA (char*), NULL when none */
+    sa_seq *mech_seq;          /* [2]: a mechanism sequence number the signature does not protect
+                                  (RFC 4757 SND_SEQ), per direction, from verified messages;
+                                  NULL until the first (sa_mech_seq) */
 } sa_rare;
+
+/* The realm and targetname of the header that started an SA, interned by the table (one
+ * record for every SA with the same pair of texts); either may be NULL. */
+typedef struct {
+    const char *realm, *targetname;
+} sa_names;
 
 typedef struct sa_entry {
     uint32_t id;               /* 1, 2, ... in creation order */
@@ -55,8 +65,9 @@ typedef struct sa_entry {
     uint32_t last_frame;       /* the last frame with a header of this SA */
     unsigned version;
     void *mstate;              /* owned by the mechanism (sa_mech) */
-    const char *realm, *targetname; /* of the header that started the SA (interned by the
-                                  table: shared by every SA with the same text) */
+    const sa_names *names;     /* realm and targetname of the header that started the SA
+                                  (interned by the table: shared): read with sa_realm,
+                                  sa_targetname */
     char *opaque;              /* primary opaque, NULL while SA_PENDING */
     const char *client_ep, *server_ep; /* interned by the table (shared), NULL when unknown */
     struct sa_pair *pair;      /* the record of its endpoint pair (sa_table.c; endpoints never
@@ -64,13 +75,10 @@ typedef struct sa_entry {
     sa_rare *rare;             /* NULL when none: read with sa_txn_of, sa_bind_txn_of,
                                   sa_aliases */
     sa_seq seq[2];             /* cnum (DIR_C2S) / snum (DIR_S2C) bookkeeping */
-    sa_seq *mech_seq;          /* [2]: a mechanism sequence number the signature does not protect
-                                  (RFC 4757 SND_SEQ), per direction, from verified messages;
-                                  NULL until the first (sa_mech_seq) */
     const note_list *notes_kept[2]; /* per direction: the notes last kept for a header of this
                                   SA (owned by the result store; sa.c: a memo, not a verdict) */
-    uint32_t why_kept[2];      /* the same for its reason: a why_ref of an interned reason of
-                                  the result store, 0 for none */
+    uint32_t why_kept[2];      /* the same for its reason: a why_ref of a reason of the result
+                                  store (auth_rec_why_hint), 0 for none */
     uint8_t state;             /* sa_state */
     uint8_t proxy;             /* family: 1 Proxy-*, 0 WWW-/Authorization/Authentication-Info */
     uint8_t has_version;
@@ -78,11 +86,22 @@ typedef struct sa_entry {
     uint8_t signed_seen;       /* a signed message of this SA verified (or, without keys, was seen) */
     uint8_t implicit;          /* created from a key-log entry; handshake not in the capture */
     uint8_t mech_ix;           /* its mechanism: mech_at(mech_ix), read with sa_mech */
+    uint8_t why_kept_split;    /* bit dir: why_kept[dir] is a why_split */
 } sa_entry;
 
 static inline const mech_ops *sa_mech(const sa_entry *s)
 {
     return mech_at(s->mech_ix);
+}
+
+static inline const char *sa_realm(const sa_entry *s)
+{
+    return s->names->realm;
+}
+
+static inline const char *sa_targetname(const sa_entry *s)
+{
+    return s->names->targetname;
 }
 
 typedef struct sa_table sa_table;

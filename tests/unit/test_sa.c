@@ -622,6 +622,119 @@ static void test_record_layout(void **state)
     result_store_free(rs);
 }
 
+/* Reasons kept by result_keep read back exactly (auth_rec_why_dup) however they are shared:
+ * the same text as the SA's earlier one (the tracker's hint, interned or a why_split), a short
+ * new end (in the record, over either), a longer new end, the same sentence as another SA's
+ * with other numbers in its middle (a why_split of a recent reason), and texts sharing nothing. */
+static void test_why_sharing(void **state)
+{
+    (void)state;
+    result_store *rs = result_store_new();
+    enum { N_SA = 6, PER_SA = 12 };
+    GPtrArray *texts = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *recs = g_ptr_array_new();
+    int splits = 0;
+    for (int sa = 0; sa < N_SA; sa++) {
+        why_ref hint[2] = { 0, 0 };
+        int hint_split[2] = { 0, 0 };
+        for (int m = 0; m < PER_SA; m++) {
+            int dir = m & 1;
+            char *why;
+            if (sa == 5)      /* nothing in common with the others */
+                why = g_strdup_printf("%c", 'a' + m % 3);
+            else if (m < 4)   /* the SA's usual reason, per direction */
+                why = g_strdup_printf("MIC verified with the subkey, key usage %d, SND_SEQ 0x%08x "
+                                      "(sent by the %s)", dir ? 23 : 25, 0x1000u * (unsigned)sa + 7u,
+                                      dir ? "server" : "client");
+            else if (m < 8)   /* a short new end */
+                why = g_strdup_printf("MIC verified with the subkey, key usage %d, SND_SEQ 0x%08x "
+                                      "(sent by the %s) #%d", dir ? 23 : 25,
+                                      0x1000u * (unsigned)sa + 7u, dir ? "server" : "client", m);
+            else if (m < 10)  /* a longer one */
+                why = g_strdup_printf("MIC verified with the subkey, key usage %d, SND_SEQ 0x%08x "
+                                      "(sent by the %s), then something else entirely %d",
+                                      dir ? 23 : 25, 0x1000u * (unsigned)sa + 7u,
+                                      dir ? "server" : "client", m);
+            else              /* none, then an empty one */
+                why = m == 10 ? NULL : g_strdup("");
+            msg_result *r = result_new();
+            r->parsed = 1;
+            r->status_code = 200;
+            auth_result *a = g_new0(auth_result, 1);
+            a->status = SIG_VALID;
+            a->sa_id = (uint32_t)sa + 1;
+            a->dir = dir ? DIR_S2C : DIR_C2S;
+            a->why = why ? g_strdup(why) : NULL;
+            a->why_hint = hint[dir];
+            a->why_hint_split = hint_split[dir];
+            g_ptr_array_add(r->auths, a);
+            const msg_rec *k = result_keep(rs, r);
+            int split;
+            why_ref ref = auth_rec_why_hint(&k->auths[0], &split);
+            if (ref) {
+                hint[dir] = ref;
+                hint_split[dir] = split;
+            }
+            if (k->auths[0].flags & AR_WHY_SPLIT)
+                splits++;
+            g_ptr_array_add(texts, why);
+            g_ptr_array_add(recs, (gpointer)k);
+            msg_result_free(r);
+        }
+    }
+    assert_true(splits > 0); /* the SAs after the first share their reasons' text */
+    for (guint i = 0; i < recs->len; i++) { /* read back after all were kept */
+        const msg_rec *k = g_ptr_array_index(recs, i);
+        const char *want = g_ptr_array_index(texts, i);
+        char *got = auth_rec_why_dup(rs, &k->auths[0]);
+        if (want)
+            assert_string_equal(got, want);
+        else
+            assert_null(got);
+        g_free(got);
+    }
+    g_ptr_array_free(recs, TRUE);
+    g_ptr_array_free(texts, TRUE);
+    result_store_free(rs);
+}
+
+/* Offers (sa_table_offer / sa_table_offered): per (mechanism, realm, targetname, client), the
+ * latest version wins; absent texts are "" ; a client offered many (beyond what one allocation
+ * holds) still finds each. */
+static void test_offers(void **state)
+{
+    (void)state;
+    sa_table *tab = sa_table_new();
+    const mech_ops *m0 = mech_at(0), *m1 = mech_at(1);
+    unsigned v = 0;
+    assert_false(sa_table_offered(tab, m0, "R", "T", "c:1", &v));
+    sa_table_offer(tab, m0, "R", "T", "c:1", 3);
+    sa_table_offer(tab, m1, "R", "T", "c:1", 4);
+    sa_table_offer(tab, m0, NULL, NULL, NULL, 5);
+    assert_true(sa_table_offered(tab, m0, "R", "T", "c:1", &v) && v == 3);
+    assert_true(sa_table_offered(tab, m1, "R", "T", "c:1", &v) && v == 4);
+    assert_true(sa_table_offered(tab, m0, "", "", "", &v) && v == 5);
+    assert_false(sa_table_offered(tab, m0, "R", "T", "c:2", &v));
+    assert_false(sa_table_offered(tab, m0, "R", "X", "c:1", &v));
+    sa_table_offer(tab, m0, "R", "T", "c:1", 7); /* the latest wins */
+    assert_true(sa_table_offered(tab, m0, "R", "T", "c:1", &v) && v == 7);
+    for (unsigned i = 0; i < 40; i++) {
+        char realm[16];
+        g_snprintf(realm, sizeof realm, "realm%u", i);
+        sa_table_offer(tab, mech_at(i % 2), realm, "T", "c:1", 100 + i);
+    }
+    for (unsigned i = 0; i < 40; i++) {
+        char realm[16];
+        g_snprintf(realm, sizeof realm, "realm%u", i);
+        sa_table_offer(tab, mech_at(i % 2), realm, "T", "c:1", 200 + i); /* updated */
+        assert_true(sa_table_offered(tab, mech_at(i % 2), realm, "T", "c:1", &v));
+        assert_int_equal(v, 200 + i);
+        assert_false(sa_table_offered(tab, mech_at((i + 1) % 2), realm, "T", "c:1", &v));
+    }
+    assert_true(sa_table_offered(tab, m1, "R", "T", "c:1", &v) && v == 4);
+    sa_table_free(tab);
+}
+
 /* The first frame of num as sa_seq_check reports it ("repeated ... first seen in frame N"),
  * 0 when not recorded. */
 static uint32_t seq_first_frame(const sa_seq *q, uint32_t num)
@@ -698,6 +811,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_name_index_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keylog_trial_bounded, setup, teardown),
         cmocka_unit_test(test_record_layout),
+        cmocka_unit_test(test_why_sharing),
+        cmocka_unit_test(test_offers),
         cmocka_unit_test(test_seq_storage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
