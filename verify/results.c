@@ -35,9 +35,9 @@ struct result_store {
     GPtrArray *area;     /* reason area blocks (g_malloc'd): interned texts, why_splits */
     size_t area_used;    /* bytes used in the newest area block */
     GHashTable *why;     /* interned texts (in the area): text -> itself */
-    GHashTable *lists;   /* the note lists kept for records, by content (list_hash): equal
-                            lists are one (owned: compact copies whose texts are interned in
-                            why and whose entries are in the area, keep_notes) */
+    GPtrArray *notes;    /* note lists kept for records (owned; compact copies whose texts
+                            are interned in why) */
+    GHashTable *lists;   /* the kept note lists by content (list_hash): equal lists are one */
     GHashTable *extras;  /* msg_rec_extra (in the area) made only of shared lists, by content,
                             -> its why_ref: messages whose notes are all their SA's usual ones
                             share one */
@@ -151,10 +151,9 @@ void msg_result_free(msg_result *r)
     g_free(r);
 }
 
-/* Frees a kept note list: its entries are in the area (keep_notes), only its header is its own. */
-static void free_kept_list(gpointer p)
+static void free_notes(gpointer p)
 {
-    g_array_free(p, FALSE);
+    note_list_free(p);
 }
 
 /* Kept note lists by content: their texts are interned, so equal texts are equal pointers. */
@@ -215,7 +214,8 @@ result_store *result_store_new(void)
     g_ptr_array_add(rs->area, g_malloc(AREA_BLOCK));
     rs->area_used = 8; /* reference 0 is none */
     rs->why = g_hash_table_new(g_str_hash, g_str_equal);
-    rs->lists = g_hash_table_new_full(list_hash, list_equal, free_kept_list, NULL);
+    rs->notes = g_ptr_array_new_with_free_func(free_notes);
+    rs->lists = g_hash_table_new(list_hash, list_equal);
     rs->extras = g_hash_table_new(extra_hash, extra_equal);
     rs->empty.bits = MR_PARSED;
     return rs;
@@ -228,8 +228,9 @@ void result_store_free(result_store *rs)
     g_ptr_array_free(rs->blocks, TRUE);
     g_hash_table_destroy(rs->why);
     g_ptr_array_free(rs->area, TRUE);
+    g_ptr_array_free(rs->notes, TRUE);
     g_hash_table_destroy(rs->extras); /* its keys live in the area */
-    g_hash_table_destroy(rs->lists);
+    g_hash_table_destroy(rs->lists);  /* its keys are in notes */
     g_free(rs);
 }
 
@@ -602,32 +603,22 @@ static note_list *keep_notes(result_store *rs, const note_list *l, int *made)
 {
     if (!l || !l->len)
         return NULL;
-    /* looked up as a copy on the stack (small lists) with the store's texts */
-    mssipae_note stack[16];
-    mssipae_note *v = l->len <= G_N_ELEMENTS(stack) ? stack : g_new(mssipae_note, l->len);
+    note_list *c = g_array_sized_new(FALSE, FALSE, sizeof(mssipae_note), l->len);
+    g_array_set_size(c, l->len); /* no clear function: the texts are the store's */
     for (guint i = 0; i < l->len; i++) {
-        v[i] = g_array_index(l, mssipae_note, i);
-        v[i].text = (char *)intern(rs, v[i].text);
+        mssipae_note n = g_array_index(l, mssipae_note, i);
+        n.text = (char *)intern(rs, n.text);
+        g_array_index(c, mssipae_note, i) = n;
     }
-    GArray probe = { (gchar *)v, l->len };
-    note_list *k = g_hash_table_lookup(rs->lists, &probe);
-    if (!k) {
-        /* a new list: an empty GArray whose entries are the exact bytes in the area (a pow2
-         * block of the heap otherwise). Kept lists are read-only: never grown or set, and
-         * freed without their entries (free_kept_list). */
-        why_ref ref;
-        size_t n = (size_t)l->len * sizeof(mssipae_note);
-        void *entries = area_alloc(rs, n, &ref);
-        memcpy(entries, v, n);
-        k = g_array_new(FALSE, FALSE, sizeof(mssipae_note));
-        k->data = entries;
-        k->len = l->len;
-        g_hash_table_add(rs->lists, k);
-        *made = 1;
+    note_list *k = g_hash_table_lookup(rs->lists, c);
+    if (k) {
+        g_array_free(c, TRUE);
+        return k;
     }
-    if (v != stack)
-        g_free(v);
-    return k;
+    g_hash_table_add(rs->lists, c);
+    g_ptr_array_add(rs->notes, c);
+    *made = 1;
+    return c;
 }
 
 const msg_rec_extra *msg_rec_extra_of(const result_store *rs, const msg_rec *r)
