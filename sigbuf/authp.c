@@ -1,6 +1,7 @@
 /* authp.c - MS-SIPAE auth-parameter parser ([MS-SIPAE] 2.2.1-2.2.4, RFC 3261 §25.1 LWS,
  * token and quoted-string). */
 #include "sigbuf/authp.h"
+#include "sigbuf/bytes.h"
 
 #include <string.h>
 #ifdef __SSE2__
@@ -239,13 +240,6 @@ static const signed char known_by_len[12][3] = {
     [11] = { AUTHP_K_GSSAPI_DATA, -1 },
 };
 
-/* Case-insensitive equality of 4 or 8 bytes x of a name with l of a known (lower-case) name:
- * lc (byte) == letter is (byte | 0x20) == letter; a '-' (no 0x40 bit) must match as it is. */
-static inline int eq4(guint32 x, guint32 l) { return (x | ((l & 0x40404040u) >> 1)) == l; }
-static inline int eq8(guint64 x, guint64 l) { return (x | ((l & 0x4040404040404040ull) >> 1)) == l; }
-static inline guint32 ld4(const char *p) { guint32 w; memcpy(&w, p, 4); return w; }
-static inline guint64 ld8(const char *p) { guint64 w; memcpy(&w, p, 8); return w; }
-
 /* The one candidate for a name of length n whose first letter has low five bits c & 31, plus
  * one (0: none): with the length, the first letter tells every known name apart. */
 #define KC(n, c) [n][(c) & 31]
@@ -323,34 +317,6 @@ int authp_known_index(const char *name, size_t n)
 int authp_is_known(const char *name)
 {
     return authp_known_index(name, strlen(name)) >= 0;
-}
-
-/* memcpy of the n bytes at s to d without the call, for the usual parameter name or value (at
- * most 32 bytes): overlapping loads and stores cover the n bytes exactly; longer: memcpy. */
-static inline __attribute__((always_inline)) void copy_short(char *d, const char *s, size_t n)
-{
-    if (n >= 16 && n <= 32) {
-        guint64 a = ld8(s), b = ld8(s + 8), y = ld8(s + n - 16), z = ld8(s + n - 8);
-        memcpy(d, &a, 8);
-        memcpy(d + 8, &b, 8);
-        memcpy(d + n - 16, &y, 8);
-        memcpy(d + n - 8, &z, 8);
-    } else if (n >= 8 && n < 16) {
-        guint64 a = ld8(s), b = ld8(s + n - 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n >= 4 && n < 8) {
-        guint32 a = ld4(s), b = ld4(s + n - 4);
-        memcpy(d, &a, 4);
-        memcpy(d + n - 4, &b, 4);
-    } else if (n > 0 && n < 4) {
-        char a = s[0], b = s[n / 2], c = s[n - 1];
-        d[0] = a;
-        d[n / 2] = b;
-        d[n - 1] = c;
-    } else if (n) {
-        memcpy(d, s, n);
-    }
 }
 
 /* authp_unquote into out (room for v.n + 1 bytes); returns the length written before the NUL.

@@ -1,5 +1,6 @@
 /* sigbuf.c - the [MS-SIPAE] 3.2.5.2 signature buffer. */
 #include "sigbuf/sigbuf.h"
+#include "sigbuf/bytes.h"
 
 #include <string.h>
 
@@ -208,37 +209,6 @@ typedef struct {
     GString *b;
     GArray *items; /* sigbuf_item, or NULL */
 } emitter;
-
-static inline guint64 ld8(const char *p) { guint64 w; memcpy(&w, p, 8); return w; }
-static inline guint32 ld4(const char *p) { guint32 w; memcpy(&w, p, 4); return w; }
-
-/* memcpy of n bytes without the call for the usual item (at most 32 bytes): overlapping loads
- * and stores cover the n bytes exactly; longer: memcpy. */
-static inline __attribute__((always_inline)) void copy_short(char *d, const char *s, size_t n)
-{
-    if (n >= 16 && n <= 32) {
-        guint64 a = ld8(s), b = ld8(s + 8), y = ld8(s + n - 16), z = ld8(s + n - 8);
-        memcpy(d, &a, 8);
-        memcpy(d + 8, &b, 8);
-        memcpy(d + n - 16, &y, 8);
-        memcpy(d + n - 8, &z, 8);
-    } else if (n >= 8 && n < 16) {
-        guint64 a = ld8(s), b = ld8(s + n - 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n >= 4 && n < 8) {
-        guint32 a = ld4(s), b = ld4(s + n - 4);
-        memcpy(d, &a, 4);
-        memcpy(d + n - 4, &b, 4);
-    } else if (n > 0 && n < 4) {
-        char a = s[0], b = s[n / 2], c = s[n - 1];
-        d[0] = a;
-        d[n / 2] = b;
-        d[n - 1] = c;
-    } else if (n) {
-        memcpy(d, s, n);
-    }
-}
 
 /* Appends "<v>" (v may be NULL: "<>"); returns the offset of v in the buffer. One copy, not
  * inlined into every emit (sixteen per buffer): in tshark the build's code is fetched again for

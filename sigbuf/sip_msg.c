@@ -1,5 +1,6 @@
 /* sip_msg.c - start line and header access for one SIP message (RFC 3261 §7, §25). */
 #include "sigbuf/sip_msg.h"
+#include "sigbuf/bytes.h"
 
 #include <string.h>
 #ifdef __SSE2__
@@ -147,14 +148,6 @@ static const unsigned char hk_cand[26][32] = {
     HC(25, 'p') = SIP_HK_PROXY_AUTHENTICATION_INFO,
 };
 #undef HC
-
-/* Case-insensitive equality of 4 or 8 bytes x of a name with l of a lower-case name made of
- * letters and '-': lc (byte) == letter is (byte | 0x20) == letter; a '-' (no 0x40 bit) must
- * match as it is. */
-static inline int eq4(guint32 x, guint32 l) { return (x | ((l & 0x40404040u) >> 1)) == l; }
-static inline int eq8(guint64 x, guint64 l) { return (x | ((l & 0x4040404040404040ull) >> 1)) == l; }
-static inline guint32 ld4(const char *p) { guint32 w; memcpy(&w, p, 4); return w; }
-static inline guint64 ld8(const char *p) { guint64 w; memcpy(&w, p, 8); return w; }
 
 /* eq_lower for n >= 4 and a lower made of letters and '-' only (the hk_info names): a few
  * word compares, the last one overlapping. */
