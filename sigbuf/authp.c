@@ -356,6 +356,21 @@ char *authp_unquote(slice v, int *was_quoted)
     return out;
 }
 
+/* Known parameter k with value val: the header's first one, or a duplicate named in *dups
+ * (", "-separated, made on the first). */
+static inline void take_first(authp_header *h, int k, const char *val, GString **dups)
+{
+    if (h->first[k]) {
+        if (!*dups)
+            *dups = g_string_new(NULL);
+        else
+            g_string_append(*dups, ", ");
+        g_string_append(*dups, known[k].name);
+    } else {
+        h->first[k] = val;
+    }
+}
+
 /* Parameters are gathered on the stack and appended to h->params this many at a time. */
 #define AUTHP_BATCH 24
 
@@ -421,15 +436,7 @@ static inline __attribute__((always_inline)) int parse(const char *v, size_t n, 
             int q;
             char *val = ar;
             ar += unquote_to(ar, value, esc, &q) + 1;
-            if (h->first[k]) {
-                if (!dups)
-                    dups = g_string_new(NULL);
-                else
-                    g_string_append(dups, ", ");
-                g_string_append(dups, known[k].name);
-            } else {
-                h->first[k] = val;
-            }
+            take_first(h, k, val, &dups);
             continue;
         }
         authp_param *a = &batch[nb++];
@@ -440,17 +447,8 @@ static inline __attribute__((always_inline)) int parse(const char *v, size_t n, 
         a->value = ar;
         ar += unquote_to(ar, value, esc, &a->quoted) + 1;
         a->known = k;
-        if (k >= 0) {
-            if (h->first[k]) {
-                if (!dups)
-                    dups = g_string_new(NULL);
-                else
-                    g_string_append(dups, ", ");
-                g_string_append(dups, known[k].name);
-            } else {
-                h->first[k] = a->value;
-            }
-        }
+        if (k >= 0)
+            take_first(h, k, a->value, &dups);
     }
     /* the usual header: one allocation of the right size, one append */
     if (!h->params)

@@ -144,12 +144,18 @@ static int streq0(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+/* A hash of two pointers (interned texts or endpoints: equal means the same pointer). */
+static guint ptr2_hash(const void *a, const void *b)
+{
+    guint64 h = ((guint64)(uintptr_t)a * 0x9E3779B97F4A7C15ull) ^ (guint64)(uintptr_t)b;
+    h *= 0x100000001B3ull;
+    return (guint)(h ^ (h >> 32));
+}
+
 static guint pair_hash(gconstpointer p)
 {
     const sa_pair *x = p;
-    guint64 h = ((guint64)(uintptr_t)x->a * 0x9E3779B97F4A7C15ull) ^ (guint64)(uintptr_t)x->b;
-    h *= 0x100000001B3ull;
-    return (guint)(h ^ (h >> 32));
+    return ptr2_hash(x->a, x->b);
 }
 
 static gboolean pair_equal(gconstpointer p, gconstpointer q)
@@ -313,9 +319,7 @@ static const char *intern(sa_table *tab, const char *s)
 static guint names_hash(gconstpointer p)
 {
     const sa_names *n = p;
-    guint64 h = ((guint64)(uintptr_t)n->realm * 0x9E3779B97F4A7C15ull) ^ (guint64)(uintptr_t)n->targetname;
-    h *= 0x100000001B3ull;
-    return (guint)(h ^ (h >> 32));
+    return ptr2_hash(n->realm, n->targetname);
 }
 
 static gboolean names_equal(gconstpointer p, gconstpointer q)
