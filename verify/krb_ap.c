@@ -123,6 +123,13 @@ static int parse_encaprep(krb5_context ctx, const uint8_t *p, size_t len, krb_in
 int krb_decrypt_inner(krb5_context ctx, const krb_keyv *key, krb5_keyusage usage,
                          const krb_encpart *enc, int is_aprep, krb_inner *out, char **why)
 {
+    return krb_decrypt_inner_k(ctx, key, NULL, usage, enc, is_aprep, out, why);
+}
+
+/* The same with kk, the krb5_key of key (its derived keys kept in it), when not NULL. */
+int krb_decrypt_inner_k(krb5_context ctx, const krb_keyv *key, krb5_key kk, krb5_keyusage usage,
+                        const krb_encpart *enc, int is_aprep, krb_inner *out, char **why)
+{
     krb5_keyblock kb = krb_keyv_block(key);
     krb5_enc_data in;
     krb5_data plain;
@@ -134,7 +141,8 @@ int krb_decrypt_inner(krb5_context ctx, const krb_keyv *key, krb5_keyusage usage
     plain.magic = KV5M_DATA;
     plain.length = (unsigned int)enc->len;
     plain.data = g_malloc(enc->len ? enc->len : 1);
-    krb5_error_code rc = krb5_c_decrypt(ctx, &kb, usage, NULL, &in, &plain);
+    krb5_error_code rc = kk ? krb5_k_decrypt(ctx, kk, usage, NULL, &in, &plain)
+                            : krb5_c_decrypt(ctx, &kb, usage, NULL, &in, &plain);
     int r;
     if (rc != 0) {
         char *e = krb_errtext(ctx, rc);
@@ -224,13 +232,11 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
         krb_token_bad(sa, notes, NOTE_CONFIG, "AP-REQ", g_strdup("no krb5 context"));
         return;
     }
-    krb5_data td = {KV5M_DATA, (unsigned int)tkt.rawlen, (char *)tkt.raw};
-    krb5_ticket *ticket = NULL;
-    krb5_error_code rc = krb5_decode_ticket(&td, &ticket);
-    if (rc != 0) {
-        char *e = krb_errtext(ctx, rc);
-        krb_token_bad(sa, notes, NOTE_MALFORMED, "AP-REQ", g_strdup_printf("ticket: %s", e));
-        g_free(e);
+    char *terr = NULL;
+    const krb_tkt *ticket = krb_ticket_open(sa->cap, ctx, ks, tkt.raw, tkt.rawlen, &terr);
+    if (!ticket) {
+        krb_token_bad(sa, notes, NOTE_MALFORMED, "AP-REQ", g_strdup_printf("ticket: %s", terr));
+        g_free(terr);
         return;
     }
     if (sa->apreq_seen)
@@ -243,30 +249,34 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
     }
     sa->apreq_seen = 1;
 
-    char *svc = NULL;
-    char *service; /* ticket sname@realm as sent */
-    if (krb5_unparse_name(ctx, ticket->server, &svc) == 0) {
-        service = g_strdup(svc);
-        krb5_free_unparsed_name(ctx, svc);
-    } else {
-        service = g_strdup("(unprintable principal)");
-    }
-    sa->tkt_enctype = ticket->enc_part.enctype;
-    sa->tkt_kvno = ticket->enc_part.kvno;
+    const char *service = ticket->service; /* ticket sname@realm as sent */
+    sa->tkt_enctype = ticket->enctype;
+    sa->tkt_kvno = ticket->kvno;
     sa->auth_enc.etype = aetype;
     sa->auth_enc.cipher = g_memdup2(acipher, aclen);
     sa->auth_enc.len = (uint32_t)aclen;
 
     char eb2[64], eb3[64];
-    krb_keytab_open_ticket(sa, ctx, ks, ticket, service, notes);
+    /* what the keytab made of the ticket (krb_keytab.c) */
+    if (ticket->policy)
+        note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE,
+                 "Kerberos AP-REQ: ticket decrypted; ignoring a ticket policy check: %s",
+                 ticket->policy);
+    if (ticket->kname && strcmp(ticket->kname, service) != 0)
+        note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE, "Kerberos AP-REQ: the ticket names "
+                 "%s but was decrypted with the keytab key of %s", service, ticket->kname);
+    if (ticket->nokey_why) {
+        krb_rare(sa)->nokey_why = g_strdup(ticket->nokey_why);
+        if (ticket->nokey_unsupported)
+            sa->nokey_unsupported = 1;
+    }
     if (krb_sa_nokey_why(sa))
         note_add(notes, sa->nokey_unsupported ? NOTE_UNSUPPORTED : NOTE_NO_KEY, NOTE_SEV_WARN,
                  "Kerberos AP-REQ: %s", krb_sa_nokey_why(sa));
 
-    if (ticket->enc_part2 && ticket->enc_part2->session) {
-        const krb5_keyblock *s = ticket->enc_part2->session;
+    if (ticket->has_session) {
         char *why = NULL;
-        if (krb_key_fits(ctx, s->enctype, s->length, &why) < 0) {
+        if (krb_key_fits(ctx, ticket->s_enctype, ticket->s_len, &why) < 0) {
             g_free(krb_rare(sa)->nokey_why); /* NULL: the keytab decrypted the ticket */
             sa->rare->nokey_why = g_strdup_printf("ticket session key: %s", why);
             sa->nokey_unsupported = 1;
@@ -274,21 +284,17 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
                      sa->rare->nokey_why);
             g_free(why);
         } else {
-            krb_keyv_set(&sa->session, s->enctype, s->contents, s->length);
+            krb_keyv_set(&sa->session, ticket->s_enctype, ticket->s_val, ticket->s_len);
         }
-        char *cl = NULL;
-        if (ticket->enc_part2->client && krb5_unparse_name(ctx, ticket->enc_part2->client,
-                                                           &cl) == 0) {
-            sa->client = krb_cap_text(sa->cap, krb_cap_intern(sa->cap, g_strdup(cl)));
-            krb5_free_unparsed_name(ctx, cl);
-        }
+        if (ticket->client)
+            sa->client = krb_cap_text(sa->cap, krb_cap_intern(sa->cap, g_strdup(ticket->client)));
     }
-    krb5_free_ticket(ctx, ticket);
 
     if (sa->session.len) {
         char *why = NULL;
         /* Authenticator: key usage 11, ticket session key (RFC 4120 7.5.1) */
-        int r = krb_decrypt_inner(ctx, &sa->session, 11, &sa->auth_enc, 0, &sa->auth, &why);
+        int r = krb_decrypt_inner_k(ctx, &sa->session, krb_tkt_session_kkey(ctx, ticket), 11,
+                                    &sa->auth_enc, 0, &sa->auth, &why);
         if (r < 0) {
             note_add(notes, r == -2 ? NOTE_UNSUPPORTED : NOTE_MALFORMED, NOTE_SEV_WARN,
                      "Kerberos AP-REQ: %s", why);
@@ -332,7 +338,7 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
     }
     note_add_text(notes, NOTE_TOKEN, NOTE_SEV_CHAT, s->str);
     g_string_free(s, TRUE);
-    g_free(service); /* only this AP-REQ's texts name it */
+    krb_tkt_done(ticket); /* service was its text */
 
     try_aprep(sa, ctx, notes);
 }

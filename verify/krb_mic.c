@@ -36,6 +36,7 @@ struct krb_cap {
     } okc[16];
     size_t nokc;
     struct krb_ck_cache *ckc; /* HMAC contexts by checksum key (krb_fast.c), made on first use */
+    struct krb_tkt_cache *tkc; /* tickets the keytab opened (krb_keytab.c), made on first use */
 };
 
 krb_cap *krb_cap_new(void)
@@ -51,6 +52,7 @@ void krb_cap_free(krb_cap *cap)
     if (!cap)
         return;
     krb_ck_cache_free(cap->ckc); /* wipes the HMAC contexts */
+    krb_tkt_cache_free(cap->tkc); /* wipes the session keys */
     g_hash_table_destroy(cap->ids);
     g_ptr_array_free(cap->texts, TRUE);
     g_free(cap);
@@ -108,6 +110,11 @@ const uint8_t *krb_cap_ck_fold(krb_cap *cap, krb5_keyusage usage)
 struct krb_ck_cache **krb_cap_ck_cache(krb_cap *cap)
 {
     return &cap->ckc;
+}
+
+struct krb_tkt_cache **krb_cap_tkt_cache(krb_cap *cap)
+{
+    return &cap->tkc;
 }
 
 /* ---- per-SA caches of what every message would compute or format again (issue 10) ---- */
