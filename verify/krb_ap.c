@@ -204,6 +204,31 @@ static void try_aprep(krb_sa *sa, krb5_context ctx, note_list *notes)
              sb);
 }
 
+/* v in decimal (printf "%u"), appended to s. */
+static void append_dec(GString *s, uint32_t v)
+{
+    char b[10];
+    size_t n = 0;
+    do {
+        b[sizeof b - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    g_string_append_len(s, b + sizeof b - n, (gssize)n);
+}
+
+/* v in lower-case hex with at least min digits (printf "%0<min>x"), appended to s. */
+static void append_hex(GString *s, uint32_t v, int min)
+{
+    static const char hx[] = "0123456789abcdef";
+    char b[8];
+    int n = 0;
+    do {
+        b[sizeof b - ++n] = hx[v & 0xf];
+        v >>= 4;
+    } while (v || n < min);
+    g_string_append_len(s, b + sizeof b - n, n);
+}
+
 /* AP-REQ ::= [APPLICATION 14] SEQUENCE { pvno [0], msg-type [1], ap-options [2],
  * ticket [3] Ticket, authenticator [4] EncryptedData } (RFC 4120 5.5.1). */
 void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_list *notes)
@@ -314,7 +339,8 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
     g_string_append(s, service);
     g_string_append(s, ": ticket ");
     g_string_append(s, krb_etype_name(sa->tkt_enctype, eb2, sizeof eb2));
-    g_string_append_printf(s, " kvno %u", sa->tkt_kvno);
+    g_string_append(s, " kvno ");
+    append_dec(s, sa->tkt_kvno);
     if (sa->client) {
         g_string_append(s, "; client ");
         g_string_append(s, sa->client);
@@ -328,12 +354,18 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
         g_string_append(s, sa->auth.subkey.len
                                ? krb_etype_name(sa->auth.subkey.enctype, eb3, sizeof eb3)
                                : "none");
-        if (sa->auth.have_seq)
-            g_string_append_printf(s, ", seq-number 0x%08x", sa->auth.seq);
+        if (sa->auth.have_seq) {
+            g_string_append(s, ", seq-number 0x");
+            append_hex(s, sa->auth.seq, 8);
+        }
         if (sa->auth.have_gss_flags) {
             char fn[160];
             krb_gss_flag_names(sa->auth.gss_flags, fn, sizeof fn);
-            g_string_append_printf(s, "; GSS flags 0x%x (%s)", sa->auth.gss_flags, fn);
+            g_string_append(s, "; GSS flags 0x");
+            append_hex(s, sa->auth.gss_flags, 1);
+            g_string_append(s, " (");
+            g_string_append(s, fn);
+            g_string_append_c(s, ')');
         }
     }
     note_add_text(notes, NOTE_TOKEN, NOTE_SEV_CHAT, s->str);
