@@ -10,15 +10,18 @@ static int parse_encdata(const krb_der_tlv *t, int32_t *etype, const uint8_t **c
                          size_t *clen)
 {
     krb_der_tlv f;
+    krb_der_fields ix;
     if (t->tag != KRB_DER_SEQUENCE)
         return -1;
-    if (krb_der_field(t, 0, &f) != 1 || krb_der_int32(&f, etype) < 0)
+    krb_der_fields_scan(t, &ix);
+    if (krb_der_fields_get(&ix, 0, &f) != 1 || krb_der_int32(&f, etype) < 0)
         return -1;
-    int r = krb_der_field(t, 1, &f);
+    int r = krb_der_fields_get(&ix, 1, &f);
     uint32_t kvno;
     if (r < 0 || (r == 1 && krb_der_uint32(&f, &kvno) < 0))
         return -1;
-    if (krb_der_field(t, 2, &f) != 1 || krb_der_octets(&f, cipher, clen) < 0 || *clen == 0)
+    if (krb_der_fields_get(&ix, 2, &f) != 1 || krb_der_octets(&f, cipher, clen) < 0 ||
+        *clen == 0)
         return -1;
     return 1;
 }
@@ -51,11 +54,13 @@ static int parse_authenticator(krb5_context ctx, const uint8_t *p, size_t len, k
                                char **why)
 {
     krb_der_tlv seq, f, g;
-    if (krb_der_app_seq(p, len, 2, &seq) < 0 || krb_der_field(&seq, 0, &f) != 1) {
+    krb_der_fields ix;
+    if (krb_der_app_seq(p, len, 2, &seq) < 0 ||
+        (krb_der_fields_scan(&seq, &ix), krb_der_fields_get(&ix, 0, &f) != 1)) {
         *why = g_strdup("decrypted Authenticator is not well-formed DER");
         return -1;
     }
-    int r = krb_der_field(&seq, 3, &f);
+    int r = krb_der_fields_get(&ix, 3, &f);
     if (r < 0) {
         *why = g_strdup("Authenticator checksum [3] is malformed");
         return -1;
@@ -76,13 +81,13 @@ static int parse_authenticator(krb5_context ctx, const uint8_t *p, size_t len, k
             out->have_gss_flags = 1;
         }
     }
-    r = krb_der_field(&seq, 7, &f);
+    r = krb_der_fields_get(&ix, 7, &f);
     if (r < 0 || (r == 1 && krb_der_uint32(&f, &out->seq) < 0)) {
         *why = g_strdup("Authenticator seq-number [7] is malformed");
         return -1;
     }
     out->have_seq = r == 1;
-    r = krb_der_field(&seq, 6, &f);
+    r = krb_der_fields_get(&ix, 6, &f);
     if (r < 0) {
         *why = g_strdup("Authenticator subkey [6] is malformed");
         return -1;
@@ -98,17 +103,19 @@ static int parse_encaprep(krb5_context ctx, const uint8_t *p, size_t len, krb_in
                           char **why)
 {
     krb_der_tlv seq, f;
-    if (krb_der_app_seq(p, len, 27, &seq) < 0 || krb_der_field(&seq, 0, &f) != 1) {
+    krb_der_fields ix;
+    if (krb_der_app_seq(p, len, 27, &seq) < 0 ||
+        (krb_der_fields_scan(&seq, &ix), krb_der_fields_get(&ix, 0, &f) != 1)) {
         *why = g_strdup("decrypted EncAPRepPart is not well-formed DER");
         return -1;
     }
-    int r = krb_der_field(&seq, 3, &f);
+    int r = krb_der_fields_get(&ix, 3, &f);
     if (r < 0 || (r == 1 && krb_der_uint32(&f, &out->seq) < 0)) {
         *why = g_strdup("EncAPRepPart seq-number [3] is malformed");
         return -1;
     }
     out->have_seq = r == 1;
-    r = krb_der_field(&seq, 2, &f);
+    r = krb_der_fields_get(&ix, 2, &f);
     if (r < 0) {
         *why = g_strdup("EncAPRepPart subkey [2] is malformed");
         return -1;
@@ -235,13 +242,15 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
 {
     krb5_context ctx = keystore_krb5_context(ks);
     krb_der_tlv seq, f, tkt, auth;
+    krb_der_fields ix;
     int32_t pvno, mtype, aetype;
     const uint8_t *acipher;
     size_t aclen;
-    if (krb_der_app_seq(p, len, 14, &seq) < 0 || krb_der_field(&seq, 0, &f) != 1 ||
-        krb_der_int32(&f, &pvno) < 0 || krb_der_field(&seq, 1, &f) != 1 ||
-        krb_der_int32(&f, &mtype) < 0 || krb_der_field(&seq, 3, &tkt) != 1 ||
-        tkt.tag != KRB_DER_APP(1) || krb_der_field(&seq, 4, &auth) != 1 ||
+    if (krb_der_app_seq(p, len, 14, &seq) < 0 ||
+        (krb_der_fields_scan(&seq, &ix), krb_der_fields_get(&ix, 0, &f) != 1) ||
+        krb_der_int32(&f, &pvno) < 0 || krb_der_fields_get(&ix, 1, &f) != 1 ||
+        krb_der_int32(&f, &mtype) < 0 || krb_der_fields_get(&ix, 3, &tkt) != 1 ||
+        tkt.tag != KRB_DER_APP(1) || krb_der_fields_get(&ix, 4, &auth) != 1 ||
         parse_encdata(&auth, &aetype, &acipher, &aclen) < 0) {
         krb_token_bad(sa, notes, NOTE_MALFORMED, "AP-REQ",
                   g_strdup("not a well-formed KRB_AP_REQ (RFC 4120 5.5.1)"));

@@ -1163,6 +1163,99 @@ static void test_der_reader(void **state)
     assert_int_equal(krb_der_next(&d, &t), -1);
 }
 
+/* krb_der_fields (one scan) answers as krb_der_field does, for every field number: on the lab
+ * AP-REQ's body, on mutations of it, on random bodies made of [n] fields, duplicates and junk. */
+static void der_fields_agree(const uint8_t *body, size_t len)
+{
+    krb_der_tlv seq;
+    memset(&seq, 0, sizeof seq);
+    seq.tag = KRB_DER_SEQUENCE;
+    seq.val = body;
+    seq.len = len;
+    krb_der_fields ix;
+    krb_der_fields_scan(&seq, &ix);
+    for (unsigned n = 0; n < 33; n++) {
+        krb_der_tlv a, b;
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
+        int ra = krb_der_field(&seq, n, &a);
+        int rb = krb_der_fields_get(&ix, n, &b);
+        assert_int_equal(ra, rb);
+        if (ra == 1) {
+            assert_int_equal(a.tag, b.tag);
+            assert_ptr_equal(a.raw, b.raw);
+            assert_int_equal(a.rawlen, b.rawlen);
+            assert_ptr_equal(a.val, b.val);
+            assert_int_equal(a.len, b.len);
+        }
+    }
+}
+
+static void test_der_fields(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *req = case_hex("aes256-oneleg", "ap-req.hex", &n);
+    /* the AP-REQ inside its GSS framing: find 6e, then its SEQUENCE */
+    size_t at = 0;
+    while (at < n && req[at] != 0x6e)
+        at++;
+    krb_der_tlv seq;
+    assert_int_equal(krb_der_app_seq(req + at, n - at, 14, &seq), 1);
+    size_t off = (size_t)(seq.val - req), blen = seq.len;
+    der_fields_agree(req + off, blen);
+    GRand *r = g_rand_new_with_seed(3961);
+    uint8_t *m = g_malloc(blen);
+    for (int i = 0; i < 4000; i++) {
+        memcpy(m, req + off, blen);
+        int flips = g_rand_int_range(r, 1, 4);
+        for (int k = 0; k < flips; k++) {
+            size_t pos = i % 3 == 0 ? (size_t)g_rand_int_range(r, 0, (gint32)MIN(blen, 40))
+                                    : (size_t)g_rand_int_range(r, 0, (gint32)blen);
+            m[pos] ^= (uint8_t)g_rand_int_range(r, 1, 256);
+        }
+        der_fields_agree(m, (size_t)g_rand_int_range(r, 0, (gint32)blen + 1));
+    }
+    g_free(m);
+    /* bodies of small [n] fields: some repeated, some empty or holding two TLVs, junk */
+    uint8_t b[256];
+    for (int i = 0; i < 20000; i++) {
+        size_t len = 0;
+        int parts = g_rand_int_range(r, 0, 8);
+        for (int k = 0; k < parts && len + 8 <= sizeof b; k++) {
+            int kind = g_rand_int_range(r, 0, 10);
+            uint8_t tag = kind < 7 ? (uint8_t)(0xa0 | g_rand_int_range(r, 0, 6))
+                          : kind < 8 ? (uint8_t)(0x80 | g_rand_int_range(r, 0, 6))
+                          : kind < 9 ? 0x30 : (uint8_t)g_rand_int_range(r, 0, 256);
+            int inner = g_rand_int_range(r, 0, 4); /* 0: empty, 1: one INTEGER, 2: two, 3: junk */
+            b[len++] = tag;
+            if (inner == 0) {
+                b[len++] = 0x00;
+            } else if (inner == 1) {
+                b[len++] = 0x03;
+                b[len++] = 0x02;
+                b[len++] = 0x01;
+                b[len++] = (uint8_t)k;
+            } else if (inner == 2) {
+                b[len++] = 0x06;
+                b[len++] = 0x02;
+                b[len++] = 0x01;
+                b[len++] = 0x01;
+                b[len++] = 0x02;
+                b[len++] = 0x01;
+                b[len++] = 0x02;
+            } else {
+                b[len++] = 0x02;
+                b[len++] = (uint8_t)g_rand_int_range(r, 0, 256);
+                b[len++] = (uint8_t)g_rand_int_range(r, 0, 256);
+            }
+        }
+        der_fields_agree(b, len);
+    }
+    g_rand_free(r);
+    g_free(req);
+}
+
 /* An RFC 4121 MIC token over buf made with key (enctype 18) by libkrb5: flags, SND_SEQ. */
 static uint8_t *make_cfx(const uint8_t key[32], uint8_t flags, uint64_t seq, const char *buf,
                          size_t buflen, size_t *len)
@@ -1684,6 +1777,7 @@ int main(void)
         cmocka_unit_test(test_hostile_truncated),
         cmocka_unit_test(test_hostile_crafted),
         cmocka_unit_test(test_der_reader),
+        cmocka_unit_test(test_der_fields),
         cmocka_unit_test(test_cfx_texts_per_message),
         cmocka_unit_test(test_cfx_missing_and_shared_texts),
         cmocka_unit_test(test_nfold_rfc3961),
