@@ -195,22 +195,42 @@ static void cands_labelled(const krb_sa *sa, int slot, krb_cands *cs)
         krb_cands_rc4(sa, cs, 1);
 }
 
+/* The two lower-case hex digits of every byte value. */
+static const char hex2[256][2] = {
+#define H1(x) {"0123456789abcdef"[(x) >> 4], "0123456789abcdef"[(x) & 15]}
+#define H4(x) H1(x), H1(x + 1), H1(x + 2), H1(x + 3)
+#define H16(x) H4(x), H4(x + 4), H4(x + 8), H4(x + 12)
+#define H64(x) H16(x), H16(x + 16), H16(x + 32), H16(x + 48)
+    H64(0), H64(64), H64(128), H64(192)
+#undef H64
+#undef H16
+#undef H4
+#undef H1
+};
+
+/* v as 8 lower-case hex digits (printf "%08x") at p; the end. */
+static char *hex8(char *p, uint32_t v)
+{
+    for (int i = 24; i >= 0; i -= 8) {
+        memcpy(p, hex2[(v >> i) & 0xff], 2);
+        p += 2;
+    }
+    return p;
+}
+
 /* prefix (pl bytes) || "0x" || hex8(hi) when have_hi || hex8(lo) || suffix: the printf
  * "0x%08x%08x" / "0x%08x" of the texts, without a printf. */
 static char *text_with_seq(const char *prefix, size_t pl, int have_hi, uint32_t hi, uint32_t lo,
                            const char *suffix, size_t sl)
 {
-    static const char hx[] = "0123456789abcdef";
     char *out = g_malloc(pl + 2 + 16 + sl + 1), *p = out;
     memcpy(p, prefix, pl);
     p += pl;
     *p++ = '0';
     *p++ = 'x';
     if (have_hi)
-        for (int i = 28; i >= 0; i -= 4)
-            *p++ = hx[(hi >> i) & 0xf];
-    for (int i = 28; i >= 0; i -= 4)
-        *p++ = hx[(lo >> i) & 0xf];
+        p = hex8(p, hi);
+    p = hex8(p, lo);
     memcpy(p, suffix, sl + 1);
     return out;
 }
