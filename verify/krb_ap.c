@@ -10,15 +10,18 @@ static int parse_encdata(const krb_der_tlv *t, int32_t *etype, const uint8_t **c
                          size_t *clen)
 {
     krb_der_tlv f;
+    krb_der_fields ix;
     if (t->tag != KRB_DER_SEQUENCE)
         return -1;
-    if (krb_der_field(t, 0, &f) != 1 || krb_der_int32(&f, etype) < 0)
+    krb_der_fields_scan(t, &ix);
+    if (krb_der_fields_get(&ix, 0, &f) != 1 || krb_der_int32(&f, etype) < 0)
         return -1;
-    int r = krb_der_field(t, 1, &f);
+    int r = krb_der_fields_get(&ix, 1, &f);
     uint32_t kvno;
     if (r < 0 || (r == 1 && krb_der_uint32(&f, &kvno) < 0))
         return -1;
-    if (krb_der_field(t, 2, &f) != 1 || krb_der_octets(&f, cipher, clen) < 0 || *clen == 0)
+    if (krb_der_fields_get(&ix, 2, &f) != 1 || krb_der_octets(&f, cipher, clen) < 0 ||
+        *clen == 0)
         return -1;
     return 1;
 }
@@ -51,11 +54,13 @@ static int parse_authenticator(krb5_context ctx, const uint8_t *p, size_t len, k
                                char **why)
 {
     krb_der_tlv seq, f, g;
-    if (krb_der_app_seq(p, len, 2, &seq) < 0 || krb_der_field(&seq, 0, &f) != 1) {
+    krb_der_fields ix;
+    if (krb_der_app_seq(p, len, 2, &seq) < 0 ||
+        (krb_der_fields_scan(&seq, &ix), krb_der_fields_get(&ix, 0, &f) != 1)) {
         *why = g_strdup("decrypted Authenticator is not well-formed DER");
         return -1;
     }
-    int r = krb_der_field(&seq, 3, &f);
+    int r = krb_der_fields_get(&ix, 3, &f);
     if (r < 0) {
         *why = g_strdup("Authenticator checksum [3] is malformed");
         return -1;
@@ -76,13 +81,13 @@ static int parse_authenticator(krb5_context ctx, const uint8_t *p, size_t len, k
             out->have_gss_flags = 1;
         }
     }
-    r = krb_der_field(&seq, 7, &f);
+    r = krb_der_fields_get(&ix, 7, &f);
     if (r < 0 || (r == 1 && krb_der_uint32(&f, &out->seq) < 0)) {
         *why = g_strdup("Authenticator seq-number [7] is malformed");
         return -1;
     }
     out->have_seq = r == 1;
-    r = krb_der_field(&seq, 6, &f);
+    r = krb_der_fields_get(&ix, 6, &f);
     if (r < 0) {
         *why = g_strdup("Authenticator subkey [6] is malformed");
         return -1;
@@ -98,17 +103,19 @@ static int parse_encaprep(krb5_context ctx, const uint8_t *p, size_t len, krb_in
                           char **why)
 {
     krb_der_tlv seq, f;
-    if (krb_der_app_seq(p, len, 27, &seq) < 0 || krb_der_field(&seq, 0, &f) != 1) {
+    krb_der_fields ix;
+    if (krb_der_app_seq(p, len, 27, &seq) < 0 ||
+        (krb_der_fields_scan(&seq, &ix), krb_der_fields_get(&ix, 0, &f) != 1)) {
         *why = g_strdup("decrypted EncAPRepPart is not well-formed DER");
         return -1;
     }
-    int r = krb_der_field(&seq, 3, &f);
+    int r = krb_der_fields_get(&ix, 3, &f);
     if (r < 0 || (r == 1 && krb_der_uint32(&f, &out->seq) < 0)) {
         *why = g_strdup("EncAPRepPart seq-number [3] is malformed");
         return -1;
     }
     out->have_seq = r == 1;
-    r = krb_der_field(&seq, 2, &f);
+    r = krb_der_fields_get(&ix, 2, &f);
     if (r < 0) {
         *why = g_strdup("EncAPRepPart subkey [2] is malformed");
         return -1;
@@ -123,6 +130,13 @@ static int parse_encaprep(krb5_context ctx, const uint8_t *p, size_t len, krb_in
 int krb_decrypt_inner(krb5_context ctx, const krb_keyv *key, krb5_keyusage usage,
                          const krb_encpart *enc, int is_aprep, krb_inner *out, char **why)
 {
+    return krb_decrypt_inner_k(ctx, key, NULL, usage, enc, is_aprep, out, why);
+}
+
+/* The same with kk, the krb5_key of key (its derived keys kept in it), when not NULL. */
+int krb_decrypt_inner_k(krb5_context ctx, const krb_keyv *key, krb5_key kk, krb5_keyusage usage,
+                        const krb_encpart *enc, int is_aprep, krb_inner *out, char **why)
+{
     krb5_keyblock kb = krb_keyv_block(key);
     krb5_enc_data in;
     krb5_data plain;
@@ -134,7 +148,8 @@ int krb_decrypt_inner(krb5_context ctx, const krb_keyv *key, krb5_keyusage usage
     plain.magic = KV5M_DATA;
     plain.length = (unsigned int)enc->len;
     plain.data = g_malloc(enc->len ? enc->len : 1);
-    krb5_error_code rc = krb5_c_decrypt(ctx, &kb, usage, NULL, &in, &plain);
+    krb5_error_code rc = kk ? krb5_k_decrypt(ctx, kk, usage, NULL, &in, &plain)
+                            : krb5_c_decrypt(ctx, &kb, usage, NULL, &in, &plain);
     int r;
     if (rc != 0) {
         char *e = krb_errtext(ctx, rc);
@@ -196,19 +211,46 @@ static void try_aprep(krb_sa *sa, krb5_context ctx, note_list *notes)
              sb);
 }
 
+/* v in decimal (printf "%u"), appended to s. */
+static void append_dec(GString *s, uint32_t v)
+{
+    char b[10];
+    size_t n = 0;
+    do {
+        b[sizeof b - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    g_string_append_len(s, b + sizeof b - n, (gssize)n);
+}
+
+/* v in lower-case hex with at least min digits (printf "%0<min>x"), appended to s. */
+static void append_hex(GString *s, uint32_t v, int min)
+{
+    static const char hx[] = "0123456789abcdef";
+    char b[8];
+    int n = 0;
+    do {
+        b[sizeof b - ++n] = hx[v & 0xf];
+        v >>= 4;
+    } while (v || n < min);
+    g_string_append_len(s, b + sizeof b - n, n);
+}
+
 /* AP-REQ ::= [APPLICATION 14] SEQUENCE { pvno [0], msg-type [1], ap-options [2],
  * ticket [3] Ticket, authenticator [4] EncryptedData } (RFC 4120 5.5.1). */
 void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_list *notes)
 {
     krb5_context ctx = keystore_krb5_context(ks);
     krb_der_tlv seq, f, tkt, auth;
+    krb_der_fields ix;
     int32_t pvno, mtype, aetype;
     const uint8_t *acipher;
     size_t aclen;
-    if (krb_der_app_seq(p, len, 14, &seq) < 0 || krb_der_field(&seq, 0, &f) != 1 ||
-        krb_der_int32(&f, &pvno) < 0 || krb_der_field(&seq, 1, &f) != 1 ||
-        krb_der_int32(&f, &mtype) < 0 || krb_der_field(&seq, 3, &tkt) != 1 ||
-        tkt.tag != KRB_DER_APP(1) || krb_der_field(&seq, 4, &auth) != 1 ||
+    if (krb_der_app_seq(p, len, 14, &seq) < 0 ||
+        (krb_der_fields_scan(&seq, &ix), krb_der_fields_get(&ix, 0, &f) != 1) ||
+        krb_der_int32(&f, &pvno) < 0 || krb_der_fields_get(&ix, 1, &f) != 1 ||
+        krb_der_int32(&f, &mtype) < 0 || krb_der_fields_get(&ix, 3, &tkt) != 1 ||
+        tkt.tag != KRB_DER_APP(1) || krb_der_fields_get(&ix, 4, &auth) != 1 ||
         parse_encdata(&auth, &aetype, &acipher, &aclen) < 0) {
         krb_token_bad(sa, notes, NOTE_MALFORMED, "AP-REQ",
                   g_strdup("not a well-formed KRB_AP_REQ (RFC 4120 5.5.1)"));
@@ -224,13 +266,11 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
         krb_token_bad(sa, notes, NOTE_CONFIG, "AP-REQ", g_strdup("no krb5 context"));
         return;
     }
-    krb5_data td = {KV5M_DATA, (unsigned int)tkt.rawlen, (char *)tkt.raw};
-    krb5_ticket *ticket = NULL;
-    krb5_error_code rc = krb5_decode_ticket(&td, &ticket);
-    if (rc != 0) {
-        char *e = krb_errtext(ctx, rc);
-        krb_token_bad(sa, notes, NOTE_MALFORMED, "AP-REQ", g_strdup_printf("ticket: %s", e));
-        g_free(e);
+    char *terr = NULL;
+    const krb_tkt *ticket = krb_ticket_open(sa->cap, ctx, ks, tkt.raw, tkt.rawlen, &terr);
+    if (!ticket) {
+        krb_token_bad(sa, notes, NOTE_MALFORMED, "AP-REQ", g_strdup_printf("ticket: %s", terr));
+        g_free(terr);
         return;
     }
     if (sa->apreq_seen)
@@ -243,30 +283,34 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
     }
     sa->apreq_seen = 1;
 
-    char *svc = NULL;
-    char *service; /* ticket sname@realm as sent */
-    if (krb5_unparse_name(ctx, ticket->server, &svc) == 0) {
-        service = g_strdup(svc);
-        krb5_free_unparsed_name(ctx, svc);
-    } else {
-        service = g_strdup("(unprintable principal)");
-    }
-    sa->tkt_enctype = ticket->enc_part.enctype;
-    sa->tkt_kvno = ticket->enc_part.kvno;
+    const char *service = ticket->service; /* ticket sname@realm as sent */
+    sa->tkt_enctype = ticket->enctype;
+    sa->tkt_kvno = ticket->kvno;
     sa->auth_enc.etype = aetype;
     sa->auth_enc.cipher = g_memdup2(acipher, aclen);
     sa->auth_enc.len = (uint32_t)aclen;
 
     char eb2[64], eb3[64];
-    krb_keytab_open_ticket(sa, ctx, ks, ticket, service, notes);
+    /* what the keytab made of the ticket (krb_keytab.c) */
+    if (ticket->policy)
+        note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE,
+                 "Kerberos AP-REQ: ticket decrypted; ignoring a ticket policy check: %s",
+                 ticket->policy);
+    if (ticket->kname && strcmp(ticket->kname, service) != 0)
+        note_add(notes, NOTE_TOKEN, NOTE_SEV_NOTE, "Kerberos AP-REQ: the ticket names "
+                 "%s but was decrypted with the keytab key of %s", service, ticket->kname);
+    if (ticket->nokey_why) {
+        krb_rare(sa)->nokey_why = g_strdup(ticket->nokey_why);
+        if (ticket->nokey_unsupported)
+            sa->nokey_unsupported = 1;
+    }
     if (krb_sa_nokey_why(sa))
         note_add(notes, sa->nokey_unsupported ? NOTE_UNSUPPORTED : NOTE_NO_KEY, NOTE_SEV_WARN,
                  "Kerberos AP-REQ: %s", krb_sa_nokey_why(sa));
 
-    if (ticket->enc_part2 && ticket->enc_part2->session) {
-        const krb5_keyblock *s = ticket->enc_part2->session;
+    if (ticket->has_session) {
         char *why = NULL;
-        if (krb_key_fits(ctx, s->enctype, s->length, &why) < 0) {
+        if (krb_key_fits(ctx, ticket->s_enctype, ticket->s_len, &why) < 0) {
             g_free(krb_rare(sa)->nokey_why); /* NULL: the keytab decrypted the ticket */
             sa->rare->nokey_why = g_strdup_printf("ticket session key: %s", why);
             sa->nokey_unsupported = 1;
@@ -274,21 +318,17 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
                      sa->rare->nokey_why);
             g_free(why);
         } else {
-            krb_keyv_set(&sa->session, s->enctype, s->contents, s->length);
+            krb_keyv_set(&sa->session, ticket->s_enctype, ticket->s_val, ticket->s_len);
         }
-        char *cl = NULL;
-        if (ticket->enc_part2->client && krb5_unparse_name(ctx, ticket->enc_part2->client,
-                                                           &cl) == 0) {
-            sa->client = krb_cap_text(sa->cap, krb_cap_intern(sa->cap, g_strdup(cl)));
-            krb5_free_unparsed_name(ctx, cl);
-        }
+        if (ticket->client)
+            sa->client = krb_cap_text(sa->cap, krb_cap_intern(sa->cap, g_strdup(ticket->client)));
     }
-    krb5_free_ticket(ctx, ticket);
 
     if (sa->session.len) {
         char *why = NULL;
         /* Authenticator: key usage 11, ticket session key (RFC 4120 7.5.1) */
-        int r = krb_decrypt_inner(ctx, &sa->session, 11, &sa->auth_enc, 0, &sa->auth, &why);
+        int r = krb_decrypt_inner_k(ctx, &sa->session, krb_tkt_session_kkey(ctx, ticket), 11,
+                                    &sa->auth_enc, 0, &sa->auth, &why);
         if (r < 0) {
             note_add(notes, r == -2 ? NOTE_UNSUPPORTED : NOTE_MALFORMED, NOTE_SEV_WARN,
                      "Kerberos AP-REQ: %s", why);
@@ -308,7 +348,8 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
     g_string_append(s, service);
     g_string_append(s, ": ticket ");
     g_string_append(s, krb_etype_name(sa->tkt_enctype, eb2, sizeof eb2));
-    g_string_append_printf(s, " kvno %u", sa->tkt_kvno);
+    g_string_append(s, " kvno ");
+    append_dec(s, sa->tkt_kvno);
     if (sa->client) {
         g_string_append(s, "; client ");
         g_string_append(s, sa->client);
@@ -322,17 +363,23 @@ void krb_on_apreq(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, note_l
         g_string_append(s, sa->auth.subkey.len
                                ? krb_etype_name(sa->auth.subkey.enctype, eb3, sizeof eb3)
                                : "none");
-        if (sa->auth.have_seq)
-            g_string_append_printf(s, ", seq-number 0x%08x", sa->auth.seq);
+        if (sa->auth.have_seq) {
+            g_string_append(s, ", seq-number 0x");
+            append_hex(s, sa->auth.seq, 8);
+        }
         if (sa->auth.have_gss_flags) {
             char fn[160];
             krb_gss_flag_names(sa->auth.gss_flags, fn, sizeof fn);
-            g_string_append_printf(s, "; GSS flags 0x%x (%s)", sa->auth.gss_flags, fn);
+            g_string_append(s, "; GSS flags 0x");
+            append_hex(s, sa->auth.gss_flags, 1);
+            g_string_append(s, " (");
+            g_string_append(s, fn);
+            g_string_append_c(s, ')');
         }
     }
     note_add_text(notes, NOTE_TOKEN, NOTE_SEV_CHAT, s->str);
     g_string_free(s, TRUE);
-    g_free(service); /* only this AP-REQ's texts name it */
+    krb_tkt_done(ticket); /* service was its text */
 
     try_aprep(sa, ctx, notes);
 }

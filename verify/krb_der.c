@@ -110,6 +110,46 @@ int krb_der_field(const krb_der_tlv *seq, unsigned n, krb_der_tlv *inner)
     return found;
 }
 
+/* krb_der_field for every n at once: a field is -1 when the body is malformed anywhere, when it
+ * occurs twice, or when its first occurrence does not hold exactly one TLV. */
+void krb_der_fields_scan(const krb_der_tlv *seq, krb_der_fields *ix)
+{
+    memset(ix->r, 0, sizeof ix->r);
+    krb_der d;
+    krb_der_tlv t;
+    krb_der_enter(&d, seq);
+    int r;
+    while ((r = krb_der_next(&d, &t)) == 1) {
+        if ((t.tag & 0xe0) != 0xa0)
+            continue; /* not [n] EXPLICIT (n <= 30: krb_der_next refuses 0xbf) */
+        unsigned n = t.tag & 0x1fu;
+        if (ix->r[n] != 0) {
+            ix->r[n] = -1; /* duplicate field */
+            continue;
+        }
+        krb_der in;
+        krb_der_tlv x, extra;
+        krb_der_enter(&in, &t);
+        if (krb_der_next(&in, &x) != 1 || krb_der_next(&in, &extra) != 0) {
+            ix->r[n] = -1; /* an explicit tag wraps exactly one TLV */
+            continue;
+        }
+        ix->r[n] = 1;
+        ix->f[n] = x;
+    }
+    if (r < 0)
+        memset(ix->r, 0xff, sizeof ix->r); /* -1 for every field */
+}
+
+int krb_der_fields_get(const krb_der_fields *ix, unsigned n, krb_der_tlv *inner)
+{
+    if (n > 30)
+        return -1;
+    if (ix->r[n] == 1)
+        *inner = ix->f[n];
+    return ix->r[n];
+}
+
 /* Kerberos messages are "[APPLICATION n] SEQUENCE"; this unwraps both layers at once. */
 int krb_der_app_seq(const uint8_t *p, size_t len, unsigned app, krb_der_tlv *seq)
 {

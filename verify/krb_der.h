@@ -61,6 +61,19 @@ int krb_der_length(const uint8_t *p, size_t n, size_t *len, size_t *hdr);
  * is malformed, [n] occurs twice, or the explicit tag does not hold exactly one TLV. */
 int krb_der_field(const krb_der_tlv *seq, unsigned n, krb_der_tlv *inner);
 
+/* krb_der_field's answers for every field [0]..[30] of one SEQUENCE body, from one scan (the
+ * messages read several fields of each body): r[n] is krb_der_field's return value for [n], f[n]
+ * its inner TLV when r[n] is 1. */
+typedef struct {
+    int8_t r[31];
+    krb_der_tlv f[31];
+} krb_der_fields;
+
+/* Scans seq once into ix: krb_der_fields_get(ix, n, inner) then answers exactly as
+ * krb_der_field(seq, n, inner) would, for every n. */
+void krb_der_fields_scan(const krb_der_tlv *seq, krb_der_fields *ix);
+int krb_der_fields_get(const krb_der_fields *ix, unsigned n, krb_der_tlv *inner);
+
 /* Unwraps "[APPLICATION app] SEQUENCE {...}" at the start of p/len into the SEQUENCE TLV;
  * trailing bytes after the outer TLV are allowed (decrypted plaintext may be padded). */
 int krb_der_app_seq(const uint8_t *p, size_t len, unsigned app, krb_der_tlv *seq);

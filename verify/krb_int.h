@@ -264,6 +264,9 @@ gss_res krb_gss_unwrap(const uint8_t *tok, size_t len, const uint8_t **tokid,
  * an EncAPRepPart into *out. 1 parsed, < 0 with *why. */
 int krb_decrypt_inner(krb5_context ctx, const krb_keyv *key, krb5_keyusage usage,
                       const krb_encpart *enc, int is_aprep, krb_inner *out, char **why);
+/* The same with kk, key's krb5_key (NULL: key as a keyblock). */
+int krb_decrypt_inner_k(krb5_context ctx, const krb_keyv *key, krb5_key kk, krb5_keyusage usage,
+                        const krb_encpart *enc, int is_aprep, krb_inner *out, char **why);
 /* Records a handshake token that could not be used (takes why), with a note of kind. */
 void krb_token_bad(krb_sa *sa, note_list *notes, note_kind kind, const char *what, char *why);
 /* The three handshake messages, without their GSS framing. */
@@ -273,10 +276,42 @@ void krb_on_krberror(krb_sa *sa, const uint8_t *p, size_t len, keystore *ks, not
 
 /* ---- krb_keytab.c ---- */
 
-/* Decrypts ticket (for service, its sname as sent) with the configured keytab; on failure sets
- * sa->nokey_why (and sa->nokey_unsupported) naming what was looked up. Notes go to notes. */
-void krb_keytab_open_ticket(krb_sa *sa, krb5_context ctx, keystore *ks, krb5_ticket *ticket,
-                            const char *service, note_list *notes);
+/* What a Ticket gave: its cleartext names, and what the keytab made of it (strings g_malloc'd,
+ * the session key wiped when freed). */
+typedef struct {
+    uint8_t *der;             /* the Ticket's encoding (kept only in the capture's cache) */
+    size_t derlen;
+    char *service;            /* sname@realm as sent (not integrity-protected) */
+    int32_t enctype;          /* of its enc-part */
+    uint32_t kvno;
+    uint8_t decrypted;        /* the keytab decrypted it */
+    uint8_t nokey_unsupported; /* no key because libkrb5 does not support the enctype */
+    uint8_t has_session;      /* a session key came out (s_*) */
+    uint8_t cached;           /* owned by the capture's cache */
+    char *policy;             /* decrypted, but a ticket policy check failed: its error, or NULL */
+    char *kname;              /* the keytab principal that decrypted it, or NULL */
+    char *nokey_why;          /* why the keytab gave no key, or NULL */
+    int32_t s_enctype;
+    size_t s_len;
+    uint8_t *s_val;
+    char *client;             /* the client principal (with a session key only), or NULL */
+    krb5_key kk;              /* the session key's krb5_key (cached tickets: made on first use) */
+} krb_tkt;
+
+/* Decodes the Ticket der (len bytes) and decrypts it with the configured keytab: NULL with *err
+ * (g_malloc'd) when it does not decode. A ticket the same keytab decrypted before in this
+ * capture is taken from the capture's cache (libkrb5 would give the same). The result stays
+ * valid until the next call; krb_tkt_done after use. */
+const krb_tkt *krb_ticket_open(krb_cap *cap, krb5_context ctx, keystore *ks, const uint8_t *der,
+                               size_t len, char **err);
+void krb_tkt_done(const krb_tkt *t);
+/* The session key's krb5_key of a cached ticket (kept with it, so that its derived keys are made
+ * once per ticket), or NULL. */
+krb5_key krb_tkt_session_kkey(krb5_context ctx, const krb_tkt *t);
+/* The capture's cache of tickets (krb_keytab.c), freed (its session keys wiped) with it. */
+struct krb_tkt_cache;
+struct krb_tkt_cache **krb_cap_tkt_cache(krb_cap *cap);
+void krb_tkt_cache_free(struct krb_tkt_cache *c);
 
 /* ---- krb_keys.c ---- */
 

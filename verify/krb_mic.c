@@ -14,6 +14,7 @@ typedef enum { CHK_MATCH, CHK_NOMATCH, CHK_SKIP_TYPE, CHK_SKIP_LEN, CHK_ERROR } 
 struct krb_cap {
     GHashTable *ids;   /* text -> id */
     GPtrArray *texts;  /* id - 1 -> text (g_malloc'd) */
+    GArray *lens;      /* id - 1 -> strlen of the text (guint32) */
     struct {
         int32_t enctype;
         krb5_keyusage usage;
@@ -36,6 +37,7 @@ struct krb_cap {
     } okc[16];
     size_t nokc;
     struct krb_ck_cache *ckc; /* HMAC contexts by checksum key (krb_fast.c), made on first use */
+    struct krb_tkt_cache *tkc; /* tickets the keytab opened (krb_keytab.c), made on first use */
 };
 
 krb_cap *krb_cap_new(void)
@@ -43,6 +45,7 @@ krb_cap *krb_cap_new(void)
     krb_cap *c = g_new0(krb_cap, 1);
     c->ids = g_hash_table_new(g_str_hash, g_str_equal);
     c->texts = g_ptr_array_new_with_free_func(g_free);
+    c->lens = g_array_new(FALSE, FALSE, sizeof(guint32));
     return c;
 }
 
@@ -51,8 +54,10 @@ void krb_cap_free(krb_cap *cap)
     if (!cap)
         return;
     krb_ck_cache_free(cap->ckc); /* wipes the HMAC contexts */
+    krb_tkt_cache_free(cap->tkc); /* wipes the session keys */
     g_hash_table_destroy(cap->ids);
     g_ptr_array_free(cap->texts, TRUE);
+    g_array_free(cap->lens, TRUE);
     g_free(cap);
 }
 
@@ -63,7 +68,9 @@ uint32_t krb_cap_intern(krb_cap *cap, char *text)
         g_free(text);
         return GPOINTER_TO_UINT(id);
     }
+    guint32 n = (guint32)strlen(text);
     g_ptr_array_add(cap->texts, text);
+    g_array_append_val(cap->lens, n);
     g_hash_table_insert(cap->ids, text, GUINT_TO_POINTER(cap->texts->len));
     return cap->texts->len;
 }
@@ -71,6 +78,12 @@ uint32_t krb_cap_intern(krb_cap *cap, char *text)
 const char *krb_cap_text(const krb_cap *cap, uint32_t id)
 {
     return id ? g_ptr_array_index(cap->texts, id - 1) : NULL;
+}
+
+/* The length of the text of id (> 0). */
+static size_t cap_text_len(const krb_cap *cap, uint32_t id)
+{
+    return g_array_index(cap->lens, guint32, id - 1);
 }
 
 int krb_cap_fast_checked(const krb_cap *cap, int32_t enctype, krb5_keyusage usage)
@@ -108,6 +121,11 @@ const uint8_t *krb_cap_ck_fold(krb_cap *cap, krb5_keyusage usage)
 struct krb_ck_cache **krb_cap_ck_cache(krb_cap *cap)
 {
     return &cap->ckc;
+}
+
+struct krb_tkt_cache **krb_cap_tkt_cache(krb_cap *cap)
+{
+    return &cap->tkc;
 }
 
 /* ---- per-SA caches of what every message would compute or format again (issue 10) ---- */
@@ -177,23 +195,42 @@ static void cands_labelled(const krb_sa *sa, int slot, krb_cands *cs)
         krb_cands_rc4(sa, cs, 1);
 }
 
-/* prefix || "0x" || hex8(hi) when have_hi || hex8(lo) || suffix: the printf "0x%08x%08x" /
- * "0x%08x" of the texts, without a printf. */
-static char *text_with_seq(const char *prefix, int have_hi, uint32_t hi, uint32_t lo,
+/* The two lower-case hex digits of every byte value. */
+static const char hex2[256][2] = {
+#define H1(x) {"0123456789abcdef"[(x) >> 4], "0123456789abcdef"[(x) & 15]}
+#define H4(x) H1(x), H1(x + 1), H1(x + 2), H1(x + 3)
+#define H16(x) H4(x), H4(x + 4), H4(x + 8), H4(x + 12)
+#define H64(x) H16(x), H16(x + 16), H16(x + 32), H16(x + 48)
+    H64(0), H64(64), H64(128), H64(192)
+#undef H64
+#undef H16
+#undef H4
+#undef H1
+};
+
+/* v as 8 lower-case hex digits (printf "%08x") at p; the end. */
+static char *hex8(char *p, uint32_t v)
+{
+    for (int i = 24; i >= 0; i -= 8) {
+        memcpy(p, hex2[(v >> i) & 0xff], 2);
+        p += 2;
+    }
+    return p;
+}
+
+/* prefix (pl bytes) || "0x" || hex8(hi) when have_hi || hex8(lo) || suffix: the printf
+ * "0x%08x%08x" / "0x%08x" of the texts, without a printf. */
+static char *text_with_seq(const char *prefix, size_t pl, int have_hi, uint32_t hi, uint32_t lo,
                            const char *suffix, size_t sl)
 {
-    static const char hx[] = "0123456789abcdef";
-    size_t pl = strlen(prefix);
     char *out = g_malloc(pl + 2 + 16 + sl + 1), *p = out;
     memcpy(p, prefix, pl);
     p += pl;
     *p++ = '0';
     *p++ = 'x';
     if (have_hi)
-        for (int i = 28; i >= 0; i -= 4)
-            *p++ = hx[(hi >> i) & 0xf];
-    for (int i = 28; i >= 0; i -= 4)
-        *p++ = hx[(lo >> i) & 0xf];
+        p = hex8(p, hi);
+    p = hex8(p, lo);
     memcpy(p, suffix, sl + 1);
     return out;
 }
@@ -472,14 +509,15 @@ static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char
  * also kept per capture (okc), as its label depends only on src, the enctype and auth_ok (see
  * krb_cands_cfx / krb_cands_rc4): a new SA does not label its candidates again. */
 static const char *ok_text(krb_sa *sa, int slot, int tslot, size_t i, krb_src src,
-                           const char *fmt, int usage, int acceptor)
+                           const char *fmt, int usage, int acceptor, size_t *len)
 {
     caches_fresh(sa);
     uint8_t key = (uint8_t)(tslot << 4 | (int)(i + 1)); /* tslot < 6, i < KRB_SRC_N */
-    if (sa->ok_key[0] == key)
-        return krb_cap_text(sa->cap, sa->ok_txt[0]);
-    if (sa->ok_key[1] == key)
-        return krb_cap_text(sa->cap, sa->ok_txt[1]);
+    for (int j = 0; j < 2; j++)
+        if (sa->ok_key[j] == key) {
+            *len = cap_text_len(sa->cap, sa->ok_txt[j]);
+            return krb_cap_text(sa->cap, sa->ok_txt[j]);
+        }
     krb_cap *cap = sa->cap;
     int shared = src <= KRB_SRC_APREP_SUBKEY;
     int32_t enctype = krb_src_key(sa, src)->enctype;
@@ -510,6 +548,7 @@ static const char *ok_text(krb_sa *sa, int slot, int tslot, size_t i, krb_src sr
     sa->ok_key[1] = sa->ok_key[0];
     sa->ok_txt[0] = id;
     sa->ok_key[0] = key;
+    *len = cap_text_len(cap, id);
     return krb_cap_text(cap, id);
 }
 
@@ -571,11 +610,12 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
         } else {
             /* "RFC 4121 MIC verified with %s, key usage %d (sent by the %s), SND_SEQ %s", the
              * part before SND_SEQ kept per SA (candidate, sender) */
+            size_t tl;
             const char *t = ok_text(sa, acc_subkey, acc_subkey * 2 + acceptor, i, src,
                                     "RFC 4121 MIC verified with %s, key usage %d (sent by the "
-                                    "%s), SND_SEQ ", (int)usage, acceptor);
+                                    "%s), SND_SEQ ", (int)usage, acceptor, &tl);
             v.status = SIG_VALID;
-            v.why = text_with_seq(t, seq_hi != 0, seq_hi, seq_lo, "", 0);
+            v.why = text_with_seq(t, tl, seq_hi != 0, seq_hi, seq_lo, "", 0);
             krb_remember_verified(sa, src, k);
         }
     }
@@ -662,11 +702,12 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
              * sequence number is visible, and hand it to the tracker, which watches it */
             /* "RFC 4757 MIC verified with %s, key usage 15 (sent by the %s), SND_SEQ 0x%08x
              * (not covered by the checksum)", the part before SND_SEQ kept per SA */
+            size_t tl;
             const char *t = ok_text(sa, 2, 4 + acceptor, i, src, "RFC 4757 MIC verified with %s, key "
-                                    "usage %d (sent by the %s), SND_SEQ ", 15, acceptor);
+                                    "usage %d (sent by the %s), SND_SEQ ", 15, acceptor, &tl);
             v.status = SIG_VALID;
             static const char nc[] = " (not covered by the checksum)";
-            v.why = text_with_seq(t, 0, 0, seq, nc, sizeof nc - 1);
+            v.why = text_with_seq(t, tl, 0, 0, seq, nc, sizeof nc - 1);
             v.has_unprotected_seq = 1;
             v.unprotected_seq = seq;
             krb_remember_verified(sa, src, k);

@@ -739,6 +739,118 @@ static void test_other_keytab(void **state)
     rm_tree(dir, files);
 }
 
+/* The tickets a keytab opened are kept per capture (issue 10): SAs of one capture that carry
+ * the same ticket get from the cache what a fresh capture gets from libkrb5 (notes, keys, facts,
+ * verdicts), and a keytab set since is not answered from it. */
+static void assert_same_notes(const note_list *a, const note_list *b)
+{
+    assert_int_equal(a->len, b->len);
+    for (guint i = 0; i < a->len; i++) {
+        const mssipae_note *x = &g_array_index(a, mssipae_note, i);
+        const mssipae_note *y = &g_array_index(b, mssipae_note, i);
+        assert_int_equal(x->kind, y->kind);
+        assert_int_equal(x->sev, y->sev);
+        assert_string_equal(x->text, y->text);
+    }
+}
+
+static void test_ticket_cache(void **state)
+{
+    (void)state;
+    static const krb_key_role roles[] = {KRB_KEY_SESSION, KRB_KEY_AUTH_SUBKEY,
+                                         KRB_KEY_ACCEPTOR_SUBKEY};
+    static const krb_fact facts[] = {KRB_FACT_TICKET_ENCTYPE, KRB_FACT_TICKET_KVNO,
+                                     KRB_FACT_AUTH_SEQ, KRB_FACT_APREP_SEQ, KRB_FACT_GSS_FLAGS};
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keytab(ks, KEYTAB), 0);
+    void *cap = K->cap_new();
+    for (size_t c = 0; c < G_N_ELEMENTS(CASES); c++) {
+        note_list *fresh_notes = note_list_new();
+        void *fresh = feed(CASES[c], ks, fresh_notes); /* its own capture */
+        for (int rep = 0; rep < 3; rep++) { /* the first one fills the shared cache */
+            note_list *notes = note_list_new();
+            void *st = K->sa_new(cap);
+            size_t n;
+            uint8_t *req = case_hex(CASES[c], "ap-req.hex", &n);
+            K->on_token(st, DIR_C2S, req, n, ks, notes);
+            g_free(req);
+            if (strcmp(CASES[c], "aes256-mutual") == 0) {
+                uint8_t *rep_tok = case_hex(CASES[c], "ap-rep.hex", &n);
+                K->on_token(st, DIR_S2C, rep_tok, n, ks, notes);
+                g_free(rep_tok);
+            }
+            assert_same_notes(notes, fresh_notes);
+            for (size_t r = 0; r < G_N_ELEMENTS(roles); r++) {
+                int32_t e1 = 0, e2 = 0;
+                const uint8_t *k1 = NULL, *k2 = NULL;
+                size_t l1 = 0, l2 = 0;
+                int h1 = krb_sa_key(fresh, roles[r], &e1, &k1, &l1);
+                assert_int_equal(krb_sa_key(st, roles[r], &e2, &k2, &l2), h1);
+                if (h1) {
+                    assert_int_equal(e1, e2);
+                    assert_int_equal(l1, l2);
+                    assert_memory_equal(k1, k2, l1);
+                }
+            }
+            for (size_t f = 0; f < G_N_ELEMENTS(facts); f++) {
+                uint32_t v1 = 0, v2 = 0;
+                int h1 = krb_sa_fact(fresh, facts[f], &v1);
+                assert_int_equal(krb_sa_fact(st, facts[f], &v2), h1);
+                assert_int_equal(v1, v2);
+            }
+            size_t buflen, al;
+            char *buf = case_buf(CASES[c], &buflen);
+            uint8_t *acc = case_hex(CASES[c], "mic-acceptor.hex", &al);
+            char *w1 = NULL, *w2 = NULL;
+            assert_int_equal(check(st, ks, NULL, DIR_S2C, buf, buflen, acc, al, NULL, &w2),
+                             check(fresh, ks, NULL, DIR_S2C, buf, buflen, acc, al, NULL, &w1));
+            assert_string_equal(w1, w2);
+            g_free(w1);
+            g_free(w2);
+            g_free(buf);
+            g_free(acc);
+            K->sa_free(st);
+            note_list_free(notes);
+        }
+        K->sa_free(fresh);
+        note_list_free(fresh_notes);
+    }
+
+    /* another keytab set on the keystore: not answered from the cache */
+    char *dir = tmpdir();
+    char *wrong = g_build_filename(dir, "wrong.keytab", NULL);
+    make_keytab(wrong, "sip/server.contoso.test@CONTOSO.TEST", 1,
+                ENCTYPE_AES256_CTS_HMAC_SHA1_96, 0x22);
+    assert_int_equal(keystore_set_keytab(ks, wrong), 0);
+    note_list *notes = note_list_new();
+    void *st = K->sa_new(cap);
+    size_t n;
+    uint8_t *req = case_hex("aes256-oneleg", "ap-req.hex", &n);
+    K->on_token(st, DIR_C2S, req, n, ks, notes);
+    assert_true(tu_has_note(notes, NOTE_NO_KEY, "does not decrypt the ticket"));
+    int32_t et;
+    const uint8_t *k;
+    size_t kl;
+    assert_int_equal(krb_sa_key(st, KRB_KEY_SESSION, &et, &k, &kl), 0);
+    K->sa_free(st);
+    note_list_free(notes);
+    /* and the lab keytab again: opened again */
+    assert_int_equal(keystore_set_keytab(ks, KEYTAB), 0);
+    notes = note_list_new();
+    st = K->sa_new(cap);
+    K->on_token(st, DIR_C2S, req, n, ks, notes);
+    assert_false(tu_has_note(notes, NOTE_NO_KEY, NULL));
+    assert_int_equal(krb_sa_key(st, KRB_KEY_SESSION, &et, &k, &kl), 1);
+    K->sa_free(st);
+    note_list_free(notes);
+    g_free(req);
+    K->cap_free(cap);
+    keystore_free(ks);
+    g_free(wrong);
+    static const char *const files[] = {"wrong.keytab", NULL};
+    rm_tree(dir, files);
+}
+
 /* ------------------------------------------------------------------ 4. hostile tokens */
 
 /* Feeds one token to a fresh SA, then checks a valid MIC on it: no crash, no VALID. */
@@ -1049,6 +1161,99 @@ static void test_der_reader(void **state)
     krb_der_init(&d, bad, sizeof bad);
     assert_int_equal(krb_der_next(&d, &t), -1);
     assert_int_equal(krb_der_next(&d, &t), -1);
+}
+
+/* krb_der_fields (one scan) answers as krb_der_field does, for every field number: on the lab
+ * AP-REQ's body, on mutations of it, on random bodies made of [n] fields, duplicates and junk. */
+static void der_fields_agree(const uint8_t *body, size_t len)
+{
+    krb_der_tlv seq;
+    memset(&seq, 0, sizeof seq);
+    seq.tag = KRB_DER_SEQUENCE;
+    seq.val = body;
+    seq.len = len;
+    krb_der_fields ix;
+    krb_der_fields_scan(&seq, &ix);
+    for (unsigned n = 0; n < 33; n++) {
+        krb_der_tlv a, b;
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
+        int ra = krb_der_field(&seq, n, &a);
+        int rb = krb_der_fields_get(&ix, n, &b);
+        assert_int_equal(ra, rb);
+        if (ra == 1) {
+            assert_int_equal(a.tag, b.tag);
+            assert_ptr_equal(a.raw, b.raw);
+            assert_int_equal(a.rawlen, b.rawlen);
+            assert_ptr_equal(a.val, b.val);
+            assert_int_equal(a.len, b.len);
+        }
+    }
+}
+
+static void test_der_fields(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *req = case_hex("aes256-oneleg", "ap-req.hex", &n);
+    /* the AP-REQ inside its GSS framing: find 6e, then its SEQUENCE */
+    size_t at = 0;
+    while (at < n && req[at] != 0x6e)
+        at++;
+    krb_der_tlv seq;
+    assert_int_equal(krb_der_app_seq(req + at, n - at, 14, &seq), 1);
+    size_t off = (size_t)(seq.val - req), blen = seq.len;
+    der_fields_agree(req + off, blen);
+    GRand *r = g_rand_new_with_seed(3961);
+    uint8_t *m = g_malloc(blen);
+    for (int i = 0; i < 4000; i++) {
+        memcpy(m, req + off, blen);
+        int flips = g_rand_int_range(r, 1, 4);
+        for (int k = 0; k < flips; k++) {
+            size_t pos = i % 3 == 0 ? (size_t)g_rand_int_range(r, 0, (gint32)MIN(blen, 40))
+                                    : (size_t)g_rand_int_range(r, 0, (gint32)blen);
+            m[pos] ^= (uint8_t)g_rand_int_range(r, 1, 256);
+        }
+        der_fields_agree(m, (size_t)g_rand_int_range(r, 0, (gint32)blen + 1));
+    }
+    g_free(m);
+    /* bodies of small [n] fields: some repeated, some empty or holding two TLVs, junk */
+    uint8_t b[256];
+    for (int i = 0; i < 20000; i++) {
+        size_t len = 0;
+        int parts = g_rand_int_range(r, 0, 8);
+        for (int k = 0; k < parts && len + 8 <= sizeof b; k++) {
+            int kind = g_rand_int_range(r, 0, 10);
+            uint8_t tag = kind < 7 ? (uint8_t)(0xa0 | g_rand_int_range(r, 0, 6))
+                          : kind < 8 ? (uint8_t)(0x80 | g_rand_int_range(r, 0, 6))
+                          : kind < 9 ? 0x30 : (uint8_t)g_rand_int_range(r, 0, 256);
+            int inner = g_rand_int_range(r, 0, 4); /* 0: empty, 1: one INTEGER, 2: two, 3: junk */
+            b[len++] = tag;
+            if (inner == 0) {
+                b[len++] = 0x00;
+            } else if (inner == 1) {
+                b[len++] = 0x03;
+                b[len++] = 0x02;
+                b[len++] = 0x01;
+                b[len++] = (uint8_t)k;
+            } else if (inner == 2) {
+                b[len++] = 0x06;
+                b[len++] = 0x02;
+                b[len++] = 0x01;
+                b[len++] = 0x01;
+                b[len++] = 0x02;
+                b[len++] = 0x01;
+                b[len++] = 0x02;
+            } else {
+                b[len++] = 0x02;
+                b[len++] = (uint8_t)g_rand_int_range(r, 0, 256);
+                b[len++] = (uint8_t)g_rand_int_range(r, 0, 256);
+            }
+        }
+        der_fields_agree(b, len);
+    }
+    g_rand_free(r);
+    g_free(req);
 }
 
 /* An RFC 4121 MIC token over buf made with key (enctype 18) by libkrb5: flags, SND_SEQ. */
@@ -1568,9 +1773,11 @@ int main(void)
         cmocka_unit_test(test_keylog_after_keytab_opened),
         cmocka_unit_test(test_no_keytab),
         cmocka_unit_test(test_other_keytab),
+        cmocka_unit_test(test_ticket_cache),
         cmocka_unit_test(test_hostile_truncated),
         cmocka_unit_test(test_hostile_crafted),
         cmocka_unit_test(test_der_reader),
+        cmocka_unit_test(test_der_fields),
         cmocka_unit_test(test_cfx_texts_per_message),
         cmocka_unit_test(test_cfx_missing_and_shared_texts),
         cmocka_unit_test(test_nfold_rfc3961),
