@@ -60,12 +60,17 @@ typedef enum {
 
 typedef enum { NOTE_SEV_CHAT = 0, NOTE_SEV_NOTE, NOTE_SEV_WARN, NOTE_SEV_ERROR } note_sev;
 
+/* 16 bytes (the lists kept for a whole capture hold one per note): the text, then the three
+ * small enums packed. Build one with designated initializers. */
 typedef struct {
-    note_kind kind;
-    note_sev sev;
     char *text; /* g_malloc'd, owned by the note list */
-    note_fact fact; /* NOTE_FACT only: which fact text is; FACT_NONE otherwise */
+    note_kind kind : 8;
+    note_sev sev : 8;
+    note_fact fact : 8; /* NOTE_FACT only: which fact text is; FACT_NONE otherwise */
 } mssipae_note;
+
+G_STATIC_ASSERT(sizeof(mssipae_note) == 16 || sizeof(void *) != 8);
+G_STATIC_ASSERT(NOTE_KINDS <= 255 && FACT_KINDS <= 255);
 
 /* A growable list of notes; GArray of mssipae_note. */
 typedef GArray note_list;
