@@ -203,6 +203,9 @@ typedef struct {
     GHashTable *certs;     /* certificates read (tls_cert_cache_new) */
     tlsdsk_texts *texts;
     tls_hmac_cache *macs;  /* signing keys kept keyed (tls_hmac_cached) */
+    ks_keylog_memo kl_memo; /* the last TLS-DSK key-log lookup (by opaque), kept until the key
+                              log changes: one per capture, not per SA (the headers of an SA
+                              mostly follow each other; 64 bytes less per SA) */
 } tlsdsk_cap;
 
 /* A variant proven by a VALID signature of the SA. */
@@ -226,7 +229,6 @@ typedef struct {
     uint8_t *xkeys;                       /* explicit key-log keys that verified (client key,
                                              then server key; copied); wiped on free */
     tls_cert *scert, *ccert;              /* the certificates the facts show (first read) */
-    ks_keylog_memo kl_memo; /* the key-log lookup, kept until the key log changes */
     uint8_t kb_done;                      /* key blocks derived (or failed: kb_n == 0) */
     uint8_t kb_n;
     uint8_t kb_prf[TLSDSK_MAX_KB];        /* tls_prf_kind of each */
@@ -300,6 +302,7 @@ static void tlsdsk_cap_free(void *p)
     texts_free(c->texts);
     g_hash_table_destroy(c->certs);
     tls_hmac_cache_free(c->macs);
+    keystore_keylog_memo_clear(&c->kl_memo);
     g_free(c);
 }
 
@@ -335,7 +338,6 @@ static void tlsdsk_sa_free(void *p)
     }
     if (st->own_texts)
         texts_free(st->u.texts);
-    keystore_keylog_memo_clear(&st->kl_memo);
     g_free(st);
 }
 
@@ -836,7 +838,11 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
                             "(HMAC-MD5, -SHA1, -SHA256, -SHA384), this one %zu", siglen);
     add_hs_facts(st, notes, 1, 1, 1);
 
-    const keylog_entry *e = opaque ? keystore_keylog_find_memo(ks, KEYLOG_TLSDSK, opaque, &st->kl_memo) : NULL;
+    tlsdsk_cap *cap = sa_cap(st);
+    const keylog_entry *e = !opaque ? NULL
+                            : cap   ? keystore_keylog_find_memo(ks, KEYLOG_TLSDSK, opaque,
+                                                                &cap->kl_memo)
+                                    : keystore_keylog_find(ks, KEYLOG_TLSDSK, opaque);
     if (e)
         return verify_explicit(st, e, opaque, dir, buf, buflen, sig, siglen, h, notes);
 

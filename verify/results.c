@@ -157,9 +157,9 @@ void msg_result_free(msg_result *r)
 
 /* A kept note list's record in the area: the msg_rec_extra of a message whose only notes are
  * this list, on its one auth header (the usual TLS-DSK or Kerberos message: its SA's facts),
- * preceded by its own reference. rs->lists is the set of these records, by their list's
+ * with its own reference in list_ref. rs->lists is the set of these records, by their list's
  * content: every kept list is found by content and yields the extra its messages share. */
-#define LIST_REC_SIZE (8 + sizeof(msg_rec_extra) + sizeof(note_list *))
+#define LIST_REC_SIZE (sizeof(msg_rec_extra) + sizeof(note_list *))
 
 /* The list of record x (a msg_rec_extra of one auth header). */
 static inline const note_list *list_rec_list(const msg_rec_extra *x)
@@ -170,7 +170,7 @@ static inline const note_list *list_rec_list(const msg_rec_extra *x)
 /* The reference of record x. */
 static inline why_ref list_rec_ref(const msg_rec_extra *x)
 {
-    return *(const why_ref *)(const void *)((const char *)x - 8);
+    return x->list_ref;
 }
 
 /* Kept note lists by content: their texts are interned, so equal texts are equal pointers. */
@@ -647,15 +647,14 @@ static note_list *keep_notes(result_store *rs, const note_list *l, int *made, wh
     note_list *c = g_array_sized_new(FALSE, FALSE, sizeof(mssipae_note), p->len);
     g_array_append_vals(c, p->data, p->len);
     why_ref ref;
-    char *o = area_alloc(rs, LIST_REC_SIZE, &ref);
-    memset(o, 0, LIST_REC_SIZE);
-    msg_rec_extra *x = (msg_rec_extra *)(void *)(o + 8);
-    *(why_ref *)(void *)o = ref + 1; /* x is 8 bytes on: the next reference */
+    msg_rec_extra *x = area_alloc(rs, LIST_REC_SIZE, &ref);
+    memset(x, 0, LIST_REC_SIZE);
+    x->list_ref = ref;
     x->n_auths = 1;
     x->auth_notes[0] = c;
     g_hash_table_add(rs->lists, x);
     if (single)
-        *single = ref + 1;
+        *single = ref;
     *made = 1;
     return c;
 }
