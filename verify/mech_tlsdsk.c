@@ -437,6 +437,13 @@ static void add_hs_facts(tlsdsk_sa *st, note_list *notes, int version, int cert_
     for (int i = 0; origin->parent && !origin->hs->server_cert && i < TLSDSK_RESUME_DEPTH; i++)
         origin = origin->parent;
     const tls_hs *certs = origin->hs;
+    /* every text here lives as long as the SA (the text table, the certificates it holds,
+     * literals): borrowed, not copied, and appended at once, on every header */
+    mssipae_note f[6];
+    guint n = 0;
+#define HS_FACT(which, t)                                                                      \
+    (f[n++] = (mssipae_note){ .text = (char *)(t), .kind = NOTE_FACT, .sev = NOTE_SEV_CHAT,   \
+                              .fact = (which), .borrowed = 1 })
     if (version && hs->have_sh && notes) {
         uint64_t kv = text_key(TX_FACT_VERSION, 0, 0, 0, 0, hs->version);
         uint64_t ks = text_key(TX_FACT_SUITE, 0, 0, 0, 0, hs->suite);
@@ -452,21 +459,23 @@ static void add_hs_facts(tlsdsk_sa *st, note_list *notes, int version, int cert_
                                                           s ? s->name : "unknown suite",
                                                           hs->suite));
         }
-        note_fact_add_text(notes, FACT_TLS_VERSION, vt);
-        note_fact_add_text(notes, FACT_TLS_SUITE, stx);
-        note_fact_add_text(notes, FACT_TLS_EMS, hs->ems ? "yes" : "no");
+        HS_FACT(FACT_TLS_VERSION, vt);
+        HS_FACT(FACT_TLS_SUITE, stx);
+        HS_FACT(FACT_TLS_EMS, hs->ems ? "yes" : "no");
     }
     /* as printf's "%s" would show them */
 #define FACT_STR(x) ((x) ? (x) : "(null)")
     if (cert_s && certs->server_cert) {
         const tls_cert_info *ci = cert_facts(&st->scert, certs->server_cert);
-        note_fact_add_text(notes, FACT_TLS_SERVER_CERT, FACT_STR(ci->subject));
-        note_fact_add_text(notes, FACT_TLS_SERVER_THUMB, ci->thumbprint);
+        HS_FACT(FACT_TLS_SERVER_CERT, FACT_STR(ci->subject));
+        HS_FACT(FACT_TLS_SERVER_THUMB, ci->thumbprint);
     }
     if (cert_c && certs->client_cert) {
         const tls_cert_info *ci = cert_facts(&st->ccert, certs->client_cert);
-        note_fact_add_text(notes, FACT_TLS_CLIENT_CERT, FACT_STR(ci->subject));
+        HS_FACT(FACT_TLS_CLIENT_CERT, FACT_STR(ci->subject));
     }
+#undef HS_FACT
+    note_list_append(notes, f, n);
 }
 
 static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t len,
@@ -863,7 +872,13 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
         g_free(why);
         return v;
     }
-    note_fact_add_text(notes, FACT_TLS_SECRET_SRC, FACT_STR(sess_src_text(sa_texts(st), s)));
+    /* the source is the text table's for good (borrowed), or a CLIENT_RANDOM line's, made
+     * again for the next SA (copied) */
+    const char *src = sess_src_text(sa_texts(st), s);
+    if (src == s->ms_src || !src)
+        note_fact_add_static(notes, FACT_TLS_SECRET_SRC, FACT_STR(src));
+    else
+        note_fact_add_text(notes, FACT_TLS_SECRET_SRC, src);
     tls_hs_trim(s->hs); /* the handshake bytes are not needed any more (once it is over) */
     if (!hs->have_sh)
         return verdict_make(SIG_NO_KEY, "no ServerHello of this SA in the capture: the server "

@@ -632,6 +632,7 @@ static note_list *keep_notes(result_store *rs, const note_list *l, int *made, wh
     for (guint i = 0; i < l->len; i++) {
         mssipae_note n = g_array_index(l, mssipae_note, i);
         n.text = (char *)intern(rs, n.text);
+        n.borrowed = 0; /* the store's */
         g_array_index(p, mssipae_note, i) = n;
     }
     guint64 kb[(sizeof(msg_rec_extra) + sizeof(note_list *) + 7) / 8] = { 0 };
@@ -791,6 +792,7 @@ static note_list *copy_notes(const note_list *l)
     for (guint i = 0; l && i < l->len; i++) {
         mssipae_note n = g_array_index(l, mssipae_note, i);
         n.text = g_strdup(n.text);
+        n.borrowed = 0;
         g_array_append_val(c, n);
     }
     return c;

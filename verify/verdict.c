@@ -8,7 +8,8 @@
 static void note_clear(gpointer p)
 {
     mssipae_note *n = p;
-    g_free(n->text);
+    if (!n->borrowed)
+        g_free(n->text);
 }
 
 note_list *note_list_new(void)
@@ -42,6 +43,21 @@ void note_add_text(note_list *l, note_kind kind, note_sev sev, const char *text)
         return;
     mssipae_note n = { .text = g_strdup(text), .kind = kind, .sev = sev, .fact = FACT_NONE };
     g_array_append_val(l, n);
+}
+
+void note_fact_add_static(note_list *l, note_fact f, const char *text)
+{
+    if (!l)
+        return;
+    mssipae_note n = { .text = (char *)text, .kind = NOTE_FACT, .sev = NOTE_SEV_CHAT, .fact = f,
+                       .borrowed = 1 };
+    g_array_append_val(l, n);
+}
+
+void note_list_append(note_list *l, const mssipae_note *notes, guint n)
+{
+    if (l && n)
+        g_array_append_vals(l, notes, n);
 }
 
 void note_fact_add(note_list *l, note_fact f, const char *fmt, ...)
