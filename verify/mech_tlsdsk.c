@@ -73,14 +73,14 @@ typedef struct tlsdsk_sess {
     uint8_t sid_registered, ticket_registered;
     uint32_t ms_line;         /* a CLIENT_RANDOM line: ms_src names the key log, the source is
                                  "<ms_src> line <ms_line> (CLIENT_RANDOM)" (sess_src); else 0 */
-    tls_hs *hs;
     const char *ms_src;       /* which source gave it (no secret); shared, in the text table
                                  (text_intern): one copy for every SA of one RSA key or key log */
     char *rsa_why;            /* why the RSA path gave no master secret */
     struct tlsdsk_sess *parent; /* resumed: the earlier handshake of this session (ref), found
                                    by ticket or session id as soon as the resumption shows */
     uint8_t ms[TLS_MS_LEN];   /* valid when have_ms; wiped on free */
-    tls_hs hs_store;          /* what hs points to: the reader, in the same allocation */
+    tls_hs hs[1];             /* the reader, in the same allocation (s->hs is a pointer to it;
+                                 no field for that: 360 bytes, not 368, per SA) */
 } tlsdsk_sess;
 
 /* A key of the session cache: a session id as sent, or the SHA-256 of a ticket. */
@@ -203,6 +203,9 @@ typedef struct {
     GHashTable *certs;     /* certificates read (tls_cert_cache_new) */
     tlsdsk_texts *texts;
     tls_hmac_cache *macs;  /* signing keys kept keyed (tls_hmac_cached) */
+    ks_keylog_memo kl_memo; /* the last TLS-DSK key-log lookup (by opaque), kept until the key
+                              log changes: one per capture, not per SA (the headers of an SA
+                              mostly follow each other; 64 bytes less per SA) */
 } tlsdsk_cap;
 
 /* A variant proven by a VALID signature of the SA. */
@@ -217,22 +220,35 @@ typedef struct {
 
 /* Per SA. */
 typedef struct {
-    tlsdsk_cap *cap;
+    union {
+        tlsdsk_cap *cap;                  /* !own_texts: the capture's (sa_cap) */
+        tlsdsk_texts *texts;              /* own_texts: no capture, the SA's own texts */
+    } u;                                  /* one field for both: 104 bytes per SA, not 112 */
     tlsdsk_sess *sess;
-    tlsdsk_texts *texts;                  /* the capture's, or the SA's own without a capture */
     uint8_t *kb;                          /* kb_n x key_block[64..128); wiped on free */
     uint8_t *xkeys;                       /* explicit key-log keys that verified (client key,
                                              then server key; copied); wiped on free */
     tls_cert *scert, *ccert;              /* the certificates the facts show (first read) */
-    ks_keylog_memo kl_memo; /* the key-log lookup, kept until the key log changes */
     uint8_t kb_done;                      /* key blocks derived (or failed: kb_n == 0) */
     uint8_t kb_n;
     uint8_t kb_prf[TLSDSK_MAX_KB];        /* tls_prf_kind of each */
     uint8_t verified_kb;                  /* 1 + index of the key block that verified, 0: none */
     uint8_t xlen[2];
-    uint8_t own_texts;
+    uint8_t own_texts;                    /* no capture: u.texts */
     tlsdsk_variant proven;
 } tlsdsk_sa;
+
+/* The capture of st, NULL without one. */
+static inline tlsdsk_cap *sa_cap(const tlsdsk_sa *st)
+{
+    return st->own_texts ? NULL : st->u.cap;
+}
+
+/* The text table of st: the capture's, or the SA's own without a capture. */
+static inline tlsdsk_texts *sa_texts(const tlsdsk_sa *st)
+{
+    return st->own_texts ? st->u.texts : st->u.cap->texts;
+}
 
 /* ---- sessions and the cache ---- */
 
@@ -240,8 +256,7 @@ static tlsdsk_sess *sess_new(void)
 {
     tlsdsk_sess *s = g_new0(tlsdsk_sess, 1);
     s->refs = 1;
-    tls_hs_init(&s->hs_store);
-    s->hs = &s->hs_store;
+    tls_hs_init(s->hs);
     return s;
 }
 
@@ -287,18 +302,21 @@ static void tlsdsk_cap_free(void *p)
     texts_free(c->texts);
     g_hash_table_destroy(c->certs);
     tls_hmac_cache_free(c->macs);
+    keystore_keylog_memo_clear(&c->kl_memo);
     g_free(c);
 }
 
 static void *tlsdsk_sa_new(void *cap)
 {
     tlsdsk_sa *st = g_new0(tlsdsk_sa, 1);
-    st->cap = cap;
     st->sess = sess_new();
-    if (cap)
-        st->sess->hs->cert_cache = st->cap->certs;
     st->own_texts = cap == NULL;
-    st->texts = cap ? st->cap->texts : texts_new();
+    if (cap) {
+        st->u.cap = cap;
+        st->sess->hs->cert_cache = st->u.cap->certs;
+    } else {
+        st->u.texts = texts_new();
+    }
     return st;
 }
 
@@ -319,8 +337,7 @@ static void tlsdsk_sa_free(void *p)
         g_free(st->xkeys);
     }
     if (st->own_texts)
-        texts_free(st->texts);
-    keystore_keylog_memo_clear(&st->kl_memo);
+        texts_free(st->u.texts);
     g_free(st);
 }
 
@@ -365,11 +382,9 @@ static tlsdsk_sess *sid_get(GHashTable *t, const uint8_t *p, size_t n)
 {
     if (n > sizeof(((tls_hs *)NULL)->sid))
         return NULL;
-    tls_hs ph; /* a probe: only its session id is read */
-    tlsdsk_sess probe;
-    ph.sid_len = (uint8_t)n;
-    memcpy(ph.sid, p, n);
-    probe.hs = &ph;
+    tlsdsk_sess probe; /* only its session id is read */
+    probe.hs->sid_len = (uint8_t)n;
+    memcpy(probe.hs->sid, p, n);
     return g_hash_table_lookup(t, &probe);
 }
 
@@ -422,36 +437,45 @@ static void add_hs_facts(tlsdsk_sa *st, note_list *notes, int version, int cert_
     for (int i = 0; origin->parent && !origin->hs->server_cert && i < TLSDSK_RESUME_DEPTH; i++)
         origin = origin->parent;
     const tls_hs *certs = origin->hs;
+    /* every text here lives as long as the SA (the text table, the certificates it holds,
+     * literals): borrowed, not copied, and appended at once, on every header */
+    mssipae_note f[6];
+    guint n = 0;
+#define HS_FACT(which, t)                                                                      \
+    (f[n++] = (mssipae_note){ .text = (char *)(t), .kind = NOTE_FACT, .sev = NOTE_SEV_CHAT,   \
+                              .fact = (which), .borrowed = 1 })
     if (version && hs->have_sh && notes) {
         uint64_t kv = text_key(TX_FACT_VERSION, 0, 0, 0, 0, hs->version);
         uint64_t ks = text_key(TX_FACT_SUITE, 0, 0, 0, 0, hs->suite);
-        const char *vt = text_get(st->texts, kv), *stx = text_get(st->texts, ks);
+        const char *vt = text_get(sa_texts(st), kv), *stx = text_get(sa_texts(st), ks);
         if (!vt) {
             const char *vn = tls_version_name(hs->version);
-            vt = text_put(st->texts, kv, g_strdup_printf("%s (0x%04x)", vn ? vn : "unknown",
+            vt = text_put(sa_texts(st), kv, g_strdup_printf("%s (0x%04x)", vn ? vn : "unknown",
                                                          hs->version));
         }
         if (!stx) {
             const tls_suite *s = tls_suite_find(hs->suite);
-            stx = text_put(st->texts, ks, g_strdup_printf("%s (0x%04x)",
+            stx = text_put(sa_texts(st), ks, g_strdup_printf("%s (0x%04x)",
                                                           s ? s->name : "unknown suite",
                                                           hs->suite));
         }
-        note_fact_add_text(notes, FACT_TLS_VERSION, vt);
-        note_fact_add_text(notes, FACT_TLS_SUITE, stx);
-        note_fact_add_text(notes, FACT_TLS_EMS, hs->ems ? "yes" : "no");
+        HS_FACT(FACT_TLS_VERSION, vt);
+        HS_FACT(FACT_TLS_SUITE, stx);
+        HS_FACT(FACT_TLS_EMS, hs->ems ? "yes" : "no");
     }
     /* as printf's "%s" would show them */
 #define FACT_STR(x) ((x) ? (x) : "(null)")
     if (cert_s && certs->server_cert) {
         const tls_cert_info *ci = cert_facts(&st->scert, certs->server_cert);
-        note_fact_add_text(notes, FACT_TLS_SERVER_CERT, FACT_STR(ci->subject));
-        note_fact_add_text(notes, FACT_TLS_SERVER_THUMB, ci->thumbprint);
+        HS_FACT(FACT_TLS_SERVER_CERT, FACT_STR(ci->subject));
+        HS_FACT(FACT_TLS_SERVER_THUMB, ci->thumbprint);
     }
     if (cert_c && certs->client_cert) {
         const tls_cert_info *ci = cert_facts(&st->ccert, certs->client_cert);
-        note_fact_add_text(notes, FACT_TLS_CLIENT_CERT, FACT_STR(ci->subject));
+        HS_FACT(FACT_TLS_CLIENT_CERT, FACT_STR(ci->subject));
     }
+#undef HS_FACT
+    note_list_append(notes, f, n);
 }
 
 static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t len,
@@ -465,7 +489,7 @@ static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t
 
     /* the session cache: a resumed handshake finds the one it continues; a full handshake's
      * new session id, and any ticket issued, are remembered for later ones */
-    tlsdsk_cap *cap = st->cap;
+    tlsdsk_cap *cap = sa_cap(st);
     if (cap && !st->sess->parent) {
         tlsdsk_sess *p = sess_find_parent(cap, st->sess);
         if (p)
@@ -735,7 +759,7 @@ static int mac_matches(const tlsdsk_sa *st, tls_hash h, const uint8_t *key, size
                        int *ok)
 {
     uint8_t mac[TLS_SESSION_HASH_MAX];
-    if (tls_hmac_cached(st->cap ? st->cap->macs : NULL, h, key, klen, buf, buflen, mac) < 0)
+    if (tls_hmac_cached(sa_cap(st) ? sa_cap(st)->macs : NULL, h, key, klen, buf, buflen, mac) < 0)
         return -1;
     *ok = ct_memeq(mac, sig, siglen);
     secure_wipe(mac, sizeof(mac));
@@ -823,7 +847,11 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
                             "(HMAC-MD5, -SHA1, -SHA256, -SHA384), this one %zu", siglen);
     add_hs_facts(st, notes, 1, 1, 1);
 
-    const keylog_entry *e = opaque ? keystore_keylog_find_memo(ks, KEYLOG_TLSDSK, opaque, &st->kl_memo) : NULL;
+    tlsdsk_cap *cap = sa_cap(st);
+    const keylog_entry *e = !opaque ? NULL
+                            : cap   ? keystore_keylog_find_memo(ks, KEYLOG_TLSDSK, opaque,
+                                                                &cap->kl_memo)
+                                    : keystore_keylog_find(ks, KEYLOG_TLSDSK, opaque);
     if (e)
         return verify_explicit(st, e, opaque, dir, buf, buflen, sig, siglen, h, notes);
 
@@ -838,13 +866,19 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
                                                           : "an unknown TLS version",
                             hs->version);
     char *why = NULL;
-    if (sess_master(s, st->cap, st->texts, ks, 0, &why) < 0) {
+    if (sess_master(s, sa_cap(st), sa_texts(st), ks, 0, &why) < 0) {
         sig_verdict v = verdict_make(SIG_NO_KEY, "no TLS-DSK key-log line for opaque %s; %s",
                                      opaque ? opaque : "(none)", why);
         g_free(why);
         return v;
     }
-    note_fact_add_text(notes, FACT_TLS_SECRET_SRC, FACT_STR(sess_src_text(st->texts, s)));
+    /* the source is the text table's for good (borrowed), or a CLIENT_RANDOM line's, made
+     * again for the next SA (copied) */
+    const char *src = sess_src_text(sa_texts(st), s);
+    if (src == s->ms_src || !src)
+        note_fact_add_static(notes, FACT_TLS_SECRET_SRC, FACT_STR(src));
+    else
+        note_fact_add_text(notes, FACT_TLS_SECRET_SRC, src);
     tls_hs_trim(s->hs); /* the handshake bytes are not needed any more (once it is over) */
     if (!hs->have_sh)
         return verdict_make(SIG_NO_KEY, "no ServerHello of this SA in the capture: the server "
@@ -871,9 +905,9 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
                 st->proven = (tlsdsk_variant){ 1, 0, (uint8_t)prf, (uint8_t)h };
             uint64_t key = text_key(known ? TX_VALID_KNOWN : TX_VALID_VARIANT, h, dir, prf, 0,
                                     known ? 0 : hs->version);
-            const char *why = text_get(st->texts, key);
+            const char *why = text_get(sa_texts(st), key);
             if (!why)
-                why = text_put(st->texts, key, known
+                why = text_put(sa_texts(st), key, known
                     ? g_strdup_printf("HMAC-%s with the %s (%s key block)", tls_hash_name(h),
                                       key_name(dir), tls_prf_name(prf))
                     : g_strdup_printf("variant HMAC-%s with the %s of the %s key block "
@@ -884,9 +918,9 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
         }
         if (known || proven) {
             uint64_t key = text_key(TX_INVALID, h, dir, prf, known ? 1 : 0, 0);
-            const char *why = text_get(st->texts, key);
+            const char *why = text_get(sa_texts(st), key);
             if (!why)
-                why = text_put(st->texts, key, g_strdup_printf(
+                why = text_put(sa_texts(st), key, g_strdup_printf(
                     "HMAC-%s with the %s (%s key block) does not match%s", tls_hash_name(h),
                     key_name(dir), tls_prf_name(prf),
                     known ? "" : " (the variant an earlier signature of this SA proved)"));

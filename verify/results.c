@@ -35,9 +35,13 @@ struct result_store {
     GPtrArray *area;     /* reason area blocks (g_malloc'd): interned texts, why_splits */
     size_t area_used;    /* bytes used in the newest area block */
     GHashTable *why;     /* interned texts (in the area): text -> itself */
-    GPtrArray *notes;    /* note lists kept for records (owned; compact copies whose texts
-                            are interned in why) */
-    GHashTable *lists;   /* the kept note lists by content (list_hash): equal lists are one */
+    GHashTable *lists;   /* the note lists kept for records, by content (list_hash): equal
+                            lists are one. Each is owned through its list record (list_rec, in
+                            the area; the set's keys): a compact copy whose texts are interned
+                            in why */
+    note_list *probe;    /* a list being kept, its texts interned, looked up in lists */
+    const note_list *last_list; /* the list whose record keep_single found last, */
+    why_ref last_single; /* and that record's reference */
     GHashTable *extras;  /* msg_rec_extra (in the area) made only of shared lists, by content,
                             -> its why_ref: messages whose notes are all their SA's usual ones
                             share one */
@@ -151,15 +155,28 @@ void msg_result_free(msg_result *r)
     g_free(r);
 }
 
-static void free_notes(gpointer p)
+/* A kept note list's record in the area: the msg_rec_extra of a message whose only notes are
+ * this list, on its one auth header (the usual TLS-DSK or Kerberos message: its SA's facts),
+ * with its own reference in list_ref. rs->lists is the set of these records, by their list's
+ * content: every kept list is found by content and yields the extra its messages share. */
+#define LIST_REC_SIZE (sizeof(msg_rec_extra) + sizeof(note_list *))
+
+/* The list of record x (a msg_rec_extra of one auth header). */
+static inline const note_list *list_rec_list(const msg_rec_extra *x)
 {
-    note_list_free(p);
+    return x->auth_notes[0];
+}
+
+/* The reference of record x. */
+static inline why_ref list_rec_ref(const msg_rec_extra *x)
+{
+    return x->list_ref;
 }
 
 /* Kept note lists by content: their texts are interned, so equal texts are equal pointers. */
 static guint list_hash(gconstpointer p)
 {
-    const note_list *l = p;
+    const note_list *l = list_rec_list(p);
     guint64 h = l->len;
     for (guint i = 0; i < l->len; i++) {
         const mssipae_note *n = &g_array_index(l, mssipae_note, i);
@@ -171,7 +188,7 @@ static guint list_hash(gconstpointer p)
 
 static gboolean list_equal(gconstpointer a, gconstpointer b)
 {
-    const note_list *x = a, *y = b;
+    const note_list *x = list_rec_list(a), *y = list_rec_list(b);
     if (x->len != y->len)
         return FALSE;
     for (guint i = 0; i < x->len; i++) {
@@ -214,8 +231,8 @@ result_store *result_store_new(void)
     g_ptr_array_add(rs->area, g_malloc(AREA_BLOCK));
     rs->area_used = 8; /* reference 0 is none */
     rs->why = g_hash_table_new(g_str_hash, g_str_equal);
-    rs->notes = g_ptr_array_new_with_free_func(free_notes);
     rs->lists = g_hash_table_new(list_hash, list_equal);
+    rs->probe = g_array_new(FALSE, FALSE, sizeof(mssipae_note)); /* texts: the store's */
     rs->extras = g_hash_table_new(extra_hash, extra_equal);
     rs->empty.bits = MR_PARSED;
     return rs;
@@ -225,12 +242,17 @@ void result_store_free(result_store *rs)
 {
     if (!rs)
         return;
+    GHashTableIter it;
+    gpointer x;
+    g_hash_table_iter_init(&it, rs->lists);
+    while (g_hash_table_iter_next(&it, &x, NULL)) /* the records are in the area */
+        g_array_free((note_list *)list_rec_list(x), TRUE);
+    g_hash_table_destroy(rs->lists);
+    g_array_free(rs->probe, TRUE);
     g_ptr_array_free(rs->blocks, TRUE);
     g_hash_table_destroy(rs->why);
-    g_ptr_array_free(rs->area, TRUE);
-    g_ptr_array_free(rs->notes, TRUE);
     g_hash_table_destroy(rs->extras); /* its keys live in the area */
-    g_hash_table_destroy(rs->lists);  /* its keys are in notes */
+    g_ptr_array_free(rs->area, TRUE);
     g_free(rs);
 }
 
@@ -598,27 +620,66 @@ static int notes_equal(const note_list *a, const note_list *b)
 
 /* The store's copy of l, NULL when l is NULL or empty: its texts interned, and one list for
  * all equal lists (a TLS-DSK SA's facts are the same in both directions, its handshake notes
- * the same as other SAs'); *made is set to 1 when the copy is new. l stays the caller's. */
-static note_list *keep_notes(result_store *rs, const note_list *l, int *made)
+ * the same as other SAs'); *made is set to 1 when the copy is new, *single (may be NULL)
+ * receives its record's reference (list_rec). l stays the caller's. A new copy is exactly
+ * as long as l: a kept list is never appended to. */
+static note_list *keep_notes(result_store *rs, const note_list *l, int *made, why_ref *single)
 {
     if (!l || !l->len)
         return NULL;
-    note_list *c = g_array_sized_new(FALSE, FALSE, sizeof(mssipae_note), l->len);
-    g_array_set_size(c, l->len); /* no clear function: the texts are the store's */
+    note_list *p = rs->probe;
+    g_array_set_size(p, l->len); /* no clear function: the texts are the store's */
     for (guint i = 0; i < l->len; i++) {
         mssipae_note n = g_array_index(l, mssipae_note, i);
         n.text = (char *)intern(rs, n.text);
-        g_array_index(c, mssipae_note, i) = n;
+        n.borrowed = 0; /* the store's */
+        g_array_index(p, mssipae_note, i) = n;
     }
-    note_list *k = g_hash_table_lookup(rs->lists, c);
+    guint64 kb[(sizeof(msg_rec_extra) + sizeof(note_list *) + 7) / 8] = { 0 };
+    msg_rec_extra *key = (msg_rec_extra *)(void *)kb;
+    key->n_auths = 1;
+    key->auth_notes[0] = p;
+    const msg_rec_extra *k = g_hash_table_lookup(rs->lists, key);
     if (k) {
-        g_array_free(c, TRUE);
-        return k;
+        if (single)
+            *single = list_rec_ref(k);
+        return (note_list *)list_rec_list(k);
     }
-    g_hash_table_add(rs->lists, c);
-    g_ptr_array_add(rs->notes, c);
+    note_list *c = g_array_sized_new(FALSE, FALSE, sizeof(mssipae_note), p->len);
+    g_array_append_vals(c, p->data, p->len);
+    why_ref ref;
+    msg_rec_extra *x = area_alloc(rs, LIST_REC_SIZE, &ref);
+    memset(x, 0, LIST_REC_SIZE);
+    x->list_ref = ref;
+    x->n_auths = 1;
+    x->auth_notes[0] = c;
+    g_hash_table_add(rs->lists, x);
+    if (single)
+        *single = ref;
     *made = 1;
     return c;
+}
+
+/* The record (list_rec) of kept list l: the extra of a message whose only notes are l. */
+static why_ref keep_single(result_store *rs, const note_list *l)
+{
+    if (l == rs->last_list) /* the usual case: the SA's list, as for its previous message */
+        return rs->last_single;
+    guint64 kb[(sizeof(msg_rec_extra) + sizeof(note_list *) + 7) / 8] = { 0 };
+    msg_rec_extra *key = (msg_rec_extra *)(void *)kb;
+    key->n_auths = 1;
+    key->auth_notes[0] = (note_list *)l;
+    const msg_rec_extra *k = g_hash_table_lookup(rs->lists, key);
+    why_ref ref;
+    if (k && list_rec_list(k) == l) {
+        ref = list_rec_ref(k);
+    } else { /* not a list of this store (cannot happen): kept as any other */
+        int made = 0;
+        keep_notes(rs, l, &made, &ref);
+    }
+    rs->last_list = l;
+    rs->last_single = ref;
+    return ref;
 }
 
 const msg_rec_extra *msg_rec_extra_of(const result_store *rs, const msg_rec *r)
@@ -656,7 +717,19 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
         const auth_result *a = g_ptr_array_index(r->auths, i);
         extra = a->notes && a->notes->len;
     }
-    if (extra) {
+    if (extra && n == 1 && !(r->notes && r->notes->len) && !r->unsigned_sa) {
+        /* the usual message with notes: one auth header, whose notes are all the store keeps
+         * of it (its list's record) */
+        auth_result *a = g_ptr_array_index(r->auths, 0);
+        if (notes_equal(a->notes, a->notes_hint)) {
+            m->extra = keep_single(rs, a->notes_hint);
+        } else {
+            int made = 0;
+            const note_list *l = keep_notes(rs, a->notes, &made, &m->extra);
+            rs->last_list = l;
+            rs->last_single = m->extra;
+        }
+    } else if (extra) {
         /* built on the stack (small messages) or the heap, then kept: shared when it holds
          * only lists kept before (the SA's usual notes), else in the area */
         size_t xs = sizeof(msg_rec_extra) + (size_t)n * sizeof(note_list *);
@@ -665,7 +738,7 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
         memset(x, 0, sizeof *x);
         x->n_auths = n;
         int fresh = 0; /* a list was made for this message: no earlier extra can equal it */
-        x->notes = keep_notes(rs, r->notes, &fresh);
+        x->notes = keep_notes(rs, r->notes, &fresh, NULL);
         x->unsigned_sa = r->unsigned_sa;
         x->unsigned_dir = (uint8_t)r->unsigned_dir;
         for (guint i = 0; i < n; i++) {
@@ -673,7 +746,7 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
             if (notes_equal(a->notes, a->notes_hint)) {
                 x->auth_notes[i] = (note_list *)a->notes_hint; /* shared, read-only */
             } else {
-                x->auth_notes[i] = keep_notes(rs, a->notes, &fresh);
+                x->auth_notes[i] = keep_notes(rs, a->notes, &fresh, NULL);
             }
         }
         gpointer found = NULL;
@@ -719,6 +792,7 @@ static note_list *copy_notes(const note_list *l)
     for (guint i = 0; l && i < l->len; i++) {
         mssipae_note n = g_array_index(l, mssipae_note, i);
         n.text = g_strdup(n.text);
+        n.borrowed = 0;
         g_array_append_val(c, n);
     }
     return c;
@@ -764,8 +838,11 @@ msg_result *result_expand(const result_store *rs, const msg_rec *rec, const char
         note_list_free(a->notes);
         const note_list *kn = msg_rec_auth_notes(rs, rec, r->auths->len - 1);
         a->notes = kn ? copy_notes(kn) : NULL;
-        mssipae_note vn = { NOTE_MALFORMED, NOTE_SEV_CHAT, NULL, FACT_NONE };
-        vn.text = auth_rec_verdict_note(rs, k, &vn.kind, &vn.sev);
+        note_kind vk = NOTE_MALFORMED;
+        note_sev vs = NOTE_SEV_CHAT;
+        mssipae_note vn = { .text = auth_rec_verdict_note(rs, k, &vk, &vs), .fact = FACT_NONE };
+        vn.kind = vk;
+        vn.sev = vs;
         if (vn.text) {
             if (!a->notes)
                 a->notes = note_list_new();

@@ -175,8 +175,12 @@ typedef struct {
     uint32_t unsigned_sa;    /* as msg_result.unsigned_sa */
     note_list *notes;        /* message-level notes, NULL when none */
     uint8_t unsigned_dir;    /* mssipae_dir, with unsigned_sa */
+    why_ref list_ref;        /* the store's own: its reference when it is a kept list's
+                                record (one auth header with that list), else 0 */
     note_list *auth_notes[]; /* per auth header (n_auths), NULL when none */
 } msg_rec_extra;
+
+G_STATIC_ASSERT(sizeof(msg_rec_extra) == 24 || sizeof(void *) != 8);
 
 enum { MR_PARSED = 1u << 0, MR_REQUEST = 1u << 1 };
 

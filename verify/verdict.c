@@ -8,7 +8,8 @@
 static void note_clear(gpointer p)
 {
     mssipae_note *n = p;
-    g_free(n->text);
+    if (!n->borrowed)
+        g_free(n->text);
 }
 
 note_list *note_list_new(void)
@@ -30,7 +31,8 @@ void note_add(note_list *l, note_kind kind, note_sev sev, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    mssipae_note n = { kind, sev, g_strdup_vprintf(fmt, ap), FACT_NONE };
+    mssipae_note n = { .text = g_strdup_vprintf(fmt, ap), .kind = kind, .sev = sev,
+                        .fact = FACT_NONE };
     va_end(ap);
     g_array_append_val(l, n);
 }
@@ -39,8 +41,23 @@ void note_add_text(note_list *l, note_kind kind, note_sev sev, const char *text)
 {
     if (!l)
         return;
-    mssipae_note n = { kind, sev, g_strdup(text), FACT_NONE };
+    mssipae_note n = { .text = g_strdup(text), .kind = kind, .sev = sev, .fact = FACT_NONE };
     g_array_append_val(l, n);
+}
+
+void note_fact_add_static(note_list *l, note_fact f, const char *text)
+{
+    if (!l)
+        return;
+    mssipae_note n = { .text = (char *)text, .kind = NOTE_FACT, .sev = NOTE_SEV_CHAT, .fact = f,
+                       .borrowed = 1 };
+    g_array_append_val(l, n);
+}
+
+void note_list_append(note_list *l, const mssipae_note *notes, guint n)
+{
+    if (l && n)
+        g_array_append_vals(l, notes, n);
 }
 
 void note_fact_add(note_list *l, note_fact f, const char *fmt, ...)
@@ -49,7 +66,8 @@ void note_fact_add(note_list *l, note_fact f, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    mssipae_note n = { NOTE_FACT, NOTE_SEV_CHAT, g_strdup_vprintf(fmt, ap), f };
+    mssipae_note n = { .text = g_strdup_vprintf(fmt, ap), .kind = NOTE_FACT, .sev = NOTE_SEV_CHAT,
+                        .fact = f };
     va_end(ap);
     g_array_append_val(l, n);
 }
@@ -58,7 +76,7 @@ void note_fact_add_text(note_list *l, note_fact f, const char *text)
 {
     if (!l)
         return;
-    mssipae_note n = { NOTE_FACT, NOTE_SEV_CHAT, g_strdup(text), f };
+    mssipae_note n = { .text = g_strdup(text), .kind = NOTE_FACT, .sev = NOTE_SEV_CHAT, .fact = f };
     g_array_append_val(l, n);
 }
 

@@ -60,12 +60,18 @@ typedef enum {
 
 typedef enum { NOTE_SEV_CHAT = 0, NOTE_SEV_NOTE, NOTE_SEV_WARN, NOTE_SEV_ERROR } note_sev;
 
+/* 16 bytes (the lists kept for a whole capture hold one per note): the text, then the three
+ * small enums packed. Build one with designated initializers. */
 typedef struct {
-    note_kind kind;
-    note_sev sev;
-    char *text; /* g_malloc'd, owned by the note list */
-    note_fact fact; /* NOTE_FACT only: which fact text is; FACT_NONE otherwise */
+    char *text; /* g_malloc'd, owned by the note list (unless borrowed) */
+    note_kind kind : 8;
+    note_sev sev : 8;
+    note_fact fact : 8; /* NOTE_FACT only: which fact text is; FACT_NONE otherwise */
+    unsigned borrowed : 1; /* text is not the list's (note_fact_add_static): never freed */
 } mssipae_note;
+
+G_STATIC_ASSERT(sizeof(mssipae_note) == 16 || sizeof(void *) != 8);
+G_STATIC_ASSERT(NOTE_KINDS <= 255 && FACT_KINDS <= 255);
 
 /* A growable list of notes; GArray of mssipae_note. */
 typedef GArray note_list;
@@ -80,6 +86,16 @@ void note_add_text(note_list *l, note_kind kind, note_sev sev, const char *text)
 
 /* note_fact_add with text copied as it is (no formatting). l may be NULL. */
 void note_fact_add_text(note_list *l, note_fact f, const char *text);
+
+/* note_fact_add_text without a copy: text is borrowed, and must stay valid while the list
+ * holds the note (a text made once per capture or per SA, a literal). Readers see the same
+ * note; it costs no allocation (a mechanism's facts, on every header). l may be NULL. */
+void note_fact_add_static(note_list *l, note_fact f, const char *text);
+
+/* Appends n notes as they are, in one step (each text the list's own, g_malloc'd, or
+ * borrowed as note_fact_add_static says). l may be NULL (nothing is taken: borrowed texts
+ * only, then). */
+void note_list_append(note_list *l, const mssipae_note *notes, guint n);
 
 /* Appends a NOTE_FACT note (severity chat) naming fact f. l may be NULL. */
 void note_fact_add(note_list *l, note_fact f, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
