@@ -9,7 +9,8 @@ capture of signed traffic with real material, then in the same invocation:
             mssipae) and with it enabled and the keys; CPU time (user + system) and peak RSS of
             each run from wait4(), wall time
   micro     the core alone (bench/micro.c): ns per message, valid and with every signature
-            wrong, and the heap the tracker keeps per signed header
+            wrong (R interleaved pairs, each the median of 3 repetitions; the median run of
+            each kind is printed), and the heap the tracker keeps per signed header
 
 and prints medians, ratios and microseconds per signed message. Compare ratios between
 machines, not seconds; quote the largest size (start-up hides per-message cost in small runs).
@@ -85,6 +86,12 @@ def micro(build, b, invalid):
     return vals
 
 
+def median_micro(runs):
+    """The run whose ns per signed header is the median (its other figures with it)."""
+    runs = sorted(runs, key=lambda v: v["ns_sig"])
+    return runs[len(runs) // 2]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--schemes", default="ntlm,kerberos,tlsdsk")
@@ -113,7 +120,13 @@ def main():
                     off.append(timed(t, base + ["--disable-protocol", "mssipae"]))
                     on.append(timed(t, base + pref_args(b["prefs"])))
                 med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
-                mv, mi = micro(build, b, False), micro(build, b, True)
+                # the core alone: valid and wrong runs interleaved, --runs pairs (each the
+                # median of 3 repetitions), the median of each kind kept
+                mvs, mis = [], []
+                for _ in range(args.runs):
+                    mvs.append(micro(build, b, False))
+                    mis.append(micro(build, b, True))
+                mv, mi = median_micro(mvs), median_micro(mis)
                 r = dict(scheme=scheme, size=size, signed=b["signed"], messages=b["messages"],
                          sas=b["sas"], gen=gen, cpu_off=med(off, 0), cpu_on=med(on, 0),
                          wall_off=med(off, 1), wall_on=med(on, 1), rss_off=med(off, 2),
