@@ -991,6 +991,15 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         find_sip_pdus(tree, pinfo, &pdus);
     gss_dissect_left = GSS_DISSECT_MAX; /* per frame: tokens handed to other dissectors */
     guint npdus = pdus.n;
+    /* the frame's records (usually one), each with which SIP message it belongs to, and how
+     * many the frame had when they were stored */
+    const void *local_r[SIP_PDUS_LOCAL];
+    guint16 local_i[SIP_PDUS_LOCAL];
+    const void **recs = local_r;
+    const guint16 *rec_pdu = NULL;
+    guint n = 0, rec_npdus = 1;
+    rec_index_hit hit;
+    gboolean stored = FALSE;
     if (!PINFO_FD_VISITED(pinfo) && npdus) {
         char src[ENDPOINT_LEN], dst[ENDPOINT_LEN];
         msg_meta meta = {
@@ -999,15 +1008,11 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
             .dst = endpoint_str(&pinfo->dst, pinfo->destport, dst),
         };
         guint nmax = MIN(npdus, G_MAXUINT16);
-        const void *local_r[SIP_PDUS_LOCAL];
-        guint16 local_i[SIP_PDUS_LOCAL];
-        const void **kept = local_r;
         guint16 *kept_i = local_i;
         if (nmax > SIP_PDUS_LOCAL) {
-            kept = wmem_alloc_array(pinfo->pool, const void *, nmax);
+            recs = wmem_alloc_array(pinfo->pool, const void *, nmax);
             kept_i = wmem_alloc_array(pinfo->pool, guint16, nmax);
         }
-        guint nkept = 0;
         for (guint i = 0; i < nmax; i++) {
             const sip_pdu *pdu = &pdus.v[i];
             /* the span may run past the message into its body or the end of the tvb: the
@@ -1015,22 +1020,27 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
             const msg_rec *r = sa_tracker_process_rec(the_tracker, pdu_bytes(pdu),
                                                       (size_t)pdu->len, &meta);
             if (msg_rec_n_auths(r) || msg_rec_notes(sa_tracker_results(the_tracker), r)) {
-                kept[nkept] = r;
-                kept_i[nkept++] = (guint16)i;
+                recs[n] = r;
+                kept_i[n++] = (guint16)i;
             }
         }
-        rec_index_add(frame_recs, pinfo->num, nkept, kept, kept_i, (guint16)nmax);
+        /* what was just stored is what a look-up would give (a frame seen before on this
+         * pass, which the index ignores, is looked up instead) */
+        stored = rec_index_add(frame_recs, pinfo->num, n, recs, kept_i, (guint16)nmax);
+        rec_pdu = kept_i;
+        rec_npdus = nmax;
     }
-    rec_index_hit hit;
-    guint n = rec_index_find(frame_recs, pinfo->num, &hit);
-    if (!n)
+    if (!stored) {
+        n = rec_index_find(frame_recs, pinfo->num, &hit);
+        if (!n)
+            return 0;
+        recs = n <= SIP_PDUS_LOCAL ? local_r : wmem_alloc_array(pinfo->pool, const void *, n);
+        rec_index_get(frame_recs, &hit, recs);
+        rec_pdu = NULL;
+        rec_npdus = rec_index_npdus(&hit);
+    } else if (!n) {
         return 0;
-    /* the frame's records (usually one) */
-    const void *local_recs[SIP_PDUS_LOCAL];
-    const void **recs = n <= SIP_PDUS_LOCAL ? local_recs
-                                            : wmem_alloc_array(pinfo->pool, const void *, n);
-    rec_index_get(frame_recs, &hit, recs);
-    guint rec_npdus = rec_index_npdus(&hit);
+    }
     /* A tree whose SIP messages match the stored records gets the items, re-created from the
      * message bytes; otherwise -- no tree, or one where no mssipae field is shown or filtered
      * on (tshark -Y sip): Wireshark's "fake items" convention -- the expert infos are added
@@ -1039,7 +1049,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
                          proto_field_is_referenced(tree, proto_mssipae);
     for (guint i = 0; i < n; i++) {
         const msg_rec *r = recs[i];
-        guint pi = rec_index_pdu(&hit, i);
+        guint pi = rec_pdu ? rec_pdu[i] : rec_index_pdu(&hit, i);
         msg_result *full = NULL;
         const sip_pdu *pdu = with_tree && pi < npdus ? &pdus.v[pi] : NULL;
         if (pdu)
