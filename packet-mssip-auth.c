@@ -523,13 +523,13 @@ static void find_sip_pdus(proto_tree *tree, packet_info *pinfo, sip_pdus *out)
     out->n = 0;
     GPtrArray *items = proto_get_finfo_ptr_array(tree, proto_sip);
     gboolean owned = FALSE;
-    if (!items) {
+    if (G_UNLIKELY(!items)) {
         items = proto_find_finfo(tree, proto_sip);
         owned = TRUE;
     }
     if (!items)
         return;
-    if (items->len > SIP_PDUS_LOCAL)
+    if (G_UNLIKELY(items->len > SIP_PDUS_LOCAL))
         out->v = wmem_alloc_array(pinfo->pool, sip_pdu, items->len);
     for (guint i = 0; i < items->len; i++) {
         field_info *fi = g_ptr_array_index(items, i);
@@ -977,6 +977,17 @@ typedef struct {
     const msg_rec **r;
 } mssipae_tap_frame;
 
+/* Out of line: only when a tap listens (every frame runs the post-dissector around it). */
+static void __attribute__((noinline, cold)) queue_tap(packet_info *pinfo, const void **recs,
+                                                      guint n)
+{
+    mssipae_tap_frame *tf = wmem_new(pinfo->pool, mssipae_tap_frame);
+    tf->n = n;
+    tf->r = wmem_alloc_array(pinfo->pool, const msg_rec *, n);
+    memcpy(tf->r, recs, n * sizeof *tf->r);
+    tap_queue_packet(mssipae_tap, pinfo, tf);
+}
+
 static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
     if (!the_tracker || !frame_has_sip(pinfo))
@@ -1009,7 +1020,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         };
         guint nmax = MIN(npdus, G_MAXUINT16);
         guint16 *kept_i = local_i;
-        if (nmax > SIP_PDUS_LOCAL) {
+        if (G_UNLIKELY(nmax > SIP_PDUS_LOCAL)) {
             recs = wmem_alloc_array(pinfo->pool, const void *, nmax);
             kept_i = wmem_alloc_array(pinfo->pool, guint16, nmax);
         }
@@ -1052,7 +1063,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         guint pi = rec_pdu ? rec_pdu[i] : rec_index_pdu(&hit, i);
         msg_result *full = NULL;
         const sip_pdu *pdu = with_tree && pi < npdus ? &pdus.v[pi] : NULL;
-        if (pdu)
+        if (G_UNLIKELY(pdu != NULL))
             full = sa_tracker_expand(the_tracker, r, pdu_bytes(pdu), (size_t)pdu->len);
         if (full)
             render(tvb, pinfo, tree, pdu, full);
@@ -1062,13 +1073,8 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         add_info_column(pinfo, r);
     }
     /* the tap's data only when someone listens (-z mssipae,..., the GUI's statistics) */
-    if (have_tap_listener(mssipae_tap)) {
-        mssipae_tap_frame *tf = wmem_new(pinfo->pool, mssipae_tap_frame);
-        tf->n = n;
-        tf->r = wmem_alloc_array(pinfo->pool, const msg_rec *, n);
-        memcpy(tf->r, recs, n * sizeof *tf->r);
-        tap_queue_packet(mssipae_tap, pinfo, tf);
-    }
+    if (G_UNLIKELY(have_tap_listener(mssipae_tap)))
+        queue_tap(pinfo, recs, n);
     return tvb_captured_length(tvb);
 }
 
