@@ -383,22 +383,34 @@ static inline __attribute__((always_inline)) void copy_room(char *d, const char 
 }
 
 /* Writes "<v>" for every item into b (emptied first): its room is made once, with 16 bytes to
- * spare. A value inside the message [base, lim) with 16 readable bytes from every step is
- * copied 16 bytes a step, the last store passing its end (the next item or the spare room
- * overwrites those bytes). */
-static void write_pieces(const pieces *pc, GString *b, const char *base, const char *lim)
+ * spare. Items 1-5 (the signing header's values) are copied exactly; the others, values inside
+ * the message [.., lim) unless a folded header was copied, 16 bytes a step when the loads stay
+ * below lim, the last store passing the value's end (the next item or the spare room overwrites
+ * those bytes). */
+static void write_pieces(const pieces *pc, GString *b, const char *lim)
 {
     size_t total = pc->total + 2 * (size_t)pc->k;
     if (b->allocated_len <= total + 16) /* the NUL and the spare */
         g_string_set_size(b, total + 16);
+    /* locals: the stores through w could change *pc as far as the compiler knows */
+    const slice *v = pc->v;
+    const unsigned k = pc->k;
+    const int in_place = pc->nheap == 0; /* then every value present is in the message */
     char *w = b->str;
-    for (unsigned i = 0; i < pc->k; i++) {
-        const char *s = pc->v[i].p;
-        size_t n = pc->v[i].n;
+    unsigned i = 0;
+    for (; i < k && i < 5; i++) {
+        size_t n = v[i].n;
+        w[0] = '<';
+        copy_room(w + 1, v[i].p, n);
+        w[n + 1] = '>';
+        w += n + 2;
+    }
+    for (; i < k; i++) {
+        const char *s = v[i].p;
+        size_t n = v[i].n;
         w[0] = '<';
 #ifdef __SSE2__
-        if ((uintptr_t)s >= (uintptr_t)base && (uintptr_t)s < (uintptr_t)lim &&
-            (size_t)(lim - s) >= n + 15) {
+        if (in_place && n && (size_t)(lim - s) >= n + 15) {
             for (size_t j = 0; j < n; j += 16)
                 _mm_storeu_si128((__m128i *)(void *)(w + 1 + j),
                                  _mm_loadu_si128((const __m128i *)(const void *)(s + j)));
@@ -524,7 +536,7 @@ void sigbuf_build_into(const sip_msg *m, const sigbuf_auth *a, unsigned version,
 {
     pieces pc;
     collect(m, a, version, 0, &pc);
-    write_pieces(&pc, b, m->buf, m->buf + m->len);
+    write_pieces(&pc, b, m->buf + m->len);
     if (pc.nheap)
         free_pieces(&pc);
 }
@@ -535,7 +547,7 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
     pieces pc;
     collect(m, a, version, 1, &pc);
     GString *b = g_string_sized_new(256);
-    write_pieces(&pc, b, m->buf, m->buf + m->len);
+    write_pieces(&pc, b, m->buf + m->len);
     record_items(m, a, version, &pc, items);
     free_pieces(&pc);
     return b;

@@ -47,7 +47,7 @@ static inline uint32_t dense_get(const sa_seq *q, uint32_t i)
 }
 
 /* 1 with *frame when num was recorded. */
-static int seq_first(const sa_seq *q, uint32_t num, uint32_t *frame)
+static inline int seq_first(const sa_seq *q, uint32_t num, uint32_t *frame)
 {
     uint32_t f;
     if (num >= 1 && num - 1 < q->n_dense && (f = dense_get(q, num - 1)) != 0) {
