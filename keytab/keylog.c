@@ -34,10 +34,21 @@ typedef struct {
 } kl_field;
 
 /* Case-insensitive comparison of a field with a NUL-terminated keyword. */
-static int kl_field_is(const kl_field *f, const char *kw)
+static inline int kl_field_is(const kl_field *f, const char *kw)
 {
     size_t n = strlen(kw);
-    return f->len == n && g_ascii_strncasecmp(f->p, kw, n) == 0;
+    if (f->len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) { /* g_ascii_strncasecmp without the call (no NUL in f) */
+        char a = f->p[i], b = kw[i];
+        if (a >= 'A' && a <= 'Z')
+            a = (char)(a + ('a' - 'A'));
+        if (b >= 'A' && b <= 'Z')
+            b = (char)(b + ('a' - 'A'));
+        if (a != b)
+            return 0;
+    }
+    return 1;
 }
 
 /* Decodes a key field into out (room for max bytes) and checks its length is within

@@ -101,8 +101,9 @@ static const unsigned char pname_end[256] = {
  * see find2): 1
  * and *out when present (an empty slice for a parameter without value). tag: name is "tag"
  * (compared as one word). */
-static int param_s(const char *params, const char *end, const char *lim, const char *name,
-                   size_t nl, int tag, slice *out)
+static inline __attribute__((always_inline)) int
+param_s(const char *params, const char *end, const char *lim, const char *name, size_t nl,
+        int tag, slice *out)
 {
     const char *p = params;
     for (;;) {
@@ -133,12 +134,19 @@ static int param_s(const char *params, const char *end, const char *lim, const c
     return 0;
 }
 
+/* param_s for any name, out of line (sigbuf_param). */
+static int param_any(const char *params, const char *end, const char *name, slice *out)
+{
+    return param_s(params, end, end, name, strlen(name), 0, out);
+}
+
 /* name-addr / addr-spec (RFC 3261 §20.20) in [v, end) (lim: see find2): the URI is inside <...> if there are
  * angle brackets outside the display name's quotes; otherwise it is the text before the first
  * ';'. The tag is the tag parameter after the '>' of a name-addr, or after the URI of an
  * addr-spec. Either of uri and tag may be NULL (not wanted); returns which were found (1 uri,
  * 2 tag). */
-static int nameaddr_s(const char *v, const char *end, const char *lim, slice *uri, slice *tag)
+static inline __attribute__((always_inline)) int
+nameaddr_in(const char *v, const char *end, const char *lim, slice *uri, slice *tag)
 {
     int found = 0;
     const char *params;
@@ -167,6 +175,12 @@ static int nameaddr_s(const char *v, const char *end, const char *lim, slice *ur
     return found;
 }
 
+/* nameaddr_in out of line (the helpers and PAI elements). */
+static int nameaddr_s(const char *v, const char *end, const char *lim, slice *uri, slice *tag)
+{
+    return nameaddr_in(v, end, lim, uri, tag);
+}
+
 char *sigbuf_nameaddr_uri(const char *v)
 {
     slice u;
@@ -184,7 +198,7 @@ char *sigbuf_param(const char *params, const char *name)
 {
     slice t;
     const char *end = params + strlen(params);
-    return slice_dup(param_s(params, end, end, name, strlen(name), 0, &t), t);
+    return slice_dup(param_any(params, end, name, &t), t);
 }
 
 /* P-Asserted-Identity = PAssertedID-value *(COMMA PAssertedID-value) (RFC 3325 §9.1); elements
@@ -326,7 +340,7 @@ static inline __attribute__((always_inline)) void collect(const sip_msg *m, cons
         h = sip_hdr_find_kind(m, to ? SIP_HK_TO : SIP_HK_FROM);
         t = hdr_text(m, h, pc);
         int want_uri = !to || v3;
-        int found = t.p ? nameaddr_s(t.p, t.e, in_msg(m, t.p) ? lim : t.e,
+        int found = t.p ? nameaddr_in(t.p, t.e, in_msg(m, t.p) ? lim : t.e,
                                      want_uri ? &uri : NULL, &tag)
                         : 0;
         size_t ro = h ? h->value_off : 0, rl = h ? h->value_len : 0;
