@@ -285,98 +285,6 @@ static inline int in_msg(const sip_msg *m, const char *p)
     return (uintptr_t)p >= (uintptr_t)m->buf && (uintptr_t)p < (uintptr_t)(m->buf + m->len);
 }
 
-/* Collects the items (see sigbuf.h for the layout). want_items: also where each came from. */
-static inline __attribute__((always_inline)) void collect(const sip_msg *m, const sigbuf_auth *a,
-                                                          unsigned version, int want_items,
-                                                          pieces *pc)
-{
-    int v3 = version >= 3;
-    const char *lim = m->buf + m->len;
-    slice *o = pc->v;
-    size_t total = 0;
-    pc->nheap = 0;
-/* Adds an item (absent when found is 0) taken from [roff, roff + rlen) of the message. */
-#define ADD(found, p_, n_, roff_, rlen_)                                                        \
-    do {                                                                                       \
-        size_t n__ = (found) ? (size_t)(n_) : 0;                                               \
-        if (want_items) {                                                                      \
-            pc->roff[o - pc->v] = (roff_);                                                     \
-            pc->rlen[o - pc->v] = (rlen_);                                                     \
-        }                                                                                      \
-        *o++ = (slice){ (found) ? (p_) : NULL, n__ };                                          \
-        total += n__;                                                                          \
-    } while (0)
-
-    /* 1-5: from the signing header ([MS-SIPAE] 3.2.5.2 items 1-5), located by record_items */
-    const char *const hv[5] = { a->scheme, a->rand, a->num, a->realm, a->targetname };
-    for (int i = 0; i < 5; i++)
-        ADD(hv[i] != NULL, hv[i], strlen(hv[i]), 0, 0);
-
-    /* 6: Call-ID (compact i) */
-    const sip_hdr *h = sip_hdr_find_kind(m, SIP_HK_CALL_ID);
-    span t = hdr_text(m, h, pc);
-    ADD(t.p != NULL, t.p, t.e - t.p, h ? h->value_off : 0, h ? h->value_len : 0);
-
-    /* 7, 8: CSeq number and method (the method of CSeq, also in responses) */
-    h = sip_hdr_find_kind(m, SIP_HK_CSEQ);
-    t = hdr_text(m, h, pc);
-    if (t.p) {
-        const char *tl = in_msg(m, t.p) ? lim : t.e;
-        const char *ne = find2(t.p, t.e, tl, ' ', '\t');
-        const char *ms = ne;
-        while (ms < t.e && (*ms == ' ' || *ms == '\t'))
-            ms++;
-        const char *me = find2(ms, t.e, tl, ' ', '\t');
-        ADD(1, t.p, ne - t.p, h->value_off, h->value_len);
-        ADD(1, ms, me - ms, h->value_off, h->value_len);
-    } else {
-        ADD(0, NULL, 0, 0, 0);
-        ADD(0, NULL, 0, 0, 0);
-    }
-
-    /* 9, 10: From URI and tag; 11 (v3+), 12: To URI and tag */
-    for (int to = 0; to < 2; to++) {
-        slice uri = { NULL, 0 }, tag = { NULL, 0 };
-        h = sip_hdr_find_kind(m, to ? SIP_HK_TO : SIP_HK_FROM);
-        t = hdr_text(m, h, pc);
-        int want_uri = !to || v3;
-        int found = t.p ? nameaddr_in(t.p, t.e, in_msg(m, t.p) ? lim : t.e,
-                                     want_uri ? &uri : NULL, &tag)
-                        : 0;
-        size_t ro = h ? h->value_off : 0, rl = h ? h->value_len : 0;
-        if (want_uri)
-            ADD(found & 1, uri.p, uri.n, ro, rl);
-        ADD(found & 2, tag.p, tag.n, ro, rl);
-    }
-
-    /* 13, 14 (v3+): P-Asserted-Identity sip and tel URIs; P-Preferred-Identity without PAI */
-    if (v3) {
-        h = sip_hdr_find_kind(m, SIP_HK_P_ASSERTED_IDENTITY);
-        if (!h)
-            h = sip_hdr_find_kind(m, SIP_HK_P_PREFERRED_IDENTITY);
-        t = hdr_text(m, h, pc);
-        size_t ro = h ? h->value_off : 0, rl = h ? h->value_len : 0;
-        for (int tel = 0; tel < 2; tel++) {
-            slice u = { NULL, 0 };
-            int found = t.p ? pai_s(t.p, t.e, tel, &u) : 0;
-            ADD(found, u.p, u.n, ro, rl);
-        }
-    }
-
-    /* 15: Expires header (never Session-Expires or a Contact parameter) */
-    h = sip_hdr_find_kind(m, SIP_HK_EXPIRES);
-    t = hdr_text(m, h, pc);
-    ADD(t.p != NULL, t.p, t.e - t.p, h ? h->value_off : 0, h ? h->value_len : 0);
-
-    /* 16: status code, responses only */
-    if (!m->is_request)
-        ADD(m->status.p != NULL, m->status.p, m->status.n, (size_t)(m->status.p - m->buf),
-            m->status.n);
-#undef ADD
-    pc->k = (unsigned)(o - pc->v);
-    pc->total = total;
-}
-
 /* memcpy of n bytes from s to d without the call: 16 bytes a step, the last step overlapping
  * the one before (copy_short below 16). */
 static inline __attribute__((always_inline)) void copy_room(char *d, const char *s, size_t n)
@@ -396,46 +304,156 @@ static inline __attribute__((always_inline)) void copy_room(char *d, const char 
     }
 }
 
-/* Writes "<v>" for every item into b (emptied first): its room is made once, with 16 bytes to
- * spare. Items 1-5 (the signing header's values) are copied exactly; the others, values inside
- * the message [.., lim) unless a folded header was copied, 16 bytes a step when the loads stay
- * below lim, the last store passing the value's end (the next item or the spare room overwrites
- * those bytes). */
-static void write_pieces(const pieces *pc, GString *b, const char *lim)
+/* copy_room out of line: the rare copies of put_value (one copy of the code, not one per item). */
+static __attribute__((noinline)) void copy_exact(char *d, const char *s, size_t n)
 {
-    size_t total = pc->total + 2 * (size_t)pc->k;
-    if (b->allocated_len <= total + 16) /* the NUL and the spare */
-        g_string_set_size(b, total + 16);
-    /* locals: the stores through w could change *pc as far as the compiler knows */
-    const slice *v = pc->v;
-    const unsigned k = pc->k;
-    const int in_place = pc->nheap == 0; /* then every value present is in the message */
-    char *w = b->str;
-    unsigned i = 0;
-    for (; i < k && i < 5; i++) {
-        size_t n = v[i].n;
-        w[0] = '<';
-        copy_room(w + 1, v[i].p, n);
-        w[n + 1] = '>';
-        w += n + 2;
-    }
-    for (; i < k; i++) {
-        const char *s = v[i].p;
-        size_t n = v[i].n;
-        w[0] = '<';
+    copy_room(d, s, n);
+}
+
+/* Copies the n bytes at s (NULL when n is 0) to d, which has 16 bytes of room past them: 16
+ * bytes a step when s lies in the message [base, base + len) with 16 readable bytes from every
+ * step, else exactly (copy_room). */
+static inline __attribute__((always_inline)) void put_value(char *d, const char *s, size_t n,
+                                                            const char *base, size_t len)
+{
+    if (!n)
+        return;
 #ifdef __SSE2__
-        if (in_place && n && (size_t)(lim - s) >= n + 15) {
-            for (size_t j = 0; j < n; j += 16)
-                _mm_storeu_si128((__m128i *)(void *)(w + 1 + j),
-                                 _mm_loadu_si128((const __m128i *)(const void *)(s + j)));
-        } else
+    size_t off = (size_t)((uintptr_t)s - (uintptr_t)base);
+    if (off < len && len - off >= n + 15) {
+        for (size_t j = 0; j < n; j += 16)
+            _mm_storeu_si128((__m128i *)(void *)(d + j),
+                             _mm_loadu_si128((const __m128i *)(const void *)(s + j)));
+        return;
+    }
+#else
+    (void)base;
+    (void)len;
 #endif
-            copy_room(w + 1, s, n);
+    copy_exact(d, s, n);
+}
+
+/* Builds the buffer into b (emptied first; see sigbuf.h for the layout), each "<v>" written as
+ * its value is found. The room is made once: the values taken from the message are disjoint
+ * parts of its header block (a folded value's copy is shorter than its lines), so they need at
+ * most hdr_end bytes, plus the signing header's values, the brackets, the NUL and 16 spare
+ * bytes: a value inside the message is copied 16 bytes a step while the loads stay inside it,
+ * the last store passing the value's end (the next item or the spare room overwrites those
+ * bytes). want_items: also keeps each item and where it came from in pc. */
+static inline __attribute__((always_inline)) void build(const sip_msg *m, const sigbuf_auth *a,
+                                                        unsigned version, GString *b,
+                                                        int want_items, pieces *pc)
+{
+    int v3 = version >= 3;
+    const char *lim = m->buf + m->len;
+    pc->nheap = 0;
+    unsigned k = 0;
+
+    /* 1-5: from the signing header ([MS-SIPAE] 3.2.5.2 items 1-5), located by record_items */
+    const char *const hv[5] = { a->scheme, a->rand, a->num, a->realm, a->targetname };
+    size_t hn[5], room = (m->hdr_end <= m->len ? m->hdr_end : m->len) + 2 * SIGBUF_MAX_ITEMS + 17;
+    for (int i = 0; i < 5; i++)
+        room += hn[i] = hv[i] ? strlen(hv[i]) : 0;
+    if (b->allocated_len < room)
+        g_string_set_size(b, room);
+    char *const start = b->str; /* stores through w could change b as far as the compiler knows */
+    char *w = start;
+    for (int i = 0; i < 5; i++) {
+        size_t n = hn[i];
+        w[0] = '<';
+        copy_room(w + 1, hv[i], n);
         w[n + 1] = '>';
         w += n + 2;
+        if (want_items) {
+            pc->v[k] = (slice){ hv[i], n };
+            pc->roff[k] = pc->rlen[k] = 0;
+            k++;
+        }
     }
+
+/* Writes "<v>" for a value (absent when found is 0) taken from [roff, roff + rlen) of the
+ * message: in place when it lies in the message with 16 readable bytes from every step. */
+#define PUT(found, p_, n_, roff_, rlen_)                                                        \
+    do {                                                                                       \
+        const char *s__ = (found) ? (p_) : NULL;                                               \
+        size_t n__ = (found) ? (size_t)(n_) : 0;                                               \
+        if (want_items) {                                                                      \
+            pc->v[k] = (slice){ s__, n__ };                                                    \
+            pc->roff[k] = (roff_);                                                             \
+            pc->rlen[k] = (rlen_);                                                             \
+            k++;                                                                               \
+        }                                                                                      \
+        w[0] = '<';                                                                            \
+        put_value(w + 1, s__, n__, m->buf, m->len);                                            \
+        w[n__ + 1] = '>';                                                                      \
+        w += n__ + 2;                                                                          \
+    } while (0)
+
+    /* 6: Call-ID (compact i) */
+    const sip_hdr *h = sip_hdr_find_kind(m, SIP_HK_CALL_ID);
+    span t = hdr_text(m, h, pc);
+    PUT(t.p != NULL, t.p, t.e - t.p, h ? h->value_off : 0, h ? h->value_len : 0);
+
+    /* 7, 8: CSeq number and method (the method of CSeq, also in responses) */
+    h = sip_hdr_find_kind(m, SIP_HK_CSEQ);
+    t = hdr_text(m, h, pc);
+    if (t.p) {
+        const char *tl = in_msg(m, t.p) ? lim : t.e;
+        const char *ne = find2(t.p, t.e, tl, ' ', '\t');
+        const char *ms = ne;
+        while (ms < t.e && (*ms == ' ' || *ms == '\t'))
+            ms++;
+        const char *me = find2(ms, t.e, tl, ' ', '\t');
+        PUT(1, t.p, ne - t.p, h->value_off, h->value_len);
+        PUT(1, ms, me - ms, h->value_off, h->value_len);
+    } else {
+        PUT(0, NULL, 0, 0, 0);
+        PUT(0, NULL, 0, 0, 0);
+    }
+
+    /* 9, 10: From URI and tag; 11 (v3+), 12: To URI and tag */
+    for (int to = 0; to < 2; to++) {
+        slice uri = { NULL, 0 }, tag = { NULL, 0 };
+        h = sip_hdr_find_kind(m, to ? SIP_HK_TO : SIP_HK_FROM);
+        t = hdr_text(m, h, pc);
+        int want_uri = !to || v3;
+        int found = t.p ? nameaddr_in(t.p, t.e, in_msg(m, t.p) ? lim : t.e,
+                                      want_uri ? &uri : NULL, &tag)
+                        : 0;
+        size_t ro = h ? h->value_off : 0, rl = h ? h->value_len : 0;
+        if (want_uri)
+            PUT(found & 1, uri.p, uri.n, ro, rl);
+        PUT(found & 2, tag.p, tag.n, ro, rl);
+    }
+
+    /* 13, 14 (v3+): P-Asserted-Identity sip and tel URIs; P-Preferred-Identity without PAI */
+    if (v3) {
+        h = sip_hdr_find_kind(m, SIP_HK_P_ASSERTED_IDENTITY);
+        if (!h)
+            h = sip_hdr_find_kind(m, SIP_HK_P_PREFERRED_IDENTITY);
+        t = hdr_text(m, h, pc);
+        size_t ro = h ? h->value_off : 0, rl = h ? h->value_len : 0;
+        for (int tel = 0; tel < 2; tel++) {
+            slice u = { NULL, 0 };
+            int found = t.p ? pai_s(t.p, t.e, tel, &u) : 0;
+            PUT(found, u.p, u.n, ro, rl);
+        }
+    }
+
+    /* 15: Expires header (never Session-Expires or a Contact parameter) */
+    h = sip_hdr_find_kind(m, SIP_HK_EXPIRES);
+    t = hdr_text(m, h, pc);
+    PUT(t.p != NULL, t.p, t.e - t.p, h ? h->value_off : 0, h ? h->value_len : 0);
+
+    /* 16: status code, responses only */
+    if (!m->is_request)
+        PUT(m->status.p != NULL, m->status.p, m->status.n, (size_t)(m->status.p - m->buf),
+            m->status.n);
+#undef PUT
     *w = 0;
-    b->len = (size_t)(w - b->str);
+    b->len = (size_t)(w - start);
+    if (want_items)
+        pc->k = k;
 }
 
 static void free_pieces(pieces *pc)
@@ -549,8 +567,7 @@ GString *sigbuf_build(const sip_msg *m, const sigbuf_auth *a, unsigned version)
 void sigbuf_build_into(const sip_msg *m, const sigbuf_auth *a, unsigned version, GString *b)
 {
     pieces pc;
-    collect(m, a, version, 0, &pc);
-    write_pieces(&pc, b, m->buf + m->len);
+    build(m, a, version, b, 0, &pc);
     if (pc.nheap)
         free_pieces(&pc);
 }
@@ -559,9 +576,8 @@ GString *sigbuf_build_items(const sip_msg *m, const sigbuf_auth *a, unsigned ver
                             GArray *items)
 {
     pieces pc;
-    collect(m, a, version, 1, &pc);
     GString *b = g_string_sized_new(256);
-    write_pieces(&pc, b, m->buf + m->len);
+    build(m, a, version, b, 1, &pc);
     record_items(m, a, version, &pc, items);
     free_pieces(&pc);
     return b;
