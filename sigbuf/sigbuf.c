@@ -348,6 +348,11 @@ static inline __attribute__((always_inline)) void build(const sip_msg *m, const 
     const char *lim = m->buf + m->len;
     pc->nheap = 0;
     unsigned k = 0;
+    /* the first header of a kind (as sip_hdr_find_kind) with the array and its length loaded
+     * once */
+    const sip_hdr *const hs = m->hdrs ? (const sip_hdr *)(const void *)m->hdrs->data : NULL;
+    const guint nhs = m->hdrs ? m->hdrs->len : 0;
+#define FIND(kind) (m->first[kind] && m->first[kind] <= nhs ? &hs[m->first[kind] - 1] : NULL)
 
     /* 1-5: from the signing header ([MS-SIPAE] 3.2.5.2 items 1-5), located by record_items */
     const char *const hv[5] = { a->scheme, a->rand, a->num, a->realm, a->targetname };
@@ -390,12 +395,12 @@ static inline __attribute__((always_inline)) void build(const sip_msg *m, const 
     } while (0)
 
     /* 6: Call-ID (compact i) */
-    const sip_hdr *h = sip_hdr_find_kind(m, SIP_HK_CALL_ID);
+    const sip_hdr *h = FIND(SIP_HK_CALL_ID);
     span t = hdr_text(m, h, pc);
     PUT(t.p != NULL, t.p, t.e - t.p, h ? h->value_off : 0, h ? h->value_len : 0);
 
     /* 7, 8: CSeq number and method (the method of CSeq, also in responses) */
-    h = sip_hdr_find_kind(m, SIP_HK_CSEQ);
+    h = FIND(SIP_HK_CSEQ);
     t = hdr_text(m, h, pc);
     if (t.p) {
         const char *tl = in_msg(m, t.p) ? lim : t.e;
@@ -414,7 +419,7 @@ static inline __attribute__((always_inline)) void build(const sip_msg *m, const 
     /* 9, 10: From URI and tag; 11 (v3+), 12: To URI and tag */
     for (int to = 0; to < 2; to++) {
         slice uri = { NULL, 0 }, tag = { NULL, 0 };
-        h = sip_hdr_find_kind(m, to ? SIP_HK_TO : SIP_HK_FROM);
+        h = (to ? FIND(SIP_HK_TO) : FIND(SIP_HK_FROM));
         t = hdr_text(m, h, pc);
         int want_uri = !to || v3;
         int found = t.p ? nameaddr_in(t.p, t.e, in_msg(m, t.p) ? lim : t.e,
@@ -428,9 +433,9 @@ static inline __attribute__((always_inline)) void build(const sip_msg *m, const 
 
     /* 13, 14 (v3+): P-Asserted-Identity sip and tel URIs; P-Preferred-Identity without PAI */
     if (v3) {
-        h = sip_hdr_find_kind(m, SIP_HK_P_ASSERTED_IDENTITY);
+        h = FIND(SIP_HK_P_ASSERTED_IDENTITY);
         if (!h)
-            h = sip_hdr_find_kind(m, SIP_HK_P_PREFERRED_IDENTITY);
+            h = FIND(SIP_HK_P_PREFERRED_IDENTITY);
         t = hdr_text(m, h, pc);
         size_t ro = h ? h->value_off : 0, rl = h ? h->value_len : 0;
         for (int tel = 0; tel < 2; tel++) {
@@ -441,7 +446,7 @@ static inline __attribute__((always_inline)) void build(const sip_msg *m, const 
     }
 
     /* 15: Expires header (never Session-Expires or a Contact parameter) */
-    h = sip_hdr_find_kind(m, SIP_HK_EXPIRES);
+    h = FIND(SIP_HK_EXPIRES);
     t = hdr_text(m, h, pc);
     PUT(t.p != NULL, t.p, t.e - t.p, h ? h->value_off : 0, h ? h->value_len : 0);
 
@@ -450,6 +455,7 @@ static inline __attribute__((always_inline)) void build(const sip_msg *m, const 
         PUT(m->status.p != NULL, m->status.p, m->status.n, (size_t)(m->status.p - m->buf),
             m->status.n);
 #undef PUT
+#undef FIND
     *w = 0;
     b->len = (size_t)(w - start);
     if (want_items)
