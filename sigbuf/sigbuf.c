@@ -232,16 +232,16 @@ char *sigbuf_pai_uri(const char *v, int want_tel)
     return slice_dup(pai_s(v, v + strlen(v), want_tel, &u), u);
 }
 
-/* The items of one buffer, collected before it is written: v[i].p NULL for an absent value
- * ("<>"); for sigbuf_build_items also where each came from. */
+/* What a build keeps aside: the copies of folded values (freed once the buffer is written)
+ * and, for sigbuf_build_items only, each item (v[i].p NULL for an absent value, "<>") and the
+ * message region it was taken from. */
 #define SIGBUF_MAX_ITEMS 16
 typedef struct {
-    slice v[SIGBUF_MAX_ITEMS];
-    unsigned k;
-    size_t total;  /* the sum of the values' lengths */
-    char *heap[8]; /* folded values, freed once the buffer is written */
+    char *heap[8]; /* at most one per header read (six) */
     unsigned nheap;
-    size_t roff[SIGBUF_MAX_ITEMS], rlen[SIGBUF_MAX_ITEMS]; /* items only */
+    unsigned k;    /* items only: */
+    slice v[SIGBUF_MAX_ITEMS];
+    size_t roff[SIGBUF_MAX_ITEMS], rlen[SIGBUF_MAX_ITEMS];
 } pieces;
 
 /* A value as [p, e). */
