@@ -334,12 +334,13 @@ static inline __attribute__((always_inline)) void put_value(char *d, const char 
 }
 
 /* Builds the buffer into b (emptied first; see sigbuf.h for the layout), each "<v>" written as
- * its value is found. The room is made once: the values taken from the message are disjoint
- * parts of its header block (a folded value's copy is shorter than its lines), so they need at
- * most hdr_end bytes, plus the signing header's values, the brackets, the NUL and 16 spare
- * bytes: a value inside the message is copied 16 bytes a step while the loads stay inside it,
- * the last store passing the value's end (the next item or the spare room overwrites those
- * bytes). want_items: also keeps each item and where it came from in pc. */
+ * its value is found. The room is made once: the values taken from a header are disjoint parts
+ * of its raw value (a folded value's copy is shorter than its lines), so they need at most the
+ * sum of those headers' value lengths (and the status code's), at most hdr_end, plus the
+ * signing header's values, the brackets, the NUL and 16 spare bytes: a value inside the
+ * message is copied 16 bytes a step while the loads stay inside it, the last store passing the
+ * value's end (the next item or the spare room overwrites those bytes). want_items: also keeps
+ * each item and where it came from in pc. */
 static inline __attribute__((always_inline)) void build(const sip_msg *m, const sigbuf_auth *a,
                                                         unsigned version, GString *b,
                                                         int want_items, pieces *pc)
@@ -356,11 +357,33 @@ static inline __attribute__((always_inline)) void build(const sip_msg *m, const 
 
     /* 1-5: from the signing header ([MS-SIPAE] 3.2.5.2 items 1-5), located by record_items */
     const char *const hv[5] = { a->scheme, a->rand, a->num, a->realm, a->targetname };
-    size_t hn[5], room = (m->hdr_end <= m->len ? m->hdr_end : m->len) + 2 * SIGBUF_MAX_ITEMS + 17;
+    /* the headers the items come from, and their raw values' lengths: room for the values */
+    const sip_hdr *const hc = FIND(SIP_HK_CALL_ID), *const hq = FIND(SIP_HK_CSEQ),
+                         *const hf = FIND(SIP_HK_FROM), *const ht = FIND(SIP_HK_TO),
+                         *const hx = FIND(SIP_HK_EXPIRES);
+    const sip_hdr *hp = NULL;
+    if (v3) {
+        hp = FIND(SIP_HK_P_ASSERTED_IDENTITY);
+        if (!hp)
+            hp = FIND(SIP_HK_P_PREFERRED_IDENTITY);
+    }
+    size_t hn[5], fixed = 2 * SIGBUF_MAX_ITEMS + 17;
     for (int i = 0; i < 5; i++)
-        room += hn[i] = hv[i] ? strlen(hv[i]) : 0;
-    if (b->allocated_len < room)
-        g_string_set_size(b, room);
+        fixed += hn[i] = hv[i] ? strlen(hv[i]) : 0;
+    /* every header value lies in the header block: a room of hdr_end is enough, without adding
+     * up the values (a store reused from message to message keeps it) */
+    size_t room = fixed + (m->hdr_end <= m->len ? m->hdr_end : m->len);
+    if (b->allocated_len < room) {
+        /* a new store (b->len 0: e.g. one result shown): only what this message's values need,
+         * so that its usual size does not grow */
+        if (!b->len)
+            room = fixed + (m->is_request ? 0 : m->status.n) + (hc ? hc->value_len : 0) +
+                   (hq ? hq->value_len : 0) + (hf ? hf->value_len : 0) +
+                   (ht ? ht->value_len : 0) + (hp ? hp->value_len : 0) +
+                   (hx ? hx->value_len : 0);
+        if (b->allocated_len < room)
+            g_string_set_size(b, room);
+    }
     char *const start = b->str; /* stores through w could change b as far as the compiler knows */
     char *w = start;
     for (int i = 0; i < 5; i++) {
@@ -395,12 +418,12 @@ static inline __attribute__((always_inline)) void build(const sip_msg *m, const 
     } while (0)
 
     /* 6: Call-ID (compact i) */
-    const sip_hdr *h = FIND(SIP_HK_CALL_ID);
+    const sip_hdr *h = hc;
     span t = hdr_text(m, h, pc);
     PUT(t.p != NULL, t.p, t.e - t.p, h ? h->value_off : 0, h ? h->value_len : 0);
 
     /* 7, 8: CSeq number and method (the method of CSeq, also in responses) */
-    h = FIND(SIP_HK_CSEQ);
+    h = hq;
     t = hdr_text(m, h, pc);
     if (t.p) {
         const char *tl = in_msg(m, t.p) ? lim : t.e;
@@ -419,7 +442,7 @@ static inline __attribute__((always_inline)) void build(const sip_msg *m, const 
     /* 9, 10: From URI and tag; 11 (v3+), 12: To URI and tag */
     for (int to = 0; to < 2; to++) {
         slice uri = { NULL, 0 }, tag = { NULL, 0 };
-        h = (to ? FIND(SIP_HK_TO) : FIND(SIP_HK_FROM));
+        h = to ? ht : hf;
         t = hdr_text(m, h, pc);
         int want_uri = !to || v3;
         int found = t.p ? nameaddr_in(t.p, t.e, in_msg(m, t.p) ? lim : t.e,
@@ -433,9 +456,7 @@ static inline __attribute__((always_inline)) void build(const sip_msg *m, const 
 
     /* 13, 14 (v3+): P-Asserted-Identity sip and tel URIs; P-Preferred-Identity without PAI */
     if (v3) {
-        h = FIND(SIP_HK_P_ASSERTED_IDENTITY);
-        if (!h)
-            h = FIND(SIP_HK_P_PREFERRED_IDENTITY);
+        h = hp;
         t = hdr_text(m, h, pc);
         size_t ro = h ? h->value_off : 0, rl = h ? h->value_len : 0;
         for (int tel = 0; tel < 2; tel++) {
@@ -446,7 +467,7 @@ static inline __attribute__((always_inline)) void build(const sip_msg *m, const 
     }
 
     /* 15: Expires header (never Session-Expires or a Contact parameter) */
-    h = FIND(SIP_HK_EXPIRES);
+    h = hx;
     t = hdr_text(m, h, pc);
     PUT(t.p != NULL, t.p, t.e - t.p, h ? h->value_off : 0, h ? h->value_len : 0);
 
