@@ -431,6 +431,14 @@ static void report_config(sa_tracker *t, msg_result *r)
         t->config_reported = n;
 }
 
+/* The six MS-SIPAE auth headers are the kinds SIP_HK_WWW_AUTHENTICATE .. AUTH_HK_LAST. */
+#define AUTH_HK_LAST SIP_HK_PROXY_AUTHENTICATION_INFO
+G_STATIC_ASSERT(SIP_HK_PROXY_AUTHENTICATE == SIP_HK_WWW_AUTHENTICATE + 1 &&
+                SIP_HK_AUTHORIZATION == SIP_HK_WWW_AUTHENTICATE + 2 &&
+                SIP_HK_PROXY_AUTHORIZATION == SIP_HK_WWW_AUTHENTICATE + 3 &&
+                SIP_HK_AUTHENTICATION_INFO == SIP_HK_WWW_AUTHENTICATE + 4 &&
+                AUTH_HK_LAST == SIP_HK_WWW_AUTHENTICATE + 5);
+
 const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len,
                                       const msg_meta *meta)
 {
@@ -456,6 +464,9 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
     guint nh = m.hdrs->len;
     GPtrArray *spare = r->spare;
     for (guint i = 0; i < nh; i++) {
+        /* only the six auth headers decode (ahdr.c); the others skip the call */
+        if ((unsigned)hv[i].kind - SIP_HK_WWW_AUTHENTICATE > AUTH_HK_LAST - SIP_HK_WWW_AUTHENTICATE)
+            continue;
         auth_result *a = ahdr_decode_reuse(&m, &hv[i], spare);
         if (!a)
             continue;

@@ -47,7 +47,7 @@ static inline uint32_t dense_get(const sa_seq *q, uint32_t i)
 }
 
 /* 1 with *frame when num was recorded. */
-static int seq_first(const sa_seq *q, uint32_t num, uint32_t *frame)
+static inline int seq_first(const sa_seq *q, uint32_t num, uint32_t *frame)
 {
     uint32_t f;
     if (num >= 1 && num - 1 < q->n_dense && (f = dense_get(q, num - 1)) != 0) {
@@ -112,8 +112,17 @@ static GHashTable *sparse_get(sa_seq *q)
     return sparse_of(q);
 }
 
-void sa_seq_check(const sa_seq *q, uint32_t num, const char *label, uint32_t sa_id,
-                  note_list *notes)
+/* The usual number: the one after the last, not recorded yet, no hash: nothing to note. The
+ * rest (and every note) in check_slow. */
+static inline int seq_is_next(const sa_seq *q, uint32_t num)
+{
+    return !q->has_sparse && q->last && q->last != G_MAXUINT32 && num == q->last + 1 &&
+           (num - 1 >= q->n_dense ||
+            (!q->wide && ((const uint16_t *)q->dense)[num - 1] == 0));
+}
+
+static __attribute__((noinline)) void check_slow(const sa_seq *q, uint32_t num, const char *label,
+                                                 uint32_t sa_id, note_list *notes)
 {
     uint32_t first;
     if (seq_first(q, num, &first))
@@ -127,7 +136,14 @@ void sa_seq_check(const sa_seq *q, uint32_t num, const char *label, uint32_t sa_
                  q->last, num, sa_id);
 }
 
-void sa_seq_commit(sa_seq *q, uint32_t num, uint32_t frame)
+void sa_seq_check(const sa_seq *q, uint32_t num, const char *label, uint32_t sa_id,
+                  note_list *notes)
+{
+    if (!seq_is_next(q, num))
+        check_slow(q, num, label, sa_id, notes);
+}
+
+static __attribute__((noinline)) void commit_slow(sa_seq *q, uint32_t num, uint32_t frame)
 {
     uint32_t seen;
     if (!seq_first(q, num, &seen)) {
@@ -155,4 +171,20 @@ void sa_seq_commit(sa_seq *q, uint32_t num, uint32_t frame)
     }
     if (num > q->last)
         q->last = num;
+}
+
+void sa_seq_commit(sa_seq *q, uint32_t num, uint32_t frame)
+{
+    /* the usual number: inside the narrow window (no hash, a window already in use: its base
+     * is set), its frame within reach of the base; recorded unless it was already */
+    if (!q->wide && !q->has_sparse && q->last && num >= 1 && num - 1 < q->n_dense && frame &&
+        frame >= q->base && frame - q->base < 0xffffu) {
+        uint16_t *e = (uint16_t *)q->dense + (num - 1);
+        if (!*e)
+            *e = (uint16_t)(frame - q->base + 1);
+        if (num > q->last)
+            q->last = num;
+        return;
+    }
+    commit_slow(q, num, frame);
 }

@@ -532,12 +532,18 @@ void sa_table_confirm(sa_table *tab, sa_entry *s)
     }
 }
 
-int sa_on_pair(const sa_entry *s, const char *src, const char *dst)
+/* sa_on_pair, inlined into sa_table_named (it runs for every signed header). */
+static inline int on_pair(const sa_entry *s, const char *src, const char *dst)
 {
     if (!src || !dst || !s->client_ep || !s->server_ep)
         return 1;
     return (strcmp(s->client_ep, src) == 0 && strcmp(s->server_ep, dst) == 0) ||
            (strcmp(s->client_ep, dst) == 0 && strcmp(s->server_ep, src) == 0);
+}
+
+int sa_on_pair(const sa_entry *s, const char *src, const char *dst)
+{
+    return on_pair(s, src, dst);
 }
 
 int sa_from_server(const sa_entry *s, const char *src, const char *dst)
@@ -577,7 +583,7 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
         name_list_v(me->list)[me->len - 1] == me->last &&
         memcmp(me->opaque, opaque, ol + 1) == 0 && streq0(sa_realm(me->s), realm) &&
         streq0(sa_targetname(me->s), targetname) && me->s->client_ep && me->s->server_ep &&
-        sa_on_pair(me->s, src, dst)) {
+        on_pair(me->s, src, dst)) {
         *how = SA_NAMED_HERE;
         return me->s;
     }
@@ -588,7 +594,7 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
     for (guint i = list ? list->len : 0; i-- > 0;) {
         sa_entry *s = lv[i];
         int names = streq0(sa_realm(s), realm) && streq0(sa_targetname(s), targetname);
-        if (sa_on_pair(s, src, dst)) {
+        if (on_pair(s, src, dst)) {
             if (names) {
                 *how = SA_NAMED_HERE;
                 if (memo_ok && s->client_ep && s->server_ep) {
