@@ -477,8 +477,8 @@ static inline __attribute__((always_inline)) void build(const sip_msg *m, const 
             m->status.n);
 #undef PUT
 #undef FIND
-    *w = 0;
-    b->len = (size_t)(w - start);
+    /* within the room made above: sets the length and the NUL, never reallocates */
+    g_string_set_size(b, (gsize)(w - start));
     if (want_items)
         pc->k = k;
 }
