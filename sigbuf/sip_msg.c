@@ -133,6 +133,10 @@ static const struct {
  * may share the five bits only to fail the comparison. */
 #define HC(n, c) [n][(c) & 31]
 static const unsigned char hk_cand[26][32] = {
+    HC(1, 'i') = SIP_HK_CALL_ID, /* the compact forms */
+    HC(1, 'f') = SIP_HK_FROM,
+    HC(1, 't') = SIP_HK_TO,
+    HC(1, 'v') = SIP_HK_VIA,
     HC(2, 't') = SIP_HK_TO,
     HC(3, 'v') = SIP_HK_VIA,
     HC(4, 'f') = SIP_HK_FROM,
@@ -167,31 +171,28 @@ static inline __attribute__((always_inline)) sip_hk hk_classify(const char *p, s
 {
     sip_hk k = SIP_HK_OTHER;
     int c = 0;
-    if (n == 1) {
-        switch (lc(p[0])) {
-        case 'i': k = SIP_HK_CALL_ID; break;
-        case 'f': k = SIP_HK_FROM; break;
-        case 't': k = SIP_HK_TO; break;
-        case 'v': k = SIP_HK_VIA; break;
-        default: break;
+    /* the one candidate of this length and first letter (19 'p' has two: the second byte
+     * tells them apart), then one comparison */
+    int i = n >= 1 && n < G_N_ELEMENTS(hk_cand) ? hk_cand[n][(unsigned char)p[0] & 31] : 0;
+    if (i) {
+        if (n >= 4) {
+            if (i == SIP_HK_PROXY_AUTHORIZATION && p[1] == '-')
+                i = SIP_HK_P_ASSERTED_IDENTITY;
+            if (eq_lower_words(p, hk_info[i].name, n))
+                k = (sip_hk)i;
+        } else if (n == 1) {
+            /* i, f, t, v: a letter matches as the byte with the 0x20 bit set */
+            if ((char)(p[0] | 0x20) == hk_info[i].compact) {
+                k = (sip_hk)i;
+                c = 1;
+            }
+        } else {
+            /* to, via: their bytes are all letters, matched the same way */
+            if ((char)(p[0] | 0x20) == hk_info[i].name[0] &&
+                (char)(p[1] | 0x20) == hk_info[i].name[1] &&
+                (n == 2 || (char)(p[2] | 0x20) == hk_info[i].name[2]))
+                k = (sip_hk)i;
         }
-        c = k != SIP_HK_OTHER;
-    } else if (n >= 2 && n < 4) {
-        /* to, via: the one candidate of this length and first letter; their bytes are all
-         * letters, which lc matches as the byte with the 0x20 bit set */
-        int i = hk_cand[n][(unsigned char)p[0] & 31];
-        if (i && (char)(p[0] | 0x20) == hk_info[i].name[0] &&
-            (char)(p[1] | 0x20) == hk_info[i].name[1] &&
-            (n == 2 || (char)(p[2] | 0x20) == hk_info[i].name[2]))
-            k = (sip_hk)i;
-    } else if (n >= 4 && n < G_N_ELEMENTS(hk_cand)) {
-        /* the one candidate of this length and first letter (19 'p' has two: the second byte
-         * tells them apart), then one comparison */
-        int i = hk_cand[n][(unsigned char)p[0] & 31];
-        if (i == SIP_HK_PROXY_AUTHORIZATION && p[1] == '-')
-            i = SIP_HK_P_ASSERTED_IDENTITY;
-        if (i && eq_lower_words(p, hk_info[i].name, n))
-            k = (sip_hk)i;
     }
     if (compact)
         *compact = c;
@@ -305,8 +306,12 @@ static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
                 sip_hdr *h = &batch[nb++];
                 total++;
                 size_t ne = (size_t)(colon - buf);
-                while (ne > off && (buf[ne - 1] == ' ' || buf[ne - 1] == '\t'))
-                    ne--;
+                if (ne > off && (buf[ne - 1] == ' ' || buf[ne - 1] == '\t')) {
+                    /* blanks before the colon (rare) */
+                    do
+                        ne--;
+                    while (ne > off && (buf[ne - 1] == ' ' || buf[ne - 1] == '\t'));
+                }
                 h->name.p = buf + off;
                 h->name.n = ne - off;
                 h->line_off = off;
