@@ -429,11 +429,12 @@ static const unsigned char fast_by_hash[64] = {
  * only themselves). */
 static inline int fast_known_name(const char *p, size_t *len)
 {
-    int c = fast_by_hash[(((unsigned char)p[0] & 31) * 2 + ((unsigned char)p[2] & 31)) & 63];
+    guint64 x = ld8(p); /* bytes 0-7, p[0] the lowest */
+    int c = fast_by_hash[((x & 31) * 2 + ((x >> 16) & 31)) & 63];
     if (!c)
         return -1;
     const fast_name *f = &fast_known[c - 1];
-    if (!eq8(ld8(p) & f->m0, f->w0))
+    if (!eq8(x & f->m0, f->w0))
         return -1;
     if (f->len + 1 > 8 && !eq8(ld8(p + f->len + 1 - 8), f->w1))
         return -1;
@@ -515,12 +516,27 @@ static inline __attribute__((always_inline)) int parse(const char *v, size_t n, 
                 if (n - q < 16)
                     goto general;
                 size_t i = q;
+                const __m128i dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+                {
+                    /* the first sixteen bytes: most values end in them */
+                    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(v + i));
+                    _mm_storeu_si128((__m128i *)(void *)ar, x);
+                    unsigned mask = (unsigned)_mm_movemask_epi8(
+                        _mm_or_si128(_mm_cmpeq_epi8(x, dq), _mm_cmpeq_epi8(x, bs)));
+                    if (mask) {
+                        i += (size_t)__builtin_ctz(mask);
+                        goto found;
+                    }
+                    i += 16;
+                    if (i == n)
+                        goto general;
+                }
                 for (;;) {
                     size_t b = n - i < 16 ? n - 16 : i; /* b >= q */
                     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(v + b));
                     _mm_storeu_si128((__m128i *)(void *)(ar + (b - q)), x);
-                    unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-                        _mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+                    unsigned mask = (unsigned)_mm_movemask_epi8(
+                        _mm_or_si128(_mm_cmpeq_epi8(x, dq), _mm_cmpeq_epi8(x, bs)));
                     mask >>= i - b;
                     if (mask) {
                         i += (size_t)__builtin_ctz(mask);
@@ -530,6 +546,7 @@ static inline __attribute__((always_inline)) int parse(const char *v, size_t n, 
                     if (i == n)
                         goto general; /* unterminated: next_param says so */
                 }
+            found:
 #else
                 goto general;
                 size_t i = q;
