@@ -235,7 +235,7 @@ static inline __attribute__((always_inline)) size_t find_byte(const char *p, siz
     return i;
 }
 
-/* Headers gathered on the stack before they are appended to m->hdrs. */
+/* Headers m->hdrs has room for before it grows (the usual message has fewer). */
 #define SIP_HDR_BATCH 24
 
 static int parse(const char *buf, size_t len, sip_msg *m, const char **why);
@@ -270,10 +270,15 @@ static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
     size_t end = line_end(buf, len, 0, &next);
     if (parse_start_line(m, end, why) < 0)
         return -1;
-    /* the headers are gathered on the stack and go to m->hdrs in one append (one allocation of
-     * the right size for the usual message) */
-    sip_hdr batch[SIP_HDR_BATCH];
-    guint nb = 0, total = 0;
+    /* the headers are written into m->hdrs in place: it is sized to SIP_HDR_BATCH (room for
+     * the usual message; a reused array has it already), doubled when full, and its length set
+     * to the count at the end */
+    if (!m->hdrs)
+        m->hdrs = g_array_sized_new(FALSE, FALSE, sizeof(sip_hdr), SIP_HDR_BATCH);
+    GArray *ha = m->hdrs;
+    guint cap = SIP_HDR_BATCH, total = 0;
+    g_array_set_size(ha, cap);
+    sip_hdr *hv = (sip_hdr *)(void *)ha->data;
     m->hdr_end = len;
     size_t off = next;
     sip_hdr *cur = NULL;
@@ -297,14 +302,12 @@ static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
                 m->bad_lines++;
                 cur = NULL;
             } else {
-                if (nb == SIP_HDR_BATCH) { /* cur is replaced below: the batch may move */
-                    if (!m->hdrs)
-                        m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 2 * SIP_HDR_BATCH);
-                    g_array_append_vals(m->hdrs, batch, nb);
-                    nb = 0;
+                if (total == cap) { /* cur is replaced below: the array may move */
+                    cap *= 2;
+                    g_array_set_size(ha, cap);
+                    hv = (sip_hdr *)(void *)ha->data;
                 }
-                sip_hdr *h = &batch[nb++];
-                total++;
+                sip_hdr *h = &hv[total++];
                 size_t ne = (size_t)(colon - buf);
                 if (ne > off && (buf[ne - 1] == ' ' || buf[ne - 1] == '\t')) {
                     /* blanks before the colon (rare) */
@@ -327,10 +330,8 @@ static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
         }
         off = nl;
     }
-    if (!m->hdrs)
-        m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), nb ? nb : 1);
-    if (nb)
-        g_array_append_vals(m->hdrs, batch, nb);
+    /* the elements past total own nothing (no clear function): dropped by the length alone */
+    ha->len = total;
     return 0;
 }
 
