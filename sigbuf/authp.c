@@ -371,12 +371,12 @@ static inline void take_first(authp_header *h, int k, const char *val, GString *
     }
 }
 
-/* A known name followed at once by '=' (the usual parameter), matched by words: entry e of
- * fast_known is name + "=" as two little-endian words w[0] (bytes 0-7, masked to the length)
- * and w[1] (the last 8 bytes, for a name + "=" of more than 8), compared as eq8 does. */
+/* A known name followed at once by '=' (the usual parameter), matched by words: each entry
+ * holds name + "=" as little-endian words, compared as eq8 does: w0 its bytes 0-7 (m0 masks
+ * off what lies past the '=' when it is shorter), w1 its last 8 bytes when it is longer. */
 typedef struct {
     guint64 w0, m0, w1; /* w1: bytes len + 1 - 8 .. len of name + "=" (len + 1 > 8 only) */
-    unsigned char len, k;
+    unsigned char len, k; /* the name's length, its authp_known_param */
 } fast_name;
 
 #define W8(a, b, c, d, e, f, g, h)                                                          \
