@@ -421,13 +421,13 @@ static const unsigned char fast_by_hash[64] = {
 };
 #undef FH
 
-/* The known parameter whose name, followed at once by '=', starts at p (16 bytes readable),
- * or -1. Where it is one, next_param would read the same name (the token ends at the '=',
+/* The known parameter whose name, followed at once by '=', starts at p (avail >= 8 bytes
+ * readable), or -1. Where it is one, next_param would read the same name (the token ends at the '=',
  * which is no token character) and known_index would give the same k. The one candidate
  * comes from the hash; bytes that are not letters may hash like letters only to fail the
  * comparison (eq8: a letter of the name matches only itself in either case, '-' and '='
  * only themselves). */
-static inline int fast_known_name(const char *p, size_t *len)
+static inline int fast_known_name(const char *p, size_t avail, size_t *len)
 {
     guint64 x = ld8(p); /* bytes 0-7, p[0] the lowest */
     int c = fast_by_hash[((x & 31) * 2 + ((x >> 16) & 31)) & 63];
@@ -436,7 +436,7 @@ static inline int fast_known_name(const char *p, size_t *len)
     const fast_name *f = &fast_known[c - 1];
     if (!eq8(x & f->m0, f->w0))
         return -1;
-    if (f->len + 1 > 8 && !eq8(ld8(p + f->len + 1 - 8), f->w1))
+    if (f->len + 1 > 8 && (avail < f->len + 1u || !eq8(ld8(p + f->len + 1 - 8), f->w1)))
         return -1;
     *len = f->len;
     return f->k;
@@ -502,10 +502,10 @@ static inline __attribute__((always_inline)) int parse(const char *v, size_t n, 
             c.off = off; /* next_param would skip the same bytes */
             size_t len;
             int k;
-            if (n - off < 16 || (k = fast_known_name(v + off, &len)) < 0)
+            if (n - off < 8 || (k = fast_known_name(v + off, n - off, &len)) < 0)
                 goto general;
-            size_t q = off + len + 1, vl, e; /* q: the value; len + 1 < 16 */
-            if (v[q] == '"') {
+            size_t q = off + len + 1, vl, e; /* q: the value, q <= n */
+            if (q < n && v[q] == '"') {
                 q++;
                 /* the 16-byte stores below end at most n - q bytes past ar */
                 if ((size_t)(end - ar) <= n - q)
