@@ -371,6 +371,77 @@ static inline void take_first(authp_header *h, int k, const char *val, GString *
     }
 }
 
+/* A known name followed at once by '=' (the usual parameter), matched by words: each entry
+ * holds name + "=" as little-endian words, compared as eq8 does: w0 its bytes 0-7 (m0 masks
+ * off what lies past the '=' when it is shorter), w1 its last 8 bytes when it is longer. */
+typedef struct {
+    guint64 w0, m0, w1; /* w1: bytes len + 1 - 8 .. len of name + "=" (len + 1 > 8 only) */
+    unsigned char len, k; /* the name's length, its authp_known_param */
+} fast_name;
+
+#define W8(a, b, c, d, e, f, g, h)                                                          \
+    ((guint64)(unsigned char)(a) | (guint64)(unsigned char)(b) << 8 |                       \
+     (guint64)(unsigned char)(c) << 16 | (guint64)(unsigned char)(d) << 24 |                \
+     (guint64)(unsigned char)(e) << 32 | (guint64)(unsigned char)(f) << 40 |                \
+     (guint64)(unsigned char)(g) << 48 | (guint64)(unsigned char)(h) << 56)
+#define M(n) ((n) >= 8 ? ~0ull : (1ull << (8 * (n))) - 1)
+static const fast_name fast_known[AUTHP_K_COUNT] = {
+    [AUTHP_K_REALM] = { W8('r', 'e', 'a', 'l', 'm', '=', 0, 0), M(6), 0, 5, AUTHP_K_REALM },
+    [AUTHP_K_TARGETNAME] = { W8('t', 'a', 'r', 'g', 'e', 't', 'n', 'a'), M(8),
+                             W8('g', 'e', 't', 'n', 'a', 'm', 'e', '='), 10, AUTHP_K_TARGETNAME },
+    [AUTHP_K_OPAQUE] = { W8('o', 'p', 'a', 'q', 'u', 'e', '=', 0), M(7), 0, 6, AUTHP_K_OPAQUE },
+    [AUTHP_K_VERSION] = { W8('v', 'e', 'r', 's', 'i', 'o', 'n', '='), M(8), 0, 7, AUTHP_K_VERSION },
+    [AUTHP_K_GSSAPI_DATA] = { W8('g', 's', 's', 'a', 'p', 'i', '-', 'd'), M(8),
+                              W8('a', 'p', 'i', '-', 'd', 'a', 't', 'a') >> 8 |
+                                  (guint64)'=' << 56, 11, AUTHP_K_GSSAPI_DATA },
+    [AUTHP_K_QOP] = { W8('q', 'o', 'p', '=', 0, 0, 0, 0), M(4), 0, 3, AUTHP_K_QOP },
+    [AUTHP_K_CRAND] = { W8('c', 'r', 'a', 'n', 'd', '=', 0, 0), M(6), 0, 5, AUTHP_K_CRAND },
+    [AUTHP_K_SRAND] = { W8('s', 'r', 'a', 'n', 'd', '=', 0, 0), M(6), 0, 5, AUTHP_K_SRAND },
+    [AUTHP_K_CNUM] = { W8('c', 'n', 'u', 'm', '=', 0, 0, 0), M(5), 0, 4, AUTHP_K_CNUM },
+    [AUTHP_K_SNUM] = { W8('s', 'n', 'u', 'm', '=', 0, 0, 0), M(5), 0, 4, AUTHP_K_SNUM },
+    [AUTHP_K_RESPONSE] = { W8('r', 'e', 's', 'p', 'o', 'n', 's', 'e'), M(8),
+                           W8('e', 's', 'p', 'o', 'n', 's', 'e', '='), 8, AUTHP_K_RESPONSE },
+    [AUTHP_K_RSPAUTH] = { W8('r', 's', 'p', 'a', 'u', 't', 'h', '='), M(8), 0, 7, AUTHP_K_RSPAUTH },
+    [AUTHP_K_STS_URI] = { W8('s', 't', 's', '-', 'u', 'r', 'i', '='), M(8), 0, 7, AUTHP_K_STS_URI },
+};
+#undef M
+#undef W8
+
+/* The known names by a hash of their first and third letters (low five bits of each): no two
+ * share one. Entry: the known parameter plus one, 0 for none. */
+#define FH(a, c) [(((a) & 31) * 2 + ((c) & 31)) & 63]
+static const unsigned char fast_by_hash[64] = {
+    FH('r', 'a') = AUTHP_K_REALM + 1,       FH('t', 'r') = AUTHP_K_TARGETNAME + 1,
+    FH('o', 'a') = AUTHP_K_OPAQUE + 1,      FH('v', 'r') = AUTHP_K_VERSION + 1,
+    FH('g', 's') = AUTHP_K_GSSAPI_DATA + 1, FH('q', 'p') = AUTHP_K_QOP + 1,
+    FH('c', 'a') = AUTHP_K_CRAND + 1,       FH('s', 'a') = AUTHP_K_SRAND + 1,
+    FH('c', 'u') = AUTHP_K_CNUM + 1,        FH('s', 'u') = AUTHP_K_SNUM + 1,
+    FH('r', 's') = AUTHP_K_RESPONSE + 1,    FH('r', 'p') = AUTHP_K_RSPAUTH + 1,
+    FH('s', 's') = AUTHP_K_STS_URI + 1,
+};
+#undef FH
+
+/* The known parameter whose name, followed at once by '=', starts at p (avail >= 8 bytes
+ * readable), or -1. Where it is one, next_param would read the same name (the token ends at the '=',
+ * which is no token character) and known_index would give the same k. The one candidate
+ * comes from the hash; bytes that are not letters may hash like letters only to fail the
+ * comparison (eq8: a letter of the name matches only itself in either case, '-' and '='
+ * only themselves). */
+static inline int fast_known_name(const char *p, size_t avail, size_t *len)
+{
+    guint64 x = ld8(p); /* bytes 0-7, p[0] the lowest */
+    int c = fast_by_hash[((x & 31) * 2 + ((x >> 16) & 31)) & 63];
+    if (!c)
+        return -1;
+    const fast_name *f = &fast_known[c - 1];
+    if (!eq8(x & f->m0, f->w0))
+        return -1;
+    if (f->len + 1 > 8 && (avail < f->len + 1u || !eq8(ld8(p + f->len + 1 - 8), f->w1)))
+        return -1;
+    *len = f->len;
+    return f->k;
+}
+
 /* Parameters are gathered on the stack and appended to h->params this many at a time. */
 #define AUTHP_BATCH 24
 
@@ -411,14 +482,108 @@ static inline __attribute__((always_inline)) int parse(const char *v, size_t n, 
     }
     char *end = ar + 2 * n + 2;
     h->scheme = ar;
-    memcpy(ar, scheme.p, scheme.n);
+    copy_short(ar, scheme.p, scheme.n);
     ar[scheme.n] = 0;
     ar += scheme.n + 1;
     int rc, esc;
     GString *dups = NULL;
     authp_param batch[AUTHP_BATCH];
     guint nb = 0;
-    while ((rc = next_param(&c, &name, &value, &esc)) == AUTHP_OK) {
+    for (;;) {
+        if (others_only) {
+            /* The usual parameter, a known name, '=' and a value that needs no unescaping,
+             * read here without the general cursor: the value is copied while it is
+             * scanned. Anything else (and any error) is left to next_param from the start
+             * of the parameter, which then reads it as it always did. */
+            size_t off = c.off;
+            while (off < n && (cls(v[off]) & (C_LWS | C_COMMA)))
+                off++;
+        next_fast:
+            c.off = off; /* next_param would skip the same bytes */
+            size_t len;
+            int k;
+            if (n - off < 8 || (k = fast_known_name(v + off, n - off, &len)) < 0)
+                goto general;
+            size_t q = off + len + 1, vl, e; /* q: the value, q <= n */
+            if (q < n && v[q] == '"') {
+                q++;
+                /* the 16-byte stores below end at most n - q bytes past ar */
+                if ((size_t)(end - ar) <= n - q)
+                    goto general;
+#ifdef __SSE2__
+                /* sixteen bytes at a time, the last load overlapping the one before (its bytes
+                 * already scanned are shifted out of the mask); stores overlap the same way */
+                if (n - q < 16)
+                    goto general;
+                size_t i = q;
+                const __m128i dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+                {
+                    /* the first sixteen bytes: most values end in them */
+                    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(v + i));
+                    _mm_storeu_si128((__m128i *)(void *)ar, x);
+                    unsigned mask = (unsigned)_mm_movemask_epi8(
+                        _mm_or_si128(_mm_cmpeq_epi8(x, dq), _mm_cmpeq_epi8(x, bs)));
+                    if (mask) {
+                        i += (size_t)__builtin_ctz(mask);
+                        goto found;
+                    }
+                    i += 16;
+                    if (i == n)
+                        goto general;
+                }
+                for (;;) {
+                    size_t b = n - i < 16 ? n - 16 : i; /* b >= q */
+                    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(v + b));
+                    _mm_storeu_si128((__m128i *)(void *)(ar + (b - q)), x);
+                    unsigned mask = (unsigned)_mm_movemask_epi8(
+                        _mm_or_si128(_mm_cmpeq_epi8(x, dq), _mm_cmpeq_epi8(x, bs)));
+                    mask >>= i - b;
+                    if (mask) {
+                        i += (size_t)__builtin_ctz(mask);
+                        break;
+                    }
+                    i = b + 16;
+                    if (i == n)
+                        goto general; /* unterminated: next_param says so */
+                }
+            found:
+#else
+                goto general;
+                size_t i = q;
+#endif
+                if (v[i] != '"')
+                    goto general; /* a quoted-pair */
+                vl = i - q;
+                e = i + 1;
+            } else {
+                e = q;
+                while (e < n && !cls(v[e]))
+                    e++;
+                vl = e - q;
+                if ((size_t)(end - ar) <= vl)
+                    goto general;
+                copy_short(ar, v + q, vl);
+            }
+            ar[vl] = 0;
+            if (n - e >= 3 && v[e] == ',' && v[e + 1] == ' ' && !cls(v[e + 2])) {
+                /* the usual ", " before the next name */
+                take_first(h, k, ar, &dups);
+                ar += vl + 1;
+                off = e + 2;
+                goto next_fast;
+            }
+            while (e < n && (cls(v[e]) & C_LWS))
+                e++;
+            if (e < n && v[e] != ',')
+                goto general; /* garbage after the value: next_param says so */
+            take_first(h, k, ar, &dups);
+            ar += vl + 1;
+            c.off = e;
+            continue;
+        }
+    general:
+        if ((rc = next_param(&c, &name, &value, &esc)) != AUTHP_OK)
+            break;
         if ((size_t)(end - ar) < name.n + value.n + 2) { /* cannot happen (see above) */
             c.why = "parameter storage exhausted";
             c.err_off = (size_t)(name.p - v);
@@ -464,14 +629,22 @@ static inline __attribute__((always_inline)) int parse(const char *v, size_t n, 
     return 0;
 }
 
+/* authp_parse and authp_parse_with share one copy of the parser (neither is on the hot path:
+ * ahdr uses authp_parse_others). */
+static __attribute__((noinline)) int parse_all(const char *v, size_t n, authp_header *h,
+                                               authp_store *st)
+{
+    return parse(v, n, h, st, 0);
+}
+
 int authp_parse(const char *v, size_t n, authp_header *h)
 {
-    return parse(v, n, h, NULL, 0);
+    return parse_all(v, n, h, NULL);
 }
 
 int authp_parse_with(const char *v, size_t n, authp_header *h, authp_store *st)
 {
-    return parse(v, n, h, st, 0);
+    return parse_all(v, n, h, st);
 }
 
 int authp_parse_others(const char *v, size_t n, authp_header *h, authp_store *st)

@@ -133,6 +133,10 @@ static const struct {
  * may share the five bits only to fail the comparison. */
 #define HC(n, c) [n][(c) & 31]
 static const unsigned char hk_cand[26][32] = {
+    HC(1, 'i') = SIP_HK_CALL_ID, /* the compact forms */
+    HC(1, 'f') = SIP_HK_FROM,
+    HC(1, 't') = SIP_HK_TO,
+    HC(1, 'v') = SIP_HK_VIA,
     HC(2, 't') = SIP_HK_TO,
     HC(3, 'v') = SIP_HK_VIA,
     HC(4, 'f') = SIP_HK_FROM,
@@ -167,31 +171,28 @@ static inline __attribute__((always_inline)) sip_hk hk_classify(const char *p, s
 {
     sip_hk k = SIP_HK_OTHER;
     int c = 0;
-    if (n == 1) {
-        switch (lc(p[0])) {
-        case 'i': k = SIP_HK_CALL_ID; break;
-        case 'f': k = SIP_HK_FROM; break;
-        case 't': k = SIP_HK_TO; break;
-        case 'v': k = SIP_HK_VIA; break;
-        default: break;
+    /* the one candidate of this length and first letter (19 'p' has two: the second byte
+     * tells them apart), then one comparison */
+    int i = n >= 1 && n < G_N_ELEMENTS(hk_cand) ? hk_cand[n][(unsigned char)p[0] & 31] : 0;
+    if (i) {
+        if (n >= 4) {
+            if (i == SIP_HK_PROXY_AUTHORIZATION && p[1] == '-')
+                i = SIP_HK_P_ASSERTED_IDENTITY;
+            if (eq_lower_words(p, hk_info[i].name, n))
+                k = (sip_hk)i;
+        } else if (n == 1) {
+            /* i, f, t, v: a letter matches as the byte with the 0x20 bit set */
+            if ((char)(p[0] | 0x20) == hk_info[i].compact) {
+                k = (sip_hk)i;
+                c = 1;
+            }
+        } else {
+            /* to, via: their bytes are all letters, matched the same way */
+            if ((char)(p[0] | 0x20) == hk_info[i].name[0] &&
+                (char)(p[1] | 0x20) == hk_info[i].name[1] &&
+                (n == 2 || (char)(p[2] | 0x20) == hk_info[i].name[2]))
+                k = (sip_hk)i;
         }
-        c = k != SIP_HK_OTHER;
-    } else if (n >= 2 && n < 4) {
-        /* to, via: the one candidate of this length and first letter; their bytes are all
-         * letters, which lc matches as the byte with the 0x20 bit set */
-        int i = hk_cand[n][(unsigned char)p[0] & 31];
-        if (i && (char)(p[0] | 0x20) == hk_info[i].name[0] &&
-            (char)(p[1] | 0x20) == hk_info[i].name[1] &&
-            (n == 2 || (char)(p[2] | 0x20) == hk_info[i].name[2]))
-            k = (sip_hk)i;
-    } else if (n >= 4 && n < G_N_ELEMENTS(hk_cand)) {
-        /* the one candidate of this length and first letter (19 'p' has two: the second byte
-         * tells them apart), then one comparison */
-        int i = hk_cand[n][(unsigned char)p[0] & 31];
-        if (i == SIP_HK_PROXY_AUTHORIZATION && p[1] == '-')
-            i = SIP_HK_P_ASSERTED_IDENTITY;
-        if (i && eq_lower_words(p, hk_info[i].name, n))
-            k = (sip_hk)i;
     }
     if (compact)
         *compact = c;
@@ -234,7 +235,7 @@ static inline __attribute__((always_inline)) size_t find_byte(const char *p, siz
     return i;
 }
 
-/* Headers gathered on the stack before they are appended to m->hdrs. */
+/* Headers m->hdrs has room for before it grows (the usual message has fewer). */
 #define SIP_HDR_BATCH 24
 
 static int parse(const char *buf, size_t len, sip_msg *m, const char **why);
@@ -269,10 +270,15 @@ static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
     size_t end = line_end(buf, len, 0, &next);
     if (parse_start_line(m, end, why) < 0)
         return -1;
-    /* the headers are gathered on the stack and go to m->hdrs in one append (one allocation of
-     * the right size for the usual message) */
-    sip_hdr batch[SIP_HDR_BATCH];
-    guint nb = 0, total = 0;
+    /* the headers are written into m->hdrs in place: it is sized to SIP_HDR_BATCH (room for
+     * the usual message; a reused array has it already), doubled when full, and its length set
+     * to the count at the end */
+    if (!m->hdrs)
+        m->hdrs = g_array_sized_new(FALSE, FALSE, sizeof(sip_hdr), SIP_HDR_BATCH);
+    GArray *ha = m->hdrs;
+    guint cap = SIP_HDR_BATCH, total = 0;
+    g_array_set_size(ha, cap);
+    sip_hdr *hv = (sip_hdr *)(void *)ha->data;
     m->hdr_end = len;
     size_t off = next;
     sip_hdr *cur = NULL;
@@ -296,17 +302,19 @@ static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
                 m->bad_lines++;
                 cur = NULL;
             } else {
-                if (nb == SIP_HDR_BATCH) { /* cur is replaced below: the batch may move */
-                    if (!m->hdrs)
-                        m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 2 * SIP_HDR_BATCH);
-                    g_array_append_vals(m->hdrs, batch, nb);
-                    nb = 0;
+                if (total == cap) { /* cur is replaced below: the array may move */
+                    cap *= 2;
+                    g_array_set_size(ha, cap);
+                    hv = (sip_hdr *)(void *)ha->data;
                 }
-                sip_hdr *h = &batch[nb++];
-                total++;
+                sip_hdr *h = &hv[total++];
                 size_t ne = (size_t)(colon - buf);
-                while (ne > off && (buf[ne - 1] == ' ' || buf[ne - 1] == '\t'))
-                    ne--;
+                if (ne > off && (buf[ne - 1] == ' ' || buf[ne - 1] == '\t')) {
+                    /* blanks before the colon (rare) */
+                    do
+                        ne--;
+                    while (ne > off && (buf[ne - 1] == ' ' || buf[ne - 1] == '\t'));
+                }
                 h->name.p = buf + off;
                 h->name.n = ne - off;
                 h->line_off = off;
@@ -322,10 +330,8 @@ static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
         }
         off = nl;
     }
-    if (!m->hdrs)
-        m->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), nb ? nb : 1);
-    if (nb)
-        g_array_append_vals(m->hdrs, batch, nb);
+    /* the elements past total own nothing (no clear function): dropped by the length alone */
+    ha->len = total;
     return 0;
 }
 

@@ -78,7 +78,9 @@ int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why);
 void sip_msg_clear(sip_msg *m);
 
 /* The same, with the headers in hdrs (a GArray of sip_hdr the caller keeps and reuses from
- * message to message: emptied first, never freed by sip_msg_clear). */
+ * message to message: emptied first, never freed by sip_msg_clear). The parser sizes hdrs up
+ * front and writes every element it keeps: an array made without clearing
+ * (g_array_sized_new (FALSE, FALSE, ...)) spares zeroing what is overwritten anyway. */
 int sip_msg_parse_with(const char *buf, size_t len, sip_msg *m, GArray *hdrs, const char **why);
 
 /* The first header called name (or its compact form compact, 0 for none), or NULL. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sigbuf/authp.h"
+#include "sigbuf/bytes.h"
 #include "sigbuf/codec.h"
 #include "verify/mech.h"
 
@@ -82,7 +83,7 @@ static __attribute__((noinline)) auth_result *decode(const sip_msg *m, const sip
     if (!a->notes)
         a->notes = note_list_new();
     if (h->name.n < sizeof a->name_buf) {
-        memcpy(a->name_buf, h->name.p, h->name.n);
+        copy_short(a->name_buf, h->name.p, h->name.n);
         a->name_buf[h->name.n] = '\0';
         a->name = a->name_buf;
     } else {
@@ -179,9 +180,12 @@ static __attribute__((noinline)) auth_result *decode(const sip_msg *m, const sip
         a->why = g_strdup_printf("auth header could not be parsed: %s", ah.error);
     }
     /* authp_header_clear without its memset of ah (not used again): the storage is borrowed */
-    g_free(ah.error);
-    g_free(ah.dups);
-    g_free(v);
+    if (ah.error) /* the usual header has none of the three: no calls */
+        g_free(ah.error);
+    if (ah.dups)
+        g_free(ah.dups);
+    if (v)
+        g_free(v);
     return a;
 }
 

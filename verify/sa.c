@@ -38,7 +38,7 @@ sa_tracker *sa_tracker_new(keystore *ks)
     t->results = result_store_new();
     t->full = g_ptr_array_new_with_free_func((GDestroyNotify)msg_result_free);
     t->scratch = result_new();
-    t->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 32);
+    t->hdrs = g_array_sized_new(FALSE, FALSE, sizeof(sip_hdr), 32);
     return t;
 }
 
@@ -485,7 +485,7 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
     sip_msg_clear(&m);
     if (t->hdrs->len > 4096) { /* a message with huge numbers of headers: do not keep its room */
         g_array_free(t->hdrs, TRUE);
-        t->hdrs = g_array_sized_new(FALSE, TRUE, sizeof(sip_hdr), 32);
+        t->hdrs = g_array_sized_new(FALSE, FALSE, sizeof(sip_hdr), 32);
     }
     const msg_rec *k = result_keep(t->results, r);
     const msg_rec_extra *x = msg_rec_extra_of(t->results, k);
