@@ -458,7 +458,7 @@ static inline __attribute__((always_inline)) int parse(const char *v, size_t n, 
         h->borrowed = 1;
         if (!st->params)
             st->params = g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 2 * AUTHP_BATCH);
-        st->params->len = 0; /* no clear function, not zero-terminated: emptied as it is */
+        g_array_set_size(st->params, 0); /* a shrink: no clear function, nothing zeroed */
     }
     if (begin(&c, v, n, &scheme) != AUTHP_OK) {
         h->params = st ? st->params : g_array_sized_new(FALSE, TRUE, sizeof(authp_param), 16);

@@ -249,10 +249,8 @@ int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
 int sip_msg_parse_with(const char *buf, size_t len, sip_msg *m, GArray *hdrs, const char **why)
 {
     memset(m, 0, sizeof *m);
-    /* emptied without g_array_set_size: it would zero the old elements (the array clears),
-     * which are overwritten by the append and never read past len (a growth zeroes anew);
-     * a sip_hdr owns nothing, so there is no clear function to call */
-    hdrs->len = 0;
+    /* emptied: a shrink calls no clear function (a sip_hdr owns nothing) and zeroes nothing */
+    g_array_set_size(hdrs, 0);
     m->hdrs = hdrs;
     m->hdrs_borrowed = 1;
     return parse(buf, len, m, why);
@@ -330,8 +328,8 @@ static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
         }
         off = nl;
     }
-    /* the elements past total own nothing (no clear function): dropped by the length alone */
-    ha->len = total;
+    /* the elements past total own nothing (no clear function): a shrink only sets the length */
+    g_array_set_size(ha, total);
     return 0;
 }
 

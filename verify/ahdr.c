@@ -73,11 +73,10 @@ auth_result *ahdr_decode(const sip_msg *m, const sip_hdr *h)
 static __attribute__((noinline)) auth_result *decode(const sip_msg *m, const sip_hdr *h,
                                                      GPtrArray *spare, ah_kind kind, int proxy)
 {
-    /* the last spare taken as g_ptr_array_steal_index_fast (spare, len - 1) does it, without
-     * the call: the array (results.c) is not NULL-terminated, so that is the pointer and len */
+    /* the last spare (no free function is called on a stolen element) */
     auth_result *a;
     if (spare && spare->len)
-        a = g_ptr_array_index(spare, --spare->len);
+        a = g_ptr_array_steal_index_fast(spare, spare->len - 1);
     else
         a = g_new0(auth_result, 1);
     if (!a->notes)
