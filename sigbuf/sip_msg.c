@@ -249,9 +249,7 @@ int sip_msg_parse(const char *buf, size_t len, sip_msg *m, const char **why)
 int sip_msg_parse_with(const char *buf, size_t len, sip_msg *m, GArray *hdrs, const char **why)
 {
     memset(m, 0, sizeof *m);
-    /* emptied: a shrink calls no clear function (a sip_hdr owns nothing) and zeroes nothing */
-    g_array_set_size(hdrs, 0);
-    m->hdrs = hdrs;
+    m->hdrs = hdrs; /* sized by parse (emptied when it stops before the headers) */
     m->hdrs_borrowed = 1;
     return parse(buf, len, m, why);
 }
@@ -262,12 +260,12 @@ static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
     m->len = len;
     if (!buf || len == 0) {
         *why = "empty message";
-        return -1;
+        goto no_headers;
     }
     size_t next;
     size_t end = line_end(buf, len, 0, &next);
     if (parse_start_line(m, end, why) < 0)
-        return -1;
+        goto no_headers;
     /* the headers are written into m->hdrs in place: it is sized to SIP_HDR_BATCH (room for
      * the usual message; a reused array has it already), doubled when full, and its length set
      * to the count at the end */
@@ -331,6 +329,10 @@ static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
     /* the elements past total own nothing (no clear function): a shrink only sets the length */
     g_array_set_size(ha, total);
     return 0;
+no_headers:
+    if (m->hdrs) /* a reused array: none of its old headers are this message's */
+        g_array_set_size(m->hdrs, 0);
+    return -1;
 }
 
 void sip_msg_clear(sip_msg *m)
