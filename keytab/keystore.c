@@ -994,11 +994,9 @@ static gint64 ks_now_us(void)
     return g_get_monotonic_time();
 }
 
-/* Loads the key log when it was never read or its identity changed; TRUE when errors were added. */
-static gboolean ks_keylog_refresh(keystore *ks)
+/* ks_keylog_refresh when not held. */
+static G_GNUC_NO_INLINE gboolean ks_keylog_refresh_look(keystore *ks)
 {
-    if (ks->kl_hold && ks->kl_loaded)
-        return FALSE; /* held: one look at the file serves a whole trial */
     gint64 now = 0;
     if (ks->kl_recheck_us > 0) {
         now = ks_now_us();
@@ -1015,6 +1013,14 @@ static gboolean ks_keylog_refresh(keystore *ks)
     added |= ks_keylog_parse(ks, data, len);
     secure_free_file((uint8_t *)data, len);
     return added;
+}
+
+/* Loads the key log when it was never read or its identity changed; TRUE when errors were added. */
+static inline gboolean ks_keylog_refresh(keystore *ks)
+{
+    if (ks->kl_hold && ks->kl_loaded)
+        return FALSE; /* held: one look at the file serves a whole trial */
+    return ks_keylog_refresh_look(ks);
 }
 
 int keystore_set_keylog(keystore *ks, const char *path)

@@ -31,7 +31,8 @@ typedef struct {
 
 struct result_store {
     GPtrArray *blocks;   /* arena blocks (g_malloc'd) */
-    size_t used;         /* bytes used in the newest block */
+    char *cur;           /* the newest block (NULL before the first) */
+    size_t used;         /* bytes used in it */
     GPtrArray *area;     /* reason area blocks (g_malloc'd): interned texts, why_splits */
     size_t area_used;    /* bytes used in the newest area block */
     GHashTable *why;     /* interned texts (in the area): text -> itself */
@@ -305,19 +306,27 @@ void result_reset(msg_result *r)
     r->spare = spare;
 }
 
-static void *arena_alloc(result_store *rs, size_t n)
+/* arena_alloc when the newest block has no room for n (8-byte rounded) bytes. */
+static G_GNUC_NO_INLINE void *arena_alloc_slow(result_store *rs, size_t n)
 {
-    n = (n + 7) & ~(size_t)7;
     if (n > ARENA_BLOCK) { /* a message with thousands of auth headers: a block of its own */
         void *big = g_malloc0(n);
         g_ptr_array_insert(rs->blocks, rs->blocks->len ? (gint)rs->blocks->len - 1 : 0, big);
         return big;
     }
-    if (rs->used + n > ARENA_BLOCK) {
-        g_ptr_array_add(rs->blocks, g_malloc0(ARENA_BLOCK));
-        rs->used = 0;
-    }
-    char *p = (char *)g_ptr_array_index(rs->blocks, rs->blocks->len - 1) + rs->used;
+    rs->cur = g_malloc0(ARENA_BLOCK);
+    g_ptr_array_add(rs->blocks, rs->cur);
+    rs->used = n;
+    return rs->cur;
+}
+
+/* n bytes (8-byte aligned, zeroed) of the record arena: the newest block's next ones. */
+static inline void *arena_alloc(result_store *rs, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    if (G_UNLIKELY(n > ARENA_BLOCK - rs->used))
+        return arena_alloc_slow(rs, n);
+    char *p = rs->cur + rs->used;
     rs->used += n;
     return p;
 }

@@ -328,7 +328,8 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
         return;
     }
 
-    sa_entry *s = hs ? hs : sa_bind_signed(t->tab, t->ks, mech, a, f);
+    int named = 0;
+    sa_entry *s = hs ? hs : sa_bind_signed(t->tab, t->ks, mech, a, f, &named);
     if (s) {
         a->sa_id = s->id;
         a->sa_frame = s->frame;
@@ -360,14 +361,20 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
         return;
     }
     guint before = a->notes->len;
-    const char *opaque = sa_bind_opaque_for(s, a);
+    const char *opaque = named ? a->opaque : sa_bind_opaque_for(s, a);
     sig_verdict v = verify_conflicts(t, mech, s, a, opaque);
     if (v.status == SIG_NONE) {
         /* the reason may be the mechanism's own text (no copy): taken below before any other
          * call of the mechanism (try_keylog_ids makes it a copy first) */
         verdict_borrow_begin();
+        /* verify_conflicts has just looked at the key log for this opaque: the mechanism's
+         * look-ups in this one verification need not look again (no second clock read) */
+        if (opaque)
+            keystore_keylog_hold(t->ks, 1);
         v = mech->verify(s->mstate, t->ks, opaque, a->dir, (const uint8_t *)a->sigbuf,
                          a->sigbuf_len, a->sig, a->sig_len, a->notes);
+        if (opaque)
+            keystore_keylog_hold(t->ks, 0);
         verdict_borrow_end();
     }
     if (v.status == SIG_NO_KEY && !opaque)
