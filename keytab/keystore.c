@@ -1159,7 +1159,9 @@ const keylog_entry *keystore_keylog_find_memo(keystore *ks, keylog_scheme scheme
 {
     if (!ks || !opaque)
         return NULL;
-    uint64_t gen = keystore_keylog_generation(ks);
+    if (ks->kl_path && ks_keylog_refresh(ks)) /* keystore_keylog_generation, inline */
+        ks_errs_rebuild(ks, TRUE);
+    uint64_t gen = ks->kl_gen;
     if (m->ks == ks && m->gen == gen && m->scheme == scheme && m->opaque &&
         strcmp(m->opaque, opaque) == 0)
         return m->entry;

@@ -70,10 +70,11 @@ void auth_result_clear(auth_result *a)
         g_free(a->strings); /* not the reused arena */
     if (a->sig != sig_store)
         g_free(a->sig);
-    g_free(a->gss);
+    if (a->gss)
+        g_free(a->gss);
     if (!sigbuf_store || a->sigbuf != sigbuf_store->str)
         g_free(a->sigbuf);
-    if (a->why != why_store)
+    if (a->why != why_store && a->why)
         g_free(a->why);
     if (a->other_params)
         g_ptr_array_free(a->other_params, TRUE);
@@ -115,6 +116,7 @@ void auth_result_set_why(auth_result *a, char *why)
     if (a->why != a->why_store)
         g_free(a->why);
     a->why = why;
+    a->why_len = 0;
 }
 
 void auth_result_take_why(auth_result *a, sig_verdict *v)
@@ -132,6 +134,7 @@ void auth_result_take_why(auth_result *a, sig_verdict *v)
         }
         memcpy(a->why_store, v->why, n + 1);
         a->why = a->why_store;
+        a->why_len = n;
     }
     v->why = NULL;
     v->why_borrowed = 0;
@@ -429,9 +432,15 @@ static char *split_text(const why_split *w, char *buf, size_t cap, size_t *len)
     return t;
 }
 
-/* 1 when split w's text is why (without measuring why: the usual header of an SA). */
-static int split_equal(const why_split *w, const char *why)
+/* 1 when split w's text is why (the usual header of an SA), lw its length when known (else 0:
+ * not measured). */
+static int split_equal(const why_split *w, const char *why, size_t lw)
 {
+    if (lw) /* the three parts' lengths are known: one length test, then the bytes */
+        return lw == (size_t)w->base_len + w->tail_len + w->end_len &&
+               memcmp(w->base, why, w->base_len) == 0 &&
+               memcmp(w->tail, why + w->base_len, w->tail_len) == 0 &&
+               memcmp(w->base + w->base_end, why + w->base_len + w->tail_len, w->end_len) == 0;
     if (strncmp(w->base, why, w->base_len) != 0)
         return 0;
     why += w->base_len;
@@ -468,19 +477,21 @@ static why_ref new_split(result_store *rs, const char *base, size_t p, size_t ba
     w->base = base;
     w->base_len = (uint32_t)p;
     w->base_end = (uint32_t)base_end;
+    w->tail_len = (uint32_t)mid;
+    w->end_len = (uint32_t)strlen(base + base_end);
     memcpy(w->tail, why + p, mid);
     w->tail[mid] = 0;
     k->flags |= AR_WHY_SPLIT;
     return ref;
 }
 
-static why_ref keep_why(result_store *rs, const char *why, why_ref hint_ref, int hint_split,
-                        auth_rec *k)
+static why_ref keep_why(result_store *rs, const char *why, size_t lw_known, why_ref hint_ref,
+                        int hint_split, auth_rec *k)
 {
     if (!why)
         return 0;
     if (hint_ref && hint_split &&
-        split_equal(area_get(rs, hint_ref), why)) { /* the usual case: the same as before */
+        split_equal(area_get(rs, hint_ref), why, lw_known)) { /* the usual case: as before */
         k->flags |= AR_WHY_SPLIT;
         return hint_ref;
     }
@@ -489,7 +500,7 @@ static why_ref keep_why(result_store *rs, const char *why, why_ref hint_ref, int
         if (strcmp(hint, why) == 0) /* the usual case: the same reason as before */
             return hint_ref;
     }
-    size_t lw = strlen(why);
+    size_t lw = lw_known ? lw_known : strlen(why);
     if (hint_ref && hint_split) { /* a why_split kept earlier for the same SA */
         const why_split *w = area_get(rs, hint_ref);
         char buf[512];
@@ -790,7 +801,8 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
             k->x.version_big = a->version;
             k->flags |= AR_VERSION_BIG;
         }
-        k->why = keep_why(rs, a->why, a->why_hint, a->why_hint_split, k);
+        k->why = keep_why(rs, a->why, a->why == a->why_store ? a->why_len : 0, a->why_hint,
+                          a->why_hint_split, k);
     }
     return m;
 }

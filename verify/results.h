@@ -78,6 +78,8 @@ typedef struct {
     GString *sigbuf_store;   /* sigbuf is its str when built here */
     char *why_store;         /* why when copied from a borrowed verdict reason */
     size_t why_cap;
+    size_t why_len;          /* strlen(why) when why is why_store (set by auth_result_take_why),
+                                0 when not known */
 } auth_result;
 
 /* Sets a's reason to owned text why (g_malloc'd, may be NULL), freeing the old one. */
@@ -137,6 +139,8 @@ typedef struct {
     const char *base;        /* an interned reason */
     uint32_t base_len;
     uint32_t base_end;       /* strlen(base) when only the beginning is shared */
+    uint32_t tail_len;       /* strlen(tail) */
+    uint32_t end_len;        /* strlen(base + base_end) */
     char tail[];             /* this text's own middle, NUL-terminated */
 } why_split;
 

@@ -285,8 +285,11 @@ static sa_entry *by_opaque(sa_table *tab, const mech_ops *mech, auth_result *a,
                            const msg_facts *f, int *named)
 {
     const char *src = f->meta->src, *dst = f->meta->dst;
+    /* the pair either way round (sa_table_named): client first, as an SA keeps it, so the
+     * usual header's pair matches on the first two compares */
+    const char *c = a->dir == DIR_S2C ? dst : src, *v = a->dir == DIR_S2C ? src : dst;
     sa_named how;
-    sa_entry *s = sa_table_named(tab, mech, a->opaque, a->realm, a->targetname, src, dst, 0, &how);
+    sa_entry *s = sa_table_named(tab, mech, a->opaque, a->realm, a->targetname, c, v, 0, &how);
     if (s) {
         *named = 1; /* from the opaque's own index list: the opaque names s (sa_has_name) */
     } else {
