@@ -58,40 +58,27 @@ void auth_result_clear(auth_result *a)
     note_list *notes = a->notes;
     char *strings = a->strings;
     size_t strings_cap = a->strings_cap;
-    GArray *params_store = a->params_store;
-    uint8_t *sig_store = a->sig_store;
-    size_t sig_cap = a->sig_cap;
-    GString *sigbuf_store = a->sigbuf_store;
-    char *why_store = a->why_store;
-    size_t why_cap = a->why_cap;
     if (a->name != a->name_buf)
         g_free(a->name);
     if (strings_cap == 0)
         g_free(a->strings); /* not the reused arena */
-    if (a->sig != sig_store)
+    if (a->sig != a->sig_store)
         g_free(a->sig);
     if (a->gss)
         g_free(a->gss);
-    if (!sigbuf_store || a->sigbuf != sigbuf_store->str)
+    if (!a->sigbuf_store || a->sigbuf != a->sigbuf_store->str)
         g_free(a->sigbuf);
-    if (a->why != why_store && a->why)
+    if (a->why != a->why_store && a->why)
         g_free(a->why);
     if (a->other_params)
         g_ptr_array_free(a->other_params, TRUE);
-    memset(a, 0, sizeof *a);
+    /* all but the reused storage (strings_cap on, which stays as it is) */
+    memset(a, 0, offsetof(auth_result, strings_cap));
     if (notes && notes->len)
         g_array_set_size(notes, 0); /* frees the texts */
     a->notes = notes;
-    if (strings_cap) {
+    if (strings_cap)
         a->strings = strings;
-        a->strings_cap = strings_cap;
-    }
-    a->params_store = params_store;
-    a->sig_store = sig_store;
-    a->sig_cap = sig_cap;
-    a->sigbuf_store = sigbuf_store;
-    a->why_store = why_store;
-    a->why_cap = why_cap;
 }
 
 void auth_result_free(gpointer p)
@@ -485,8 +472,11 @@ static why_ref new_split(result_store *rs, const char *base, size_t p, size_t ba
     return ref;
 }
 
-static why_ref keep_why(result_store *rs, const char *why, size_t lw_known, why_ref hint_ref,
-                        int hint_split, auth_rec *k)
+static G_GNUC_NO_INLINE why_ref keep_why_new(result_store *rs, const char *why, size_t lw_known,
+                                             why_ref hint_ref, int hint_split, auth_rec *k);
+
+static inline why_ref keep_why(result_store *rs, const char *why, size_t lw_known,
+                               why_ref hint_ref, int hint_split, auth_rec *k)
 {
     if (!why)
         return 0;
@@ -500,6 +490,13 @@ static why_ref keep_why(result_store *rs, const char *why, size_t lw_known, why_
         if (strcmp(hint, why) == 0) /* the usual case: the same reason as before */
             return hint_ref;
     }
+    return keep_why_new(rs, why, lw_known, hint_ref, hint_split, k);
+}
+
+/* keep_why for a reason that is not its hint's text. */
+static why_ref keep_why_new(result_store *rs, const char *why, size_t lw_known, why_ref hint_ref,
+                            int hint_split, auth_rec *k)
+{
     size_t lw = lw_known ? lw_known : strlen(why);
     if (hint_ref && hint_split) { /* a why_split kept earlier for the same SA */
         const why_split *w = area_get(rs, hint_ref);
@@ -707,6 +704,57 @@ const msg_rec_extra *msg_rec_extra_of(const result_store *rs, const msg_rec *r)
     return r->extra ? area_get(rs, r->extra) : NULL;
 }
 
+/* The extra of a message with notes (result_keep): out of line, most messages have none. */
+static G_GNUC_NO_INLINE why_ref keep_extra(result_store *rs, msg_result *r, guint n)
+{
+    why_ref ref = 0;
+    if (n == 1 && !(r->notes && r->notes->len) && !r->unsigned_sa) {
+        /* the usual message with notes: one auth header, whose notes are all the store keeps
+         * of it (its list's record) */
+        auth_result *a = g_ptr_array_index(r->auths, 0);
+        if (notes_equal(a->notes, a->notes_hint)) {
+            ref = keep_single(rs, a->notes_hint);
+        } else {
+            int made = 0;
+            const note_list *l = keep_notes(rs, a->notes, &made, &ref);
+            rs->last_list = l;
+            rs->last_single = ref;
+        }
+    } else {
+        /* built on the stack (small messages) or the heap, then kept: shared when it holds
+         * only lists kept before (the SA's usual notes), else in the area */
+        size_t xs = sizeof(msg_rec_extra) + (size_t)n * sizeof(note_list *);
+        guint64 stackbuf[32];
+        msg_rec_extra *x = xs <= sizeof stackbuf ? (void *)stackbuf : g_malloc(xs);
+        memset(x, 0, sizeof *x);
+        x->n_auths = n;
+        int fresh = 0; /* a list was made for this message: no earlier extra can equal it */
+        x->notes = keep_notes(rs, r->notes, &fresh, NULL);
+        x->unsigned_sa = r->unsigned_sa;
+        x->unsigned_dir = (uint8_t)r->unsigned_dir;
+        for (guint i = 0; i < n; i++) {
+            auth_result *a = g_ptr_array_index(r->auths, i);
+            if (notes_equal(a->notes, a->notes_hint)) {
+                x->auth_notes[i] = (note_list *)a->notes_hint; /* shared, read-only */
+            } else {
+                x->auth_notes[i] = keep_notes(rs, a->notes, &fresh, NULL);
+            }
+        }
+        gpointer found = NULL;
+        if (!fresh && g_hash_table_lookup_extended(rs->extras, x, NULL, &found)) {
+            ref = GPOINTER_TO_UINT(found);
+        } else {
+            void *kept = area_alloc(rs, xs, &ref);
+            memcpy(kept, x, xs);
+            if (!fresh)
+                g_hash_table_insert(rs->extras, kept, GUINT_TO_POINTER(ref));
+        }
+        if (x != (void *)stackbuf)
+            g_free(x);
+    }
+    return ref;
+}
+
 const msg_rec *result_keep(result_store *rs, msg_result *r)
 {
     if (r->parsed && !r->auths->len && !(r->notes && r->notes->len) && !r->unsigned_sa)
@@ -737,52 +785,8 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
         const auth_result *a = g_ptr_array_index(r->auths, i);
         extra = a->notes && a->notes->len;
     }
-    if (extra && n == 1 && !(r->notes && r->notes->len) && !r->unsigned_sa) {
-        /* the usual message with notes: one auth header, whose notes are all the store keeps
-         * of it (its list's record) */
-        auth_result *a = g_ptr_array_index(r->auths, 0);
-        if (notes_equal(a->notes, a->notes_hint)) {
-            m->extra = keep_single(rs, a->notes_hint);
-        } else {
-            int made = 0;
-            const note_list *l = keep_notes(rs, a->notes, &made, &m->extra);
-            rs->last_list = l;
-            rs->last_single = m->extra;
-        }
-    } else if (extra) {
-        /* built on the stack (small messages) or the heap, then kept: shared when it holds
-         * only lists kept before (the SA's usual notes), else in the area */
-        size_t xs = sizeof(msg_rec_extra) + (size_t)n * sizeof(note_list *);
-        guint64 stackbuf[32];
-        msg_rec_extra *x = xs <= sizeof stackbuf ? (void *)stackbuf : g_malloc(xs);
-        memset(x, 0, sizeof *x);
-        x->n_auths = n;
-        int fresh = 0; /* a list was made for this message: no earlier extra can equal it */
-        x->notes = keep_notes(rs, r->notes, &fresh, NULL);
-        x->unsigned_sa = r->unsigned_sa;
-        x->unsigned_dir = (uint8_t)r->unsigned_dir;
-        for (guint i = 0; i < n; i++) {
-            auth_result *a = g_ptr_array_index(r->auths, i);
-            if (notes_equal(a->notes, a->notes_hint)) {
-                x->auth_notes[i] = (note_list *)a->notes_hint; /* shared, read-only */
-            } else {
-                x->auth_notes[i] = keep_notes(rs, a->notes, &fresh, NULL);
-            }
-        }
-        gpointer found = NULL;
-        if (!fresh && g_hash_table_lookup_extended(rs->extras, x, NULL, &found)) {
-            m->extra = GPOINTER_TO_UINT(found);
-        } else {
-            why_ref ref;
-            void *kept = area_alloc(rs, xs, &ref);
-            memcpy(kept, x, xs);
-            if (!fresh)
-                g_hash_table_insert(rs->extras, kept, GUINT_TO_POINTER(ref));
-            m->extra = ref;
-        }
-        if (x != (void *)stackbuf)
-            g_free(x);
-    }
+    if (extra)
+        m->extra = keep_extra(rs, r, n);
     for (guint i = 0; i < n; i++) {
         auth_result *a = g_ptr_array_index(r->auths, i);
         auth_rec *k = &m->auths[i];

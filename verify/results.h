@@ -68,6 +68,8 @@ typedef struct {
     note_list *notes;        /* expert infos about this header (NULL when none) */
     int verdict_note;        /* the verdict's own expert info follows notes (set by the tracker;
                                 result_expand adds it to notes; auth_verdict_note makes it) */
+    size_t why_len;          /* strlen(why) when why is why_store (set by auth_result_take_why),
+                                0 when not known */
     /* Storage reused from header to header (auth_result_clear keeps it, auth_result_free frees
      * it): strings, sig, sigbuf and why point into it when they fit, so a recycled auth_result
      * decodes and verifies a header without allocating. Never used directly by readers. */
@@ -78,8 +80,6 @@ typedef struct {
     GString *sigbuf_store;   /* sigbuf is its str when built here */
     char *why_store;         /* why when copied from a borrowed verdict reason */
     size_t why_cap;
-    size_t why_len;          /* strlen(why) when why is why_store (set by auth_result_take_why),
-                                0 when not known */
 } auth_result;
 
 /* Sets a's reason to owned text why (g_malloc'd, may be NULL), freeing the old one. */
