@@ -994,16 +994,9 @@ static gint64 ks_now_us(void)
     return g_get_monotonic_time();
 }
 
-/* ks_keylog_refresh when not held. */
-static G_GNUC_NO_INLINE gboolean ks_keylog_refresh_look(keystore *ks)
+/* ks_keylog_refresh_look once the interval allows a look at the file. */
+static G_GNUC_NO_INLINE gboolean ks_keylog_reread(keystore *ks)
 {
-    gint64 now = 0;
-    if (ks->kl_recheck_us > 0) {
-        now = ks_now_us();
-        if (ks->kl_loaded && now >= ks->kl_checked && now - ks->kl_checked < ks->kl_recheck_us)
-            return FALSE; /* looked at less than the interval ago (issue 10: no stat per message) */
-        ks->kl_checked = now;
-    }
     size_t len = 0;
     gboolean added;
     char *data = ks_watched_read(ks, ks->kl_path, "key log", &ks->kl_id, &ks->kl_loaded,
@@ -1013,6 +1006,18 @@ static G_GNUC_NO_INLINE gboolean ks_keylog_refresh_look(keystore *ks)
     added |= ks_keylog_parse(ks, data, len);
     secure_free_file((uint8_t *)data, len);
     return added;
+}
+
+/* ks_keylog_refresh when not held: the clock, and the file only when the interval allows. */
+static G_GNUC_NO_INLINE gboolean ks_keylog_refresh_look(keystore *ks)
+{
+    if (ks->kl_recheck_us > 0) {
+        gint64 now = ks_now_us();
+        if (ks->kl_loaded && now >= ks->kl_checked && now - ks->kl_checked < ks->kl_recheck_us)
+            return FALSE; /* looked at less than the interval ago (issue 10: no stat per message) */
+        ks->kl_checked = now;
+    }
+    return ks_keylog_reread(ks);
 }
 
 /* Loads the key log when it was never read or its identity changed; TRUE when errors were added. */
