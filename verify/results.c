@@ -455,17 +455,20 @@ static int keep_tail(const char *h, size_t lh, const char *why, size_t lw, auth_
 }
 
 /* A why_split of why (lw bytes) made of base's first p bytes, mid bytes of its own, and base
- * from base_end on. */
+ * from base_end on; 0 (not split: the caller interns why) when a part does not fit 16 bits. */
 static why_ref new_split(result_store *rs, const char *base, size_t p, size_t base_end,
                          const char *why, size_t mid, auth_rec *k)
 {
+    size_t el = strlen(base + base_end);
+    if (p > G_MAXUINT16 || base_end > G_MAXUINT16 || mid > G_MAXUINT16 || el > G_MAXUINT16)
+        return 0;
     why_ref ref;
     why_split *w = area_alloc(rs, sizeof(why_split) + mid + 1, &ref);
     w->base = base;
-    w->base_len = (uint32_t)p;
-    w->base_end = (uint32_t)base_end;
-    w->tail_len = (uint32_t)mid;
-    w->end_len = (uint32_t)strlen(base + base_end);
+    w->base_len = (uint16_t)p;
+    w->base_end = (uint16_t)base_end;
+    w->tail_len = (uint16_t)mid;
+    w->end_len = (uint16_t)el;
     memcpy(w->tail, why + p, mid);
     w->tail[mid] = 0;
     k->flags |= AR_WHY_SPLIT;
@@ -516,8 +519,10 @@ static why_ref keep_why_new(result_store *rs, const char *why, size_t lw_known, 
         if (keep_tail(hint, lh, why, lw, k))
             return hint_ref;
         size_t p = common_prefix(hint, why, MIN(lh, lw));
-        if (p >= WHY_SPLIT_MIN_SHARED && lw - p <= WHY_SPLIT_MAX_TAIL)
-            return new_split(rs, hint, p, lh, why, lw - p, k);
+        why_ref sp = p >= WHY_SPLIT_MIN_SHARED && lw - p <= WHY_SPLIT_MAX_TAIL
+                         ? new_split(rs, hint, p, lh, why, lw - p, k) : 0;
+        if (sp)
+            return sp;
     }
     const char *known = g_hash_table_lookup(rs->why, why);
     if (known)
@@ -541,9 +546,10 @@ static why_ref keep_why_new(result_store *rs, const char *why, size_t lw_known, 
             best_mid = mid;
         }
     }
-    if (best >= 0)
-        return new_split(rs, rs->recent[best], best_p, rs->recent_len[best] - best_q, why,
-                         best_mid, k);
+    why_ref sp = best >= 0 ? new_split(rs, rs->recent[best], best_p,
+                                       rs->recent_len[best] - best_q, why, best_mid, k) : 0;
+    if (sp)
+        return sp;
     const char *text = intern(rs, why);
     rs->recent[rs->recent_next] = text;
     rs->recent_len[rs->recent_next] = (uint32_t)lw;

@@ -137,12 +137,14 @@ enum {
  * base_len bytes, then tail, then base from base_end to its end. */
 typedef struct {
     const char *base;        /* an interned reason */
-    uint32_t base_len;
-    uint32_t base_end;       /* strlen(base) when only the beginning is shared */
-    uint32_t tail_len;       /* strlen(tail) */
-    uint32_t end_len;        /* strlen(base + base_end) */
+    uint16_t base_len;       /* (a text whose parts do not fit 16 bits is not split) */
+    uint16_t base_end;       /* strlen(base) when only the beginning is shared */
+    uint16_t tail_len;       /* strlen(tail) */
+    uint16_t end_len;        /* strlen(base + base_end) */
     char tail[];             /* this text's own middle, NUL-terminated */
 } why_split;
+
+G_STATIC_ASSERT(sizeof(why_split) == 16 || sizeof(void *) != 8);
 
 /* One auth header's outcome: 16 bytes. */
 typedef struct {
