@@ -274,6 +274,8 @@ static void note_verdict(auth_result *a, guint before)
 {
     note_kind kind;
     note_sev sev;
+    if (a->status == SIG_VALID) /* the usual header: a valid signature has no such note */
+        return;
     if (auth_verdict_note_kind(a->status, &kind, &sev) && !has_note_kind(a->notes, before, kind))
         a->verdict_note = 1;
 }
@@ -308,7 +310,7 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
         return;
     }
 
-    sa_entry *hs = sa_bind_handshake(t->tab, t->ks, mech, a, f);
+    sa_entry *hs = sa_bind_may_handshake(a) ? sa_bind_handshake(t->tab, t->ks, mech, a, f) : NULL;
     if (hs) {
         a->sa_id = hs->id;
         a->sa_frame = hs->frame;

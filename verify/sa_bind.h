@@ -32,6 +32,13 @@ const sip_txn *msg_facts_txn(const msg_facts *f);
 sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, auth_result *a,
                             const msg_facts *f);
 
+/* 0 when sa_bind_handshake would return NULL at once, changing nothing (credentials or *-Info
+ * without gssapi-data: the usual signed header), so the call can be skipped. */
+static inline int sa_bind_may_handshake(const auth_result *a)
+{
+    return a->kind == AH_CHALLENGE || a->has_gss;
+}
+
 /* A signed header that carried no handshake data: the SA its opaque names, binding or repairing
  * the binding where the policy allows, or an SA made from a key-log entry for the opaque when the
  * handshake is not in the capture; NULL when none. *named is set to 1 when the SA was found by
