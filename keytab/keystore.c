@@ -994,18 +994,9 @@ static gint64 ks_now_us(void)
     return g_get_monotonic_time();
 }
 
-/* Loads the key log when it was never read or its identity changed; TRUE when errors were added. */
-static gboolean ks_keylog_refresh(keystore *ks)
+/* ks_keylog_refresh_look once the interval allows a look at the file. */
+static G_GNUC_NO_INLINE gboolean ks_keylog_reread(keystore *ks)
 {
-    if (ks->kl_hold && ks->kl_loaded)
-        return FALSE; /* held: one look at the file serves a whole trial */
-    gint64 now = 0;
-    if (ks->kl_recheck_us > 0) {
-        now = ks_now_us();
-        if (ks->kl_loaded && now >= ks->kl_checked && now - ks->kl_checked < ks->kl_recheck_us)
-            return FALSE; /* looked at less than the interval ago (issue 10: no stat per message) */
-        ks->kl_checked = now;
-    }
     size_t len = 0;
     gboolean added;
     char *data = ks_watched_read(ks, ks->kl_path, "key log", &ks->kl_id, &ks->kl_loaded,
@@ -1015,6 +1006,26 @@ static gboolean ks_keylog_refresh(keystore *ks)
     added |= ks_keylog_parse(ks, data, len);
     secure_free_file((uint8_t *)data, len);
     return added;
+}
+
+/* ks_keylog_refresh when not held: the clock, and the file only when the interval allows. */
+static G_GNUC_NO_INLINE gboolean ks_keylog_refresh_look(keystore *ks)
+{
+    if (ks->kl_recheck_us > 0) {
+        gint64 now = ks_now_us();
+        if (ks->kl_loaded && now >= ks->kl_checked && now - ks->kl_checked < ks->kl_recheck_us)
+            return FALSE; /* looked at less than the interval ago (issue 10: no stat per message) */
+        ks->kl_checked = now;
+    }
+    return ks_keylog_reread(ks);
+}
+
+/* Loads the key log when it was never read or its identity changed; TRUE when errors were added. */
+static inline gboolean ks_keylog_refresh(keystore *ks)
+{
+    if (ks->kl_hold && ks->kl_loaded)
+        return FALSE; /* held: one look at the file serves a whole trial */
+    return ks_keylog_refresh_look(ks);
 }
 
 int keystore_set_keylog(keystore *ks, const char *path)
@@ -1153,7 +1164,9 @@ const keylog_entry *keystore_keylog_find_memo(keystore *ks, keylog_scheme scheme
 {
     if (!ks || !opaque)
         return NULL;
-    uint64_t gen = keystore_keylog_generation(ks);
+    if (ks->kl_path && ks_keylog_refresh(ks)) /* keystore_keylog_generation, inline */
+        ks_errs_rebuild(ks, TRUE);
+    uint64_t gen = ks->kl_gen;
     if (m->ks == ks && m->gen == gen && m->scheme == scheme && m->opaque &&
         strcmp(m->opaque, opaque) == 0)
         return m->entry;

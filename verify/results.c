@@ -31,7 +31,8 @@ typedef struct {
 
 struct result_store {
     GPtrArray *blocks;   /* arena blocks (g_malloc'd) */
-    size_t used;         /* bytes used in the newest block */
+    char *cur;           /* the newest block (NULL before the first) */
+    size_t used;         /* bytes used in it */
     GPtrArray *area;     /* reason area blocks (g_malloc'd): interned texts, why_splits */
     size_t area_used;    /* bytes used in the newest area block */
     GHashTable *why;     /* interned texts (in the area): text -> itself */
@@ -52,44 +53,38 @@ struct result_store {
     guint recent_next;
 };
 
-void auth_result_clear(auth_result *a)
+/* auth_result_clear, inline in result_reset (every header of every message). */
+static inline void clear_reused(auth_result *a)
 {
     note_list *notes = a->notes;
     char *strings = a->strings;
     size_t strings_cap = a->strings_cap;
-    GArray *params_store = a->params_store;
-    uint8_t *sig_store = a->sig_store;
-    size_t sig_cap = a->sig_cap;
-    GString *sigbuf_store = a->sigbuf_store;
-    char *why_store = a->why_store;
-    size_t why_cap = a->why_cap;
     if (a->name != a->name_buf)
         g_free(a->name);
     if (strings_cap == 0)
         g_free(a->strings); /* not the reused arena */
-    if (a->sig != sig_store)
+    if (a->sig != a->sig_store)
         g_free(a->sig);
-    g_free(a->gss);
-    if (!sigbuf_store || a->sigbuf != sigbuf_store->str)
+    if (a->gss)
+        g_free(a->gss);
+    if (!a->sigbuf_store || a->sigbuf != a->sigbuf_store->str)
         g_free(a->sigbuf);
-    if (a->why != why_store)
+    if (a->why != a->why_store && a->why)
         g_free(a->why);
     if (a->other_params)
         g_ptr_array_free(a->other_params, TRUE);
-    memset(a, 0, sizeof *a);
+    /* all but the reused storage (strings_cap on, which stays as it is) */
+    memset(a, 0, offsetof(auth_result, strings_cap));
     if (notes && notes->len)
         g_array_set_size(notes, 0); /* frees the texts */
     a->notes = notes;
-    if (strings_cap) {
+    if (strings_cap)
         a->strings = strings;
-        a->strings_cap = strings_cap;
-    }
-    a->params_store = params_store;
-    a->sig_store = sig_store;
-    a->sig_cap = sig_cap;
-    a->sigbuf_store = sigbuf_store;
-    a->why_store = why_store;
-    a->why_cap = why_cap;
+}
+
+void auth_result_clear(auth_result *a)
+{
+    clear_reused(a);
 }
 
 void auth_result_free(gpointer p)
@@ -114,6 +109,7 @@ void auth_result_set_why(auth_result *a, char *why)
     if (a->why != a->why_store)
         g_free(a->why);
     a->why = why;
+    a->why_len = 0;
 }
 
 void auth_result_take_why(auth_result *a, sig_verdict *v)
@@ -131,6 +127,7 @@ void auth_result_take_why(auth_result *a, sig_verdict *v)
         }
         memcpy(a->why_store, v->why, n + 1);
         a->why = a->why_store;
+        a->why_len = n;
     }
     v->why = NULL;
     v->why_borrowed = 0;
@@ -280,7 +277,7 @@ void result_reset(msg_result *r)
         /* the usual case (the headers took the spares): the arrays trade places (both free
          * auth_results) */
         for (guint i = 0; i < n; i++)
-            auth_result_clear(g_ptr_array_index(auths, i));
+            clear_reused(g_ptr_array_index(auths, i));
         GPtrArray *t = spare;
         spare = auths;
         auths = t;
@@ -305,19 +302,27 @@ void result_reset(msg_result *r)
     r->spare = spare;
 }
 
-static void *arena_alloc(result_store *rs, size_t n)
+/* arena_alloc when the newest block has no room for n (8-byte rounded) bytes. */
+static G_GNUC_NO_INLINE void *arena_alloc_slow(result_store *rs, size_t n)
 {
-    n = (n + 7) & ~(size_t)7;
     if (n > ARENA_BLOCK) { /* a message with thousands of auth headers: a block of its own */
         void *big = g_malloc0(n);
         g_ptr_array_insert(rs->blocks, rs->blocks->len ? (gint)rs->blocks->len - 1 : 0, big);
         return big;
     }
-    if (rs->used + n > ARENA_BLOCK) {
-        g_ptr_array_add(rs->blocks, g_malloc0(ARENA_BLOCK));
-        rs->used = 0;
-    }
-    char *p = (char *)g_ptr_array_index(rs->blocks, rs->blocks->len - 1) + rs->used;
+    rs->cur = g_malloc0(ARENA_BLOCK);
+    g_ptr_array_add(rs->blocks, rs->cur);
+    rs->used = n;
+    return rs->cur;
+}
+
+/* n bytes (8-byte aligned, zeroed) of the record arena: the newest block's next ones. */
+static inline void *arena_alloc(result_store *rs, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    if (G_UNLIKELY(n > ARENA_BLOCK - rs->used))
+        return arena_alloc_slow(rs, n);
+    char *p = rs->cur + rs->used;
     rs->used += n;
     return p;
 }
@@ -420,9 +425,15 @@ static char *split_text(const why_split *w, char *buf, size_t cap, size_t *len)
     return t;
 }
 
-/* 1 when split w's text is why (without measuring why: the usual header of an SA). */
-static int split_equal(const why_split *w, const char *why)
+/* 1 when split w's text is why (the usual header of an SA), lw its length when known (else 0:
+ * not measured). */
+static int split_equal(const why_split *w, const char *why, size_t lw)
 {
+    if (lw) /* the three parts' lengths are known: one length test, then the bytes */
+        return lw == (size_t)w->base_len + w->tail_len + w->end_len &&
+               memcmp(w->base, why, w->base_len) == 0 &&
+               memcmp(w->tail, why + w->base_len, w->tail_len) == 0 &&
+               memcmp(w->base + w->base_end, why + w->base_len + w->tail_len, w->end_len) == 0;
     if (strncmp(w->base, why, w->base_len) != 0)
         return 0;
     why += w->base_len;
@@ -450,28 +461,36 @@ static int keep_tail(const char *h, size_t lh, const char *why, size_t lw, auth_
 }
 
 /* A why_split of why (lw bytes) made of base's first p bytes, mid bytes of its own, and base
- * from base_end on. */
+ * from base_end on; 0 (not split: the caller interns why) when a part does not fit 16 bits. */
 static why_ref new_split(result_store *rs, const char *base, size_t p, size_t base_end,
                          const char *why, size_t mid, auth_rec *k)
 {
+    size_t el = strlen(base + base_end);
+    if (p > G_MAXUINT16 || base_end > G_MAXUINT16 || mid > G_MAXUINT16 || el > G_MAXUINT16)
+        return 0;
     why_ref ref;
     why_split *w = area_alloc(rs, sizeof(why_split) + mid + 1, &ref);
     w->base = base;
-    w->base_len = (uint32_t)p;
-    w->base_end = (uint32_t)base_end;
+    w->base_len = (uint16_t)p;
+    w->base_end = (uint16_t)base_end;
+    w->tail_len = (uint16_t)mid;
+    w->end_len = (uint16_t)el;
     memcpy(w->tail, why + p, mid);
     w->tail[mid] = 0;
     k->flags |= AR_WHY_SPLIT;
     return ref;
 }
 
-static why_ref keep_why(result_store *rs, const char *why, why_ref hint_ref, int hint_split,
-                        auth_rec *k)
+static G_GNUC_NO_INLINE why_ref keep_why_new(result_store *rs, const char *why, size_t lw_known,
+                                             why_ref hint_ref, int hint_split, auth_rec *k);
+
+static inline why_ref keep_why(result_store *rs, const char *why, size_t lw_known,
+                               why_ref hint_ref, int hint_split, auth_rec *k)
 {
     if (!why)
         return 0;
     if (hint_ref && hint_split &&
-        split_equal(area_get(rs, hint_ref), why)) { /* the usual case: the same as before */
+        split_equal(area_get(rs, hint_ref), why, lw_known)) { /* the usual case: as before */
         k->flags |= AR_WHY_SPLIT;
         return hint_ref;
     }
@@ -480,7 +499,14 @@ static why_ref keep_why(result_store *rs, const char *why, why_ref hint_ref, int
         if (strcmp(hint, why) == 0) /* the usual case: the same reason as before */
             return hint_ref;
     }
-    size_t lw = strlen(why);
+    return keep_why_new(rs, why, lw_known, hint_ref, hint_split, k);
+}
+
+/* keep_why for a reason that is not its hint's text. */
+static why_ref keep_why_new(result_store *rs, const char *why, size_t lw_known, why_ref hint_ref,
+                            int hint_split, auth_rec *k)
+{
+    size_t lw = lw_known ? lw_known : strlen(why);
     if (hint_ref && hint_split) { /* a why_split kept earlier for the same SA */
         const why_split *w = area_get(rs, hint_ref);
         char buf[512];
@@ -499,8 +525,10 @@ static why_ref keep_why(result_store *rs, const char *why, why_ref hint_ref, int
         if (keep_tail(hint, lh, why, lw, k))
             return hint_ref;
         size_t p = common_prefix(hint, why, MIN(lh, lw));
-        if (p >= WHY_SPLIT_MIN_SHARED && lw - p <= WHY_SPLIT_MAX_TAIL)
-            return new_split(rs, hint, p, lh, why, lw - p, k);
+        why_ref sp = p >= WHY_SPLIT_MIN_SHARED && lw - p <= WHY_SPLIT_MAX_TAIL
+                         ? new_split(rs, hint, p, lh, why, lw - p, k) : 0;
+        if (sp)
+            return sp;
     }
     const char *known = g_hash_table_lookup(rs->why, why);
     if (known)
@@ -524,9 +552,10 @@ static why_ref keep_why(result_store *rs, const char *why, why_ref hint_ref, int
             best_mid = mid;
         }
     }
-    if (best >= 0)
-        return new_split(rs, rs->recent[best], best_p, rs->recent_len[best] - best_q, why,
-                         best_mid, k);
+    why_ref sp = best >= 0 ? new_split(rs, rs->recent[best], best_p,
+                                       rs->recent_len[best] - best_q, why, best_mid, k) : 0;
+    if (sp)
+        return sp;
     const char *text = intern(rs, why);
     rs->recent[rs->recent_next] = text;
     rs->recent_len[rs->recent_next] = (uint32_t)lw;
@@ -687,6 +716,57 @@ const msg_rec_extra *msg_rec_extra_of(const result_store *rs, const msg_rec *r)
     return r->extra ? area_get(rs, r->extra) : NULL;
 }
 
+/* The extra of a message with notes (result_keep): out of line, most messages have none. */
+static G_GNUC_NO_INLINE why_ref keep_extra(result_store *rs, msg_result *r, guint n)
+{
+    why_ref ref = 0;
+    if (n == 1 && !(r->notes && r->notes->len) && !r->unsigned_sa) {
+        /* the usual message with notes: one auth header, whose notes are all the store keeps
+         * of it (its list's record) */
+        auth_result *a = g_ptr_array_index(r->auths, 0);
+        if (notes_equal(a->notes, a->notes_hint)) {
+            ref = keep_single(rs, a->notes_hint);
+        } else {
+            int made = 0;
+            const note_list *l = keep_notes(rs, a->notes, &made, &ref);
+            rs->last_list = l;
+            rs->last_single = ref;
+        }
+    } else {
+        /* built on the stack (small messages) or the heap, then kept: shared when it holds
+         * only lists kept before (the SA's usual notes), else in the area */
+        size_t xs = sizeof(msg_rec_extra) + (size_t)n * sizeof(note_list *);
+        guint64 stackbuf[32];
+        msg_rec_extra *x = xs <= sizeof stackbuf ? (void *)stackbuf : g_malloc(xs);
+        memset(x, 0, sizeof *x);
+        x->n_auths = n;
+        int fresh = 0; /* a list was made for this message: no earlier extra can equal it */
+        x->notes = keep_notes(rs, r->notes, &fresh, NULL);
+        x->unsigned_sa = r->unsigned_sa;
+        x->unsigned_dir = (uint8_t)r->unsigned_dir;
+        for (guint i = 0; i < n; i++) {
+            auth_result *a = g_ptr_array_index(r->auths, i);
+            if (notes_equal(a->notes, a->notes_hint)) {
+                x->auth_notes[i] = (note_list *)a->notes_hint; /* shared, read-only */
+            } else {
+                x->auth_notes[i] = keep_notes(rs, a->notes, &fresh, NULL);
+            }
+        }
+        gpointer found = NULL;
+        if (!fresh && g_hash_table_lookup_extended(rs->extras, x, NULL, &found)) {
+            ref = GPOINTER_TO_UINT(found);
+        } else {
+            void *kept = area_alloc(rs, xs, &ref);
+            memcpy(kept, x, xs);
+            if (!fresh)
+                g_hash_table_insert(rs->extras, kept, GUINT_TO_POINTER(ref));
+        }
+        if (x != (void *)stackbuf)
+            g_free(x);
+    }
+    return ref;
+}
+
 const msg_rec *result_keep(result_store *rs, msg_result *r)
 {
     if (r->parsed && !r->auths->len && !(r->notes && r->notes->len) && !r->unsigned_sa)
@@ -717,52 +797,8 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
         const auth_result *a = g_ptr_array_index(r->auths, i);
         extra = a->notes && a->notes->len;
     }
-    if (extra && n == 1 && !(r->notes && r->notes->len) && !r->unsigned_sa) {
-        /* the usual message with notes: one auth header, whose notes are all the store keeps
-         * of it (its list's record) */
-        auth_result *a = g_ptr_array_index(r->auths, 0);
-        if (notes_equal(a->notes, a->notes_hint)) {
-            m->extra = keep_single(rs, a->notes_hint);
-        } else {
-            int made = 0;
-            const note_list *l = keep_notes(rs, a->notes, &made, &m->extra);
-            rs->last_list = l;
-            rs->last_single = m->extra;
-        }
-    } else if (extra) {
-        /* built on the stack (small messages) or the heap, then kept: shared when it holds
-         * only lists kept before (the SA's usual notes), else in the area */
-        size_t xs = sizeof(msg_rec_extra) + (size_t)n * sizeof(note_list *);
-        guint64 stackbuf[32];
-        msg_rec_extra *x = xs <= sizeof stackbuf ? (void *)stackbuf : g_malloc(xs);
-        memset(x, 0, sizeof *x);
-        x->n_auths = n;
-        int fresh = 0; /* a list was made for this message: no earlier extra can equal it */
-        x->notes = keep_notes(rs, r->notes, &fresh, NULL);
-        x->unsigned_sa = r->unsigned_sa;
-        x->unsigned_dir = (uint8_t)r->unsigned_dir;
-        for (guint i = 0; i < n; i++) {
-            auth_result *a = g_ptr_array_index(r->auths, i);
-            if (notes_equal(a->notes, a->notes_hint)) {
-                x->auth_notes[i] = (note_list *)a->notes_hint; /* shared, read-only */
-            } else {
-                x->auth_notes[i] = keep_notes(rs, a->notes, &fresh, NULL);
-            }
-        }
-        gpointer found = NULL;
-        if (!fresh && g_hash_table_lookup_extended(rs->extras, x, NULL, &found)) {
-            m->extra = GPOINTER_TO_UINT(found);
-        } else {
-            why_ref ref;
-            void *kept = area_alloc(rs, xs, &ref);
-            memcpy(kept, x, xs);
-            if (!fresh)
-                g_hash_table_insert(rs->extras, kept, GUINT_TO_POINTER(ref));
-            m->extra = ref;
-        }
-        if (x != (void *)stackbuf)
-            g_free(x);
-    }
+    if (extra)
+        m->extra = keep_extra(rs, r, n);
     for (guint i = 0; i < n; i++) {
         auth_result *a = g_ptr_array_index(r->auths, i);
         auth_rec *k = &m->auths[i];
@@ -781,7 +817,8 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
             k->x.version_big = a->version;
             k->flags |= AR_VERSION_BIG;
         }
-        k->why = keep_why(rs, a->why, a->why_hint, a->why_hint_split, k);
+        k->why = keep_why(rs, a->why, a->why == a->why_store ? a->why_len : 0, a->why_hint,
+                          a->why_hint_split, k);
     }
     return m;
 }

@@ -68,6 +68,8 @@ typedef struct {
     note_list *notes;        /* expert infos about this header (NULL when none) */
     int verdict_note;        /* the verdict's own expert info follows notes (set by the tracker;
                                 result_expand adds it to notes; auth_verdict_note makes it) */
+    size_t why_len;          /* strlen(why) when why is why_store (set by auth_result_take_why),
+                                0 when not known */
     /* Storage reused from header to header (auth_result_clear keeps it, auth_result_free frees
      * it): strings, sig, sigbuf and why point into it when they fit, so a recycled auth_result
      * decodes and verifies a header without allocating. Never used directly by readers. */
@@ -135,10 +137,14 @@ enum {
  * base_len bytes, then tail, then base from base_end to its end. */
 typedef struct {
     const char *base;        /* an interned reason */
-    uint32_t base_len;
-    uint32_t base_end;       /* strlen(base) when only the beginning is shared */
+    uint16_t base_len;       /* (a text whose parts do not fit 16 bits is not split) */
+    uint16_t base_end;       /* strlen(base) when only the beginning is shared */
+    uint16_t tail_len;       /* strlen(tail) */
+    uint16_t end_len;        /* strlen(base + base_end) */
     char tail[];             /* this text's own middle, NUL-terminated */
 } why_split;
+
+G_STATIC_ASSERT(sizeof(why_split) == 16 || sizeof(void *) != 8);
 
 /* One auth header's outcome: 16 bytes. */
 typedef struct {

@@ -274,6 +274,8 @@ static void note_verdict(auth_result *a, guint before)
 {
     note_kind kind;
     note_sev sev;
+    if (a->status == SIG_VALID) /* the usual header: a valid signature has no such note */
+        return;
     if (auth_verdict_note_kind(a->status, &kind, &sev) && !has_note_kind(a->notes, before, kind))
         a->verdict_note = 1;
 }
@@ -308,7 +310,7 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
         return;
     }
 
-    sa_entry *hs = sa_bind_handshake(t->tab, t->ks, mech, a, f);
+    sa_entry *hs = sa_bind_may_handshake(a) ? sa_bind_handshake(t->tab, t->ks, mech, a, f) : NULL;
     if (hs) {
         a->sa_id = hs->id;
         a->sa_frame = hs->frame;
@@ -328,7 +330,8 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
         return;
     }
 
-    sa_entry *s = hs ? hs : sa_bind_signed(t->tab, t->ks, mech, a, f);
+    int named = 0;
+    sa_entry *s = hs ? hs : sa_bind_signed(t->tab, t->ks, mech, a, f, &named);
     if (s) {
         a->sa_id = s->id;
         a->sa_frame = s->frame;
@@ -360,14 +363,20 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
         return;
     }
     guint before = a->notes->len;
-    const char *opaque = sa_bind_opaque_for(s, a);
+    const char *opaque = named ? a->opaque : sa_bind_opaque_for(s, a);
     sig_verdict v = verify_conflicts(t, mech, s, a, opaque);
     if (v.status == SIG_NONE) {
         /* the reason may be the mechanism's own text (no copy): taken below before any other
          * call of the mechanism (try_keylog_ids makes it a copy first) */
         verdict_borrow_begin();
+        /* verify_conflicts has just looked at the key log for this opaque: the mechanism's
+         * look-ups in this one verification need not look again (no second clock read) */
+        if (opaque)
+            keystore_keylog_hold(t->ks, 1);
         v = mech->verify(s->mstate, t->ks, opaque, a->dir, (const uint8_t *)a->sigbuf,
                          a->sigbuf_len, a->sig, a->sig_len, a->notes);
+        if (opaque)
+            keystore_keylog_hold(t->ks, 0);
         verdict_borrow_end();
     }
     if (v.status == SIG_NO_KEY && !opaque)

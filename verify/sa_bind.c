@@ -282,17 +282,26 @@ static void note_names_differ(auth_result *a, const sa_entry *s)
 /* Rule 4, with rule 2 and 3 in between: the SA a header's opaque names. resp: the header
  * travels in a response that may name a pending SA. */
 static sa_entry *by_opaque(sa_table *tab, const mech_ops *mech, auth_result *a,
-                           const msg_facts *f)
+                           const msg_facts *f, int *named)
 {
     const char *src = f->meta->src, *dst = f->meta->dst;
+    /* the pair either way round (sa_table_named): client first, as an SA keeps it, so the
+     * usual header's pair matches on the first two compares */
+    const char *c = a->dir == DIR_S2C ? dst : src, *v = a->dir == DIR_S2C ? src : dst;
     sa_named how;
-    sa_entry *s = sa_table_named(tab, mech, a->opaque, a->realm, a->targetname, src, dst, 0, &how);
-    if (!s && a->kind != AH_CREDENTIALS)
-        s = bind_from_response(tab, mech, a, f);
-    if (!s && a->kind == AH_CREDENTIALS && !sa_table_known(tab, mech, a->opaque))
-        s = bind_from_echo(tab, mech, a, f);
-    if (!s)
-        s = sa_table_named(tab, mech, a->opaque, a->realm, a->targetname, src, dst, 1, &how);
+    sa_entry *s = sa_table_named(tab, mech, a->opaque, a->realm, a->targetname, c, v, 0, &how);
+    if (s) {
+        *named = 1; /* from the opaque's own index list: the opaque names s (sa_has_name) */
+    } else {
+        if (a->kind != AH_CREDENTIALS)
+            s = bind_from_response(tab, mech, a, f);
+        if (!s && a->kind == AH_CREDENTIALS && !sa_table_known(tab, mech, a->opaque))
+            s = bind_from_echo(tab, mech, a, f);
+        if (!s) {
+            s = sa_table_named(tab, mech, a->opaque, a->realm, a->targetname, src, dst, 1, &how);
+            *named = s != NULL;
+        }
+    }
     if (s && how == SA_NAMED_HERE_NAMES_DIFFER)
         note_names_differ(a, s);
     return s;
@@ -370,8 +379,9 @@ sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, a
     } else if (a->kind == AH_CREDENTIALS) {
         if (!a->has_gss)
             return NULL;
+        int named;
         if (a->opaque)
-            s = by_opaque(tab, mech, a, f);
+            s = by_opaque(tab, mech, a, f, &named);
         if (!s) {
             s = new_sa(tab, mech, a, f, src, dst);
             if (a->opaque)
@@ -391,7 +401,8 @@ sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, a
     } else { /* AH_INFO with gssapi-data: e.g. a Kerberos AP-REP */
         if (!a->has_gss)
             return NULL;
-        s = a->opaque ? by_opaque(tab, mech, a, f) : bind_from_response(tab, mech, a, f);
+        int named;
+        s = a->opaque ? by_opaque(tab, mech, a, f, &named) : bind_from_response(tab, mech, a, f);
         if (!s)
             return NULL;
     }
@@ -403,11 +414,12 @@ sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, a
 }
 
 sa_entry *sa_bind_signed(sa_table *tab, keystore *ks, const mech_ops *mech, auth_result *a,
-                         const msg_facts *f)
+                         const msg_facts *f, int *named)
 {
+    *named = 0;
     if (!a->opaque)
         return NULL;
-    sa_entry *s = by_opaque(tab, mech, a, f);
+    sa_entry *s = by_opaque(tab, mech, a, f, named);
     if (!s && keystore_keylog_find(ks, mech->keylog, a->opaque)) {
         /* handshake not in the capture, but the user gave this SA's key */
         int client = a->kind == AH_CREDENTIALS;

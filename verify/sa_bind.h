@@ -32,11 +32,19 @@ const sip_txn *msg_facts_txn(const msg_facts *f);
 sa_entry *sa_bind_handshake(sa_table *tab, keystore *ks, const mech_ops *mech, auth_result *a,
                             const msg_facts *f);
 
+/* 0 when sa_bind_handshake would return NULL at once, changing nothing (credentials or *-Info
+ * without gssapi-data: the usual signed header), so the call can be skipped. */
+static inline int sa_bind_may_handshake(const auth_result *a)
+{
+    return a->kind == AH_CHALLENGE || a->has_gss;
+}
+
 /* A signed header that carried no handshake data: the SA its opaque names, binding or repairing
  * the binding where the policy allows, or an SA made from a key-log entry for the opaque when the
- * handshake is not in the capture; NULL when none. */
+ * handshake is not in the capture; NULL when none. *named is set to 1 when the SA was found by
+ * the header's opaque (which then names it: sa_bind_opaque_for would return a->opaque), else 0. */
 sa_entry *sa_bind_signed(sa_table *tab, keystore *ks, const mech_ops *mech, auth_result *a,
-                         const msg_facts *f);
+                         const msg_facts *f, int *named);
 
 /* The opaque to look keys up by for a header on s: the header's own when it names s, else the
  * SA's primary one (may be NULL). */

@@ -32,7 +32,8 @@ typedef struct {
     guint len;           /* its length then */
     sa_entry *last;      /* and its newest SA then */
     sa_entry *s;         /* the answer */
-    char opaque[NAMED_MEMO_OPAQUE]; /* exact bytes of the opaque looked up, NUL-terminated */
+    guint64 opaque[NAMED_MEMO_OPAQUE / 8]; /* exact bytes of the opaque looked up, NUL-padded
+                                             to the end: compared eight bytes at a time */
 } named_memo;
 
 /* g_ascii_strcasecmp(a, b) == 0, inlined: equal bytes first (the usual case). */
@@ -553,6 +554,17 @@ int sa_from_server(const sa_entry *s, const char *src, const char *dst)
     return strcmp(s->server_ep, src) == 0 && strcmp(s->client_ep, dst) == 0;
 }
 
+/* 1 when a memo's opaque (NUL-padded words) is the one of words ow[0 .. nw) (its bytes and a
+ * NUL in the last): a longer memo opaque has a byte where ow has its NUL, a shorter one a NUL
+ * where ow has a byte. */
+static inline int memo_opaque_equal(const guint64 *m, const guint64 *ow, size_t nw)
+{
+    for (size_t i = 0; i < nw; i++)
+        if (m[i] != ow[i])
+            return 0;
+    return 1;
+}
+
 sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque,
                          const char *realm, const char *targetname, const char *src,
                          const char *dst, int elsewhere, sa_named *how)
@@ -564,24 +576,28 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
     size_t ol = strnlen(opaque, NAMED_MEMO_OPAQUE);
     int memo_ok = ol < NAMED_MEMO_OPAQUE && src && dst;
     guint idx = 0;
+    guint64 ow[NAMED_MEMO_OPAQUE / 8]; /* the opaque's bytes, NUL-padded: ow[0 .. ol / 8] */
+    size_t nw = ol / 8 + 1;
     if (memo_ok) { /* the slot: a hash of the opaque's bytes, eight at a time, and mech */
         guint64 hv = 0xcbf29ce484222325ull ^ ol ^ ((guint64)(uintptr_t)mech << 8);
         size_t i = 0;
         for (; i + 8 <= ol; i += 8) {
             guint64 w;
             memcpy(&w, opaque + i, 8);
+            ow[i / 8] = w;
             hv = (hv ^ w) * 0x100000001B3ull;
         }
         guint64 w = 0;
         for (size_t j = 0; i + j < ol; j++)
             w |= (guint64)(unsigned char)opaque[i + j] << (8 * j);
+        ow[i / 8] = w;
         hv = ((hv ^ w) ^ (hv >> 29)) * 0x9E3779B97F4A7C15ull;
         idx = (guint)(hv >> 32) % NAMED_MEMO_SIZE;
     }
     const named_memo *me = memo_ok && tab->memo ? &tab->memo[idx] : NULL;
     if (me && me->s && me->mech == mech && me->list->len == me->len &&
         name_list_v(me->list)[me->len - 1] == me->last &&
-        memcmp(me->opaque, opaque, ol + 1) == 0 && streq0(sa_realm(me->s), realm) &&
+        memo_opaque_equal(me->opaque, ow, nw) && streq0(sa_realm(me->s), realm) &&
         streq0(sa_targetname(me->s), targetname) && me->s->client_ep && me->s->server_ep &&
         on_pair(me->s, src, dst)) {
         *how = SA_NAMED_HERE;
@@ -606,7 +622,8 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
                     w->len = list->len;
                     w->last = lv[list->len - 1];
                     w->s = s;
-                    memcpy(w->opaque, opaque, ol + 1);
+                    memset(w->opaque, 0, sizeof w->opaque);
+                    memcpy(w->opaque, ow, nw * sizeof ow[0]);
                 }
                 return s;
             }

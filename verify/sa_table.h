@@ -153,7 +153,8 @@ typedef enum {
 /* The SA of mech that opaque names for a message between src and dst, newest first: same pair
  * with the same realm/targetname, else same pair (a tampered realm/targetname must still reach
  * its SA), else, when elsewhere is 1, the newest with the same realm and targetname on another
- * pair, preferring SAs the client has confirmed. *how says which. */
+ * pair, preferring SAs the client has confirmed. *how says which. Only the pair {src, dst}
+ * matters: they may be given either way round (client first is the faster). */
 sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque,
                          const char *realm, const char *targetname, const char *src,
                          const char *dst, int elsewhere, sa_named *how);
