@@ -260,7 +260,7 @@ static __attribute__((noinline)) span hdr_copy(const sip_msg *m, const sip_hdr *
 
 /* The value of h (sip_hdr_value's bytes; p NULL when h is NULL) up to its first NUL: a slice
  * of the message or, for a folded value, of a heap copy kept in pc. */
-static inline __attribute__((always_inline)) span hdr_text(const sip_msg *m, const sip_hdr *h,
+static __attribute__((noinline)) span hdr_text(const sip_msg *m, const sip_hdr *h,
                                                            pieces *pc)
 {
     if (!h)
@@ -313,8 +313,8 @@ static __attribute__((noinline)) void copy_exact(char *d, const char *s, size_t 
 /* Copies the n bytes at s (NULL when n is 0) to d, which has 16 bytes of room past them: 16
  * bytes a step when s lies in the message [base, base + len) with 16 readable bytes from every
  * step, else exactly (copy_room). */
-static inline __attribute__((always_inline)) void put_value(char *d, const char *s, size_t n,
-                                                            const char *base, size_t len)
+static __attribute__((noinline)) void put_value(char *d, const char *s, size_t n,
+                                                const char *base, size_t len)
 {
     if (!n)
         return;
