@@ -7,7 +7,8 @@ capture of signed traffic with real material, then in the same invocation:
   check     tshark with mssipae and the keys, -T fields: every signature must be "valid"
   pairs     R times, alternating: tshark -q -Y sip with the plugin disabled (--disable-protocol
             mssipae) and with it enabled and the keys; CPU time (user + system) and peak RSS of
-            each run from wait4(), wall time
+            each run from wait4(), wall time; the ratio of the medians and, less moved by the
+            machine's slow drifts, the median of each pair's own ratio (pair-ratio)
   micro     the core alone (bench/micro.c): ns per message, valid and with every signature
             wrong (R interleaved pairs, each the median of 3 repetitions; the median run of
             each kind is printed), and the heap the tracker keeps per signed header
@@ -130,20 +131,24 @@ def main():
                 r = dict(scheme=scheme, size=size, signed=b["signed"], messages=b["messages"],
                          sas=b["sas"], gen=gen, cpu_off=med(off, 0), cpu_on=med(on, 0),
                          wall_off=med(off, 1), wall_on=med(on, 1), rss_off=med(off, 2),
-                         rss_on=med(on, 2), micro=mv, micro_bad=mi)
+                         rss_on=med(on, 2), micro=mv, micro_bad=mi,
+                         # each "on" run against the "off" run just before it: slow drifts
+                         # of a shared machine move both runs of a pair alike
+                         pairs=[b_[0] / a_[0] for a_, b_ in zip(off, on)])
                 rows.append(r)
                 report(r)
     print("\nmachine: %s, %d cores; tshark %s" % (cpu_model(), os.cpu_count() or 0,
                                                  tshark_version()))
     print("summary (median of %d paired runs; ratios plugin enabled / disabled)" % args.runs)
-    print("%-13s %9s %8s %8s %8s %9s %9s %10s %10s %9s" % (
-        "scheme", "signed", "cpu-off", "cpu-on", "ratio", "us/sig", "rss-ratio", "micro-ns",
-        "wrong-ns", "B/sig"))
+    print("%-13s %9s %8s %8s %8s %10s %9s %9s %10s %10s %9s" % (
+        "scheme", "signed", "cpu-off", "cpu-on", "ratio", "pair-ratio", "us/sig", "rss-ratio",
+        "micro-ns", "wrong-ns", "B/sig"))
     for r in rows:
-        print("%-13s %9d %8.2f %8.2f %8.2f %9.2f %9.2f %10.0f %10.0f %9.0f" % (
+        print("%-13s %9d %8.2f %8.2f %8.2f %10.2f %9.2f %9.2f %10.0f %10.0f %9.0f" % (
             r["scheme"], r["signed"], r["cpu_off"], r["cpu_on"], r["cpu_on"] / r["cpu_off"],
-            (r["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6, r["rss_on"] / r["rss_off"],
-            r["micro"]["ns_sig"], r["micro_bad"]["ns_sig"], r["micro"]["kept"]))
+            statistics.median(r["pairs"]), (r["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6,
+            r["rss_on"] / r["rss_off"], r["micro"]["ns_sig"], r["micro_bad"]["ns_sig"],
+            r["micro"]["kept"]))
     linearity(rows)
 
 
@@ -195,6 +200,8 @@ def report(r):
           "wall %.2f -> %.2f s" % (r["cpu_off"], r["cpu_on"], r["cpu_on"] / r["cpu_off"],
                                    (r["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6,
                                    r["wall_off"], r["wall_on"]))
+    print("   CPU ratio of each pair (on / the off run before it): %s; median %.2f" % (
+        " ".join("%.2f" % x for x in r["pairs"]), statistics.median(r["pairs"])))
     print("   peak RSS %.1f MB -> %.1f MB (ratio %.2f)" % (r["rss_off"] / 1024, r["rss_on"] / 1024,
                                                          r["rss_on"] / r["rss_off"]))
     print("   core alone: %.0f ns per signed header valid, %.0f wrong (%.2fx); %.0f bytes kept per "
