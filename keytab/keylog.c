@@ -14,6 +14,7 @@
  */
 #include "keytab/keylog.h"
 #include "keytab/secure.h"
+#include "sigbuf/bytes.h"
 #include "sigbuf/codec.h"
 
 #include <string.h>
@@ -37,18 +38,7 @@ typedef struct {
 static inline int kl_field_is(const kl_field *f, const char *kw)
 {
     size_t n = strlen(kw);
-    if (f->len != n)
-        return 0;
-    for (size_t i = 0; i < n; i++) { /* g_ascii_strncasecmp without the call (no NUL in f) */
-        char a = f->p[i], b = kw[i];
-        if (a >= 'A' && a <= 'Z')
-            a = (char)(a + ('a' - 'A'));
-        if (b >= 'A' && b <= 'Z')
-            b = (char)(b + ('a' - 'A'));
-        if (a != b)
-            return 0;
-    }
-    return 1;
+    return f->len == n && eq_nocase_n(f->p, kw, n); /* no NUL in f */
 }
 
 /* Decodes a key field into out (room for max bytes) and checks its length is within

@@ -221,11 +221,6 @@ static const struct {
     [AUTHP_K_STS_URI] = { "sts-uri", 7 },
 };
 
-/* g_ascii_tolower, inlined. */
-static inline char lc(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
-}
 
 /* The known parameters whose name has a given length (at most 3; -1 ends the list). */
 static const signed char known_by_len[12][3] = {
@@ -277,13 +272,13 @@ static inline __attribute__((always_inline)) int known_index(const char *name, s
         return eq8(ld8(name), ld8(kn)) && eq8(ld8(name + n - 8), ld8(kn + n - 8)) ? k : -1;
     }
     if (n < 4) { /* qop */
-        char c0 = lc(name[0]);
+        char c0 = ascii_lc(name[0]);
         for (int j = 0; j < 3 && known_by_len[n][j] >= 0; j++) {
             int k = known_by_len[n][j];
             if (known[k].name[0] != c0)
                 continue;
             size_t i = 1;
-            while (i < n && lc(name[i]) == known[k].name[i])
+            while (i < n && ascii_lc(name[i]) == known[k].name[i])
                 i++;
             if (i == n)
                 return k;

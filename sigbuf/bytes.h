@@ -1,7 +1,7 @@
 /* bytes.h - word-at-a-time helpers shared by the SIP, auth-parameter and buffer code.
  *
- * Unaligned little loads, the case-insensitive word compare against a lower-case name, and a
- * short copy without the memcpy call. Header-only: they run per byte or per item.
+ * Unaligned little loads, ASCII lower case and case-insensitive compares (a byte, n bytes, a
+ * word against a lower-case name), and a short copy without the memcpy call. Header-only: they run per byte or per item.
  */
 #ifndef MSSIPAE_BYTES_H
 #define MSSIPAE_BYTES_H
@@ -11,6 +11,21 @@
 
 static inline guint32 ld4(const char *p) { guint32 w; memcpy(&w, p, 4); return w; }
 static inline guint64 ld8(const char *p) { guint64 w; memcpy(&w, p, 8); return w; }
+
+/* g_ascii_tolower without the call (it runs per byte). */
+static inline char ascii_lc(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
+/* g_ascii_strncasecmp (p, name, n) == 0 without the call, for n bytes holding no NUL. */
+static inline int eq_nocase_n(const char *p, const char *name, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ascii_lc(p[i]) != ascii_lc(name[i]))
+            return 0;
+    return 1;
+}
 
 /* Case-insensitive equality of 4 or 8 bytes x of a name with l of a lower-case name made of
  * letters and '-': lc (byte) == letter is (byte | 0x20) == letter; a '-' (no 0x40 bit) must

@@ -76,21 +76,6 @@ static inline char *slice_dup(int found, slice t)
     return found ? g_strndup(t.p, t.n) : NULL;
 }
 
-/* 1 when the n bytes at p equal the n bytes of name ignoring ASCII case (neither holds a NUL
- * in those n bytes: g_ascii_strncasecmp without the calls). */
-static int eq_nocase(const char *p, const char *name, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char a = p[i], b = name[i];
-        if (a >= 'A' && a <= 'Z')
-            a = (char)(a + ('a' - 'A'));
-        if (b >= 'A' && b <= 'Z')
-            b = (char)(b + ('a' - 'A'));
-        if (a != b)
-            return 0;
-    }
-    return 1;
-}
 
 /* Bytes that end a parameter name in param_s: NUL, ';', ',', '=', SP, HT. */
 static const unsigned char pname_end[256] = {
@@ -118,7 +103,7 @@ param_s(const char *params, const char *end, const char *lim, const char *name, 
             e++;
         if ((size_t)(e - p) == nl &&
             (tag ? (p[0] | 0x20) == 't' && (p[1] | 0x20) == 'a' && (p[2] | 0x20) == 'g'
-                 : eq_nocase(p, name, nl))) {
+                 : eq_nocase_n(p, name, nl))) {
             while (e < end && (*e == ' ' || *e == '\t'))
                 e++;
             if (e >= end || *e != '=') {

@@ -89,21 +89,7 @@ static int parse_start_line(sip_msg *m, size_t end, const char **why)
     return 0;
 }
 
-/* g_ascii_tolower, inlined (GLib's is a function call per byte). */
-static inline char lc(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
-}
 
-/* 1 when the n bytes at p equal the n bytes of name ignoring ASCII case (the names callers
- * pass). */
-static int eq_nocase(const char *p, const char *name, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (lc(p[i]) != lc(name[i]))
-            return 0;
-    return 1;
-}
 
 /* Full (lower-case) name and compact letter (0: none) of each kind. */
 static const struct {
@@ -348,7 +334,7 @@ int sip_hdr_is(const sip_msg *m, const sip_hdr *h, const char *name, char compac
     if (compact && h->name.n == 1 && g_ascii_tolower(h->name.p[0]) == compact)
         return 1;
     size_t n = strlen(name);
-    return h->name.n == n && eq_nocase(h->name.p, name, n);
+    return h->name.n == n && eq_nocase_n(h->name.p, name, n);
 }
 
 const sip_hdr *sip_hdr_find(const sip_msg *m, const char *name, char compact)

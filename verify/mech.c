@@ -1,5 +1,6 @@
 /* mech.c - the table of mechanisms. */
 #include "verify/mech.h"
+#include "sigbuf/bytes.h"
 
 #include <glib.h>
 
@@ -10,26 +11,19 @@ static const mech_ops *const mechs[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(mechs) == MECH_COUNT);
 
-/* g_ascii_tolower without the call. */
-static inline unsigned char lower(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
 /* g_ascii_strcasecmp (name, scheme) == 0 inlined: it runs for every auth header, and most
  * tables' names differ from the scheme in their first letter. */
 const mech_ops *mech_find(const char *scheme)
 {
     if (!scheme)
         return NULL;
-    unsigned char c0 = lower((unsigned char)scheme[0]);
+    char c0 = ascii_lc(scheme[0]);
     for (size_t i = 0; i < G_N_ELEMENTS(mechs); i++) {
-        const unsigned char *n = (const unsigned char *)mechs[i]->scheme;
-        if (lower(n[0]) != c0)
+        const char *n = mechs[i]->scheme, *s = scheme;
+        if (ascii_lc(n[0]) != c0)
             continue;
-        const unsigned char *s = (const unsigned char *)scheme;
         for (size_t j = 0;; j++) { /* equal bytes first: the scheme as the table spells it */
-            if (n[j] != s[j] && lower(n[j]) != lower(s[j]))
+            if (n[j] != s[j] && ascii_lc(n[j]) != ascii_lc(s[j]))
                 break;
             if (!n[j])
                 return mechs[i];

@@ -1,5 +1,6 @@
 /* sa_table.c - the SAs of a capture and their indexes (see sa_table.h). */
 #include "verify/sa_table.h"
+#include "sigbuf/bytes.h"
 
 #include <string.h>
 
@@ -42,15 +43,9 @@ static inline int eq_nocase(const char *a, const char *b)
     if (a == b)
         return 1;
     for (;; a++, b++) {
-        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
-        if (x != y) {
-            if (x >= 'A' && x <= 'Z')
-                x = (unsigned char)(x + ('a' - 'A'));
-            if (y >= 'A' && y <= 'Z')
-                y = (unsigned char)(y + ('a' - 'A'));
-            if (x != y)
-                return 0;
-        }
+        char x = *a, y = *b;
+        if (x != y && ascii_lc(x) != ascii_lc(y))
+            return 0;
         if (!x)
             return 1;
     }
