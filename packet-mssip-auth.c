@@ -1035,8 +1035,9 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
                 kept_i[n++] = (guint16)i;
             }
         }
-        /* what was just stored is what a look-up would give (a frame seen before on this
-         * pass, which the index ignores, is looked up instead) */
+        /* what was just stored is what a look-up would give; stored means at least one
+         * record (none, or a frame seen before on this pass, which the index ignores: looked
+         * up instead) */
         stored = rec_index_add(frame_recs, pinfo->num, n, recs, kept_i, (guint16)nmax);
         rec_pdu = kept_i;
         rec_npdus = nmax;
@@ -1049,8 +1050,6 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         rec_index_get(frame_recs, &hit, recs);
         rec_pdu = NULL;
         rec_npdus = rec_index_npdus(&hit);
-    } else if (!n) {
-        return 0;
     }
     /* A tree whose SIP messages match the stored records gets the items, re-created from the
      * message bytes; otherwise -- no tree, or one where no mssipae field is shown or filtered

@@ -6,6 +6,7 @@
  * is pure.
  */
 #include "verify/ntlm.h"
+#include "sigbuf/bytes.h"
 #include "verify/verdict.h"
 
 #include <glib.h>
@@ -792,26 +793,19 @@ static int noess_matches(const uint8_t ks[12], uint32_t seq, ntlm_mac_memo *m,
 
 /* The checksum of an ESS MAC (01000000 || ck || LE32(seq)) against the HMAC h of SeqNum ||
  * buffer: ck = h (no KEY_EXCH) or h XOR the SeqNum's keystream, compared 8 bytes at once. */
-static inline uint64_t ld64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 static int ess_ck_matches(ntlm_ek *e, uint32_t flags, int d, uint32_t seq, const uint8_t *h,
                           const uint8_t sig[16])
 {
-    uint64_t x = ld64(h) ^ ld64(sig + 4);
+    uint64_t x = ld8((const char *)h) ^ ld8((const char *)sig + 4);
     if (!(flags & NTLM_FL_KEY_EXCH))
         return x == 0;
     /* the SeqNum 100 keystream is read from where the SA keeps it (no copy of it is made, so
      * there is none to wipe); another SeqNum's is made on the stack and wiped */
     if (seq == NTLM_SEQ_SIP)
-        return (x ^ ld64(ek_kx(e, flags, d))) == 0;
+        return (x ^ ld8((const char *)ek_kx(e, flags, d))) == 0;
     uint8_t ks[8];
     ess_seq_ks(e->esk, flags, d, seq, ks);
-    int ok = (x ^ ld64(ks)) == 0;
+    int ok = (x ^ ld8((const char *)ks)) == 0;
     secure_wipe(ks, sizeof ks);
     return ok;
 }
