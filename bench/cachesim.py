@@ -130,7 +130,8 @@ def main():
 def report(scheme, res, frames, top):
     off, on = res["off"], res["on"]
     print("\n== %s, first %d frames" % (scheme, frames))
-    for e, name in (("Ir", "instructions"), ("I1mr", "I1 misses"), ("D1mr", "D1 misses"),
+    for e, name in (("Ir", "instructions"), ("I1mr", "I1 misses"), ("D1mr", "D1 read misses"),
+                    ("D1mw", "D1 write misses"),
                     ("DLmr", "LL data misses")):
         a, b = off[0].get(e, 0), on[0].get(e, 0)
         print("  %-15s off %9.1f  on %9.1f  +%8.1f per frame  (x%.3f)" % (
@@ -143,6 +144,12 @@ def report(scheme, res, frames, top):
     print("  functions adding the most I1 misses (per frame: I1 misses, instructions):")
     for i1, ir, fn in diff[:top]:
         print("    %7.1f %8.0f  %s" % (i1 / frames, ir / frames, fn[-90:]))
+    d1 = lambda d: d.get("D1mr", 0) + d.get("D1mw", 0)  # noqa: E731
+    diff = sorted(((d1(d) - d1(off[1].get(fn, {})), fn) for fn, d in on[1].items()),
+                  reverse=True)
+    print("  functions adding the most D1 misses, reads and writes (per frame):")
+    for m, fn in diff[:top]:
+        print("    %7.1f  %s" % (m / frames, fn[-90:]))
 
 
 if __name__ == "__main__":

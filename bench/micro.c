@@ -1,14 +1,17 @@
 /* micro.c - core micro-benchmark: CPU time per SIP message through the whole core (tracker,
  * buffer, mechanism), without tshark. Reads a message file written by bench/benchgen.py.
  *
- *   micro FILE.msgs [--reps N] [--invalid] [--keytab P] [--keylog P] [--rsa P] [--password X]
+ *   micro FILE.msgs[.gz] [--reps N] [--invalid] [--expect valid|invalid] [--keytab P]
+ *         [--keylog P] [--rsa P] [--password X]
  *
  * Each repetition feeds every message to a fresh tracker (as the first pass of tshark would) and
  * measures process CPU time. --invalid changes one hex digit of every signature first (the one 9
  * places from its end: inside the checksum of NTLM, RFC 4121 and TLS-DSK tokens), so every check
  * fails: the worst case. Prints the median ns per message and per signed header, the status
  * counts (of the first repetition) and the heap bytes the tracker keeps per signed header
- * (mallinfo2 before and after, results included).
+ * (mallinfo2 before and after, results included). --expect STATUS: exit status 3 unless there
+ * are signed headers and every one got STATUS (the profile-feedback training, pgo/train.sh, uses
+ * it so that a stale corpus cannot train the wrong paths unnoticed). The file may be gzipped.
  */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "keytab/keystore.h"
 #include "verify/sa.h"
@@ -39,13 +43,35 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The whole file, gunzipped when it is gzipped (zlib reads a plain file as it is). */
+static gchar *read_all(const char *path, gsize *n)
+{
+    gzFile f = gzopen(path, "rb");
+    if (!f)
+        return NULL;
+    GByteArray *b = g_byte_array_new();
+    guint8 chunk[65536];
+    int r;
+    while ((r = gzread(f, chunk, sizeof chunk)) > 0)
+        g_byte_array_append(b, chunk, (guint)r);
+    int bad = r < 0;
+    gzclose(f);
+    if (bad) {
+        g_byte_array_free(b, TRUE);
+        return NULL;
+    }
+    *n = b->len;
+    return (gchar *)g_byte_array_free(b, FALSE);
+}
+
 /* Loads the message file; returns the count, or -1. */
 static long load(const char *path, bmsg **out)
 {
     gchar *buf;
-    gsize n;
-    if (!g_file_get_contents(path, &buf, &n, NULL) || n < 10 || memcmp(buf, "MSSIPAEB1\n", 10)) {
+    gsize n = 0;
+    if (!(buf = read_all(path, &n)) || n < 10 || memcmp(buf, "MSSIPAEB1\n", 10)) {
         fprintf(stderr, "micro: %s is not a benchgen message file\n", path);
+        g_free(buf);
         return -1;
     }
     GArray *a = g_array_new(FALSE, TRUE, sizeof(bmsg));
@@ -91,12 +117,15 @@ static void spoil(bmsg *m)
 int main(int argc, char **argv)
 {
     const char *file = NULL, *keytab = NULL, *keylog = NULL, *rsa = NULL, *password = NULL;
+    const char *expect = NULL;
     int reps = 5, invalid = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--invalid"))
             invalid = 1;
+        else if (!strcmp(argv[i], "--expect") && i + 1 < argc)
+            expect = argv[++i];
         else if (!strcmp(argv[i], "--keytab") && i + 1 < argc)
             keytab = argv[++i];
         else if (!strcmp(argv[i], "--keylog") && i + 1 < argc)
@@ -108,12 +137,15 @@ int main(int argc, char **argv)
         else if (!file)
             file = argv[i];
         else {
-            fprintf(stderr, "usage: micro FILE.msgs [--reps N] [--invalid] [--keytab P] "
-                            "[--keylog P] [--rsa P] [--password X]\n");
+            fprintf(stderr, "usage: micro FILE.msgs[.gz] [--reps N] [--invalid] "
+                            "[--expect valid|invalid] [--keytab P] [--keylog P] [--rsa P] "
+                            "[--password X]\n");
             return 2;
         }
     }
-    if (!file || reps < 1)
+    int want = !expect ? 0 : !strcmp(expect, "valid") ? SIG_VALID
+                           : !strcmp(expect, "invalid") ? SIG_INVALID : -1;
+    if (!file || reps < 1 || want < 0)
         return 2;
     bmsg *msgs;
     long n = load(file, &msgs);
@@ -173,5 +205,10 @@ int main(int argc, char **argv)
     g_free(msgs);
     g_free(t);
     keystore_free(ks);
+    if (want && (!sig || counts[want] != sig)) {
+        fprintf(stderr, "micro: %s: %lu of %lu signed headers %s, all expected\n", file,
+                counts[want], sig, expect);
+        return 3;
+    }
     return 0;
 }

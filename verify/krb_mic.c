@@ -590,7 +590,9 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
     in.buflen = buflen;
     in.tok16 = sig;
     in.data = in.heap = NULL;
-    chk_res res[KRB_CANDS_MAX];
+    /* res[i] is set for every candidate tried and read for those only (no_match); the
+     * initialiser is for GCC, which with profile feedback cannot see that (-Wmaybe-uninitialized) */
+    chk_res res[KRB_CANDS_MAX] = { CHK_ERROR };
     size_t want_len = 0;
     sig_verdict v = {SIG_NONE, NULL};
     for (size_t i = 0; i < cv.n && v.status == SIG_NONE; i++) {
