@@ -379,7 +379,7 @@ typedef struct {
      (guint64)(unsigned char)(c) << 16 | (guint64)(unsigned char)(d) << 24 |                \
      (guint64)(unsigned char)(e) << 32 | (guint64)(unsigned char)(f) << 40 |                \
      (guint64)(unsigned char)(g) << 48 | (guint64)(unsigned char)(h) << 56)
-#define M(n) ((n) >= 8 ? ~0ull : (1ull << (8 * (n))) - 1)
+#define M(n) (~0ull >> (8 * (8 - (n)))) /* n = 1..8: the low n bytes */
 static const fast_name fast_known[AUTHP_K_COUNT] = {
     [AUTHP_K_REALM] = { W8('r', 'e', 'a', 'l', 'm', '=', 0, 0), M(6), 0, 5, AUTHP_K_REALM },
     [AUTHP_K_TARGETNAME] = { W8('t', 'a', 'r', 'g', 'e', 't', 'n', 'a'), M(8),

@@ -46,7 +46,9 @@ struct result_store {
     GHashTable *extras;  /* msg_rec_extra (in the area) made only of shared lists, by content,
                             -> its why_ref: messages whose notes are all their SA's usual ones
                             share one */
-    msg_rec empty;       /* shared record of messages without MS-SIPAE headers or notes */
+    msg_rec *empty;      /* shared record of messages without MS-SIPAE headers or notes (its own
+                            allocation: msg_rec ends in a flexible array, so it cannot sit inside
+                            this struct) */
     const char *recent[WHY_RECENT]; /* the reasons interned last (keep_why), a ring: a new
                             reason of another SA is kept as a why_split of one of them */
     uint32_t recent_len[WHY_RECENT];
@@ -231,7 +233,8 @@ result_store *result_store_new(void)
     rs->lists = g_hash_table_new(list_hash, list_equal);
     rs->probe = g_array_new(FALSE, FALSE, sizeof(mssipae_note)); /* texts: the store's */
     rs->extras = g_hash_table_new(extra_hash, extra_equal);
-    rs->empty.bits = MR_PARSED;
+    rs->empty = g_malloc0(sizeof *rs->empty);
+    rs->empty->bits = MR_PARSED;
     return rs;
 }
 
@@ -250,6 +253,7 @@ void result_store_free(result_store *rs)
     g_hash_table_destroy(rs->why);
     g_hash_table_destroy(rs->extras); /* its keys live in the area */
     g_ptr_array_free(rs->area, TRUE);
+    g_free(rs->empty);
     g_free(rs);
 }
 
@@ -770,7 +774,7 @@ static G_GNUC_NO_INLINE why_ref keep_extra(result_store *rs, msg_result *r, guin
 const msg_rec *result_keep(result_store *rs, msg_result *r)
 {
     if (r->parsed && !r->auths->len && !(r->notes && r->notes->len) && !r->unsigned_sa)
-        return &rs->empty;
+        return rs->empty;
     guint n = r->auths->len;
     int status = CLAMP(r->status_code, G_MININT16, G_MAXINT16);
     /* a count or status code that does not fit its bits (hostile input) goes before the record */
