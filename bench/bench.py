@@ -13,15 +13,20 @@ capture of signed traffic with real material, then in the same invocation:
             wrong (R interleaved pairs, each the median of 3 repetitions; the median run of
             each kind is printed), and the heap the tracker keeps per signed header
 
-and prints medians, ratios and microseconds per signed message. Compare ratios between
+and prints medians, ratios and microseconds per signed message. --compare OTHER_BUILD runs a
+second build in the same rounds (off, this build, the other build; the core's runs interleaved
+the same way) and prints what it changes: the two builds measured minutes apart on a shared
+machine differ by more than most changes do. Compare ratios between
 machines, not seconds; quote the largest size (start-up hides per-message cost in small runs).
 The scheme tlsdsk-keylog (not among the defaults) is the tlsdsk capture verified with its
 CLIENT_RANDOM key log instead of the server's RSA key: TLS-DSK without the RSA floor.
 
     MSSIPAE_BUILD_DIR=build python3 bench/bench.py [--schemes ntlm,kerberos,tlsdsk]
         [--sizes 10000,100000,1000000] [--runs 3] [--per-sa 50] [--mix 0] [--cache DIR]
+        [--compare OTHER_BUILD_DIR]
 """
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -101,13 +106,18 @@ def main():
     ap.add_argument("--per-sa", type=int, default=50)
     ap.add_argument("--mix", type=int, default=0, help="unsigned messages after each signed one")
     ap.add_argument("--cache", default=os.path.join("/tmp", "mssipae-bench-cache"))
+    ap.add_argument("--compare", metavar="BUILD_DIR",
+                    help="another build, run in the same rounds (see above)")
     args = ap.parse_args()
     build = os.environ.get("MSSIPAE_BUILD_DIR", os.path.join(SRC, "build"))
     os.makedirs(args.cache, exist_ok=True)
     os.chmod(args.cache, 0o755)
     rows = []
-    with Tshark() as t:
+    with Tshark() as t, (Tshark(build_dir=args.compare) if args.compare
+                         else contextlib.nullcontext()) as t2:
         t.require_plugin()
+        if t2:
+            t2.require_plugin()
         for scheme in args.schemes.split(","):
             for size in (int(s) for s in args.sizes.split(",")):
                 g0 = time.perf_counter()
@@ -115,18 +125,26 @@ def main():
                                   unsigned_per_signed=args.mix)
                 gen = time.perf_counter() - g0
                 check(t, b)
+                if t2:
+                    check(t2, b)
                 base = ["-r", b["pcap"], "-q", "-Y", "sip"]
-                off, on = [], []
+                off, on, on2 = [], [], []
                 for _ in range(args.runs):
                     off.append(timed(t, base + ["--disable-protocol", "mssipae"]))
                     on.append(timed(t, base + pref_args(b["prefs"])))
+                    if t2:
+                        on2.append(timed(t2, base + pref_args(b["prefs"])))
                 med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
                 # the core alone: valid and wrong runs interleaved, --runs pairs (each the
                 # median of 3 repetitions), the median of each kind kept
-                mvs, mis = [], []
+                mvs, mis, mvs2, mis2 = [], [], [], []
                 for _ in range(args.runs):
                     mvs.append(micro(build, b, False))
+                    if t2:
+                        mvs2.append(micro(args.compare, b, False))
                     mis.append(micro(build, b, True))
+                    if t2:
+                        mis2.append(micro(args.compare, b, True))
                 mv, mi = median_micro(mvs), median_micro(mis)
                 r = dict(scheme=scheme, size=size, signed=b["signed"], messages=b["messages"],
                          sas=b["sas"], gen=gen, cpu_off=med(off, 0), cpu_on=med(on, 0),
@@ -135,8 +153,12 @@ def main():
                          # each "on" run against the "off" run just before it: slow drifts
                          # of a shared machine move both runs of a pair alike
                          pairs=[b_[0] / a_[0] for a_, b_ in zip(off, on)])
+                if t2:
+                    r["other"] = dict(cpu_on=med(on2, 0), rss_on=med(on2, 2),
+                                      micro=median_micro(mvs2), micro_bad=median_micro(mis2),
+                                      pairs=[c_[0] / b_[0] for b_, c_ in zip(on, on2)])
                 rows.append(r)
-                report(r)
+                report(r, args.compare)
     print("\nmachine: %s, %d cores; tshark %s" % (cpu_model(), os.cpu_count() or 0,
                                                  tshark_version()))
     print("summary (median of %d paired runs; ratios plugin enabled / disabled)" % args.runs)
@@ -150,6 +172,18 @@ def main():
             r["rss_on"] / r["rss_off"], r["micro"]["ns_sig"], r["micro_bad"]["ns_sig"],
             r["micro"]["kept"]))
     linearity(rows)
+    if args.compare:
+        print("\ncompare: this build (%s) -> other build (%s), same rounds" % (build, args.compare))
+        print("%-13s %9s %8s %8s %8s %10s %12s %12s %12s" % (
+            "scheme", "signed", "cpu-on", "cpu-on'", "ratio'", "us/sig", "us/sig'",
+            "micro-ns", "wrong-ns"))
+        for r in rows:
+            o = r["other"]
+            print("%-13s %9d %8.2f %8.2f %8.2f %10.2f %12.2f %5.0f -> %4.0f %5.0f -> %4.0f" % (
+                r["scheme"], r["signed"], r["cpu_on"], o["cpu_on"], o["cpu_on"] / r["cpu_off"],
+                (r["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6,
+                (o["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6, r["micro"]["ns_sig"],
+                o["micro"]["ns_sig"], r["micro_bad"]["ns_sig"], o["micro_bad"]["ns_sig"]))
 
 
 def linearity(rows):
@@ -193,7 +227,7 @@ def tshark_version():
         return "?"
 
 
-def report(r):
+def report(r, other_build=None):
     print("== %s, %d signed headers in %d messages, %d SAs (capture made in %.0f s)" % (
         r["scheme"], r["signed"], r["messages"], r["sas"], r["gen"]))
     print("   tshark -q -Y sip  CPU %.2f s -> %.2f s (ratio %.2f, +%.2f us per signed header); "
@@ -207,6 +241,14 @@ def report(r):
     print("   core alone: %.0f ns per signed header valid, %.0f wrong (%.2fx); %.0f bytes kept per "
           "signed header" % (r["micro"]["ns_sig"], r["micro_bad"]["ns_sig"],
                              r["micro_bad"]["ns_sig"] / r["micro"]["ns_sig"], r["micro"]["kept"]))
+    o = r.get("other")
+    if o:
+        print("   other build %s: CPU %.2f s (ratio %.2f, +%.2f us per signed header); each "
+              "round's other/this: %s; peak RSS %.1f MB; core %.0f ns valid, %.0f wrong" % (
+                  other_build, o["cpu_on"], o["cpu_on"] / r["cpu_off"],
+                  (o["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6,
+                  " ".join("%.3f" % x for x in o["pairs"]), o["rss_on"] / 1024,
+                  o["micro"]["ns_sig"], o["micro_bad"]["ns_sig"]))
     sys.stdout.flush()
 
 
