@@ -19,6 +19,7 @@
 
 #include "keytab/keystore.h"
 #include "keytab/secure.h"
+#include "sigbuf/bytes.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -806,19 +807,7 @@ static guint ks_entry_hash(gconstpointer p)
     /* the id's bytes eight at a time (a CLIENT_RANDOM id has 64): g_str_hash takes one a step;
      * nothing depends on the table's order (ids_view sorts) */
     const keylog_entry *e = p;
-    const char *s = e->id;
-    size_t n = strlen(s), i = 0;
-    guint64 h = 0xcbf29ce484222325ull ^ n;
-    for (; i + 8 <= n; i += 8) {
-        guint64 w;
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * 0x100000001B3ull;
-    }
-    guint64 w = 0;
-    for (size_t j = 0; i + j < n; j++)
-        w |= (guint64)(unsigned char)s[i + j] << (8 * j);
-    h = ((h ^ w) ^ (h >> 29)) * 0x9E3779B97F4A7C15ull;
-    return (guint)(h >> 32) * 31u + (guint)e->scheme;
+    return bytes_hash(e->id, strlen(e->id), 0, NULL) * 31u + (guint)e->scheme;
 }
 
 static gboolean ks_entry_key_equal(gconstpointer a, gconstpointer b)
@@ -1150,13 +1139,18 @@ void keystore_keylog_pin(keystore *ks, const keylog_entry *e)
     }
 }
 
-uint64_t keystore_keylog_generation(keystore *ks)
+/* keystore_keylog_generation for a keystore that is not NULL (inlined into the memo look-up,
+ * which runs per signed header). */
+static inline uint64_t ks_keylog_gen(keystore *ks)
 {
-    if (!ks)
-        return 0;
     if (ks->kl_path && ks_keylog_refresh(ks))
         ks_errs_rebuild(ks, TRUE); /* as keystore_keylog_find does */
     return ks->kl_gen;
+}
+
+uint64_t keystore_keylog_generation(keystore *ks)
+{
+    return ks ? ks_keylog_gen(ks) : 0;
 }
 
 const keylog_entry *keystore_keylog_find_memo(keystore *ks, keylog_scheme scheme,
@@ -1164,9 +1158,7 @@ const keylog_entry *keystore_keylog_find_memo(keystore *ks, keylog_scheme scheme
 {
     if (!ks || !opaque)
         return NULL;
-    if (ks->kl_path && ks_keylog_refresh(ks)) /* keystore_keylog_generation, inline */
-        ks_errs_rebuild(ks, TRUE);
-    uint64_t gen = ks->kl_gen;
+    uint64_t gen = ks_keylog_gen(ks);
     if (m->ks == ks && m->gen == gen && m->scheme == scheme && m->opaque &&
         strcmp(m->opaque, opaque) == 0)
         return m->entry;

@@ -33,6 +33,28 @@ static inline int eq_nocase_n(const char *p, const char *name, size_t n)
 static inline int eq4(guint32 x, guint32 l) { return (x | ((l & 0x40404040u) >> 1)) == l; }
 static inline int eq8(guint64 x, guint64 l) { return (x | ((l & 0x4040404040404040ull) >> 1)) == l; }
 
+/* A 32-bit hash of the n bytes at s, eight at a time (FNV-1a steps on little-endian words, the
+ * last word NUL-padded, then a multiply-shift mix), from seed h. When words is not NULL it
+ * receives those words: words[0 .. n / 8] (the last holding the tail and the padding). */
+static inline guint bytes_hash(const char *s, size_t n, guint64 h, guint64 *words)
+{
+    h ^= 0xcbf29ce484222325ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        guint64 w = ld8(s + i);
+        if (words)
+            words[i / 8] = w;
+        h = (h ^ w) * 0x100000001B3ull;
+    }
+    guint64 w = 0;
+    for (size_t j = 0; i + j < n; j++)
+        w |= (guint64)(unsigned char)s[i + j] << (8 * j);
+    if (words)
+        words[i / 8] = w;
+    h = ((h ^ w) ^ (h >> 29)) * 0x9E3779B97F4A7C15ull;
+    return (guint)(h >> 32);
+}
+
 /* memcpy of the n bytes at s to d without the call for the usual name, value or item (at most
  * 32 bytes): overlapping loads and stores cover the n bytes exactly; longer: memcpy. */
 static inline __attribute__((always_inline)) void copy_short(char *d, const char *s, size_t n)

@@ -441,9 +441,7 @@ static void add_hs_facts(tlsdsk_sa *st, note_list *notes, int version, int cert_
      * literals): borrowed, not copied, and appended at once, on every header */
     mssipae_note f[6];
     guint n = 0;
-#define HS_FACT(which, t)                                                                      \
-    (f[n++] = (mssipae_note){ .text = (char *)(t), .kind = NOTE_FACT, .sev = NOTE_SEV_CHAT,   \
-                              .fact = (which), .borrowed = 1 })
+#define HS_FACT(which, t) (f[n++] = note_fact_borrowed((which), (t)))
     if (version && hs->have_sh && notes) {
         uint64_t kv = text_key(TX_FACT_VERSION, 0, 0, 0, 0, hs->version);
         uint64_t ks = text_key(TX_FACT_SUITE, 0, 0, 0, 0, hs->suite);

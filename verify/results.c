@@ -651,6 +651,17 @@ static int notes_equal(const note_list *a, const note_list *b)
     return 1;
 }
 
+/* The list record (list_rec) whose list has l's content, or NULL: looked up with a record made
+ * on the stack around l. */
+static const msg_rec_extra *list_rec_find(result_store *rs, const note_list *l)
+{
+    guint64 kb[(LIST_REC_SIZE + 7) / 8] = { 0 };
+    msg_rec_extra *key = (msg_rec_extra *)(void *)kb;
+    key->n_auths = 1;
+    key->auth_notes[0] = (note_list *)l;
+    return g_hash_table_lookup(rs->lists, key);
+}
+
 /* The store's copy of l, NULL when l is NULL or empty: its texts interned, and one list for
  * all equal lists (a TLS-DSK SA's facts are the same in both directions, its handshake notes
  * the same as other SAs'); *made is set to 1 when the copy is new, *single (may be NULL)
@@ -668,11 +679,7 @@ static note_list *keep_notes(result_store *rs, const note_list *l, int *made, wh
         n.borrowed = 0; /* the store's */
         g_array_index(p, mssipae_note, i) = n;
     }
-    guint64 kb[(sizeof(msg_rec_extra) + sizeof(note_list *) + 7) / 8] = { 0 };
-    msg_rec_extra *key = (msg_rec_extra *)(void *)kb;
-    key->n_auths = 1;
-    key->auth_notes[0] = p;
-    const msg_rec_extra *k = g_hash_table_lookup(rs->lists, key);
+    const msg_rec_extra *k = list_rec_find(rs, p);
     if (k) {
         if (single)
             *single = list_rec_ref(k);
@@ -698,11 +705,7 @@ static why_ref keep_single(result_store *rs, const note_list *l)
 {
     if (l == rs->last_list) /* the usual case: the SA's list, as for its previous message */
         return rs->last_single;
-    guint64 kb[(sizeof(msg_rec_extra) + sizeof(note_list *) + 7) / 8] = { 0 };
-    msg_rec_extra *key = (msg_rec_extra *)(void *)kb;
-    key->n_auths = 1;
-    key->auth_notes[0] = (note_list *)l;
-    const msg_rec_extra *k = g_hash_table_lookup(rs->lists, key);
+    const msg_rec_extra *k = list_rec_find(rs, l);
     why_ref ref;
     if (k && list_rec_list(k) == l) {
         ref = list_rec_ref(k);

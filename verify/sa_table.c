@@ -573,22 +573,8 @@ sa_entry *sa_table_named(sa_table *tab, const mech_ops *mech, const char *opaque
     guint idx = 0;
     guint64 ow[NAMED_MEMO_OPAQUE / 8]; /* the opaque's bytes, NUL-padded: ow[0 .. ol / 8] */
     size_t nw = ol / 8 + 1;
-    if (memo_ok) { /* the slot: a hash of the opaque's bytes, eight at a time, and mech */
-        guint64 hv = 0xcbf29ce484222325ull ^ ol ^ ((guint64)(uintptr_t)mech << 8);
-        size_t i = 0;
-        for (; i + 8 <= ol; i += 8) {
-            guint64 w;
-            memcpy(&w, opaque + i, 8);
-            ow[i / 8] = w;
-            hv = (hv ^ w) * 0x100000001B3ull;
-        }
-        guint64 w = 0;
-        for (size_t j = 0; i + j < ol; j++)
-            w |= (guint64)(unsigned char)opaque[i + j] << (8 * j);
-        ow[i / 8] = w;
-        hv = ((hv ^ w) ^ (hv >> 29)) * 0x9E3779B97F4A7C15ull;
-        idx = (guint)(hv >> 32) % NAMED_MEMO_SIZE;
-    }
+    if (memo_ok) /* the slot: a hash of the opaque's bytes (kept in ow) and mech */
+        idx = bytes_hash(opaque, ol, (guint64)(uintptr_t)mech << 8, ow) % NAMED_MEMO_SIZE;
     const named_memo *me = memo_ok && tab->memo ? &tab->memo[idx] : NULL;
     if (me && me->s && me->mech == mech && me->list->len == me->len &&
         name_list_v(me->list)[me->len - 1] == me->last &&

@@ -49,8 +49,7 @@ void note_fact_add_static(note_list *l, note_fact f, const char *text)
 {
     if (!l)
         return;
-    mssipae_note n = { .text = (char *)text, .kind = NOTE_FACT, .sev = NOTE_SEV_CHAT, .fact = f,
-                       .borrowed = 1 };
+    mssipae_note n = note_fact_borrowed(f, text);
     g_array_append_val(l, n);
 }
 

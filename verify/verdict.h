@@ -87,6 +87,14 @@ void note_add_text(note_list *l, note_kind kind, note_sev sev, const char *text)
 /* note_fact_add with text copied as it is (no formatting). l may be NULL. */
 void note_fact_add_text(note_list *l, note_fact f, const char *text);
 
+/* A NOTE_FACT note whose text is borrowed (see note_fact_add_static), for a caller that appends
+ * several at once (note_list_append). */
+static inline mssipae_note note_fact_borrowed(note_fact f, const char *text)
+{
+    return (mssipae_note){ .text = (char *)text, .kind = NOTE_FACT, .sev = NOTE_SEV_CHAT,
+                           .fact = f, .borrowed = 1 };
+}
+
 /* note_fact_add_text without a copy: text is borrowed, and must stay valid while the list
  * holds the note (a text made once per capture or per SA, a literal). Readers see the same
  * note; it costs no allocation (a mechanism's facts, on every header). l may be NULL. */
