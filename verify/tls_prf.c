@@ -162,7 +162,8 @@ static int p_hash(tls_hash h, const uint8_t *secret, size_t slen, const uint8_t 
         size_t n = MIN(hl, outlen - done);
         for (size_t i = 0; i < n; i++)
             out[done + i] = xor ? (uint8_t)(out[done + i] ^ blk[i]) : blk[i];
-        hmac_run(&c, a, hl, NULL, 0, a); /* A(i+1) */
+        if (outlen - done > hl)
+            hmac_run(&c, a, hl, NULL, 0, a); /* A(i+1), when another block follows */
     }
     secure_wipe(a, sizeof(a));
     secure_wipe(blk, sizeof(blk));
