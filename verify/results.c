@@ -645,7 +645,7 @@ static int notes_equal(const note_list *a, const note_list *b)
         const mssipae_note *x = &g_array_index(a, mssipae_note, i);
         const mssipae_note *y = &g_array_index(b, mssipae_note, i);
         if (x->kind != y->kind || x->sev != y->sev || x->fact != y->fact ||
-            g_strcmp0(x->text, y->text) != 0)
+            (x->text != y->text && g_strcmp0(x->text, y->text) != 0))
             return 0;
     }
     return 1;
@@ -672,11 +672,14 @@ static note_list *keep_notes(result_store *rs, const note_list *l, int *made, wh
     if (!l || !l->len)
         return NULL;
     note_list *p = rs->probe;
-    g_array_set_size(p, l->len); /* no clear function: the texts are the store's */
+    g_array_set_size(p, l->len); /* no clear function: the texts are the store's (or borrowed) */
     for (guint i = 0; i < l->len; i++) {
         mssipae_note n = g_array_index(l, mssipae_note, i);
-        n.text = (char *)intern(rs, n.text);
-        n.borrowed = 0; /* the store's */
+        /* a borrowed text lives as long as the tracker's SA table, which is freed just before
+         * this store (note_fact_add_static): kept as it is, so the next header of the SA,
+         * borrowing it again, compares equal by its address (notes_equal) */
+        if (!n.borrowed)
+            n.text = (char *)intern(rs, n.text);
         g_array_index(p, mssipae_note, i) = n;
     }
     const msg_rec_extra *k = list_rec_find(rs, p);

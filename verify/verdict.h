@@ -95,9 +95,11 @@ static inline mssipae_note note_fact_borrowed(note_fact f, const char *text)
                            .fact = f, .borrowed = 1 };
 }
 
-/* note_fact_add_text without a copy: text is borrowed, and must stay valid while the list
- * holds the note (a text made once per capture or per SA, a literal). Readers see the same
- * note; it costs no allocation (a mechanism's facts, on every header). l may be NULL. */
+/* note_fact_add_text without a copy: text is borrowed, and must stay valid and unchanged until
+ * the tracker's SA table is freed (a literal, or a text owned by an SA or by the capture's
+ * mechanism state): the result store keeps the pointer itself (results.c, keep_notes), not a
+ * copy. Readers see the same note; it costs no allocation (a mechanism's facts, on every
+ * header). l may be NULL. */
 void note_fact_add_static(note_list *l, note_fact f, const char *text);
 
 /* Appends n notes as they are, in one step (each text the list's own, g_malloc'd, or

@@ -73,11 +73,13 @@ static void test_borrowed_texts(void **state)
 }
 
 /* An SA's facts as TLS-DSK gives them: two borrowed texts and its own source line. */
+static const char fact_version[] = "TLS 1.0 (0x0301)", fact_ems[] = "no";
+
 static note_list *facts(const char *src)
 {
     note_list *l = note_list_new();
-    note_fact_add_static(l, FACT_TLS_VERSION, "TLS 1.0 (0x0301)");
-    note_fact_add_static(l, FACT_TLS_EMS, "no");
+    note_fact_add_static(l, FACT_TLS_VERSION, fact_version);
+    note_fact_add_static(l, FACT_TLS_EMS, fact_ems);
     note_fact_add(l, FACT_TLS_SECRET_SRC, "keys.log line %s (CLIENT_RANDOM)", src);
     return l;
 }
@@ -126,8 +128,14 @@ static void assert_facts(const note_list *l, const char *src)
     for (guint i = 0; i < l->len; i++) {
         assert_int_equal(note_at(l, i)->kind, NOTE_FACT);
         assert_int_equal(note_at(l, i)->sev, NOTE_SEV_CHAT);
-        assert_int_equal(note_at(l, i)->borrowed, 0); /* the store's texts */
     }
+    /* the borrowed texts are kept as they are (they outlive the store: note_fact_add_static),
+     * the list's own text is the store's copy */
+    assert_ptr_equal(note_at(l, 0)->text, fact_version);
+    assert_int_equal(note_at(l, 0)->borrowed, 1);
+    assert_ptr_equal(note_at(l, 1)->text, fact_ems);
+    assert_int_equal(note_at(l, 1)->borrowed, 1);
+    assert_int_equal(note_at(l, 2)->borrowed, 0);
 }
 
 static void test_store_shares_lists(void **state)
@@ -148,7 +156,7 @@ static void test_store_shares_lists(void **state)
     const msg_rec *k3 = keep(rs, NULL, NULL, facts("1"), NULL);
     assert_int_equal(k3->extra, k1->extra);
 
-    /* another SA: its own list, sharing the interned texts */
+    /* another SA: its own list, sharing the borrowed texts */
     const msg_rec *k4 = keep(rs, l1, NULL, facts("2"), NULL);
     assert_int_not_equal(k4->extra, k1->extra);
     const note_list *l2 = msg_rec_auth_notes(rs, k4, 0);
