@@ -11,15 +11,21 @@ static const mech_ops *const mechs[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(mechs) == MECH_COUNT);
 
-/* g_ascii_strcasecmp (name, scheme) == 0 inlined: it runs for every auth header, and most
- * tables' names differ from the scheme in their first letter. */
+/* The schemes of mechs, in its order, side by side: mech_find runs for every auth header and
+ * reads these bytes only, not the three ops structs (each in a cache line of its own that
+ * tshark has evicted by the next frame). tests/unit/test_sa.c checks them against the ops. */
+static const char scheme_of[][10] = { "NTLM", "Kerberos", "TLS-DSK" };
+G_STATIC_ASSERT(G_N_ELEMENTS(scheme_of) == MECH_COUNT);
+
+/* g_ascii_strcasecmp (name, scheme) == 0 inlined: most names differ from the scheme in their
+ * first letter. */
 const mech_ops *mech_find(const char *scheme)
 {
     if (!scheme)
         return NULL;
     char c0 = ascii_lc(scheme[0]);
-    for (size_t i = 0; i < G_N_ELEMENTS(mechs); i++) {
-        const char *n = mechs[i]->scheme, *s = scheme;
+    for (size_t i = 0; i < G_N_ELEMENTS(scheme_of); i++) {
+        const char *n = scheme_of[i], *s = scheme;
         if (ascii_lc(n[0]) != c0)
             continue;
         for (size_t j = 0;; j++) { /* equal bytes first: the scheme as the table spells it */

@@ -120,8 +120,9 @@ static gboolean sess_sid_equal(gconstpointer a, gconstpointer b)
 }
 
 /* Texts made once per capture (see above): key -> g_malloc'd text; the last text of each kind
- * is remembered, so the headers of an SA find theirs without a hash lookup. */
-#define TX_KINDS 8
+ * and direction is remembered, so the headers of an SA find theirs without a hash lookup (the
+ * two directions' reasons alternate; one slot per kind missed on every header). */
+#define TX_KINDS 16
 typedef struct {
     GHashTable *h;
     GHashTable *strs;         /* other shared texts (text_intern), owned */
@@ -150,10 +151,16 @@ static void texts_free(tlsdsk_texts *t)
     g_free(t);
 }
 
+/* The memo slot of key (text_key's layout): its kind and the low bit of its direction. */
+static inline unsigned tx_slot(uint64_t key)
+{
+    return (unsigned)(((key >> 48) << 1 | (key >> 36 & 1)) % TX_KINDS);
+}
+
 /* The text for key, or NULL. */
 static const char *text_get(tlsdsk_texts *t, uint64_t key)
 {
-    unsigned kind = (unsigned)(key >> 48) % TX_KINDS;
+    unsigned kind = tx_slot(key);
     if (t->last[kind] && t->last_key[kind] == key)
         return t->last[kind];
     const char *v = g_hash_table_lookup(t->h, &key);
@@ -180,7 +187,7 @@ static const char *text_intern(tlsdsk_texts *t, char *s)
 static const char *text_put(tlsdsk_texts *t, uint64_t key, char *text)
 {
     g_hash_table_insert(t->h, g_memdup2(&key, sizeof key), text);
-    unsigned kind = (unsigned)(key >> 48) % TX_KINDS;
+    unsigned kind = tx_slot(key);
     t->last_key[kind] = key;
     t->last[kind] = text;
     return text;

@@ -698,6 +698,32 @@ static void test_why_sharing(void **state)
     result_store_free(rs);
 }
 
+/* mech_find matches each mechanism's own scheme (mech.c keeps the names in a table of its
+ * own), in any case, and nothing else. */
+static void test_mech_find(void **state)
+{
+    (void)state;
+    for (size_t i = 0; mech_at(i); i++) {
+        const mech_ops *m = mech_at(i);
+        assert_ptr_equal(mech_find(m->scheme), m);
+        char *up = g_ascii_strup(m->scheme, -1), *down = g_ascii_strdown(m->scheme, -1);
+        assert_ptr_equal(mech_find(up), m);
+        assert_ptr_equal(mech_find(down), m);
+        char *longer = g_strconcat(m->scheme, "x", NULL);
+        assert_null(mech_find(longer));
+        longer[strlen(m->scheme) - 1] = 0; /* one letter short */
+        assert_null(mech_find(longer));
+        g_free(up);
+        g_free(down);
+        g_free(longer);
+    }
+    assert_int_equal(mech_index(mech_at(MECH_COUNT - 1)), MECH_COUNT - 1);
+    assert_null(mech_at(MECH_COUNT));
+    assert_null(mech_find(""));
+    assert_null(mech_find("Digest"));
+    assert_null(mech_find(NULL));
+}
+
 /* Offers (sa_table_offer / sa_table_offered): per (mechanism, realm, targetname, client), the
  * latest version wins; absent texts are "" ; a client offered many (beyond what one allocation
  * holds) still finds each. */
@@ -812,6 +838,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keylog_trial_bounded, setup, teardown),
         cmocka_unit_test(test_record_layout),
         cmocka_unit_test(test_why_sharing),
+        cmocka_unit_test(test_mech_find),
         cmocka_unit_test(test_offers),
         cmocka_unit_test(test_seq_storage),
     };
