@@ -201,7 +201,6 @@ int authp_next(authp_cursor *c, slice *name, slice *value)
     return next_param(c, name, value, &esc);
 }
 
-
 static const struct {
     const char *name;
     size_t len;
@@ -220,7 +219,6 @@ static const struct {
     [AUTHP_K_RSPAUTH] = { "rspauth", 7 },
     [AUTHP_K_STS_URI] = { "sts-uri", 7 },
 };
-
 
 /* The known parameters whose name has a given length (at most 3; -1 ends the list). */
 static const signed char known_by_len[12][3] = {

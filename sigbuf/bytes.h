@@ -1,7 +1,8 @@
 /* bytes.h - word-at-a-time helpers shared by the SIP, auth-parameter and buffer code.
  *
  * Unaligned little loads, ASCII lower case and case-insensitive compares (a byte, n bytes, a
- * word against a lower-case name), and a short copy without the memcpy call. Header-only: they run per byte or per item.
+ * word against a lower-case name), a word-at-a-time hash, and a short copy without the memcpy
+ * call. Header-only: they run per byte or per item.
  */
 #ifndef MSSIPAE_BYTES_H
 #define MSSIPAE_BYTES_H

@@ -76,7 +76,6 @@ static inline char *slice_dup(int found, slice t)
     return found ? g_strndup(t.p, t.n) : NULL;
 }
 
-
 /* Bytes that end a parameter name in param_s: NUL, ';', ',', '=', SP, HT. */
 static const unsigned char pname_end[256] = {
     [0] = 1, [';'] = 1, [','] = 1, ['='] = 1, [' '] = 1, ['\t'] = 1,

@@ -89,8 +89,6 @@ static int parse_start_line(sip_msg *m, size_t end, const char **why)
     return 0;
 }
 
-
-
 /* Full (lower-case) name and compact letter (0: none) of each kind. */
 static const struct {
     const char *name;

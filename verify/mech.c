@@ -5,17 +5,17 @@
 #include <glib.h>
 
 static const mech_ops *const mechs[] = {
-    &mech_ntlm_ops,
-    &mech_kerberos_ops,
-    &mech_tlsdsk_ops,
+    [MECH_SCHEME_NTLM] = &mech_ntlm_ops,
+    [MECH_SCHEME_KERBEROS] = &mech_kerberos_ops,
+    [MECH_SCHEME_TLSDSK] = &mech_tlsdsk_ops,
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(mechs) == MECH_COUNT);
 
-/* The schemes of mechs, in its order, side by side: mech_find runs for every auth header and
- * reads these bytes only, not the three ops structs (each in a cache line of its own that
- * tshark has evicted by the next frame). tests/unit/test_sa.c checks them against the ops. */
-static const char scheme_of[][10] = { "NTLM", "Kerberos", "TLS-DSK" };
-G_STATIC_ASSERT(G_N_ELEMENTS(scheme_of) == MECH_COUNT);
+const char mech_schemes[MECH_COUNT][10] = {
+    [MECH_SCHEME_NTLM] = "NTLM",
+    [MECH_SCHEME_KERBEROS] = "Kerberos",
+    [MECH_SCHEME_TLSDSK] = "TLS-DSK",
+};
 
 /* g_ascii_strcasecmp (name, scheme) == 0 inlined: most names differ from the scheme in their
  * first letter. */
@@ -24,8 +24,8 @@ const mech_ops *mech_find(const char *scheme)
     if (!scheme)
         return NULL;
     char c0 = ascii_lc(scheme[0]);
-    for (size_t i = 0; i < G_N_ELEMENTS(scheme_of); i++) {
-        const char *n = scheme_of[i], *s = scheme;
+    for (size_t i = 0; i < MECH_COUNT; i++) {
+        const char *n = mech_schemes[i], *s = scheme;
         if (ascii_lc(n[0]) != c0)
             continue;
         for (size_t j = 0;; j++) { /* equal bytes first: the scheme as the table spells it */

@@ -77,6 +77,12 @@ const mech_ops *mech_find(const char *scheme);
 
 /* The table itself: mech_at(i) for i < MECH_COUNT, and the index of a row. */
 #define MECH_COUNT 3
+
+/* The schemes as on the wire, one row per mechanism in the table's order: each mechanism's
+ * ops.scheme points at its row, and mech_find reads these bytes only (one small array, not the
+ * ops structs, which tshark evicts between frames). */
+enum { MECH_SCHEME_NTLM, MECH_SCHEME_KERBEROS, MECH_SCHEME_TLSDSK };
+extern const char mech_schemes[MECH_COUNT][10];
 const mech_ops *mech_at(size_t i);
 size_t mech_index(const mech_ops *mech);
 

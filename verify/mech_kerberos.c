@@ -456,7 +456,7 @@ static size_t krb_export_keys(const void *st, const char *const *opaques, size_t
 }
 
 const mech_ops mech_kerberos_ops = {
-    .scheme = "Kerberos",
+    .scheme = mech_schemes[MECH_SCHEME_KERBEROS],
     .keylog = KEYLOG_KERBEROS,
     .cap_new = krb_cap_new_v,
     .cap_free = krb_cap_free_v,

@@ -764,7 +764,7 @@ static int ntlm_is_final_client_token(const uint8_t *tok, size_t len)
 }
 
 const mech_ops mech_ntlm_ops = {
-    .scheme = "NTLM",
+    .scheme = mech_schemes[MECH_SCHEME_NTLM],
     .keylog = KEYLOG_NTLM,
     .sa_new = ntlm_sa_new,
     .sa_free = ntlm_sa_free,

@@ -122,15 +122,15 @@ static gboolean sess_sid_equal(gconstpointer a, gconstpointer b)
 /* Texts made once per capture (see above): key -> g_malloc'd text; the last text of each kind
  * and direction is remembered, so the headers of an SA find theirs without a hash lookup (the
  * two directions' reasons alternate; one slot per kind missed on every header). */
-#define TX_KINDS 16
+#define TX_SLOTS 16
 typedef struct {
     GHashTable *h;
     GHashTable *strs;         /* other shared texts (text_intern), owned */
     const char *src_base;     /* the last CLIENT_RANDOM source made (sess_src_text): */
     uint32_t src_line;        /* its key log and line, */
     char *src_text;           /* and its text (owned) */
-    uint64_t last_key[TX_KINDS];
-    const char *last[TX_KINDS];
+    uint64_t last_key[TX_SLOTS];
+    const char *last[TX_SLOTS];
 } tlsdsk_texts;
 
 static tlsdsk_texts *texts_new(void)
@@ -154,19 +154,19 @@ static void texts_free(tlsdsk_texts *t)
 /* The memo slot of key (text_key's layout): its kind and the low bit of its direction. */
 static inline unsigned tx_slot(uint64_t key)
 {
-    return (unsigned)(((key >> 48) << 1 | (key >> 36 & 1)) % TX_KINDS);
+    return (unsigned)(((key >> 48) << 1 | (key >> 36 & 1)) % TX_SLOTS);
 }
 
 /* The text for key, or NULL. */
 static const char *text_get(tlsdsk_texts *t, uint64_t key)
 {
-    unsigned kind = tx_slot(key);
-    if (t->last[kind] && t->last_key[kind] == key)
-        return t->last[kind];
+    unsigned slot = tx_slot(key);
+    if (t->last[slot] && t->last_key[slot] == key)
+        return t->last[slot];
     const char *v = g_hash_table_lookup(t->h, &key);
     if (v) {
-        t->last_key[kind] = key;
-        t->last[kind] = v;
+        t->last_key[slot] = key;
+        t->last[slot] = v;
     }
     return v;
 }
@@ -187,9 +187,9 @@ static const char *text_intern(tlsdsk_texts *t, char *s)
 static const char *text_put(tlsdsk_texts *t, uint64_t key, char *text)
 {
     g_hash_table_insert(t->h, g_memdup2(&key, sizeof key), text);
-    unsigned kind = tx_slot(key);
-    t->last_key[kind] = key;
-    t->last[kind] = text;
+    unsigned slot = tx_slot(key);
+    t->last_key[slot] = key;
+    t->last[slot] = text;
     return text;
 }
 
@@ -986,7 +986,7 @@ static size_t tlsdsk_export_keys(const void *p, const char *const *opaques, size
 }
 
 const mech_ops mech_tlsdsk_ops = {
-    .scheme = "TLS-DSK",
+    .scheme = mech_schemes[MECH_SCHEME_TLSDSK],
     .keylog = KEYLOG_TLSDSK,
     .cap_new = tlsdsk_cap_new,
     .cap_free = tlsdsk_cap_free,

@@ -40,7 +40,7 @@ struct result_store {
                             lists are one. Each is owned through its list record (list_rec, in
                             the area; the set's keys): a compact copy whose texts are interned
                             in why */
-    note_list *probe;    /* a list being kept, its texts interned, looked up in lists */
+    note_list *probe;    /* a list being kept (texts interned or borrowed), looked up in lists */
     const note_list *last_list; /* the list whose record keep_single found last, */
     why_ref last_single; /* and that record's reference */
     GHashTable *extras;  /* msg_rec_extra (in the area) made only of shared lists, by content,
@@ -662,7 +662,8 @@ static const msg_rec_extra *list_rec_find(result_store *rs, const note_list *l)
     return g_hash_table_lookup(rs->lists, key);
 }
 
-/* The store's copy of l, NULL when l is NULL or empty: its texts interned, and one list for
+/* The store's copy of l, NULL when l is NULL or empty: its own texts interned, borrowed ones
+ * kept as they are, and one list for
  * all equal lists (a TLS-DSK SA's facts are the same in both directions, its handshake notes
  * the same as other SAs'); *made is set to 1 when the copy is new, *single (may be NULL)
  * receives its record's reference (list_rec). l stays the caller's. A new copy is exactly

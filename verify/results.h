@@ -319,9 +319,10 @@ void auth_result_free(gpointer p);
 void auth_result_clear(auth_result *a);
 
 /* The record kept for full result r (which stays the caller's, note lists included): keeps
- * compact copies of r's note lists (texts interned, borrowed ones kept as they are; a header's list equal to its notes_hint is
- * shared, and so is a msg_rec_extra equal to one kept before) and interns the reasons. Messages with no auth header and no note all
- * share one empty record. Valid until result_store_free. */
+ * compact copies of r's note lists (texts interned, borrowed ones kept as they are; a header's
+ * list equal to its notes_hint is shared, and so is a msg_rec_extra equal to one kept before)
+ * and interns the reasons. Messages with no auth header and no note all share one empty
+ * record. Valid until result_store_free. */
 const msg_rec *result_keep(result_store *rs, msg_result *r);
 
 /* The full result of a kept record, re-created from the same message bytes: every header

@@ -698,8 +698,8 @@ static void test_why_sharing(void **state)
     result_store_free(rs);
 }
 
-/* mech_find matches each mechanism's own scheme (mech.c keeps the names in a table of its
- * own), in any case, and nothing else. */
+/* mech_find matches each mechanism's own scheme (read from mech_schemes, whose rows must be in
+ * the table's order), in any case, and nothing else. */
 static void test_mech_find(void **state)
 {
     (void)state;
