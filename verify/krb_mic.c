@@ -616,8 +616,8 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
             const char *t = ok_text(sa, acc_subkey, acc_subkey * 2 + acceptor, i, src,
                                     "RFC 4121 MIC verified with %s, key usage %d (sent by the "
                                     "%s), SND_SEQ ", (int)usage, acceptor, &tl);
-            v.status = SIG_VALID;
-            v.why = text_with_seq(t, tl, seq_hi != 0, seq_hi, seq_lo, "", 0);
+            (void)tl;
+            v = verdict_seq(SIG_VALID, t, (uint64_t)seq_hi << 32 | seq_lo);
             krb_remember_verified(sa, src, k);
         }
     }

@@ -71,7 +71,7 @@ static inline void clear_reused(auth_result *a)
         g_free(a->gss);
     if (!a->sigbuf_store || a->sigbuf != a->sigbuf_store->str)
         g_free(a->sigbuf);
-    if (a->why != a->why_store && a->why)
+    if (a->why != a->why_store && a->why && !a->why_borrowed)
         g_free(a->why);
     if (a->other_params)
         g_ptr_array_free(a->other_params, TRUE);
@@ -108,31 +108,47 @@ void auth_result_free(gpointer p)
 
 void auth_result_set_why(auth_result *a, char *why)
 {
-    if (a->why != a->why_store)
+    if (a->why != a->why_store && !a->why_borrowed)
         g_free(a->why);
     a->why = why;
     a->why_len = 0;
+    a->why_borrowed = 0;
+    a->why_has_seq = 0;
 }
 
 void auth_result_take_why(auth_result *a, sig_verdict *v)
 {
     if (!v->why_borrowed || !v->why) {
         auth_result_set_why(a, v->why);
-    } else {
-        size_t n = strlen(v->why);
-        if (a->why != a->why_store)
-            g_free(a->why);
-        if (a->why_cap < n + 1) {
-            g_free(a->why_store);
-            a->why_cap = MAX(n + 1, (size_t)128);
-            a->why_store = g_malloc(a->why_cap);
-        }
-        memcpy(a->why_store, v->why, n + 1);
-        a->why = a->why_store;
-        a->why_len = n;
+    } else { /* kept as lent: result_keep reads it before the mechanism's next call */
+        auth_result_set_why(a, v->why);
+        a->why_borrowed = 1;
+        a->why_has_seq = v->why_has_seq;
+        a->why_seq = v->why_seq;
     }
     v->why = NULL;
     v->why_borrowed = 0;
+    v->why_has_seq = 0;
+}
+
+void auth_result_own_why(auth_result *a)
+{
+    if (!a->why_borrowed)
+        return;
+    char *t = a->why_has_seq ? verdict_seq_text(a->why, a->why_seq) : NULL;
+    const char *src = t ? t : a->why;
+    size_t n = strlen(src);
+    if (a->why_cap < n + 1) {
+        g_free(a->why_store);
+        a->why_cap = MAX(n + 1, (size_t)128);
+        a->why_store = g_malloc(a->why_cap);
+    }
+    memcpy(a->why_store, src, n + 1);
+    g_free(t);
+    a->why = a->why_store;
+    a->why_len = n;
+    a->why_borrowed = 0;
+    a->why_has_seq = 0;
 }
 
 GString *auth_result_sigbuf_store(auth_result *a)
@@ -506,6 +522,16 @@ static inline why_ref keep_why(result_store *rs, const char *why, size_t lw_know
     return keep_why_new(rs, why, lw_known, hint_ref, hint_split, k);
 }
 
+/* Keeps text why as one interned text (never split nor with a tail: AR_WHY_SEQ records put
+ * their number where a tail would be): the hint itself when it is that text. */
+static why_ref keep_why_text(result_store *rs, const char *why, why_ref hint_ref, int hint_split)
+{
+    if (hint_ref && !hint_split &&
+        strcmp(((const interned_obj *)area_get(rs, hint_ref))->text, why) == 0)
+        return hint_ref;
+    return interned_ref(intern(rs, why));
+}
+
 /* keep_why for a reason that is not its hint's text. */
 static why_ref keep_why_new(result_store *rs, const char *why, size_t lw_known, why_ref hint_ref,
                             int hint_split, auth_rec *k)
@@ -569,7 +595,7 @@ static why_ref keep_why_new(result_store *rs, const char *why, size_t lw_known, 
 
 const char *auth_rec_why_interned(const result_store *rs, const auth_rec *k)
 {
-    if (!k->why || (k->flags & (AR_WHY_SPLIT | AR_WHY_TAIL)))
+    if (!k->why || (k->flags & (AR_WHY_SPLIT | AR_WHY_TAIL | AR_WHY_SEQ)))
         return NULL;
     return ((const interned_obj *)area_get(rs, k->why))->text;
 }
@@ -583,6 +609,8 @@ char *auth_rec_why_dup(const result_store *rs, const auth_rec *k)
 {
     if (!k->why)
         return NULL;
+    if (k->flags & AR_WHY_SEQ)
+        return verdict_seq_text(((const interned_obj *)area_get(rs, k->why))->text, k->x.seq);
     char *text;
     size_t len;
     if (k->flags & AR_WHY_SPLIT) {
@@ -827,6 +855,14 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
             k->version = 0;
             k->x.version_big = a->version;
             k->flags |= AR_VERSION_BIG;
+        }
+        if (a->why_has_seq && (a->why_seq > G_MAXUINT32 || (k->flags & AR_VERSION_BIG)))
+            auth_result_own_why(a); /* no room for the number: the text, as any other */
+        if (a->why_has_seq) { /* the usual Kerberos header: the SA's text, and its SND_SEQ */
+            k->why = keep_why_text(rs, a->why, a->why_hint, a->why_hint_split);
+            k->flags |= AR_WHY_SEQ;
+            k->x.seq = (uint32_t)a->why_seq;
+            continue;
         }
         k->why = keep_why(rs, a->why, a->why == a->why_store ? a->why_len : 0, a->why_hint,
                           a->why_hint_split, k);

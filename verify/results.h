@@ -70,6 +70,11 @@ typedef struct {
                                 result_expand adds it to notes; auth_verdict_note makes it) */
     size_t why_len;          /* strlen(why) when why is why_store (set by auth_result_take_why),
                                 0 when not known */
+    int why_borrowed;        /* why is a mechanism's (a borrowed verdict reason, valid until
+                                the mechanism's next call: auth_result_own_why before it) */
+    int why_has_seq;         /* with why_borrowed: the reason is why, "0x" and why_seq in hex
+                                (verdict_seq) */
+    uint64_t why_seq;
     /* Storage reused from header to header (auth_result_clear keeps it, auth_result_free frees
      * it): strings, sig, sigbuf and why point into it when they fit, so a recycled auth_result
      * decodes and verifies a header without allocating. Never used directly by readers. */
@@ -84,9 +89,12 @@ typedef struct {
 
 /* Sets a's reason to owned text why (g_malloc'd, may be NULL), freeing the old one. */
 void auth_result_set_why(auth_result *a, char *why);
-/* Sets a's reason to v's (v's reason is then cleared): a borrowed reason is copied into a's
- * reused storage, an owned one is taken. */
+/* Sets a's reason to v's (v's reason is then cleared): a borrowed reason is kept borrowed
+ * (why_borrowed, and the number of verdict_seq apart), an owned one is taken. */
 void auth_result_take_why(auth_result *a, sig_verdict *v);
+/* Makes a borrowed reason a's own: copied (and its number formatted) into a's reused storage.
+ * Nothing when it is already. The tracker calls it before the next mechanism call. */
+void auth_result_own_why(auth_result *a);
 /* Builds a->sigbuf / sigbuf_len with build_into semantics into a's reused storage. */
 GString *auth_result_sigbuf_store(auth_result *a);
 
@@ -129,6 +137,8 @@ enum {
                                    why_split) whose last x.t.cut bytes this one replaces by
                                    x.t.tail (a split without a record of its own) */
     AR_VERSION_BIG = 1u << 6,   /* the version does not fit in a byte: it is x.version_big */
+    AR_WHY_SEQ = 1u << 7,       /* why is an interned text followed by "0x" and x.seq as 8
+                                   lower-case hex digits (verdict_seq: a Kerberos SND_SEQ) */
 };
 
 /* A reason that shares most of its text with one kept earlier (for the same SA: a sequence
@@ -162,6 +172,7 @@ typedef struct {
             uint8_t cut;         /* AR_WHY_TAIL: bytes of the base's end replaced */
             char tail[3];        /* by these (NUL-padded) */
         } t;
+        uint32_t seq;            /* AR_WHY_SEQ */
     } x;
 } auth_rec;
 
@@ -235,19 +246,20 @@ static inline int msg_rec_status_code(const msg_rec *r)
                                         : ((const msg_rec_big *)(const void *)r - 1)->status_code;
 }
 
-/* The interned reason of k, NULL when it has none or is a why_split (only result_expand needs
- * the text: auth_rec_why_dup). */
+/* The interned reason of k, NULL when it has none or is not one text (a why_split, a tail,
+ * a number: only result_expand needs the text: auth_rec_why_dup). */
 const char *auth_rec_why_interned(const result_store *rs, const auth_rec *k);
 
 /* The reference of k's interned reason, 0 when it has none or is a why_split (the same test
  * as auth_rec_why_interned, without reading the store). */
 static inline why_ref auth_rec_why_ref_interned(const auth_rec *k)
 {
-    return (k->flags & (AR_WHY_SPLIT | AR_WHY_TAIL)) ? 0 : k->why;
+    return (k->flags & (AR_WHY_SPLIT | AR_WHY_TAIL | AR_WHY_SEQ)) ? 0 : k->why;
 }
 
 /* The reference of k's reason as a hint for a later header (auth_result.why_hint): an
- * interned text or a why_split (*split then 1); 0 when it has none or is kept in the record
+ * interned text (with AR_WHY_SEQ: the text its number follows, which the SA's next header
+ * names again) or a why_split (*split then 1); 0 when it has none or is kept in the record
  * (AR_WHY_TAIL). */
 static inline why_ref auth_rec_why_hint(const auth_rec *k, int *split)
 {

@@ -482,6 +482,8 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
         if (!facts) {
             msg_facts_init(&f, &m, meta);
             facts = 1;
+        } else { /* the previous header's reason may be lent by the mechanism called next */
+            auth_result_own_why(g_ptr_array_index(r->auths, r->auths->len - 1));
         }
         g_ptr_array_add(r->auths, a);
         process_auth(t, a, &m, &f);

@@ -116,11 +116,41 @@ sig_verdict verdict_copy(sig_status st, const char *why)
     return v;
 }
 
+char *verdict_seq_text(const char *prefix, uint64_t seq)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t pl = strlen(prefix), nd = seq > G_MAXUINT32 ? 16 : 8;
+    char *out = g_malloc(pl + 2 + nd + 1), *p = out;
+    memcpy(p, prefix, pl);
+    p += pl;
+    *p++ = '0';
+    *p++ = 'x';
+    for (size_t i = nd; i-- > 0;)
+        *p++ = hex[(seq >> (4 * i)) & 15];
+    *p = '\0';
+    return out;
+}
+
+sig_verdict verdict_seq(sig_status st, const char *prefix, uint64_t seq)
+{
+    sig_verdict v = { st, NULL };
+    if (borrow_depth) {
+        v.why = (char *)prefix;
+        v.why_borrowed = 1;
+        v.why_has_seq = 1;
+        v.why_seq = seq;
+    } else {
+        v.why = verdict_seq_text(prefix, seq);
+    }
+    return v;
+}
+
 void verdict_own(sig_verdict *v)
 {
     if (v->why_borrowed) {
-        v->why = g_strdup(v->why);
+        v->why = v->why_has_seq ? verdict_seq_text(v->why, v->why_seq) : g_strdup(v->why);
         v->why_borrowed = 0;
+        v->why_has_seq = 0;
     }
 }
 
@@ -130,6 +160,7 @@ void verdict_set_why(sig_verdict *v, char *why)
         g_free(v->why);
     v->why = why;
     v->why_borrowed = 0;
+    v->why_has_seq = 0;
 }
 
 void verdict_clear(sig_verdict *v)
@@ -138,6 +169,7 @@ void verdict_clear(sig_verdict *v)
         g_free(v->why);
     v->why = NULL;
     v->why_borrowed = 0;
+    v->why_has_seq = 0;
     v->status = SIG_NONE;
 }
 

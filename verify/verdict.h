@@ -123,6 +123,11 @@ typedef struct {
     int has_unprotected_seq;
     uint64_t unprotected_seq;
     int why_borrowed;     /* why is not the verdict's (verdict_copy): never free it */
+    /* With why_borrowed only (verdict_seq): the reason is why followed by "0x" and why_seq in
+     * hex, 8 digits (16 when it does not fit 32 bits), kept apart so that the tracker stores
+     * the number instead of formatting a text per message. verdict_own formats it. */
+    int why_has_seq;
+    uint64_t why_seq;
 } sig_verdict;
 
 /* Builds a verdict with a formatted reason. */
@@ -133,6 +138,14 @@ void verdict_clear(sig_verdict *v);
  * itself, borrowed (no allocation): why must then stay valid until the mechanism's next call
  * for the same SA, and the caller that began borrowing copies it before that. */
 sig_verdict verdict_copy(sig_status st, const char *why);
+/* A verdict whose reason is prefix followed by "0x" and seq in lower-case hex, 8 digits, or 16
+ * when seq does not fit 32 bits (printf "0x%08x" or "0x%08x%08x" of its halves): Kerberos
+ * names each message's SND_SEQ after a text kept per SA. Inside verdict_borrow_begin/end
+ * prefix is borrowed as verdict_copy says and the number kept apart (why_has_seq); outside, the
+ * text is formatted. */
+sig_verdict verdict_seq(sig_status st, const char *prefix, uint64_t seq);
+/* The text of prefix and seq as verdict_seq says, g_malloc'd. */
+char *verdict_seq_text(const char *prefix, uint64_t seq);
 /* Brackets mechanism calls whose verdicts the caller is ready to receive borrowed (nests;
  * per thread). Callers of a mechanism outside such a bracket always get owned reasons. */
 void verdict_borrow_begin(void);

@@ -698,6 +698,95 @@ static void test_why_sharing(void **state)
     result_store_free(rs);
 }
 
+/* Reasons lent with a number apart (verdict_seq: a Kerberos SND_SEQ) read back as the text
+ * printf makes of them, whether the record keeps the number (AR_WHY_SEQ) or the text (a number
+ * over 32 bits, a version over 255); the SA's text is interned once. A lent reason made the
+ * header's own (auth_result_own_why) no longer reads the lender's buffer. */
+static void test_why_seq(void **state)
+{
+    (void)state;
+    result_store *rs = result_store_new();
+    char prefix[2][96];
+    GPtrArray *texts = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *recs = g_ptr_array_new();
+    why_ref hint[2] = { 0, 0 }, first[2] = { 0, 0 };
+    int hint_split[2] = { 0, 0 }, in_record = 0;
+    for (int m = 0; m < 40; m++) {
+        int dir = m & 1;
+        /* the texts a mechanism lends: the same per direction, changed once half-way */
+        g_snprintf(prefix[dir], sizeof prefix[dir], "RFC 4121 MIC verified with key %d (%s), "
+                   "SND_SEQ ", m < 20 ? 1 : 2, dir ? "acceptor" : "initiator");
+        uint64_t seq = m == 9 ? G_GUINT64_CONSTANT(0x100000002) : (uint64_t)m * 0x01010101u;
+        verdict_borrow_begin();
+        sig_verdict v = verdict_seq(SIG_VALID, prefix[dir], seq);
+        verdict_borrow_end();
+        assert_true(v.why_borrowed && v.why_has_seq && v.why == prefix[dir]);
+        msg_result *r = result_new();
+        r->parsed = 1;
+        r->status_code = 200;
+        auth_result *a = g_new0(auth_result, 1);
+        a->status = SIG_VALID;
+        a->sa_id = 1;
+        a->dir = dir ? DIR_S2C : DIR_C2S;
+        a->has_version = 1;
+        a->version = m == 13 ? 300 : 3;
+        auth_result_take_why(a, &v);
+        a->why_hint = hint[dir];
+        a->why_hint_split = hint_split[dir];
+        g_ptr_array_add(r->auths, a);
+        const msg_rec *k = result_keep(rs, r);
+        g_ptr_array_add(texts, seq > G_MAXUINT32
+                                   ? g_strdup_printf("%s0x%016" G_GINT64_MODIFIER "x",
+                                                     prefix[dir], (guint64)seq)
+                                   : g_strdup_printf("%s0x%08x", prefix[dir], (unsigned)seq));
+        g_ptr_array_add(recs, (gpointer)k);
+        int split;
+        why_ref ref = auth_rec_why_hint(&k->auths[0], &split);
+        if (k->auths[0].flags & AR_WHY_SEQ) {
+            in_record++;
+            if (m < 20 && !first[dir])
+                first[dir] = ref;
+            else if (m < 20) /* the SA's text, interned once */
+                assert_int_equal(ref, first[dir]);
+        } else {
+            assert_true(m == 9 || m == 13); /* no room for the number */
+        }
+        if (ref) {
+            hint[dir] = ref;
+            hint_split[dir] = split;
+        }
+        memset(prefix[dir], 'x', 20); /* the lender's buffer changes after the header */
+        msg_result_free(r);
+    }
+    assert_int_equal(in_record, 38);
+    for (guint i = 0; i < recs->len; i++) {
+        char *got = auth_rec_why_dup(rs, &((const msg_rec *)g_ptr_array_index(recs, i))->auths[0]);
+        assert_string_equal(got, g_ptr_array_index(texts, i));
+        g_free(got);
+    }
+    /* made its own: a copy, with the number formatted */
+    char lent[] = "lent text, SND_SEQ ";
+    verdict_borrow_begin();
+    sig_verdict v = verdict_seq(SIG_VALID, lent, 0xabc);
+    verdict_borrow_end();
+    auth_result *a = g_new0(auth_result, 1);
+    auth_result_take_why(a, &v);
+    assert_ptr_equal(a->why, lent);
+    auth_result_own_why(a);
+    lent[0] = 'X';
+    assert_string_equal(a->why, "lent text, SND_SEQ 0x00000abc");
+    assert_false(a->why_borrowed);
+    auth_result_free(a);
+    /* outside a bracket a mechanism's verdict_seq is formatted text */
+    v = verdict_seq(SIG_VALID, "t ", G_GUINT64_CONSTANT(0x1234567800000001));
+    assert_false(v.why_borrowed || v.why_has_seq);
+    assert_string_equal(v.why, "t 0x1234567800000001");
+    verdict_clear(&v);
+    g_ptr_array_free(recs, TRUE);
+    g_ptr_array_free(texts, TRUE);
+    result_store_free(rs);
+}
+
 /* mech_find matches each mechanism's own scheme (read from mech_schemes, whose rows must be in
  * the table's order), in any case, and nothing else. */
 static void test_mech_find(void **state)
@@ -838,6 +927,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keylog_trial_bounded, setup, teardown),
         cmocka_unit_test(test_record_layout),
         cmocka_unit_test(test_why_sharing),
+        cmocka_unit_test(test_why_seq),
         cmocka_unit_test(test_mech_find),
         cmocka_unit_test(test_offers),
         cmocka_unit_test(test_seq_storage),
