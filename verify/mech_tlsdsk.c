@@ -76,11 +76,13 @@ typedef struct tlsdsk_sess {
     const char *ms_src;       /* which source gave it (no secret); shared, in the text table
                                  (text_intern): one copy for every SA of one RSA key or key log */
     char *rsa_why;            /* why the RSA path gave no master secret */
+    char *src_text;           /* the source as text when it is a CLIENT_RANDOM line (sess_src),
+                                 made on first need: lent to the facts of the SA's headers */
     struct tlsdsk_sess *parent; /* resumed: the earlier handshake of this session (ref), found
                                    by ticket or session id as soon as the resumption shows */
     uint8_t ms[TLS_MS_LEN];   /* valid when have_ms; wiped on free */
     tls_hs hs[1];             /* the reader, in the same allocation (s->hs is a pointer to it;
-                                 no field for that: 360 bytes, not 368, per SA) */
+                                 no field for that: 368 bytes, not 376, per SA) */
 } tlsdsk_sess;
 
 /* A key of the session cache: a session id as sent, or the SHA-256 of a ticket. */
@@ -126,9 +128,6 @@ static gboolean sess_sid_equal(gconstpointer a, gconstpointer b)
 typedef struct {
     GHashTable *h;
     GHashTable *strs;         /* other shared texts (text_intern), owned */
-    const char *src_base;     /* the last CLIENT_RANDOM source made (sess_src_text): */
-    uint32_t src_line;        /* its key log and line, */
-    char *src_text;           /* and its text (owned) */
     uint64_t last_key[TX_SLOTS];
     const char *last[TX_SLOTS];
 } tlsdsk_texts;
@@ -147,7 +146,6 @@ static void texts_free(tlsdsk_texts *t)
         return;
     g_hash_table_destroy(t->h);
     g_hash_table_destroy(t->strs);
-    g_free(t->src_text);
     g_free(t);
 }
 
@@ -283,6 +281,7 @@ static void sess_unref(gpointer p)
         tls_hs_clear(s->hs);
         secure_wipe(s->ms, sizeof(s->ms));
         g_free(s->rsa_why);
+        g_free(s->src_text);
         g_free(s);
         s = parent;
     }
@@ -627,20 +626,18 @@ static const char *sess_src(const tlsdsk_sess *s, char *buf, size_t size, char *
     return buf;
 }
 
-/* sess_src through the text table's last one: the headers of an SA show the same source. */
-static const char *sess_src_text(tlsdsk_texts *t, const tlsdsk_sess *s)
+/* sess_src kept by the session: its SA's headers show the same source, lent (it lives as long
+ * as the SA: note_fact_add_static). */
+static const char *sess_src_text(tlsdsk_sess *s)
 {
     if (!s->ms_src || !s->ms_line)
         return s->ms_src;
-    if (t->src_text && t->src_base == s->ms_src && t->src_line == s->ms_line)
-        return t->src_text;
-    char b[256], *h;
-    const char *x = sess_src(s, b, sizeof b, &h);
-    g_free(t->src_text);
-    t->src_text = h ? h : g_strdup(x);
-    t->src_base = s->ms_src;
-    t->src_line = s->ms_line;
-    return t->src_text;
+    if (!s->src_text) {
+        char b[256], *h;
+        const char *x = sess_src(s, b, sizeof b, &h);
+        s->src_text = h ? h : g_strdup(x);
+    }
+    return s->src_text;
 }
 
 static int sess_master(tlsdsk_sess *s, tlsdsk_cap *cap, tlsdsk_texts *tx, keystore *ks, int depth,
@@ -877,13 +874,8 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
         g_free(why);
         return v;
     }
-    /* the source is the text table's for good (borrowed), or a CLIENT_RANDOM line's, made
-     * again for the next SA (copied) */
-    const char *src = sess_src_text(sa_texts(st), s);
-    if (src == s->ms_src || !src)
-        note_fact_add_static(notes, FACT_TLS_SECRET_SRC, FACT_STR(src));
-    else
-        note_fact_add_text(notes, FACT_TLS_SECRET_SRC, src);
+    /* the text table's or the session's: both live as long as the SA */
+    note_fact_add_static(notes, FACT_TLS_SECRET_SRC, FACT_STR(sess_src_text(s)));
     tls_hs_trim(s->hs); /* the handshake bytes are not needed any more (once it is over) */
     if (!hs->have_sh)
         return verdict_make(SIG_NO_KEY, "no ServerHello of this SA in the capture: the server "
