@@ -396,9 +396,7 @@ static const char *endpoint_format(const address *a, guint32 port, char *buf)
 }
 
 /* The texts of recently seen IPv4/IPv6 endpoints (twice per SIP message otherwise), in a small
- * direct-mapped cache: the text depends only on the address bytes and the port. The text is
- * always copied into the caller's buf: source and destination can share a slot, and the second
- * look-up must not change the text the first one returned. */
+ * direct-mapped cache: the text depends only on the address bytes and the port. */
 #define EP_CACHE_SIZE 256
 #define EP_TEXT_MAX 56 /* "[v6 address]:port" fits; longer texts are not cached */
 typedef struct {
@@ -411,29 +409,56 @@ typedef struct {
 } ep_entry;
 static ep_entry *ep_cache; /* EP_CACHE_SIZE entries, per capture file */
 
-static const char *endpoint_str(const address *a, guint32 port, char *buf)
+/* The cache slot of an endpoint, or NULL when it is not cached (no cache, not IPv4/IPv6). */
+static ep_entry *ep_slot(const address *a, guint32 port)
 {
     if (!ep_cache || (a->type != AT_IPv4 && a->type != AT_IPv6) ||
         (a->len != 4 && a->len != 16) || port > G_MAXUINT16 || !a->data)
-        return endpoint_format(a, port, buf);
+        return NULL;
     const guint8 *ad = (const guint8 *)a->data;
     guint32 h = port * 0x9E3779B1u;
     for (int i = 0; i < a->len; i++)
         h = (h ^ ad[i]) * 0x01000193u;
-    ep_entry *e = &ep_cache[(h ^ (h >> 16)) % EP_CACHE_SIZE];
-    if (e->used && e->len == a->len && e->port == port && memcmp(e->addr, ad, (size_t)a->len) == 0)
-        return memcpy(buf, e->text, (size_t)e->tlen + 1);
+    return &ep_cache[(h ^ (h >> 16)) % EP_CACHE_SIZE];
+}
+
+static gboolean ep_holds(const ep_entry *e, const address *a, guint32 port)
+{
+    return e->used && e->len == a->len && e->port == port &&
+           memcmp(e->addr, a->data, (size_t)a->len) == 0;
+}
+
+/* The text of the endpoint of slot e (from ep_slot, may be NULL): the cached text itself
+ * (valid until the slot is filled again), else formatted into buf and kept in the slot. */
+static const char *endpoint_str(ep_entry *e, const address *a, guint32 port, char *buf)
+{
+    if (e && ep_holds(e, a, port))
+        return e->text;
     endpoint_format(a, port, buf);
     size_t n = strlen(buf);
-    if (n >= EP_TEXT_MAX)
+    if (!e || n >= EP_TEXT_MAX)
         return buf;
     e->used = 1;
     e->len = (guint8)a->len;
     e->port = (guint16)port;
-    memcpy(e->addr, ad, (size_t)a->len);
+    memcpy(e->addr, a->data, (size_t)a->len);
     e->tlen = (guint8)n;
     memcpy(e->text, buf, n + 1);
-    return buf;
+    return e->text;
+}
+
+/* The source and destination texts of the packet; sbuf and dbuf hold them when not cached. A
+ * destination sharing the source's slot would refill it: the source's text is then copied
+ * first. */
+static void endpoint_strs(packet_info *pinfo, char *sbuf, char *dbuf, const char **src,
+                          const char **dst)
+{
+    ep_entry *es = ep_slot(&pinfo->src, pinfo->srcport);
+    ep_entry *ed = ep_slot(&pinfo->dst, pinfo->destport);
+    *src = endpoint_str(es, &pinfo->src, pinfo->srcport, sbuf);
+    if (es && es == ed && !ep_holds(ed, &pinfo->dst, pinfo->destport) && *src == es->text)
+        *src = memcpy(sbuf, es->text, (size_t)es->tlen + 1);
+    *dst = endpoint_str(ed, &pinfo->dst, pinfo->destport, dbuf);
 }
 
 static keystore *the_keystore;
@@ -990,16 +1015,19 @@ static void __attribute__((noinline, cold)) queue_tap(packet_info *pinfo, const 
 
 static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
-    if (!the_tracker || !frame_has_sip(pinfo))
+    if (!the_tracker)
         return 0;
     /* The SIP messages' positions come from the tree (the wanted hfids give one on the first
      * pass); later passes without a tree (tshark -2 without -V/-T/-Y) still have the stored
-     * results for the Info column, the expert infos and the tap. */
+     * results for the Info column, the expert infos and the tap. A frame with a SIP message in
+     * its tree has SIP among its layers; the others are looked at. */
     sip_pdus pdus;
     pdus.v = pdus.local;
     pdus.n = 0;
     if (tree)
         find_sip_pdus(tree, pinfo, &pdus);
+    if (!pdus.n && !frame_has_sip(pinfo))
+        return 0;
     gss_dissect_left = GSS_DISSECT_MAX; /* per frame: tokens handed to other dissectors */
     guint npdus = pdus.n;
     /* the frame's records (usually one), each with which SIP message it belongs to, and how
@@ -1013,11 +1041,8 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     gboolean stored = FALSE;
     if (!PINFO_FD_VISITED(pinfo) && npdus) {
         char src[ENDPOINT_LEN], dst[ENDPOINT_LEN];
-        msg_meta meta = {
-            .frame = pinfo->num,
-            .src = endpoint_str(&pinfo->src, pinfo->srcport, src),
-            .dst = endpoint_str(&pinfo->dst, pinfo->destport, dst),
-        };
+        msg_meta meta = { .frame = pinfo->num };
+        endpoint_strs(pinfo, src, dst, &meta.src, &meta.dst);
         guint nmax = MIN(npdus, G_MAXUINT16);
         guint16 *kept_i = local_i;
         if (G_UNLIKELY(nmax > SIP_PDUS_LOCAL)) {
