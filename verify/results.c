@@ -122,6 +122,7 @@ void auth_result_take_why(auth_result *a, sig_verdict *v)
         auth_result_set_why(a, v->why);
     } else { /* kept as lent: result_keep reads it before the mechanism's next call */
         auth_result_set_why(a, v->why);
+        a->why_len = strlen(v->why); /* result_keep compares it with lengths known */
         a->why_borrowed = 1;
         a->why_has_seq = v->why_has_seq;
         a->why_seq = v->why_seq;
@@ -864,8 +865,7 @@ const msg_rec *result_keep(result_store *rs, msg_result *r)
             k->x.seq = (uint32_t)a->why_seq;
             continue;
         }
-        k->why = keep_why(rs, a->why, a->why == a->why_store ? a->why_len : 0, a->why_hint,
-                          a->why_hint_split, k);
+        k->why = keep_why(rs, a->why, a->why_len, a->why_hint, a->why_hint_split, k);
     }
     return m;
 }

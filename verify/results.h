@@ -68,8 +68,8 @@ typedef struct {
     note_list *notes;        /* expert infos about this header (NULL when none) */
     int verdict_note;        /* the verdict's own expert info follows notes (set by the tracker;
                                 result_expand adds it to notes; auth_verdict_note makes it) */
-    size_t why_len;          /* strlen(why) when why is why_store (set by auth_result_take_why),
-                                0 when not known */
+    size_t why_len;          /* strlen(why) when known (set by auth_result_take_why and
+                                auth_result_own_why), else 0 */
     int why_borrowed;        /* why is a mechanism's (a borrowed verdict reason, valid until
                                 the mechanism's next call: auth_result_own_why before it) */
     int why_has_seq;         /* with why_borrowed: the reason is why, "0x" and why_seq in hex
