@@ -195,43 +195,13 @@ static void cands_labelled(const krb_sa *sa, int slot, krb_cands *cs)
         krb_cands_rc4(sa, cs, 1);
 }
 
-/* The two lower-case hex digits of every byte value. */
-static const char hex2[256][2] = {
-#define H1(x) {"0123456789abcdef"[(x) >> 4], "0123456789abcdef"[(x) & 15]}
-#define H4(x) H1(x), H1(x + 1), H1(x + 2), H1(x + 3)
-#define H16(x) H4(x), H4(x + 4), H4(x + 8), H4(x + 12)
-#define H64(x) H16(x), H16(x + 16), H16(x + 32), H16(x + 48)
-    H64(0), H64(64), H64(128), H64(192)
-#undef H64
-#undef H16
-#undef H4
-#undef H1
-};
-
-/* v as 8 lower-case hex digits (printf "%08x") at p; the end. */
-static char *hex8(char *p, uint32_t v)
+/* prefix (pl bytes) || verdict_seq's "0x%08x" of seq || suffix (sl bytes), without a printf. */
+static char *text_with_seq(const char *prefix, size_t pl, uint32_t seq, const char *suffix,
+                           size_t sl)
 {
-    for (int i = 24; i >= 0; i -= 8) {
-        memcpy(p, hex2[(v >> i) & 0xff], 2);
-        p += 2;
-    }
-    return p;
-}
-
-/* prefix (pl bytes) || "0x" || hex8(hi) when have_hi || hex8(lo) || suffix: the printf
- * "0x%08x%08x" / "0x%08x" of the texts, without a printf. */
-static char *text_with_seq(const char *prefix, size_t pl, int have_hi, uint32_t hi, uint32_t lo,
-                           const char *suffix, size_t sl)
-{
-    char *out = g_malloc(pl + 2 + 16 + sl + 1), *p = out;
-    memcpy(p, prefix, pl);
-    p += pl;
-    *p++ = '0';
-    *p++ = 'x';
-    if (have_hi)
-        p = hex8(p, hi);
-    p = hex8(p, lo);
-    memcpy(p, suffix, sl + 1);
+    char *out = g_malloc(pl + VERDICT_SEQ_MAX + sl + 1);
+    memcpy(out, prefix, pl);
+    memcpy(verdict_seq_put(out + pl, seq), suffix, sl + 1);
     return out;
 }
 
@@ -507,7 +477,8 @@ static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char
  * kept per SA for the two (tslot, i) last used (fmt: "... verified with %s, key usage %d (sent by the %s),
  * SND_SEQ "; tslot tells slot, fmt, usage and acceptor). For the handshake's own keys the text is
  * also kept per capture (okc), as its label depends only on src, the enctype and auth_ok (see
- * krb_cands_cfx / krb_cands_rc4): a new SA does not label its candidates again. */
+ * krb_cands_cfx / krb_cands_rc4): a new SA does not label its candidates again. *len (len may be
+ * NULL) receives its length. */
 static const char *ok_text(krb_sa *sa, int slot, int tslot, size_t i, krb_src src,
                            const char *fmt, int usage, int acceptor, size_t *len)
 {
@@ -515,7 +486,8 @@ static const char *ok_text(krb_sa *sa, int slot, int tslot, size_t i, krb_src sr
     uint8_t key = (uint8_t)(tslot << 4 | (int)(i + 1)); /* tslot < 6, i < KRB_SRC_N */
     for (int j = 0; j < 2; j++)
         if (sa->ok_key[j] == key) {
-            *len = cap_text_len(sa->cap, sa->ok_txt[j]);
+            if (len)
+                *len = cap_text_len(sa->cap, sa->ok_txt[j]);
             return krb_cap_text(sa->cap, sa->ok_txt[j]);
         }
     krb_cap *cap = sa->cap;
@@ -548,7 +520,8 @@ static const char *ok_text(krb_sa *sa, int slot, int tslot, size_t i, krb_src sr
     sa->ok_key[1] = sa->ok_key[0];
     sa->ok_txt[0] = id;
     sa->ok_key[0] = key;
-    *len = cap_text_len(cap, id);
+    if (len)
+        *len = cap_text_len(cap, id);
     return krb_cap_text(cap, id);
 }
 
@@ -612,11 +585,9 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
         } else {
             /* "RFC 4121 MIC verified with %s, key usage %d (sent by the %s), SND_SEQ %s", the
              * part before SND_SEQ kept per SA (candidate, sender) */
-            size_t tl;
             const char *t = ok_text(sa, acc_subkey, acc_subkey * 2 + acceptor, i, src,
                                     "RFC 4121 MIC verified with %s, key usage %d (sent by the "
-                                    "%s), SND_SEQ ", (int)usage, acceptor, &tl);
-            (void)tl;
+                                    "%s), SND_SEQ ", (int)usage, acceptor, NULL);
             v = verdict_seq(SIG_VALID, t, (uint64_t)seq_hi << 32 | seq_lo);
             krb_remember_verified(sa, src, k);
         }
@@ -709,7 +680,7 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
                                     "usage %d (sent by the %s), SND_SEQ ", 15, acceptor, &tl);
             v.status = SIG_VALID;
             static const char nc[] = " (not covered by the checksum)";
-            v.why = text_with_seq(t, tl, 0, 0, seq, nc, sizeof nc - 1);
+            v.why = text_with_seq(t, tl, seq, nc, sizeof nc - 1);
             v.has_unprotected_seq = 1;
             v.unprotected_seq = seq;
             krb_remember_verified(sa, src, k);

@@ -118,11 +118,10 @@ void auth_result_set_why(auth_result *a, char *why)
 
 void auth_result_take_why(auth_result *a, sig_verdict *v)
 {
-    if (!v->why_borrowed || !v->why) {
-        auth_result_set_why(a, v->why);
-    } else { /* kept as lent: result_keep reads it before the mechanism's next call */
-        auth_result_set_why(a, v->why);
-        a->why_len = strlen(v->why); /* result_keep compares it with lengths known */
+    auth_result_set_why(a, v->why);
+    if (v->why_borrowed && v->why) { /* kept as lent: result_keep reads it before the
+                                        mechanism's next call, with its length known */
+        a->why_len = strlen(v->why);
         a->why_borrowed = 1;
         a->why_has_seq = v->why_has_seq;
         a->why_seq = v->why_seq;
@@ -592,18 +591,6 @@ static why_ref keep_why_new(result_store *rs, const char *why, size_t lw_known, 
     rs->recent_len[rs->recent_next] = (uint32_t)lw;
     rs->recent_next = (rs->recent_next + 1) % WHY_RECENT;
     return interned_ref(text);
-}
-
-const char *auth_rec_why_interned(const result_store *rs, const auth_rec *k)
-{
-    if (!k->why || (k->flags & (AR_WHY_SPLIT | AR_WHY_TAIL | AR_WHY_SEQ)))
-        return NULL;
-    return ((const interned_obj *)area_get(rs, k->why))->text;
-}
-
-const char *result_store_why_text(const result_store *rs, why_ref ref)
-{
-    return ref ? ((const interned_obj *)area_get(rs, ref))->text : NULL;
 }
 
 char *auth_rec_why_dup(const result_store *rs, const auth_rec *k)

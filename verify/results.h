@@ -246,17 +246,6 @@ static inline int msg_rec_status_code(const msg_rec *r)
                                         : ((const msg_rec_big *)(const void *)r - 1)->status_code;
 }
 
-/* The interned reason of k, NULL when it has none or is not one text (a why_split, a tail,
- * a number: only result_expand needs the text: auth_rec_why_dup). */
-const char *auth_rec_why_interned(const result_store *rs, const auth_rec *k);
-
-/* The reference of k's interned reason, 0 when it has none or is a why_split (the same test
- * as auth_rec_why_interned, without reading the store). */
-static inline why_ref auth_rec_why_ref_interned(const auth_rec *k)
-{
-    return (k->flags & (AR_WHY_SPLIT | AR_WHY_TAIL | AR_WHY_SEQ)) ? 0 : k->why;
-}
-
 /* The reference of k's reason as a hint for a later header (auth_result.why_hint): an
  * interned text (with AR_WHY_SEQ: the text its number follows, which the SA's next header
  * names again) or a why_split (*split then 1); 0 when it has none or is kept in the record
@@ -266,9 +255,6 @@ static inline why_ref auth_rec_why_hint(const auth_rec *k, int *split)
     *split = (k->flags & AR_WHY_SPLIT) != 0;
     return (k->flags & AR_WHY_TAIL) ? 0 : k->why;
 }
-
-/* The text of an interned reason of rs named by ref (auth_rec_why_ref_interned), NULL for 0. */
-const char *result_store_why_text(const result_store *rs, why_ref ref);
 
 /* The reason of k (kept in rs) as g_malloc'd text, NULL when none. */
 char *auth_rec_why_dup(const result_store *rs, const auth_rec *k);

@@ -116,18 +116,22 @@ sig_verdict verdict_copy(sig_status st, const char *why)
     return v;
 }
 
-char *verdict_seq_text(const char *prefix, uint64_t seq)
+char *verdict_seq_put(char *p, uint64_t seq)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t pl = strlen(prefix), nd = seq > G_MAXUINT32 ? 16 : 8;
-    char *out = g_malloc(pl + 2 + nd + 1), *p = out;
-    memcpy(p, prefix, pl);
-    p += pl;
     *p++ = '0';
     *p++ = 'x';
-    for (size_t i = nd; i-- > 0;)
+    for (size_t i = seq > G_MAXUINT32 ? 16 : 8; i-- > 0;)
         *p++ = hex[(seq >> (4 * i)) & 15];
-    *p = '\0';
+    return p;
+}
+
+char *verdict_seq_text(const char *prefix, uint64_t seq)
+{
+    size_t pl = strlen(prefix);
+    char *out = g_malloc(pl + VERDICT_SEQ_MAX + 1);
+    memcpy(out, prefix, pl);
+    *verdict_seq_put(out + pl, seq) = '\0';
     return out;
 }
 

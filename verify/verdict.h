@@ -146,6 +146,10 @@ sig_verdict verdict_copy(sig_status st, const char *why);
 sig_verdict verdict_seq(sig_status st, const char *prefix, uint64_t seq);
 /* The text of prefix and seq as verdict_seq says, g_malloc'd. */
 char *verdict_seq_text(const char *prefix, uint64_t seq);
+/* Writes verdict_seq's number ("0x" and 8 or 16 hex digits, at most VERDICT_SEQ_MAX bytes, no
+ * NUL) at p; returns the end. */
+#define VERDICT_SEQ_MAX 18
+char *verdict_seq_put(char *p, uint64_t seq);
 /* Brackets mechanism calls whose verdicts the caller is ready to receive borrowed (nests;
  * per thread). Callers of a mechanism outside such a bracket always get owned reasons. */
 void verdict_borrow_begin(void);
