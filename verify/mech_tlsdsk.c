@@ -221,7 +221,6 @@ typedef struct {
     uint8_t h;             /* tls_hash */
 } tlsdsk_variant;
 
-#define TLSDSK_SIGN_LEN (TLSDSK_KB_LEN - 64) /* key_block[64..128): client key, server key */
 
 /* Per SA. */
 typedef struct {
@@ -335,7 +334,7 @@ static void tlsdsk_sa_free(void *p)
     tls_cert_unref(st->scert);
     tls_cert_unref(st->ccert);
     if (st->kb) {
-        secure_wipe(st->kb, (size_t)st->kb_n * TLSDSK_SIGN_LEN);
+        secure_wipe(st->kb, (size_t)st->kb_n * TLSDSK_SIGN_KEYS_LEN);
         g_free(st->kb);
     }
     if (st->xkeys) {
@@ -725,8 +724,7 @@ static int kb_prfs(const tls_hs *hs, tls_prf_kind out[TLSDSK_MAX_KB])
     return n;
 }
 
-/* Derives (once) the SA's candidate key blocks from its master secret; keeps their signing
- * halves. */
+/* Derives (once) the signing halves of the SA's candidate key blocks from its master secret. */
 static int sa_key_blocks(tlsdsk_sa *st)
 {
     if (st->kb_done)
@@ -734,25 +732,24 @@ static int sa_key_blocks(tlsdsk_sa *st)
     st->kb_done = 1;
     const tls_hs *hs = st->sess->hs;
     tls_prf_kind ks[TLSDSK_MAX_KB];
-    uint8_t kb[TLSDSK_MAX_KB][TLSDSK_KB_LEN];
+    uint8_t keys[TLSDSK_MAX_KB][TLSDSK_SIGN_KEYS_LEN];
     int n = kb_prfs(hs, ks);
     for (int i = 0; i < n; i++) {
-        if (tlsdsk_key_block(ks[i], st->sess->ms, hs->cr, hs->sr, kb[st->kb_n]) == 0)
+        if (tlsdsk_sign_keys(ks[i], st->sess->ms, hs->cr, hs->sr, keys[st->kb_n]) == 0)
             st->kb_prf[st->kb_n++] = (uint8_t)ks[i];
     }
     if (st->kb_n) {
-        st->kb = g_malloc((size_t)st->kb_n * TLSDSK_SIGN_LEN);
-        for (int i = 0; i < st->kb_n; i++)
-            memcpy(st->kb + (size_t)i * TLSDSK_SIGN_LEN, kb[i] + 64, TLSDSK_SIGN_LEN);
+        st->kb = g_malloc((size_t)st->kb_n * TLSDSK_SIGN_KEYS_LEN);
+        memcpy(st->kb, keys, (size_t)st->kb_n * TLSDSK_SIGN_KEYS_LEN);
     }
-    secure_wipe(kb, sizeof(kb));
+    secure_wipe(keys, sizeof(keys));
     return st->kb_n ? 0 : -1;
 }
 
 /* The signing key of direction dir in candidate key block i (key_block[64..96) or [96..128)). */
 static const uint8_t *kb_key(const tlsdsk_sa *st, int i, mssipae_dir dir)
 {
-    return st->kb + (size_t)i * TLSDSK_SIGN_LEN + (dir == DIR_C2S ? 0 : TLSDSK_KEY_LEN);
+    return st->kb + (size_t)i * TLSDSK_SIGN_KEYS_LEN + (dir == DIR_C2S ? 0 : TLSDSK_KEY_LEN);
 }
 
 /* Recomputes HMAC-h(key, buf) and compares with sig (siglen == tls_hash_len(h)). */

@@ -146,23 +146,28 @@ int tls_hmac_cached(tls_hmac_cache *c, tls_hash h, const uint8_t *key, size_t kl
 }
 
 /* P_hash(secret, seed) (RFC 2246 5): A(0) = seed, A(i) = HMAC(secret, A(i-1)),
- * output = HMAC(secret, A(1) || seed) || HMAC(secret, A(2) || seed) || ...; XORed into out
- * when xor is set (for the TLS 1.0 PRF's second half). */
+ * output = HMAC(secret, A(1) || seed) || HMAC(secret, A(2) || seed) || ...; bytes
+ * [off, off + outlen) of it into out, XORed in when xor is set (for the TLS 1.0 PRF's second
+ * half). The chain A(i) runs from the start; the output HMAC of a block before off is skipped
+ * (issue 10: TLS-DSK wants the second half of a 128-byte key block). */
 static int p_hash(tls_hash h, const uint8_t *secret, size_t slen, const uint8_t *seed,
-                  size_t seedlen, uint8_t *out, size_t outlen, int xor)
+                  size_t seedlen, size_t off, uint8_t *out, size_t outlen, int xor)
 {
-    size_t hl = tls_hash_len(h);
+    size_t hl = tls_hash_len(h), end = off + outlen;
     uint8_t a[TLS_SESSION_HASH_MAX], blk[TLS_SESSION_HASH_MAX];
     hmac_ctx c;
     if (hmac_key(&c, h, secret, slen) < 0)
         return -1;
     hmac_run(&c, seed, seedlen, NULL, 0, a); /* A(1) */
-    for (size_t done = 0; done < outlen; done += hl) {
-        hmac_run(&c, a, hl, seed, seedlen, blk);
-        size_t n = MIN(hl, outlen - done);
-        for (size_t i = 0; i < n; i++)
-            out[done + i] = xor ? (uint8_t)(out[done + i] ^ blk[i]) : blk[i];
-        if (outlen - done > hl)
+    for (size_t at = 0; at < end; at += hl) { /* block [at, at + hl) */
+        if (at + hl > off) {
+            hmac_run(&c, a, hl, seed, seedlen, blk);
+            size_t from = at < off ? off - at : 0, to = MIN(hl, end - at);
+            uint8_t *o = out + (at + from - off);
+            for (size_t i = from; i < to; i++, o++)
+                *o = xor ? (uint8_t)(*o ^ blk[i]) : blk[i];
+        }
+        if (end - at > hl)
             hmac_run(&c, a, hl, NULL, 0, a); /* A(i+1), when another block follows */
     }
     secure_wipe(a, sizeof(a));
@@ -171,11 +176,11 @@ static int p_hash(tls_hash h, const uint8_t *secret, size_t slen, const uint8_t 
     return 0;
 }
 
-int tls_prf(tls_prf_kind k, const uint8_t *secret, size_t slen, const char *label,
-            const uint8_t *seed, size_t seedlen, uint8_t *out, size_t outlen)
+int tls_prf_part(tls_prf_kind k, const uint8_t *secret, size_t slen, const char *label,
+                 const uint8_t *seed, size_t seedlen, size_t off, uint8_t *out, size_t outlen)
 {
     size_t llen = strlen(label);
-    if (llen > TLS_LABEL_MAX || seedlen > SIZE_MAX - llen)
+    if (llen > TLS_LABEL_MAX || seedlen > SIZE_MAX - llen || off > SIZE_MAX - outlen)
         return -1;
     /* the PRF's seed is label || seed */
     size_t ls_len = llen + seedlen;
@@ -188,18 +193,24 @@ int tls_prf(tls_prf_kind k, const uint8_t *secret, size_t slen, const char *labe
         /* PRF = P_MD5(S1, label + seed) XOR P_SHA1(S2, label + seed); S1 and S2 are the two
          * halves of the secret, sharing the middle byte when its length is odd (RFC 2246 5) */
         size_t half = (slen + 1) / 2;
-        rc = p_hash(TLS_H_MD5, secret, half, ls, ls_len, out, outlen, 0);
+        rc = p_hash(TLS_H_MD5, secret, half, ls, ls_len, off, out, outlen, 0);
         if (rc == 0)
-            rc = p_hash(TLS_H_SHA1, secret + (slen - half), half, ls, ls_len, out, outlen, 1);
+            rc = p_hash(TLS_H_SHA1, secret + (slen - half), half, ls, ls_len, off, out, outlen, 1);
     } else {
         /* PRF = P_<hash>(secret, label + seed) (RFC 5246 5) */
         rc = p_hash(k == TLS_PRF_12_SHA384 ? TLS_H_SHA384 : TLS_H_SHA256, secret, slen, ls,
-                    ls_len, out, outlen, 0);
+                    ls_len, off, out, outlen, 0);
     }
     g_free(ls);
     if (rc != 0)
         secure_wipe(out, outlen);
     return rc;
+}
+
+int tls_prf(tls_prf_kind k, const uint8_t *secret, size_t slen, const char *label,
+            const uint8_t *seed, size_t seedlen, uint8_t *out, size_t outlen)
+{
+    return tls_prf_part(k, secret, slen, label, seed, seedlen, 0, out, outlen);
 }
 
 int tls_master_secret(tls_prf_kind k, const uint8_t *pms, size_t pmslen,
@@ -246,4 +257,14 @@ int tlsdsk_key_block(tls_prf_kind k, const uint8_t ms[TLS_MS_LEN], const uint8_t
     memcpy(seed, cr, TLS_RANDOM_LEN);
     memcpy(seed + TLS_RANDOM_LEN, sr, TLS_RANDOM_LEN);
     return tls_prf(k, ms, TLS_MS_LEN, tlsdsk_label, seed, sizeof(seed), kb, TLSDSK_KB_LEN);
+}
+
+int tlsdsk_sign_keys(tls_prf_kind k, const uint8_t ms[TLS_MS_LEN], const uint8_t cr[TLS_RANDOM_LEN],
+                     const uint8_t sr[TLS_RANDOM_LEN], uint8_t keys[TLSDSK_SIGN_KEYS_LEN])
+{
+    uint8_t seed[2 * TLS_RANDOM_LEN];
+    memcpy(seed, cr, TLS_RANDOM_LEN);
+    memcpy(seed + TLS_RANDOM_LEN, sr, TLS_RANDOM_LEN);
+    return tls_prf_part(k, ms, TLS_MS_LEN, tlsdsk_label, seed, sizeof(seed),
+                        TLSDSK_KB_LEN - TLSDSK_SIGN_KEYS_LEN, keys, TLSDSK_SIGN_KEYS_LEN);
 }

@@ -20,6 +20,7 @@
 #define TLS_RANDOM_LEN 32
 #define TLSDSK_KB_LEN 128    /* EAP-TLS key block: MSK (64) + EMSK (64), RFC 5216 2.3 */
 #define TLSDSK_KEY_LEN 32
+#define TLSDSK_SIGN_KEYS_LEN (2 * TLSDSK_KEY_LEN) /* key_block[64..128): client, server key */
 #define TLS_SESSION_HASH_MAX 48
 
 /* Which PRF: the TLS 1.0/1.1 PRF, or the TLS 1.2 PRF over a given hash. */
@@ -38,6 +39,11 @@ tls_prf_kind tls_prf_for(uint16_t version, tls_hash prf12);
 /* PRF(secret, label, seed)[0..outlen) (label without NUL). */
 int tls_prf(tls_prf_kind k, const uint8_t *secret, size_t slen, const char *label,
             const uint8_t *seed, size_t seedlen, uint8_t *out, size_t outlen);
+
+/* Bytes [off, off + outlen) of PRF(secret, label, seed): what tls_prf gives there, without
+ * the output blocks before off (the chain of A(i) still runs from the start). */
+int tls_prf_part(tls_prf_kind k, const uint8_t *secret, size_t slen, const char *label,
+                 const uint8_t *seed, size_t seedlen, size_t off, uint8_t *out, size_t outlen);
 
 /* master_secret = PRF(pre_master_secret, "master secret", client_random || server_random)[0..47]
  * (RFC 5246 8.1). */
@@ -59,6 +65,11 @@ int tls_session_hash(tls_prf_kind k, const uint8_t *msgs, size_t len,
  * [0..127] ([MS-SIPAE] 3.2.5.1.2 as implemented, reference 8; RFC 5216 2.3). */
 int tlsdsk_key_block(tls_prf_kind k, const uint8_t ms[TLS_MS_LEN], const uint8_t cr[TLS_RANDOM_LEN],
                      const uint8_t sr[TLS_RANDOM_LEN], uint8_t kb[TLSDSK_KB_LEN]);
+
+/* key_block[64..128) alone (the client key, then the server key): the signing keys, at about
+ * three quarters of the key block's cost. */
+int tlsdsk_sign_keys(tls_prf_kind k, const uint8_t ms[TLS_MS_LEN], const uint8_t cr[TLS_RANDOM_LEN],
+                     const uint8_t sr[TLS_RANDOM_LEN], uint8_t keys[TLSDSK_SIGN_KEYS_LEN]);
 
 /* HMAC-h(key, data) into out (tls_hash_len(h) bytes, not truncated). */
 int tls_hmac(tls_hash h, const uint8_t *key, size_t klen, const uint8_t *data, size_t dlen,

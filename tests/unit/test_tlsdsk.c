@@ -966,6 +966,10 @@ static void test_prf_kat(void **state)
         tu_assert_hex(kb, 128, kb_h);
         tu_assert_hex(kb + 64, 32, ck_h);
         tu_assert_hex(kb + 96, 32, sk_h);
+        uint8_t keys[TLSDSK_SIGN_KEYS_LEN];
+        assert_int_equal(tlsdsk_sign_keys(k, ms, cr, sr, keys), 0);
+        tu_assert_hex(keys, 32, ck_h);
+        tu_assert_hex(keys + 32, 32, sk_h);
         tls_hash h = strcmp(mac, "md5") == 0 ? TLS_H_MD5 : TLS_H_SHA1;
         uint8_t sig[20];
         assert_int_equal(tls_hmac(h, kb + 64, 32, buf, blen, sig), 0);
@@ -985,6 +989,37 @@ static void test_prf_kat(void **state)
         g_free(ms);
     }
     g_free(buf);
+}
+
+/* tls_prf_part gives the bytes of tls_prf at every window (blocks skipped before it, blocks cut
+ * at both ends, windows inside one block, empty windows), for each PRF and odd secret lengths. */
+static void test_prf_part_windows(void **state)
+{
+    (void)state;
+    uint8_t secret[49], seed[64], full[200], part[200];
+    for (size_t i = 0; i < sizeof secret; i++)
+        secret[i] = (uint8_t)(i * 37 + 11);
+    for (size_t i = 0; i < sizeof seed; i++)
+        seed[i] = (uint8_t)(i * 91 + 5);
+    const tls_prf_kind kinds[] = { TLS_PRF_10, TLS_PRF_12_SHA256, TLS_PRF_12_SHA384 };
+    const size_t slens[] = { 48, 49, 1 };
+    for (size_t a = 0; a < G_N_ELEMENTS(kinds); a++) {
+        for (size_t b = 0; b < G_N_ELEMENTS(slens); b++) {
+            assert_int_equal(tls_prf(kinds[a], secret, slens[b], "client EAP encryption", seed,
+                                     sizeof seed, full, sizeof full), 0);
+            for (size_t off = 0; off <= sizeof full; off += 7) {
+                for (size_t len = 0; off + len <= sizeof full; len += 13) {
+                    memset(part, 0xa5, sizeof part);
+                    assert_int_equal(tls_prf_part(kinds[a], secret, slens[b],
+                                                  "client EAP encryption", seed, sizeof seed,
+                                                  off, part, len), 0);
+                    assert_memory_equal(part, full + off, len);
+                    for (size_t i = len; i < sizeof part; i++)
+                        assert_int_equal(part[i], 0xa5); /* nothing written past the window */
+                }
+            }
+        }
+    }
 }
 
 /* The master secret from the RSA key equals the one GnuTLS reports (key-log callback), with
@@ -1221,6 +1256,7 @@ int main(void)
     assert_int_equal(gnutls_session_ticket_key_generate(&ticket_key), 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prf_kat),
+        cmocka_unit_test(test_prf_part_windows),
         cmocka_unit_test(test_rsa_cases),
         cmocka_unit_test(test_rc4_md5),
         cmocka_unit_test(test_ecdhe_keylog),
