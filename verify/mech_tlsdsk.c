@@ -205,7 +205,7 @@ typedef struct {
     GHashTable *by_sid;    /* set of tlsdsk_sess (ref) by their ServerHello session id (the
                               session's own bytes are the key: no copy per SA) */
     GHashTable *by_ticket; /* cache_key -> tlsdsk_sess (ref) */
-    GHashTable *certs;     /* certificates read (tls_cert_cache_new) */
+    tls_cert_cache *certs; /* certificates read */
     tlsdsk_texts *texts;
     tls_hmac_cache *macs;  /* signing keys kept keyed (tls_hmac_cached) */
     ks_keylog_memo kl_memo; /* the last TLS-DSK key-log lookup (by opaque), kept until the key
@@ -305,7 +305,7 @@ static void tlsdsk_cap_free(void *p)
     g_hash_table_destroy(c->by_sid);
     g_hash_table_destroy(c->by_ticket);
     texts_free(c->texts);
-    g_hash_table_destroy(c->certs);
+    tls_cert_cache_free(c->certs);
     tls_hmac_cache_free(c->macs);
     keystore_keylog_memo_clear(&c->kl_memo);
     g_free(c);

@@ -155,31 +155,84 @@ void tls_cert_unref(tls_cert *c)
     }
 }
 
-GHashTable *tls_cert_cache_new(void)
+#define CERT_RECENT 4             /* certificates kept with their DER */
+#define CERT_RECENT_DER_MAX 8192  /* a longer DER is found by its digest alone */
+
+struct tls_cert_cache {
+    GHashTable *by_digest; /* SHA-256 of the DER (GBytes) -> tls_cert (ref) */
+    struct {
+        uint8_t *der;      /* a copy; NULL: slot empty */
+        size_t n;
+        tls_cert *c;       /* ref */
+    } recent[CERT_RECENT];
+    unsigned next;         /* the slot replaced next */
+};
+
+tls_cert_cache *tls_cert_cache_new(void)
 {
-    return g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
-                                 (GDestroyNotify)tls_cert_unref);
+    tls_cert_cache *c = g_new0(tls_cert_cache, 1);
+    c->by_digest = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
+                                         (GDestroyNotify)g_bytes_unref,
+                                         (GDestroyNotify)tls_cert_unref);
+    return c;
+}
+
+static void recent_drop(tls_cert_cache *c, unsigned i)
+{
+    g_free(c->recent[i].der);
+    tls_cert_unref(c->recent[i].c);
+    c->recent[i].der = NULL;
+    c->recent[i].c = NULL;
+}
+
+void tls_cert_cache_free(tls_cert_cache *c)
+{
+    if (!c)
+        return;
+    for (unsigned i = 0; i < CERT_RECENT; i++)
+        recent_drop(c, i);
+    g_hash_table_destroy(c->by_digest);
+    g_free(c);
 }
 
 /* The certificate of DER der[0..n): from the cache when it was read before, else read now. */
-static tls_cert *cert_get(GHashTable *cache, const uint8_t *der, size_t n)
+static tls_cert *cert_get(tls_cert_cache *cache, const uint8_t *der, size_t n)
 {
-    uint8_t digest[32];
-    GBytes *key = NULL;
-    if (cache && gnutls_hash_fast(GNUTLS_DIG_SHA256, der, n, digest) >= 0) {
-        key = g_bytes_new(digest, sizeof digest);
-        tls_cert *c = g_hash_table_lookup(cache, key);
-        if (c) {
-            g_bytes_unref(key);
-            return tls_cert_ref(c);
+    if (cache) {
+        for (unsigned i = 0; i < CERT_RECENT; i++) {
+            if (cache->recent[i].der && cache->recent[i].n == n &&
+                memcmp(cache->recent[i].der, der, n) == 0)
+                return tls_cert_ref(cache->recent[i].c);
         }
     }
-    tls_cert *c = g_new0(tls_cert, 1);
-    c->refs = 1;
-    c->der_len = n;
-    tls_cert_info_read(der, n, &c->info);
-    if (key)
-        g_hash_table_insert(cache, key, tls_cert_ref(c));
+    uint8_t digest[32];
+    GBytes *key = NULL;
+    tls_cert *c = NULL;
+    if (cache && gnutls_hash_fast(GNUTLS_DIG_SHA256, der, n, digest) >= 0) {
+        key = g_bytes_new(digest, sizeof digest);
+        c = g_hash_table_lookup(cache->by_digest, key);
+        if (c) {
+            g_bytes_unref(key);
+            key = NULL;
+        }
+    }
+    if (!c) {
+        c = g_new0(tls_cert, 1);
+        c->refs = 1;
+        c->der_len = n;
+        tls_cert_info_read(der, n, &c->info);
+        if (key)
+            g_hash_table_insert(cache->by_digest, key, tls_cert_ref(c));
+    } else {
+        tls_cert_ref(c);
+    }
+    if (cache && n <= CERT_RECENT_DER_MAX) {
+        unsigned i = cache->next++ % CERT_RECENT;
+        recent_drop(cache, i);
+        cache->recent[i].der = g_memdup2(der, n);
+        cache->recent[i].n = n;
+        cache->recent[i].c = tls_cert_ref(c);
+    }
     return c;
 }
 

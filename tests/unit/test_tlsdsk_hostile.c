@@ -593,7 +593,7 @@ static GByteArray *certificate_msg(const uint8_t *der, size_t n)
  * certificates' counted length, and a certificate read once per capture (the cache). */
 static void test_reader_keeps_little(void **state)
 {
-    GHashTable *cache = tls_cert_cache_new();
+    tls_cert_cache *cache = tls_cert_cache_new();
     uint8_t der[300];
     for (size_t i = 0; i < sizeof der; i++)
         der[i] = (uint8_t)(i * 7 + 1);
@@ -665,7 +665,75 @@ static void test_reader_keeps_little(void **state)
         note_list_free(notes);
         tls_hs_free(hs);
     }
-    g_hash_table_destroy(cache);
+    tls_cert_cache_free(cache);
+}
+
+/* The server certificate a ClientHello, ServerHello and Certificate(der) give (a reference). */
+static tls_cert *cert_of(tls_cert_cache *cache, const uint8_t *der, size_t n)
+{
+    tls_hs *hs = tls_hs_new();
+    hs->cert_cache = cache;
+    note_list *notes = note_list_new();
+    hs_feed_msg(hs, DIR_C2S, client_hello(0x0301, 0), notes);
+    hs_feed_msg(hs, DIR_S2C, server_hello(0x0301, 0x002f), notes);
+    hs_feed_msg(hs, DIR_S2C, certificate_msg(der, n), notes);
+    tls_cert *c = tls_cert_ref(hs->server_cert);
+    note_list_free(notes);
+    tls_hs_free(hs);
+    return c;
+}
+
+/* The certificate cache finds a DER again by its bytes, whether it is among the last few read
+ * (compared in full) or further back (by its digest), and never mistakes another DER of the same
+ * length for it (they differ in the last byte only); a DER too long to keep is found too. */
+static void test_cert_cache_finds_by_bytes(void **state)
+{
+    (void)state;
+    enum { NDER = 7, LEN = 400 };
+    tls_cert_cache *cache = tls_cert_cache_new();
+    uint8_t der[NDER][LEN];
+    tls_cert *first[NDER];
+    for (size_t i = 0; i < NDER; i++) {
+        for (size_t j = 0; j < LEN; j++)
+            der[i][j] = (uint8_t)(j * 13 + 3);
+        der[i][LEN - 1] = (uint8_t)i;
+    }
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < NDER; i++) {
+            tls_cert *c = cert_of(cache, der[i], LEN);
+            assert_non_null(c);
+            assert_int_equal(c->der_len, LEN);
+            if (round == 0) {
+                for (size_t k = 0; k < i; k++)
+                    assert_ptr_not_equal(c, first[k]);
+                first[i] = c;
+            } else {
+                assert_ptr_equal(c, first[i]);
+                tls_cert_unref(c);
+            }
+        }
+        /* the same one again and again: found among the last ones */
+        tls_cert *c = cert_of(cache, der[NDER - 1], LEN);
+        assert_ptr_equal(c, first[NDER - 1]);
+        tls_cert_unref(c);
+    }
+    /* longer than the recent ones keep: found by its digest */
+    size_t big_n = 9000;
+    uint8_t *big = g_malloc(big_n);
+    for (size_t j = 0; j < big_n; j++)
+        big[j] = (uint8_t)(j * 7);
+    tls_cert *b1 = cert_of(cache, big, big_n), *b2 = cert_of(cache, big, big_n);
+    assert_ptr_equal(b1, b2);
+    big[big_n - 1] ^= 1;
+    tls_cert *b3 = cert_of(cache, big, big_n);
+    assert_ptr_not_equal(b1, b3);
+    tls_cert_unref(b1);
+    tls_cert_unref(b2);
+    tls_cert_unref(b3);
+    g_free(big);
+    for (size_t i = 0; i < NDER; i++)
+        tls_cert_unref(first[i]);
+    tls_cert_cache_free(cache);
 }
 
 int main(void)
@@ -687,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_random_corruption),
         cmocka_unit_test(test_resumption_cycle),
         cmocka_unit_test(test_reader_keeps_little),
+        cmocka_unit_test(test_cert_cache_finds_by_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
