@@ -96,7 +96,8 @@ int tls_hmac(tls_hash h, const uint8_t *key, size_t klen, const uint8_t *data, s
     return gnutls_hmac_fast(m, key, klen, data, dlen, out) < 0 ? -1 : 0;
 }
 
-#define HMAC_CACHE_SLOTS 8   /* a power of two */
+#define HMAC_CACHE_SETS 32   /* a power of two */
+#define HMAC_CACHE_WAYS 2    /* an SA's two keys share a set without pushing each other out */
 #define HMAC_CACHE_KEY_MAX 64 /* longer keys (none from a key block or key log) are not cached */
 
 typedef struct {
@@ -108,7 +109,8 @@ typedef struct {
 } hmac_slot;
 
 struct tls_hmac_cache {
-    hmac_slot slot[HMAC_CACHE_SLOTS];
+    hmac_slot slot[HMAC_CACHE_SETS][HMAC_CACHE_WAYS];
+    uint8_t lru[HMAC_CACHE_SETS]; /* the way of each set that was used least recently */
 };
 
 tls_hmac_cache *tls_hmac_cache_new(void)
@@ -124,15 +126,30 @@ void tls_hmac_cache_free(tls_hmac_cache *c)
     g_free(c);
 }
 
+static int slot_holds(const hmac_slot *s, tls_hash h, const uint8_t *key, size_t klen)
+{
+    return s->used && s->h == (uint8_t)h && s->klen == klen && memcmp(s->key, key, klen) == 0;
+}
+
 int tls_hmac_cached(tls_hmac_cache *c, tls_hash h, const uint8_t *key, size_t klen,
                     const uint8_t *data, size_t dlen, uint8_t *out)
 {
-    if (!c || klen == 0 || klen > HMAC_CACHE_KEY_MAX)
+    if (!c || klen < 4 || klen > HMAC_CACHE_KEY_MAX)
         return tls_hmac(h, key, klen, data, dlen, out);
-    unsigned i = ((unsigned)key[0] ^ ((unsigned)key[klen - 1] << 1) ^ (unsigned)h) &
-                 (HMAC_CACHE_SLOTS - 1);
-    hmac_slot *s = &c->slot[i];
-    if (!s->used || s->h != (uint8_t)h || s->klen != klen || memcmp(s->key, key, klen) != 0) {
+    /* the set: the key's first four bytes (random: a key block's or a key log's), multiplied
+     * to spread them, with the hash */
+    uint32_t k4 = (uint32_t)key[0] | (uint32_t)key[1] << 8 | (uint32_t)key[2] << 16 |
+                  (uint32_t)key[3] << 24;
+    unsigned set = ((k4 * 0x9e3779b1u) >> 27 ^ (unsigned)h) & (HMAC_CACHE_SETS - 1);
+    hmac_slot *w = c->slot[set];
+    int way;
+    if (slot_holds(&w[0], h, key, klen)) {
+        way = 0;
+    } else if (slot_holds(&w[1], h, key, klen)) {
+        way = 1;
+    } else {
+        way = c->lru[set];
+        hmac_slot *s = &w[way];
         s->used = 0;
         if (hmac_key(&s->c, h, key, klen) < 0)
             return -1;
@@ -141,7 +158,8 @@ int tls_hmac_cached(tls_hmac_cache *c, tls_hash h, const uint8_t *key, size_t kl
         s->klen = (uint8_t)klen;
         memcpy(s->key, key, klen);
     }
-    hmac_run(&s->c, data, dlen, NULL, 0, out); /* leaves the state keyed for the next one */
+    c->lru[set] = (uint8_t)(way ^ 1);
+    hmac_run(&w[way].c, data, dlen, NULL, 0, out); /* leaves the state keyed for the next one */
     return 0;
 }
 

@@ -1022,6 +1022,47 @@ static void test_prf_part_windows(void **state)
     }
 }
 
+/* One MAC through the cache, checked against tls_hmac. */
+static void hmac_cache_check(tls_hmac_cache *c, tls_hash h, const uint8_t *key, size_t kl,
+                             const uint8_t *data, size_t dl)
+{
+    uint8_t want[64], got[64];
+    assert_int_equal(tls_hmac(h, key, kl, data, dl, want), 0);
+    assert_int_equal(tls_hmac_cached(c, h, key, kl, data, dl, got), 0);
+    assert_memory_equal(got, want, tls_hash_len(h));
+}
+
+/* tls_hmac_cached gives tls_hmac's MAC whatever the cache holds: two keys alternating as an SA's
+ * two directions do, three keys of one set (the same first four bytes) pushing each other out,
+ * more keys than the cache has slots, the same keys under another hash, and keys too short or
+ * too long to cache. */
+static void test_hmac_cache_matches(void **state)
+{
+    (void)state;
+    tls_hmac_cache *c = tls_hmac_cache_new();
+    uint8_t keys[80][65], data[300];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 29 + 7);
+    for (size_t k = 0; k < G_N_ELEMENTS(keys); k++)
+        for (size_t j = 0; j < sizeof keys[0]; j++)
+            keys[k][j] = (uint8_t)(k * 131 + j * 17 + 1);
+    for (size_t k = 0; k < 3; k++)
+        memset(keys[k], 0x5a, 4); /* keys 0..2: one set */
+    const tls_hash hs[] = { TLS_H_SHA1, TLS_H_MD5, TLS_H_SHA256 };
+    for (size_t r = 0; r < 2 * G_N_ELEMENTS(hs); r++) {
+        tls_hash h = hs[r % G_N_ELEMENTS(hs)];
+        for (size_t i = 0; i < 12; i++) /* an SA's two directions, one set */
+            hmac_cache_check(c, h, keys[i & 1], 32, data, 40 + i);
+        for (size_t i = 0; i < 12; i++) /* three keys of one set */
+            hmac_cache_check(c, h, keys[i % 3], 32, data, 100 + i);
+        for (size_t i = 0; i < 2 * G_N_ELEMENTS(keys); i++) /* more keys than slots */
+            hmac_cache_check(c, h, keys[i % G_N_ELEMENTS(keys)], 32, data, i % sizeof data);
+        for (size_t i = 0; i < 4; i++) /* one key at several lengths; not cached: 3 and 65 */
+            hmac_cache_check(c, h, keys[5], (size_t[]){ 32, 20, 3, 65 }[i], data, 77);
+    }
+    tls_hmac_cache_free(c);
+}
+
 /* The master secret from the RSA key equals the one GnuTLS reports (key-log callback), with
  * and without EMS, so the session hash is right for TLS 1.0 and TLS 1.2. */
 static void test_master_secret_matches_gnutls(void **state)
@@ -1257,6 +1298,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prf_kat),
         cmocka_unit_test(test_prf_part_windows),
+        cmocka_unit_test(test_hmac_cache_matches),
         cmocka_unit_test(test_rsa_cases),
         cmocka_unit_test(test_rc4_md5),
         cmocka_unit_test(test_ecdhe_keylog),
