@@ -7,22 +7,6 @@
 #include <emmintrin.h>
 #endif
 
-/* Offset of the end of the line starting at off (the position of its LF or len), and the
- * offset of the next line. */
-static size_t line_end(const char *buf, size_t len, size_t off, size_t *next)
-{
-    const char *lf = memchr(buf + off, '\n', len - off);
-    if (!lf) {
-        *next = len;
-        return len;
-    }
-    size_t e = (size_t)(lf - buf);
-    *next = e + 1;
-    if (e > off && buf[e - 1] == '\r')
-        e--;
-    return e;
-}
-
 /* RFC 3261 token characters: alphanumerics and -.!%*_+`'~ (a table: this runs per byte).
  * NUL counts too, as it did with strchr of the set (which found its terminator). */
 const unsigned char sip_token_tab[256] = {
@@ -236,6 +220,22 @@ int sip_msg_parse_with(const char *buf, size_t len, sip_msg *m, GArray *hdrs, co
     m->hdrs = hdrs; /* sized by parse (emptied when it stops before the headers) */
     m->hdrs_borrowed = 1;
     return parse(buf, len, m, why);
+}
+
+/* End of the line starting at off (before its CRLF or LF; len when none) and *next, the start
+ * of the next line. find_byte inline, not memchr: a header line is short, and a library call
+ * per line cost more than its scan (issue 10). */
+static inline size_t line_end(const char *buf, size_t len, size_t off, size_t *next)
+{
+    size_t e = find_byte(buf, off, len, '\n');
+    if (e == len) {
+        *next = len;
+        return len;
+    }
+    *next = e + 1;
+    if (e > off && buf[e - 1] == '\r')
+        e--;
+    return e;
 }
 
 static int parse(const char *buf, size_t len, sip_msg *m, const char **why)
