@@ -229,13 +229,15 @@ typedef struct {
         tlsdsk_texts *texts;              /* own_texts: no capture, the SA's own texts */
     } u;                                  /* one field for both: 104 bytes per SA, not 112 */
     tlsdsk_sess *sess;
-    uint8_t *kb;                          /* kb_n x key_block[64..128); wiped on free */
+    uint8_t *kb;                          /* kb_n x key_block[64..128), each derived when first
+                                             tried (kb_have); wiped on free */
     uint8_t *xkeys;                       /* explicit key-log keys that verified (client key,
                                              then server key; copied); wiped on free */
     tls_cert *scert, *ccert;              /* the certificates the facts show (first read) */
-    uint8_t kb_done;                      /* key blocks derived (or failed: kb_n == 0) */
-    uint8_t kb_n;
+    uint8_t kb_done;                      /* candidates listed (kb_n, kb_prf, kb allocated) */
+    uint8_t kb_n;                         /* candidate key blocks */
     uint8_t kb_prf[TLSDSK_MAX_KB];        /* tls_prf_kind of each */
+    uint8_t kb_have, kb_failed;           /* bit i: candidate i derived / its PRF failed */
     uint8_t verified_kb;                  /* 1 + index of the key block that verified, 0: none */
     uint8_t xlen[2];
     uint8_t own_texts;                    /* no capture: u.texts */
@@ -724,29 +726,46 @@ static int kb_prfs(const tls_hs *hs, tls_prf_kind out[TLSDSK_MAX_KB])
     return n;
 }
 
-/* Derives (once) the signing halves of the SA's candidate key blocks from its master secret. */
-static int sa_key_blocks(tlsdsk_sa *st)
+/* The signing half of candidate key block i, derived the first time it is asked for (a TLS 1.2
+ * SA verified by its suite's PRF never derives the TLS 1.0 one: issue 10); NULL when the PRF
+ * failed. */
+static const uint8_t *kb_get(tlsdsk_sa *st, int i)
 {
-    if (st->kb_done)
-        return st->kb_n ? 0 : -1;
-    st->kb_done = 1;
+    uint8_t bit = (uint8_t)(1u << i), *k = st->kb + (size_t)i * TLSDSK_SIGN_KEYS_LEN;
+    if (st->kb_have & bit)
+        return k;
+    if (st->kb_failed & bit)
+        return NULL;
     const tls_hs *hs = st->sess->hs;
-    tls_prf_kind ks[TLSDSK_MAX_KB];
-    uint8_t keys[TLSDSK_MAX_KB][TLSDSK_SIGN_KEYS_LEN];
-    int n = kb_prfs(hs, ks);
-    for (int i = 0; i < n; i++) {
-        if (tlsdsk_sign_keys(ks[i], st->sess->ms, hs->cr, hs->sr, keys[st->kb_n]) == 0)
-            st->kb_prf[st->kb_n++] = (uint8_t)ks[i];
+    if (tlsdsk_sign_keys((tls_prf_kind)st->kb_prf[i], st->sess->ms, hs->cr, hs->sr, k) != 0) {
+        st->kb_failed |= bit;
+        return NULL;
     }
-    if (st->kb_n) {
-        st->kb = g_malloc((size_t)st->kb_n * TLSDSK_SIGN_KEYS_LEN);
-        memcpy(st->kb, keys, (size_t)st->kb_n * TLSDSK_SIGN_KEYS_LEN);
-    }
-    secure_wipe(keys, sizeof(keys));
-    return st->kb_n ? 0 : -1;
+    st->kb_have |= bit;
+    return k;
 }
 
-/* The signing key of direction dir in candidate key block i (key_block[64..96) or [96..128)). */
+/* Lists (once) the SA's candidate key blocks; 0 when one of them can be derived (the first that
+ * can is), -1 when every PRF failed. */
+static int sa_key_blocks(tlsdsk_sa *st)
+{
+    if (!st->kb_done) {
+        st->kb_done = 1;
+        tls_prf_kind ks[TLSDSK_MAX_KB];
+        int n = kb_prfs(st->sess->hs, ks);
+        for (int i = 0; i < n; i++)
+            st->kb_prf[i] = (uint8_t)ks[i];
+        st->kb_n = (uint8_t)n;
+        st->kb = g_malloc0((size_t)n * TLSDSK_SIGN_KEYS_LEN);
+    }
+    for (int i = 0; i < st->kb_n; i++)
+        if (kb_get(st, i))
+            return 0;
+    return -1;
+}
+
+/* The signing key of direction dir in candidate key block i (key_block[64..96) or [96..128));
+ * the block was derived. */
 static const uint8_t *kb_key(const tlsdsk_sa *st, int i, mssipae_dir dir)
 {
     return st->kb + (size_t)i * TLSDSK_SIGN_KEYS_LEN + (dir == DIR_C2S ? 0 : TLSDSK_KEY_LEN);
@@ -886,7 +905,8 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
                 (h == TLS_H_MD5 || h == TLS_H_SHA1);
     for (int i = 0; i < st->kb_n; i++) {
         int ok = 0;
-        if (mac_matches(st, h, kb_key(st, i, dir), TLSDSK_KEY_LEN, buf, buflen, sig, siglen, &ok) < 0)
+        if (!kb_get(st, i) ||
+            mac_matches(st, h, kb_key(st, i, dir), TLSDSK_KEY_LEN, buf, buflen, sig, siglen, &ok) < 0)
             continue;
         tls_prf_kind prf = (tls_prf_kind)st->kb_prf[i];
         int proven = st->proven.set && !st->proven.explicit_keys && st->proven.prf == prf &&
@@ -921,17 +941,19 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
             return verdict_copy(SIG_INVALID, why);
         }
     }
-    GString *tried = g_string_new(NULL);
+    GString *tried = g_string_new(NULL); /* the candidates whose PRF worked (all were tried) */
+    int n_tried = 0;
     for (int i = 0; i < st->kb_n; i++)
-        g_string_append_printf(tried, "%s%s", i ? ", " : "",
-                               tls_prf_name((tls_prf_kind)st->kb_prf[i]));
+        if (!(st->kb_failed & (1u << i)))
+            g_string_append_printf(tried, "%s%s", n_tried++ ? ", " : "",
+                                   tls_prf_name((tls_prf_kind)st->kb_prf[i]));
     sig_verdict v = verdict_make(SIG_UNSUPPORTED, "%s, %s (0x%04x), %zu-byte signature: no "
                                  "candidate variant matches (HMAC-%s with the %s of the %s key "
                                  "block%s); the derivation for this case is not established, so "
                                  "this is not proof of tampering",
                                  tls_version_name(hs->version), suite ? suite->name : "unknown suite",
                                  hs->suite, siglen, tls_hash_name(h), key_name(dir), tried->str,
-                                 st->kb_n > 1 ? "s" : "");
+                                 n_tried > 1 ? "s" : "");
     g_string_free(tried, TRUE);
     return v;
 }

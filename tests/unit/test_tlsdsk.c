@@ -192,6 +192,7 @@ typedef struct {
     char keylog[256];   /* "CLIENT_RANDOM <cr> <ms>" from GnuTLS's key-log callback */
     uint8_t kb[128];    /* reference key block (gnutls_prf_raw on the client) */
     uint8_t cr[32];
+    uint8_t sr[32];
     gnutls_datum_t resume; /* client session data for a later resumption */
     int resumed;
     int ems;
@@ -359,6 +360,7 @@ static int run_handshake(hs_run *r, const char *prio, const hs_run *resume_from,
         memcpy(seed, crd.data, 32);
         memcpy(seed + 32, srd.data, 32);
         memcpy(r->cr, crd.data, 32);
+        memcpy(r->sr, srd.data, 32);
         assert_int_equal(gnutls_prf_raw(c, strlen(EAP_LABEL), EAP_LABEL, 64, (const char *)seed,
                                         128, (char *)r->kb), 0);
         r->resumed = gnutls_session_is_resumed(c);
@@ -624,6 +626,74 @@ static void test_rsa_cases(void **state)
     for (size_t i = 0; i < G_N_ELEMENTS(rsa_cases); i++)
         for (int ems = 0; ems <= 1; ems++)
             run_rsa_case(&rsa_cases[i], ems);
+}
+
+/* A TLS 1.2 SA whose peer kept the TLS 1.0 key-block derivation: the second candidate (derived
+ * only once the suite's PRF failed) verifies, and its reason names the TLS 1.0 PRF; on a fresh SA
+ * a spoilt first signature is UNSUPPORTED, naming both candidates. The TLS 1.0 key block comes
+ * from tlsdsk_key_block, which test_prf_kat ties to GnuTLS's bytes; the master secret from
+ * GnuTLS's key-log callback. */
+static void test_tls12_with_tls10_key_block(void **state)
+{
+    (void)state;
+    hs_run r;
+    assert_int_equal(run_handshake(&r, RSA_PRIO("TLS1.2", "AES-128-CBC", "SHA1"), NULL, 1), 0);
+    assert_int_equal(r.version, 0x0303);
+    const char *ms_hex = strrchr(r.keylog, ' ');
+    assert_non_null(ms_hex);
+    size_t n;
+    uint8_t *ms = tu_hex(ms_hex + 1, &n);
+    assert_int_equal(n, 48);
+    uint8_t kb10[128];
+    assert_int_equal(tlsdsk_key_block(TLS_PRF_10, ms, r.cr, r.sr, kb10), 0);
+    assert_memory_not_equal(kb10, r.kb, 128);
+    size_t blen;
+    uint8_t *buf = sample_buf(&blen);
+    uint8_t csig[20], ssig[20];
+    assert_int_equal(tls_hmac(TLS_H_SHA1, kb10 + 64, 32, buf, blen, csig), 0);
+    assert_int_equal(tls_hmac(TLS_H_SHA1, kb10 + 96, 32, buf, blen, ssig), 0);
+    keystore *ks = make_ks(KS_PKCS1);
+    for (int spoilt_first = 0; spoilt_first <= 1; spoilt_first++) {
+        void *cap = mech_tlsdsk_ops.cap_new();
+        void *st = mech_tlsdsk_ops.sa_new(cap);
+        feed(st, &r, 0, ks, NULL);
+        char *why = NULL;
+        if (spoilt_first) {
+            csig[3] ^= 1;
+            assert_int_equal(check(st, ks, DIR_C2S, buf, blen, csig, 20, NULL, &why),
+                             SIG_UNSUPPORTED);
+            csig[3] ^= 1;
+            assert_non_null(strstr(why, "key blocks"));
+            assert_non_null(strstr(why, "TLS 1.2 PRF-SHA256, TLS 1.0 PRF"));
+            g_free(why);
+        }
+        assert_int_equal(check(st, ks, DIR_C2S, buf, blen, csig, 20, NULL, &why), SIG_VALID);
+        assert_non_null(strstr(why, "variant"));
+        assert_non_null(strstr(why, "TLS 1.0 PRF key block"));
+        g_free(why);
+        assert_int_equal(check(st, ks, DIR_S2C, buf, blen, ssig, 20, NULL, NULL), SIG_VALID);
+        /* the variant is proven now: a spoilt signature is INVALID */
+        ssig[0] ^= 1;
+        assert_int_equal(check(st, ks, DIR_S2C, buf, blen, ssig, 20, NULL, NULL), SIG_INVALID);
+        ssig[0] ^= 1;
+        /* the key export gives the key block that verified */
+        GString *out = g_string_new(NULL);
+        const char *const ops[] = { "0A0B0C0D" };
+        assert_int_equal(mech_tlsdsk_ops.export_keys(st, ops, 1, out), 1);
+        GString *want = g_string_new("TLS-DSK 0A0B0C0D ");
+        for (int k = 64; k < 128; k++)
+            g_string_append_printf(want, "%s%02x", k == 96 ? " " : "", kb10[k]);
+        g_string_append_c(want, '\n');
+        assert_string_equal(out->str, want->str);
+        g_string_free(want, TRUE);
+        g_string_free(out, TRUE);
+        mech_tlsdsk_ops.sa_free(st);
+        mech_tlsdsk_ops.cap_free(cap);
+    }
+    keystore_free(ks);
+    g_free(ms);
+    g_free(buf);
+    free_run(&r);
 }
 
 /* RC4-128-MD5 under TLS 1.0: HMAC-MD5, 16 bytes; only when this GnuTLS still offers RC4. */
@@ -1300,6 +1370,7 @@ int main(void)
         cmocka_unit_test(test_prf_part_windows),
         cmocka_unit_test(test_hmac_cache_matches),
         cmocka_unit_test(test_rsa_cases),
+        cmocka_unit_test(test_tls12_with_tls10_key_block),
         cmocka_unit_test(test_rc4_md5),
         cmocka_unit_test(test_ecdhe_keylog),
         cmocka_unit_test(test_no_key_reason),
