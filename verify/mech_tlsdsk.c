@@ -221,7 +221,6 @@ typedef struct {
     uint8_t h;             /* tls_hash */
 } tlsdsk_variant;
 
-
 /* Per SA. */
 typedef struct {
     union {

@@ -98,6 +98,7 @@ int tls_hmac(tls_hash h, const uint8_t *key, size_t klen, const uint8_t *data, s
 
 #define HMAC_CACHE_SETS 32   /* a power of two */
 #define HMAC_CACHE_WAYS 2    /* an SA's two keys share a set without pushing each other out */
+G_STATIC_ASSERT(HMAC_CACHE_WAYS == 2); /* tls_hmac_cached looks at both ways, lru is way ^ 1 */
 #define HMAC_CACHE_KEY_MAX 64 /* longer keys (none from a key block or key log) are not cached */
 
 typedef struct {
@@ -268,21 +269,26 @@ int tls_session_hash(tls_prf_kind k, const uint8_t *msgs, size_t len,
     return -1;
 }
 
-int tlsdsk_key_block(tls_prf_kind k, const uint8_t ms[TLS_MS_LEN], const uint8_t cr[TLS_RANDOM_LEN],
-                     const uint8_t sr[TLS_RANDOM_LEN], uint8_t kb[TLSDSK_KB_LEN])
+/* Bytes [off, off + n) of PRF(master_secret, "client EAP encryption", client_random ||
+ * server_random). */
+static int eap_prf(tls_prf_kind k, const uint8_t ms[TLS_MS_LEN], const uint8_t cr[TLS_RANDOM_LEN],
+                   const uint8_t sr[TLS_RANDOM_LEN], size_t off, uint8_t *out, size_t n)
 {
     uint8_t seed[2 * TLS_RANDOM_LEN];
     memcpy(seed, cr, TLS_RANDOM_LEN);
     memcpy(seed + TLS_RANDOM_LEN, sr, TLS_RANDOM_LEN);
-    return tls_prf(k, ms, TLS_MS_LEN, tlsdsk_label, seed, sizeof(seed), kb, TLSDSK_KB_LEN);
+    return tls_prf_part(k, ms, TLS_MS_LEN, tlsdsk_label, seed, sizeof(seed), off, out, n);
+}
+
+int tlsdsk_key_block(tls_prf_kind k, const uint8_t ms[TLS_MS_LEN], const uint8_t cr[TLS_RANDOM_LEN],
+                     const uint8_t sr[TLS_RANDOM_LEN], uint8_t kb[TLSDSK_KB_LEN])
+{
+    return eap_prf(k, ms, cr, sr, 0, kb, TLSDSK_KB_LEN);
 }
 
 int tlsdsk_sign_keys(tls_prf_kind k, const uint8_t ms[TLS_MS_LEN], const uint8_t cr[TLS_RANDOM_LEN],
                      const uint8_t sr[TLS_RANDOM_LEN], uint8_t keys[TLSDSK_SIGN_KEYS_LEN])
 {
-    uint8_t seed[2 * TLS_RANDOM_LEN];
-    memcpy(seed, cr, TLS_RANDOM_LEN);
-    memcpy(seed + TLS_RANDOM_LEN, sr, TLS_RANDOM_LEN);
-    return tls_prf_part(k, ms, TLS_MS_LEN, tlsdsk_label, seed, sizeof(seed),
-                        TLSDSK_KB_LEN - TLSDSK_SIGN_KEYS_LEN, keys, TLSDSK_SIGN_KEYS_LEN);
+    return eap_prf(k, ms, cr, sr, TLSDSK_KB_LEN - TLSDSK_SIGN_KEYS_LEN, keys,
+                   TLSDSK_SIGN_KEYS_LEN);
 }
