@@ -153,7 +153,9 @@ typedef struct {
      * the texts depend on (every handshake token, the key-log cache, proven). Texts
      * are interned in the per-capture cap (shared by SAs, freed with it) and named by their id
      * there (0: none). Candidate slots: RFC 4121 without / with AcceptorSubkey, RFC 4757. */
-    uint32_t bad_txt, bad_note_txt; /* the INVALID / NO_KEY text after keys did not match and */
+    uint32_t bad_txt;              /* the INVALID / NO_KEY text after keys did not match or
+                                      with no candidate (the note's text "Kerberos: <reason>"
+                                      when bad_note is a note kind), and */
     uint32_t ok_txt[2];            /* the VALID texts before their SND_SEQ last used, for */
     uint8_t ok_key[2];             /* text slot << 4 | candidate index + 1 (0: none); an SA
                                       uses one text slot per sender (see ok_text) */
@@ -161,6 +163,8 @@ typedef struct {
     uint8_t cc_n[3];
     uint8_t cc[3][KRB_SRC_N];      /* krb_src | 0x80 when authoritative */
     uint16_t bad_key;              /* for which candidates bad_txt is (see no_match) */
+    uint8_t bad_opaque_len;        /* with no candidate: the opaque bad_txt names, strlen + 1 */
+    char bad_opaque[15];           /* (0: none), NUL-padded; a longer one is not kept */
 } krb_sa;
 
 #define KRB_VERIFIED_COPY 0xff

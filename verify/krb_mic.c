@@ -139,7 +139,7 @@ static void caches_fresh(krb_sa *sa)
     sa->cc_made = 0;
     memset(sa->ok_key, 0, sizeof sa->ok_key);
     memset(sa->ok_txt, 0, sizeof sa->ok_txt);
-    sa->bad_txt = sa->bad_note_txt = 0;
+    sa->bad_txt = 0;
 }
 
 /* The candidates of one token kind, without labels, as the cache keeps them. */
@@ -366,34 +366,74 @@ static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char
                                 const krb_cands *cs, const chk_res *res, size_t want_len,
                                 size_t cklen, const char *miss, note_list *notes);
 
-/* no_match, the text kept per SA when keys were tried (it then depends only on the candidates,
- * i.e. slot and the caches' freshness, and on which of them did not match). The labelled candidates are made
- * only when a text is made. */
+/* How no_match_fmt's notes begin: a kept text with a note is the note's text, the reason its
+ * end. */
+#define BAD_NOTE_PREFIX "Kerberos: "
+
+/* 1 when the opaque a kept no-candidate text was made for is opaque (both may be NULL). */
+static int bad_opaque_is(const krb_sa *sa, const char *opaque)
+{
+    if (!opaque || !sa->bad_opaque_len)
+        return !opaque && !sa->bad_opaque_len;
+    size_t n = sa->bad_opaque_len - 1u;
+    return strncmp(sa->bad_opaque, opaque, n) == 0 && opaque[n] == 0;
+}
+
+/* Keeps opaque for bad_opaque_is: 0 when it is too long to keep (then the text is not kept). */
+static int bad_opaque_keep(krb_sa *sa, const char *opaque)
+{
+    size_t n = opaque ? strlen(opaque) : 0;
+    if (n >= sizeof sa->bad_opaque)
+        return 0;
+    memset(sa->bad_opaque, 0, sizeof sa->bad_opaque);
+    if (n)
+        memcpy(sa->bad_opaque, opaque, n);
+    sa->bad_opaque_len = (uint8_t)(n + (opaque ? 1 : 0)); /* 0: NULL, else strlen + 1 */
+    return 1;
+}
+
+/* no_match_fmt for a token no candidate verified, its text kept per SA when keys were tried or
+ * when there was no candidate (see below). The labelled candidates are made only when a text is
+ * made. */
 static sig_verdict no_match(krb_sa *sa, int slot, const char *opaque, const char *fmt_name,
                             const cands_view *cv, const chk_res *res, size_t want_len,
-                            size_t cklen, const char *miss, note_list *notes)
+                            size_t cklen, note_list *notes)
 {
     uint16_t nomatch = 0; /* cv->n <= KRB_CANDS_MAX (8) */
     for (size_t i = 0; i < cv->n; i++)
         if (res[i] == CHK_NOMATCH)
             nomatch |= (uint16_t)(1u << i);
     krb_cands cs;
-    if (!nomatch) {
+    if (!nomatch && cv->n) {
+        /* candidates, none tried (their checksum length or enctype did not fit): the text
+         * names the token's own lengths */
         cands_labelled(sa, slot, &cs);
-        return no_match_fmt(sa, opaque, fmt_name, &cs, res, want_len, cklen, miss, notes);
+        return no_match_fmt(sa, opaque, fmt_name, &cs, res, want_len, cklen, "", notes);
     }
+    /* Keys tried, none matched: the text depends on the candidates (slot; the caches' freshness)
+     * and on which did not match. No candidate at all (no key: the usual case of a capture
+     * opened without keys): on what is missing, the SA's state like the candidates, and on the
+     * opaque (the key-log entry named). Either is kept per SA; slot alone (nomatch 0) is the
+     * second. */
     G_STATIC_ASSERT(KRB_CANDS_MAX + 2 <= 16);
     uint16_t key = (uint16_t)(nomatch << 2 | (unsigned)slot);
     caches_fresh(sa);
-    if (!sa->bad_txt || sa->bad_key != key) {
+    if (!sa->bad_txt || sa->bad_key != key || (!nomatch && !bad_opaque_is(sa, opaque))) {
         /* made once: the note it adds, if any, is "Kerberos: <why>" with severity warning */
         cands_labelled(sa, slot, &cs);
+        /* what krb_cands_cfx says is missing, said only when there is no candidate */
+        char *miss = !nomatch && slot < 2 ? cfx_miss(sa, slot) : NULL;
         note_list *tmp = note_list_new();
-        sig_verdict v = no_match_fmt(sa, opaque, fmt_name, &cs, res, want_len, cklen, miss, tmp);
+        sig_verdict v = no_match_fmt(sa, opaque, fmt_name, &cs, res, want_len, cklen,
+                                     miss ? miss : "", tmp);
+        g_free(miss);
         const mssipae_note *n = tmp->len ? &g_array_index(tmp, mssipae_note, 0) : NULL;
         int cacheable = tmp->len == 0 ||
                         (tmp->len == 1 && n->sev == NOTE_SEV_WARN && v.why &&
-                         g_str_has_prefix(n->text, "Kerberos: ") && strcmp(n->text + 10, v.why) == 0);
+                         g_str_has_prefix(n->text, BAD_NOTE_PREFIX) &&
+                         strcmp(n->text + sizeof BAD_NOTE_PREFIX - 1, v.why) == 0);
+        if (!nomatch && !bad_opaque_keep(sa, opaque))
+            cacheable = 0;
         if (!cacheable) {
             for (guint i = 0; i < tmp->len; i++) {
                 const mssipae_note *m = &g_array_index(tmp, mssipae_note, i);
@@ -407,14 +447,19 @@ static sig_verdict no_match(krb_sa *sa, int slot, const char *opaque, const char
         sa->bad_key = key;
         sa->bad_status = (uint8_t)v.status;
         sa->bad_note = (uint8_t)nk;
-        sa->bad_note_txt = nk == NOTE_KINDS
-            ? 0 : krb_cap_intern(sa->cap, g_strconcat("Kerberos: ", v.why, NULL));
-        sa->bad_txt = krb_cap_intern(sa->cap, v.why); /* takes v.why */
+        /* one text: the note's, whose end is the reason, when there is a note */
+        if (nk != NOTE_KINDS) {
+            sa->bad_txt = krb_cap_intern(sa->cap, g_strconcat(BAD_NOTE_PREFIX, v.why, NULL));
+            g_free(v.why);
+        } else {
+            sa->bad_txt = krb_cap_intern(sa->cap, v.why); /* takes v.why */
+        }
     }
-    if (sa->bad_note_txt)
-        note_add_text(notes, (note_kind)sa->bad_note, NOTE_SEV_WARN,
-                      krb_cap_text(sa->cap, sa->bad_note_txt));
-    return verdict_copy((sig_status)sa->bad_status, krb_cap_text(sa->cap, sa->bad_txt));
+    const char *t = krb_cap_text(sa->cap, sa->bad_txt);
+    if (sa->bad_note == NOTE_KINDS)
+        return verdict_copy((sig_status)sa->bad_status, t);
+    note_add_text(notes, (note_kind)sa->bad_note, NOTE_SEV_WARN, t);
+    return verdict_copy((sig_status)sa->bad_status, t + sizeof BAD_NOTE_PREFIX - 1);
 }
 
 static sig_verdict no_match_fmt(const krb_sa *sa, const char *opaque, const char *fmt_name,
@@ -598,12 +643,10 @@ sig_verdict krb_verify_cfx(krb_sa *sa, krb5_context ctx, const char *opaque,
             note_add(notes, NOTE_TOKEN, NOTE_SEV_WARN, "Kerberos: RFC 4121 MIC with flag "
                      "SentByAcceptor %s is carried in %s", acceptor ? "set" : "clear",
                      hdr_of(dir));
-        /* what is missing is said only when no key was tried (no_match_fmt), i.e. when there
-         * is no candidate; the SA did not change since cands_cached (only a match changes it) */
-        char *miss = cv.n == 0 ? cfx_miss(sa, acc_subkey) : NULL;
+        /* what is missing is said only when no key was tried (no_match), i.e. when there is
+         * no candidate; the SA did not change since cands_cached (only a match changes it) */
         v = no_match(sa, acc_subkey, opaque, "RFC 4121 MIC", &cv, res, want_len, siglen - 16,
-                     miss ? miss : "", notes);
-        g_free(miss);
+                     notes);
     }
     return v;
 }
@@ -690,6 +733,6 @@ sig_verdict krb_verify_rc4(krb_sa *sa, krb5_context ctx, const char *opaque,
     if (data != stackbuf)
         g_free(data);
     if (v.status == SIG_NONE)
-        v = no_match(sa, 2, opaque, "RFC 4757 MIC", &cv, res, 0, 8, "", notes);
+        v = no_match(sa, 2, opaque, "RFC 4757 MIC", &cv, res, 0, 8, notes);
     return v;
 }

@@ -1461,6 +1461,81 @@ static void test_cfx_missing_and_shared_texts(void **state)
     keystore_free(ks);
 }
 
+/* With no key at all (a capture opened without keys: every signature NO_KEY), the text kept
+ * per SA (issue 10) is the one made for each message before: it names the header's own opaque
+ * (kept ones are compared byte for byte; one too long to keep is formatted every time), and a
+ * key-log line that appears later is used at once. Expected texts written out here, as
+ * krb_nokey_text's sentences read. */
+static void test_nokey_texts_per_message(void **state)
+{
+    (void)state;
+    uint8_t key[32];
+    GString *line = g_string_new("KERBEROS C0FFEE01 18 ");
+    for (int i = 0; i < 32; i++) {
+        key[i] = (uint8_t)(i * 5 + 3);
+        g_string_append_printf(line, "%02x", key[i]);
+    }
+    g_string_append_c(line, '\n');
+    char *dir = tmpdir();
+    char *kl = write_file(dir, "keys.log", "# nothing yet\n");
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, kl), 0);
+    void *cap = K->cap_new();
+    void *st = K->sa_new(cap);
+    const char *buf = "MESSAGE sip:x SIP/2.0 (signed buffer)";
+    size_t bl = strlen(buf), tl;
+    uint8_t *tok = make_cfx(key, 0, 9, buf, bl, &tl);
+    static const char *const opaques[] = {
+        "AB12", "AB12", "AB13", NULL, "AB1", "AB12", "",
+        "0123456789ABCDEF0123", "0123456789ABCDEF0123", "0123456789ABCDE", "0123456789ABCD",
+        "AB12", "C0FFEE01", "C0FFEE01",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(opaques); i++) {
+        const char *o = opaques[i];
+        char *want = o ? g_strdup_printf("no Kerberos AP-REQ seen on this SA; no KERBEROS "
+                                         "key-log entry for opaque %s", o)
+                       : g_strdup("no Kerberos AP-REQ seen on this SA; no opaque known to "
+                                  "look up a KERBEROS key-log entry");
+        note_list *n = note_list_new();
+        char *why = NULL;
+        assert_int_equal(check(st, ks, o, DIR_C2S, buf, bl, tok, tl, n, &why), SIG_NO_KEY);
+        assert_string_equal(why, want);
+        assert_int_equal(n->len, 1);
+        char *wn = g_strconcat("Kerberos: ", want, NULL);
+        assert_string_equal(g_array_index(n, mssipae_note, 0).text, wn);
+        assert_int_equal(g_array_index(n, mssipae_note, 0).kind, NOTE_NO_KEY);
+        assert_int_equal(g_array_index(n, mssipae_note, 0).sev, NOTE_SEV_WARN);
+        g_free(wn);
+        g_free(why);
+        g_free(want);
+        note_list_free(n);
+    }
+    /* the line for C0FFEE01 appears: the next message of the SA verifies with it */
+    g_free(write_file(dir, "keys.log", line->str));
+    for (int rep = 0; rep < 2; rep++) {
+        char *why = NULL;
+        assert_int_equal(check(st, ks, "C0FFEE01", DIR_C2S, buf, bl, tok, tl, NULL, &why),
+                         SIG_VALID);
+        assert_true(g_str_has_prefix(why, "RFC 4121 MIC verified with the key "
+                                          "(aes256-cts-hmac-sha1-96) of KERBEROS key-log line 1"));
+        g_free(why);
+        /* another opaque of the same SA still has no key */
+        assert_int_equal(check(st, ks, "AB12", DIR_C2S, buf, bl, tok, tl, NULL, &why),
+                         SIG_NO_KEY);
+        assert_string_equal(why, "no Kerberos AP-REQ seen on this SA; no KERBEROS key-log "
+                                 "entry for opaque AB12");
+        g_free(why);
+    }
+    g_free(tok);
+    K->sa_free(st);
+    K->cap_free(cap);
+    keystore_free(ks);
+    g_free(kl);
+    g_string_free(line, TRUE);
+    static const char *const files[] = {"keys.log", NULL};
+    rm_tree(dir, files);
+}
+
 /* Hex (spaces allowed) into out; the byte count. */
 static size_t unhex(const char *h, uint8_t *out, size_t max)
 {
@@ -1780,6 +1855,7 @@ int main(void)
         cmocka_unit_test(test_der_fields),
         cmocka_unit_test(test_cfx_texts_per_message),
         cmocka_unit_test(test_cfx_missing_and_shared_texts),
+        cmocka_unit_test(test_nokey_texts_per_message),
         cmocka_unit_test(test_nfold_rfc3961),
         cmocka_unit_test(test_aes_dk_rfc3962),
         cmocka_unit_test(test_fast_equals_libkrb5),
