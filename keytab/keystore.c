@@ -114,6 +114,8 @@ struct keystore {
     GHashTable *tk_reported; /* error texts already recorded */
     gboolean tk_loaded;
     ks_file_id tk_id;
+    guint64 tk_gen;          /* from the same counter as kl_gen: new whenever the TLS key log's
+                                table changed (keystore_client_random_generation) */
 };
 
 /* ---- small helpers ---- */
@@ -1264,6 +1266,7 @@ static void ks_tls_keylog_clear(keystore *ks)
     ks->tk_loaded = FALSE;
     g_free(ks->tk_path);
     ks->tk_path = NULL;
+    ks->tk_gen = ++ks_gen_counter;
 }
 
 int keystore_set_tls_keylog(keystore *ks, const char *path)
@@ -1314,6 +1317,7 @@ static gboolean ks_tls_keylog_parse(keystore *ks, const char *data, size_t len)
     if (ks->tk_table)
         g_hash_table_destroy(ks->tk_table);
     ks->tk_table = tab;
+    ks->tk_gen = ++ks_gen_counter;
     return added;
 }
 
@@ -1329,6 +1333,17 @@ static gboolean ks_tls_keylog_refresh(keystore *ks)
     added |= ks_tls_keylog_parse(ks, data, len);
     secure_free_file((uint8_t *)data, len);
     return added;
+}
+
+uint64_t keystore_client_random_generation(keystore *ks)
+{
+    if (!ks)
+        return 0;
+    uint64_t g = ks_keylog_gen(ks);
+    if (ks->tk_path && ks_tls_keylog_refresh(ks)) /* looked at as a lookup would */
+        ks_errs_rebuild(ks, TRUE);
+    /* both come from one counter that only grows: the larger changes whenever either does */
+    return MAX(g, ks->tk_gen);
 }
 
 int keystore_client_random_src(keystore *ks, const uint8_t cr[32], uint8_t ms[48], char **src,

@@ -87,6 +87,10 @@ int keystore_client_random(keystore *ks, const uint8_t cr[32], uint8_t ms[48], c
  * *line (from 1); the origin text is "<src> line <line> (CLIENT_RANDOM)". */
 int keystore_client_random_src(keystore *ks, const uint8_t cr[32], uint8_t ms[48], char **src,
                                unsigned *line);
+/* A number that changes whenever keystore_client_random could answer differently for some
+ * client random (either key log re-read, set or cleared); it looks at the files as a lookup
+ * does. Never reused (keystore_keylog_generation's counter). */
+uint64_t keystore_client_random_generation(keystore *ks);
 
 /* Configuration problems seen so far (unreadable keytab, bad key-log lines, bad NT hash), one
  * line each, for a single report; new ones are appended (key-log lines found by a later

@@ -201,6 +201,20 @@ static uint64_t text_key(unsigned kind, unsigned h, unsigned dir, unsigned prf, 
 }
 
 /* Per capture: the TLS session cache (session id / ticket -> the handshake that made it). */
+/* The NO_KEY reason of the last header that had no key (a capture opened without keys: every
+ * header, each formatted the same two sentences): kept for the next header of the same session
+ * with the same opaque while nothing it was made from changed -- the client-random key logs
+ * (their generation), the handshake (on_token forgets it), the RSA route (kept only once final).
+ * One per capture, like kl_memo: an SA's headers mostly follow each other. Sessions live as
+ * long as the capture, so a pointer names one. */
+typedef struct {
+    const tlsdsk_sess *sess; /* NULL: none kept */
+    const keystore *ks;
+    uint64_t gen;            /* keystore_client_random_generation then */
+    char *opaque;            /* copy; NULL for a header without one */
+    char *text;
+} tlsdsk_nokey;
+
 typedef struct {
     GHashTable *by_sid;    /* set of tlsdsk_sess (ref) by their ServerHello session id (the
                               session's own bytes are the key: no copy per SA) */
@@ -211,7 +225,40 @@ typedef struct {
     ks_keylog_memo kl_memo; /* the last TLS-DSK key-log lookup (by opaque), kept until the key
                               log changes: one per capture, not per SA (the headers of an SA
                               mostly follow each other; 64 bytes less per SA) */
+    tlsdsk_nokey nokey;
 } tlsdsk_cap;
+
+static void nokey_forget(tlsdsk_nokey *n)
+{
+    g_free(n->opaque);
+    g_free(n->text);
+    memset(n, 0, sizeof *n);
+}
+
+/* The kept reason when it is the one for session s and opaque now, else NULL. */
+static const char *nokey_get(tlsdsk_cap *cap, const tlsdsk_sess *s, keystore *ks,
+                             const char *opaque)
+{
+    const tlsdsk_nokey *n = &cap->nokey;
+    if (!n->sess || n->sess != s || n->ks != ks || !opaque != !n->opaque ||
+        (opaque && strcmp(opaque, n->opaque) != 0) ||
+        keystore_client_random_generation(ks) != n->gen)
+        return NULL;
+    return n->text;
+}
+
+/* Keeps v's reason (made just now for session s and opaque) for nokey_get. */
+static void nokey_keep(tlsdsk_cap *cap, const tlsdsk_sess *s, keystore *ks, const char *opaque,
+                       const sig_verdict *v)
+{
+    tlsdsk_nokey *n = &cap->nokey;
+    nokey_forget(n);
+    n->sess = s;
+    n->ks = ks;
+    n->gen = keystore_client_random_generation(ks);
+    n->opaque = g_strdup(opaque);
+    n->text = g_strdup(v->why);
+}
 
 /* A variant proven by a VALID signature of the SA. */
 typedef struct {
@@ -309,6 +356,7 @@ static void tlsdsk_cap_free(void *p)
     tls_cert_cache_free(c->certs);
     tls_hmac_cache_free(c->macs);
     keystore_keylog_memo_clear(&c->kl_memo);
+    nokey_forget(&c->nokey);
     g_free(c);
 }
 
@@ -494,6 +542,8 @@ static void tlsdsk_on_token(void *p, mssipae_dir dir, const uint8_t *tok, size_t
     /* the session cache: a resumed handshake finds the one it continues; a full handshake's
      * new session id, and any ticket issued, are remembered for later ones */
     tlsdsk_cap *cap = sa_cap(st);
+    if (cap && cap->nokey.sess == st->sess)
+        nokey_forget(&cap->nokey); /* its reason may name what the handshake had */
     if (cap && !st->sess->parent) {
         tlsdsk_sess *p = sess_find_parent(cap, st->sess);
         if (p)
@@ -871,12 +921,19 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
                                     : keystore_keylog_find(ks, KEYLOG_TLSDSK, opaque);
     if (e)
         return verify_explicit(st, e, opaque, dir, buf, buflen, sig, siglen, h, notes);
+    const char *kept = cap ? nokey_get(cap, s, ks, opaque) : NULL;
+    if (kept)
+        return verdict_copy(SIG_NO_KEY, kept);
 
-    if (!hs->have_ch && !hs->have_sh)
-        return verdict_make(SIG_NO_KEY, "no TLS-DSK key-log line for opaque %s, and %s",
-                            opaque ? opaque : "(none)",
-                            hs->broken_why ? hs->broken_why
-                                           : "the SA's handshake is not in the capture");
+    if (!hs->have_ch && !hs->have_sh) {
+        sig_verdict v = verdict_make(SIG_NO_KEY, "no TLS-DSK key-log line for opaque %s, and %s",
+                                     opaque ? opaque : "(none)",
+                                     hs->broken_why ? hs->broken_why
+                                                    : "the SA's handshake is not in the capture");
+        if (cap)
+            nokey_keep(cap, s, ks, opaque, &v);
+        return v;
+    }
     if (hs->have_sh && (hs->version < TLS_V10 || hs->version > TLS_V12))
         return verdict_make(SIG_UNSUPPORTED, "TLS-DSK over %s (0x%04x) is not supported",
                             tls_version_name(hs->version) ? tls_version_name(hs->version)
@@ -887,6 +944,14 @@ static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssi
         sig_verdict v = verdict_make(SIG_NO_KEY, "no TLS-DSK key-log line for opaque %s; %s",
                                      opaque ? opaque : "(none)", why);
         g_free(why);
+        /* the RSA route's outcome is final and no earlier handshake is involved: only the key
+         * logs, the handshake and the opaque change this text */
+        if (cap && s->rsa_tried && !tls_hs_resumed(hs))
+            nokey_keep(cap, s, ks, opaque, &v);
+        /* the RSA route will not run again, and a key log gives the master secret itself: the
+         * handshake bytes kept for that route are not needed any more (once it is over) */
+        if (s->rsa_tried)
+            tls_hs_trim(s->hs);
         return v;
     }
     /* the text table's or the session's: both live as long as the SA */
