@@ -28,6 +28,18 @@ struct sa_tracker {
     msg_result *scratch;       /* the full result of the message being processed, reused */
     GArray *hdrs;              /* its headers (sip_hdr), reused */
     guint config_reported;     /* keystore configuration errors already reported */
+    /* Headers that name no SA (NO_SA: a capture that starts after the handshakes, without
+     * keys) mostly follow others of the same opaque: the reason of the last one, kept for the
+     * next with the same scheme and opaque, and what the store kept for the last one of each
+     * direction (the hints an SA keeps for its own headers). */
+    struct {
+        const mech_ops *mech;  /* NULL: no reason kept */
+        char *opaque;          /* the one the reason names (copy), NULL for none */
+        char *text;
+        why_ref why_kept[2];
+        uint8_t why_kept_split;
+        const note_list *notes_kept[2];
+    } nosa;
 };
 
 sa_tracker *sa_tracker_new(keystore *ks)
@@ -51,6 +63,8 @@ void sa_tracker_free(sa_tracker *t)
     g_ptr_array_free(t->full, TRUE);
     msg_result_free(t->scratch);
     g_array_free(t->hdrs, TRUE);
+    g_free(t->nosa.opaque);
+    g_free(t->nosa.text);
     g_free(t);
 }
 
@@ -280,6 +294,25 @@ static void note_verdict(auth_result *a, guint before)
         a->verdict_note = 1;
 }
 
+/* The NO_SA reason for a header of scheme mech with opaque (may be NULL): the kept one when it
+ * is for the same, else made and kept (owned by the tracker until the next one is made). */
+static const char *no_sa_why(sa_tracker *t, const mech_ops *mech, const char *opaque)
+{
+    if (t->nosa.mech == mech && !t->nosa.opaque == !opaque &&
+        (!opaque || strcmp(t->nosa.opaque, opaque) == 0))
+        return t->nosa.text;
+    g_free(t->nosa.text);
+    g_free(t->nosa.opaque);
+    t->nosa.mech = mech;
+    t->nosa.opaque = g_strdup(opaque);
+    t->nosa.text = opaque
+        ? g_strdup_printf("no %s security association with opaque %s in this capture "
+                          "(handshake not captured, and no key-log entry for it)",
+                          mech->scheme, opaque)
+        : g_strdup_printf("no %s security association: the header has no opaque", mech->scheme);
+    return t->nosa.text;
+}
+
 /* What a signed header on s leaves behind for later messages: its cnum/snum and "this SA
  * signs". Only a message that verified, or one nobody could check (no key, unsupported: the
  * protocol flow alone), counts; an invalid or malformed signature changes nothing. */
@@ -354,12 +387,16 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
     }
     if (!s) {
         a->status = SIG_NO_SA;
-        auth_result_set_why(a, a->opaque
-            ? g_strdup_printf("no %s security association with opaque %s in this capture "
-                              "(handshake not captured, and no key-log entry for it)",
-                              mech->scheme, a->opaque)
-            : g_strdup_printf("no %s security association: the header has no opaque", mech->scheme));
-        note_add(a->notes, NOTE_NO_SA, NOTE_SEV_WARN, "%s", a->why);
+        const char *why = no_sa_why(t, mech, a->opaque);
+        note_add_text(a->notes, NOTE_NO_SA, NOTE_SEV_WARN, why);
+        /* lent, as a mechanism lends its reasons: the store reads it before the next header */
+        verdict_borrow_begin();
+        sig_verdict v = verdict_copy(SIG_NO_SA, why);
+        verdict_borrow_end();
+        auth_result_take_why(a, &v);
+        a->why_hint = t->nosa.why_kept[a->dir & 1];
+        a->why_hint_split = (t->nosa.why_kept_split >> (a->dir & 1)) & 1;
+        a->notes_hint = t->nosa.notes_kept[a->dir & 1];
         return;
     }
     guint before = a->notes->len;
@@ -506,6 +543,14 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
         int split;
         why_ref why = auth_rec_why_hint(ar, &split);
         const note_list *notes = x ? x->auth_notes[i] : NULL;
+        if (!ar->sa_id && ar->status == SIG_NO_SA) { /* the hints of headers without an SA */
+            unsigned d = ar->dir & 1;
+            t->nosa.why_kept[d] = why;
+            t->nosa.why_kept_split = (uint8_t)((t->nosa.why_kept_split & ~(1u << d)) |
+                                               ((unsigned)split << d));
+            t->nosa.notes_kept[d] = notes;
+            continue;
+        }
         sa_entry *s = ar->sa_id && (why || notes) ? sa_table_get(t->tab, ar->sa_id) : NULL;
         if (s && why) {
             s->why_kept[ar->dir & 1] = why;
