@@ -9,9 +9,10 @@ capture of signed traffic with real material, then in the same invocation:
             mssipae) and with it enabled and the keys; CPU time (user + system) and peak RSS of
             each run from wait4(), wall time; the ratio of the medians and, less moved by the
             machine's slow drifts, the median of each pair's own ratio (pair-ratio)
-  micro     the core alone (bench/micro.c): ns per message, valid and with every signature
-            wrong (R interleaved pairs, each the median of 3 repetitions; the median run of
-            each kind is printed), and the heap the tracker keeps per signed header
+  micro     the core alone (bench/micro.c): ns per message, valid, with every signature
+            wrong, and without any key (R interleaved rounds, each run the median of 3
+            repetitions; the median run of each kind is printed), and the heap the tracker
+            keeps per signed header
 
 and prints medians, ratios and microseconds per signed message. --compare OTHER_BUILD runs a
 second build in the same rounds (off, this build, the other build; the core's runs interleaved
@@ -74,10 +75,14 @@ def check(t, b):
             b["pcap"], b["signed"], len(got), sorted(set(got))))
 
 
-def micro(build, b, invalid):
+def micro(build, b, invalid, keys=True):
+    """The core alone on b's messages: with b's keys (every signature changed when invalid),
+    or without any key (what a capture opened without keys costs)."""
     flag = MICRO_FLAG[next(iter(b["prefs"]))]
-    args = [os.path.join(build, "mssipae_micro"), b["msgs"], "--reps", "3",
-            flag, next(iter(b["prefs"].values()))] + (["--invalid"] if invalid else [])
+    args = [os.path.join(build, "mssipae_micro"), b["msgs"], "--reps", "3"]
+    if keys:
+        args += [flag, next(iter(b["prefs"].values()))]
+    args += ["--invalid"] if invalid else []
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     vals = {}
     for line in out.splitlines():
@@ -135,9 +140,9 @@ def main():
                     if t2:
                         on2.append(timed(t2, base + pref_args(b["prefs"])))
                 med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
-                # the core alone: valid and wrong runs interleaved, --runs pairs (each the
-                # median of 3 repetitions), the median of each kind kept
-                mvs, mis, mvs2, mis2 = [], [], [], []
+                # the core alone: valid, wrong and keyless runs interleaved, --runs rounds
+                # (each run the median of 3 repetitions), the median of each kind kept
+                mvs, mis, mns, mvs2, mis2, mns2 = [], [], [], [], [], []
                 for _ in range(args.runs):
                     mvs.append(micro(build, b, False))
                     if t2:
@@ -145,45 +150,51 @@ def main():
                     mis.append(micro(build, b, True))
                     if t2:
                         mis2.append(micro(args.compare, b, True))
-                mv, mi = median_micro(mvs), median_micro(mis)
+                    mns.append(micro(build, b, False, keys=False))
+                    if t2:
+                        mns2.append(micro(args.compare, b, False, keys=False))
+                mv, mi, mn = median_micro(mvs), median_micro(mis), median_micro(mns)
                 r = dict(scheme=scheme, size=size, signed=b["signed"], messages=b["messages"],
                          sas=b["sas"], gen=gen, cpu_off=med(off, 0), cpu_on=med(on, 0),
                          wall_off=med(off, 1), wall_on=med(on, 1), rss_off=med(off, 2),
-                         rss_on=med(on, 2), micro=mv, micro_bad=mi,
+                         rss_on=med(on, 2), micro=mv, micro_bad=mi, micro_nokey=mn,
                          # each "on" run against the "off" run just before it: slow drifts
                          # of a shared machine move both runs of a pair alike
                          pairs=[b_[0] / a_[0] for a_, b_ in zip(off, on)])
                 if t2:
                     r["other"] = dict(cpu_on=med(on2, 0), rss_on=med(on2, 2),
                                       micro=median_micro(mvs2), micro_bad=median_micro(mis2),
+                                      micro_nokey=median_micro(mns2),
                                       pairs=[c_[0] / b_[0] for b_, c_ in zip(on, on2)])
                 rows.append(r)
                 report(r, args.compare)
     print("\nmachine: %s, %d cores; tshark %s" % (cpu_model(), os.cpu_count() or 0,
                                                  tshark_version()))
     print("summary (median of %d paired runs; ratios plugin enabled / disabled)" % args.runs)
-    print("%-13s %9s %8s %8s %8s %10s %9s %9s %10s %10s %9s" % (
+    print("%-13s %9s %8s %8s %8s %10s %9s %9s %10s %10s %9s %10s" % (
         "scheme", "signed", "cpu-off", "cpu-on", "ratio", "pair-ratio", "us/sig", "rss-ratio",
-        "micro-ns", "wrong-ns", "B/sig"))
+        "micro-ns", "wrong-ns", "B/sig", "nokey-ns"))
     for r in rows:
-        print("%-13s %9d %8.2f %8.2f %8.2f %10.2f %9.2f %9.2f %10.0f %10.0f %9.0f" % (
+        print("%-13s %9d %8.2f %8.2f %8.2f %10.2f %9.2f %9.2f %10.0f %10.0f %9.0f %10.0f" % (
             r["scheme"], r["signed"], r["cpu_off"], r["cpu_on"], r["cpu_on"] / r["cpu_off"],
             statistics.median(r["pairs"]), (r["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6,
             r["rss_on"] / r["rss_off"], r["micro"]["ns_sig"], r["micro_bad"]["ns_sig"],
-            r["micro"]["kept"]))
+            r["micro"]["kept"], r["micro_nokey"]["ns_sig"]))
     linearity(rows)
     if args.compare:
         print("\ncompare: this build (%s) -> other build (%s), same rounds" % (build, args.compare))
-        print("%-13s %9s %8s %8s %8s %10s %12s %12s %12s" % (
+        print("%-13s %9s %8s %8s %8s %10s %12s %12s %12s %12s" % (
             "scheme", "signed", "cpu-on", "cpu-on'", "ratio'", "us/sig", "us/sig'",
-            "micro-ns", "wrong-ns"))
+            "micro-ns", "wrong-ns", "nokey-ns"))
         for r in rows:
             o = r["other"]
-            print("%-13s %9d %8.2f %8.2f %8.2f %10.2f %12.2f %5.0f -> %4.0f %5.0f -> %4.0f" % (
-                r["scheme"], r["signed"], r["cpu_on"], o["cpu_on"], o["cpu_on"] / r["cpu_off"],
-                (r["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6,
-                (o["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6, r["micro"]["ns_sig"],
-                o["micro"]["ns_sig"], r["micro_bad"]["ns_sig"], o["micro_bad"]["ns_sig"]))
+            print("%-13s %9d %8.2f %8.2f %8.2f %10.2f %12.2f %5.0f -> %4.0f %5.0f -> %4.0f "
+                  "%5.0f -> %4.0f" % (
+                      r["scheme"], r["signed"], r["cpu_on"], o["cpu_on"],
+                      o["cpu_on"] / r["cpu_off"], (r["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6,
+                      (o["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6, r["micro"]["ns_sig"],
+                      o["micro"]["ns_sig"], r["micro_bad"]["ns_sig"], o["micro_bad"]["ns_sig"],
+                      r["micro_nokey"]["ns_sig"], o["micro_nokey"]["ns_sig"]))
 
 
 def linearity(rows):
@@ -241,14 +252,19 @@ def report(r, other_build=None):
     print("   core alone: %.0f ns per signed header valid, %.0f wrong (%.2fx); %.0f bytes kept per "
           "signed header" % (r["micro"]["ns_sig"], r["micro_bad"]["ns_sig"],
                              r["micro_bad"]["ns_sig"] / r["micro"]["ns_sig"], r["micro"]["kept"]))
+    n = r["micro_nokey"]
+    print("   core alone without keys: %.0f ns per signed header (%.2fx valid), %.0f bytes kept "
+          "per signed header; %s" % (n["ns_sig"], n["ns_sig"] / r["micro"]["ns_sig"], n["kept"],
+                                     n["line"].split(": ", 1)[1]))
     o = r.get("other")
     if o:
         print("   other build %s: CPU %.2f s (ratio %.2f, +%.2f us per signed header); each "
-              "round's other/this: %s; peak RSS %.1f MB; core %.0f ns valid, %.0f wrong" % (
+              "round's other/this: %s; peak RSS %.1f MB; core %.0f ns valid, %.0f wrong, "
+              "%.0f without keys" % (
                   other_build, o["cpu_on"], o["cpu_on"] / r["cpu_off"],
                   (o["cpu_on"] - r["cpu_off"]) / r["signed"] * 1e6,
                   " ".join("%.3f" % x for x in o["pairs"]), o["rss_on"] / 1024,
-                  o["micro"]["ns_sig"], o["micro_bad"]["ns_sig"]))
+                  o["micro"]["ns_sig"], o["micro_bad"]["ns_sig"], o["micro_nokey"]["ns_sig"]))
     sys.stdout.flush()
 
 
