@@ -73,7 +73,8 @@ static const char *why_cache_set(why_cache *c, const char *opaque, unsigned line
 }
 
 /* Why-cache tags. */
-enum { WHY_KL_KNOWN = -1, WHY_KL_NONE = -2 }; /* >= 0: the index of the variant that matched */
+enum { WHY_KL_KNOWN = -1, WHY_KL_NONE = -2, /* >= 0: the index of the variant that matched */
+       WHY_NO_KEY = -3 };                        /* no route had a key (why_bad, line 0) */
 
 /* What the handshake of an SA gave: its messages and the password route. Allocated when the
  * first handshake token arrives, so an SA known from the key log alone does not carry it. */
@@ -665,6 +666,8 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
     return verdict_copy(SIG_INVALID, bad);
 }
 
+static char *no_key_text(const ntlm_hs *hs, const char *opaque);
+
 /* Checks one signature: the password route first, then the key log, else NO_KEY naming
  * everything that was looked up (mech.h contract). */
 static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssipae_dir dir,
@@ -696,7 +699,7 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
             return verdict_copy(SIG_INVALID, hs->pw_inv_why);
         }
         if (hs->pw_mismatch)
-            note_add(notes, NOTE_NO_KEY, NOTE_SEV_WARN, "%s", hs->pw_why);
+            note_add_text(notes, NOTE_NO_KEY, NOTE_SEV_WARN, hs->pw_why);
     }
 
     /* 2. key log */
@@ -704,7 +707,19 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
     if (e)
         return verify_keylog(st, e, opaque, dir, buf, buflen, sig, notes);
 
-    /* 3. nothing: say what was looked up */
+    /* 3. nothing: say what was looked up (kept for the SA's next header with this opaque: the
+     * text depends on the handshake, whose tokens clear the cache, and on the opaque) */
+    const char *kept = why_cache_get(&st->why_bad, opaque, 0, WHY_NO_KEY);
+    if (!kept)
+        kept = why_cache_set(&st->why_bad, opaque, 0, WHY_NO_KEY, no_key_text(hs, opaque));
+    if (!(hs && hs->pw_mismatch))
+        note_add_text(notes, NOTE_NO_KEY, NOTE_SEV_WARN, kept);
+    return verdict_copy(SIG_NO_KEY, kept);
+}
+
+/* ntlm_verify's reason when no route had a key. */
+static char *no_key_text(const ntlm_hs *hs, const char *opaque)
+{
     GString *why = g_string_new(NULL);
     if (hs && hs->have_auth && hs->have_chal)
         g_string_append(why, hs->pw_why);
@@ -722,11 +737,7 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
         g_string_append_printf(why, " and no key-log entry NTLM %s", opaque);
     else
         g_string_append(why, " and no opaque to look up a key-log entry");
-    if (!(hs && hs->pw_mismatch))
-        note_add(notes, NOTE_NO_KEY, NOTE_SEV_WARN, "%s", why->str);
-    sig_verdict v = verdict_make(SIG_NO_KEY, "%s", why->str);
-    g_string_free(why, TRUE);
-    return v;
+    return g_string_free(why, FALSE);
 }
 
 /* DOMAIN\user of the AUTHENTICATE_MESSAGE, for statistics. */

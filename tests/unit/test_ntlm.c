@@ -574,6 +574,78 @@ static void test_r2_keylog(void **state)
     g_free(line);
 }
 
+/* The NO_KEY reason and note of one header on an SA given the same tokens afresh (nothing kept
+ * yet: the text every message got before issue 10 kept it). tokens: 2 the CHALLENGE and the
+ * AUTHENTICATE, 3 and then a second AUTHENTICATE that does not parse. */
+static char *fresh_no_key(keystore *ks, int tokens, const uint8_t *bad, size_t badl,
+                          const char *opaque)
+{
+    void *st = r2_sa(ks, NULL);
+    if (tokens == 3)
+        mech_ntlm_ops.on_token(st, DIR_C2S, bad, badl, ks, NULL);
+    char *why = NULL;
+    assert_int_equal(r2_check(st, ks, opaque, DIR_C2S, 0, NULL, NULL, &why), SIG_NO_KEY);
+    mech_ntlm_ops.sa_free(st);
+    return why;
+}
+
+/* With no key (issue 10: the reason is kept per SA), each header gets the reason and note a
+ * fresh SA gives it: for its own opaque (others, none), after a token that changes the
+ * handshake, and a key-log line written later is used at the next header. */
+static void test_no_key_texts_per_message(void **state)
+{
+    char *path = write_keylog("# nothing for these opaques");
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, path), 0);
+    /* an AUTHENTICATE cut short: it does not parse */
+    size_t al;
+    uint8_t *bad = vec_token("ntlm-oc2007r2-v4/authenticate.hex", &al);
+    size_t badl = 40;
+    void *st = r2_sa(ks, NULL);
+    static const struct { const char *opaque; int feed_bad; } steps[] = {
+        { "2BDBAC9D", 0 }, { "2BDBAC9D", 0 }, { "2BDBAC9E", 0 }, { NULL, 0 }, { NULL, 0 },
+        { "2BDBAC9", 0 }, { "2BDBAC9D", 0 }, { "2BDBAC9D", 1 }, { "2BDBAC9D", 0 }, { "X", 0 },
+    };
+    int tokens = 2;
+    for (size_t k = 0; k < G_N_ELEMENTS(steps); k++) {
+        if (steps[k].feed_bad) {
+            mech_ntlm_ops.on_token(st, DIR_C2S, bad, badl, ks, NULL);
+            tokens = 3;
+        }
+        note_list *n = note_list_new();
+        char *why = NULL;
+        assert_int_equal(r2_check(st, ks, steps[k].opaque, DIR_C2S, 0, NULL, n, &why),
+                         SIG_NO_KEY);
+        char *want = fresh_no_key(ks, tokens, bad, badl, steps[k].opaque);
+        assert_string_equal(why, want);
+        assert_int_equal(n->len, 1);
+        assert_string_equal(g_array_index(n, mssipae_note, 0).text, want);
+        if (tokens == 3)
+            assert_non_null(strstr(why, "could not be parsed"));
+        g_free(want);
+        g_free(why);
+        note_list_free(n);
+    }
+    /* the SA's opaque gets a line: the next header verifies with it */
+    mech_ntlm_ops.sa_free(st);
+    st = r2_sa(ks, NULL);
+    char *why = NULL;
+    assert_int_equal(r2_check(st, ks, "2BDBAC9D", DIR_C2S, 0, NULL, NULL, &why), SIG_NO_KEY);
+    g_free(why);
+    char *line = keylog_line(R2, "2BDBAC9D");
+    char *text = g_strdup_printf("# test key log\n%s\n", line);
+    assert_true(g_file_set_contents(path, text, -1, NULL));
+    assert_int_equal(r2_check(st, ks, "2BDBAC9D", DIR_C2S, 0, NULL, NULL, &why), SIG_VALID);
+    g_free(why);
+    g_free(text);
+    g_free(line);
+    mech_ntlm_ops.sa_free(st);
+    keystore_free(ks);
+    g_free(bad);
+    unlink(path);
+    g_free(path);
+}
+
 /* Flipping any byte of buffer or signature never gives VALID; reflection is INVALID. */
 static void test_r2_tamper(void **state)
 {
@@ -1752,6 +1824,7 @@ int main(void)
         cmocka_unit_test(test_r2_password),
         cmocka_unit_test(test_r2_wrong_password),
         cmocka_unit_test(test_r2_keylog),
+        cmocka_unit_test(test_no_key_texts_per_message),
         cmocka_unit_test(test_r2_tamper),
         cmocka_unit_test(test_noess),
         cmocka_unit_test(test_keylog_wrong_key),
