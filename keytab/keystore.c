@@ -116,6 +116,7 @@ struct keystore {
     ks_file_id tk_id;
     guint64 tk_gen;          /* from the same counter as kl_gen: new whenever the TLS key log's
                                 table changed (keystore_client_random_generation) */
+    gint64 tk_checked;       /* as kl_checked, for the TLS key log (the same interval) */
 };
 
 /* ---- small helpers ---- */
@@ -1321,9 +1322,18 @@ static gboolean ks_tls_keylog_parse(keystore *ks, const char *data, size_t len)
     return added;
 }
 
-/* Loads the TLS key log when never read or changed; TRUE when errors were added. */
+/* Loads the TLS key log when never read or changed; TRUE when errors were added. Once read it
+ * is looked at no more than once per recheck interval, as mssipae's key log is (a session
+ * without a key looks its client random up for every header). A hold does not apply: nothing
+ * looks at this file before the verification that holds (the tracker looks at mssipae's). */
 static gboolean ks_tls_keylog_refresh(keystore *ks)
 {
+    if (ks->kl_recheck_us > 0) {
+        gint64 now = ks_now_us();
+        if (ks->tk_loaded && now >= ks->tk_checked && now - ks->tk_checked < ks->kl_recheck_us)
+            return FALSE;
+        ks->tk_checked = now;
+    }
     size_t len = 0;
     gboolean added;
     char *data = ks_watched_read(ks, ks->tk_path, "TLS key log", &ks->tk_id, &ks->tk_loaded,

@@ -131,10 +131,12 @@ size_t keystore_keylog_ids(keystore *ks, keylog_scheme scheme, const char ***out
  * costs no walk over the whole key log. */
 size_t keystore_keylog_ids_view(keystore *ks, keylog_scheme scheme, const char *const **out);
 /* While held (calls nest), lookups do not look at the key-log file again: one stat() serves a
- * whole trial of many entries. */
+ * whole trial of many entries. (Wireshark's TLS key log is looked at all the same, within the
+ * recheck interval.) */
 void keystore_keylog_hold(keystore *ks, int hold);
 /* Looks at the key-log file (stat, re-read when it changed) at most once per ms milliseconds
- * once it was read; 0 (the default) looks on every lookup. The dissector sets 1000: a key log
+ * once it was read; 0 (the default) looks on every lookup. The same interval applies to
+ * Wireshark's TLS key log (keystore_set_tls_keylog). The dissector sets 1000: a key log
  * written during a capture is seen within a second, one that changes between runs is read again
  * (each run starts a new keystore), and no lookup per message costs a stat(). */
 void keystore_keylog_recheck(keystore *ks, unsigned ms);

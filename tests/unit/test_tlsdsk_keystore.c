@@ -138,6 +138,52 @@ static void test_precedence_and_reread(void **state)
     g_free(tls);
 }
 
+/* Wireshark's TLS key log is looked at as mssipae's is (issue 10): with a recheck interval (an
+ * hour here: nothing is timed) not again before it; a new keystore reads the changed file; 0
+ * looks on every lookup, also while lookups are held (the tracker holds them for a whole
+ * verification, having looked at mssipae's key log only). keystore_client_random_generation
+ * follows what a lookup would answer. */
+static void test_tls_keylog_recheck_interval(void **state)
+{
+    char *tls = write_file("tls3.keys", "CLIENT_RANDOM " CR1 " " MSA "\n");
+    keystore *ks = keystore_new();
+    keystore_keylog_recheck(ks, 3600 * 1000);
+    assert_int_equal(keystore_set_tls_keylog(ks, tls), 0);
+    uint8_t c1[32], c2[32], ms[48];
+    char *origin = NULL;
+    cr_bytes(CR1, c1);
+    cr_bytes(CR2, c2);
+    assert_int_equal(keystore_client_random(ks, c1, ms, &origin), 1);
+    g_free(origin);
+    uint64_t g0 = keystore_client_random_generation(ks);
+    /* a larger file: a different identity, whatever the mtime granularity */
+    g_free(write_file("tls3.keys", "CLIENT_RANDOM " CR2 " " MSB "\n# and a comment\n"));
+    assert_int_equal(keystore_client_random(ks, c1, ms, &origin), 1); /* not looked at yet */
+    g_free(origin);
+    assert_int_equal(keystore_client_random(ks, c2, ms, &origin), 0);
+    assert_int_equal(keystore_client_random_generation(ks), g0);
+    keystore *ks2 = keystore_new(); /* the next run */
+    keystore_keylog_recheck(ks2, 3600 * 1000);
+    assert_int_equal(keystore_set_tls_keylog(ks2, tls), 0);
+    assert_int_equal(keystore_client_random(ks2, c1, ms, &origin), 0);
+    assert_int_equal(keystore_client_random(ks2, c2, ms, &origin), 1);
+    tu_assert_hex(ms, 48, MSB);
+    g_free(origin);
+    keystore_free(ks2);
+    /* no interval: looked at again, held or not */
+    keystore_keylog_recheck(ks, 0);
+    keystore_keylog_hold(ks, 1);
+    uint64_t g1 = keystore_client_random_generation(ks);
+    assert_true(g1 != g0);
+    assert_int_equal(keystore_client_random(ks, c1, ms, &origin), 0);
+    assert_int_equal(keystore_client_random(ks, c2, ms, &origin), 1);
+    g_free(origin);
+    keystore_keylog_hold(ks, 0);
+    assert_int_equal(keystore_client_random_generation(ks), g1); /* unchanged file: the same */
+    keystore_free(ks);
+    g_free(tls);
+}
+
 /* A missing TLS key log is one config error (at the first lookup), not a failure of the setter. */
 static void test_tls_keylog_missing(void **state)
 {
@@ -190,6 +236,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls_keylog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_precedence_and_reread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_keylog_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_keylog_recheck_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rsa_find_by_key_id, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
