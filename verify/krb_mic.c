@@ -379,17 +379,20 @@ static int bad_opaque_is(const krb_sa *sa, const char *opaque)
     return strncmp(sa->bad_opaque, opaque, n) == 0 && opaque[n] == 0;
 }
 
-/* Keeps opaque for bad_opaque_is: 0 when it is too long to keep (then the text is not kept). */
-static int bad_opaque_keep(krb_sa *sa, const char *opaque)
+/* 1 when opaque can be kept for bad_opaque_is (a longer one: the text is not kept). */
+static int bad_opaque_fits(const krb_sa *sa, const char *opaque)
+{
+    return !opaque || strnlen(opaque, sizeof sa->bad_opaque) < sizeof sa->bad_opaque;
+}
+
+/* Keeps opaque (it fits) for bad_opaque_is. */
+static void bad_opaque_keep(krb_sa *sa, const char *opaque)
 {
     size_t n = opaque ? strlen(opaque) : 0;
-    if (n >= sizeof sa->bad_opaque)
-        return 0;
     memset(sa->bad_opaque, 0, sizeof sa->bad_opaque);
     if (n)
         memcpy(sa->bad_opaque, opaque, n);
     sa->bad_opaque_len = (uint8_t)(n + (opaque ? 1 : 0)); /* 0: NULL, else strlen + 1 */
-    return 1;
 }
 
 /* no_match_fmt for a token no candidate verified, its text kept per SA when keys were tried or
@@ -428,12 +431,11 @@ static sig_verdict no_match(krb_sa *sa, int slot, const char *opaque, const char
                                      miss ? miss : "", tmp);
         g_free(miss);
         const mssipae_note *n = tmp->len ? &g_array_index(tmp, mssipae_note, 0) : NULL;
-        int cacheable = tmp->len == 0 ||
-                        (tmp->len == 1 && n->sev == NOTE_SEV_WARN && v.why &&
-                         g_str_has_prefix(n->text, BAD_NOTE_PREFIX) &&
-                         strcmp(n->text + sizeof BAD_NOTE_PREFIX - 1, v.why) == 0);
-        if (!nomatch && !bad_opaque_keep(sa, opaque))
-            cacheable = 0;
+        int cacheable = (nomatch || bad_opaque_fits(sa, opaque)) &&
+                        (tmp->len == 0 ||
+                         (tmp->len == 1 && n->sev == NOTE_SEV_WARN && v.why &&
+                          g_str_has_prefix(n->text, BAD_NOTE_PREFIX) &&
+                          strcmp(n->text + sizeof BAD_NOTE_PREFIX - 1, v.why) == 0));
         if (!cacheable) {
             for (guint i = 0; i < tmp->len; i++) {
                 const mssipae_note *m = &g_array_index(tmp, mssipae_note, i);
@@ -445,6 +447,8 @@ static sig_verdict no_match(krb_sa *sa, int slot, const char *opaque, const char
         note_kind nk = n ? n->kind : NOTE_KINDS;
         note_list_free(tmp);
         sa->bad_key = key;
+        if (!nomatch)
+            bad_opaque_keep(sa, opaque);
         sa->bad_status = (uint8_t)v.status;
         sa->bad_note = (uint8_t)nk;
         /* one text: the note's, whose end is the reason, when there is a note */

@@ -666,7 +666,28 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
     return verdict_copy(SIG_INVALID, bad);
 }
 
-static char *no_key_text(const ntlm_hs *hs, const char *opaque);
+/* ntlm_verify's reason when no route had a key. */
+static char *no_key_text(const ntlm_hs *hs, const char *opaque)
+{
+    GString *why = g_string_new(NULL);
+    if (hs && hs->have_auth && hs->have_chal)
+        g_string_append(why, hs->pw_why);
+    else if (hs && hs->have_auth)
+        g_string_append_printf(why, "no NTLM CHALLENGE seen for %s\\%s (password cannot be "
+                               "checked)", hs->auth.domain, hs->auth.user);
+    else if (hs && hs->auth_err)
+        g_string_append_printf(why, "the NTLM AUTHENTICATE could not be parsed (%s)",
+                               hs->auth_err);
+    else if (hs && hs->have_chal)
+        g_string_append(why, "no NTLM AUTHENTICATE seen");
+    else
+        g_string_append(why, "no NTLM handshake seen");
+    if (opaque)
+        g_string_append_printf(why, " and no key-log entry NTLM %s", opaque);
+    else
+        g_string_append(why, " and no opaque to look up a key-log entry");
+    return g_string_free(why, FALSE);
+}
 
 /* Checks one signature: the password route first, then the key log, else NO_KEY naming
  * everything that was looked up (mech.h contract). */
@@ -715,29 +736,6 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
     if (!(hs && hs->pw_mismatch))
         note_add_text(notes, NOTE_NO_KEY, NOTE_SEV_WARN, kept);
     return verdict_copy(SIG_NO_KEY, kept);
-}
-
-/* ntlm_verify's reason when no route had a key. */
-static char *no_key_text(const ntlm_hs *hs, const char *opaque)
-{
-    GString *why = g_string_new(NULL);
-    if (hs && hs->have_auth && hs->have_chal)
-        g_string_append(why, hs->pw_why);
-    else if (hs && hs->have_auth)
-        g_string_append_printf(why, "no NTLM CHALLENGE seen for %s\\%s (password cannot be "
-                               "checked)", hs->auth.domain, hs->auth.user);
-    else if (hs && hs->auth_err)
-        g_string_append_printf(why, "the NTLM AUTHENTICATE could not be parsed (%s)",
-                               hs->auth_err);
-    else if (hs && hs->have_chal)
-        g_string_append(why, "no NTLM AUTHENTICATE seen");
-    else
-        g_string_append(why, "no NTLM handshake seen");
-    if (opaque)
-        g_string_append_printf(why, " and no key-log entry NTLM %s", opaque);
-    else
-        g_string_append(why, " and no opaque to look up a key-log entry");
-    return g_string_free(why, FALSE);
 }
 
 /* DOMAIN\user of the AUTHENTICATE_MESSAGE, for statistics. */

@@ -200,7 +200,6 @@ static uint64_t text_key(unsigned kind, unsigned h, unsigned dir, unsigned prf, 
            (uint64_t)known << 24 | version;
 }
 
-/* Per capture: the TLS session cache (session id / ticket -> the handshake that made it). */
 /* The NO_KEY reason of the last header that had no key (a capture opened without keys: every
  * header, each formatted the same two sentences): kept for the next header of the same session
  * with the same opaque while nothing it was made from changed -- the client-random key logs
@@ -215,6 +214,7 @@ typedef struct {
     char *text;
 } tlsdsk_nokey;
 
+/* Per capture: the TLS session cache (session id / ticket -> the handshake that made it). */
 typedef struct {
     GHashTable *by_sid;    /* set of tlsdsk_sess (ref) by their ServerHello session id (the
                               session's own bytes are the key: no copy per SA) */
