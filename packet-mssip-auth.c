@@ -363,17 +363,39 @@ static void mssipae_prefs_apply(void)
  * (unsigned ones share the core's empty record and are not stored). */
 static rec_index *frame_recs;
 
+/* Where the SIP message of a record with a diagnostic left for later (msg_rec_has_later) lies,
+ * so that a pass without a tree (the GUI's Expert Information, tshark -2 -z expert), which
+ * does not know where the frame's SIP messages are, can still make it: which data source of
+ * the frame (its position in pinfo->data_src: the same dissectors add the same sources in the
+ * same order on every pass), the span in it, and a hash of the bytes to be sure. Kept in frame
+ * order (the first pass), only for those records. */
+typedef struct {
+    guint32 frame;
+    guint16 pdu;
+    guint16 src;
+    gint32 start, len;
+    guint32 hash;
+} later_loc;
+
+static GArray *later_locs; /* later_loc */
+
 static void frame_recs_reset(void)
 {
     if (!frame_recs)
         frame_recs = rec_index_new();
     rec_index_clear(frame_recs);
+    if (!later_locs)
+        later_locs = g_array_new(FALSE, FALSE, sizeof(later_loc));
+    g_array_set_size(later_locs, 0);
 }
 
 static void frame_recs_free(void)
 {
     rec_index_free(frame_recs);
     frame_recs = NULL;
+    if (later_locs)
+        g_array_free(later_locs, TRUE);
+    later_locs = NULL;
 }
 
 /* "address:port" into buf (MAX_ADDR_STR_LEN + 12 bytes), without printf. */
@@ -464,6 +486,11 @@ static void endpoint_strs(packet_info *pinfo, char *sbuf, char *dbuf, const char
 static keystore *the_keystore;
 static sa_tracker *the_tracker;
 
+/* The expert fields, and the expert tap (0: none; tap ids start at 1): who reads expert
+ * infos. */
+static int expert_tap;
+static int hf_ws_expert[4] = { -1, -1, -1, -1 };
+
 static void mssipae_init(void)
 {
     the_keystore = keystore_new();
@@ -498,6 +525,15 @@ static void mssipae_init(void)
         g_free(origin);
     }
     the_tracker = sa_tracker_new(the_keystore);
+    /* a wrong NTLM signature's reflection check is made only where its notes are seen (issue
+     * 10): see notes_wanted */
+    sa_tracker_set_later(the_tracker, 1);
+    /* who reads expert infos (looked up here: the expert tap is registered after the handoffs) */
+    expert_tap = find_tap_id("expert");
+    static const char *const ws_expert[] = { "_ws.expert", "_ws.expert.message",
+                                             "_ws.expert.group", "_ws.expert.severity" };
+    for (guint i = 0; i < G_N_ELEMENTS(ws_expert); i++)
+        hf_ws_expert[i] = proto_registrar_get_id_byname(ws_expert[i]);
     frame_recs_reset();
     if (!ep_cache)
         ep_cache = g_new0(ep_entry, EP_CACHE_SIZE);
@@ -665,6 +701,87 @@ static void add_notes_no_tree(packet_info *pinfo, const msg_rec *r)
         g_free(vn);
     }
     add_notes(pinfo, NULL, msg_rec_notes(rs, r));
+}
+
+/* The expert infos of one full result without a tree, in the order of add_notes_no_tree. */
+static void add_notes_full(packet_info *pinfo, const msg_result *full)
+{
+    for (guint i = 0; i < full->auths->len; i++)
+        add_notes(pinfo, NULL, ((const auth_result *)g_ptr_array_index(full->auths, i))->notes);
+    add_notes(pinfo, NULL, full->notes);
+}
+
+/* 1 when this pass's expert infos are read: a tree that is shown (-V, -T, the GUI's packet
+ * details), a filter, column or -e naming an expert field (Wireshark's or ours), or a listener
+ * of the expert tap (tshark -z expert, the GUI's Expert Information). A diagnostic left for
+ * later is made then only: nobody else would see it. (Its verdict's own expert info, which has
+ * the same severity, is added anyway: the highest severity of the file is the same.) */
+static gboolean notes_wanted(proto_tree *tree)
+{
+    if (tree_shown(tree) || (expert_tap > 0 && have_tap_listener(expert_tap)))
+        return TRUE;
+    if (!tree)
+        return FALSE;
+    for (guint i = 0; i < G_N_ELEMENTS(hf_ws_expert); i++)
+        if (hf_ws_expert[i] >= 0 && proto_field_is_referenced(tree, hf_ws_expert[i]))
+            return TRUE;
+    for (guint i = 0; i < NOTE_KINDS; i++) /* NOTE_FACT has no expert field (hf 0) */
+        if (i != NOTE_FACT && ei_notes[i].hf > 0 &&
+            proto_field_is_referenced(tree, ei_notes[i].hf))
+            return TRUE;
+    return FALSE;
+}
+
+/* A hash of a SIP message's bytes (FNV-1a), to recognise it on a later pass. */
+static guint32 bytes_hash32(const guint8 *p, gint len)
+{
+    guint32 h = 2166136261u;
+    for (gint i = 0; i < len; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+/* Remembers where SIP message pdu of this frame lies (later_loc), on the first pass. */
+static void later_remember(packet_info *pinfo, guint pdu_i, const sip_pdu *pdu, const char *bytes)
+{
+    guint src = 0;
+    GSList *l = pinfo->data_src;
+    for (; l && get_data_source_tvb((const struct data_source *)l->data) != pdu->tvb; l = l->next)
+        src++;
+    if (!l || src > G_MAXUINT16 || pdu_i > G_MAXUINT16)
+        return;
+    later_loc loc = { pinfo->num, (guint16)pdu_i, (guint16)src, pdu->start, pdu->len,
+                      bytes_hash32((const guint8 *)bytes, pdu->len) };
+    g_array_append_val(later_locs, loc);
+}
+
+/* The bytes of SIP message pdu_i of this frame as the first pass saw them, from later_locs and
+ * the frame's data sources; NULL when not found (or no longer the same bytes). */
+static const char *later_bytes(packet_info *pinfo, guint pdu_i, gint *len)
+{
+    const later_loc *v = later_locs ? (const later_loc *)(const void *)later_locs->data : NULL;
+    guint lo = 0, hi = later_locs ? later_locs->len : 0;
+    while (lo < hi) { /* the first entry not before (frame, pdu_i) */
+        guint mid = lo + (hi - lo) / 2;
+        if (v[mid].frame < pinfo->num || (v[mid].frame == pinfo->num && v[mid].pdu < pdu_i))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == (later_locs ? later_locs->len : 0) || v[lo].frame != pinfo->num ||
+        v[lo].pdu != pdu_i)
+        return NULL;
+    const later_loc *loc = &v[lo];
+    GSList *l = g_slist_nth(pinfo->data_src, loc->src);
+    tvbuff_t *t = l ? get_data_source_tvb((const struct data_source *)l->data) : NULL;
+    if (!t || loc->start < 0 || loc->len <= 0 ||
+        tvb_captured_length_remaining(t, loc->start) < loc->len)
+        return NULL;
+    const guint8 *p = tvb_get_ptr(t, loc->start, loc->len);
+    if (bytes_hash32(p, loc->len) != loc->hash)
+        return NULL;
+    *len = loc->len;
+    return (const char *)p;
 }
 
 /* Info column, in the style of TCP's bracketed notes: one note per signed header
@@ -1053,11 +1170,14 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
             const sip_pdu *pdu = &pdus.v[i];
             /* the span may run past the message into its body or the end of the tvb: the
              * core reads the start line and headers only, up to the blank line */
-            const msg_rec *r = sa_tracker_process_rec(the_tracker, pdu_bytes(pdu),
-                                                      (size_t)pdu->len, &meta);
+            const char *bytes = pdu_bytes(pdu);
+            const msg_rec *r = sa_tracker_process_rec(the_tracker, bytes, (size_t)pdu->len,
+                                                      &meta);
             if (msg_rec_n_auths(r) || msg_rec_notes(sa_tracker_results(the_tracker), r)) {
                 recs[n] = r;
                 kept_i[n++] = (guint16)i;
+                if (G_UNLIKELY(msg_rec_has_later(sa_tracker_results(the_tracker), r)))
+                    later_remember(pinfo, i, pdu, bytes);
             }
         }
         /* what was just stored is what a look-up would give; stored means at least one
@@ -1082,16 +1202,36 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
      * without items. */
     gboolean with_tree = tree && npdus == rec_npdus &&
                          proto_field_is_referenced(tree, proto_mssipae);
+    int wanted = -1; /* notes_wanted(tree), asked when a record has a diagnostic left */
+    const result_store *rs = sa_tracker_results(the_tracker);
     for (guint i = 0; i < n; i++) {
         const msg_rec *r = recs[i];
         guint pi = rec_pdu ? rec_pdu[i] : rec_index_pdu(&hit, i);
         msg_result *full = NULL;
         const sip_pdu *pdu = with_tree && pi < npdus ? &pdus.v[pi] : NULL;
-        if (G_UNLIKELY(pdu != NULL))
-            full = sa_tracker_expand(the_tracker, r, pdu_bytes(pdu), (size_t)pdu->len);
-        if (full)
-            render(tvb, pinfo, tree, pdu, full);
-        else
+        int later = msg_rec_has_later(rs, r);
+        if (G_UNLIKELY(later) && wanted < 0)
+            wanted = notes_wanted(tree);
+        if (G_UNLIKELY(pdu != NULL)) {
+            full = sa_tracker_expand(the_tracker, r, pdu_bytes(pdu), (size_t)pdu->len,
+                                     later && wanted);
+            if (full)
+                render(tvb, pinfo, tree, pdu, full);
+        } else if (G_UNLIKELY(later && wanted)) {
+            /* the message's bytes: from the tree, else where the first pass found them */
+            gint len = 0;
+            const char *bytes = NULL;
+            if (npdus == rec_npdus && pi < npdus) {
+                bytes = pdu_bytes(&pdus.v[pi]);
+                len = pdus.v[pi].len;
+            } else {
+                bytes = later_bytes(pinfo, pi, &len);
+            }
+            full = bytes ? sa_tracker_expand(the_tracker, r, bytes, (size_t)len, 1) : NULL;
+            if (full)
+                add_notes_full(pinfo, full);
+        }
+        if (!full)
             add_notes_no_tree(pinfo, r);
         msg_result_free(full);
         add_info_column(pinfo, r);

@@ -170,6 +170,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < reps; r++) {
         size_t before = mallinfo2().uordblks;
         sa_tracker *tr = sa_tracker_new(ks);
+        sa_tracker_set_later(tr, 1); /* as the dissector sets it */
         double t0 = cpu_now();
         for (long i = 0; i < n; i++) {
             msg_meta meta = { (uint32_t)(i + 1), msgs[i].src, msgs[i].dst };

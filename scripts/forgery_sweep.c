@@ -54,6 +54,7 @@ static size_t uncovered_max = (size_t)-1; /* --uncovered-max: uncovered bytes tr
 static int run_flow(int k, const uint8_t *repl, size_t rlen, int ai, GArray *statuses)
 {
     sa_tracker *t = sa_tracker_new(ks);
+    sa_tracker_set_later(t, 1); /* as the dissector: verdicts are the same either way */
     int st = -1;
     for (guint i = 0; i < flow->len; i++) {
         flow_msg *m = flow->pdata[i];

@@ -62,10 +62,22 @@ typedef struct mech_ops {
     size_t (*export_keys)(const void *st, const char *const *opaques, size_t n, GString *out);
 
     /* Checks signature sig (decoded from response=/rspauth= hex) over buf, sent in direction
-     * dir, on the SA the server named opaque (NULL if not known yet). */
+     * dir, on the SA the server named opaque (NULL if not known yet). With later set, a
+     * diagnostic that costs a MAC and cannot change the verdict (NTLM: does the signature match
+     * the other direction's keys?) may be left undone: a NOTE_LATER note then stands where its
+     * notes would be, and explain makes them when a reader shows them (issue 10: a wrong
+     * signature costs a second MAC only where someone looks). A NOTE_LATER note is always in
+     * place of notes of the verdict's severity, so that leaving it undone changes no highest
+     * severity. */
     sig_verdict (*verify)(void *st, keystore *ks, const char *opaque, mssipae_dir dir,
                           const uint8_t *buf, size_t buflen, const uint8_t *sig, size_t siglen,
-                          note_list *notes);
+                          note_list *notes, int later);
+
+    /* The notes a NOTE_LATER note (its text: later) of this SA stands for, appended to notes:
+     * exactly those verify would have made in its place for the same buffer and signature.
+     * Optional: needed by mechanisms whose verify leaves NOTE_LATER notes. */
+    void (*explain)(const void *st, const char *later, mssipae_dir dir, const uint8_t *buf,
+                    size_t buflen, const uint8_t *sig, size_t siglen, note_list *notes);
 } mech_ops;
 
 extern const mech_ops mech_ntlm_ops;     /* verify/mech_ntlm.c */

@@ -322,7 +322,7 @@ static const keylog_entry *kl_line(krb_sa *sa, keystore *ks, const char *opaque)
  * or the key log offers. */
 static sig_verdict krb_verify(void *st, keystore *ks, const char *opaque, mssipae_dir dir,
                               const uint8_t *buf, size_t buflen, const uint8_t *sig,
-                              size_t siglen, note_list *notes)
+                              size_t siglen, note_list *notes, G_GNUC_UNUSED int later)
 {
     krb_sa *sa = st;
     krb5_context ctx = keystore_krb5_context(ks);

@@ -112,7 +112,19 @@ typedef struct {
     ks_keylog_memo kl_memo;  /* the key-log lookup, kept until the key log changes */
     why_cache why_ok;        /* key-log route: the VALID text */
     why_cache why_bad;       /* key-log route: the INVALID text */
+    GPtrArray *later;        /* ntlm_later*, what the SA's NOTE_LATER notes name; NULL when none */
 } ntlm_sa;
+
+/* A reflection check left to explain (mech.h: verify's later): the keys and flags it runs
+ * with, kept for the whole capture (the SA's keys may change after: a new handshake token, an
+ * edited key log), and the text of the NOTE_LATER notes that name it. */
+#define NTLM_LATER_MAX 16 /* per SA; beyond, the check is made at once */
+typedef struct {
+    char text[32];           /* "NTLM reflection check <index>" (borrowed by the notes) */
+    uint8_t esk[16];
+    uint32_t flags;          /* diagnose: the flags (variants 0) */
+    uint32_t variants;       /* diagnose_variants: the ESS variants to check, as a bit mask */
+} ntlm_later;
 
 /* Little-endian 32-bit read. */
 static uint32_t rd32(const uint8_t *p)
@@ -162,6 +174,13 @@ static void ntlm_sa_free(void *p)
         return;
     ntlm_sa_reset_keys(st);
     keystore_keylog_memo_clear(&st->kl_memo);
+    for (guint i = 0; st->later && i < st->later->len; i++) {
+        ntlm_later *e = g_ptr_array_index(st->later, i);
+        secure_wipe(e, sizeof *e);
+        g_free(e);
+    }
+    if (st->later)
+        g_ptr_array_free(st->later, TRUE);
     ntlm_hs *hs = st->hs;
     if (hs) {
         ntlm_challenge_clear(&hs->chal);
@@ -471,12 +490,49 @@ static void note_reflected(note_list *notes, const char *label, mssipae_dir dir)
              dir == DIR_C2S ? "server" : "client", dir == DIR_C2S ? "client" : "server");
 }
 
+/* Leaves the reflection check of diagnose (variants 0: under flags) or of diagnose_variants
+ * (the ESS variants of mask variants) with keys k to explain: a NOTE_LATER note naming an
+ * entry of st->later. 0 when the SA has NTLM_LATER_MAX entries already (the caller checks at
+ * once). Every wrong signature of an SA names the same entry, so their notes are one list. */
+static int note_later(ntlm_sa *st, const ntlm_ek *k, uint32_t flags, uint32_t variants,
+                      note_list *notes)
+{
+    if (!notes) /* nobody keeps the notes: nothing to check, now or later */
+        return 1;
+    ntlm_later *e = NULL;
+    for (guint i = st->later ? st->later->len : 0; i-- > 0;) {
+        ntlm_later *c = g_ptr_array_index(st->later, i);
+        if (c->flags == flags && c->variants == variants && memcmp(c->esk, k->esk, 16) == 0) {
+            e = c;
+            break;
+        }
+    }
+    if (!e) {
+        if (!st->later)
+            st->later = g_ptr_array_new();
+        if (st->later->len >= NTLM_LATER_MAX)
+            return 0;
+        e = g_new0(ntlm_later, 1);
+        g_snprintf(e->text, sizeof e->text, "NTLM reflection check %u", st->later->len);
+        memcpy(e->esk, k->esk, 16);
+        e->flags = flags;
+        e->variants = variants;
+        g_ptr_array_add(st->later, e);
+    }
+    /* in place of reflected notes, which are errors: the verdict's own severity */
+    mssipae_note n = { .text = e->text, .kind = NOTE_LATER, .sev = NOTE_SEV_ERROR,
+                       .fact = FACT_NONE, .borrowed = 1 };
+    g_array_append_val(notes, n);
+    return 1;
+}
+
 /* Cheap explanations of a failed check with known flags, as notes only (the verdict stays
  * INVALID): SeqNum 0 or the SeqNum in the token, the other direction's keys (reflection), and
  * the other non-ESS seal-key lengths. (diagnose_variants does the same for the flag variants,
- * keeping only the findings that match.) */
-static void diagnose(ntlm_ek *k, uint32_t flags, mssipae_dir dir, ntlm_mac_memo *mm,
-                     const uint8_t *sig, note_list *notes)
+ * keeping only the findings that match.) With st (verify's later), the reflection check, a
+ * second HMAC, is left to explain. */
+static void diagnose(ntlm_sa *st, ntlm_ek *k, uint32_t flags, mssipae_dir dir,
+                     ntlm_mac_memo *mm, const uint8_t *sig, note_list *notes)
 {
     const char *label = "";
     /* With ESS a MAC ends in LE32(SeqNum), in clear: a finding for another SeqNum than the
@@ -491,7 +547,8 @@ static void diagnose(ntlm_ek *k, uint32_t flags, mssipae_dir dir, ntlm_mac_memo 
             int m = ntlm_ek_matches(k, flags, dir, wire, mm, sig);
             note_wire_seq(notes, label, wire, m);
         }
-        if (wire == NTLM_SEQ_SIP && ntlm_ek_matches(k, flags, !dir, NTLM_SEQ_SIP, mm, sig))
+        if (wire == NTLM_SEQ_SIP && !(st && note_later(st, k, flags, 0, notes)) &&
+            ntlm_ek_matches(k, flags, !dir, NTLM_SEQ_SIP, mm, sig))
             note_reflected(notes, label, dir);
     } else {
         /* The seal-key choices of [MS-NLMP] 3.4.5.3 other than the one used (two choices give
@@ -522,8 +579,9 @@ static void diagnose(ntlm_ek *k, uint32_t flags, mssipae_dir dir, ntlm_mac_memo 
  * at once (ntlm_ek_match_mask), and only where it can match: with ESS the SeqNum is in clear;
  * the other non-ESS seal-key choices of diagnose are the non-ESS variants, which all failed
  * with the same inputs (SeqNum 100, direction dir), so they are not tried again. */
-static void diagnose_variants(ntlm_ek *k, const uint32_t fl[N_VARIANTS], mssipae_dir dir,
-                              ntlm_mac_memo *mm, const uint8_t *sig, note_list *notes)
+static void diagnose_variants(ntlm_sa *st, ntlm_ek *k, const uint32_t fl[N_VARIANTS],
+                              mssipae_dir dir, ntlm_mac_memo *mm, const uint8_t *sig,
+                              note_list *notes)
 {
     uint32_t all = (1u << N_VARIANTS) - 1, ess = 0;
     for (size_t i = 0; i < N_VARIANTS; i++)
@@ -534,6 +592,10 @@ static void diagnose_variants(ntlm_ek *k, const uint32_t fl[N_VARIANTS], mssipae
     uint32_t m0 = ntlm_ek_match_mask(k, fl, N_VARIANTS, wire == 0 ? all : all & ~ess, 0, dir, 0,
                                      mm, sig);
     uint32_t mw = odd ? ntlm_ek_match_mask(k, fl, N_VARIANTS, ess, 0, dir, wire, mm, sig) : 0;
+    /* with st (verify's later) and nothing else found, the reflection check alone would make
+     * notes, one per ESS variant in order: left to explain */
+    if (wire == NTLM_SEQ_SIP && st && !m0 && ess && note_later(st, k, 0, ess, notes))
+        return;
     uint32_t mr = wire == NTLM_SEQ_SIP
                       ? ntlm_ek_match_mask(k, fl, N_VARIANTS, ess, 0, !dir, NTLM_SEQ_SIP, mm, sig)
                       : 0;
@@ -555,13 +617,13 @@ static void diagnose_variants(ntlm_ek *k, const uint32_t fl[N_VARIANTS], mssipae
 }
 
 /* Checks sig with known keys (k under flags): 1 when it matches, else 0 after the diagnostic
- * notes. */
-static int check_keys(ntlm_ek *k, uint32_t flags, mssipae_dir dir, ntlm_mac_memo *mm,
-                      const uint8_t *sig, note_list *notes)
+ * notes (the reflection check left to explain when later is the SA, NULL: made at once). */
+static int check_keys(ntlm_sa *later, ntlm_ek *k, uint32_t flags, mssipae_dir dir,
+                      ntlm_mac_memo *mm, const uint8_t *sig, note_list *notes)
 {
     int ok = ntlm_ek_matches(k, flags, dir, NTLM_SEQ_SIP, mm, sig);
     if (!ok)
-        diagnose(k, flags, dir, mm, sig, notes);
+        diagnose(later, k, flags, dir, mm, sig, notes);
     return ok;
 }
 
@@ -591,7 +653,7 @@ static int kl_variant_matches(ntlm_sa *st, size_t i, mssipae_dir dir, ntlm_mac_m
 /* The key-log route: known flags when an AUTHENTICATE was seen, else every variant. */
 static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char *opaque,
                                  mssipae_dir dir, const uint8_t *buf, size_t buflen,
-                                 const uint8_t *sig, note_list *notes)
+                                 const uint8_t *sig, note_list *notes, int later)
 {
     if (e->key1_len != 16) {
         note_add(notes, NOTE_CONFIG, NOTE_SEV_WARN,
@@ -614,7 +676,7 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
                                                 label, opaque, e->line));
             g_free(label);
         }
-        if (check_keys(&st->kl, fl, dir, &mm, sig, notes)) {
+        if (check_keys(later ? st : NULL, &st->kl, fl, dir, &mm, sig, notes)) {
             v = verdict_copy(SIG_VALID, src);
         } else {
             const char *bad = why_cache_get(&st->why_bad, opaque, e->line, WHY_KL_KNOWN);
@@ -656,7 +718,7 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
         return verdict_copy(SIG_VALID, ok);
     }
     /* every variant failed above, the three non-ESS seal-key choices among them */
-    diagnose_variants(&st->kl, fl, dir, &mm, sig, notes);
+    diagnose_variants(later ? st : NULL, &st->kl, fl, dir, &mm, sig, notes);
     ntlm_mac_memo_clear(&mm);
     const char *bad = why_cache_get(&st->why_bad, opaque, e->line, WHY_KL_NONE);
     if (!bad)
@@ -693,7 +755,7 @@ static char *no_key_text(const ntlm_hs *hs, const char *opaque)
  * everything that was looked up (mech.h contract). */
 static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssipae_dir dir,
                                const uint8_t *buf, size_t buflen, const uint8_t *sig,
-                               size_t siglen, note_list *notes)
+                               size_t siglen, note_list *notes, int later)
 {
     ntlm_sa *st = vst;
     if (!sig || siglen != 16)
@@ -711,7 +773,8 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
         if (hs->pw_ok) {
             ntlm_mac_memo mm;
             ntlm_mac_memo_init(&mm, buf, buflen);
-            int ok = check_keys(&hs->pw_ek, hs->pw_flags, dir, &mm, sig, notes);
+            int ok = check_keys(later ? st : NULL, &hs->pw_ek, hs->pw_flags, dir, &mm, sig,
+                                notes);
             ntlm_mac_memo_clear(&mm);
             if (ok)
                 return verdict_copy(SIG_VALID, hs->pw_why);
@@ -726,7 +789,7 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
     /* 2. key log */
     const keylog_entry *e = (ks && opaque) ? keystore_keylog_find_memo(ks, KEYLOG_NTLM, opaque, &st->kl_memo) : NULL;
     if (e)
-        return verify_keylog(st, e, opaque, dir, buf, buflen, sig, notes);
+        return verify_keylog(st, e, opaque, dir, buf, buflen, sig, notes, later);
 
     /* 3. nothing: say what was looked up (kept for the SA's next header with this opaque: the
      * text depends on the handshake, whose tokens clear the cache, and on the opaque) */
@@ -736,6 +799,41 @@ static sig_verdict ntlm_verify(void *vst, keystore *ks, const char *opaque, mssi
     if (!(hs && hs->pw_mismatch))
         note_add_text(notes, NOTE_NO_KEY, NOTE_SEV_WARN, kept);
     return verdict_copy(SIG_NO_KEY, kept);
+}
+
+/* The notes a NOTE_LATER note of note_later stands for: the reflection check of diagnose or
+ * diagnose_variants, with the keys and flags it kept (mech.h contract). */
+static void ntlm_explain(const void *vst, const char *later, mssipae_dir dir, const uint8_t *buf,
+                         size_t buflen, const uint8_t *sig, size_t siglen, note_list *notes)
+{
+    const ntlm_sa *st = vst;
+    static const char prefix[] = "NTLM reflection check ";
+    if (!later || strncmp(later, prefix, sizeof prefix - 1) != 0 || !sig || siglen != 16)
+        return;
+    guint64 i = g_ascii_strtoull(later + sizeof prefix - 1, NULL, 10);
+    if (!st->later || i >= st->later->len)
+        return;
+    const ntlm_later *e = g_ptr_array_index(st->later, (guint)i);
+    if (strcmp(e->text, later) != 0)
+        return;
+    ntlm_ek k;
+    ntlm_ek_init(&k, e->esk);
+    ntlm_mac_memo mm;
+    ntlm_mac_memo_init(&mm, buf, buflen);
+    if (e->variants) {
+        uint32_t fl[N_VARIANTS];
+        for (size_t j = 0; j < N_VARIANTS; j++)
+            fl[j] = ntlm_variants[j].flags;
+        uint32_t mr = ntlm_ek_match_mask(&k, fl, N_VARIANTS, e->variants, 0, !dir,
+                                         NTLM_SEQ_SIP, &mm, sig);
+        for (size_t j = 0; j < N_VARIANTS; j++)
+            if (mr & 1u << j)
+                note_reflected(notes, ntlm_variants[j].label, dir);
+    } else if (ntlm_ek_matches(&k, e->flags, !dir, NTLM_SEQ_SIP, &mm, sig)) {
+        note_reflected(notes, "", dir);
+    }
+    ntlm_mac_memo_clear(&mm);
+    ntlm_ek_clear(&k);
 }
 
 /* DOMAIN\user of the AUTHENTICATE_MESSAGE, for statistics. */
@@ -782,4 +880,5 @@ const mech_ops mech_ntlm_ops = {
     .export_keys = ntlm_export_keys,
     .on_token = ntlm_on_token,
     .verify = ntlm_verify,
+    .explain = ntlm_explain,
 };

@@ -903,7 +903,7 @@ static sig_verdict verify_explicit(tlsdsk_sa *st, const keylog_entry *e, const c
 
 static sig_verdict tlsdsk_verify(void *p, keystore *ks, const char *opaque, mssipae_dir dir,
                                  const uint8_t *buf, size_t buflen, const uint8_t *sig,
-                                 size_t siglen, note_list *notes)
+                                 size_t siglen, note_list *notes, G_GNUC_UNUSED int later)
 {
     tlsdsk_sa *st = p;
     tlsdsk_sess *s = st->sess;

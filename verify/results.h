@@ -286,6 +286,18 @@ static inline const note_list *msg_rec_auth_notes(const result_store *rs, const 
     return x && i < x->n_auths ? x->auth_notes[i] : NULL;
 }
 
+/* 1 when an auth header of r has a NOTE_LATER note: a diagnostic left to be made when shown
+ * (sa_tracker_expand with explain). */
+static inline int msg_rec_has_later(const result_store *rs, const msg_rec *r)
+{
+    const msg_rec_extra *x = msg_rec_extra_of(rs, r);
+    for (guint i = 0; x && i < x->n_auths; i++)
+        for (guint j = 0; x->auth_notes[i] && j < x->auth_notes[i]->len; j++)
+            if (g_array_index(x->auth_notes[i], mssipae_note, j).kind == NOTE_LATER)
+                return 1;
+    return 0;
+}
+
 /* The signing SA of an unsigned message (its NOTE_UNSIGNED note), 0 when none; *dir (may be
  * NULL) receives which way it travelled. */
 static inline uint32_t msg_rec_unsigned_sa(const result_store *rs, const msg_rec *r,

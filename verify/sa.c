@@ -28,6 +28,7 @@ struct sa_tracker {
     msg_result *scratch;       /* the full result of the message being processed, reused */
     GArray *hdrs;              /* its headers (sip_hdr), reused */
     guint config_reported;     /* keystore configuration errors already reported */
+    int later;                 /* sa_tracker_set_later */
     /* Headers that name no SA (NO_SA: a capture that starts after the handshakes, without
      * keys) mostly follow others of the same opaque: the reason of the last one, kept for the
      * next with the same scheme and opaque, and what the store kept for the last one of each
@@ -52,6 +53,11 @@ sa_tracker *sa_tracker_new(keystore *ks)
     t->scratch = result_new();
     t->hdrs = g_array_sized_new(FALSE, FALSE, sizeof(sip_hdr), 32);
     return t;
+}
+
+void sa_tracker_set_later(sa_tracker *t, int later)
+{
+    t->later = later != 0;
 }
 
 void sa_tracker_free(sa_tracker *t)
@@ -173,7 +179,7 @@ static sig_verdict verify_conflicts(sa_tracker *t, const mech_ops *mech, sa_entr
         keystore_keylog_pin(t->ks, list[i]);
         note_list *scratch = note_list_new();
         sig_verdict c = mech->verify(s->mstate, t->ks, opaque, a->dir, (const uint8_t *)a->sigbuf,
-                                     a->sigbuf_len, a->sig, a->sig_len, scratch);
+                                     a->sigbuf_len, a->sig, a->sig_len, scratch, 0);
         if (c.status == SIG_VALID) {
             for (guint j = 0; j < scratch->len; j++) {
                 mssipae_note *nt = &g_array_index(scratch, mssipae_note, j);
@@ -228,7 +234,7 @@ static void try_keylog_ids(sa_tracker *t, const mech_ops *mech, sa_entry *s, con
         note_list *scratch = note_list_new();
         sig_verdict c = mech->verify(s->mstate, t->ks, ids[i], a->dir,
                                      (const uint8_t *)a->sigbuf, a->sigbuf_len, a->sig,
-                                     a->sig_len, scratch);
+                                     a->sig_len, scratch, 0);
         note_list_free(scratch);
         if (c.status == SIG_VALID) {
             verdict_clear(v);
@@ -411,7 +417,7 @@ static void process_auth(sa_tracker *t, auth_result *a, const sip_msg *m, const 
         if (opaque)
             keystore_keylog_hold(t->ks, 1);
         v = mech->verify(s->mstate, t->ks, opaque, a->dir, (const uint8_t *)a->sigbuf,
-                         a->sigbuf_len, a->sig, a->sig_len, a->notes);
+                         a->sigbuf_len, a->sig, a->sig_len, a->notes, t->later);
         if (opaque)
             keystore_keylog_hold(t->ks, 0);
         verdict_borrow_end();
@@ -563,13 +569,58 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
     return k;
 }
 
-msg_result *sa_tracker_expand(const sa_tracker *t, const msg_rec *k, const char *msg, size_t len)
+/* The NOTE_LATER notes of a (header i of record k, just expanded, its SA s) replaced by the
+ * notes they stand for (explain) or left out, in place; the verdict's own note, which
+ * result_expand put last, dropped when a note made here has its kind, as note_verdict would
+ * have on the first pass. */
+static void explain_later(const sa_tracker *t, const msg_rec *k, guint i, const sa_entry *s,
+                          auth_result *a, int explain)
+{
+    note_list *n = a->notes;
+    guint j = 0;
+    while (n && j < n->len && g_array_index(n, mssipae_note, j).kind != NOTE_LATER)
+        j++;
+    if (!n || j == n->len)
+        return;
+    note_kind vk;
+    note_sev vs;
+    char *vt = auth_rec_verdict_note(t->results, &k->auths[i], &vk, &vs);
+    int has_vn = vt != NULL; /* then the last note is the verdict's */
+    g_free(vt);
+    const mech_ops *mech = s ? sa_mech(s) : NULL;
+    note_list *out = note_list_new();
+    int drop_vn = 0;
+    for (j = 0; j < n->len; j++) {
+        mssipae_note *x = &g_array_index(n, mssipae_note, j);
+        if (x->kind != NOTE_LATER) {
+            g_array_append_val(out, *x);
+            x->text = NULL; /* moved */
+            continue;
+        }
+        guint from = out->len;
+        if (explain && mech && mech->explain && a->sigbuf && a->sig)
+            mech->explain(s->mstate, x->text, a->dir, (const uint8_t *)a->sigbuf, a->sigbuf_len,
+                          a->sig, a->sig_len, out);
+        if (has_vn && has_note_kind(out, from, vk))
+            drop_vn = 1;
+    }
+    if (drop_vn)
+        g_array_set_size(out, out->len - 1);
+    note_list_free(n);
+    a->notes = out;
+}
+
+msg_result *sa_tracker_expand(const sa_tracker *t, const msg_rec *k, const char *msg, size_t len,
+                              int explain)
 {
     msg_result *r = result_expand(t->results, k, msg, len);
+    int later = r && msg_rec_has_later(t->results, k);
     for (guint i = 0; r && i < r->auths->len; i++) { /* records keep no sa_frame: the SA's */
         auth_result *a = g_ptr_array_index(r->auths, i);
         const sa_entry *s = a->sa_id ? sa_table_get(t->tab, a->sa_id) : NULL;
         a->sa_frame = s ? s->frame : 0;
+        if (later)
+            explain_later(t, k, i, s, a, explain);
     }
     return r;
 }
@@ -578,7 +629,7 @@ const msg_result *sa_tracker_process(sa_tracker *t, const char *msg, size_t len,
                                      const msg_meta *meta)
 {
     const msg_rec *k = sa_tracker_process_rec(t, msg, len, meta);
-    msg_result *r = sa_tracker_expand(t, k, msg, len);
+    msg_result *r = sa_tracker_expand(t, k, msg, len, 1);
     g_assert(r); /* the same bytes give the same headers */
     g_ptr_array_add(t->full, r);
     return r;

@@ -53,8 +53,20 @@ const result_store *sa_tracker_results(const sa_tracker *t);
 
 /* The full result of a record of this tracker, re-created from the message's bytes
  * (result_expand), with each header's sa_frame from its SA; NULL when the bytes do not give the
- * record's headers. Free with msg_result_free. */
-msg_result *sa_tracker_expand(const sa_tracker *t, const msg_rec *k, const char *msg, size_t len);
+ * record's headers. Free with msg_result_free. With explain, a NOTE_LATER note (see
+ * sa_tracker_set_later) is replaced by the notes it stands for, as the first pass would have
+ * made them at once; without, it is left out (the notes are those of the records: what
+ * msg_rec_auth_notes and auth_rec_verdict_note give, less NOTE_LATER). */
+msg_result *sa_tracker_expand(const sa_tracker *t, const msg_rec *k, const char *msg, size_t len,
+                              int explain);
+
+/* later 1: a diagnostic that costs a MAC and cannot change a verdict (NTLM: does a wrong
+ * signature match the other direction's keys?) is not made on the first pass but left, as a
+ * NOTE_LATER note of the record, to sa_tracker_expand with explain, which makes it from the
+ * message's bytes when a reader shows the notes. The verdict and reason are the same either
+ * way, and so are the notes explain gives. 0 (the default): made at once. The dissector sets
+ * 1; sa_tracker_process always explains. */
+void sa_tracker_set_later(sa_tracker *t, int later);
 uint32_t sa_tracker_count(const sa_tracker *t);
 
 /* What the tracker knows about one SA, for statistics. Strings are borrowed from the tracker

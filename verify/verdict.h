@@ -41,7 +41,11 @@ typedef enum {
     NOTE_BIND,           /* how an auth header was bound to its SA, when not the plain way */
     NOTE_FACT,           /* a named fact about the SA (note.fact says which), shown by the glue as
                             a field, not as an expert info; added with note_fact_add */
-    NOTE_KINDS
+    NOTE_KINDS,
+    /* Not an expert info: a diagnostic left to be made when shown (mech.h: verify's later,
+     * explain). Its text names what to check, for the mechanism only; readers that show notes
+     * skip it (it is not below NOTE_KINDS), sa_tracker_expand replaces it. */
+    NOTE_LATER
 } note_kind;
 
 /* Which fact a NOTE_FACT note carries (the glue maps each to one field). Values are stored with

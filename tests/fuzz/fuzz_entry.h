@@ -46,6 +46,9 @@ static int fuzz_check(const msg_result *r)
 G_GNUC_UNUSED static int fuzz_run(keystore *ks, const uint8_t *data, size_t len, GString *out)
 {
     sa_tracker *t = sa_tracker_new(ks);
+    /* both ways of making diagnostics, chosen by the input (sa_tracker_process explains what
+     * was left) */
+    sa_tracker_set_later(t, (int)(len & 1));
     int rc = 0;
     size_t off = 0;
     for (uint32_t frame = 1; frame <= FUZZ_MAX_MSGS && off <= len; frame++) {

@@ -123,11 +123,23 @@ G_GNUC_UNUSED static void mech_run(const char *scheme, keystore *ks, const uint8
     static const char buf[] = "<Kerberos><1><1><SIP Communications Service><sip/x><c><1><REGISTER>";
     uint8_t *sig = (uint8_t *)dup_n(k ? p[k - 1] : (const uint8_t *)"", k ? n[k - 1] : 0);
     for (int d = 0; d < 2; d++) {
+        guint before = notes->len;
+        /* d 1 also leaves what it may for later (mech.h), which explain then makes */
         sig_verdict v = m->verify(st, ks, d ? "ABCD0001" : NULL, d ? DIR_S2C : DIR_C2S,
                                   (const uint8_t *)buf, sizeof buf - 1, sig, k ? n[k - 1] : 0,
-                                  notes);
+                                  notes, d);
         CHECK(v.status >= SIG_VALID && v.status <= SIG_MALFORMED);
         CHECK(v.status == SIG_VALID || v.why);
+        for (guint j = before; j < notes->len; j++) {
+            const mssipae_note *x = &g_array_index(notes, mssipae_note, j);
+            if (x->kind != NOTE_LATER)
+                continue;
+            CHECK(d && m->explain);
+            note_list *made = note_list_new();
+            m->explain(st, x->text, DIR_S2C, (const uint8_t *)buf, sizeof buf - 1, sig,
+                       k ? n[k - 1] : 0, made);
+            note_list_free(made);
+        }
         verdict_clear(&v);
     }
     g_free(sig);

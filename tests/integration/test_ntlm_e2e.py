@@ -106,6 +106,25 @@ def copies_capture(path, msgs, cases_for, first_octet=10):
     return path, expected, labels
 
 
+class ReflectingPeer:
+    """A gss.NtlmPeer whose client signatures number k in reflect (1-based, in signing order)
+    are made with the server's keys: gss-ntlmssp's acceptor MIC over the client's buffer, a
+    reflected message. Everything else is the peer's."""
+
+    def __init__(self, peer, reflect):
+        self.peer, self.reflect, self.n = peer, set(reflect), 0
+
+    def mic(self, who, buf):
+        if who == "initiator":
+            self.n += 1
+            if self.n in self.reflect:
+                return self.peer.mic("acceptor", buf)
+        return self.peer.mic(who, buf)
+
+    def __getattr__(self, name):
+        return getattr(self.peer, name)
+
+
 class NtlmE2E(itbase.PluginTestCase):
     TMP_PREFIX = "mssipae-ntlme2e-"
 
@@ -285,6 +304,12 @@ class GssNtlmssp(NtlmE2E):
                 msgs = ex.messages()
                 esk = peer.session_key("initiator").hex()
             cls.ex[lm] = (msgs, ex.opaque, esk)
+        # the first client signature (the REGISTER that carries the AUTHENTICATE and binds the
+        # SA) and the fourth, reflected in place
+        with NtlmPeer(GSS_DOMAIN, ALICE, ALICE_PW, lm_compat=3) as peer:
+            ex = ntlmsip.LyncNtlmExchange(ReflectingPeer(peer, (1, 4)), user=ALICE,
+                                          client=CLIENT, server=SERVER, seed=103)
+            cls.reflected = (ex.messages(), ex.opaque, peer.session_key("initiator").hex())
         with NtlmPeer(GSS_DOMAIN, BOB, BOB_PW, lm_compat=3, computer="BOBPC") as peer:
             ex = ntlmsip.LyncNtlmExchange(peer, user=BOB, client=("10.0.0.22", 50200),
                                           server=SERVER, seed=200, caller=ALICE,
@@ -370,6 +395,62 @@ class GssNtlmssp(NtlmE2E):
 
     def test_v1_lm_key_tampering(self):
         self.run_tampering(0)
+
+    def test_reflected_signature_named_in_every_view(self):
+        """A client message signed with the server's keys is "invalid" and its expert info names
+        the reflection, the same in every view that shows expert infos: fields of one pass and
+        of -2, -V, -z expert one-pass and with -2 (whose second pass has no tree: the message is
+        found again where the first pass saw it); with the handshake (password, key log: known
+        flags) and without it (key log: flag variants). The check is made only where the
+        expert infos are read (issue 10); the verdicts are those of a run that reads none."""
+        msgs, opaque, esk = self.reflected
+        kl = self.keylog("reflect.keys", ["NTLM %s %s" % (opaque, esk)])
+        full, _ = self.exchange_capture("gss-reflect.pcap", msgs, "tcp")
+        no_hs = [m for m in msgs if b"gssapi-data" not in m.data]
+        bare, _ = self.exchange_capture("gss-reflect-nohs.pcap", no_hs, "tcp")
+        for pcap, prefs, n_bad, label in (
+                (full, {"mssipae.nt_password": ALICE_PW}, 2, ""),
+                (full, {"mssipae.keylog_file": kl}, 2, ""),
+                (bare, {"mssipae.keylog_file": kl}, 1, "variant ESS+KEY_EXCH+128: ")):
+            with self.subTest(pcap=os.path.basename(pcap), prefs=sorted(prefs)):
+                rows = self.rows(pcap, prefs=prefs)
+                bad = sorted(fr for fr, r in rows.items() if INVALID in r[1])
+                self.assertEqual(len(bad), n_bad, rows)
+                self.assertTrue(all(set(r[1]) == {VALID} for fr, r in rows.items()
+                                    if fr not in bad), rows)
+                # a run that reads no expert info: the same verdicts
+                quiet = self.t.fields(pcap, ["frame.number", "mssipae.sig.status"], prefs=prefs,
+                                      display_filter="mssipae.sig.status == 2")
+                self.assertEqual(sorted(int(r[0]) for r in quiet), bad)
+                ex = self.t.assert_same_both_passes(pcap, ["frame.number", "_ws.expert.message"],
+                                                    split=True, prefs=prefs)
+                texts = {int(r[0][0]): r[1] for r in ex}
+                for fr in sorted(texts):
+                    refl = [t for t in texts[fr] if "reflected message" in t]
+                    if fr in bad:
+                        self.assertEqual(len(refl), 1, texts[fr])
+                        self.assertTrue(refl[0].startswith(label), refl[0])
+                        self.assertIn("matches the server-to-client keys", refl[0])
+                        # the reflection is the verdict's expert info
+                        self.assertFalse([t for t in texts[fr] if "signature invalid" in t],
+                                         texts[fr])
+                    else:
+                        self.assertEqual(refl, [], "frame %d" % fr)
+                args = ["-n", "-r", pcap]
+                for k, v in prefs.items():  # staged as fields() does: tshark may be nobody
+                    args += ["-o", "%s:%s" % (k, self.t._maybe_stage(str(v)))]
+                v1 = self.t.run(args + ["-V"])
+                v2 = self.t.run(args + ["-2", "-V"])
+                # the expert info's line and its message field (the rest of -V differs between
+                # one pass and -2 by Wireshark's own TCP analysis)
+                def refl(out):
+                    return [ln for ln in out.splitlines() if "reflected message" in ln]
+                self.assertEqual(len(refl(v1)), 2 * n_bad)
+                self.assertEqual(refl(v1), refl(v2))
+                z1 = self.t.run(args + ["-q", "-z", "expert"])
+                z2 = self.t.run(args + ["-2", "-q", "-z", "expert"])
+                self.assertIn("a reflected message", z1)
+                self.assertEqual(z1, z2)
 
     def test_wrong_password_and_wrong_key(self):
         for lm in (3, 1, 0):

@@ -69,7 +69,7 @@ static sig_status check(void *st, keystore *ks, const char *opaque, mssipae_dir 
                         const void *buf, size_t buflen, const uint8_t *sig, size_t siglen,
                         note_list *notes, char **why_out)
 {
-    sig_verdict v = K->verify(st, ks, opaque, dir, buf, buflen, sig, siglen, notes);
+    sig_verdict v = K->verify(st, ks, opaque, dir, buf, buflen, sig, siglen, notes, 0);
     sig_status s = v.status;
     assert_true(s == SIG_VALID || v.why != NULL);
     if (why_out)

@@ -20,6 +20,8 @@
 #include "keytab/keystore.h"
 #include "verify/mech.h"
 #include "verify/ntlm.h"
+#include "verify/sa.h"
+#include "sigbuf/codec.h"
 
 #define KAT "ms-nlmp-kat/values.txt"
 #define R2 "ntlm-oc2007r2-v4/values.txt"
@@ -397,7 +399,7 @@ static sig_status r2_check(void *st, keystore *ks, const char *opaque, mssipae_d
     char *buf = tu_read_vector(file, &bl);
     uint8_t *sig = val_hex(R2, side ? "server_signature" : "client_signature", 16);
     sig_verdict v = mech_ntlm_ops.verify(st, ks, opaque, dir, (const uint8_t *)buf, bl,
-                                         sig_override ? sig_override : sig, 16, notes);
+                                         sig_override ? sig_override : sig, 16, notes, 0);
     sig_status s = v.status;
     if (why)
         *why = g_strdup(v.why);
@@ -662,7 +664,7 @@ static void test_r2_tamper(void **state)
         for (size_t i = 0; i < bl; i++) {
             buf[i] ^= 0xff;
             sig_verdict v = mech_ntlm_ops.verify(st, ks, "2BDBAC9D", dir, (const uint8_t *)buf,
-                                                 bl, sig, 16, NULL);
+                                                 bl, sig, 16, NULL, 0);
             assert_int_equal(v.status, SIG_INVALID);
             verdict_clear(&v);
             buf[i] ^= 0xff;
@@ -671,7 +673,7 @@ static void test_r2_tamper(void **state)
             for (int bit = 0; bit < 8; bit++) {
                 sig[i] ^= (uint8_t)(1u << bit);
                 sig_verdict v = mech_ntlm_ops.verify(st, ks, "2BDBAC9D", dir, (const uint8_t *)buf,
-                                                     bl, sig, 16, NULL);
+                                                     bl, sig, 16, NULL, 0);
                 assert_true(v.status == (i < 4 ? SIG_MALFORMED : SIG_INVALID));
                 verdict_clear(&v);
                 sig[i] ^= (uint8_t)(1u << bit);
@@ -679,10 +681,11 @@ static void test_r2_tamper(void **state)
         }
         /* truncated or extended signature */
         sig_verdict v = mech_ntlm_ops.verify(st, ks, "2BDBAC9D", dir, (const uint8_t *)buf, bl,
-                                             sig, 15, NULL);
+                                             sig, 15, NULL, 0);
         assert_int_equal(v.status, SIG_MALFORMED);
         verdict_clear(&v);
-        v = mech_ntlm_ops.verify(st, ks, "2BDBAC9D", dir, (const uint8_t *)buf, bl, sig, 0, NULL);
+        v = mech_ntlm_ops.verify(st, ks, "2BDBAC9D", dir, (const uint8_t *)buf, bl, sig, 0,
+                                 NULL, 0);
         assert_int_equal(v.status, SIG_MALFORMED);
         verdict_clear(&v);
         g_free(buf);
@@ -749,7 +752,7 @@ static void test_noess(void **state)
     void *st = mech_ntlm_ops.sa_new(NULL);
     note_list *notes = note_list_new();
     sig_verdict v = mech_ntlm_ops.verify(st, ks, "4452DFB0", DIR_S2C, (const uint8_t *)buf, bl,
-                                         sig, 16, notes);
+                                         sig, 16, notes, 0);
     assert_int_equal(v.status, SIG_VALID);
     assert_non_null(strstr(v.why, "non-ESS"));
     verdict_clear(&v);
@@ -757,7 +760,8 @@ static void test_noess(void **state)
     uint8_t s2[16];
     memcpy(s2, sig, 16);
     memcpy(s2 + 4, "\x6f\x00\x69\x00", 4);
-    v = mech_ntlm_ops.verify(st, ks, "4452DFB0", DIR_S2C, (const uint8_t *)buf, bl, s2, 16, notes);
+    v = mech_ntlm_ops.verify(st, ks, "4452DFB0", DIR_S2C, (const uint8_t *)buf, bl, s2, 16,
+                             notes, 0);
     assert_int_equal(v.status, SIG_VALID);
     verdict_clear(&v);
     /* any checksum or SeqNum byte changed: INVALID */
@@ -766,7 +770,7 @@ static void test_noess(void **state)
         s2[i] ^= 0x01;
         note_list *n2 = note_list_new();
         v = mech_ntlm_ops.verify(st, ks, "4452DFB0", DIR_S2C, (const uint8_t *)buf, bl, s2, 16,
-                                 n2);
+                                 n2, 0);
         assert_int_equal(v.status, SIG_INVALID);
         assert_false(tu_has_note(n2, NOTE_NO_KEY, NULL));
         verdict_clear(&v);
@@ -776,7 +780,7 @@ static void test_noess(void **state)
     for (size_t i = 0; i < bl; i++) {
         buf[i] ^= 0x20;
         v = mech_ntlm_ops.verify(st, ks, "4452DFB0", DIR_S2C, (const uint8_t *)buf, bl, sig, 16,
-                                 NULL);
+                                 NULL, 0);
         assert_int_equal(v.status, SIG_INVALID);
         verdict_clear(&v);
         buf[i] ^= 0x20;
@@ -803,10 +807,11 @@ static void test_keylog_wrong_key(void **state)
     uint8_t *sig = val_hex(NOESS, "server_signature", 16);
     void *st = mech_ntlm_ops.sa_new(NULL);
     sig_verdict v = mech_ntlm_ops.verify(st, ks, "4452DFB0", DIR_S2C, (const uint8_t *)buf, bl,
-                                         sig, 16, NULL);
+                                         sig, 16, NULL, 0);
     assert_int_equal(v.status, SIG_INVALID);
     verdict_clear(&v);
-    v = mech_ntlm_ops.verify(st, ks, "0BADC0DE", DIR_S2C, (const uint8_t *)buf, bl, sig, 16, NULL);
+    v = mech_ntlm_ops.verify(st, ks, "0BADC0DE", DIR_S2C, (const uint8_t *)buf, bl, sig, 16,
+                             NULL, 0);
     assert_true(v.status == SIG_NO_KEY);
     verdict_clear(&v);
     mech_ntlm_ops.sa_free(st);
@@ -833,7 +838,7 @@ static void test_diag_seq0(void **state)
     ntlm_mac(&k, DIR_C2S, 0, (const uint8_t *)buf, bl, sig);
     note_list *n2 = note_list_new();
     sig_verdict v = mech_ntlm_ops.verify(st, ks, "2BDBAC9D", DIR_C2S, (const uint8_t *)buf, bl,
-                                         sig, 16, n2);
+                                         sig, 16, n2, 0);
     assert_int_equal(v.status, SIG_INVALID);
     assert_true(tu_has_note(n2, NOTE_INVALID, "SeqNum 0"));
     verdict_clear(&v);
@@ -923,7 +928,7 @@ static void test_gssntlmssp(void **state)
         note_list *notes = note_list_new();
         void *st = ntlm_sa(ct, cl, at, al, ks, notes);
         sig_verdict v = mech_ntlm_ops.verify(st, ks, "GSSN", DIR_C2S, (const uint8_t *)buf, bl,
-                                             mic, 16, notes);
+                                             mic, 16, notes, 0);
         if (v.status != SIG_VALID)
             tu_dump_notes(notes);
         assert_int_equal(v.status, SIG_VALID);
@@ -939,12 +944,14 @@ static void test_gssntlmssp(void **state)
         ks = keystore_new();
         assert_int_equal(keystore_set_keylog(ks, path), 0);
         st = ntlm_sa(ct, cl, at, al, ks, notes);
-        v = mech_ntlm_ops.verify(st, ks, "GSSN", DIR_C2S, (const uint8_t *)buf, bl, mic, 16, notes);
+        v = mech_ntlm_ops.verify(st, ks, "GSSN", DIR_C2S, (const uint8_t *)buf, bl, mic, 16,
+                                 notes, 0);
         assert_int_equal(v.status, SIG_VALID);
         verdict_clear(&v);
         mech_ntlm_ops.sa_free(st);
         st = mech_ntlm_ops.sa_new(NULL);
-        v = mech_ntlm_ops.verify(st, ks, "GSSN", DIR_C2S, (const uint8_t *)buf, bl, mic, 16, notes);
+        v = mech_ntlm_ops.verify(st, ks, "GSSN", DIR_C2S, (const uint8_t *)buf, bl, mic, 16,
+                                 notes, 0);
         assert_int_equal(v.status, SIG_VALID);
         verdict_clear(&v);
         mech_ntlm_ops.sa_free(st);
@@ -962,7 +969,7 @@ static void test_gssntlmssp(void **state)
             assert_int_equal(keystore_add_ntlm_user(ks, dom, user, NULL, h), 0);
             st = ntlm_sa(ct, cl, at, al, ks, notes);
             v = mech_ntlm_ops.verify(st, ks, "GSSN", DIR_C2S, (const uint8_t *)buf, bl, mic, 16,
-                                     notes);
+                                     notes, 0);
             assert_int_equal(v.status, SIG_NO_KEY);
             assert_non_null(strstr(v.why, "LM hash"));
             verdict_clear(&v);
@@ -1246,16 +1253,16 @@ static void test_no_sa_inputs(void **state)
     void *st = mech_ntlm_ops.sa_new(NULL);
     static const uint8_t sig[16] = { 1, 0, 0, 0 };
     static const uint8_t badv[16] = { 2, 0, 0, 0 };
-    sig_verdict v = mech_ntlm_ops.verify(st, NULL, NULL, DIR_C2S, NULL, 0, sig, 16, NULL);
+    sig_verdict v = mech_ntlm_ops.verify(st, NULL, NULL, DIR_C2S, NULL, 0, sig, 16, NULL, 0);
     assert_int_equal(v.status, SIG_NO_KEY);
     verdict_clear(&v);
-    v = mech_ntlm_ops.verify(st, NULL, "ABCD", DIR_C2S, (const uint8_t *)"x", 1, badv, 16, NULL);
+    v = mech_ntlm_ops.verify(st, NULL, "ABCD", DIR_C2S, (const uint8_t *)"x", 1, badv, 16, NULL, 0);
     assert_int_equal(v.status, SIG_MALFORMED);
     verdict_clear(&v);
-    v = mech_ntlm_ops.verify(st, NULL, "ABCD", DIR_C2S, (const uint8_t *)"x", 1, NULL, 0, NULL);
+    v = mech_ntlm_ops.verify(st, NULL, "ABCD", DIR_C2S, (const uint8_t *)"x", 1, NULL, 0, NULL, 0);
     assert_int_equal(v.status, SIG_MALFORMED);
     verdict_clear(&v);
-    v = mech_ntlm_ops.verify(st, NULL, "ABCD", DIR_C2S, (const uint8_t *)"x", 1, sig, 16, NULL);
+    v = mech_ntlm_ops.verify(st, NULL, "ABCD", DIR_C2S, (const uint8_t *)"x", 1, sig, 16, NULL, 0);
     assert_int_equal(v.status, SIG_NO_KEY);
     assert_non_null(strstr(v.why, "no NTLM handshake seen and no key-log entry NTLM ABCD"));
     verdict_clear(&v);
@@ -1449,6 +1456,49 @@ static void test_ek_matches_mac(void **state)
     }
 }
 
+/* A keystore whose key log (*path, a temporary file) has the one line "NTLM CAFE0001 <esk>",
+ * esk the bytes a0 .. af. */
+static keystore *cafe_keylog(uint8_t esk[16], char **path)
+{
+    for (size_t i = 0; i < 16; i++)
+        esk[i] = (uint8_t)(0xa0 + i);
+    *path = write_keylog("NTLM CAFE0001 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+    keystore *ks = keystore_new();
+    assert_int_equal(keystore_set_keylog(ks, *path), 0);
+    return ks;
+}
+
+/* verify with later 0 or 1, the notes then as the oracles write them ("E text" / "W text", one
+ * line each): a NOTE_LATER note replaced by what explain makes of it (*n_later counts them),
+ * so that both ways must give the oracle's notes. Every note must be NOTE_INVALID. */
+static sig_verdict verify_notes(void *st, keystore *ks, const char *opaque, mssipae_dir d,
+                                const uint8_t *buf, size_t bl, const uint8_t sig[16], int later,
+                                GString *got, size_t *n_later)
+{
+    note_list *n = note_list_new();
+    sig_verdict r = mech_ntlm_ops.verify(st, ks, opaque, d, buf, bl, sig, 16, n, later);
+    note_list *all = note_list_new();
+    for (guint i = 0; i < n->len; i++) {
+        const mssipae_note *x = &g_array_index(n, mssipae_note, i);
+        if (x->kind == NOTE_LATER) {
+            assert_true(later);
+            assert_int_equal(x->sev, NOTE_SEV_ERROR); /* where errors would be */
+            (*n_later)++;
+            mech_ntlm_ops.explain(st, x->text, d, buf, bl, sig, 16, all);
+        } else {
+            note_add_text(all, x->kind, x->sev, x->text);
+        }
+    }
+    for (guint i = 0; i < all->len; i++) {
+        const mssipae_note *x = &g_array_index(all, mssipae_note, i);
+        assert_int_equal(x->kind, NOTE_INVALID);
+        g_string_append_printf(got, "%s %s\n", x->sev == NOTE_SEV_ERROR ? "E" : "W", x->text);
+    }
+    note_list_free(all);
+    note_list_free(n);
+    return r;
+}
+
 /* The notes the variant search gave before issue 10's shortcuts, computed here from the full
  * keys of each variant (ntlm_derive_keys, ntlm_mac): an oracle for verify's gated checks. */
 static const struct { const char *name; uint32_t flags; } oracle_vs[] = {
@@ -1532,16 +1582,13 @@ static int oracle_variants(const uint8_t esk[16], mssipae_dir dir, const uint8_t
 static void test_keylog_diagnostics_oracle(void **state)
 {
     uint8_t esk[16];
-    for (size_t i = 0; i < sizeof esk; i++)
-        esk[i] = (uint8_t)(0xa0 + i);
-    char *path = write_keylog("NTLM CAFE0001 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
-    keystore *ks = keystore_new();
-    assert_int_equal(keystore_set_keylog(ks, path), 0);
+    char *path;
+    keystore *ks = cafe_keylog(esk, &path);
     uint8_t buf[180];
     for (size_t i = 0; i < sizeof buf; i++)
         buf[i] = (uint8_t)(i * 7 + 1);
     static const uint32_t seqs[] = { 100, 0, 5 };
-    size_t checked = 0, with_notes = 0;
+    size_t checked = 0, with_notes = 0, n_later = 0;
     void *shared = mech_ntlm_ops.sa_new(NULL);
     for (size_t bl = 0; bl <= sizeof buf; bl += 60)
         for (size_t v = 0; v < G_N_ELEMENTS(oracle_vs); v++) {
@@ -1565,38 +1612,31 @@ static void test_keylog_diagnostics_oracle(void **state)
                         for (int d = 0; d < 2; d++) {
                             GPtrArray *want = g_ptr_array_new_with_free_func(g_free);
                             int exp = oracle_variants(esk, d, buf, bl, sig, want);
-                            for (int reuse = 0; reuse < 2; reuse++) {
-                                void *st = reuse ? shared : mech_ntlm_ops.sa_new(NULL);
-                                note_list *n = note_list_new();
-                                sig_verdict r = mech_ntlm_ops.verify(st, ks, "CAFE0001", d,
-                                                                     bl ? buf : NULL, bl, sig,
-                                                                     16, n);
+                            for (int reuse = 0; reuse < 4; reuse++) {
+                                /* 0, 1: at once; 2, 3: the reflection check left to explain */
+                                void *st = reuse & 1 ? shared : mech_ntlm_ops.sa_new(NULL);
+                                GString *got = g_string_new(NULL);
+                                sig_verdict r = verify_notes(st, ks, "CAFE0001", d,
+                                                             bl ? buf : NULL, bl, sig, reuse >> 1,
+                                                             got, &n_later);
                                 if (exp >= 0) {
                                     assert_int_equal(r.status, SIG_VALID);
                                     assert_non_null(strstr(r.why, oracle_vs[exp].name));
                                 } else {
                                     assert_int_equal(r.status, SIG_INVALID);
                                 }
-                                if (!reuse || exp < 0) {
-                                    GString *got = g_string_new(NULL), *w = g_string_new(NULL);
-                                    for (guint i = 0; i < n->len; i++) {
-                                        const mssipae_note *x = &g_array_index(n, mssipae_note, i);
-                                        assert_int_equal(x->kind, NOTE_INVALID);
-                                        g_string_append_printf(got, "%s %s\n",
-                                                               x->sev == NOTE_SEV_ERROR ? "E" : "W",
-                                                               x->text);
-                                    }
+                                if (!(reuse & 1) || exp < 0) {
+                                    GString *w = g_string_new(NULL);
                                     for (guint i = 0; i < want->len; i++)
                                         g_string_append_printf(w, "%s\n",
                                                                (char *)want->pdata[i]);
                                     assert_string_equal(got->str, w->str);
                                     with_notes += want->len > 0;
-                                    g_string_free(got, TRUE);
                                     g_string_free(w, TRUE);
                                 }
+                                g_string_free(got, TRUE);
                                 verdict_clear(&r);
-                                note_list_free(n);
-                                if (!reuse)
+                                if (!(reuse & 1))
                                     mech_ntlm_ops.sa_free(st);
                                 checked++;
                             }
@@ -1607,6 +1647,7 @@ static void test_keylog_diagnostics_oracle(void **state)
     mech_ntlm_ops.sa_free(shared);
     assert_true(checked > 1000);
     assert_true(with_notes > 100); /* the diagnostics did find things */
+    assert_true(n_later > 100);    /* and left the reflection check to explain */
     keystore_free(ks);
     unlink(path);
     g_free(path);
@@ -1634,13 +1675,13 @@ static void test_known_flags_diagnostics_oracle(void **state)
     for (size_t i = 0; i < sizeof buf; i++)
         buf[i] = (uint8_t)(i * 5 + 3);
     static const uint32_t seqs[] = { 100, 0, 7 };
-    size_t with_notes = 0;
-    for (int sd = 0; sd < 2; sd++)
+    size_t with_notes = 0, n_later = 0;
+    for (int run = 0; run < 4; run++) /* verify's later: run >> 1; the MAC's direction: run & 1 */
         for (size_t q = 0; q < G_N_ELEMENTS(seqs); q++)
             for (int damage = 0; damage < 3; damage++)
                 for (int d = 0; d < 2; d++) {
                     uint8_t sig[16], mine[16];
-                    ntlm_mac(&k, sd, seqs[q], buf, sizeof buf, sig);
+                    ntlm_mac(&k, run & 1, seqs[q], buf, sizeof buf, sig);
                     if (damage == 1)
                         sig[7] ^= 0x40;
                     else if (damage == 2)
@@ -1669,25 +1710,18 @@ static void test_known_flags_diagnostics_oracle(void **state)
                                 d == DIR_C2S ? "server" : "client",
                                 d == DIR_C2S ? "client" : "server");
                     }
-                    note_list *n = note_list_new();
-                    sig_verdict r = mech_ntlm_ops.verify(st, ks, "2BDBAC9D", d, buf, sizeof buf,
-                                                         sig, 16, n);
-                    assert_int_equal(r.status, valid ? SIG_VALID : SIG_INVALID);
                     GString *got = g_string_new(NULL);
-                    for (guint i = 0; i < n->len; i++) {
-                        const mssipae_note *x = &g_array_index(n, mssipae_note, i);
-                        assert_int_equal(x->kind, NOTE_INVALID);
-                        g_string_append_printf(got, "%s %s\n",
-                                               x->sev == NOTE_SEV_ERROR ? "E" : "W", x->text);
-                    }
+                    sig_verdict r = verify_notes(st, ks, "2BDBAC9D", d, buf, sizeof buf, sig,
+                                                 run >> 1, got, &n_later);
+                    assert_int_equal(r.status, valid ? SIG_VALID : SIG_INVALID);
                     assert_string_equal(got->str, w->str);
                     with_notes += w->len > 0;
                     g_string_free(got, TRUE);
                     g_string_free(w, TRUE);
                     verdict_clear(&r);
-                    note_list_free(n);
                 }
-    assert_true(with_notes >= 10);
+    assert_true(with_notes >= 20);
+    assert_true(n_later >= 4); /* the reflection checks left to explain (later 1) */
     mech_ntlm_ops.sa_free(st);
     note_list_free(hn);
     keystore_free(ks);
@@ -1695,6 +1729,118 @@ static void test_known_flags_diagnostics_oracle(void **state)
     unlink(path);
     g_free(path);
     g_free(line);
+}
+
+/* A request on SA CAFE0001 (key log, no handshake) with cnum and the signature sig (NULL: 16
+ * zero bytes), as a SIP message. */
+static char *later_msg(unsigned cnum, const uint8_t *sig)
+{
+    static const uint8_t zero[16] = { 1 };
+    char *hex = codec_hex_encode(sig ? sig : zero, 16);
+    char *m = g_strdup_printf(
+        "MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TLS 10.0.0.1:5061;branch=z9hG4bK%u\r\n"
+        "From: <sip:a@x>;tag=ta\r\nTo: <sip:b@x>;tag=tb\r\nCall-ID: later-%u\r\n"
+        "CSeq: %u MESSAGE\r\nAuthorization: NTLM qop=\"auth\", realm=\"SIP Communications "
+        "Service\", opaque=\"CAFE0001\", targetname=\"srv.x\", crand=\"%08x\", cnum=\"%u\", "
+        "response=\"%s\"\r\nContent-Length: 0\r\n\r\n",
+        cnum, cnum, cnum, cnum, cnum, hex);
+    g_free(hex);
+    return m;
+}
+
+/* The notes of a full result's header 0 as "<kind> <sev> <text>" lines. */
+static char *notes_text(const auth_result *a)
+{
+    GString *g = g_string_new(NULL);
+    for (guint i = 0; a->notes && i < a->notes->len; i++) {
+        const mssipae_note *x = &g_array_index(a->notes, mssipae_note, i);
+        g_string_append_printf(g, "%d %d %s\n", x->kind, x->sev, x->text);
+    }
+    return g_string_free(g, FALSE);
+}
+
+/* The tracker with later 1 (as the dissector): a wrong signature whose only missing
+ * diagnostic is the reflection check keeps a NOTE_LATER note in its record; sa_tracker_expand
+ * with explain gives exactly the notes of a tracker that checks at once (reflected or not,
+ * with the verdict's own note dropped when the reflection is named); without explain, the
+ * record's notes and the verdict's note as if nothing was found. Valid signatures and
+ * diagnostics found at once keep nothing for later. */
+static void test_later_tracker(void **state)
+{
+    uint8_t esk[16];
+    char *path;
+    keystore *ks = cafe_keylog(esk, &path);
+    ntlm_keys k128, k0;
+    ntlm_derive_keys(esk, NTLM_FL_ESS | NTLM_FL_KEY_EXCH | NTLM_FL_128, &k128);
+    ntlm_derive_keys(esk, 0, &k0);
+    sa_tracker *now = sa_tracker_new(ks), *later = sa_tracker_new(ks),
+               *scratch = sa_tracker_new(ks);
+    sa_tracker_set_later(later, 1);
+    /* kind: 0 valid, 1 reflected (server-to-client keys), 2 damaged, 3 non-ESS SeqNum 0 (a
+     * cheap finding: made at once), 4 reflected again, 5 valid */
+    static const int kinds[] = { 0, 1, 2, 3, 4, 2, 5 };
+    static const int has_later[] = { 0, 1, 1, 0, 1, 1, 0 };
+    size_t reflected = 0;
+    for (unsigned i = 0; i < G_N_ELEMENTS(kinds); i++) {
+        msg_meta meta = { i + 1, "10.0.0.1:5061", "10.0.0.2:5061" };
+        /* the buffer this header signs, from a message with a dummy signature */
+        char *m0 = later_msg(i + 1, NULL);
+        const msg_result *r0 = sa_tracker_process(scratch, m0, strlen(m0), &meta);
+        const auth_result *a0 = g_ptr_array_index(r0->auths, 0);
+        assert_non_null(a0->sigbuf);
+        uint8_t sig[16];
+        const uint8_t *b = (const uint8_t *)a0->sigbuf;
+        switch (kinds[i]) {
+        case 0: case 5: ntlm_mac(&k128, DIR_C2S, 100, b, a0->sigbuf_len, sig); break;
+        case 1: case 4: ntlm_mac(&k128, DIR_S2C, 100, b, a0->sigbuf_len, sig); break;
+        case 2: ntlm_mac(&k128, DIR_C2S, 100, b, a0->sigbuf_len, sig); sig[5] ^= 1; break;
+        default: ntlm_mac(&k0, DIR_C2S, 0, b, a0->sigbuf_len, sig); break;
+        }
+        char *m = later_msg(i + 1, sig);
+        size_t len = strlen(m);
+        const msg_result *want = sa_tracker_process(now, m, len, &meta);
+        const msg_rec *rec = sa_tracker_process_rec(later, m, len, &meta);
+        assert_int_equal(msg_rec_has_later(sa_tracker_results(later), rec), has_later[i]);
+        msg_result *got = sa_tracker_expand(later, rec, m, len, 1);
+        msg_result *plain = sa_tracker_expand(later, rec, m, len, 0);
+        assert_non_null(got);
+        assert_non_null(plain);
+        const auth_result *wa = g_ptr_array_index(want->auths, 0),
+                          *ga = g_ptr_array_index(got->auths, 0),
+                          *pa = g_ptr_array_index(plain->auths, 0);
+        assert_int_equal(ga->status, wa->status);
+        assert_int_equal(wa->status, kinds[i] == 0 || kinds[i] == 5 ? SIG_VALID : SIG_INVALID);
+        assert_string_equal(ga->why ? ga->why : "", wa->why ? wa->why : "");
+        char *wt = notes_text(wa), *gt = notes_text(ga), *pt = notes_text(pa);
+        assert_string_equal(gt, wt);
+        int refl = strstr(wt, "reflected message") != NULL;
+        reflected += refl;
+        assert_int_equal(refl, kinds[i] == 1 || kinds[i] == 4);
+        if (!has_later[i] || !refl) {
+            assert_string_equal(pt, wt); /* nothing found by the check left */
+        } else {
+            /* without explain: the verdict's own note in place of the reflection's */
+            assert_null(strstr(pt, "reflected"));
+            assert_non_null(strstr(pt, "signature invalid"));
+            assert_null(strstr(wt, "signature invalid"));
+        }
+        for (guint j = 0; pa->notes && j < pa->notes->len; j++)
+            assert_int_not_equal(g_array_index(pa->notes, mssipae_note, j).kind, NOTE_LATER);
+        g_free(wt);
+        g_free(gt);
+        g_free(pt);
+        msg_result_free(got);
+        msg_result_free(plain);
+        g_free(m);
+        g_free(m0);
+    }
+    assert_int_equal(reflected, 2);
+    sa_tracker_free(now);
+    sa_tracker_free(later);
+    sa_tracker_free(scratch);
+    keystore_free(ks);
+    unlink(path);
+    g_free(path);
 }
 
 /* Key log without a handshake (issue 10: the variant that verified is tried first, the texts
@@ -1741,7 +1887,7 @@ static void test_keylog_variants_cached(void **state)
                     void *sts[2] = { shared, fresh };
                     for (int s = 0; s < 2; s++) {
                         sig_verdict v = mech_ntlm_ops.verify(sts[s], ks, "CAFE0001", d, msg,
-                                                             sizeof msg, sig, 16, NULL);
+                                                             sizeof msg, sig, 16, NULL, 0);
                         assert_int_equal(v.status, SIG_VALID);
                         assert_string_equal(v.why, want);
                         verdict_clear(&v);
@@ -1759,7 +1905,7 @@ static void test_keylog_variants_cached(void **state)
         for (int rep = 0; rep < 3; rep++) {
             note_list *n = note_list_new();
             sig_verdict v = mech_ntlm_ops.verify(shared, ks, "CAFE0001", DIR_C2S, msg, sizeof msg,
-                                                 bad, 16, n);
+                                                 bad, 16, n, 0);
             assert_int_equal(v.status, SIG_INVALID);
             assert_string_equal(v.why, want);
             GString *all = g_string_new(NULL);
@@ -1838,6 +1984,7 @@ int main(void)
         cmocka_unit_test(test_ek_matches_mac),
         cmocka_unit_test(test_keylog_diagnostics_oracle),
         cmocka_unit_test(test_known_flags_diagnostics_oracle),
+        cmocka_unit_test(test_later_tracker),
         cmocka_unit_test(test_keylog_variants_cached),
         cmocka_unit_test(test_derive_keys_like),
     };

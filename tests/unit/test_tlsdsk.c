@@ -422,7 +422,7 @@ static void sign_ref(const hs_run *r, gnutls_mac_algorithm_t mac, mssipae_dir di
 static sig_status check(void *st, keystore *ks, mssipae_dir dir, const uint8_t *buf, size_t len,
                         const uint8_t *sig, size_t siglen, note_list *notes, char **why)
 {
-    sig_verdict v = mech_tlsdsk_ops.verify(st, ks, OPAQUE, dir, buf, len, sig, siglen, notes);
+    sig_verdict v = mech_tlsdsk_ops.verify(st, ks, OPAQUE, dir, buf, len, sig, siglen, notes, 0);
     if (why)
         *why = v.why;
     else
@@ -841,7 +841,7 @@ static char *fresh_why(const hs_run *r, size_t ntok, keystore *ks, const char *o
         const flight *f = g_ptr_array_index(r->flights, i);
         mech_tlsdsk_ops.on_token(st, f->dir, f->bytes->data, f->bytes->len, ks, NULL);
     }
-    sig_verdict v = mech_tlsdsk_ops.verify(st, ks, opaque, DIR_C2S, buf, blen, sig, 20, NULL);
+    sig_verdict v = mech_tlsdsk_ops.verify(st, ks, opaque, DIR_C2S, buf, blen, sig, 20, NULL, 0);
     assert_int_equal(v.status, SIG_NO_KEY);
     mech_tlsdsk_ops.sa_free(st);
     mech_tlsdsk_ops.cap_free(cap);
@@ -890,7 +890,7 @@ static void test_no_key_reason_per_message(void **state)
             fed1 = 1;
         }
         sig_verdict v = mech_tlsdsk_ops.verify(st[i], ks, steps[k].opaque, DIR_C2S, buf, blen,
-                                               sig[i], 20, NULL);
+                                               sig[i], 20, NULL, 0);
         assert_int_equal(v.status, SIG_NO_KEY);
         char *want = fresh_why(&r[i], i == 1 && !fed1 ? 0 : ntok, ks, steps[k].opaque, buf, blen,
                                sig[i]);

@@ -149,7 +149,7 @@ static sig_status verify20(fixture *f, char **why)
     static const uint8_t buf[] = "<TLS-DSK><x>";
     uint8_t sig[20] = { 1, 2, 3 };
     sig_verdict v = mech_tlsdsk_ops.verify(f->st, f->ks, OPAQUE, DIR_C2S, buf, sizeof(buf) - 1, sig,
-                                           sizeof(sig), f->notes);
+                                           sizeof(sig), f->notes, 0);
     if (why)
         *why = v.why;
     else
@@ -274,7 +274,7 @@ static void test_huge_certificate(void **state)
         keystore *ks = keystore_new();
         static const uint8_t buf[] = "x";
         uint8_t sig[20] = { 0 };
-        sig_verdict v = mech_tlsdsk_ops.verify(st, ks, OPAQUE, DIR_S2C, buf, 1, sig, 20, notes);
+        sig_verdict v = mech_tlsdsk_ops.verify(st, ks, OPAQUE, DIR_S2C, buf, 1, sig, 20, notes, 0);
         assert_int_equal(v.status, SIG_NO_KEY);
         assert_non_null(strstr(v.why, "limit"));
         g_free(v.why);
@@ -367,7 +367,7 @@ static void test_ephemeral_with_rsa_key_only(void **state)
         feed_msg(st, DIR_S2C, hsmsg(12, ske, sizeof(ske)), ks, NULL);
         static const uint8_t buf[] = "x";
         uint8_t sig[48] = { 0 };
-        sig_verdict v = mech_tlsdsk_ops.verify(st, ks, OPAQUE, DIR_S2C, buf, 1, sig, 48, NULL);
+        sig_verdict v = mech_tlsdsk_ops.verify(st, ks, OPAQUE, DIR_S2C, buf, 1, sig, 48, NULL, 0);
         assert_int_equal(v.status, SIG_NO_KEY);
         assert_non_null(strstr(v.why, "cannot recover"));
         assert_non_null(strstr(v.why, "explicit TLS-DSK keys"));
@@ -472,7 +472,7 @@ static void test_random_corruption(void **state)
         mech_tlsdsk_ops.on_token(st, DIR_S2C, copy[1], len[1], ks, notes);
         static const uint8_t buf[] = "y";
         uint8_t sig[16] = { 0 };
-        sig_verdict v = mech_tlsdsk_ops.verify(st, ks, OPAQUE, DIR_C2S, buf, 1, sig, 16, notes);
+        sig_verdict v = mech_tlsdsk_ops.verify(st, ks, OPAQUE, DIR_C2S, buf, 1, sig, 16, notes, 0);
         assert_true(v.status == SIG_NO_KEY || v.status == SIG_UNSUPPORTED);
         assert_non_null(v.why);
         g_free(v.why);
@@ -552,7 +552,7 @@ static void test_resumption_cycle(void **state)
     uint8_t sig[20] = { 0 };
     for (int i = 0; i < 2; i++) {
         sig_verdict v = mech_tlsdsk_ops.verify(i ? b : a, ks, OPAQUE, DIR_S2C, buf, 1, sig, 20,
-                                               NULL);
+                                               NULL, 0);
         assert_int_equal(v.status, SIG_NO_KEY);
         g_free(v.why);
     }
