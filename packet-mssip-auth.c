@@ -490,6 +490,10 @@ static sa_tracker *the_tracker;
  * infos. */
 static int expert_tap;
 static int hf_ws_expert[4] = { -1, -1, -1, -1 };
+/* Frames with SIP until notes_wanted is asked again on the first pass, and its last answer. */
+#define LATER_RECHECK 1024
+static guint later_recheck;
+static gboolean first_pass_wanted;
 
 static void mssipae_init(void)
 {
@@ -525,9 +529,9 @@ static void mssipae_init(void)
         g_free(origin);
     }
     the_tracker = sa_tracker_new(the_keystore);
-    /* a wrong NTLM signature's reflection check is made only where its notes are seen (issue
-     * 10): see notes_wanted */
-    sa_tracker_set_later(the_tracker, 1);
+    /* whether a wrong NTLM signature's reflection check waits until its expert info is read
+     * (issue 10): decided at the first SIP message, see dissect_mssipae */
+    later_recheck = 0;
     /* who reads expert infos (looked up here: the expert tap is registered after the handoffs) */
     expert_tap = find_tap_id("expert");
     static const char *const ws_expert[] = { "_ws.expert", "_ws.expert.message",
@@ -732,13 +736,22 @@ static gboolean notes_wanted(proto_tree *tree)
     return FALSE;
 }
 
-/* A hash of a SIP message's bytes (FNV-1a), to recognise it on a later pass. */
+/* A fingerprint of a SIP message's bytes, to recognise it on a later pass: its length and
+ * FNV-1a over 8-byte words of its first 128 bytes and last 32 (the start line, the Via branch
+ * and the end of the headers are unique enough; hashing every byte would cost as much as the
+ * check it lets us skip). */
 static guint32 bytes_hash32(const guint8 *p, gint len)
 {
-    guint32 h = 2166136261u;
-    for (gint i = 0; i < len; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h;
+    guint64 h = 14695981039346656037u ^ (guint64)len;
+    gint head = len < 128 ? len & ~7 : 128;
+    for (gint i = 0; i < head; i += 8) {
+        guint64 w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 1099511628211u;
+    }
+    for (gint i = len >= head + 32 ? len - 32 : head; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211u;
+    return (guint32)(h ^ h >> 32);
 }
 
 /* Remembers where SIP message pdu of this frame lies (later_loc), on the first pass. */
@@ -1157,6 +1170,14 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     rec_index_hit hit;
     gboolean stored = FALSE;
     if (!PINFO_FD_VISITED(pinfo) && npdus) {
+        /* where this pass reads the expert infos (tshark -z expert, -V), the checks that only
+         * explain are made at once; else left for when they are read (looked at again every
+         * LATER_RECHECK frames: a live capture's reader may come and go) */
+        if (G_UNLIKELY(later_recheck-- == 0)) {
+            later_recheck = LATER_RECHECK;
+            first_pass_wanted = notes_wanted(tree);
+            sa_tracker_set_later(the_tracker, !first_pass_wanted);
+        }
         char src[ENDPOINT_LEN], dst[ENDPOINT_LEN];
         msg_meta meta = { .frame = pinfo->num };
         endpoint_strs(pinfo, src, dst, &meta.src, &meta.dst);
@@ -1211,7 +1232,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         const sip_pdu *pdu = with_tree && pi < npdus ? &pdus.v[pi] : NULL;
         int later = msg_rec_has_later(rs, r);
         if (G_UNLIKELY(later) && wanted < 0)
-            wanted = notes_wanted(tree);
+            wanted = stored ? first_pass_wanted : notes_wanted(tree);
         if (G_UNLIKELY(pdu != NULL)) {
             full = sa_tracker_expand(the_tracker, r, pdu_bytes(pdu), (size_t)pdu->len,
                                      later && wanted);

@@ -1,8 +1,8 @@
 /* micro.c - core micro-benchmark: CPU time per SIP message through the whole core (tracker,
  * buffer, mechanism), without tshark. Reads a message file written by bench/benchgen.py.
  *
- *   micro FILE.msgs[.gz] [--reps N] [--invalid] [--expect valid|invalid] [--keytab P]
- *         [--keylog P] [--rsa P] [--password X]
+ *   micro FILE.msgs[.gz] [--reps N] [--invalid] [--at-once] [--expect valid|invalid]
+ *         [--keytab P] [--keylog P] [--rsa P] [--password X]
  *
  * Each repetition feeds every message to a fresh tracker (as the first pass of tshark would) and
  * measures process CPU time. --invalid changes one hex digit of every signature first (the one 9
@@ -12,6 +12,9 @@
  * (mallinfo2 before and after, results included). --expect STATUS: exit status 3 unless there
  * are signed headers and every one got STATUS (the profile-feedback training, pgo/train.sh, uses
  * it so that a stale corpus cannot train the wrong paths unnoticed). The file may be gzipped.
+ * The tracker leaves the checks that only explain a wrong signature for when its expert infos
+ * are read, as the dissector does when nothing reads them (tshark -q; sa_tracker_set_later);
+ * --at-once makes them at once, as it does for tshark -z expert or -V.
  */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -118,12 +121,14 @@ int main(int argc, char **argv)
 {
     const char *file = NULL, *keytab = NULL, *keylog = NULL, *rsa = NULL, *password = NULL;
     const char *expect = NULL;
-    int reps = 5, invalid = 0;
+    int reps = 5, invalid = 0, at_once = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--invalid"))
             invalid = 1;
+        else if (!strcmp(argv[i], "--at-once"))
+            at_once = 1;
         else if (!strcmp(argv[i], "--expect") && i + 1 < argc)
             expect = argv[++i];
         else if (!strcmp(argv[i], "--keytab") && i + 1 < argc)
@@ -137,7 +142,7 @@ int main(int argc, char **argv)
         else if (!file)
             file = argv[i];
         else {
-            fprintf(stderr, "usage: micro FILE.msgs[.gz] [--reps N] [--invalid] "
+            fprintf(stderr, "usage: micro FILE.msgs[.gz] [--reps N] [--invalid] [--at-once] "
                             "[--expect valid|invalid] [--keytab P] [--keylog P] [--rsa P] "
                             "[--password X]\n");
             return 2;
@@ -170,7 +175,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < reps; r++) {
         size_t before = mallinfo2().uordblks;
         sa_tracker *tr = sa_tracker_new(ks);
-        sa_tracker_set_later(tr, 1); /* as the dissector sets it */
+        sa_tracker_set_later(tr, !at_once); /* as the dissector sets it (see above) */
         double t0 = cpu_now();
         for (long i = 0; i < n; i++) {
             msg_meta meta = { (uint32_t)(i + 1), msgs[i].src, msgs[i].dst };
