@@ -678,6 +678,15 @@ static const msg_rec_extra *list_rec_find(result_store *rs, const note_list *l)
     return g_hash_table_lookup(rs->lists, key);
 }
 
+/* 1 when list l has a NOTE_LATER note (msg_rec_extra.has_later). */
+static int list_has_later(const note_list *l)
+{
+    for (guint i = 0; l && i < l->len; i++)
+        if (g_array_index(l, mssipae_note, i).kind == NOTE_LATER)
+            return 1;
+    return 0;
+}
+
 /* The store's copy of l, NULL when l is NULL or empty: its own texts interned, borrowed ones
  * kept as they are, and one list for
  * all equal lists (a TLS-DSK SA's facts are the same in both directions, its handshake notes
@@ -713,6 +722,7 @@ static note_list *keep_notes(result_store *rs, const note_list *l, int *made, wh
     x->list_ref = ref;
     x->n_auths = 1;
     x->auth_notes[0] = c;
+    x->has_later = (uint8_t)list_has_later(c);
     g_hash_table_add(rs->lists, x);
     if (single)
         *single = ref;
@@ -778,6 +788,7 @@ static G_GNUC_NO_INLINE why_ref keep_extra(result_store *rs, msg_result *r, guin
             } else {
                 x->auth_notes[i] = keep_notes(rs, a->notes, &fresh, NULL);
             }
+            x->has_later |= (uint8_t)list_has_later(x->auth_notes[i]);
         }
         gpointer found = NULL;
         if (!fresh && g_hash_table_lookup_extended(rs->extras, x, NULL, &found)) {

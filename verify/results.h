@@ -192,6 +192,7 @@ typedef struct {
     uint32_t unsigned_sa;    /* as msg_result.unsigned_sa */
     note_list *notes;        /* message-level notes, NULL when none */
     uint8_t unsigned_dir;    /* mssipae_dir, with unsigned_sa */
+    uint8_t has_later;       /* 1 when an auth_notes list has a NOTE_LATER note */
     why_ref list_ref;        /* the store's own: its reference when it is a kept list's
                                 record (one auth header with that list), else 0 */
     note_list *auth_notes[]; /* per auth header (n_auths), NULL when none */
@@ -290,12 +291,8 @@ static inline const note_list *msg_rec_auth_notes(const result_store *rs, const 
  * (sa_tracker_expand with explain). */
 static inline int msg_rec_has_later(const result_store *rs, const msg_rec *r)
 {
-    const msg_rec_extra *x = msg_rec_extra_of(rs, r);
-    for (guint i = 0; x && i < x->n_auths; i++)
-        for (guint j = 0; x->auth_notes[i] && j < x->auth_notes[i]->len; j++)
-            if (g_array_index(x->auth_notes[i], mssipae_note, j).kind == NOTE_LATER)
-                return 1;
-    return 0;
+    const msg_rec_extra *x = r->extra ? msg_rec_extra_of(rs, r) : NULL;
+    return x && x->has_later;
 }
 
 /* The signing SA of an unsigned message (its NOTE_UNSIGNED note), 0 when none; *dir (may be
