@@ -754,9 +754,11 @@ static guint32 bytes_hash32(const guint8 *p, gint len)
     return (guint32)(h ^ h >> 32);
 }
 
-/* Remembers where SIP message pdu of this frame lies (later_loc), on the first pass. */
-static void later_remember(packet_info *pinfo, guint pdu_i, const sip_pdu *pdu, const char *bytes)
+/* Remembers where SIP message pdu_i of this frame lies (later_loc), on the first pass, for a
+ * frame the record index has just stored (so frames come in increasing order). */
+static void later_remember(packet_info *pinfo, guint pdu_i, const sip_pdu *pdu)
 {
+    const char *bytes = pdu_bytes(pdu);
     guint src = 0;
     GSList *l = pinfo->data_src;
     for (; l && get_data_source_tvb((const struct data_source *)l->data) != pdu->tvb; l = l->next)
@@ -1191,14 +1193,11 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
             const sip_pdu *pdu = &pdus.v[i];
             /* the span may run past the message into its body or the end of the tvb: the
              * core reads the start line and headers only, up to the blank line */
-            const char *bytes = pdu_bytes(pdu);
-            const msg_rec *r = sa_tracker_process_rec(the_tracker, bytes, (size_t)pdu->len,
-                                                      &meta);
+            const msg_rec *r = sa_tracker_process_rec(the_tracker, pdu_bytes(pdu),
+                                                      (size_t)pdu->len, &meta);
             if (msg_rec_n_auths(r) || msg_rec_notes(sa_tracker_results(the_tracker), r)) {
                 recs[n] = r;
                 kept_i[n++] = (guint16)i;
-                if (G_UNLIKELY(msg_rec_has_later(sa_tracker_results(the_tracker), r)))
-                    later_remember(pinfo, i, pdu, bytes);
             }
         }
         /* what was just stored is what a look-up would give; stored means at least one
@@ -1207,6 +1206,10 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         stored = rec_index_add(frame_recs, pinfo->num, n, recs, kept_i, (guint16)nmax);
         rec_pdu = kept_i;
         rec_npdus = nmax;
+        /* where the stored records with a check left lie (in frame order, as the index) */
+        for (guint j = 0; stored && j < n; j++)
+            if (G_UNLIKELY(msg_rec_has_later(sa_tracker_results(the_tracker), recs[j])))
+                later_remember(pinfo, kept_i[j], &pdus.v[kept_i[j]]);
     }
     if (!stored) {
         n = rec_index_find(frame_recs, pinfo->num, &hit);
