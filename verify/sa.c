@@ -573,8 +573,8 @@ const msg_rec *sa_tracker_process_rec(sa_tracker *t, const char *msg, size_t len
  * notes they stand for (explain) or left out, in place; the verdict's own note, which
  * result_expand put last, dropped when a note made here has its kind, as note_verdict would
  * have on the first pass. */
-static void explain_later(const sa_tracker *t, const msg_rec *k, guint i, const sa_entry *s,
-                          auth_result *a, int explain)
+static void explain_later(const msg_rec *k, guint i, const sa_entry *s, auth_result *a,
+                          int explain)
 {
     note_list *n = a->notes;
     guint j = 0;
@@ -582,11 +582,12 @@ static void explain_later(const sa_tracker *t, const msg_rec *k, guint i, const 
         j++;
     if (!n || j == n->len)
         return;
+    /* the record's verdict note (auth_rec_verdict_note's condition, without making its text):
+     * then the last note is the verdict's */
+    const auth_rec *kr = &k->auths[i];
     note_kind vk;
     note_sev vs;
-    char *vt = auth_rec_verdict_note(t->results, &k->auths[i], &vk, &vs);
-    int has_vn = vt != NULL; /* then the last note is the verdict's */
-    g_free(vt);
+    int has_vn = (kr->flags & AR_VERDICT_NOTE) && auth_verdict_note_kind(kr->status, &vk, &vs);
     const mech_ops *mech = s ? sa_mech(s) : NULL;
     note_list *out = note_list_new();
     int drop_vn = 0;
@@ -620,7 +621,7 @@ msg_result *sa_tracker_expand(const sa_tracker *t, const msg_rec *k, const char 
         const sa_entry *s = a->sa_id ? sa_table_get(t->tab, a->sa_id) : NULL;
         a->sa_frame = s ? s->frame : 0;
         if (later)
-            explain_later(t, k, i, s, a, explain);
+            explain_later(k, i, s, a, explain);
     }
     return r;
 }
