@@ -774,8 +774,10 @@ static void later_remember(packet_info *pinfo, guint pdu_i, const sip_pdu *pdu)
  * the frame's data sources; NULL when not found (or no longer the same bytes). */
 static const char *later_bytes(packet_info *pinfo, guint pdu_i, gint *len)
 {
-    const later_loc *v = later_locs ? (const later_loc *)(const void *)later_locs->data : NULL;
-    guint lo = 0, hi = later_locs ? later_locs->len : 0;
+    if (!later_locs)
+        return NULL;
+    const later_loc *v = (const later_loc *)(const void *)later_locs->data;
+    guint lo = 0, hi = later_locs->len;
     while (lo < hi) { /* the first entry not before (frame, pdu_i) */
         guint mid = lo + (hi - lo) / 2;
         if (v[mid].frame < pinfo->num || (v[mid].frame == pinfo->num && v[mid].pdu < pdu_i))
@@ -783,8 +785,7 @@ static const char *later_bytes(packet_info *pinfo, guint pdu_i, gint *len)
         else
             hi = mid;
     }
-    if (lo == (later_locs ? later_locs->len : 0) || v[lo].frame != pinfo->num ||
-        v[lo].pdu != pdu_i)
+    if (lo == later_locs->len || v[lo].frame != pinfo->num || v[lo].pdu != pdu_i)
         return NULL;
     const later_loc *loc = &v[lo];
     GSList *l = g_slist_nth(pinfo->data_src, loc->src);

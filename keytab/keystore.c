@@ -986,6 +986,19 @@ static gint64 ks_now_us(void)
     return g_get_monotonic_time();
 }
 
+/* 1 when a key-log file (loaded: read before; *checked: when it was last looked at) is due for
+ * a look: never read, no recheck interval, or the interval is over (then *checked is now). */
+static inline gboolean ks_recheck_due(const keystore *ks, gboolean loaded, gint64 *checked)
+{
+    if (ks->kl_recheck_us <= 0)
+        return TRUE;
+    gint64 now = ks_now_us();
+    if (loaded && now >= *checked && now - *checked < ks->kl_recheck_us)
+        return FALSE; /* looked at less than the interval ago (issue 10: no stat per message) */
+    *checked = now;
+    return TRUE;
+}
+
 /* ks_keylog_refresh_look once the interval allows a look at the file. */
 static G_GNUC_NO_INLINE gboolean ks_keylog_reread(keystore *ks)
 {
@@ -1003,12 +1016,8 @@ static G_GNUC_NO_INLINE gboolean ks_keylog_reread(keystore *ks)
 /* ks_keylog_refresh when not held: the clock, and the file only when the interval allows. */
 static G_GNUC_NO_INLINE gboolean ks_keylog_refresh_look(keystore *ks)
 {
-    if (ks->kl_recheck_us > 0) {
-        gint64 now = ks_now_us();
-        if (ks->kl_loaded && now >= ks->kl_checked && now - ks->kl_checked < ks->kl_recheck_us)
-            return FALSE; /* looked at less than the interval ago (issue 10: no stat per message) */
-        ks->kl_checked = now;
-    }
+    if (!ks_recheck_due(ks, ks->kl_loaded, &ks->kl_checked))
+        return FALSE;
     return ks_keylog_reread(ks);
 }
 
@@ -1328,12 +1337,8 @@ static gboolean ks_tls_keylog_parse(keystore *ks, const char *data, size_t len)
  * looks at this file before the verification that holds (the tracker looks at mssipae's). */
 static gboolean ks_tls_keylog_refresh(keystore *ks)
 {
-    if (ks->kl_recheck_us > 0) {
-        gint64 now = ks_now_us();
-        if (ks->tk_loaded && now >= ks->tk_checked && now - ks->tk_checked < ks->kl_recheck_us)
-            return FALSE;
-        ks->tk_checked = now;
-    }
+    if (!ks_recheck_due(ks, ks->tk_loaded, &ks->tk_checked))
+        return FALSE;
     size_t len = 0;
     gboolean added;
     char *data = ks_watched_read(ks, ks->tk_path, "TLS key log", &ks->tk_id, &ks->tk_loaded,

@@ -33,6 +33,13 @@ static const struct {
 };
 #define N_VARIANTS G_N_ELEMENTS(ntlm_variants)
 
+/* The variants' flags, in their order (ntlm_ek_match_mask takes them as an array). */
+static void variant_flags(uint32_t fl[N_VARIANTS])
+{
+    for (size_t i = 0; i < N_VARIANTS; i++)
+        fl[i] = ntlm_variants[i].flags;
+}
+
 /* A why text kept for the messages of an SA that would format the same text again: valid while
  * its inputs (opaque, key-log line, tag: route and variant) are those it was made from. */
 typedef struct {
@@ -690,8 +697,7 @@ static sig_verdict verify_keylog(ntlm_sa *st, const keylog_entry *e, const char 
     }
     kl_prepare(st, e->key1, ntlm_variants[0].flags, N_VARIANTS);
     uint32_t fl[N_VARIANTS];
-    for (size_t i = 0; i < N_VARIANTS; i++)
-        fl[i] = ntlm_variants[i].flags;
+    variant_flags(fl);
     /* The variant that verified a signature of this SA first, then the others in order (one
      * pass that stops at the first match). */
     int hit = -1;
@@ -822,8 +828,7 @@ static void ntlm_explain(const void *vst, const char *later, mssipae_dir dir, co
     ntlm_mac_memo_init(&mm, buf, buflen);
     if (e->variants) {
         uint32_t fl[N_VARIANTS];
-        for (size_t j = 0; j < N_VARIANTS; j++)
-            fl[j] = ntlm_variants[j].flags;
+        variant_flags(fl);
         uint32_t mr = ntlm_ek_match_mask(&k, fl, N_VARIANTS, e->variants, 0, !dir,
                                          NTLM_SEQ_SIP, &mm, sig);
         for (size_t j = 0; j < N_VARIANTS; j++)

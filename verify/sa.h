@@ -65,7 +65,8 @@ msg_result *sa_tracker_expand(const sa_tracker *t, const msg_rec *k, const char 
  * NOTE_LATER note of the record, to sa_tracker_expand with explain, which makes it from the
  * message's bytes when a reader shows the notes. The verdict and reason are the same either
  * way, and so are the notes explain gives. 0 (the default): made at once. The dissector sets
- * 1; sa_tracker_process always explains. */
+ * 1 on a first pass that reads no expert infos (tshark -q), 0 where they are read (-V,
+ * -z expert); sa_tracker_process always explains. */
 void sa_tracker_set_later(sa_tracker *t, int later);
 uint32_t sa_tracker_count(const sa_tracker *t);
 
