@@ -14,7 +14,13 @@ capture of signed traffic with real material, then in the same invocation:
             repetitions; the median run of each kind is printed), and the heap the tracker
             keeps per signed header
 
-and prints medians, ratios and microseconds per signed message. --compare OTHER_BUILD runs a
+and prints medians, ratios and microseconds per signed message. --floor adds a third run to
+each pair: tshark with bench/floor.c's plugin instead, which does only the crypto any verifier
+must (the scheme's MAC per message, its key set-up per SA) and the glue every plugin pays,
+without parsing anything: the floor of what verifying costs in tshark, and how much of the
+plugin's added time lies above it; and mssipae_micro --floor, the same crypto without tshark,
+against the core alone (not for the RSA variant: the floor has no RSA decryption).
+--compare OTHER_BUILD runs a
 second build in the same rounds (off, this build, the other build; the core's runs interleaved
 the same way) and prints what it changes: the two builds measured minutes apart on a shared
 machine differ by more than most changes do. Compare ratios between
@@ -24,11 +30,12 @@ CLIENT_RANDOM key log instead of the server's RSA key: TLS-DSK without the RSA f
 
     MSSIPAE_BUILD_DIR=build python3 bench/bench.py [--schemes ntlm,kerberos,tlsdsk]
         [--sizes 10000,100000,1000000] [--runs 3] [--per-sa 50] [--mix 0] [--cache DIR]
-        [--compare OTHER_BUILD_DIR]
+        [--compare OTHER_BUILD_DIR] [--floor]
 """
 import argparse
 import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,7 +47,10 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 
 import benchgen  # noqa: E402
-from harness import Tshark  # noqa: E402
+from harness import Tshark, plugin_path  # noqa: E402
+
+# bench/floor.c's MAC for each scheme (its preference mssipae_floor.mac)
+FLOOR_MAC = {"ntlm": "md5", "kerberos": "sha1-96", "tlsdsk-keylog": "sha1"}
 
 MICRO_FLAG = {"mssipae.keylog_file": "--keylog", "mssipae.keytab": "--keytab",
               "mssipae.tls_dsk_rsa_key": "--rsa"}
@@ -97,6 +107,18 @@ def micro(build, b, invalid, keys=True):
     return vals
 
 
+def micro_floor(build, b, scheme):
+    """bench/floor_crypto.c alone on b's messages (mssipae_micro --floor): median CPU seconds."""
+    out = subprocess.run([os.path.join(build, "mssipae_micro"), b["msgs"], "--reps", "3",
+                          "--floor", FLOOR_MAC[scheme],
+                          "--per-sa", str(round(b["messages"] / b["sas"]))],
+                         check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("median of"):
+            return float(line.split(": ", 1)[1].split()[0])
+    sys.exit("mssipae_micro --floor printed no median:\n" + out)
+
+
 def median_micro(runs):
     """The run whose ns per signed header is the median (its other figures with it)."""
     runs = sorted(runs, key=lambda v: v["ns_sig"])
@@ -113,16 +135,28 @@ def main():
     ap.add_argument("--cache", default=os.path.join("/tmp", "mssipae-bench-cache"))
     ap.add_argument("--compare", metavar="BUILD_DIR",
                     help="another build, run in the same rounds (see above)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also time bench/floor.c's plugin in each round (see above)")
     args = ap.parse_args()
     build = os.environ.get("MSSIPAE_BUILD_DIR", os.path.join(SRC, "build"))
     os.makedirs(args.cache, exist_ok=True)
     os.chmod(args.cache, 0o755)
     rows = []
+    floor_so = os.path.join(build, "mssipae_floor.so")
+    if args.floor and not os.path.exists(floor_so):
+        sys.exit("--floor: %s is not built (cmake --build %s --target mssipae_floor)" % (
+            floor_so, build))
     with Tshark() as t, (Tshark(build_dir=args.compare) if args.compare
-                         else contextlib.nullcontext()) as t2:
+                         else contextlib.nullcontext()) as t2, \
+            (Tshark(plugin=floor_so, plugin_name="mssipae_floor") if args.floor
+             else contextlib.nullcontext()) as tf:
         t.require_plugin()
         if t2:
             t2.require_plugin()
+        if tf:
+            tf.require_plugin()
+            # mssipae too, disabled, as in the "off" runs: the floor's runs start up as those do
+            shutil.copy(plugin_path(build), os.path.dirname(tf.plugin))
         for scheme in args.schemes.split(","):
             for size in (int(s) for s in args.sizes.split(",")):
                 g0 = time.perf_counter()
@@ -133,17 +167,25 @@ def main():
                 if t2:
                     check(t2, b)
                 base = ["-r", b["pcap"], "-q", "-Y", "sip"]
-                off, on, on2 = [], [], []
+                off, on, on2, fl = [], [], [], []
+                # the floor's SAs as long as the capture's (their handshake messages included)
+                floor_args = ["--disable-protocol", "mssipae",
+                              "-o", "mssipae_floor.mac:%s" % FLOOR_MAC.get(scheme, ""),
+                              "-o", "mssipae_floor.per_sa:%d" % round(b["messages"] / b["sas"])]
                 for _ in range(args.runs):
                     off.append(timed(t, base + ["--disable-protocol", "mssipae"]))
                     on.append(timed(t, base + pref_args(b["prefs"])))
                     if t2:
                         on2.append(timed(t2, base + pref_args(b["prefs"])))
+                    if tf and scheme in FLOOR_MAC:
+                        fl.append(timed(tf, base + floor_args))
                 med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
                 # the core alone: valid, wrong and keyless runs interleaved, --runs rounds
                 # (each run the median of 3 repetitions), the median of each kind kept
-                mvs, mis, mns, mvs2, mis2, mns2 = [], [], [], [], [], []
+                mvs, mis, mns, mvs2, mis2, mns2, mfl = [], [], [], [], [], [], []
                 for _ in range(args.runs):
+                    if fl:
+                        mfl.append(micro_floor(build, b, scheme))
                     mvs.append(micro(build, b, False))
                     if t2:
                         mvs2.append(micro(args.compare, b, False))
@@ -161,6 +203,13 @@ def main():
                          # each "on" run against the "off" run just before it: slow drifts
                          # of a shared machine move both runs of a pair alike
                          pairs=[b_[0] / a_[0] for a_, b_ in zip(off, on)])
+                if fl:
+                    r["floor"] = dict(cpu=med(fl, 0), rss=med(fl, 2),
+                                      micro_ns=statistics.median(mfl) / b["signed"] * 1e9,
+                                      pairs=[c_[0] / a_[0] for a_, c_ in zip(off, fl)],
+                                      above=[(b_[0] - c_[0]) / (b_[0] - a_[0])
+                                             for a_, b_, c_ in zip(off, on, fl)
+                                             if b_[0] > a_[0]] or [float("nan")])
                 if t2:
                     r["other"] = dict(cpu_on=med(on2, 0), rss_on=med(on2, 2),
                                       micro=median_micro(mvs2), micro_bad=median_micro(mis2),
@@ -181,6 +230,20 @@ def main():
             r["rss_on"] / r["rss_off"], r["micro"]["ns_sig"], r["micro_bad"]["ns_sig"],
             r["micro"]["kept"], r["micro_nokey"]["ns_sig"]))
     linearity(rows)
+    if any("floor" in r for r in rows):
+        print("\nfloor: bench/floor.c's plugin (crypto and glue only) against the plugin, same "
+              "rounds")
+        print("%-13s %9s %8s %8s %10s %10s %10s %10s %10s %10s" % (
+            "scheme", "signed", "cpu-off", "floor", "ratio", "pair-ratio", "us/sig", "above-us",
+            "floor-ns", "micro-ns"))
+        for r in rows:
+            f = r.get("floor")
+            if f:
+                print("%-13s %9d %8.2f %8.2f %10.2f %10.2f %10.2f %10.2f %10.0f %10.0f" % (
+                    r["scheme"], r["signed"], r["cpu_off"], f["cpu"], f["cpu"] / r["cpu_off"],
+                    statistics.median(f["pairs"]), (f["cpu"] - r["cpu_off"]) / r["signed"] * 1e6,
+                    (r["cpu_on"] - f["cpu"]) / r["signed"] * 1e6, f["micro_ns"],
+                    r["micro"]["ns_sig"]))
     if args.compare:
         print("\ncompare: this build (%s) -> other build (%s), same rounds" % (build, args.compare))
         print("%-13s %9s %8s %8s %8s %10s %12s %12s %12s %12s" % (
@@ -256,6 +319,20 @@ def report(r, other_build=None):
     print("   core alone without keys: %.0f ns per signed header (%.2fx valid), %.0f bytes kept "
           "per signed header; %s" % (n["ns_sig"], n["ns_sig"] / r["micro"]["ns_sig"], n["kept"],
                                      n["line"].split(": ", 1)[1]))
+    f = r.get("floor")
+    if f:
+        print("   floor (bench/floor.c: the crypto and the glue, nothing parsed; it also MACs the "
+              "%d unsigned messages): CPU %.2f s (ratio %.2f, +%.2f us per signed header; "
+              "pair-ratio median %.2f); above the floor: +%.2f us per signed header, %.0f %% of "
+              "what the plugin adds (each round: %s)" % (
+                  r["messages"] - r["signed"], f["cpu"], f["cpu"] / r["cpu_off"],
+                  (f["cpu"] - r["cpu_off"]) / r["signed"] * 1e6, statistics.median(f["pairs"]),
+                  (r["cpu_on"] - f["cpu"]) / r["signed"] * 1e6,
+                  100 * statistics.median(f["above"]),
+                  " ".join("%.0f%%" % (100 * x) for x in f["above"])))
+        print("   floor in the core alone (mssipae_micro --floor): %.0f ns per signed header; the "
+              "core's valid run takes %.0f ns above it" % (
+                  f["micro_ns"], r["micro"]["ns_sig"] - f["micro_ns"]))
     o = r.get("other")
     if o:
         print("   other build %s: CPU %.2f s (ratio %.2f, +%.2f us per signed header); each "

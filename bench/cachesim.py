@@ -24,6 +24,7 @@ The capture must exist in the cache or is made by benchgen (as bench.py does). A
 about a minute per 20,000 frames.
 """
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -36,7 +37,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 
 import benchgen  # noqa: E402
-from bench import pref_args  # noqa: E402
+from bench import FLOOR_MAC, pref_args  # noqa: E402
 from harness import Tshark  # noqa: E402
 
 
@@ -88,25 +89,40 @@ def main():
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--per-sa", type=int, default=50)
     ap.add_argument("--cache", default=os.path.join("/tmp", "mssipae-bench-cache"))
+    ap.add_argument("--floor", action="store_true",
+                    help="also count bench/floor.c's plugin (the crypto and the glue only)")
     args = ap.parse_args()
+    build = os.environ.get("MSSIPAE_BUILD_DIR", os.path.join(SRC, "build"))
+    floor_so = os.path.join(build, "mssipae_floor.so")
+    if args.floor and not os.path.exists(floor_so):
+        sys.exit("--floor: %s is not built (cmake --build %s --target mssipae_floor)" % (
+            floor_so, build))
     os.makedirs(args.cache, exist_ok=True)
     os.chmod(args.cache, 0o755)
     work = tempfile.mkdtemp(prefix="mssipae-cachesim-")
     os.chmod(work, 0o777)  # tshark runs as nobody when we are root
     rows = []
-    with Tshark() as t:
+    with Tshark() as t, (Tshark(plugin=floor_so, plugin_name="mssipae_floor") if args.floor
+                         else contextlib.nullcontext()) as tf:
         t.require_plugin()
+        if tf:
+            tf.require_plugin()
         for scheme in args.schemes.split(","):
             b = benchgen.make(scheme, args.size, args.cache, per_sa=args.per_sa)
             res = {}
-            for mode, extra in (("off", ["--disable-protocol", "mssipae"]),
-                                ("on", pref_args(b["prefs"]))):
+            modes = [(t, "off", ["--disable-protocol", "mssipae"]),
+                     (t, "on", pref_args(b["prefs"]))]
+            if tf and scheme in FLOOR_MAC:
+                modes.append((tf, "floor", [
+                    "-o", "mssipae_floor.mac:%s" % FLOOR_MAC[scheme],
+                    "-o", "mssipae_floor.per_sa:%d" % round(b["messages"] / b["sas"])]))
+            for tt, mode, extra in modes:
                 # start-up and the first frame, then the whole run: the difference is what
                 # the other frames cost
                 runs = []
                 for n in (1, args.frames + 1):
                     out = os.path.join(work, "%s-%s-%d.out" % (scheme, mode, n))
-                    run_cachegrind(t, ["-r", b["pcap"], "-c", str(n), "-q", "-Y", "sip"] + extra,
+                    run_cachegrind(tt, ["-r", b["pcap"], "-c", str(n), "-q", "-Y", "sip"] + extra,
                                    out)
                     runs.append(parse_out(out))
                 res[mode] = subtract(runs[1], runs[0])
@@ -125,6 +141,17 @@ def main():
         print("%-14s %17s %15s %15s %4.1f -> %4.1f" % (scheme, cells[0], cells[1], cells[2],
                                                       ll(off) / args.frames,
                                                       ll(on) / args.frames))
+    if any("floor" in res for _, res in rows):
+        print("\nfloor: per frame, added by bench/floor.c's plugin -> added by mssipae")
+        print("%-14s %17s %15s %15s" % ("scheme", "Ir", "I1 misses", "D1 misses"))
+        for scheme, res in rows:
+            if "floor" not in res:
+                continue
+            off, on, fl = res["off"][0], res["on"][0], res["floor"][0]
+            print("%-14s %17s %15s %15s" % (scheme, *(
+                "%+6.0f -> %+6.0f" % ((fl.get(e, 0) - off.get(e, 0)) / args.frames,
+                                      (on.get(e, 0) - off.get(e, 0)) / args.frames)
+                for e in ("Ir", "I1mr", "D1mr"))))
 
 
 def report(scheme, res, frames, top):
@@ -136,6 +163,15 @@ def report(scheme, res, frames, top):
         a, b = off[0].get(e, 0), on[0].get(e, 0)
         print("  %-15s off %9.1f  on %9.1f  +%8.1f per frame  (x%.3f)" % (
             name, a / frames, b / frames, (b - a) / frames, b / a if a else 0))
+    if "floor" in res:
+        print("  the floor (bench/floor.c: the crypto and the glue only), and the plugin above it:")
+        for e, name in (("Ir", "instructions"), ("I1mr", "I1 misses"), ("D1mr", "D1 read misses"),
+                        ("D1mw", "D1 write misses")):
+            a, b, f = off[0].get(e, 0), on[0].get(e, 0), res["floor"][0].get(e, 0)
+            print("  %-15s floor %9.1f  +%8.1f per frame; plugin above the floor +%8.1f "
+                  "(%.0f %% of what it adds)" % (name, f / frames, (f - a) / frames,
+                                                 (b - f) / frames,
+                                                 100.0 * (b - f) / (b - a) if b != a else 0))
     diff = []
     for fn, d in on[1].items():
         o = off[1].get(fn, {})
