@@ -378,6 +378,97 @@ static void test_b64(void **state)
     }
 }
 
+/* A plain reference for test_b64_sweep: the rules codec.h states, one byte at a time. */
+static int ref_b64_value(unsigned char c)
+{
+    const char *digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *at = c ? strchr(digits, c) : NULL;
+    return at ? (int)(at - digits) : -1;
+}
+
+static const char *ref_b64(const char *s, size_t n, GByteArray *out)
+{
+    size_t pad = 0;
+    while (pad < 2 && n > pad && s[n - 1 - pad] == '=')
+        pad++;
+    size_t body = n - pad;
+    for (size_t i = 0; i < body; i++)
+        if (ref_b64_value((unsigned char)s[i]) < 0)
+            return s[i] == '=' ? "base64 padding in the middle" : "invalid base64 character";
+    if (body % 4 == 1 || (pad && (body + pad) % 4))
+        return "base64 length is not a whole number of bytes";
+    unsigned acc = 0, bits = 0;
+    for (size_t i = 0; i < body; i++) {
+        acc = (acc << 6 | (unsigned)ref_b64_value((unsigned char)s[i])) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            guint8 byte = (guint8)(acc >> bits);
+            g_byte_array_append(out, &byte, 1);
+        }
+    }
+    return NULL;
+}
+
+/* codec_b64_decode on every length up to 200 bytes of data (GLib's encoder, so its sixteen-digit
+ * blocks, the four-digit loop and the tail all run), and with every digit of a 96-digit token
+ * replaced by bytes that are not digits ('=', '-', '_', '.', ' ', NUL, 0x80, 0xff and each
+ * neighbour of a digit range): the same bytes and the same errors as the reference. */
+static void test_b64_sweep(void **state)
+{
+    (void)state;
+    guint8 data[200];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (guint8)(i * 151 + 7);
+    for (size_t len = 0; len <= sizeof data; len++) {
+        gchar *enc = g_base64_encode(data, len);
+        size_t n = strlen(enc);
+        for (int strip = 0; strip < 2; strip++) { /* with and without the padding */
+            size_t m = n;
+            while (strip && m && enc[m - 1] == '=')
+                m--;
+            uint8_t *out = NULL;
+            size_t olen = 0;
+            const char *why = NULL;
+            assert_int_equal(codec_b64_decode(enc, m, &out, &olen, &why), 0);
+            assert_int_equal(olen, len);
+            if (len)
+                assert_memory_equal(out, data, len);
+            g_free(out);
+        }
+        g_free(enc);
+    }
+    static const unsigned char bad[] = { '=', '-', '_', '.', ' ', 0, 0x80, 0xff, '@', '[',
+                                         '`', '{', '/' + 1, '0' - 1, '9' + 1, '+' - 1 };
+    gchar *enc = g_base64_encode(data, 72); /* 96 digits, no padding */
+    size_t n = strlen(enc);
+    assert_int_equal(n, 96);
+    for (size_t at = 0; at < n; at++)
+        for (size_t k = 0; k < sizeof bad; k++) {
+            char *t = g_memdup2(enc, n);
+            t[at] = (char)bad[k];
+            GByteArray *want = g_byte_array_new();
+            const char *want_why = ref_b64(t, n, want);
+            uint8_t *out = NULL;
+            size_t olen = 0;
+            const char *why = NULL;
+            int rc = codec_b64_decode(t, n, &out, &olen, &why);
+            if (want_why) {
+                assert_int_equal(rc, -1);
+                assert_null(out);
+                assert_string_equal(why, want_why);
+            } else { /* '=' in the last places: padding */
+                assert_int_equal(rc, 0);
+                assert_int_equal(olen, want->len);
+                assert_memory_equal(out, want->data, olen);
+                g_free(out);
+            }
+            g_byte_array_free(want, TRUE);
+            g_free(t);
+        }
+    g_free(enc);
+}
+
 /* sip_msg_parse_with writes the headers into the caller's array in place: more headers than
  * its first size, blanks before a colon, and a reused array that held more headers before. */
 static void test_many_headers(void **state)
@@ -654,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_header_rules), cmocka_unit_test(test_pai_rules),
         cmocka_unit_test(test_authp), cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_authp_fast_path), cmocka_unit_test(test_b64),
+        cmocka_unit_test(test_b64_sweep),
         cmocka_unit_test(test_many_headers),
         cmocka_unit_test(test_header_kinds), cmocka_unit_test(test_word_paths),
     };
