@@ -5,7 +5,8 @@
  *   sip       sip_msg_parse, sip_hdr_find (full and compact names), sip_hdr_value
  *   authp     the auth-parameter parser (cursor and whole-header), authp_unquote, ahdr_decode
  *   sigbuf    the signature buffer (both layouts) with items, and its helpers
- *   codec     hex / base64 decoders; decode(encode(x)) == x
+ *   codec     hex / base64 decoders; decode(encode(x)) == x; base64 as the plain reference
+ *             (tests/unit/ref_b64.h) decodes, or fails as it does
  *   ntlm      NTLM CHALLENGE / AUTHENTICATE / AV pairs, and the NTLM mechanism (tokens + verify)
  *   kerberos  the DER walk, GSS framing, AP-REQ / AP-REP / KRB-ERROR and MIC tokens through the
  *             Kerberos mechanism with the lab keytab
@@ -38,6 +39,7 @@
 #include "keytab/rsakeys.h"
 #include "sigbuf/authp.h"
 #include "sigbuf/codec.h"
+#include "tests/unit/ref_b64.h"
 #include "sigbuf/sigbuf.h"
 #include "sigbuf/sip_msg.h"
 #include "verify/ahdr.h"
@@ -303,11 +305,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         g_free(enc);
         g_free(out);
     }
+    /* the same bytes, or the same error, as the plain reference (tests/unit/ref_b64.h) */
     out = NULL;
+    GByteArray *want = g_byte_array_new();
+    const char *want_why = ref_b64(s, len, want);
     if (codec_b64_decode(s, len, &out, &outlen, &why) == 0) {
-        CHECK(outlen <= len);
+        CHECK(!want_why && outlen == want->len &&
+              (outlen == 0 || memcmp(out, want->data, outlen) == 0));
         g_free(out);
+    } else {
+        CHECK(want_why && out == NULL && strcmp(why, want_why) == 0);
     }
+    g_byte_array_free(want, TRUE);
     /* round trip: any bytes -> base64 -> the same bytes */
     gchar *b64 = g_base64_encode(data, len);
     out = NULL;

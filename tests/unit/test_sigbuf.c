@@ -9,6 +9,7 @@
 
 #include "sigbuf/authp.h"
 #include "sigbuf/codec.h"
+#include "tests/unit/ref_b64.h"
 #include "sigbuf/sigbuf.h"
 #include "sigbuf/sip_msg.h"
 
@@ -376,38 +377,6 @@ static void test_b64(void **state)
             assert_string_equal(why, t[i].why);
         }
     }
-}
-
-/* A plain reference for test_b64_sweep: the rules codec.h states, one byte at a time. */
-static int ref_b64_value(unsigned char c)
-{
-    const char *digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const char *at = c ? strchr(digits, c) : NULL;
-    return at ? (int)(at - digits) : -1;
-}
-
-static const char *ref_b64(const char *s, size_t n, GByteArray *out)
-{
-    size_t pad = 0;
-    while (pad < 2 && n > pad && s[n - 1 - pad] == '=')
-        pad++;
-    size_t body = n - pad;
-    for (size_t i = 0; i < body; i++)
-        if (ref_b64_value((unsigned char)s[i]) < 0)
-            return s[i] == '=' ? "base64 padding in the middle" : "invalid base64 character";
-    if (body % 4 == 1 || (pad && (body + pad) % 4))
-        return "base64 length is not a whole number of bytes";
-    unsigned acc = 0, bits = 0;
-    for (size_t i = 0; i < body; i++) {
-        acc = (acc << 6 | (unsigned)ref_b64_value((unsigned char)s[i])) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            guint8 byte = (guint8)(acc >> bits);
-            g_byte_array_append(out, &byte, 1);
-        }
-    }
-    return NULL;
 }
 
 /* codec_b64_decode on every length up to 200 bytes of data (GLib's encoder, so its sixteen-digit
