@@ -107,11 +107,21 @@ def micro(build, b, invalid, keys=True):
     return vals
 
 
+def floor_per_sa(b):
+    """The floor's messages per SA: the capture's, its handshake messages included."""
+    return round(b["messages"] / b["sas"])
+
+
+def floor_prefs(scheme, b):
+    """tshark's -o options for bench/floor.c's plugin on capture b of scheme."""
+    return ["-o", "mssipae_floor.mac:%s" % FLOOR_MAC[scheme],
+            "-o", "mssipae_floor.per_sa:%d" % floor_per_sa(b)]
+
+
 def micro_floor(build, b, scheme):
     """bench/floor_crypto.c alone on b's messages (mssipae_micro --floor): median CPU seconds."""
     out = subprocess.run([os.path.join(build, "mssipae_micro"), b["msgs"], "--reps", "3",
-                          "--floor", FLOOR_MAC[scheme],
-                          "--per-sa", str(round(b["messages"] / b["sas"]))],
+                          "--floor", FLOOR_MAC[scheme], "--per-sa", str(floor_per_sa(b))],
                          check=True, capture_output=True, text=True).stdout
     for line in out.splitlines():
         if line.startswith("median of"):
@@ -168,17 +178,14 @@ def main():
                     check(t2, b)
                 base = ["-r", b["pcap"], "-q", "-Y", "sip"]
                 off, on, on2, fl = [], [], [], []
-                # the floor's SAs as long as the capture's (their handshake messages included)
-                floor_args = ["--disable-protocol", "mssipae",
-                              "-o", "mssipae_floor.mac:%s" % FLOOR_MAC.get(scheme, ""),
-                              "-o", "mssipae_floor.per_sa:%d" % round(b["messages"] / b["sas"])]
                 for _ in range(args.runs):
                     off.append(timed(t, base + ["--disable-protocol", "mssipae"]))
                     on.append(timed(t, base + pref_args(b["prefs"])))
                     if t2:
                         on2.append(timed(t2, base + pref_args(b["prefs"])))
                     if tf and scheme in FLOOR_MAC:
-                        fl.append(timed(tf, base + floor_args))
+                        fl.append(timed(tf, base + ["--disable-protocol", "mssipae"] +
+                                        floor_prefs(scheme, b)))
                 med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
                 # the core alone: valid, wrong and keyless runs interleaved, --runs rounds
                 # (each run the median of 3 repetitions), the median of each kind kept

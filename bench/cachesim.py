@@ -37,7 +37,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 
 import benchgen  # noqa: E402
-from bench import FLOOR_MAC, pref_args  # noqa: E402
+from bench import FLOOR_MAC, floor_prefs, pref_args  # noqa: E402
 from harness import Tshark  # noqa: E402
 
 
@@ -113,9 +113,7 @@ def main():
             modes = [(t, "off", ["--disable-protocol", "mssipae"]),
                      (t, "on", pref_args(b["prefs"]))]
             if tf and scheme in FLOOR_MAC:
-                modes.append((tf, "floor", [
-                    "-o", "mssipae_floor.mac:%s" % FLOOR_MAC[scheme],
-                    "-o", "mssipae_floor.per_sa:%d" % round(b["messages"] / b["sas"])]))
+                modes.append((tf, "floor", floor_prefs(scheme, b)))
             for tt, mode, extra in modes:
                 # start-up and the first frame, then the whole run: the difference is what
                 # the other frames cost

@@ -78,9 +78,8 @@ typedef struct {
     guint32 sa;
     guint32 mac4;
     guint16 pdu;
-    guint8 match;
-    guint8 pad;
-} floor_rec;
+    guint16 pad;
+} floor_rec; /* mac4's bit 0: the compare's outcome (floor_mac) */
 G_STATIC_ASSERT(sizeof(floor_rec) == 16);
 static GArray *recs;
 
@@ -101,10 +100,8 @@ static int dissect_floor(tvbuff_t *tvb _U_, packet_info *pinfo, proto_tree *tree
         guint n = MIN((guint)avail - 16, pref_len);
         const guint8 *p = tvb_get_ptr(fi->ds_tvb, fi->start, (gint)n + 16);
         uint8_t mac[16];
-        floor_rec r = { pinfo->num, 0, 0, (guint16)i, 0, 0 };
-        r.mac4 = floor_mac(&state, p, n, p + n, mac);
-        r.sa = state.n_sa;
-        r.match = (guint8)(r.mac4 & 1);
+        guint32 mac4 = floor_mac(&state, p, n, p + n, mac);
+        floor_rec r = { pinfo->num, state.n_sa, mac4, (guint16)i, 0 };
         g_array_append_val(recs, r);
         if (G_UNLIKELY(proto_field_is_referenced(tree, proto_floor))) {
             proto_item *ti = proto_tree_add_item(tree, proto_floor, fi->ds_tvb, fi->start,

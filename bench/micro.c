@@ -110,7 +110,6 @@ static long load(const char *path, bmsg **out)
 static double floor_run(const bmsg *msgs, long n, floor_kind kind, unsigned per_sa, int reps)
 {
     double *t = g_new(double, reps);
-    guint32 sum = 0;
     for (int r = 0; r < reps; r++) {
         floor_state f;
         floor_reset(&f, kind, per_sa);
@@ -121,13 +120,11 @@ static double floor_run(const bmsg *msgs, long n, floor_kind kind, unsigned per_
             if (msgs[i].len < 16)
                 continue;
             size_t len = MIN(msgs[i].len - 16, 170);
-            uint8_t mac[16], rec[16] = { 0 };
-            guint32 m4 = floor_mac(&f, p, len, p + len, mac);
-            memcpy(rec, &i, 4);
-            memcpy(rec + 4, &f.n_sa, 4);
-            memcpy(rec + 8, &m4, 4);
+            uint8_t mac[16];
+            guint32 rec[4] = { (guint32)i, 0, 0, 0 };
+            rec[2] = floor_mac(&f, p, len, p + len, mac);
+            rec[1] = f.n_sa;
             g_array_append_vals(recs, rec, 1);
-            sum += m4;
         }
         t[r] = cpu_now() - t0;
         g_array_free(recs, TRUE);
@@ -135,8 +132,6 @@ static double floor_run(const bmsg *msgs, long n, floor_kind kind, unsigned per_
     qsort(t, (size_t)reps, sizeof *t, cmp_double);
     double med = t[reps / 2];
     g_free(t);
-    if (sum == 0xdeadbeef) /* keeps the MACs computed */
-        fputc(' ', stderr);
     return med;
 }
 

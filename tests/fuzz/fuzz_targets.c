@@ -34,12 +34,12 @@
 #include <glib.h>
 
 #include "tests/fuzz/fuzz_entry.h"
+#include "tests/unit/ref_b64.h"
 #include "keytab/keylog.h"
 #include "keytab/keystore.h"
 #include "keytab/rsakeys.h"
 #include "sigbuf/authp.h"
 #include "sigbuf/codec.h"
-#include "tests/unit/ref_b64.h"
 #include "sigbuf/sigbuf.h"
 #include "sigbuf/sip_msg.h"
 #include "verify/ahdr.h"

@@ -9,9 +9,9 @@
 
 #include "sigbuf/authp.h"
 #include "sigbuf/codec.h"
-#include "tests/unit/ref_b64.h"
 #include "sigbuf/sigbuf.h"
 #include "sigbuf/sip_msg.h"
+#include "tests/unit/ref_b64.h"
 
 /* The protocol version each vector folder's buffer was built with (tests/vectors/README.md). */
 static unsigned vector_version(const char *rel)
