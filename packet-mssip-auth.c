@@ -12,6 +12,7 @@
  * (result_expand), so `tshark -2`, the GUI and a one-pass run show the same fields.
  */
 #define WS_BUILD_DLL
+#define WS_LOG_DOMAIN "mssipae" /* tshark --log-debug mssipae */
 #include <wireshark.h>
 
 #include <epan/exceptions.h>
@@ -41,6 +42,7 @@
 #include "keytab/keystore.h"
 #include "sigbuf/sigbuf.h"
 #include "sigbuf/sip_msg.h"
+#include "verify/msg_batch.h"
 #include "verify/rec_index.h"
 #include "verify/sa.h"
 
@@ -122,6 +124,7 @@ static const char *pref_nt_password_entry = ""; /* password pref: the GUI's mask
 static char *nt_password_secret;                /* the password in use; never in a preference */
 static const char *pref_keylog = "";
 static const char *pref_tlsdsk_rsa_key = "";
+static gboolean pref_batch = TRUE;
 
 /* the TLS-DSK server keys table: key file, password */
 typedef struct {
@@ -379,6 +382,14 @@ typedef struct {
 
 static GArray *later_locs; /* later_loc */
 
+/* The frames waiting to be verified (see batch_take); the Wireshark severity of each note
+ * kind's expert info, and the highest one the batches have raised the file's expert severity
+ * to. */
+static msg_batch *batch;
+static int note_ws_severity[NOTE_KINDS];
+static int batch_severity_raised;
+static void batch_verify(gboolean raise);
+
 static void frame_recs_reset(void)
 {
     if (!frame_recs)
@@ -539,6 +550,8 @@ static void mssipae_init(void)
     for (guint i = 0; i < G_N_ELEMENTS(ws_expert); i++)
         hf_ws_expert[i] = proto_registrar_get_id_byname(ws_expert[i]);
     frame_recs_reset();
+    msg_batch_clear(batch);
+    batch_severity_raised = 0;
     if (!ep_cache)
         ep_cache = g_new0(ep_entry, EP_CACHE_SIZE);
     memset(ep_cache, 0, EP_CACHE_SIZE * sizeof(ep_entry));
@@ -546,6 +559,11 @@ static void mssipae_init(void)
 
 static void mssipae_cleanup(void)
 {
+    /* a pass that ends without a postseq clean-up (tshark's single pass): its last frames are
+     * verified all the same, although nobody reads them now */
+    batch_verify(FALSE);
+    msg_batch_free(batch);
+    batch = NULL;
     frame_recs_free();
     g_free(ep_cache);
     ep_cache = NULL;
@@ -756,14 +774,22 @@ static guint32 bytes_hash32(const guint8 *p, gint len)
 
 /* Remembers where SIP message pdu_i of this frame lies (later_loc), on the first pass, for a
  * frame the record index has just stored (so frames come in increasing order). */
+/* Which data source of the frame tvb is (its position in pinfo->data_src), G_MAXUINT32 when
+ * none. */
+static guint32 data_source_index(packet_info *pinfo, tvbuff_t *tvb)
+{
+    guint32 src = 0;
+    for (GSList *l = pinfo->data_src; l; l = l->next, src++)
+        if (get_data_source_tvb((const struct data_source *)l->data) == tvb)
+            return src;
+    return G_MAXUINT32;
+}
+
 static void later_remember(packet_info *pinfo, guint pdu_i, const sip_pdu *pdu)
 {
     const char *bytes = pdu_bytes(pdu);
-    guint src = 0;
-    GSList *l = pinfo->data_src;
-    for (; l && get_data_source_tvb((const struct data_source *)l->data) != pdu->tvb; l = l->next)
-        src++;
-    if (!l || src > G_MAXUINT16 || pdu_i > G_MAXUINT16)
+    guint32 src = data_source_index(pinfo, pdu->tvb);
+    if (src > G_MAXUINT16 || pdu_i > G_MAXUINT16)
         return;
     later_loc loc = { pinfo->num, (guint16)pdu_i, (guint16)src, pdu->start, pdu->len,
                       bytes_hash32((const guint8 *)bytes, pdu->len) };
@@ -1146,6 +1172,143 @@ static void __attribute__((noinline, cold)) queue_tap(packet_info *pinfo, const 
     tap_queue_packet(mssipae_tap, pinfo, tf);
 }
 
+/* ---- verifying in batches (verify/msg_batch.h) ----
+ *
+ * On a pass where nobody reads a frame's results while it is dissected -- no columns, no
+ * mssipae field shown or filtered on, no reader of its expert infos, no listener of our tap:
+ * the first pass of tshark -2, tshark -q, the GUI reading a file -- the frame's SIP messages
+ * are copied into a batch and verified later, all together and in capture order: when the
+ * batch is full, before any other frame is dissected that is not batched (a look-up on a later
+ * pass, a frame whose results are read), before the keys are exported, and when the pass ends.
+ * The tracker sees the same messages in the same order, so the records are the ones the frames
+ * would have had. What the frame's own dissection would have left (its expert infos, in this
+ * pass only the file's highest expert severity) is left when the batch runs. */
+#define BATCH_FRAMES 64
+#define BATCH_BYTES (256 * 1024)
+
+/* The note kind of the highest severity among the expert infos add_notes_no_tree would add for
+ * r, -1 when none. */
+static int rec_top_note(const msg_rec *r)
+{
+    const result_store *rs = sa_tracker_results(the_tracker);
+    int top = -1;
+#define TAKE(k) do { if ((k) < NOTE_KINDS && (k) != NOTE_FACT && \
+                         (top < 0 || note_ws_severity[k] > note_ws_severity[top])) top = (k); } while (0)
+    for (guint i = 0; i < msg_rec_n_auths(r); i++) {
+        const note_list *nl = msg_rec_auth_notes(rs, r, i);
+        for (guint j = 0; nl && j < nl->len; j++)
+            TAKE(g_array_index(nl, mssipae_note, j).kind);
+        note_kind kind;
+        note_sev sev;
+        if ((r->auths[i].flags & AR_VERDICT_NOTE) &&
+            auth_verdict_note_kind((sig_status)r->auths[i].status, &kind, &sev))
+            TAKE(kind);
+    }
+    const note_list *nl = msg_rec_notes(rs, r);
+    for (guint j = 0; nl && j < nl->len; j++)
+        TAKE(g_array_index(nl, mssipae_note, j).kind);
+#undef TAKE
+    return top;
+}
+
+/* Verifies the batched frames, in order, and stores their records as dissect_mssipae would
+ * have; with raise, raises the file's highest expert severity as their expert infos would
+ * have. */
+static void batch_verify(gboolean raise)
+{
+    if (!batch || !msg_batch_frames(batch) || !the_tracker)
+        return;
+    const result_store *rs = sa_tracker_results(the_tracker);
+    int top = -1;
+    guint32 top_frame = 0;
+    ws_debug("verifying a batch of %u frames, %u to %u", msg_batch_frames(batch),
+             msg_batch_frame_at(batch, 0)->meta.frame,
+             msg_batch_frame_at(batch, msg_batch_frames(batch) - 1)->meta.frame);
+    for (guint f = 0; f < msg_batch_frames(batch); f++) {
+        const msg_batch_frame *bf = msg_batch_frame_at(batch, f);
+        const void *recs[SIP_PDUS_LOCAL];
+        guint16 kept_i[SIP_PDUS_LOCAL];
+        guint n = 0;
+        for (guint i = 0; i < bf->n && i < SIP_PDUS_LOCAL; i++) {
+            const msg_batch_msg *m = msg_batch_msg_at(batch, bf->first + i);
+            const msg_rec *r = sa_tracker_process_rec(the_tracker, m->msg, m->len, &bf->meta);
+            if (msg_rec_n_auths(r) || msg_rec_notes(rs, r)) {
+                recs[n] = r;
+                kept_i[n++] = (guint16)i;
+            }
+        }
+        if (!rec_index_add(frame_recs, bf->meta.frame, n, recs, kept_i, (guint16)bf->n))
+            continue;
+        for (guint j = 0; j < n; j++) {
+            const msg_batch_msg *m = msg_batch_msg_at(batch, bf->first + kept_i[j]);
+            /* where later_bytes finds it (later_remember) */
+            if (G_UNLIKELY(msg_rec_has_later(rs, recs[j])) && m->source <= G_MAXUINT16) {
+                later_loc loc = { bf->meta.frame, kept_i[j], (guint16)m->source, m->offset,
+                                  (gint32)m->len, bytes_hash32((const guint8 *)m->msg,
+                                                               (gint)m->len) };
+                g_array_append_val(later_locs, loc);
+            }
+            int k = rec_top_note(recs[j]);
+            if (k >= 0 && (top < 0 || note_ws_severity[k] > note_ws_severity[top])) {
+                top = k;
+                top_frame = bf->meta.frame;
+            }
+        }
+    }
+    msg_batch_clear(batch);
+    /* The frames' expert infos were not added: nobody read them, but they also raise the
+     * file's highest severity (the GUI's status bar). An expert info without an item, for a
+     * packet_info with no columns, adds nothing else when no one listens to the expert tap (if
+     * someone does, this is a new pass, whose dissections add them). */
+    if (raise && top >= 0 && note_ws_severity[top] > batch_severity_raised &&
+        !(expert_tap > 0 && have_tap_listener(expert_tap))) {
+        packet_info carrier;
+        memset(&carrier, 0, sizeof carrier);
+        carrier.num = top_frame;
+        expert_add_info(&carrier, NULL, &ei_notes[top]);
+        batch_severity_raised = note_ws_severity[top];
+    }
+}
+
+static void batch_run(void)
+{
+    batch_verify(TRUE);
+}
+
+/* Batches this first-pass frame's SIP messages when nobody reads its results now (see above);
+ * FALSE when it must be verified at once. */
+static gboolean batch_take(packet_info *pinfo, proto_tree *tree, const sip_pdus *pdus)
+{
+    if (!pref_batch || pdus->n > SIP_PDUS_LOCAL || later_recheck == 0 || first_pass_wanted ||
+        pinfo->cinfo || proto_field_is_referenced(tree, proto_mssipae) ||
+        have_tap_listener(mssipae_tap))
+        return FALSE;
+    if (!batch)
+        batch = msg_batch_new(BATCH_FRAMES, BATCH_BYTES);
+    const char *msgs[SIP_PDUS_LOCAL];
+    size_t lens[SIP_PDUS_LOCAL];
+    msg_batch_msg where[SIP_PDUS_LOCAL];
+    for (guint i = 0; i < pdus->n; i++) {
+        const sip_pdu *pdu = &pdus->v[i];
+        msgs[i] = pdu_bytes(pdu);
+        lens[i] = (size_t)pdu->len;
+        where[i].source = data_source_index(pinfo, pdu->tvb);
+        where[i].offset = pdu->start;
+    }
+    char sbuf[ENDPOINT_LEN], dbuf[ENDPOINT_LEN];
+    msg_meta meta = { .frame = pinfo->num };
+    endpoint_strs(pinfo, sbuf, dbuf, &meta.src, &meta.dst);
+    if (!msg_batch_add(batch, &meta, pdus->n, msgs, lens, where)) {
+        batch_run();
+        if (!msg_batch_add(batch, &meta, pdus->n, msgs, lens, where))
+            return FALSE; /* larger than a batch */
+    }
+    later_recheck--;
+    if (msg_batch_full(batch))
+        batch_run();
+    return TRUE;
+}
+
 static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
     if (!the_tracker)
@@ -1161,8 +1324,11 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
         find_sip_pdus(tree, pinfo, &pdus);
     if (!pdus.n && !frame_has_sip(pinfo))
         return 0;
-    gss_dissect_left = GSS_DISSECT_MAX; /* per frame: tokens handed to other dissectors */
     guint npdus = pdus.n;
+    if (!PINFO_FD_VISITED(pinfo) && npdus && batch_take(pinfo, tree, &pdus))
+        return tvb_captured_length(tvb);
+    batch_run(); /* what the batch holds comes first, and may be looked up below */
+    gss_dissect_left = GSS_DISSECT_MAX; /* per frame: tokens handed to other dissectors */
     /* the frame's records (usually one), each with which SIP message it belongs to, and how
      * many the frame had when they were stored */
     const void *local_r[SIP_PDUS_LOCAL];
@@ -1472,6 +1638,7 @@ static int write_keys(const char *path, char **err)
         *err = g_strdup("no capture has been read");
         return -1;
     }
+    batch_run(); /* the SAs of the batched frames too */
     size_t lines = 0;
     char *text = sa_tracker_export_keys(the_tracker, &lines);
     size_t len = strlen(text);
@@ -1711,6 +1878,8 @@ static void proto_register_mssipae(void)
     proto_register_field_array(proto_mssipae, hf, array_length(hf));
     proto_register_subtree_array(ett, array_length(ett));
     expert_register_field_array(expert_register_protocol(proto_mssipae), ei, array_length(ei));
+    for (guint i = 0; i < array_length(ei); i++)
+        note_ws_severity[ei[i].ids - ei_notes] = ei[i].eiinfo.severity;
 
     module_t *m = prefs_register_protocol(proto_mssipae, mssipae_prefs_apply);
     prefs_register_filename_preference(m, "keytab", "Keytab file",
@@ -1733,6 +1902,11 @@ static void proto_register_mssipae(void)
         "for the TLS-DSK handshakes whose server certificate has its public key. For several "
         "servers or PKCS#12 files use the TLS-DSK server keys table. CLIENT_RANDOM lines of "
         "tls.keylog_file are used too", &pref_tlsdsk_rsa_key, FALSE);
+    prefs_register_bool_preference(m, "batch", "Verify in batches",
+        "When nothing reads a packet's verdict while it is dissected (tshark -2's first pass, "
+        "tshark -q, opening a file), verify its SIP messages later together with the next ones, "
+        "in capture order: the same verdicts, faster on large captures. Off: each "
+        "packet is verified as it is dissected", &pref_batch);
     uat_t *users = uat_new("NTLM users", sizeof(ntlm_user_t), "mssipae_ntlm_users", TRUE,
                            &ntlm_users, &num_ntlm_users, UAT_AFFECTS_DISSECTION, NULL,
                            ntlm_user_copy, ntlm_user_update, ntlm_user_free, NULL, NULL,
@@ -1765,6 +1939,7 @@ static void proto_register_mssipae(void)
                           menu_export_keys, NULL);
     register_init_routine(mssipae_init);
     register_cleanup_routine(mssipae_cleanup);
+    register_postseq_cleanup_routine(batch_run); /* the end of a pass reading the file */
 }
 
 static void proto_reg_handoff_mssipae(void)

@@ -1,0 +1,120 @@
+/* msg_batch.c - SIP messages kept to be verified later, together (see msg_batch.h). */
+#include "verify/msg_batch.h"
+
+#include <glib.h>
+#include <string.h>
+
+struct msg_batch {
+    unsigned max_frames;
+    size_t max_bytes;
+    unsigned nframes;
+    msg_batch_frame *frames; /* max_frames */
+    GArray *msgs;            /* msg_batch_msg */
+    char *bytes;             /* max_bytes, allocated once: the copies never move */
+    size_t used;
+};
+
+msg_batch *msg_batch_new(unsigned max_frames, size_t max_bytes)
+{
+    if (!max_frames || !max_bytes)
+        return NULL;
+    msg_batch *b = g_new0(msg_batch, 1);
+    b->max_frames = max_frames;
+    b->max_bytes = max_bytes;
+    b->frames = g_new0(msg_batch_frame, max_frames);
+    b->msgs = g_array_sized_new(FALSE, FALSE, sizeof(msg_batch_msg), max_frames);
+    b->bytes = g_malloc(max_bytes);
+    return b;
+}
+
+void msg_batch_free(msg_batch *b)
+{
+    if (!b)
+        return;
+    g_free(b->frames);
+    g_array_free(b->msgs, TRUE);
+    g_free(b->bytes);
+    g_free(b);
+}
+
+void msg_batch_clear(msg_batch *b)
+{
+    if (!b)
+        return;
+    b->nframes = 0;
+    b->used = 0;
+    g_array_set_size(b->msgs, 0);
+}
+
+static size_t text_bytes(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+size_t msg_batch_frame_bytes(const msg_meta *meta, unsigned n, const size_t *lens)
+{
+    size_t total = text_bytes(meta->src) + text_bytes(meta->dst);
+    for (unsigned i = 0; i < n; i++) {
+        if (lens[i] > SIZE_MAX / 2 - total)
+            return SIZE_MAX;
+        total += lens[i];
+    }
+    return total;
+}
+
+/* A copy of n bytes in the batch's memory (room checked by the caller). */
+static const char *keep(msg_batch *b, const char *p, size_t n)
+{
+    char *dst = b->bytes + b->used;
+    if (n)
+        memcpy(dst, p, n);
+    b->used += n;
+    return dst;
+}
+
+static const char *keep_text(msg_batch *b, const char *s)
+{
+    return s ? keep(b, s, strlen(s) + 1) : NULL;
+}
+
+int msg_batch_add(msg_batch *b, const msg_meta *meta, unsigned n, const char *const *msgs,
+                  const size_t *lens, const msg_batch_msg *where)
+{
+    if (!b || !n || b->nframes == b->max_frames)
+        return 0;
+    size_t need = msg_batch_frame_bytes(meta, n, lens);
+    if (need > b->max_bytes - b->used)
+        return 0;
+    msg_batch_frame *f = &b->frames[b->nframes++];
+    f->meta.frame = meta->frame;
+    f->meta.src = keep_text(b, meta->src);
+    f->meta.dst = keep_text(b, meta->dst);
+    f->first = b->msgs->len;
+    f->n = n;
+    for (unsigned i = 0; i < n; i++) {
+        msg_batch_msg m = { keep(b, msgs[i], lens[i]), lens[i], where ? where[i].source : 0,
+                            where ? where[i].offset : 0 };
+        g_array_append_val(b->msgs, m);
+    }
+    return 1;
+}
+
+unsigned msg_batch_frames(const msg_batch *b)
+{
+    return b ? b->nframes : 0;
+}
+
+int msg_batch_full(const msg_batch *b)
+{
+    return !b || b->nframes == b->max_frames;
+}
+
+const msg_batch_frame *msg_batch_frame_at(const msg_batch *b, unsigned i)
+{
+    return b && i < b->nframes ? &b->frames[i] : NULL;
+}
+
+const msg_batch_msg *msg_batch_msg_at(const msg_batch *b, unsigned j)
+{
+    return b && j < b->msgs->len ? &g_array_index(b->msgs, msg_batch_msg, j) : NULL;
+}
