@@ -772,8 +772,6 @@ static guint32 bytes_hash32(const guint8 *p, gint len)
     return (guint32)(h ^ h >> 32);
 }
 
-/* Remembers where SIP message pdu_i of this frame lies (later_loc), on the first pass, for a
- * frame the record index has just stored (so frames come in increasing order). */
 /* Which data source of the frame tvb is (its position in pinfo->data_src), G_MAXUINT32 when
  * none. */
 static guint32 data_source_index(packet_info *pinfo, tvbuff_t *tvb)
@@ -785,15 +783,31 @@ static guint32 data_source_index(packet_info *pinfo, tvbuff_t *tvb)
     return G_MAXUINT32;
 }
 
-static void later_remember(packet_info *pinfo, guint pdu_i, const sip_pdu *pdu)
+/* Remembers that SIP message pdu_i of frame lies at start .. start + len of the frame's data
+ * source src, with these bytes (later_loc), for a frame the record index has just stored (so
+ * frames come in increasing order); nothing when src or pdu_i does not fit. */
+static void later_add(guint32 frame, guint pdu_i, guint32 src, gint32 start, gint32 len,
+                      const char *bytes)
 {
-    const char *bytes = pdu_bytes(pdu);
-    guint32 src = data_source_index(pinfo, pdu->tvb);
     if (src > G_MAXUINT16 || pdu_i > G_MAXUINT16)
         return;
-    later_loc loc = { pinfo->num, (guint16)pdu_i, (guint16)src, pdu->start, pdu->len,
-                      bytes_hash32((const guint8 *)bytes, pdu->len) };
+    later_loc loc = { frame, (guint16)pdu_i, (guint16)src, start, len,
+                      bytes_hash32((const guint8 *)bytes, len) };
     g_array_append_val(later_locs, loc);
+}
+
+/* later_add for SIP message pdu_i of the frame being dissected. */
+static void later_remember(packet_info *pinfo, guint pdu_i, const sip_pdu *pdu)
+{
+    later_add(pinfo->num, pdu_i, data_source_index(pinfo, pdu->tvb), pdu->start, pdu->len,
+              pdu_bytes(pdu));
+}
+
+/* Whether a message's record is kept for its frame: it has MS-SIPAE headers or notes (the
+ * others share the core's empty record). */
+static gboolean rec_kept(const msg_rec *r)
+{
+    return msg_rec_n_auths(r) || msg_rec_notes(sa_tracker_results(the_tracker), r);
 }
 
 /* The bytes of SIP message pdu_i of this frame as the first pass saw them, from later_locs and
@@ -1232,7 +1246,7 @@ static void batch_verify(gboolean raise)
         for (guint i = 0; i < bf->n && i < SIP_PDUS_LOCAL; i++) {
             const msg_batch_msg *m = msg_batch_msg_at(batch, bf->first + i);
             const msg_rec *r = sa_tracker_process_rec(the_tracker, m->msg, m->len, &bf->meta);
-            if (msg_rec_n_auths(r) || msg_rec_notes(rs, r)) {
+            if (rec_kept(r)) {
                 recs[n] = r;
                 kept_i[n++] = (guint16)i;
             }
@@ -1241,13 +1255,9 @@ static void batch_verify(gboolean raise)
             continue;
         for (guint j = 0; j < n; j++) {
             const msg_batch_msg *m = msg_batch_msg_at(batch, bf->first + kept_i[j]);
-            /* where later_bytes finds it (later_remember) */
-            if (G_UNLIKELY(msg_rec_has_later(rs, recs[j])) && m->source <= G_MAXUINT16) {
-                later_loc loc = { bf->meta.frame, kept_i[j], (guint16)m->source, m->offset,
-                                  (gint32)m->len, bytes_hash32((const guint8 *)m->msg,
-                                                               (gint)m->len) };
-                g_array_append_val(later_locs, loc);
-            }
+            if (G_UNLIKELY(msg_rec_has_later(rs, recs[j]))) /* where later_bytes finds it */
+                later_add(bf->meta.frame, kept_i[j], m->source, m->offset, (gint32)m->len,
+                          m->msg);
             int k = rec_top_note(recs[j]);
             if (k >= 0 && (top < 0 || note_ws_severity[k] > note_ws_severity[top])) {
                 top = k;
@@ -1362,7 +1372,7 @@ static int dissect_mssipae(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
              * core reads the start line and headers only, up to the blank line */
             const msg_rec *r = sa_tracker_process_rec(the_tracker, pdu_bytes(pdu),
                                                       (size_t)pdu->len, &meta);
-            if (msg_rec_n_auths(r) || msg_rec_notes(sa_tracker_results(the_tracker), r)) {
+            if (rec_kept(r)) {
                 recs[n] = r;
                 kept_i[n++] = (guint16)i;
             }
