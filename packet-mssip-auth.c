@@ -1200,14 +1200,20 @@ static void __attribute__((noinline, cold)) queue_tap(packet_info *pinfo, const 
 #define BATCH_FRAMES 64
 #define BATCH_BYTES (256 * 1024)
 
+/* Whether note kind k's expert info is more severe than top's (-1: none yet). */
+static gboolean more_severe(int k, int top)
+{
+    return top < 0 || note_ws_severity[k] > note_ws_severity[top];
+}
+
 /* The note kind of the highest severity among the expert infos add_notes_no_tree would add for
  * r, -1 when none. */
 static int rec_top_note(const msg_rec *r)
 {
     const result_store *rs = sa_tracker_results(the_tracker);
     int top = -1;
-#define TAKE(k) do { if ((k) < NOTE_KINDS && (k) != NOTE_FACT && \
-                         (top < 0 || note_ws_severity[k] > note_ws_severity[top])) top = (k); } while (0)
+#define TAKE(k) do { if ((k) < NOTE_KINDS && (k) != NOTE_FACT && more_severe(k, top)) \
+                         top = (k); } while (0)
     for (guint i = 0; i < msg_rec_n_auths(r); i++) {
         const note_list *nl = msg_rec_auth_notes(rs, r, i);
         for (guint j = 0; nl && j < nl->len; j++)
@@ -1259,7 +1265,7 @@ static void batch_verify(gboolean raise)
                 later_add(bf->meta.frame, kept_i[j], m->source, m->offset, (gint32)m->len,
                           m->msg);
             int k = rec_top_note(recs[j]);
-            if (k >= 0 && (top < 0 || note_ws_severity[k] > note_ws_severity[top])) {
+            if (k >= 0 && more_severe(k, top)) {
                 top = k;
                 top_frame = bf->meta.frame;
             }
